@@ -1,0 +1,142 @@
+/**
+ * A Moshi-shaped stand-in for the PersonaPlex bridge, on loopback.
+ *
+ *   /api/chat   WebSocket: sends the 0x00 handshake frame, echoes every frame (binary and text).
+ *               A text frame {"standin":"close","code":4000,"reason":"..."} makes it close the session.
+ *   /health     200 JSON.
+ *   /status/N   answers a WebSocket upgrade (or GET) with HTTP status N, never 101.
+ *   /hang       accepts the connection and never answers.
+ *   /debug/sessions  what each upgrade carried (path, query, headers, protocol) and how it closed.
+ *
+ * Usage: npm run bridge -- [--port 8999] [--host 127.0.0.1] [--protocols voice.v2,...]
+ * Started with an IPC channel (as tests and `npm run dev` do), it reports its port to the
+ * parent and exits when the parent goes away.
+ */
+import { createServer, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import { parseArgs } from "node:util";
+import { WebSocketServer, type WebSocket } from "ws";
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: "string", default: process.env.PORT ?? "8999" },
+    host: { type: "string", default: "127.0.0.1" },
+    protocols: { type: "string", default: "" },
+  },
+});
+
+const preferredProtocols = args.protocols.split(",").filter(Boolean);
+const HANDSHAKE_FRAME = Buffer.from([0x00]);
+const MAX_RECORDED_SESSIONS = 500;
+
+interface SessionRecord {
+  id: number;
+  path: string;
+  query: string;
+  headers: IncomingMessage["headers"];
+  protocol: string;
+  framesReceived: number;
+  open: boolean;
+  closed: { code: number; reason: string } | null;
+}
+
+const sessions: SessionRecord[] = [];
+let nextSessionId = 1;
+const hungSockets = new Set<Socket>();
+
+function json(res: import("node:http").ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "Content-Type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url ?? "/", "http://bridge");
+  if (url.pathname === "/health") return json(res, 200, { status: "ok", openSessions: sessions.filter((s) => s.open).length });
+  if (url.pathname === "/debug/sessions") return json(res, 200, sessions);
+  if (url.pathname === "/hang") return hungSockets.add(req.socket);
+  const status = url.pathname.match(/^\/status\/(\d{3})$/);
+  if (status) return json(res, Number(status[1]), { error: "standin_status" });
+  json(res, 404, { error: "not_found" });
+});
+
+const wss = new WebSocketServer({
+  noServer: true,
+  handleProtocols: (offered) => preferredProtocols.find((protocol) => offered.has(protocol)) ?? false,
+});
+
+server.on("upgrade", (req, socket, head) => {
+  const url = new URL(req.url ?? "/", "http://bridge");
+  const status = url.pathname.match(/^\/status\/(\d{3})$/);
+  if (status) {
+    socket.end(`HTTP/1.1 ${status[1]} Refused\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    return;
+  }
+  if (url.pathname === "/hang") {
+    hungSockets.add(socket as Socket);
+    return;
+  }
+  if (url.pathname !== "/api/chat") {
+    socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    return;
+  }
+  wss.handleUpgrade(req, socket, head, (ws) => startSession(ws, req, url));
+});
+
+function startSession(ws: WebSocket, req: IncomingMessage, url: URL): void {
+  const record: SessionRecord = {
+    id: nextSessionId++,
+    path: url.pathname,
+    query: url.search,
+    headers: req.headers,
+    protocol: ws.protocol,
+    framesReceived: 0,
+    open: true,
+    closed: null,
+  };
+  sessions.push(record);
+  if (sessions.length > MAX_RECORDED_SESSIONS) sessions.splice(0, sessions.length - MAX_RECORDED_SESSIONS);
+
+  ws.send(HANDSHAKE_FRAME);
+  ws.on("message", (data, isBinary) => {
+    record.framesReceived++;
+    if (!isBinary) {
+      const command = parseCommand(data.toString());
+      if (command) return ws.close(command.code, command.reason);
+    }
+    ws.send(data, { binary: isBinary });
+  });
+  ws.on("close", (code, reason) => {
+    record.open = false;
+    record.closed = { code, reason: reason.toString() };
+  });
+  ws.on("error", () => ws.terminate());
+}
+
+function parseCommand(text: string): { code: number; reason: string } | undefined {
+  if (!text.startsWith('{"standin"')) return undefined;
+  try {
+    const command = JSON.parse(text) as { standin?: string; code?: number; reason?: string };
+    if (command.standin === "close") return { code: command.code ?? 1000, reason: command.reason ?? "" };
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+function shutdown(): void {
+  for (const socket of hungSockets) socket.destroy();
+  for (const client of wss.clients) client.terminate();
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 500).unref();
+}
+
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);
+if (process.send) process.on("disconnect", shutdown);
+
+server.listen(Number(args.port), args.host, () => {
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : Number(args.port);
+  if (process.send) process.send({ event: "listening", port });
+  else console.log(`stand-in bridge on ws://${args.host}:${port}/api/chat (health: http://${args.host}:${port}/health)`);
+});

@@ -1,0 +1,57 @@
+import type { Readable } from "node:stream";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import { BUNDLE_MODULE_NAME } from "../../worker/build";
+
+export interface LocalEdgeOptions {
+  /** The built bundle's code: the same bytes Pulumi uploads. */
+  code: string;
+  compatibilityDate: string;
+  /** Worker bindings by name; objects become json bindings, strings plain text. */
+  bindings: Record<string, unknown>;
+  host?: string;
+  port?: number;
+  /** Receives each line the Worker logs; defaults to this process's stdout. */
+  onLogLine?: (line: string) => void;
+}
+
+export interface LocalEdge {
+  url: URL;
+  miniflare: Miniflare;
+  dispose(): Promise<void>;
+}
+
+function lineSplitter(onLine: (line: string) => void) {
+  return (stream: Readable) => {
+    let pending = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) !== -1) {
+        onLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+    });
+  };
+}
+
+/** Runs the Worker bundle in workerd (Miniflare) on loopback. */
+export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
+  const onLine = options.onLogLine ?? ((line: string) => console.log(line));
+  const miniflare = new Miniflare({
+    modules: [{ type: "ESModule", path: BUNDLE_MODULE_NAME, contents: options.code }],
+    compatibilityDate: options.compatibilityDate,
+    bindings: options.bindings as Record<string, never>,
+    host: options.host ?? "127.0.0.1",
+    port: options.port ?? 0,
+    log: new Log(LogLevel.WARN),
+    // Locally there is no colo: skip Miniflare's download of a sample `request.cf`.
+    cf: {},
+    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+      lineSplitter(onLine)(stdout);
+      lineSplitter(onLine)(stderr);
+    },
+  });
+  const url = await miniflare.ready;
+  return { url, miniflare, dispose: () => miniflare.dispose() };
+}

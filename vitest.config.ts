@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["worker/test/**/*.test.ts", "tools/**/*.test.ts", "infra/**/*.test.ts"],
+    globalSetup: ["worker/test/support/buildOnce.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    maxWorkers: 2,
+  },
+});

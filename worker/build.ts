@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const workerDir = dirname(fileURLToPath(import.meta.url));
+
+export const WORKER_ENTRY = join(workerDir, "src", "index.ts");
+export const BUNDLE_PATH = resolve(workerDir, "..", "dist", "worker.mjs");
+/** The module name the bundle is uploaded under; Pulumi's `mainModule` and Miniflare both use it. */
+export const BUNDLE_MODULE_NAME = "worker.mjs";
+
+export interface WorkerBundle {
+  code: string;
+  sizeBytes: number;
+  sha256: string;
+  path: string;
+}
+
+/**
+ * The one build of the Worker: what Pulumi uploads, what `npm run dev` runs and what the
+ * tests run are these same bytes.
+ */
+export async function buildWorkerBundle(options: { outfile?: string } = {}): Promise<WorkerBundle> {
+  const outfile = options.outfile ?? BUNDLE_PATH;
+  const result = await build({
+    entryPoints: [WORKER_ENTRY],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    conditions: ["workerd", "worker", "browser"],
+    target: "es2022",
+    minify: true,
+    legalComments: "none",
+    write: false,
+    logLevel: "silent",
+  });
+  const bytes = result.outputFiles[0].contents;
+  await mkdir(dirname(outfile), { recursive: true });
+  await writeFile(outfile, bytes);
+  return {
+    code: new TextDecoder().decode(bytes),
+    sizeBytes: bytes.byteLength,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    path: outfile,
+  };
+}
+
+export function describeBundle(bundle: WorkerBundle): string {
+  return `worker bundle ${bundle.path}: ${(bundle.sizeBytes / 1024).toFixed(1)} KiB (${bundle.sizeBytes} bytes), sha256 ${bundle.sha256.slice(0, 16)}…`;
+}

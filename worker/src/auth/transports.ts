@@ -1,0 +1,118 @@
+import { BEARER_PROTOCOL_PREFIX } from "../headers";
+
+export type TokenTransport = "authorization" | "subprotocol" | "cookie" | "query";
+
+export interface TransportSettings {
+  /** Cookie carrying the token; the transport is off when absent. */
+  cookieName?: string;
+  /** Query parameter carrying the token; the transport is off when null or absent. */
+  queryParameter?: string | null;
+}
+
+export interface ClientCredentials {
+  /** The token, from the first transport that carried one (Authorization, subprotocol, cookie, query). */
+  token?: string;
+  transport?: TokenTransport;
+  /** An Authorization header that is not `Bearer <token>`. */
+  malformedAuthorization: boolean;
+  /** Offered subprotocols without any bearer entry, in the client's order. */
+  applicationProtocols: string[];
+  bearerProtocolOffered: boolean;
+  /** The query string to forward ("" or "?..."), without the token parameter, otherwise byte-for-byte. */
+  forwardedSearch: string;
+  /** The Cookie header to forward without the token cookie; null when nothing is left. */
+  forwardedCookie: string | null;
+}
+
+export function parseProtocolList(header: string | null): string[] {
+  if (!header) return [];
+  return header
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+}
+
+function decodeComponent(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, " "));
+  } catch {
+    return raw;
+  }
+}
+
+/** Splits `?a=1&b=2` into raw pairs so the rest of the query travels unchanged. */
+function takeQueryParameter(search: string, name: string | null | undefined): { value?: string; rest: string } {
+  if (!name || search.length <= 1) return { rest: search };
+  let value: string | undefined;
+  const kept: string[] = [];
+  for (const pair of search.slice(1).split("&")) {
+    const eq = pair.indexOf("=");
+    const key = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
+    if (key === name) {
+      value ??= decodeComponent(eq === -1 ? "" : pair.slice(eq + 1));
+    } else {
+      kept.push(pair);
+    }
+  }
+  return { value, rest: kept.length > 0 ? `?${kept.join("&")}` : "" };
+}
+
+function takeCookie(header: string | null, name: string | undefined): { value?: string; rest: string | null } {
+  if (!header) return { rest: null };
+  if (!name) return { rest: header };
+  let value: string | undefined;
+  const kept: string[] = [];
+  for (const part of header.split(";")) {
+    const trimmed = part.trim();
+    if (!trimmed) continue;
+    const eq = trimmed.indexOf("=");
+    const key = eq === -1 ? trimmed : trimmed.slice(0, eq).trim();
+    if (key === name) {
+      value ??= (eq === -1 ? "" : trimmed.slice(eq + 1).trim()).replace(/^"(.*)"$/, "$1");
+    } else {
+      kept.push(trimmed);
+    }
+  }
+  return { value, rest: kept.length > 0 ? kept.join("; ") : null };
+}
+
+/**
+ * Finds the token in whichever transport carried it and computes what may be forwarded:
+ * every transport is stripped, so a token never reaches the bridge even when several were sent.
+ */
+export function readClientCredentials(headers: Headers, url: URL, settings: TransportSettings): ClientCredentials {
+  const offered = parseProtocolList(headers.get("Sec-WebSocket-Protocol"));
+  const bearerEntry = offered.find((protocol) => protocol.startsWith(BEARER_PROTOCOL_PREFIX));
+  const query = takeQueryParameter(url.search, settings.queryParameter);
+  const cookie = takeCookie(headers.get("Cookie"), settings.cookieName);
+
+  const authorization = headers.get("Authorization");
+  const bearerHeader = authorization?.match(/^Bearer[ ]+(\S+)\s*$/i)?.[1];
+
+  const candidates: [TokenTransport, string | undefined][] = [
+    ["authorization", bearerHeader],
+    ["subprotocol", bearerEntry?.slice(BEARER_PROTOCOL_PREFIX.length)],
+    ["cookie", cookie.value],
+    ["query", query.value],
+  ];
+  const found = candidates.find(([, value]) => value !== undefined && value !== "");
+
+  return {
+    token: found?.[1],
+    transport: found?.[0],
+    malformedAuthorization: authorization !== null && bearerHeader === undefined,
+    applicationProtocols: offered.filter((protocol) => !protocol.startsWith(BEARER_PROTOCOL_PREFIX)),
+    bearerProtocolOffered: bearerEntry !== undefined,
+    forwardedSearch: query.rest,
+    forwardedCookie: cookie.rest,
+  };
+}
+
+/**
+ * The protocol the 101 names: the bridge's choice when it made one the client offered,
+ * otherwise the client's first application protocol; null when the client offered none.
+ */
+export function selectProtocol(applicationProtocols: string[], bridgeChoice: string | null): string | null {
+  if (bridgeChoice && applicationProtocols.includes(bridgeChoice)) return bridgeChoice;
+  return applicationProtocols[0] ?? null;
+}

@@ -1,0 +1,90 @@
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { isHmacAlgorithm, type JwtAuthSettings } from "../bindings";
+import { EdgeError, type ErrorCode } from "../errors";
+
+export interface Caller {
+  subject: string;
+}
+
+export interface VerificationKeys {
+  /** HMAC secret for HS* algorithms. */
+  secret?: string;
+  jwksTimeoutMs: number;
+}
+
+const JWKS_CACHE_MAX_AGE_MS = 60 * 60 * 1000;
+const JWKS_COOLDOWN_MS = 30 * 1000;
+const remoteKeySets = new Map<string, JWTVerifyGetKey>();
+
+/** One remote key set per URL per isolate, so keys are fetched once and reused across requests. */
+function remoteKeySet(url: string, timeoutMs: number): JWTVerifyGetKey {
+  const cacheKey = `${timeoutMs} ${url}`;
+  let keySet = remoteKeySets.get(cacheKey);
+  if (!keySet) {
+    keySet = createRemoteJWKSet(new URL(url), {
+      timeoutDuration: timeoutMs,
+      cooldownDuration: JWKS_COOLDOWN_MS,
+      cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+    });
+    remoteKeySets.set(cacheKey, keySet);
+  }
+  return keySet;
+}
+
+const CLAIM_ERRORS: Record<string, ErrorCode> = {
+  nbf: "token_not_yet_valid",
+  iss: "token_issuer_invalid",
+  aud: "token_audience_invalid",
+};
+
+function classify(error: unknown): EdgeError {
+  if (error instanceof EdgeError) return error;
+  if (error instanceof errors.JWTExpired) return new EdgeError("token_expired");
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    return new EdgeError(CLAIM_ERRORS[error.claim] ?? "token_claims_invalid", { claim: error.claim });
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return new EdgeError("token_signature_invalid");
+  if (error instanceof errors.JOSEAlgNotAllowed) return new EdgeError("token_algorithm_not_allowed");
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return new EdgeError("token_key_unknown");
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return new EdgeError("auth_unavailable");
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid || error instanceof errors.JOSENotSupported) {
+    return new EdgeError("token_malformed");
+  }
+  // A failed JWKS fetch surfaces as the runtime's own error (TypeError: network connection lost, ...).
+  return new EdgeError("auth_unavailable");
+}
+
+const PRINTABLE_SUBJECT = /^[\x20-\x7e]{1,256}$/;
+
+/** Verifies a compact JWT against the stack's rules; throws an EdgeError naming the failure. */
+export async function verifyToken(token: string, settings: JwtAuthSettings, keys: VerificationKeys): Promise<Caller> {
+  let alg: string | undefined;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+  } catch {
+    throw new EdgeError("token_malformed");
+  }
+  if (token.split(".").length !== 3) throw new EdgeError("token_malformed");
+  if (!alg || !(settings.algorithms as readonly string[]).includes(alg)) throw new EdgeError("token_algorithm_not_allowed");
+
+  const key: Uint8Array | JWTVerifyGetKey = isHmacAlgorithm(alg)
+    ? new TextEncoder().encode(keys.secret)
+    : remoteKeySet(settings.jwksUrl as string, keys.jwksTimeoutMs);
+
+  const options = {
+    algorithms: settings.algorithms,
+    issuer: settings.issuer,
+    audience: settings.audience,
+    clockTolerance: settings.clockToleranceSeconds,
+    requiredClaims: ["exp", "sub"],
+  };
+  try {
+    const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
+    if (typeof payload.sub !== "string" || !PRINTABLE_SUBJECT.test(payload.sub)) {
+      throw new EdgeError("token_claims_invalid", { claim: "sub" });
+    }
+    return { subject: payload.sub };
+  } catch (error) {
+    throw classify(error);
+  }
+}

@@ -1,0 +1,88 @@
+import { bindingsFor, type Bindings } from "./bindings";
+import { readClientCredentials, type ClientCredentials } from "./auth/transports";
+import { verifyToken } from "./auth/verify";
+import { EdgeError, errorResponse } from "./errors";
+import { healthResponse } from "./health";
+import { logEvent } from "./log";
+import { openBridgeSession } from "./passThrough";
+import { HEALTH_PATH, WS_PATH } from "./routes";
+
+interface UpgradeOutcome {
+  response: Response;
+  fields: Record<string, string | number | boolean | null | undefined>;
+}
+
+function checkOrigin(origin: string | null, bindings: Bindings): void {
+  const settings = bindings.EDGE_CONFIG;
+  if (origin === null) {
+    if (!settings.allowMissingOrigin) throw new EdgeError("origin_required");
+    return;
+  }
+  if (!settings.allowedOrigins.includes(origin)) throw new EdgeError("origin_not_allowed");
+}
+
+/** Authenticates before any socket exists; returns the caller's subject, or null when the stack turned auth off. */
+async function authenticate(credentials: ClientCredentials, bindings: Bindings): Promise<string | null> {
+  const auth = bindings.EDGE_CONFIG.auth;
+  if (auth.mode === "off") return null;
+  if (credentials.token === undefined) throw new EdgeError(credentials.malformedAuthorization ? "token_malformed" : "token_missing");
+  const caller = await verifyToken(credentials.token, auth, {
+    secret: bindings.JWT_SECRET,
+    jwksTimeoutMs: bindings.EDGE_CONFIG.jwksTimeoutMs,
+  });
+  return caller.subject;
+}
+
+async function upgrade(request: Request, url: URL, bindings: Bindings): Promise<UpgradeOutcome> {
+  const started = Date.now();
+  const auth = bindings.EDGE_CONFIG.auth;
+  checkOrigin(request.headers.get("Origin"), bindings);
+  const credentials = readClientCredentials(request.headers, url, auth.mode === "jwt" ? auth : {});
+  if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0) throw new EdgeError("subprotocol_required");
+  const subject = await authenticate(credentials, bindings);
+  const session = await openBridgeSession(url, request.headers, credentials, subject, bindings);
+  return {
+    response: session.response,
+    fields: { transport: credentials.transport ?? null, protocol: session.protocol, msTo101: Date.now() - started },
+  };
+}
+
+function isWebSocketUpgrade(request: Request): boolean {
+  return (request.headers.get("Upgrade") ?? "").toLowerCase() === "websocket";
+}
+
+async function handleWebSocketPath(request: Request, url: URL, env: object): Promise<Response> {
+  const fields: Record<string, unknown> = { colo: (request.cf?.colo as string | undefined) ?? null };
+  let response: Response;
+  try {
+    if (request.method !== "GET") throw new EdgeError("method_not_allowed");
+    if (!isWebSocketUpgrade(request)) throw new EdgeError("upgrade_required");
+    const parsed = bindingsFor(env);
+    if (!parsed.ok) {
+      logEvent("config_invalid", { problems: parsed.problems });
+      throw new EdgeError("misconfigured");
+    }
+    const outcome = await upgrade(request, url, parsed.bindings);
+    Object.assign(fields, outcome.fields);
+    response = outcome.response;
+  } catch (error) {
+    const edgeError = error instanceof EdgeError ? error : new EdgeError("internal_error");
+    if (!(error instanceof EdgeError)) fields.exception = error instanceof Error ? error.name : typeof error;
+    Object.assign(fields, { error: edgeError.code, ...edgeError.detail });
+    response = errorResponse(edgeError, edgeError.code === "method_not_allowed" ? { Allow: "GET" } : {});
+  }
+  logEvent("upgrade", { outcome: response.status === 101 ? "connected" : "refused", status: response.status, ...fields });
+  return response;
+}
+
+export default {
+  async fetch(request, env): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === WS_PATH) return handleWebSocketPath(request, url, env);
+    if (url.pathname === HEALTH_PATH) {
+      if (request.method !== "GET" && request.method !== "HEAD") return errorResponse(new EdgeError("method_not_allowed"), { Allow: "GET, HEAD" });
+      return healthResponse(bindingsFor(env));
+    }
+    return errorResponse(new EdgeError("not_found"));
+  },
+} satisfies ExportedHandler<object>;

@@ -1,0 +1,6 @@
+import { buildWorkerBundle, describeBundle } from "../../build";
+
+/** Builds the bundle once per test run; every test then loads these bytes from dist/. */
+export default async function setup(): Promise<void> {
+  console.log(describeBundle(await buildWorkerBundle()));
+}
