@@ -1,5 +1,9 @@
 // zod/mini keeps the bundle small (about 20 KiB against 450 KiB for classic zod).
 import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
+
+// zod/mini ships without messages; English alone adds ~4 KiB and names what was expected.
+z.config(en());
 
 /** Algorithms a stack may allow. `none` is not representable. */
 export const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
