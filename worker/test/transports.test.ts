@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { parseProtocolList, readClientCredentials, selectProtocol } from "../src/auth/transports";
+
+const settings = { cookieName: "voice_token", queryParameter: "access_token" };
+
+function read(url: string, headers: Record<string, string> = {}, transportSettings = settings) {
+  return readClientCredentials(new Headers(headers), new URL(url), transportSettings);
+}
+
+describe("readClientCredentials", () => {
+  it.each([
+    ["authorization", { Authorization: "Bearer A" }, "https://h/voice/ws"],
+    ["subprotocol", { "Sec-WebSocket-Protocol": "voice.v1, bearer.B" }, "https://h/voice/ws"],
+    ["cookie", { Cookie: "voice_token=C" }, "https://h/voice/ws"],
+    ["query", {}, "https://h/voice/ws?access_token=D"],
+  ])("finds a token carried by %s", (transport, headers, url) => {
+    const found = read(url, headers);
+    expect(found.transport).toBe(transport);
+    expect(found.token).toBe({ authorization: "A", subprotocol: "B", cookie: "C", query: "D" }[transport]);
+  });
+
+  it("prefers Authorization, then subprotocol, then cookie, then query, and strips all of them", () => {
+    const found = read("https://h/voice/ws?x=1&access_token=D", { Authorization: "Bearer A", "Sec-WebSocket-Protocol": "bearer.B, voice.v1", Cookie: "voice_token=C; a=b" });
+    expect(found).toMatchObject({ token: "A", transport: "authorization", applicationProtocols: ["voice.v1"], forwardedSearch: "?x=1", forwardedCookie: "a=b" });
+  });
+
+  it("keeps the rest of the query byte for byte, in order, including odd encodings and repeats", () => {
+    const found = read("https://h/voice/ws?b=2&access_token=T&a=%20x+y&a=3&empty=&flag&access%5Ftoken=U");
+    expect(found.token).toBe("T");
+    expect(found.forwardedSearch).toBe("?b=2&a=%20x+y&a=3&empty=&flag");
+  });
+
+  it("forwards an empty query when the token was the only parameter", () => {
+    expect(read("https://h/voice/ws?access_token=T").forwardedSearch).toBe("");
+  });
+
+  it("leaves the query alone when the query transport is off", () => {
+    const found = read("https://h/voice/ws?access_token=T", {}, { cookieName: "voice_token", queryParameter: null as unknown as string });
+    expect(found.token).toBeUndefined();
+    expect(found.forwardedSearch).toBe("?access_token=T");
+  });
+
+  it("drops the Cookie header when the token cookie was the only cookie", () => {
+    expect(read("https://h/voice/ws", { Cookie: "voice_token=C" }).forwardedCookie).toBeNull();
+  });
+
+  it("reads a quoted cookie value and ignores cookies whose name merely contains the token cookie's", () => {
+    const found = read("https://h/voice/ws", { Cookie: 'my_voice_token=X; voice_token="C"' });
+    expect(found).toMatchObject({ token: "C", forwardedCookie: "my_voice_token=X" });
+  });
+
+  it("flags an Authorization header that is not a bearer token", () => {
+    expect(read("https://h/voice/ws", { Authorization: "Basic abc" })).toMatchObject({ token: undefined, malformedAuthorization: true });
+    expect(read("https://h/voice/ws", { Authorization: "Bearer" })).toMatchObject({ token: undefined, malformedAuthorization: true });
+  });
+
+  it("never counts a bearer entry as an application protocol", () => {
+    const found = read("https://h/voice/ws", { "Sec-WebSocket-Protocol": "bearer.x, bearer.y" });
+    expect(found).toMatchObject({ token: "x", applicationProtocols: [], bearerProtocolOffered: true });
+  });
+});
+
+describe("selectProtocol", () => {
+  it.each([
+    [["voice.v1", "voice.v2"], "voice.v2", "voice.v2"],
+    [["voice.v1", "voice.v2"], null, "voice.v1"],
+    [["voice.v1"], "something-else", "voice.v1"],
+    [[], null, null],
+  ])("offered %j, bridge chose %j: selects %j", (offered, bridgeChoice, selected) => {
+    expect(selectProtocol(offered, bridgeChoice)).toBe(selected);
+  });
+});
+
+describe("parseProtocolList", () => {
+  it("splits on commas and trims, dropping empty entries", () => {
+    expect(parseProtocolList(" a ,b,, c ")).toEqual(["a", "b", "c"]);
+    expect(parseProtocolList(null)).toEqual([]);
+  });
+});
