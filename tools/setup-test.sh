@@ -20,5 +20,5 @@ fi
 
 echo "setup:test: installing Debian's chromium (a few minutes on a fresh machine)…"
 "${as_root[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium >/dev/null
 echo "setup:test: $(chromium --version | head -n1) installed"
