@@ -9,7 +9,7 @@ import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
 import { localDevSecret } from "./lib/devSecret";
 import { localEdgeBindings } from "./lib/localBindings";
 import { startLocalEdge, type LocalEdge } from "./lib/localEdge";
-import { loadStackConfig } from "./lib/stackFile";
+import { loadStackSettings } from "./lib/stackFile";
 
 const { values: args } = parseArgs({
   options: {
@@ -42,7 +42,7 @@ process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 
 try {
-  const config = loadStackConfig(args.stack);
+  const config = loadStackSettings(args.stack);
   const bundle = await buildWorkerBundle();
   console.log(describeBundle(bundle));
 

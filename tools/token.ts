@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { localDevSecret } from "./lib/devSecret";
-import { loadStackConfig } from "./lib/stackFile";
+import { loadStackSettings } from "./lib/stackFile";
 
 const USAGE = "usage: npm run --silent token -- [--stack staging] [--sub local-dev] [--ttl 1h] [--aud <audience>] [--iss <issuer>]";
 
@@ -36,7 +36,7 @@ try {
 
 let auth;
 try {
-  auth = loadStackConfig(args.stack).edge.auth;
+  auth = loadStackSettings(args.stack).edge.auth;
 } catch (error) {
   fail((error as Error).message);
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -38,7 +38,10 @@ export async function buildWorkerBundle(options: { outfile?: string } = {}): Pro
   });
   const bytes = result.outputFiles[0].contents;
   await mkdir(dirname(outfile), { recursive: true });
-  await writeFile(outfile, bytes);
+  // Write then rename: builds running side by side (tests, Pulumi) never see a half-written bundle.
+  const partial = `${outfile}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(partial, bytes);
+  await rename(partial, outfile);
   return {
     code: new TextDecoder().decode(bytes),
     sizeBytes: bytes.byteLength,

@@ -1,21 +1,140 @@
 import { z } from "zod";
-import { edgeSettingsSchema } from "../../worker/src/bindings";
+import { edgeSettingsSchema, isHmacAlgorithm } from "../../worker/src/bindings";
+import { fieldsUsed } from "../rateLimitExpression";
+import { defaultAlertTypes, PLAN_LIMITS, RATE_LIMIT_PERIODS, ZONE_PLANS } from "./planLimits";
 
+/** The Pulumi project, and so the namespace of every key below (`voice-edge:<key>`). */
 export const PROJECT = "voice-edge";
 
 const hostname = z
   .string()
   .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a lowercase DNS hostname such as mycosoft.com");
+const cloudflareId = (what: string) => z.string().regex(/^[0-9a-f]{32}$/, `must be the ${what}: 32 lowercase hex characters (Cloudflare dashboard → Overview)`);
+const urlPath = z.string().regex(/^\/[A-Za-z0-9._~\-/]*$/, "must be a URL path starting with /");
 
-/** The stack configuration, keyed without the `voice-edge:` namespace. */
-export const stackConfigSchema = z.strictObject({
-  publicHostname: hostname,
-  workerName: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes (a Worker script name)"),
-  compatibilityDate: z.iso.date("must be a date written YYYY-MM-DD"),
-  edge: edgeSettingsSchema,
+/** What the voice service needs from the zone: WebSockets, SSL Full (strict), HTTPS only. */
+export const REQUIRED_ZONE_SETTINGS = { websockets: "on", ssl: "strict", always_use_https: "on" } as const;
+
+const zoneSchema = z.strictObject({
+  id: cloudflareId("zone ID"),
+  name: hostname,
+  plan: z.enum(ZONE_PLANS),
+  /**
+   * Whether this stack declares the zone-wide resources (zone settings, the zone's one
+   * `http_ratelimit` ruleset). Exactly one stack per zone may.
+   */
+  owner: z.boolean(),
+  /** Zone settings beyond the three the service needs, e.g. `min_tls_version: "1.2"`, `http3: "on"`. */
+  extraSettings: z.record(z.string().regex(/^[a-z0-9_]+$/, "must be a snake_case setting id"), z.union([z.string(), z.number(), z.boolean()])).default({}),
 });
 
-export type StackConfig = z.infer<typeof stackConfigSchema>;
+const rateLimitRuleSchema = z.strictObject({
+  description: z.string().min(1).default("voice WebSocket upgrades per IP"),
+  path: urlPath.default("/voice/ws"),
+  /** Restrict the rule to these hosts (needs Pro or higher); empty covers every host on the zone. */
+  hosts: z.array(hostname).default([]),
+  requestsPerPeriod: z.int().min(1).max(1_000_000).default(10),
+  period: z
+    .int()
+    .refine((period) => (RATE_LIMIT_PERIODS as readonly number[]).includes(period), `must be one of ${RATE_LIMIT_PERIODS.join(", ")} seconds`)
+    .default(10),
+  mitigationTimeout: z.int().min(0).max(86_400).default(10),
+});
+
+const tunnelSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/).optional(),
+  /** Public hostname of the bridge behind the tunnel; locked to the Worker by Access. */
+  originHostname: hostname,
+  /** Where cloudflared on the bridge's VM finds the bridge, e.g. http://192.168.0.188:8999. */
+  bridgeService: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL such as http://192.168.0.188:8999" }),
+  bridgePath: urlPath.default("/api/chat"),
+  healthPath: urlPath.default("/health"),
+});
+
+const alertsSchema = z.strictObject({
+  emails: z.array(z.email()).default([]),
+  webhookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
+  /** Alert types to subscribe to; defaults to every type the zone's plan offers. */
+  types: z.array(z.string()).optional(),
+});
+
+export const stackSettingsSchema = z
+  .strictObject({
+    accountId: cloudflareId("account ID"),
+    zone: zoneSchema,
+    /** The site whose `/voice/*` the Worker serves. */
+    publicHostname: hostname,
+    /** `existing`: the hostname's record is managed elsewhere (e.g. the website). `worker-only`: this stack adds a proxied AAAA 100::. */
+    publicDns: z.enum(["existing", "worker-only"]).default("existing"),
+    workerName: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes (a Worker script name)"),
+    compatibilityDate: z.iso.date("must be a date written YYYY-MM-DD"),
+    edge: edgeSettingsSchema,
+    tunnel: tunnelSchema,
+    rateLimit: z.strictObject({ rules: z.array(rateLimitRuleSchema).min(1) }).optional(),
+    alerts: alertsSchema,
+  })
+  .superRefine((stack, ctx) => {
+    const inZone = (host: string) => host === stack.zone.name || host.endsWith(`.${stack.zone.name}`);
+    const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    const limits = PLAN_LIMITS[stack.zone.plan];
+    const plan = `the ${stack.zone.plan} plan`;
+
+    for (const setting of Object.keys(stack.zone.extraSettings)) {
+      if (setting in REQUIRED_ZONE_SETTINGS) problem(["zone", "extraSettings", setting], `is fixed by the service (${setting}: ${REQUIRED_ZONE_SETTINGS[setting as keyof typeof REQUIRED_ZONE_SETTINGS]}); remove it`);
+    }
+    if (!inZone(stack.publicHostname)) problem(["publicHostname"], `${stack.publicHostname} is not in zone ${stack.zone.name}`);
+    if (!inZone(stack.tunnel.originHostname)) problem(["tunnel", "originHostname"], `${stack.tunnel.originHostname} is not in zone ${stack.zone.name}`);
+    if (stack.tunnel.originHostname === stack.publicHostname) problem(["tunnel", "originHostname"], "must differ from publicHostname (the Worker fetches the origin hostname)");
+    if (stack.edge.allowedOrigins.length === 0 && !stack.edge.allowMissingOrigin) problem(["edge", "allowedOrigins"], "is empty and allowMissingOrigin is false: no client could connect");
+
+    if (stack.rateLimit && !stack.zone.owner) {
+      problem(["rateLimit"], "only the stack with zone.owner: true declares the zone's rate-limit ruleset; move these rules there");
+    }
+    const rules = stack.rateLimit?.rules ?? [];
+    if (rules.length > limits.rateLimitRules) problem(["rateLimit", "rules"], `has ${rules.length} rules; ${plan} allows ${limits.rateLimitRules}`);
+    rules.forEach((rule, index) => {
+      if (!limits.periods.includes(rule.period)) problem(["rateLimit", "rules", index, "period"], `${rule.period} s is not available on ${plan} (allowed: ${limits.periods.join(", ")})`);
+      if (!limits.mitigationTimeouts.includes(rule.mitigationTimeout)) {
+        problem(["rateLimit", "rules", index, "mitigationTimeout"], `${rule.mitigationTimeout} s is not available on ${plan} (allowed: ${limits.mitigationTimeouts.join(", ")})`);
+      }
+      for (const field of fieldsUsed(rule)) {
+        if (!limits.fields.includes(field)) problem(["rateLimit", "rules", index, field === "host" ? "hosts" : field], `the ${field} field is not available in rate-limit expressions on ${plan} (allowed: ${limits.fields.join(", ")})`);
+      }
+    });
+
+    const alertTypes = stack.alerts.types ?? defaultAlertTypes(stack.zone.plan);
+    alertTypes.forEach((type, index) => {
+      if (!limits.alertTypes.includes(type)) problem(["alerts", "types", index], `${type} is not available on ${plan} (allowed: ${limits.alertTypes.join(", ")})`);
+    });
+    if (stack.alerts.emails.length === 0 && !stack.alerts.webhookUrl) problem(["alerts"], "needs at least one mechanism: emails or webhookUrl");
+  });
+
+export type StackSettings = z.infer<typeof stackSettingsSchema>;
+
+/** Secret keys: only ever set with `pulumi config set --secret`; never in a stack file in plaintext. */
+export const SECRET_KEYS = {
+  jwtSecret: "HS* signing key shared with whoever issues the tokens (at least 32 characters)",
+  tunnelSecret: "the tunnel's secret: at least 32 random bytes, base64 (openssl rand -base64 32)",
+  alertWebhookSecret: "optional: sent by Cloudflare with each webhook notification",
+} as const;
+export type SecretKey = keyof typeof SECRET_KEYS;
+
+const base64Secret = z.string().refine((value) => {
+  const bytes = Buffer.from(value, "base64");
+  return bytes.length >= 32 && bytes.toString("base64").replace(/=+$/, "") === value.replace(/=+$/, "");
+}, "must be at least 32 random bytes in base64 (openssl rand -base64 32)");
+
+export const stackSecretsSchema = z.strictObject({
+  jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
+  tunnelSecret: base64Secret,
+  alertWebhookSecret: z.string().min(1).optional(),
+});
+export type StackSecrets = z.infer<typeof stackSecretsSchema>;
+
+export interface StackConfig {
+  settings: StackSettings;
+  secrets: StackSecrets;
+}
 
 export class StackConfigError extends Error {
   constructor(
@@ -31,17 +150,40 @@ export class StackConfigError extends Error {
 function describeIssue(issue: z.core.$ZodIssue): string {
   const [first, ...rest] = issue.path.map(String);
   const key = `${PROJECT}:${first ?? ""}${rest.length ? ` → ${rest.join(".")}` : ""}`;
-  if (issue.code === "invalid_value") return `${key}: ${issue.message}`;
   if (issue.code === "unrecognized_keys") return `${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
   return `${key}: ${issue.message}`;
 }
 
 /**
- * Validates the stack's `voice-edge:*` config values (already decoded from YAML or JSON).
- * `source` names where they came from, for the error message.
+ * Validates the stack's non-secret `voice-edge:*` values (already decoded from YAML or JSON).
+ * `source` names where they came from, for the message.
  */
-export function parseStackConfig(stack: string, source: string, values: Record<string, unknown>): StackConfig {
-  const result = stackConfigSchema.safeParse(values);
-  if (!result.success) throw new StackConfigError(stack, source, result.error.issues.map(describeIssue));
+export function parseStackSettings(stack: string, source: string, values: Record<string, unknown>): StackSettings {
+  const secretsInPlaintext = Object.keys(values).filter((key) => key in SECRET_KEYS);
+  const withoutSecrets = Object.fromEntries(Object.entries(values).filter(([key]) => !(key in SECRET_KEYS)));
+  const result = stackSettingsSchema.safeParse(withoutSecrets);
+  const problems = secretsInPlaintext.map((key) => `${PROJECT}:${key}: is a secret; set it with \`pulumi config set --secret ${PROJECT}:${key}\``);
+  if (!result.success) problems.push(...result.error.issues.map(describeIssue));
+  if (problems.length > 0 || !result.success) throw new StackConfigError(stack, source, problems);
+  return result.data;
+}
+
+/** Validates the secrets against the settings that need them. Messages never include a secret's value. */
+export function parseStackSecrets(stack: string, source: string, settings: StackSettings, values: Record<string, unknown>): StackSecrets {
+  const problems: string[] = [];
+  const result = stackSecretsSchema.safeParse(values);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = String(issue.path[0] ?? "");
+      const hint = key in SECRET_KEYS ? ` — ${SECRET_KEYS[key as SecretKey]}; set it with \`pulumi config set --secret ${PROJECT}:${key}\`` : "";
+      problems.push(`${describeIssue(issue)}${hint}`);
+    }
+  }
+  const auth = settings.edge.auth;
+  if (auth.mode === "jwt" && auth.algorithms.some(isHmacAlgorithm) && !values.jwtSecret) {
+    problems.push(`${PROJECT}:jwtSecret: is required because edge.auth.algorithms includes ${auth.algorithms.filter(isHmacAlgorithm).join(", ")}; set it with \`pulumi config set --secret ${PROJECT}:jwtSecret\``);
+  }
+  if (values.alertWebhookSecret && !settings.alerts.webhookUrl) problems.push(`${PROJECT}:alertWebhookSecret: is set but alerts.webhookUrl is not`);
+  if (problems.length > 0 || !result.success) throw new StackConfigError(stack, source, problems);
   return result.data;
 }

@@ -1,5 +1,5 @@
 import type { EdgeSettings } from "../../worker/src/bindings";
-import type { StackConfig } from "../../infra/config/schema";
+import type { StackSettings } from "../../infra/config/schema";
 
 export interface LocalBindings {
   bindings: Record<string, unknown>;
@@ -11,7 +11,7 @@ export interface LocalBindings {
  * The stack's edge settings with what only makes sense locally: tokens signed with the local
  * development secret (HS256, no JWKS), the local page origins, and clients without an Origin.
  */
-export function localEdgeBindings(config: StackConfig, options: { bridgeUrl: string; port: number; devSecret: string }): LocalBindings {
+export function localEdgeBindings(config: StackSettings, options: { bridgeUrl: string; port: number; devSecret: string }): LocalBindings {
   const overrides: string[] = [];
   const localOrigins = [`http://127.0.0.1:${options.port}`, `http://localhost:${options.port}`];
   let auth: EdgeSettings["auth"] = config.edge.auth;

@@ -75,7 +75,9 @@ const jwtAuth = z.strictObject({
 });
 
 /** Whether the edge authenticates: `off` must be written out; a missing `auth` is an error. */
-export const authSettingsSchema = z.discriminatedUnion("mode", [z.strictObject({ mode: z.literal("off") }), jwtAuth]);
+export const authSettingsSchema = z.discriminatedUnion("mode", [z.strictObject({ mode: z.literal("off") }), jwtAuth], {
+  error: 'must be { mode: "jwt", algorithms: [...] } or { mode: "off" } (auth is never off by omission)',
+});
 
 /** Non-secret settings of the edge, carried in the `EDGE_CONFIG` json binding. */
 export const edgeSettingsSchema = z.strictObject({

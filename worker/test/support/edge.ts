@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 import { BUNDLE_PATH } from "../../build";
 import { startLocalEdge, type LocalEdge } from "../../../tools/lib/localEdge";
-import { loadStackConfig } from "../../../tools/lib/stackFile";
+import { loadStackSettings } from "../../../tools/lib/stackFile";
 
 export const TEST_SECRET = "test-secret-0123456789-abcdefghijklmnop";
 export const ISSUER = "https://issuer.test";
@@ -23,7 +23,7 @@ export async function startTestEdge(bindings: Record<string, unknown>): Promise<
   const logs: string[] = [];
   const edge = await startLocalEdge({
     code: readFileSync(BUNDLE_PATH, "utf8"),
-    compatibilityDate: loadStackConfig("staging").compatibilityDate,
+    compatibilityDate: loadStackSettings("staging").compatibilityDate,
     bindings,
     onLogLine: (line) => logs.push(line),
   });

@@ -1,0 +1,31 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import type * as pulumi from "@pulumi/pulumi";
+import type { StackSettings } from "./config/schema";
+import { tunnelCnameTarget } from "./tunnelIngress";
+
+/** A proxied AAAA to the discard prefix: the hostname exists only for the Worker route. */
+export const WORKER_ONLY_ADDRESS = "100::";
+const AUTOMATIC_TTL = 1;
+
+export interface ServiceRecords {
+  publicRecord?: cloudflare.DnsRecord;
+  originRecord: cloudflare.DnsRecord;
+}
+
+export function serviceRecords(settings: StackSettings, tunnelId: pulumi.Output<string>, opts: pulumi.CustomResourceOptions): ServiceRecords {
+  const zoneId = settings.zone.id;
+  const publicRecord =
+    settings.publicDns === "worker-only"
+      ? new cloudflare.DnsRecord(
+          "public-hostname",
+          { zoneId, name: settings.publicHostname, type: "AAAA", content: WORKER_ONLY_ADDRESS, proxied: true, ttl: AUTOMATIC_TTL, comment: `${settings.workerName}: Worker route only` },
+          opts,
+        )
+      : undefined;
+  const originRecord = new cloudflare.DnsRecord(
+    "origin-hostname",
+    { zoneId, name: settings.tunnel.originHostname, type: "CNAME", content: tunnelId.apply(tunnelCnameTarget), proxied: true, ttl: AUTOMATIC_TTL, comment: `${settings.workerName}: tunnel to the bridge` },
+    opts,
+  );
+  return { publicRecord, originRecord };
+}

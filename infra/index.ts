@@ -1,0 +1,33 @@
+import { buildWorkerBundle } from "../worker/build";
+import { WS_PATH, HEALTH_PATH } from "../worker/src/routes";
+import { alerts } from "./alerts";
+import { loadStackConfig } from "./config/load";
+import { serviceRecords } from "./dns";
+import { originLock } from "./originLock";
+import { cloudflareProvider } from "./provider";
+import { rateLimitRuleset } from "./rateLimit";
+import { bridgeTunnel } from "./tunnel";
+import { edgeWorker } from "./worker";
+import { zoneSettings } from "./zoneSettings";
+
+const { settings, secrets, apiToken } = loadStackConfig();
+const bundle = await buildWorkerBundle();
+
+const opts = { provider: cloudflareProvider(apiToken) };
+zoneSettings(settings, opts);
+rateLimitRuleset(settings, opts);
+const bridge = bridgeTunnel(settings, secrets, opts);
+serviceRecords(settings, bridge.tunnel.id, opts);
+const lock = originLock(settings, opts);
+const worker = edgeWorker(settings, secrets, bundle, lock, opts);
+alerts(settings, secrets, bridge.tunnel.id, opts);
+
+/** The website's NEXT_PUBLIC_PERSONAPLEX_WS_URL. */
+export const publicWsUrl = `wss://${settings.publicHostname}${WS_PATH}`;
+export const healthUrl = `https://${settings.publicHostname}${HEALTH_PATH}`;
+export const workerName = worker.script.scriptName;
+export const bundleSha256 = bundle.sha256;
+export const bundleSizeBytes = bundle.sizeBytes;
+export const originHostname = settings.tunnel.originHostname;
+export const tunnelId = bridge.tunnel.id;
+export const connectorToken = bridge.connectorToken;

@@ -1,0 +1,22 @@
+/**
+ * Rule expressions for rate limiting, written only with what the zone's plan allows:
+ * `eq` on the path (all plans) and `in {…}` on the host (Pro and up). No regex.
+ */
+export interface RateLimitMatch {
+  path: string;
+  /** Restrict to these hostnames; empty means every hostname on the zone. */
+  hosts: readonly string[];
+}
+
+const quote = (value: string) => `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+
+export function rateLimitExpression(match: RateLimitMatch): string {
+  const path = `http.request.uri.path eq ${quote(match.path)}`;
+  if (match.hosts.length === 0) return `(${path})`;
+  return `(${path} and http.host in {${match.hosts.map(quote).join(" ")}})`;
+}
+
+/** The fields an expression built by `rateLimitExpression` uses, for checking against the plan. */
+export function fieldsUsed(match: RateLimitMatch): ("path" | "host")[] {
+  return match.hosts.length === 0 ? ["path"] : ["path", "host"];
+}

@@ -1,0 +1,256 @@
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { BUNDLE_PATH } from "../../worker/build";
+import { runProgram, Secret, type DeclaredResource, type ProgramRun } from "../../tools/lib/mockProgram";
+
+const T = {
+  provider: "pulumi:providers:cloudflare",
+  zoneSetting: "cloudflare:index/zoneSetting:ZoneSetting",
+  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
+  ruleset: "cloudflare:index/ruleset:Ruleset",
+  tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
+  tunnelConfig: "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
+  serviceToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
+  accessPolicy: "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
+  accessApp: "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
+  script: "cloudflare:index/workersScript:WorkersScript",
+  route: "cloudflare:index/workersRoute:WorkersRoute",
+  notification: "cloudflare:index/notificationPolicy:NotificationPolicy",
+  webhook: "cloudflare:index/notificationPolicyWebhooks:NotificationPolicyWebhooks",
+};
+
+const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), "cloudflare:apiToken": "cf-token-for-tests" };
+
+function one(run: ProgramRun, type: string, name: string): DeclaredResource {
+  const found = run.resources.filter((r) => r.type === type && r.name === name);
+  expect(found, `${type} ${name}`).toHaveLength(1);
+  return found[0];
+}
+
+function inventory(run: ProgramRun): string[] {
+  return run.resources.map((r) => `${r.type.split(":").at(-1)} ${r.name}`).sort();
+}
+
+function bindingsOf(run: ProgramRun) {
+  const bindings = one(run, T.script, "edge-worker").inputs.bindings;
+  expect(bindings).toBeInstanceOf(Secret);
+  return (bindings as Secret).value as { name: string; type: string; text?: unknown; json?: string }[];
+}
+
+describe("prod stack (owns the mycosoft.com zone)", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram("prod", { secrets: SECRETS });
+  });
+
+  it("declares exactly the expected resources", () => {
+    expect(inventory(run)).toEqual(
+      [
+        "DnsRecord origin-hostname",
+        "NotificationPolicy alert-tunnel-health-event",
+        "Ruleset rate-limit",
+        "WorkersRoute edge-route",
+        "WorkersScript edge-worker",
+        "ZeroTrustAccessApplication origin-access-application",
+        "ZeroTrustAccessPolicy origin-service-token-policy",
+        "ZeroTrustAccessServiceToken origin-service-token",
+        "ZeroTrustTunnelCloudflared bridge-tunnel",
+        "ZeroTrustTunnelCloudflaredConfig bridge-tunnel-config",
+        "ZoneSetting zone-always-use-https",
+        "ZoneSetting zone-min-tls-version",
+        "ZoneSetting zone-ssl",
+        "ZoneSetting zone-websockets",
+        "cloudflare cloudflare",
+      ].sort(),
+    );
+  });
+
+  it("uses one explicit provider holding the API token as a secret", () => {
+    expect(one(run, T.provider, "cloudflare").inputs.apiToken).toEqual(new Secret("cf-token-for-tests"));
+  });
+
+  it("turns on WebSockets, SSL Full (strict) and Always Use HTTPS, plus the configured extras", () => {
+    const settings = Object.fromEntries(run.resources.filter((r) => r.type === T.zoneSetting).map((r) => [r.inputs.settingId, r.inputs.value]));
+    expect(settings).toEqual({ websockets: "on", ssl: "strict", always_use_https: "on", min_tls_version: "1.2" });
+    for (const r of run.resources.filter((r) => r.type === T.zoneSetting)) expect(r.inputs.zoneId).toBe("00000000000000000000000000000000");
+  });
+
+  it("rate-limits the WebSocket path at 10 requests per 10 s per IP and colo, with a Free-plan expression", () => {
+    const ruleset = one(run, T.ruleset, "rate-limit").inputs;
+    expect(ruleset).toMatchObject({ kind: "zone", phase: "http_ratelimit", zoneId: "00000000000000000000000000000000" });
+    expect(ruleset.rules).toEqual([
+      expect.objectContaining({
+        action: "block",
+        enabled: true,
+        expression: '(http.request.uri.path eq "/voice/ws")',
+        ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requestsPerPeriod: 10, mitigationTimeout: 10 },
+      }),
+    ]);
+  });
+
+  it("keeps the existing website record and points a proxied CNAME at the tunnel for the origin hostname", () => {
+    expect(run.resources.filter((r) => r.type === T.dnsRecord).map((r) => r.name)).toEqual(["origin-hostname"]);
+    expect(one(run, T.dnsRecord, "origin-hostname").inputs).toMatchObject({
+      name: "voice-origin.mycosoft.com",
+      type: "CNAME",
+      content: "bridge-tunnel-id.cfargotunnel.com",
+      proxied: true,
+      ttl: 1,
+    });
+  });
+
+  it("creates a remotely managed tunnel whose secret is a Pulumi secret", () => {
+    expect(one(run, T.tunnel, "bridge-tunnel").inputs).toEqual({
+      accountId: "00000000000000000000000000000000",
+      name: "voice-bridge-prod",
+      configSrc: "cloudflare",
+      tunnelSecret: new Secret(SECRETS.tunnelSecret),
+    });
+  });
+
+  it("routes only the origin hostname to the bridge's private URL, then 404s everything else", () => {
+    expect(one(run, T.tunnelConfig, "bridge-tunnel-config").inputs).toMatchObject({
+      tunnelId: "bridge-tunnel-id",
+      config: { ingresses: [{ hostname: "voice-origin.mycosoft.com", service: "http://192.168.0.188:8999" }, { service: "http_status:404" }] },
+    });
+  });
+
+  it("locks the origin hostname with Access: one non-identity policy that admits only the Worker's service token", () => {
+    expect(one(run, T.accessPolicy, "origin-service-token-policy").inputs).toMatchObject({
+      decision: "non_identity",
+      includes: [{ serviceToken: { tokenId: "origin-service-token-id" } }],
+    });
+    expect(one(run, T.accessApp, "origin-access-application").inputs).toMatchObject({
+      type: "self_hosted",
+      domain: "voice-origin.mycosoft.com",
+      policies: [{ id: "origin-service-token-policy-id", precedence: 1 }],
+      serviceAuth401Redirect: true,
+    });
+  });
+
+  it("uploads the shared bundle byte for byte as an ES module with the pinned compatibility date and observability", () => {
+    const script = one(run, T.script, "edge-worker").inputs;
+    expect(script.content).toBe(readFileSync(BUNDLE_PATH, "utf8"));
+    expect(script).toMatchObject({ scriptName: "voice-edge-prod", mainModule: "worker.mjs", compatibilityDate: "2026-04-01", observability: { enabled: true } });
+    expect(run.outputs.bundleSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(run.outputs.bundleSizeBytes).toBe(Buffer.byteLength(script.content as string));
+  });
+
+  it("binds settings as json and plain text, and every secret as secret_text from Pulumi secrets", () => {
+    const bindings = bindingsOf(run);
+    expect(bindings.map((b) => [b.name, b.type])).toEqual([
+      ["BRIDGE_URL", "plain_text"],
+      ["EDGE_CONFIG", "json"],
+      ["JWT_SECRET", "secret_text"],
+      ["BRIDGE_ACCESS_CLIENT_ID", "secret_text"],
+      ["BRIDGE_ACCESS_CLIENT_SECRET", "secret_text"],
+    ]);
+    const byName = Object.fromEntries(bindings.map((b) => [b.name, b]));
+    expect(byName.BRIDGE_URL.text).toBe("https://voice-origin.mycosoft.com/api/chat");
+    expect(byName.JWT_SECRET.text).toBe(SECRETS.jwtSecret);
+    expect(byName.BRIDGE_ACCESS_CLIENT_ID.text).toBe("origin-service-token.access");
+    expect(byName.BRIDGE_ACCESS_CLIENT_SECRET.text).toBe("origin-service-token-client-secret");
+    const edge = JSON.parse(byName.EDGE_CONFIG.json!);
+    expect(edge).toMatchObject({
+      auth: { mode: "jwt", algorithms: ["HS256"], issuer: "https://mycosoft.com", audience: "voice-edge" },
+      allowedOrigins: ["https://mycosoft.com", "https://www.mycosoft.com"],
+      allowMissingOrigin: false,
+      bridgeHealthUrl: "https://voice-origin.mycosoft.com/health",
+    });
+    expect(byName.EDGE_CONFIG.json).not.toContain(SECRETS.jwtSecret);
+  });
+
+  it("routes mycosoft.com/voice/* to the Worker", () => {
+    expect(one(run, T.route, "edge-route").inputs).toEqual({ zoneId: "00000000000000000000000000000000", pattern: "mycosoft.com/voice/*", script: "voice-edge-prod" });
+  });
+
+  it("alerts on tunnel health by email, and not on Enterprise-only origin error rates on the Free plan", () => {
+    const policies = run.resources.filter((r) => r.type === T.notification);
+    expect(policies.map((p) => p.inputs.alertType)).toEqual(["tunnel_health_event"]);
+    expect(policies[0].inputs).toMatchObject({ enabled: true, mechanisms: { emails: [{ id: "ops@mycosoft.com" }] }, filters: { tunnelIds: ["bridge-tunnel-id"] } });
+    expect(policies[0].inputs.mechanisms).not.toHaveProperty("webhooks");
+  });
+
+  it("exports what the website and operators need, the connector token as a secret", () => {
+    expect(run.outputs).toMatchObject({
+      publicWsUrl: "wss://mycosoft.com/voice/ws",
+      healthUrl: "https://mycosoft.com/voice/health",
+      workerName: "voice-edge-prod",
+      tunnelId: "bridge-tunnel-id",
+      originHostname: "voice-origin.mycosoft.com",
+    });
+    expect(run.outputs.connectorToken).toEqual(new Secret("mock-connector-token"));
+  });
+});
+
+describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram("staging", { secrets: SECRETS });
+  });
+
+  it("declares no zone settings or rate-limit ruleset, and adds its Worker-only hostname record", () => {
+    expect(inventory(run)).toEqual(
+      [
+        "DnsRecord origin-hostname",
+        "DnsRecord public-hostname",
+        "NotificationPolicy alert-tunnel-health-event",
+        "WorkersRoute edge-route",
+        "WorkersScript edge-worker",
+        "ZeroTrustAccessApplication origin-access-application",
+        "ZeroTrustAccessPolicy origin-service-token-policy",
+        "ZeroTrustAccessServiceToken origin-service-token",
+        "ZeroTrustTunnelCloudflared bridge-tunnel",
+        "ZeroTrustTunnelCloudflaredConfig bridge-tunnel-config",
+        "cloudflare cloudflare",
+      ].sort(),
+    );
+  });
+
+  it("serves voice-staging.mycosoft.com through a proxied AAAA 100:: record", () => {
+    expect(one(run, T.dnsRecord, "public-hostname").inputs).toMatchObject({ name: "voice-staging.mycosoft.com", type: "AAAA", content: "100::", proxied: true });
+    expect(one(run, T.route, "edge-route").inputs.pattern).toBe("voice-staging.mycosoft.com/voice/*");
+  });
+
+  it("has its own tunnel, origin hostname and Worker", () => {
+    expect(one(run, T.tunnelConfig, "bridge-tunnel-config").inputs).toMatchObject({ config: { ingresses: [{ hostname: "voice-origin-staging.mycosoft.com" }, { service: "http_status:404" }] } });
+    expect(one(run, T.script, "edge-worker").inputs.scriptName).toBe("voice-edge-staging");
+    expect(run.outputs.publicWsUrl).toBe("wss://voice-staging.mycosoft.com/voice/ws");
+  });
+
+  it("lets the provider read CLOUDFLARE_API_TOKEN itself when no apiToken is configured", async () => {
+    const withoutToken = await runProgram("staging", { secrets: { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret } });
+    expect(one(withoutToken, T.provider, "cloudflare").inputs).not.toHaveProperty("apiToken");
+  });
+});
+
+describe("plan-dependent resources", () => {
+  it("adds the origin error-rate alert and a webhook mechanism on an Enterprise zone", async () => {
+    const run = await runProgram("prod", {
+      secrets: { ...SECRETS, alertWebhookSecret: "hook-secret" },
+      override: {
+        "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "enterprise", owner: true },
+        "voice-edge:alerts": { emails: ["ops@mycosoft.com"], webhookUrl: "https://hooks.example.com/voice" },
+      },
+    });
+    expect(one(run, T.webhook, "alert-webhook").inputs).toMatchObject({ url: "https://hooks.example.com/voice", secret: new Secret("hook-secret") });
+    const policies = run.resources.filter((r) => r.type === T.notification);
+    expect(policies.map((p) => p.inputs.alertType).sort()).toEqual(["advanced_http_alert_error", "http_alert_origin_error", "tunnel_health_event"]);
+    for (const policy of policies) expect(policy.inputs.mechanisms).toEqual({ emails: [{ id: "ops@mycosoft.com" }], webhooks: [{ id: "alert-webhook-id" }] });
+    expect(one(run, T.notification, "alert-http-alert-origin-error").inputs.filters).toEqual({ zones: ["0".repeat(32)] });
+  });
+
+  it("restricts the rule to listed hosts where the plan has the Host field", async () => {
+    const run = await runProgram("prod", {
+      secrets: SECRETS,
+      override: {
+        "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true },
+        "voice-edge:rateLimit": { rules: [{ hosts: ["mycosoft.com", "voice-staging.mycosoft.com"], period: 60, mitigationTimeout: 3600 }] },
+      },
+    });
+    expect((one(run, T.ruleset, "rate-limit").inputs.rules as { expression: string }[])[0]).toMatchObject({
+      expression: '(http.request.uri.path eq "/voice/ws" and http.host in {"mycosoft.com" "voice-staging.mycosoft.com"})',
+      ratelimit: expect.objectContaining({ period: 60, mitigationTimeout: 3600, requestsPerPeriod: 10 }),
+    });
+  });
+});

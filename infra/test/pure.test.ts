@@ -1,0 +1,89 @@
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { defaultAlertTypes, PLAN_LIMITS, ZONE_PLANS } from "../config/planLimits";
+import { fieldsUsed, rateLimitExpression } from "../rateLimitExpression";
+import { CATCH_ALL_SERVICE, tunnelCnameTarget, tunnelIngress } from "../tunnelIngress";
+import { workerBindings } from "../workerBindings";
+import { routePattern } from "../worker";
+
+describe("rateLimitExpression", () => {
+  it.each([
+    [{ path: "/voice/ws", hosts: [] }, '(http.request.uri.path eq "/voice/ws")'],
+    [{ path: "/voice/ws", hosts: ["mycosoft.com"] }, '(http.request.uri.path eq "/voice/ws" and http.host in {"mycosoft.com"})'],
+    [{ path: '/a"b\\c', hosts: [] }, '(http.request.uri.path eq "/a\\"b\\\\c")'],
+  ])("writes %j as %s", (match, expression) => {
+    expect(rateLimitExpression(match)).toBe(expression);
+  });
+
+  it("never uses a regex operator, which only Business and Enterprise have", () => {
+    expect(rateLimitExpression({ path: "/voice/ws", hosts: ["a.example", "b.example"] })).not.toMatch(/matches|~/);
+  });
+
+  it("reports the Host field only when hosts are listed", () => {
+    expect(fieldsUsed({ path: "/x", hosts: [] })).toEqual(["path"]);
+    expect(fieldsUsed({ path: "/x", hosts: ["h.example"] })).toEqual(["path", "host"]);
+  });
+});
+
+describe("plan limits", () => {
+  it("grow monotonically from Free to Enterprise", () => {
+    for (let i = 1; i < ZONE_PLANS.length; i++) {
+      const [lower, higher] = [PLAN_LIMITS[ZONE_PLANS[i - 1]], PLAN_LIMITS[ZONE_PLANS[i]]];
+      expect(higher.rateLimitRules).toBeGreaterThanOrEqual(lower.rateLimitRules);
+      for (const period of lower.periods) expect(higher.periods).toContain(period);
+      for (const timeout of lower.mitigationTimeouts) expect(higher.mitigationTimeouts).toContain(timeout);
+      for (const alert of lower.alertTypes) expect(higher.alertTypes).toContain(alert);
+    }
+  });
+
+  it("give the Free plan one 10 s rule on the path and tunnel health alerts only", () => {
+    expect(PLAN_LIMITS.free).toMatchObject({ rateLimitRules: 1, periods: [10], mitigationTimeouts: [10], fields: ["path"], regex: false });
+    expect(defaultAlertTypes("free")).toEqual(["tunnel_health_event"]);
+    expect(defaultAlertTypes("enterprise")).toContain("http_alert_origin_error");
+  });
+});
+
+describe("tunnel ingress", () => {
+  it("sends the origin hostname to the bridge and ends with a catch-all 404", () => {
+    expect(tunnelIngress("voice-origin.mycosoft.com", "http://192.168.0.188:8999/")).toEqual([
+      { hostname: "voice-origin.mycosoft.com", service: "http://192.168.0.188:8999" },
+      { service: CATCH_ALL_SERVICE },
+    ]);
+    expect(CATCH_ALL_SERVICE).toBe("http_status:404");
+    expect(tunnelCnameTarget("abc")).toBe("abc.cfargotunnel.com");
+  });
+});
+
+describe("workerBindings", () => {
+  const edge = { auth: { mode: "off" as const }, allowedOrigins: [], allowMissingOrigin: true, bridgeConnectTimeoutMs: 10_000, healthTimeoutMs: 2_000, jwksTimeoutMs: 2_000 };
+
+  it("types settings as json, secrets as secret_text and the rest as plain text, keeping secret outputs secret", async () => {
+    const bindings = workerBindings({
+      BRIDGE_URL: "https://voice-origin.example.com/api/chat",
+      EDGE_CONFIG: edge,
+      JWT_SECRET: pulumi.secret("s".repeat(32)),
+      BRIDGE_ACCESS_CLIENT_ID: pulumi.secret("id"),
+      BRIDGE_ACCESS_CLIENT_SECRET: pulumi.secret("secret"),
+    });
+    expect(bindings.map((b) => [b.name, b.type])).toEqual([
+      ["BRIDGE_URL", "plain_text"],
+      ["EDGE_CONFIG", "json"],
+      ["JWT_SECRET", "secret_text"],
+      ["BRIDGE_ACCESS_CLIENT_ID", "secret_text"],
+      ["BRIDGE_ACCESS_CLIENT_SECRET", "secret_text"],
+    ]);
+    expect(JSON.parse(bindings[1].json as string)).toEqual(edge);
+    for (const binding of bindings.filter((b) => b.type === "secret_text")) {
+      expect(await (binding.text as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(true);
+    }
+  });
+
+  it("leaves out a binding with no value", () => {
+    const bindings = workerBindings({ BRIDGE_URL: "https://o.example.com/api/chat", EDGE_CONFIG: edge, JWT_SECRET: undefined, BRIDGE_ACCESS_CLIENT_ID: "i", BRIDGE_ACCESS_CLIENT_SECRET: "s" });
+    expect(bindings.map((b) => b.name)).not.toContain("JWT_SECRET");
+  });
+
+  it("routes every path under /voice/ on the public hostname", () => {
+    expect(routePattern("mycosoft.com")).toBe("mycosoft.com/voice/*");
+  });
+});

@@ -1,0 +1,28 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackSecrets, StackSettings } from "./config/schema";
+import { tunnelIngress } from "./tunnelIngress";
+
+export interface BridgeTunnel {
+  tunnel: cloudflare.ZeroTrustTunnelCloudflared;
+  config: cloudflare.ZeroTrustTunnelCloudflaredConfig;
+  /** What `cloudflared tunnel run --token` needs on the bridge's VM. */
+  connectorToken: pulumi.Output<string>;
+}
+
+/** A remotely managed tunnel: the origin hostname to the bridge's private URL, everything else 404. */
+export function bridgeTunnel(settings: StackSettings, secrets: StackSecrets, opts: pulumi.CustomResourceOptions): BridgeTunnel {
+  const accountId = settings.accountId;
+  const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
+    "bridge-tunnel",
+    { accountId, name: settings.tunnel.name ?? `${settings.workerName}-bridge`, configSrc: "cloudflare", tunnelSecret: pulumi.secret(secrets.tunnelSecret) },
+    opts,
+  );
+  const config = new cloudflare.ZeroTrustTunnelCloudflaredConfig(
+    "bridge-tunnel-config",
+    { accountId, tunnelId: tunnel.id, config: { ingresses: tunnelIngress(settings.tunnel.originHostname, settings.tunnel.bridgeService) } },
+    opts,
+  );
+  const connectorToken = pulumi.secret(cloudflare.getZeroTrustTunnelCloudflaredTokenOutput({ accountId, tunnelId: tunnel.id }, opts).token);
+  return { tunnel, config, connectorToken };
+}

@@ -1,0 +1,43 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import { BUNDLE_MODULE_NAME, type WorkerBundle } from "../worker/build";
+import { ROUTE_PREFIX } from "../worker/src/routes";
+import type { StackSecrets, StackSettings } from "./config/schema";
+import type { OriginLock } from "./originLock";
+import { workerBindings } from "./workerBindings";
+
+export interface EdgeWorker {
+  script: cloudflare.WorkersScript;
+  route: cloudflare.WorkersRoute;
+}
+
+export function routePattern(publicHostname: string): string {
+  return `${publicHostname}${ROUTE_PREFIX}*`;
+}
+
+/** The Worker from the shared bundle, bound to the bridge through the origin hostname, and its route. */
+export function edgeWorker(settings: StackSettings, secrets: StackSecrets, bundle: WorkerBundle, lock: OriginLock, opts: pulumi.CustomResourceOptions): EdgeWorker {
+  const origin = `https://${settings.tunnel.originHostname}`;
+  const bindings = workerBindings({
+    BRIDGE_URL: `${origin}${settings.tunnel.bridgePath}`,
+    EDGE_CONFIG: { ...settings.edge, bridgeHealthUrl: settings.edge.bridgeHealthUrl ?? `${origin}${settings.tunnel.healthPath}` },
+    JWT_SECRET: secrets.jwtSecret === undefined ? undefined : pulumi.secret(secrets.jwtSecret),
+    BRIDGE_ACCESS_CLIENT_ID: pulumi.secret(lock.serviceToken.clientId),
+    BRIDGE_ACCESS_CLIENT_SECRET: pulumi.secret(lock.serviceToken.clientSecret),
+  });
+  const script = new cloudflare.WorkersScript(
+    "edge-worker",
+    {
+      accountId: settings.accountId,
+      scriptName: settings.workerName,
+      content: bundle.code,
+      mainModule: BUNDLE_MODULE_NAME,
+      compatibilityDate: settings.compatibilityDate,
+      bindings,
+      observability: { enabled: true },
+    },
+    opts,
+  );
+  const route = new cloudflare.WorkersRoute("edge-route", { zoneId: settings.zone.id, pattern: routePattern(settings.publicHostname), script: script.scriptName }, opts);
+  return { script, route };
+}

@@ -1,0 +1,24 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type * as cloudflare from "@pulumi/cloudflare";
+import { SECRET_BINDINGS, type BindingName, type EdgeSettings } from "../worker/src/bindings";
+
+/** A value for every binding the Worker reads: a renamed binding fails to compile here. */
+export type BindingValues = {
+  BRIDGE_URL: pulumi.Input<string>;
+  EDGE_CONFIG: EdgeSettings;
+  JWT_SECRET: pulumi.Input<string> | undefined;
+  BRIDGE_ACCESS_CLIENT_ID: pulumi.Input<string>;
+  BRIDGE_ACCESS_CLIENT_SECRET: pulumi.Input<string>;
+} & Record<BindingName, unknown>;
+
+/** The Worker's binding list: json for the settings object, `secret_text` for secrets, plain text otherwise. */
+export function workerBindings(values: BindingValues): cloudflare.types.input.WorkersScriptBinding[] {
+  const bindings: cloudflare.types.input.WorkersScriptBinding[] = [];
+  for (const [name, value] of Object.entries(values) as [BindingName, unknown][]) {
+    if (value === undefined) continue;
+    if (name === "EDGE_CONFIG") bindings.push({ name, type: "json", json: JSON.stringify(value) });
+    else if ((SECRET_BINDINGS as readonly string[]).includes(name)) bindings.push({ name, type: "secret_text", text: value as pulumi.Input<string> });
+    else bindings.push({ name, type: "plain_text", text: value as pulumi.Input<string> });
+  }
+  return bindings;
+}

@@ -1,0 +1,37 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "./lib/stackFile";
+
+function plan(...args: string[]) {
+  return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+}
+
+describe("npm run plan", () => {
+  it.each(["prod", "staging"])("prints what stack %s declares, saying no API was called and secrets are masked", (stack) => {
+    const result = plan("--stack", stack);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`voice-edge plan for stack "${stack}" (Pulumi.${stack}.yaml)`);
+    expect(result.stdout).toContain("No Cloudflare API was called");
+    expect(result.stdout).toContain(`pulumi preview --stack ${stack}`);
+    expect(result.stdout).toMatch(/\+ WorkersScript {2}edge-worker/);
+    expect(result.stdout).toMatch(/JWT_SECRET \(secret_text\) = "\[secret\]"/);
+    expect(result.stdout).toMatch(/tunnelSecret: \[secret\]/);
+    expect(result.stdout).toMatch(/connectorToken: "\[secret\]"/);
+  });
+
+  it("prints the same resources as a JSON array of {type, name, inputs} with --json", () => {
+    const result = plan("--stack", "prod", "--json");
+    expect(result.status, result.stderr).toBe(0);
+    const resources = JSON.parse(result.stdout) as { type: string; name: string; inputs: Record<string, unknown> }[];
+    expect(resources).toHaveLength(15);
+    for (const resource of resources) expect(Object.keys(resource).sort()).toEqual(["inputs", "name", "type"]);
+    const tunnel = resources.find((r) => r.name === "bridge-tunnel")!;
+    expect(tunnel.inputs.tunnelSecret).toBe("[secret]");
+  });
+
+  it("names the known stacks when asked for an unknown one", () => {
+    const result = plan("--stack", "qa");
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("no stack file Pulumi.qa.yaml: the stacks here are prod, staging");
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * `npm run plan -- --stack <name> [--json]`: what the stack declares, from the real program run
+ * under Pulumi's mocks. No Cloudflare API is called; `pulumi preview` gives the real diff.
+ */
+import { parseArgs } from "node:util";
+import { StackConfigError } from "../infra/config/schema";
+import { runProgram, Secret, type DeclaredResource } from "./lib/mockProgram";
+import { knownStacks, stackFileName } from "./lib/stackFile";
+
+const SECRET_MASK = "[secret]";
+process.stdout.on("error", (error: NodeJS.ErrnoException) => process.exit(error.code === "EPIPE" ? 0 : 1));
+const PLACEHOLDER_ID = /^0{32}$/;
+
+function fail(message: string): never {
+  console.error(`plan: ${message}`);
+  process.exit(1);
+}
+
+interface Binding {
+  name: string;
+  type: string;
+  text?: unknown;
+  json?: string;
+}
+
+/** Secrets become [secret]; a secret binding list keeps its names and types (Pulumi marks the whole list secret). */
+export function displayValue(value: unknown, key = ""): unknown {
+  if (value instanceof Secret) {
+    if (key === "bindings" && Array.isArray(value.value)) {
+      return (value.value as Binding[]).map((binding) =>
+        binding.type === "secret_text" ? { ...binding, text: SECRET_MASK } : displayValue(binding),
+      );
+    }
+    return SECRET_MASK;
+  }
+  if (Array.isArray(value)) return value.map((item) => displayValue(item));
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, displayValue(v, k)]));
+  return value;
+}
+
+const WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript";
+
+/** A resource's inputs as a reviewer reads them: secrets masked, the Worker's bundle as its size. */
+export function displayInputs(resource: DeclaredResource): Record<string, unknown> {
+  const inputs = displayValue(resource.inputs) as Record<string, unknown>;
+  if (resource.type === WORKERS_SCRIPT && typeof inputs.content === "string") inputs.content = `<bundle, ${Buffer.byteLength(inputs.content)} bytes>`;
+  return inputs;
+}
+
+function shortType(type: string): string {
+  return type.split(":").at(-1) ?? type;
+}
+
+function formatInputs(resource: DeclaredResource): string[] {
+  const lines: string[] = [];
+  for (const [key, value] of Object.entries(displayInputs(resource))) {
+    if (key === "bindings" && Array.isArray(value)) {
+      lines.push("bindings:");
+      for (const binding of value as Binding[]) lines.push(`  ${binding.name} (${binding.type}) = ${binding.json ?? JSON.stringify(binding.text)}`);
+    } else {
+      lines.push(`${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+    }
+  }
+  return lines;
+}
+
+const { values: args } = parseArgs({ options: { stack: { type: "string" }, json: { type: "boolean", default: false } } });
+if (!args.stack) fail(`--stack is required (one of ${knownStacks().join(", ")})`);
+if (!knownStacks().includes(args.stack)) fail(`no stack file ${stackFileName(args.stack)}: the stacks here are ${knownStacks().join(", ")}`);
+
+let resources: DeclaredResource[];
+let outputs: Record<string, unknown>;
+try {
+  ({ resources, outputs } = await runProgram(args.stack));
+  resources.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
+} catch (error) {
+  fail(error instanceof StackConfigError ? error.message : `the program failed: ${(error as Error).message}`);
+}
+
+if (args.json) {
+  console.log(JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: displayInputs(r) })), null, 2));
+} else {
+  const placeholders = resources.some((r) => Object.entries(r.inputs).some(([key, value]) => /(account|zone)Id$/.test(key) && typeof value === "string" && PLACEHOLDER_ID.test(value)));
+  console.log(`voice-edge plan for stack "${args.stack}" (${stackFileName(args.stack)})
+Offline: the real program ran under Pulumi's mocks. No Cloudflare API was called; IDs and
+tokens below are stand-ins and secrets are masked. \`pulumi preview --stack ${args.stack}\` shows the real diff.`);
+  if (placeholders) console.log(`\nwarning: ${stackFileName(args.stack)} still has placeholder account/zone IDs (all zeros); set yours before \`pulumi up\`.`);
+  console.log(`\n${resources.length} resources:`);
+  for (const resource of resources) {
+    console.log(`\n+ ${shortType(resource.type)}  ${resource.name}   (${resource.type})`);
+    for (const line of formatInputs(resource)) console.log(`    ${line}`);
+  }
+  console.log("\noutputs:");
+  for (const [name, value] of Object.entries(outputs)) console.log(`    ${name}: ${JSON.stringify(displayValue(value))}`);
+}
