@@ -71,8 +71,8 @@ voice edge running in workerd (stack ${args.stack}, compatibility date ${config.
 ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
 next, in another terminal:
-  TOKEN=$(npm run --silent token -- --stack ${args.stack})
-  npx wscat -c "${wsUrl}" -s voice.v1 -s "bearer.$TOKEN"
+  npm run smoke -- --url ${wsUrl} --token "$(npm run --silent token -- --stack ${args.stack})"
+  or by hand: npx wscat -c "${wsUrl}" -s voice.v1 -s "bearer.$(npm run --silent token)"
 Ctrl-C stops the edge and the stand-in bridge.
 `);
 } catch (error) {

@@ -18,6 +18,10 @@ function token(...args: string[]): string {
   return result.stdout;
 }
 
+function smoke(...args: string[]) {
+  return spawnSync("npm", ["run", "--silent", "smoke", "--", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+}
+
 function processGroupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
@@ -120,6 +124,34 @@ describe("npm run dev and npm run token", () => {
     } finally {
       await browser.close();
     }
+  });
+
+  it("passes npm run smoke against the local edge, printing its timings", () => {
+    const result = smoke("--url", `ws://127.0.0.1:${port}/voice/ws`, "--token", token().trim());
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain("smoke: ok");
+    expect(result.stdout).toMatch(/upgrade to 101 +[\d.]+ ms/);
+    expect(result.stdout).toMatch(/binary round trip \(640 B\) +[\d.]+ ms/);
+    expect(result.stdout).toMatch(/GET \/voice\/health +[\d.]+ ms/);
+  });
+
+  it("fails npm run smoke in one line on a bad token", () => {
+    const result = smoke("--url", `ws://127.0.0.1:${port}/voice/ws`, "--token", token("--aud", "someone-else").trim());
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe("smoke: FAIL upgrade refused: HTTP 401 token_audience_invalid");
+  });
+
+  it("fails npm run smoke in one line against a stopped edge", async () => {
+    const stopped = await freePort();
+    const result = smoke("--url", `ws://127.0.0.1:${stopped}/voice/ws`, "--token", "x.y.z");
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe(`smoke: FAIL cannot connect to 127.0.0.1:${stopped}: connection refused (is the edge running?)`);
+  });
+
+  it("signs with a secret from the environment when asked, for smoke tests against deployed stacks", () => {
+    const result = spawnSync("npm", ["run", "--silent", "token", "--", "--secret-env", "SMOKE_SECRET"], { cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, SMOKE_SECRET: "" } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("--secret-env SMOKE_SECRET: that environment variable is empty or unset");
   });
 
   it("stops the edge, workerd and the stand-in bridge on Ctrl-C, leaving no process behind", async () => {

@@ -1,10 +1,14 @@
-/** `npm run --silent token`: prints one JWT the local edge accepts (signed with the local development secret), and nothing else. */
+/**
+ * `npm run --silent token`: prints one JWT the local edge accepts (signed with the local
+ * development secret), and nothing else. With `--secret-env NAME` it signs with the HS256 secret
+ * in that environment variable instead, e.g. for the smoke test against a deployed stack.
+ */
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { localDevSecret } from "./lib/devSecret";
 import { loadStackSettings } from "./lib/stackFile";
 
-const USAGE = "usage: npm run --silent token -- [--stack staging] [--sub local-dev] [--ttl 1h] [--aud <audience>] [--iss <issuer>]";
+const USAGE = "usage: npm run --silent token -- [--stack staging] [--sub local-dev] [--ttl 1h] [--aud <audience>] [--iss <issuer>] [--secret-env <VAR>]";
 
 function fail(message: string): never {
   console.error(`token: ${message}\n${USAGE}`);
@@ -28,6 +32,7 @@ try {
       ttl: { type: "string", default: "1h" },
       aud: { type: "string" },
       iss: { type: "string" },
+      "secret-env": { type: "string" },
     },
   }));
 } catch (error) {
@@ -52,4 +57,7 @@ const issuer = args.iss ?? auth.issuer;
 const audience = args.aud ?? auth.audience;
 if (issuer) jwt.setIssuer(issuer);
 if (audience) jwt.setAudience(audience);
-console.log(await jwt.sign(new TextEncoder().encode(localDevSecret())));
+const secretEnv = args["secret-env"];
+const secret = secretEnv ? process.env[secretEnv] : localDevSecret();
+if (!secret) fail(`--secret-env ${secretEnv}: that environment variable is empty or unset`);
+console.log(await jwt.sign(new TextEncoder().encode(secret)));
