@@ -25,6 +25,8 @@ alerts(settings, secrets, bridge.tunnel.id, opts);
 /** The website's NEXT_PUBLIC_PERSONAPLEX_WS_URL. */
 export const publicWsUrl = `wss://${settings.publicHostname}${WS_PATH}`;
 export const healthUrl = `https://${settings.publicHostname}${HEALTH_PATH}`;
+/** The first allowed page origin: what a browser on the website sends, and what the smoke test sends. */
+export const websiteOrigin = settings.edge.allowedOrigins[0] ?? null;
 export const workerName = worker.script.scriptName;
 export const bundleSha256 = bundle.sha256;
 export const bundleSizeBytes = bundle.sizeBytes;

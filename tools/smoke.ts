@@ -46,10 +46,11 @@ function describeSocketError(error: NodeJS.ErrnoException, url: URL): string {
   return `connection to ${url.host} failed: ${error.code ?? error.message}`;
 }
 
-function open(url: URL, protocols: string[], origin: string, timeoutMs: number): Promise<WebSocket> {
+function open(url: URL, protocols: string[], origin: string, timeoutMs: number): Promise<{ socket: WebSocket; frames: BinaryFrames }> {
   const socket = new WebSocket(url, protocols, { headers: { Origin: origin }, handshakeTimeout: timeoutMs });
+  const frames = new BinaryFrames(socket);
   return new Promise((resolve, reject) => {
-    socket.once("open", () => resolve(socket));
+    socket.once("open", () => resolve({ socket, frames }));
     socket.once("unexpected-response", (_request, response) => {
       let body = "";
       response.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
@@ -68,24 +69,34 @@ function open(url: URL, protocols: string[], origin: string, timeoutMs: number):
   });
 }
 
-function nextBinaryFrame(socket: WebSocket): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (data: Buffer, isBinary: boolean) => {
+/**
+ * Collects binary frames from the moment the socket exists: the bridge's handshake frame can
+ * arrive in the same packet as the 101, before any later listener would be attached.
+ */
+class BinaryFrames {
+  private readonly frames: Buffer[] = [];
+  private waiter?: { resolve: (frame: Buffer) => void; reject: (error: Error) => void };
+  private closed?: SmokeFailure;
+
+  constructor(socket: WebSocket) {
+    socket.on("message", (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return;
-      cleanup();
-      resolve(data);
-    };
-    const onClose = (code: number, reason: Buffer) => {
-      cleanup();
-      reject(new SmokeFailure(`the session closed early with ${code}${reason.length ? ` ${reason.toString()}` : ""}`));
-    };
-    const cleanup = () => {
-      socket.off("message", onMessage);
-      socket.off("close", onClose);
-    };
-    socket.on("message", onMessage);
-    socket.on("close", onClose);
-  });
+      if (this.waiter) this.waiter.resolve(data);
+      else this.frames.push(data);
+      this.waiter = undefined;
+    });
+    socket.on("close", (code: number, reason: Buffer) => {
+      this.closed = new SmokeFailure(`the session closed early with ${code}${reason.length ? ` ${reason.toString()}` : ""}`);
+      this.waiter?.reject(this.closed);
+    });
+  }
+
+  next(): Promise<Buffer> {
+    const queued = this.frames.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.closed) return Promise.reject(this.closed);
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
 }
 
 async function smoke(): Promise<void> {
@@ -106,18 +117,17 @@ async function smoke(): Promise<void> {
   if (!token && !args["no-token"]) fail("no token: pass --token <jwt> or set VOICE_EDGE_TOKEN (locally: --token \"$(npm run --silent token)\"), or --no-token for a stack with auth off");
 
   const protocols = [args.protocol, ...(token ? [`${BEARER_PROTOCOL_PREFIX}${token}`] : [])];
-  const socket = await timed("upgrade to 101", () => withTimeout(open(url, protocols, origin, timeoutMs), timeoutMs, "no 101"));
+  const { socket, frames } = await timed("upgrade to 101", () => withTimeout(open(url, protocols, origin, timeoutMs), timeoutMs, "no 101"));
   try {
     if (socket.protocol !== args.protocol) fail(`the 101 selected subprotocol "${socket.protocol}", expected "${args.protocol}"`);
     if (!args["no-handshake"]) {
-      const first = await timed("bridge handshake frame", () => withTimeout(nextBinaryFrame(socket), timeoutMs, "no 0x00 handshake frame from the bridge"));
+      const first = await timed("bridge handshake frame", () => withTimeout(frames.next(), timeoutMs, "no 0x00 handshake frame from the bridge"));
       if (first.length !== 1 || first[0] !== 0x00) fail(`the bridge's first frame was not the 0x00 handshake (got ${first.length} bytes starting ${first[0]})`);
     }
     const frame = Buffer.concat([Buffer.from([0x01]), randomBytes(639)]);
     const reply = await timed("binary round trip (640 B)", () => {
-      const next = nextBinaryFrame(socket);
       socket.send(frame);
-      return withTimeout(next, timeoutMs, "no binary frame back");
+      return withTimeout(frames.next(), timeoutMs, "no binary frame back");
     });
     if (!reply.equals(frame)) console.log("note: the bridge answered with a different frame (not an echo)");
     await timed("close 1000", () => {

@@ -1,0 +1,25 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../tools/lib/stackFile";
+
+const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+const scripts = Object.keys((JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
+
+describe("README", () => {
+  it("names only npm scripts that exist", () => {
+    const named = [...readme.matchAll(/npm run (?:--silent )?([a-z][\w:-]*)/g)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThan(5);
+    expect([...new Set(named)].filter((name) => !scripts.includes(name))).toEqual([]);
+  });
+
+  it("gives the exact test line that .ci/run runs", () => {
+    const ciLine = readFileSync(join(REPO_ROOT, ".ci", "run"), "utf8").trim().split("\n").at(-1)!;
+    expect(readme).toContain(`\n${ciLine}\n`);
+  });
+
+  it("gives the two set-up lines", () => {
+    expect(readme).toContain("\nnpm ci && npm run dev\n");
+    expect(readme).toContain("\nnpm ci && npm run setup:test && npm test\n");
+  });
+});

