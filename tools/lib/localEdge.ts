@@ -12,6 +12,8 @@ export interface LocalEdgeOptions {
   port?: number;
   /** Receives each line the Worker logs; defaults to this process's stdout. */
   onLogLine?: (line: string) => void;
+  /** An ES module run as the entry point in front of the bundle (it imports `./worker.mjs`); for instrumentation only. */
+  entryWrapper?: string;
 }
 
 export interface LocalEdge {
@@ -39,7 +41,10 @@ function lineSplitter(onLine: (line: string) => void) {
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
   const onLine = options.onLogLine ?? ((line: string) => console.log(line));
   const miniflare = new Miniflare({
-    modules: [{ type: "ESModule", path: BUNDLE_MODULE_NAME, contents: options.code }],
+    modules: [
+      ...(options.entryWrapper ? [{ type: "ESModule" as const, path: "entry.mjs", contents: options.entryWrapper }] : []),
+      { type: "ESModule" as const, path: BUNDLE_MODULE_NAME, contents: options.code },
+    ],
     compatibilityDate: options.compatibilityDate,
     bindings: options.bindings as Record<string, never>,
     host: options.host ?? "127.0.0.1",

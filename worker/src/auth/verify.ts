@@ -31,6 +31,20 @@ function remoteKeySet(url: string, timeoutMs: number): JWTVerifyGetKey {
   return keySet;
 }
 
+const HMAC_HASH: Record<string, string> = { HS256: "SHA-256", HS384: "SHA-384", HS512: "SHA-512" };
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+/** Imports the HMAC secret once per algorithm per isolate instead of on every verification. */
+function hmacKey(secret: string, alg: string): Promise<CryptoKey> {
+  const cacheKey = `${alg}:${secret}`;
+  let key = hmacKeys.get(cacheKey);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: HMAC_HASH[alg] }, false, ["verify"]);
+    hmacKeys.set(cacheKey, key);
+  }
+  return key;
+}
+
 const CLAIM_ERRORS: Record<string, ErrorCode> = {
   nbf: "token_not_yet_valid",
   iss: "token_issuer_invalid",
@@ -67,9 +81,7 @@ export async function verifyToken(token: string, settings: JwtAuthSettings, keys
   if (token.split(".").length !== 3) throw new EdgeError("token_malformed");
   if (!alg || !(settings.algorithms as readonly string[]).includes(alg)) throw new EdgeError("token_algorithm_not_allowed");
 
-  const key: Uint8Array | JWTVerifyGetKey = isHmacAlgorithm(alg)
-    ? new TextEncoder().encode(keys.secret)
-    : remoteKeySet(settings.jwksUrl as string, keys.jwksTimeoutMs);
+  const key: CryptoKey | JWTVerifyGetKey = isHmacAlgorithm(alg) ? await hmacKey(keys.secret as string, alg) : remoteKeySet(settings.jwksUrl as string, keys.jwksTimeoutMs);
 
   const options = {
     algorithms: settings.algorithms,

@@ -1,0 +1,275 @@
+/**
+ * `npm run bench [-- --quick]`: the edge (production bundle in workerd, auth on) against direct,
+ * nginx, HAProxy and Caddy to the same loopback echo bridge, interleaved rounds, medians over
+ * rounds. Prints the table; writes bench/results.md and bench/latency.svg (+ .png with Chromium).
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { SignJWT } from "jose";
+import { buildWorkerBundle, describeBundle } from "../../worker/build";
+import { BEARER_PROTOCOL_PREFIX } from "../../worker/src/headers";
+import { WS_PATH } from "../../worker/src/routes";
+import { startJwksServer } from "../../worker/test/support/jwks";
+import { startStandinBridge } from "../lib/bridgeProcess";
+import { freePort } from "../lib/freePort";
+import { startLocalEdge } from "../lib/localEdge";
+import { loadStackSettings, REPO_ROOT } from "../lib/stackFile";
+import { handshakes, roundTrips, throughput, withIdleSessions, openSocket, FRAME_BYTES, type Percentiles, type Target } from "./measure";
+import { ensurePeersInstalled, startPeers, type Peer } from "./peers";
+import { cpuMs, processTree, rssKiB, sum } from "./processes";
+import { checkTargets, latencyChartSvg, resultsTable, type PathResult } from "./report";
+import { startWorkerd } from "./workerdProcess";
+
+const { values: args } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const PLAN = args.quick
+  ? { rounds: 2, handshakes: 100, roundTrips: 1_000, throughputMessages: 10_000, idleSessions: 200, budgetMs: 4 * 60_000 }
+  : { rounds: 5, handshakes: 300, roundTrips: 3_000, throughputMessages: 30_000, idleSessions: 1_000, budgetMs: 10 * 60_000 };
+const started = Date.now();
+const log = (line: string) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
+const overBudget = () => Date.now() - started > PLAN.budgetMs;
+
+const SECRET = "bench-secret-0123456789abcdefghijklmnop";
+const ISSUER = "https://bench.local";
+const AUDIENCE = "voice-edge";
+const ORIGIN = "https://app.bench.local";
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const medianOf = (samples: Percentiles[]): Percentiles => ({ p50: median(samples.map((s) => s.p50)), p99: median(samples.map((s) => s.p99)) });
+
+interface BenchPath {
+  name: string;
+  target: Target;
+  /** Processes whose RSS and CPU count as this path's proxy. */
+  pids: () => number[];
+  rs256Target?: Target;
+}
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+async function cleanup() {
+  for (const step of cleanups.reverse()) await Promise.resolve(step()).catch(() => undefined);
+}
+process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+
+async function token(alg: "HS256" | "RS256", key: Uint8Array | CryptoKey, kid?: string): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
+    .setSubject("bench")
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime("2h")
+    .sign(key);
+}
+
+function versionOf(pkg: string): string {
+  return (JSON.parse(readFileSync(join(REPO_ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+}
+
+/** How we know the Worker runs no JavaScript per message: an instrumented entry counts every JS entry and socket listener. */
+async function jsWorkPerMessage(code: string, bindings: Record<string, unknown>, compatibilityDate: string, edgeToken: string): Promise<{ frames: number; fetchCalls: number; listeners: number; accepts: number }> {
+  const entryWrapper = `import edge from "./worker.mjs";
+let fetchCalls = 0, listeners = 0, accepts = 0;
+const addEventListener = WebSocket.prototype.addEventListener;
+WebSocket.prototype.addEventListener = function (...a) { listeners++; return addEventListener.apply(this, a); };
+const accept = WebSocket.prototype.accept;
+WebSocket.prototype.accept = function () { accepts++; return accept.call(this); };
+export default { fetch(request, env, ctx) {
+  if (new URL(request.url).pathname === "/__bench/js-counters") return Response.json({ fetchCalls, listeners, accepts });
+  fetchCalls++;
+  return edge.fetch(request, env, ctx);
+} };`;
+  const edge = await startLocalEdge({ code, compatibilityDate, bindings, entryWrapper, onLogLine: () => undefined });
+  try {
+    const target = { url: `ws://127.0.0.1:${edge.url.port}${WS_PATH}`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${edgeToken}`], headers: { Origin: ORIGIN } };
+    const frames = 2_000;
+    const socket = await openSocket(target);
+    await socket.next();
+    for (let i = 0; i < frames; i++) {
+      socket.ws.send(Buffer.alloc(FRAME_BYTES, i % 256));
+      await socket.next();
+    }
+    socket.ws.close(1000);
+    const response = await fetch(new URL("/__bench/js-counters", edge.url));
+    const counters = (await response.json()) as { fetchCalls: number; listeners: number; accepts: number };
+    return { frames, ...counters };
+  } finally {
+    await edge.dispose();
+  }
+}
+
+function machineDescription(): string[] {
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const kernel = execFileSync("uname", ["-sr"], { encoding: "utf8" }).trim();
+  return [`${cpus().length} × ${cpu}`, `${(totalmem() / 2 ** 30).toFixed(0)} GiB memory`, kernel, `Node ${process.version}`];
+}
+
+async function main() {
+  log(`mode: ${args.quick ? "quick" : "full"} — ${PLAN.rounds} rounds; ${PLAN.handshakes} handshakes, ${PLAN.roundTrips} round trips, ${PLAN.throughputMessages} pipelined messages per path per round; ${PLAN.idleSessions} idle sessions`);
+  const unavailable = ensurePeersInstalled(log);
+  for (const [name, why] of unavailable) log(`${name}: ${why} — going on without it`);
+
+  const bundle = await buildWorkerBundle();
+  log(describeBundle(bundle));
+  const workDir = mkdtempSync(join(tmpdir(), "voice-edge-bench-"));
+  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+
+  const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
+  cleanups.push(() => bridge.stop());
+  const jwks = await startJwksServer();
+  cleanups.push(() => jwks.close());
+  const compatibilityDate = loadStackSettings("prod").compatibilityDate;
+  const bindings = {
+    BRIDGE_URL: `${bridge.origin}/api/chat`,
+    EDGE_CONFIG: {
+      auth: { mode: "jwt", algorithms: ["HS256", "RS256"], issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url },
+      allowedOrigins: [ORIGIN],
+      allowMissingOrigin: false,
+    },
+    JWT_SECRET: SECRET,
+  };
+  const edge = await startWorkerd({ code: bundle.code, compatibilityDate, bindings });
+  cleanups.push(() => edge.stop());
+  const edgePids = [edge.process.pid!];
+
+  const peers: Peer[] = await startPeers({ workDir, bridgePort: bridge.port, ports: freePort, skip: new Set(unavailable.keys()), log });
+  for (const peer of peers) cleanups.push(() => peer.stop());
+  log(`running: direct, ${peers.map((p) => `${p.name} ${p.version}`).join(", ")}, edge (workerd ${versionOf("workerd")})`);
+
+  const hsToken = await token("HS256", new TextEncoder().encode(SECRET));
+  const rsToken = await token("RS256", jwks.privateKey, jwks.publicJwk.kid);
+  const edgeTarget = (jwt: string): Target => ({ url: `ws://127.0.0.1:${edge.port}${WS_PATH}?bench=1`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${jwt}`], headers: { Origin: ORIGIN } });
+  const plain = (port: number): Target => ({ url: `ws://127.0.0.1:${port}/api/chat?bench=1`, protocols: ["voice.v1"], headers: {} });
+  const paths: BenchPath[] = [
+    { name: "direct", target: plain(bridge.port), pids: () => [] },
+    ...peers.map((peer) => ({ name: peer.name, target: plain(peer.port), pids: () => processTree(peer.process.pid!) })),
+    { name: "edge", target: edgeTarget(hsToken), rs256Target: edgeTarget(rsToken), pids: () => edgePids },
+  ];
+  // Warm every path once (connections, JIT, the JWKS cache) before anything is measured.
+  for (const path of paths) {
+    await roundTrips(path.target, 200, 0);
+    if (path.rs256Target) await handshakes(path.rs256Target, 5);
+  }
+
+  const samples = new Map(paths.map((p) => [p.name, { handshake: [] as Percentiles[], rs256: [] as Percentiles[], rtt: [] as Percentiles[], mps: [] as number[], cpu: [] as number[] }]));
+  for (let round = 0; round < PLAN.rounds && !overBudget(); round++) {
+    const order = paths.map((_, i) => paths[(i + round) % paths.length]);
+    for (const path of order) {
+      const s = samples.get(path.name)!;
+      s.handshake.push(await handshakes(path.target, PLAN.handshakes));
+      if (path.rs256Target) s.rs256.push(await handshakes(path.rs256Target, PLAN.handshakes));
+      s.rtt.push(await roundTrips(path.target, PLAN.roundTrips));
+      const cpuBefore = sum(path.pids(), cpuMs);
+      const run = await throughput(path.target, PLAN.throughputMessages);
+      s.mps.push(run.messagesPerSecond);
+      if (path.pids().length > 0) s.cpu.push(((sum(path.pids(), cpuMs) - cpuBefore) * 1000) / PLAN.throughputMessages);
+    }
+    log(`round ${round + 1}/${PLAN.rounds} done`);
+  }
+
+  const idle = new Map<string, number>();
+  for (const path of paths.filter((p) => p.pids().length > 0)) {
+    if (overBudget()) break;
+    const before = sum(path.pids(), rssKiB);
+    const after = await withIdleSessions(path.target, PLAN.idleSessions, () => sum(path.pids(), rssKiB));
+    idle.set(path.name, (after - before) / PLAN.idleSessions);
+    log(`${path.name}: ${PLAN.idleSessions} idle sessions measured`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+
+  const jsWork = await jsWorkPerMessage(bundle.code, bindings, compatibilityDate, hsToken);
+  log(`JS work check: ${jsWork.frames} frames → ${jsWork.fetchCalls} fetch call(s), ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls`);
+
+  const results: PathResult[] = paths.map((path) => {
+    const s = samples.get(path.name)!;
+    return {
+      name: path.name,
+      handshake: medianOf(s.handshake),
+      handshakeRs256: s.rs256.length ? medianOf(s.rs256) : undefined,
+      rtt: medianOf(s.rtt),
+      messagesPerSecond: median(s.mps),
+      proxyCpuMicrosPerMessage: s.cpu.length ? median(s.cpu) : undefined,
+      idleKiBPerSession: idle.get(path.name),
+    };
+  });
+  const roundsRun = samples.get("direct")!.rtt.length;
+  const table = resultsTable(results);
+  const targets = checkTargets(results);
+  const date = new Date().toISOString();
+  const versions = [`workerd ${versionOf("workerd")} (miniflare ${versionOf("miniflare")})`, ...peers.map((p) => `${p.name} ${p.version}`), `ws ${versionOf("ws")}`];
+
+  console.log(`\n${table}\n`);
+  for (const t of targets) console.log(`${t.met ? "met   " : "MISSED"} ${t.target}: ${t.detail}`);
+  console.log(`\nWorker bundle: ${bundle.sizeBytes} bytes. JS per message: ${jsWork.fetchCalls} fetch call for ${jsWork.frames} frames, ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls.`);
+
+  const markdown = `# Benchmark: the edge against direct, nginx, HAProxy and Caddy
+
+${date.slice(0, 10)} · \`npm run bench${args.quick ? " -- --quick" : ""}\` · ${roundsRun} interleaved rounds, medians over rounds${roundsRun < PLAN.rounds ? ` (stopped at the ${PLAN.budgetMs / 60_000} min budget)` : ""}
+
+Machine: ${machineDescription().join("; ")}.
+Versions: ${versions.join(", ")}.${unavailable.size ? `\nNot measured: ${[...unavailable].map(([n, w]) => `${n} (${w})`).join(", ")}.` : ""}
+
+Everything on loopback: a client process (this script, \`ws\`), the stand-in echo bridge (its own Node
+process, \`ws\`), and one proxy in between — nginx (1 worker), HAProxy (1 thread), Caddy
+(GOMAXPROCS=1) configured as WebSocket reverse proxies, or the edge: the production Worker bundle in
+a bare \`workerd serve\` (no Miniflare layer in front; \`npm run dev\` has one) with authentication on (origin check + JWT; HS256, and RS256 from a JWKS whose key is cached).
+Frames are 640 bytes (20 ms of 16 kHz audio). Handshake = \`new WebSocket\` to \`open\`
+(${PLAN.handshakes} sequential per round); RTT = one frame out and its echo back, sequentially
+(${PLAN.roundTrips} per round); throughput = ${PLAN.throughputMessages} echoes with 64 frames in flight;
+proxy CPU = user+system time of the proxy's processes during the throughput run, per message; idle
+memory = the proxy's RSS growth with ${PLAN.idleSessions} open idle sessions, per session.
+
+${table}
+
+## Targets (same run)
+
+${targets.map((t) => `- ${t.met ? "**met**" : "**missed**"} — ${t.target}: ${t.detail}`).join("\n")}
+
+## The Worker does no work per message
+
+- Bundle: ${bundle.sizeBytes} bytes (${(bundle.sizeBytes / 1024).toFixed(1)} KiB), sha256 \`${bundle.sha256.slice(0, 16)}…\`.
+- An instrumented entry module (counting every \`fetch\` invocation, every \`WebSocket.addEventListener\`
+  and every \`accept()\`) in front of the same bundle, then ${jsWork.frames} echoed frames on one session:
+  **${jsWork.fetchCalls} fetch invocation (the upgrade), ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls**. No
+  listener means no JavaScript can run for a frame; the Worker returns the bridge's socket un-accepted and
+  workerd splices the two natively. The proxy CPU column shows what that native splice costs workerd.
+
+![latency per path](latency.svg)
+`;
+  mkdirSync(join(REPO_ROOT, "bench"), { recursive: true });
+  writeFileSync(join(REPO_ROOT, "bench", "results.md"), markdown);
+  const svg = latencyChartSvg(results, `WebSocket latency per path (loopback, 640-byte frames, ${date.slice(0, 10)})`);
+  writeFileSync(join(REPO_ROOT, "bench", "latency.svg"), svg);
+  await renderPng(svg, join(REPO_ROOT, "bench", "latency.png"));
+  log("wrote bench/results.md and bench/latency.svg");
+}
+
+/** Renders the chart to PNG with Debian's Chromium when it is there (the SVG is the chart either way). */
+async function renderPng(svg: string, path: string) {
+  const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+  if (!existsSync(chromium)) return;
+  const { chromium: playwright } = await import("playwright-core");
+  const browser = await playwright.launch({ executablePath: chromium, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 860, height: 420 } });
+    await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);
+    await page.screenshot({ path });
+  } finally {
+    await browser.close();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`bench: FAIL ${(error as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,79 @@
+/**
+ * The Worker bundle in a bare `workerd serve` — no Miniflare dev layer in front — which is the
+ * closest local stand-in for the runtime on Cloudflare's edge. Used to measure the edge.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import workerd from "workerd";
+import { BUNDLE_MODULE_NAME } from "../../worker/build";
+import { freePort } from "../lib/freePort";
+
+export interface WorkerdEdge {
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Cap'n Proto binding list: strings become text bindings, anything else a json binding. */
+export function capnpBindings(bindings: Record<string, unknown>): string {
+  return Object.entries(bindings)
+    .map(([name, value]) => (typeof value === "string" ? `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})` : `(name = ${JSON.stringify(name)}, json = ${JSON.stringify(JSON.stringify(value))})`))
+    .join(",\n    ");
+}
+
+export async function startWorkerd(options: { code: string; compatibilityDate: string; bindings: Record<string, unknown> }): Promise<WorkerdEdge> {
+  const dir = mkdtempSync(join(tmpdir(), "voice-edge-workerd-"));
+  const port = await freePort();
+  writeFileSync(join(dir, BUNDLE_MODULE_NAME), options.code);
+  writeFileSync(
+    join(dir, "config.capnp"),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "edge", worker = .edge),
+    # The default outbound; loopback must be allowed to reach the local bridge.
+    (name = "internet", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "edge") ],
+);
+const edge :Workerd.Worker = (
+  modules = [ (name = "${BUNDLE_MODULE_NAME}", esModule = embed "${BUNDLE_MODULE_NAME}") ],
+  compatibilityDate = "${options.compatibilityDate}",
+  bindings = [
+    ${capnpBindings(options.bindings)}
+  ],
+);
+`,
+  );
+  const binary = workerd.default;
+  let stderr = "";
+  const child = spawn(binary, ["serve", join(dir, "config.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
+  child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        rmSync(dir, { recursive: true, force: true });
+        resolve();
+      };
+      if (child.exitCode !== null) return done();
+      child.once("exit", done);
+      child.kill("SIGTERM");
+    });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`workerd exited with ${child.exitCode}: ${stderr.trim()}`);
+    try {
+      await fetch(`http://127.0.0.1:${port}/voice/health`, { signal: AbortSignal.timeout(1_000) });
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`workerd did not listen on ${port} within 15 s: ${stderr.trim()}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { port, process: child, stop };
+}
