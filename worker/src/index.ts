@@ -40,7 +40,7 @@ async function upgrade(request: Request, url: URL, bindings: Bindings): Promise<
   const credentials = readClientCredentials(request.headers, url, auth.mode === "jwt" ? auth : {});
   if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0) throw new EdgeError("subprotocol_required");
   const subject = await authenticate(credentials, bindings);
-  const session = await openBridgeSession(url, request.headers, credentials, subject, bindings);
+  const session = await openBridgeSession(request.headers, credentials, subject, bindings);
   return {
     response: session.response,
     fields: { transport: credentials.transport ?? null, protocol: session.protocol, msTo101: Date.now() - started },

@@ -48,7 +48,7 @@ export interface BridgeSession {
  * Opens the bridge's WebSocket and hands it back to the runtime un-accepted, so workerd couples
  * client and bridge natively: no JavaScript runs per frame, and close codes pass both ways.
  */
-export async function openBridgeSession(clientUrl: URL, clientHeaders: Headers, credentials: ClientCredentials, subject: string | null, bindings: Bindings): Promise<BridgeSession> {
+export async function openBridgeSession(clientHeaders: Headers, credentials: ClientCredentials, subject: string | null, bindings: Bindings): Promise<BridgeSession> {
   const target = new URL(bindings.BRIDGE_URL);
   target.search = credentials.forwardedSearch;
   const headers = bridgeRequestHeaders(clientHeaders, credentials, subject, bindings);
