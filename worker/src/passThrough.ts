@@ -27,18 +27,6 @@ export function bridgeRequestHeaders(client: Headers, credentials: ClientCredent
   return headers;
 }
 
-/** Resolves after `ms`, aborting `controller`, so neither a hung connect nor a hung handshake outlives the bound. */
-function deadline(ms: number, controller: AbortController): { promise: Promise<never>; cancel: () => void } {
-  let timer: number | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new EdgeError("bridge_timeout"));
-    }, ms);
-  });
-  return { promise, cancel: () => timer !== undefined && clearTimeout(timer) };
-}
-
 export interface BridgeSession {
   response: Response;
   protocol: string | null;
@@ -54,15 +42,13 @@ export async function openBridgeSession(clientHeaders: Headers, credentials: Cli
   const headers = bridgeRequestHeaders(clientHeaders, credentials, subject, bindings);
   headers.set("Upgrade", "websocket");
 
-  const controller = new AbortController();
-  const timeout = deadline(bindings.EDGE_CONFIG.bridgeConnectTimeoutMs, controller);
+  // A native timer bounds both a hung connect and a hung handshake, with no JavaScript racing it.
+  const signal = AbortSignal.timeout(bindings.EDGE_CONFIG.bridgeConnectTimeoutMs);
   let upstream: Response;
   try {
-    upstream = await Promise.race([fetch(target.toString(), { headers, signal: controller.signal }), timeout.promise]);
-  } catch (error) {
-    throw error instanceof EdgeError ? error : new EdgeError("bridge_unavailable");
-  } finally {
-    timeout.cancel();
+    upstream = await fetch(target.toString(), { headers, signal });
+  } catch {
+    throw new EdgeError(signal.aborted ? "bridge_timeout" : "bridge_unavailable");
   }
 
   const bridgeSocket = upstream.webSocket;
