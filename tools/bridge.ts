@@ -2,11 +2,13 @@
  * A Moshi-shaped stand-in for the PersonaPlex bridge, on loopback.
  *
  *   /api/chat   WebSocket: sends the 0x00 handshake frame, echoes every frame (binary and text).
- *               A text frame {"standin":"close","code":4000,"reason":"..."} makes it close the session.
- *   /health     200 JSON.
+ *               A text frame {"standin":"close","code":4000,"reason":"..."} makes it close the session;
+ *               ?standin_delay_ms=N answers the upgrade only after N ms (a bridge slow to accept).
+ *   /health     200 JSON: open sessions (live sockets), sessions started and upgrades received in all.
  *   /status/N   answers a WebSocket upgrade (or GET) with HTTP status N, never 101.
  *   /hang       accepts the connection and never answers.
- *   /debug/sessions  what each upgrade carried (path, query, headers, protocol) and how it closed.
+ *   /debug/sessions  what each upgrade carried (path, query, headers, protocol) and how it closed
+ *               (the last 500).
  *
  * Usage: npm run bridge -- [--port 8999] [--host 127.0.0.1] [--protocols voice.v2,...]
  * Started with an IPC channel (as tests and `npm run dev` do), it reports its port to the
@@ -42,6 +44,7 @@ interface SessionRecord {
 
 const sessions: SessionRecord[] = [];
 let nextSessionId = 1;
+let upgradesReceived = 0;
 const hungSockets = new Set<Socket>();
 
 function json(res: import("node:http").ServerResponse, status: number, body: unknown): void {
@@ -51,7 +54,7 @@ function json(res: import("node:http").ServerResponse, status: number, body: unk
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? "/", "http://bridge");
-  if (url.pathname === "/health") return json(res, 200, { status: "ok", openSessions: sessions.filter((s) => s.open).length });
+  if (url.pathname === "/health") return json(res, 200, { status: "ok", openSessions: wss.clients.size, sessionsStarted: nextSessionId - 1, upgradesReceived });
   if (url.pathname === "/debug/sessions") return json(res, 200, sessions);
   if (url.pathname === "/hang") return hungSockets.add(req.socket);
   const status = url.pathname.match(/^\/status\/(\d{3})$/);
@@ -65,6 +68,7 @@ const wss = new WebSocketServer({
 });
 
 server.on("upgrade", (req, socket, head) => {
+  upgradesReceived++;
   const url = new URL(req.url ?? "/", "http://bridge");
   const status = url.pathname.match(/^\/status\/(\d{3})$/);
   if (status) {
@@ -79,7 +83,13 @@ server.on("upgrade", (req, socket, head) => {
     socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     return;
   }
-  wss.handleUpgrade(req, socket, head, (ws) => startSession(ws, req, url));
+  const delayMs = Math.min(Number(url.searchParams.get("standin_delay_ms")) || 0, 600_000);
+  if (delayMs === 0) return wss.handleUpgrade(req, socket, head, (ws) => startSession(ws, req, url));
+  hungSockets.add(socket as Socket);
+  setTimeout(() => {
+    hungSockets.delete(socket as Socket);
+    wss.handleUpgrade(req, socket, head, (ws) => startSession(ws, req, url));
+  }, delayMs).unref();
 });
 
 function startSession(ws: WebSocket, req: IncomingMessage, url: URL): void {

@@ -1,10 +1,9 @@
-import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { bridgeSessions, marker } from "./support/bridge";
-import { APP_ORIGIN, AUDIENCE, expectOpen, expectRefused, ISSUER, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "./support/edge";
+import { APP_ORIGIN, expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "./support/edge";
 import { startJwksServer, type JwksServer } from "./support/jwks";
-import { hs256, unsignedToken } from "./support/tokens";
+import { badTokenCases, hs256 } from "./support/tokens";
 
 let bridge: StandinBridge;
 let jwks: JwksServer;
@@ -26,11 +25,6 @@ afterAll(async () => {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-function rs256(claims: Record<string, unknown> = {}, kid = "test-rs256"): Promise<string> {
-  return new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: "bob", exp: now() + 300, ...claims })
-    .setProtectedHeader({ alg: "RS256", kid })
-    .sign(jwks.privateKey);
-}
 
 async function withToken(token: string) {
   return { protocols: ["voice.v1", `bearer.${token}`], headers: { Origin: APP_ORIGIN } };
@@ -44,7 +38,7 @@ describe("accepted tokens", () => {
 
   it("accepts an RS256 token whose key comes from the JWKS URL, fetching the key set once", async () => {
     for (let i = 0; i < 3; i++) {
-      const session = await expectOpen(`${edge.wsOrigin}/voice/ws?${marker()}`, await withToken(await rs256()));
+      const session = await expectOpen(`${edge.wsOrigin}/voice/ws?${marker()}`, await withToken(await jwks.sign()));
       session.ws.close(1000);
     }
     expect(jwks.requests).toBe(1);
@@ -57,26 +51,7 @@ describe("accepted tokens", () => {
 });
 
 describe("refused tokens: 401 with the cause, and nothing reaches the bridge", () => {
-  const cases: [string, () => Promise<string> | string, string][] = [
-    ["expired", () => hs256({ exp: now() - 120 }), "token_expired"],
-    ["not yet valid", () => hs256({ nbf: now() + 120 }), "token_not_yet_valid"],
-    ["from the wrong issuer", () => hs256({ iss: "https://evil.example" }), "token_issuer_invalid"],
-    ["for the wrong audience", () => hs256({ aud: "another-service" }), "token_audience_invalid"],
-    ["signed with another secret", () => hs256({}, { secret: "not-the-secret-not-the-secret-not-the-secret" }), "token_signature_invalid"],
-    ["with alg none", () => unsignedToken(), "token_algorithm_not_allowed"],
-    ["with an algorithm the stack does not allow (HS512)", () => hs256({}, { alg: "HS512" }), "token_algorithm_not_allowed"],
-    ["HS256-signed with the RSA public key as the secret (key confusion)", () => hs256({}, { secret: jwks.publicPem }), "token_signature_invalid"],
-    ["RS256 with a key id the JWKS does not have", () => rs256({}, "unknown-kid"), "token_key_unknown"],
-    ["RS256 with a tampered payload", async () => {
-      const [header, , signature] = (await rs256()).split(".");
-      return `${header}.${Buffer.from(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub: "root", exp: now() + 300 })).toString("base64url")}.${signature}`;
-    }, "token_signature_invalid"],
-    ["without exp", async () => new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: "alice" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(TEST_SECRET)), "token_claims_invalid"],
-    ["without sub", async () => new SignJWT({ iss: ISSUER, aud: AUDIENCE, exp: now() + 60 }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(TEST_SECRET)), "token_claims_invalid"],
-    ["that is not a JWT", () => "not-a-jwt", "token_malformed"],
-    ["with two segments", () => "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0", "token_malformed"],
-    ["with a header that is not JSON", () => `${Buffer.from("{nope").toString("base64url")}.e30.c2ln`, "token_malformed"],
-  ];
+  const cases = badTokenCases(() => jwks);
 
   it.each(cases)("refuses a token %s", async (_name, makeToken, code) => {
     const before = (await bridgeSessions(bridge.origin)).length;
@@ -138,7 +113,7 @@ describe("RS-only stacks", () => {
     });
     try {
       const started = Date.now();
-      const refusal = await expectRefused(`${unreachable.wsOrigin}/voice/ws`, await withToken(await rs256()));
+      const refusal = await expectRefused(`${unreachable.wsOrigin}/voice/ws`, await withToken(await jwks.sign()));
       expect(refusal.status).toBe(503);
       expect(refusal.body.error).toBe("auth_unavailable");
       expect(Date.now() - started).toBeLessThan(5_000);

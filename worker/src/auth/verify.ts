@@ -1,6 +1,8 @@
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { isHmacAlgorithm, type JwtAuthSettings } from "../bindings";
 import { EdgeError, type ErrorCode } from "../errors";
+import { logEvent } from "../log";
+import { KeySetUnavailable, lastGoodRemoteKeySet } from "./keySet";
 
 export interface Caller {
   subject: string;
@@ -16,15 +18,17 @@ const JWKS_CACHE_MAX_AGE_MS = 60 * 60 * 1000;
 const JWKS_COOLDOWN_MS = 30 * 1000;
 const remoteKeySets = new Map<string, JWTVerifyGetKey>();
 
-/** One remote key set per URL per isolate, so keys are fetched once and reused across requests. */
+/** One remote key set per URL per isolate, so keys are fetched once and reused across requests, and kept while the JWKS is down. */
 function remoteKeySet(url: string, timeoutMs: number): JWTVerifyGetKey {
   const cacheKey = `${timeoutMs} ${url}`;
   let keySet = remoteKeySets.get(cacheKey);
   if (!keySet) {
-    keySet = createRemoteJWKSet(new URL(url), {
-      timeoutDuration: timeoutMs,
-      cooldownDuration: JWKS_COOLDOWN_MS,
-      cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+    keySet = lastGoodRemoteKeySet(url, {
+      timeoutMs,
+      maxAgeMs: JWKS_CACHE_MAX_AGE_MS,
+      cooldownMs: JWKS_COOLDOWN_MS,
+      onStaleKeysKept: (keyAgeMs, error) =>
+        logEvent("jwks_refresh_failed", { keptKeysAgeSeconds: Math.round(keyAgeMs / 1000), exception: error instanceof Error ? error.name : typeof error }),
     });
     remoteKeySets.set(cacheKey, keySet);
   }
@@ -60,7 +64,7 @@ function classify(error: unknown): EdgeError {
   if (error instanceof errors.JWSSignatureVerificationFailed) return new EdgeError("token_signature_invalid");
   if (error instanceof errors.JOSEAlgNotAllowed) return new EdgeError("token_algorithm_not_allowed");
   if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return new EdgeError("token_key_unknown");
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return new EdgeError("auth_unavailable");
+  if (error instanceof KeySetUnavailable || error instanceof errors.JWKSInvalid) return new EdgeError("auth_unavailable");
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid || error instanceof errors.JOSENotSupported) {
     return new EdgeError("token_malformed");
   }

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
+import { freePort } from "../../tools/lib/freePort";
+import { bridgeSessions } from "./support/bridge";
+import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "./support/edge";
+import { startJwksServer, type JwksServer } from "./support/jwks";
+import { hs256 } from "./support/tokens";
+
+const JWKS_TIMEOUT_MS = 500;
+
+let bridge: StandinBridge;
+const edges: TestEdge[] = [];
+const servers: JwksServer[] = [];
+
+beforeAll(async () => {
+  bridge = await startStandinBridge();
+});
+
+afterAll(async () => {
+  await Promise.all(edges.map((edge) => edge.dispose()));
+  await Promise.all(servers.map((server) => server.close()));
+  await bridge?.stop();
+});
+
+async function jwksServer(): Promise<JwksServer> {
+  const server = await startJwksServer();
+  servers.push(server);
+  return server;
+}
+
+/** An edge that accepts HS256 and RS256, its RS256 keys at `jwksUrl`. */
+async function edgeWithJwks(jwksUrl: string): Promise<TestEdge> {
+  const edge = await startTestEdge({
+    BRIDGE_URL: `${bridge.origin}/api/chat`,
+    EDGE_CONFIG: jwtEdgeConfig({ jwksTimeoutMs: JWKS_TIMEOUT_MS }, { algorithms: ["HS256", "RS256"], jwksUrl }),
+    JWT_SECRET: TEST_SECRET,
+  });
+  edges.push(edge);
+  return edge;
+}
+
+const bearer = (token: string) => ({ protocols: ["voice.v1", `bearer.${token}`] });
+
+async function timed<T>(action: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = performance.now();
+  const result = await action();
+  return { result, ms: performance.now() - started };
+}
+
+describe("with keys cached, a JWKS outage does not stop sessions", () => {
+  let jwks: JwksServer;
+  let edge: TestEdge;
+
+  beforeAll(async () => {
+    jwks = await jwksServer();
+    edge = await edgeWithJwks(jwks.url);
+    (await expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign()))).ws.close(1000);
+  });
+
+  it.each(["fail", "hang"] as const)("accepts RS256 tokens without waiting or refetching while the JWKS endpoint is %s", async (mode) => {
+    jwks.mode = mode;
+    const before = jwks.requests;
+    for (let i = 0; i < 3; i++) {
+      const { result: session, ms } = await timed(async () => expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign({ sub: `user-${i}` }))));
+      expect(ms).toBeLessThan(JWKS_TIMEOUT_MS);
+      session.ws.close(1000);
+    }
+    expect(jwks.requests).toBe(before);
+    jwks.mode = "serve";
+  });
+
+  it("refuses a key id it does not hold with 401 token_key_unknown while the JWKS is down (within the 30 s lookup cooldown)", async () => {
+    jwks.mode = "fail";
+    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign({}, "rotated-in-later")));
+    expect(refusal.status).toBe(401);
+    expect(refusal.body.error).toBe("token_key_unknown");
+    jwks.mode = "serve";
+  });
+});
+
+describe("with no key cached, a JWKS outage is a prompt 503, never a hang or a 401", () => {
+  it.each([
+    ["answers HTTP 500", async () => {
+      const jwks = await jwksServer();
+      jwks.mode = "fail";
+      return { url: jwks.url, sign: () => jwks.sign() };
+    }],
+    ["hangs", async () => {
+      const jwks = await jwksServer();
+      jwks.mode = "hang";
+      return { url: jwks.url, sign: () => jwks.sign() };
+    }],
+    ["refuses connections", async () => {
+      const jwks = await jwksServer();
+      return { url: `http://127.0.0.1:${await freePort()}/jwks.json`, sign: () => jwks.sign() };
+    }],
+  ])("answers 503 auth_unavailable within the fetch bound when the JWKS endpoint %s", async (_name, setUp) => {
+    const jwks = await setUp();
+    const edge = await edgeWithJwks(jwks.url);
+    const before = (await bridgeSessions(bridge.origin)).length;
+    const { result: refusal, ms } = await timed(async () => expectRefused(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign())));
+    expect(refusal.status).toBe(503);
+    expect(refusal.body).toEqual({ error: "auth_unavailable", message: expect.any(String) });
+    expect(ms).toBeLessThan(JWKS_TIMEOUT_MS + 1_500);
+    expect((await bridgeSessions(bridge.origin)).length).toBe(before);
+
+    (await expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(await hs256()))).ws.close(1000);
+  });
+});

@@ -1,0 +1,134 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { KeySetUnavailable, lastGoodRemoteKeySet } from "../src/auth/keySet";
+import { startJwksServer, type JwksServer } from "./support/jwks";
+
+const HOUR = 60 * 60 * 1000;
+const COOLDOWN = 30_000;
+const TIMEOUT = 400;
+
+let jwks: JwksServer;
+let kept: number[];
+
+beforeAll(async () => {
+  jwks = await startJwksServer();
+});
+
+afterAll(() => jwks?.close());
+
+beforeEach(() => {
+  jwks.mode = "serve";
+  kept = [];
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Date.parse("2026-01-01T00:00:00Z"));
+});
+
+afterEach(() => vi.useRealTimers());
+
+const advance = (ms: number) => vi.setSystemTime(Date.now() + ms);
+
+function keySet(): JWTVerifyGetKey {
+  return lastGoodRemoteKeySet(jwks.url, { timeoutMs: TIMEOUT, maxAgeMs: HOUR, cooldownMs: COOLDOWN, onStaleKeysKept: (ageMs) => kept.push(ageMs) });
+}
+
+/** Valid for a day, so advancing the clock past the cache age does not expire it. */
+const token = (kid?: string) => jwks.sign({ exp: Math.floor(Date.now() / 1000) + 24 * 3600 }, kid);
+const verify = async (getKey: JWTVerifyGetKey, jwt: string) => (await jwtVerify(jwt, getKey, { algorithms: ["RS256"] })).payload.sub;
+
+describe("the remote key set keeps serving its last good keys", () => {
+  it("fetches the key set once and reuses it within its age", async () => {
+    const keys = keySet();
+    const before = jwks.requests;
+    for (let i = 0; i < 3; i++) expect(await verify(keys, await token())).toBe("bob");
+    expect(jwks.requests - before).toBe(1);
+  });
+
+  it("keeps verifying with the held keys when the refresh after the cache age gets HTTP 500, retrying once per cooldown", async () => {
+    const keys = keySet();
+    const jwt = await token();
+    await verify(keys, jwt);
+    jwks.mode = "fail";
+    advance(HOUR + 1);
+    const before = jwks.requests;
+    expect(await verify(keys, jwt)).toBe("bob");
+    expect(jwks.requests - before).toBe(1);
+    expect(kept).toEqual([HOUR + 1]);
+    advance(COOLDOWN - 1);
+    expect(await verify(keys, jwt)).toBe("bob");
+    expect(jwks.requests - before).toBe(1);
+    advance(1);
+    expect(await verify(keys, jwt)).toBe("bob");
+    expect(jwks.requests - before).toBe(2);
+  });
+
+  it("keeps verifying when the refresh hangs: only the refreshing request waits, and no longer than the fetch bound", async () => {
+    const keys = keySet();
+    const jwt = await token();
+    await verify(keys, jwt);
+    jwks.mode = "hang";
+    advance(HOUR + 1);
+    let started = performance.now();
+    expect(await verify(keys, jwt)).toBe("bob");
+    const refreshing = performance.now() - started;
+    expect(refreshing).toBeGreaterThanOrEqual(TIMEOUT - 50);
+    expect(refreshing).toBeLessThan(TIMEOUT + 1_000);
+    started = performance.now();
+    expect(await verify(keys, jwt)).toBe("bob");
+    expect(performance.now() - started).toBeLessThan(100);
+  });
+
+  it("takes a rotated key set at the first successful refresh and drops the retired key", async () => {
+    const keys = keySet();
+    const retired = await token();
+    await verify(keys, retired);
+    await jwks.rotate();
+    advance(HOUR + 1);
+    expect(await verify(keys, await token())).toBe("bob");
+    await expect(verify(keys, retired)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+  });
+
+  it("looks for an unknown key id at most once per cooldown", async () => {
+    const keys = keySet();
+    await verify(keys, await token());
+    const before = jwks.requests;
+    const stranger = await token("someone-else");
+    await expect(verify(keys, stranger)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+    expect(jwks.requests - before).toBe(0);
+    advance(COOLDOWN);
+    await expect(verify(keys, stranger)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+    expect(jwks.requests - before).toBe(1);
+    await expect(verify(keys, stranger)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+    expect(jwks.requests - before).toBe(1);
+  });
+
+  it("says the keys are unavailable when looking for an unknown key id fails, not that the token is bad", async () => {
+    const keys = keySet();
+    await verify(keys, await token());
+    jwks.mode = "fail";
+    advance(COOLDOWN);
+    await expect(verify(keys, await token("someone-else"))).rejects.toBeInstanceOf(KeySetUnavailable);
+  });
+
+  it("fails when no key set was ever fetched and the JWKS answers HTTP 500", async () => {
+    jwks.mode = "fail";
+    await expect(verify(keySet(), await token())).rejects.toBeInstanceOf(KeySetUnavailable);
+  });
+
+  it("fails within the fetch bound when no key set was ever fetched and the JWKS hangs", async () => {
+    jwks.mode = "hang";
+    const started = performance.now();
+    await expect(verify(keySet(), await token())).rejects.toMatchObject({ name: "TimeoutError" });
+    expect(performance.now() - started).toBeLessThan(TIMEOUT + 1_000);
+  });
+});
+
+describe("why: jose's createRemoteJWKSet alone", () => {
+  it("refuses every token once its cache age has passed while the JWKS is down", async () => {
+    const keys = createRemoteJWKSet(new URL(jwks.url), { cacheMaxAge: HOUR, cooldownDuration: COOLDOWN, timeoutDuration: TIMEOUT });
+    const jwt = await token();
+    await verify(keys, jwt);
+    jwks.mode = "fail";
+    advance(HOUR + 1);
+    await expect(verify(keys, jwt)).rejects.toThrow(/Expected 200 OK/);
+  });
+});
