@@ -19,7 +19,7 @@ import { startLocalEdge } from "../lib/localEdge";
 import { loadStackSettings, REPO_ROOT } from "../lib/stackFile";
 import { handshakes, roundTrips, throughput, withIdleSessions, openSocket, FRAME_BYTES, type Percentiles, type Target } from "./measure";
 import { ensurePeersInstalled, startPeers, type Peer } from "./peers";
-import { cpuMs, processTree, rssKiB, sum } from "./processes";
+import { cpuSeconds, processTree, rssBytes, sumOver } from "../lib/processes";
 import { checkTargets, latencyChartSvg, resultsTable, type PathResult } from "./report";
 import { startWorkerd } from "./workerdProcess";
 
@@ -165,10 +165,10 @@ async function main() {
       s.handshake.push(await handshakes(path.target, PLAN.handshakes));
       if (path.rs256Target) s.rs256.push(await handshakes(path.rs256Target, PLAN.handshakes));
       s.rtt.push(await roundTrips(path.target, PLAN.roundTrips));
-      const cpuBefore = sum(path.pids(), cpuMs);
+      const cpuBefore = sumOver(path.pids(), cpuSeconds);
       const run = await throughput(path.target, PLAN.throughputMessages);
       s.mps.push(run.messagesPerSecond);
-      if (path.pids().length > 0) s.cpu.push(((sum(path.pids(), cpuMs) - cpuBefore) * 1000) / PLAN.throughputMessages);
+      if (path.pids().length > 0) s.cpu.push(((sumOver(path.pids(), cpuSeconds) - cpuBefore) * 1e6) / PLAN.throughputMessages);
     }
     log(`round ${round + 1}/${PLAN.rounds} done`);
   }
@@ -176,9 +176,9 @@ async function main() {
   const idle = new Map<string, number>();
   for (const path of paths.filter((p) => p.pids().length > 0)) {
     if (overBudget()) break;
-    const before = sum(path.pids(), rssKiB);
-    const after = await withIdleSessions(path.target, PLAN.idleSessions, () => sum(path.pids(), rssKiB));
-    idle.set(path.name, (after - before) / PLAN.idleSessions);
+    const before = sumOver(path.pids(), rssBytes);
+    const after = await withIdleSessions(path.target, PLAN.idleSessions, () => sumOver(path.pids(), rssBytes));
+    idle.set(path.name, (after - before) / 1024 / PLAN.idleSessions);
     log(`${path.name}: ${PLAN.idleSessions} idle sessions measured`);
     await new Promise((r) => setTimeout(r, 1_000));
   }

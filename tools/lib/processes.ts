@@ -55,3 +55,21 @@ export function openFileDescriptors(pid: number): number {
 }
 
 export const MiB = 1024 * 1024;
+
+/** A process and all its descendants (e.g. nginx's master and its worker). */
+export function processTree(rootPid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const tree = [rootPid];
+  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parents) if (ppid === tree[i]) tree.push(pid);
+  return tree;
+}
+
+export const sumOver = (pids: number[], measure: (pid: number) => number) => pids.reduce((total, pid) => total + measure(pid), 0);
