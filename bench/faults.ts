@@ -17,10 +17,10 @@ async function openSession(url: string): Promise<OpenSession> {
   return session;
 }
 
-/** One upgrade attempt, as "101" or "<status> <error>", and how long it took. */
-async function attempt(url: string): Promise<{ answer: string; ms: number }> {
+/** One upgrade attempt with `token` (an HS256 one by default), as "101" or "<status> <error>", and how long it took. */
+async function attempt(url: string, token?: string): Promise<{ answer: string; ms: number }> {
+  const carried = carryToken(url, token ?? (await hs256()), "subprotocol");
   const started = performance.now();
-  const carried = carryToken(url, await hs256(), "subprotocol");
   const result = await upgrade(carried.url, { protocols: carried.protocols, headers: carried.headers });
   const ms = performance.now() - started;
   if (result.kind === "open") {
@@ -137,16 +137,7 @@ export interface JwksOutageReport {
 
 /** RS256 upgrades while the JWKS endpoint hangs, on the harness edge (keys held) and on a fresh edge (none held). */
 export async function jwksOutage(h: Harness, options: { attempts: number }): Promise<JwksOutageReport> {
-  const rs256Attempt = async (url: string) => {
-    const started = performance.now();
-    const result = await upgrade(url, { protocols: ["voice.v1", `bearer.${await h.jwks.sign()}`] });
-    const ms = performance.now() - started;
-    if (result.kind === "open") {
-      result.session.ws.close(1000);
-      return { answer: "101", ms };
-    }
-    return { answer: `${result.refusal.status} ${result.refusal.body.error}`, ms };
-  };
+  const rs256Attempt = async (url: string) => attempt(url, await h.jwks.sign());
   h.jwks.mode = "serve";
   const warm = await rs256Attempt(h.wsUrl);
   if (warm.answer !== "101") throw new Error(`RS256 upgrade with the JWKS up: ${warm.answer}`);

@@ -37,7 +37,7 @@ describe("under load, the edge loses nothing and leaks nothing", () => {
     const health = await bridgeHealth(h.bridge.origin);
     expect(health.sessionsStarted - baseline.started).toBe(300);
     expect(openFileDescriptors(h.workerdPid)).toBeLessThanOrEqual(baseline.fds + 2);
-    // Measured +10 MiB: workerd's allocator, not sessions (a 3-line pass-through Worker grows alike; see bench/soak.md).
+    // Measured +10 MiB: the runtime's own growth, not sessions (a minimal pass-through Worker grows alike; see bench/soak.md).
     expect((h.edgeRss() - baseline.rss) / MiB).toBeLessThan(32);
   });
 });
