@@ -27,7 +27,7 @@ const PEERS: PeerSpec[] = [
     name: "nginx",
     binary: "nginx",
     debianPackage: "nginx",
-    version: () => firstLine(spawnSync("nginx", ["-v"], { encoding: "utf8" })).replace("nginx version: ", ""),
+    version: () => firstLine(spawnSync("nginx", ["-v"], { encoding: "utf8" })).replace("nginx version: nginx/", ""),
     configure: (dir, port, bridgePort) => {
       mkdirSync(join(dir, "logs"), { recursive: true });
       writeFileSync(
