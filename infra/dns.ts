@@ -12,20 +12,26 @@ export interface ServiceRecords {
   originRecord: cloudflare.DnsRecord;
 }
 
-export function serviceRecords(settings: StackSettings, tunnelId: pulumi.Output<string>, opts: pulumi.CustomResourceOptions): ServiceRecords {
+/** Marks the records this project creates (preflight tells them from records made by others). */
+export function recordComment(settings: StackSettings, purpose: "tunnel to the bridge" | "Worker route only"): string {
+  return `${settings.workerName}: ${purpose}`;
+}
+
+/** The origin hostname's CNAME is published only after `originGuard` (the Access lock) exists. */
+export function serviceRecords(settings: StackSettings, tunnelId: pulumi.Output<string>, originGuard: pulumi.Resource[], opts: pulumi.CustomResourceOptions): ServiceRecords {
   const zoneId = settings.zone.id;
   const publicRecord =
     settings.publicDns === "worker-only"
       ? new cloudflare.DnsRecord(
           "public-hostname",
-          { zoneId, name: settings.publicHostname, type: "AAAA", content: WORKER_ONLY_ADDRESS, proxied: true, ttl: AUTOMATIC_TTL, comment: `${settings.workerName}: Worker route only` },
+          { zoneId, name: settings.publicHostname, type: "AAAA", content: WORKER_ONLY_ADDRESS, proxied: true, ttl: AUTOMATIC_TTL, comment: recordComment(settings, "Worker route only") },
           opts,
         )
       : undefined;
   const originRecord = new cloudflare.DnsRecord(
     "origin-hostname",
-    { zoneId, name: settings.tunnel.originHostname, type: "CNAME", content: tunnelId.apply(tunnelCnameTarget), proxied: true, ttl: AUTOMATIC_TTL, comment: `${settings.workerName}: tunnel to the bridge` },
-    opts,
+    { zoneId, name: settings.tunnel.originHostname, type: "CNAME", content: tunnelId.apply(tunnelCnameTarget), proxied: true, ttl: AUTOMATIC_TTL, comment: recordComment(settings, "tunnel to the bridge") },
+    { ...opts, dependsOn: originGuard },
   );
   return { publicRecord, originRecord };
 }

@@ -16,9 +16,10 @@ const bundle = await buildWorkerBundle();
 const opts = { provider: cloudflareProvider(apiToken) };
 zoneSettings(settings, opts);
 rateLimitRuleset(settings, opts);
-const bridge = bridgeTunnel(settings, secrets, opts);
-serviceRecords(settings, bridge.tunnel.id, opts);
 const lock = originLock(settings, opts);
+const originGuard = [lock.application, lock.policy];
+const bridge = bridgeTunnel(settings, secrets, originGuard, opts);
+serviceRecords(settings, bridge.tunnel.id, originGuard, opts);
 const worker = edgeWorker(settings, secrets, bundle, lock, opts);
 alerts(settings, secrets, bridge.tunnel.id, opts);
 

@@ -15,7 +15,18 @@ export interface OriginLock {
  */
 export function originLock(settings: StackSettings, opts: pulumi.CustomResourceOptions): OriginLock {
   const accountId = settings.accountId;
-  const serviceToken = new cloudflare.ZeroTrustAccessServiceToken("origin-service-token", { accountId, name: `${settings.workerName} worker`, duration: "8760h" }, opts);
+  const token = settings.accessServiceToken;
+  const serviceToken = new cloudflare.ZeroTrustAccessServiceToken(
+    "origin-service-token",
+    {
+      accountId,
+      name: `${settings.workerName} worker`,
+      duration: token.duration,
+      clientSecretVersion: token.clientSecretVersion,
+      ...(token.previousClientSecretExpiresAt ? { previousClientSecretExpiresAt: token.previousClientSecretExpiresAt } : {}),
+    },
+    opts,
+  );
   const policy = new cloudflare.ZeroTrustAccessPolicy(
     "origin-service-token-policy",
     { accountId, name: `${settings.workerName}: only the edge Worker`, decision: "non_identity", includes: [{ serviceToken: { tokenId: serviceToken.id } }] },

@@ -20,3 +20,14 @@ export function rateLimitExpression(match: RateLimitMatch): string {
 export function fieldsUsed(match: RateLimitMatch): ("path" | "host")[] {
   return match.hosts.length === 0 ? ["path"] : ["path", "host"];
 }
+
+/** Every rate-limit rule this project writes has a `ref` with this prefix; rules without it are someone else's. */
+export const MANAGED_RULE_REF_PREFIX = "voice_edge_";
+
+export function managedRuleRef(index: number): string {
+  return `${MANAGED_RULE_REF_PREFIX}rate_limit_${index + 1}`;
+}
+
+export function isManagedRuleRef(ref: string | undefined): boolean {
+  return ref !== undefined && ref.startsWith(MANAGED_RULE_REF_PREFIX);
+}

@@ -10,8 +10,12 @@ export interface BridgeTunnel {
   connectorToken: pulumi.Output<string>;
 }
 
-/** A remotely managed tunnel: the origin hostname to the bridge's private URL, everything else 404. */
-export function bridgeTunnel(settings: StackSettings, secrets: StackSecrets, opts: pulumi.CustomResourceOptions): BridgeTunnel {
+/**
+ * A remotely managed tunnel: the origin hostname to the bridge's private URL, everything else 404.
+ * The ingress is written only after `originGuard` (the Access lock) exists, so the origin
+ * hostname never serves the bridge unlocked, not even between two steps of a `pulumi up`.
+ */
+export function bridgeTunnel(settings: StackSettings, secrets: StackSecrets, originGuard: pulumi.Resource[], opts: pulumi.CustomResourceOptions): BridgeTunnel {
   const accountId = settings.accountId;
   const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
     "bridge-tunnel",
@@ -21,7 +25,7 @@ export function bridgeTunnel(settings: StackSettings, secrets: StackSecrets, opt
   const config = new cloudflare.ZeroTrustTunnelCloudflaredConfig(
     "bridge-tunnel-config",
     { accountId, tunnelId: tunnel.id, config: { ingresses: tunnelIngress(settings.tunnel.originHostname, settings.tunnel.bridgeService) } },
-    opts,
+    { ...opts, dependsOn: originGuard },
   );
   const connectorToken = pulumi.secret(cloudflare.getZeroTrustTunnelCloudflaredTokenOutput({ accountId, tunnelId: tunnel.id }, opts).token);
   return { tunnel, config, connectorToken };

@@ -23,7 +23,7 @@ describe("npm run plan", () => {
     const result = plan("--stack", "prod", "--json");
     expect(result.status, result.stderr).toBe(0);
     const resources = JSON.parse(result.stdout) as { type: string; name: string; inputs: Record<string, unknown> }[];
-    expect(resources).toHaveLength(15);
+    expect(resources).toHaveLength(16);
     for (const resource of resources) expect(Object.keys(resource).sort()).toEqual(["inputs", "name", "type"]);
     const tunnel = resources.find((r) => r.name === "bridge-tunnel")!;
     expect(tunnel.inputs.tunnelSecret).toBe("[secret]");

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { edgeSettingsSchema, isHmacAlgorithm } from "../../worker/src/bindings";
-import { fieldsUsed } from "../rateLimitExpression";
+import { fieldsUsed, isManagedRuleRef, MANAGED_RULE_REF_PREFIX } from "../rateLimitExpression";
 import { defaultAlertTypes, PLAN_LIMITS, RATE_LIMIT_PERIODS, ZONE_PLANS } from "./planLimits";
+import { KNOWN_ZONE_SETTINGS, ZONE_SETTING_VALUES, type ZoneSettingId, type ZoneSettingValue } from "./zoneSettingValues";
 
 /** The Pulumi project, and so the namespace of every key below (`voice-edge:<key>`). */
 export const PROJECT = "voice-edge";
@@ -24,8 +25,38 @@ const zoneSchema = z.strictObject({
    * `http_ratelimit` ruleset). Exactly one stack per zone may.
    */
   owner: z.boolean(),
-  /** Zone settings beyond the three the service needs, e.g. `min_tls_version: "1.2"`, `http3: "on"`. */
-  extraSettings: z.record(z.string().regex(/^[a-z0-9_]+$/, "must be a snake_case setting id"), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  /** Zone settings beyond the three the service needs, e.g. `min_tls_version: "1.2"`, `http3: "on"`, in the API's value forms. */
+  extraSettings: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .transform((values, ctx) => {
+      const settings: Partial<Record<ZoneSettingId, ZoneSettingValue>> = {};
+      for (const [id, value] of Object.entries(values)) {
+        if (id in REQUIRED_ZONE_SETTINGS) {
+          ctx.addIssue({ code: "custom", path: [id], input: value, message: `is fixed by the service (${id}: ${REQUIRED_ZONE_SETTINGS[id as keyof typeof REQUIRED_ZONE_SETTINGS]}); remove it` });
+          continue;
+        }
+        const schema = ZONE_SETTING_VALUES[id as ZoneSettingId] as z.ZodType<ZoneSettingValue> | undefined;
+        if (!schema) {
+          ctx.addIssue({ code: "custom", path: [id], input: value, message: `is not a zone setting this program knows; known: ${KNOWN_ZONE_SETTINGS.join(", ")}` });
+          continue;
+        }
+        const parsed = schema.safeParse(value);
+        if (parsed.success) settings[id as ZoneSettingId] = parsed.data;
+        else ctx.addIssue({ code: "custom", path: [id], input: value, message: `${parsed.error.issues[0].message} (got ${JSON.stringify(value)})` });
+      }
+      return settings;
+    }),
+  /**
+   * How the zone normalizes URLs before rules see them (`UrlNormalizationSettings`, zone owner
+   * only). The rate limit matches `/voice/ws` exactly, so `/voice/./ws` must arrive normalized.
+   */
+  urlNormalization: z
+    .strictObject({
+      type: z.enum(["cloudflare", "rfc3986"]).default("cloudflare"),
+      scope: z.enum(["incoming", "both"], { error: 'must be "incoming" or "both" ("none" would let /voice/./ws past the rate limit)' }).default("incoming"),
+    })
+    .default({ type: "cloudflare", scope: "incoming" }),
 });
 
 const rateLimitRuleSchema = z.strictObject({
@@ -41,12 +72,71 @@ const rateLimitRuleSchema = z.strictObject({
   mitigationTimeout: z.int().min(0).max(86_400).default(10),
 });
 
+/** cloudflared's ingress `service` is an origin: a path there is refused by cloudflared when the tunnel config loads. */
+export function bridgeServiceProblem(value: string): string | undefined {
+  const url = new URL(value);
+  if (url.username || url.password) return "must not carry a user name or password";
+  if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) {
+    return `must be scheme, host and port only, e.g. ${url.protocol}//${url.host}: cloudflared ingress rules cannot proxy to a path; the path (${url.pathname}${url.search}) belongs in tunnel.bridgePath`;
+  }
+  return undefined;
+}
+
+/**
+ * A rate-limiting rule that is already on the zone and not this project's: the zone owner's
+ * ruleset carries it unchanged (same `ref`, so Cloudflare keeps the rule), because the Ruleset
+ * resource owns every rule of the zone's entry point. `npm run preflight -- --carry-rules` prints
+ * these from the zone in this form.
+ */
+export const keptRateLimitRuleSchema = z.strictObject({
+  ref: z.string().min(1).refine((ref) => !isManagedRuleRef(ref), `must not start with ${MANAGED_RULE_REF_PREFIX}: that prefix marks this project's own rules`),
+  description: z.string().optional(),
+  expression: z.string().min(1),
+  action: z.enum(["block", "challenge", "js_challenge", "managed_challenge", "log"]),
+  enabled: z.boolean().default(true),
+  /** As the zone has it (e.g. a custom block `response`), in the provider's camelCase. */
+  actionParameters: z.record(z.string(), z.unknown()).optional(),
+  ratelimit: z.strictObject({
+    characteristics: z.array(z.string()).min(1),
+    period: z.int().positive(),
+    requestsPerPeriod: z.int().positive().optional(),
+    mitigationTimeout: z.int().min(0).optional(),
+    countingExpression: z.string().optional(),
+    requestsToOrigin: z.boolean().optional(),
+    scorePerPeriod: z.int().positive().optional(),
+    scoreResponseHeaderName: z.string().optional(),
+  }),
+});
+export type KeptRateLimitRule = z.infer<typeof keptRateLimitRuleSchema>;
+
+const rateLimitSchema = z.strictObject({
+  rules: z.array(rateLimitRuleSchema).min(1),
+  keepRules: z.array(keptRateLimitRuleSchema).default([]),
+  /**
+   * The ID of the zone's existing `http_ratelimit` entry-point ruleset, for the one `pulumi up`
+   * that adopts it into the stack (its rules left as they are); remove it afterwards.
+   */
+  adoptRulesetId: z.string().regex(/^[0-9a-f]{32}$/, "must be the ruleset ID: 32 lowercase hex characters (npm run preflight prints it)").optional(),
+});
+
+/** The Access service token the Worker presents to the origin hostname; rotated through config. */
+const accessServiceTokenSchema = z.strictObject({
+  /** How long the token lives, in Go duration form (`8760h` = a year) or `forever`. */
+  duration: z.string().regex(/^(forever|(\d+(ns|us|µs|ms|s|m|h))+)$/, "must be a duration such as 8760h or 2h45m, or forever").default("8760h"),
+  /** Raise by one to rotate the client secret; the previous one keeps working until previousClientSecretExpiresAt. */
+  clientSecretVersion: z.int().min(1).default(1),
+  previousClientSecretExpiresAt: z.iso.datetime({ offset: true, error: "must be an RFC 3339 time such as 2026-12-01T12:00:00Z" }).optional(),
+});
+
 const tunnelSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/).optional(),
   /** Public hostname of the bridge behind the tunnel; locked to the Worker by Access. */
   originHostname: hostname,
   /** Where cloudflared on the bridge's VM finds the bridge, e.g. http://192.168.0.188:8999. */
-  bridgeService: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL such as http://192.168.0.188:8999" }),
+  bridgeService: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL such as http://192.168.0.188:8999" }).superRefine((value, ctx) => {
+    const problem = bridgeServiceProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", input: value, message: problem });
+  }),
   bridgePath: urlPath.default("/api/chat"),
   healthPath: urlPath.default("/health"),
 });
@@ -70,7 +160,8 @@ export const stackSettingsSchema = z
     compatibilityDate: z.iso.date("must be a date written YYYY-MM-DD"),
     edge: edgeSettingsSchema,
     tunnel: tunnelSchema,
-    rateLimit: z.strictObject({ rules: z.array(rateLimitRuleSchema).min(1) }).optional(),
+    rateLimit: rateLimitSchema.optional(),
+    accessServiceToken: accessServiceTokenSchema.default({ duration: "8760h", clientSecretVersion: 1 }),
     alerts: alertsSchema,
   })
   .superRefine((stack, ctx) => {
@@ -79,9 +170,6 @@ export const stackSettingsSchema = z
     const limits = PLAN_LIMITS[stack.zone.plan];
     const plan = `the ${stack.zone.plan} plan`;
 
-    for (const setting of Object.keys(stack.zone.extraSettings)) {
-      if (setting in REQUIRED_ZONE_SETTINGS) problem(["zone", "extraSettings", setting], `is fixed by the service (${setting}: ${REQUIRED_ZONE_SETTINGS[setting as keyof typeof REQUIRED_ZONE_SETTINGS]}); remove it`);
-    }
     if (!inZone(stack.publicHostname)) problem(["publicHostname"], `${stack.publicHostname} is not in zone ${stack.zone.name}`);
     if (!inZone(stack.tunnel.originHostname)) problem(["tunnel", "originHostname"], `${stack.tunnel.originHostname} is not in zone ${stack.zone.name}`);
     if (stack.tunnel.originHostname === stack.publicHostname) problem(["tunnel", "originHostname"], "must differ from publicHostname (the Worker fetches the origin hostname)");
@@ -91,7 +179,19 @@ export const stackSettingsSchema = z
       problem(["rateLimit"], "only the stack with zone.owner: true declares the zone's rate-limit ruleset; move these rules there");
     }
     const rules = stack.rateLimit?.rules ?? [];
-    if (rules.length > limits.rateLimitRules) problem(["rateLimit", "rules"], `has ${rules.length} rules; ${plan} allows ${limits.rateLimitRules}`);
+    const kept = stack.rateLimit?.keepRules ?? [];
+    if (rules.length + kept.length > limits.rateLimitRules) {
+      const keptText = kept.length > 0 ? ` and keepRules ${kept.length} (${kept.length + rules.length} in the zone's ruleset)` : "";
+      problem(["rateLimit", "rules"], `has ${rules.length} rules${keptText}; ${plan} allows ${limits.rateLimitRules}`);
+    }
+    const refs = kept.map((rule) => rule.ref);
+    refs.forEach((ref, index) => {
+      if (refs.indexOf(ref) !== index) problem(["rateLimit", "keepRules", index, "ref"], `${ref} appears twice; refs are unique within a ruleset`);
+    });
+    const token = stack.accessServiceToken;
+    if (token.clientSecretVersion > 1 && !token.previousClientSecretExpiresAt) {
+      problem(["accessServiceToken", "previousClientSecretExpiresAt"], "is required once clientSecretVersion is above 1: until when the previous secret keeps working (RFC 3339, e.g. 2026-12-01T12:00:00Z)");
+    }
     rules.forEach((rule, index) => {
       if (!limits.periods.includes(rule.period)) problem(["rateLimit", "rules", index, "period"], `${rule.period} s is not available on ${plan} (allowed: ${limits.periods.join(", ")})`);
       if (!limits.mitigationTimeouts.includes(rule.mitigationTimeout)) {

@@ -49,6 +49,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
         "DnsRecord origin-hostname",
         "NotificationPolicy alert-tunnel-health-event",
         "Ruleset rate-limit",
+        "UrlNormalizationSettings zone-url-normalization",
         "WorkersRoute edge-route",
         "WorkersScript edge-worker",
         "ZeroTrustAccessApplication origin-access-application",

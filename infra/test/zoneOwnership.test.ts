@@ -20,7 +20,7 @@ describe("zone-wide resources across the repository's stack files", () => {
 
   it("reports an owner whose host-restricted rule leaves another environment uncovered", () => {
     const stacks = realStacks().map((s) =>
-      s.settings.zone.owner ? { ...s, settings: { ...s.settings, rateLimit: { rules: s.settings.rateLimit!.rules.map((r) => ({ ...r, hosts: ["mycosoft.com"] })) } } } : s,
+      s.settings.zone.owner ? { ...s, settings: { ...s.settings, rateLimit: { ...s.settings.rateLimit!, rules: s.settings.rateLimit!.rules.map((r) => ({ ...r, hosts: ["mycosoft.com"] })) } } } : s,
     );
     expect(zoneOwnershipProblems(stacks)).toEqual(["prod's rate limit does not cover voice-staging.mycosoft.com/voice/ws (stack staging)"]);
   });
