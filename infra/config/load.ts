@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT, SECRET_KEYS, StackConfigError, parseStackSecrets, parseStackSettings, type StackConfig } from "./schema";
+import { API_TOKEN_KEY, PROJECT, SECRET_KEYS, StackConfigError, parseStackSecrets, parseStackSettings, plaintextSecretProblem, zoneOwnerConflict, type StackConfig } from "./schema";
+import { otherZoneOwner, stackFileName } from "./stackFiles";
 
-/** `cloudflare:apiToken`: read by the provider module; named here so the secrecy check covers it. */
-export const API_TOKEN_KEY = "cloudflare:apiToken";
+export { API_TOKEN_KEY };
 
 // Pulumi's own check of which config keys were set with --secret (public at run time, untyped).
 const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
@@ -21,7 +21,7 @@ function decode(raw: string): unknown {
  */
 export function loadStackConfig(): StackConfig & { apiToken?: pulumi.Output<string> } {
   const stack = pulumi.getStack();
-  const source = `Pulumi.${stack}.yaml`;
+  const source = stackFileName(stack);
   const all = pulumi.runtime.allConfig();
   const settingsValues: Record<string, unknown> = {};
   const secretValues: Record<string, unknown> = {};
@@ -38,12 +38,14 @@ export function loadStackConfig(): StackConfig & { apiToken?: pulumi.Output<stri
     }
   }
   if (all[API_TOKEN_KEY] !== undefined && isConfigSecret && !isConfigSecret(API_TOKEN_KEY)) plaintextSecrets.push(API_TOKEN_KEY);
-  if (plaintextSecrets.length > 0) {
-    throw new StackConfigError(stack, source, plaintextSecrets.map((key) => `${key}: is stored in plaintext; set it again with \`pulumi config set --secret ${key}\``));
-  }
+  if (plaintextSecrets.length > 0) throw new StackConfigError(stack, source, plaintextSecrets.map(plaintextSecretProblem));
 
   const settings = parseStackSettings(stack, source, settingsValues);
   const secrets = parseStackSecrets(stack, source, settings, secretValues);
+  if (settings.zone.owner) {
+    const owner = otherZoneOwner(stack, settings.zone);
+    if (owner) throw new StackConfigError(stack, source, [zoneOwnerConflict(settings, owner)]);
+  }
   const apiToken = all[API_TOKEN_KEY];
   return { settings, secrets, apiToken: apiToken === undefined ? undefined : pulumi.secret(apiToken) };
 }

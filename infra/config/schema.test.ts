@@ -48,13 +48,38 @@ describe("bad settings are refused with the key, the stack file and what is allo
     ["no origins and no origin-less clients", { edge: { auth: { mode: "off" }, allowedOrigins: [] } }, /voice-edge:edge → allowedOrigins: is empty and allowMissingOrigin is false/],
     ["a misspelt key", { workerNmae: "x" }, /voice-edge:: unknown key\(s\) "workerNmae"/],
     ["a compatibility date that is not a date", { compatibilityDate: "April 2026" }, /voice-edge:compatibilityDate: must be a date written YYYY-MM-DD/],
-    ["a secret written into the stack file", { jwtSecret: "oops-in-plaintext" }, /voice-edge:jwtSecret: is a secret; set it with `pulumi config set --secret voice-edge:jwtSecret`/],
+    ["a secret written into the stack file", { jwtSecret: "oops-in-plaintext" }, /voice-edge:jwtSecret: is a secret stored in plaintext; remove it from the stack file and set it with `pulumi config set --secret voice-edge:jwtSecret`/],
+    ["a bridge service with a path", { tunnel: { originHostname: "voice-origin.mycosoft.com", bridgeService: "http://192.168.0.188:8999/api/chat" } }, /voice-edge:tunnel → bridgeService: must be scheme, host and port only, e\.g\. http:\/\/192\.168\.0\.188:8999: cloudflared ingress rules cannot proxy to a path; the path \(\/api\/chat\) belongs in tunnel\.bridgePath/],
+    ["a bridge service with a query", { tunnel: { originHostname: "voice-origin.mycosoft.com", bridgeService: "http://192.168.0.188:8999?x=1" } }, /bridgeService: must be scheme, host and port only/],
+    ["a zone setting this program does not know", { zone: zone({ extraSettings: { http4: "on" } }) }, /voice-edge:zone → extraSettings\.http4: is not a zone setting this program knows; known: 0rtt, always_online, .*min_tls_version/],
+    ["a switch that is not on or off", { zone: zone({ extraSettings: { http3: "yes" } }) }, /voice-edge:zone → extraSettings\.http3: must be "on" or "off" \(got "yes"\)/],
+    ["a TLS version the API does not take", { zone: zone({ extraSettings: { min_tls_version: 1.4 } }) }, /extraSettings\.min_tls_version: must be one of "1\.0", "1\.1", "1\.2", "1\.3"/],
+    ["a browser cache TTL the API does not offer", { zone: zone({ extraSettings: { browser_cache_ttl: 3601 } }) }, /extraSettings\.browser_cache_ttl: must be one of 0, 30, .* \(seconds; 0 respects the origin's headers\), as a number \(got 3601\)/],
+    ["URL normalization turned off", { zone: zone({ urlNormalization: { scope: "none" } }) }, /voice-edge:zone → urlNormalization\.scope: must be "incoming" or "both" \("none" would let \/voice\/\.\/ws past the rate limit\)/],
+    ["a rotated service token without the old secret's expiry", { accessServiceToken: { clientSecretVersion: 2 } }, /voice-edge:accessServiceToken → previousClientSecretExpiresAt: is required once clientSecretVersion is above 1/],
+    ["an expiry that is not an RFC 3339 time", { accessServiceToken: { clientSecretVersion: 2, previousClientSecretExpiresAt: "next friday" } }, /previousClientSecretExpiresAt: must be an RFC 3339 time such as 2026-12-01T12:00:00Z/],
+    ["a service token duration Cloudflare does not parse", { accessServiceToken: { duration: "1 year" } }, /voice-edge:accessServiceToken → duration: must be a duration such as 8760h/],
+    ["a kept rule that claims to be this project's", { rateLimit: { rules: [{}], keepRules: [{ ref: "voice_edge_rate_limit_1", expression: "true", action: "block", ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10 } }] } }, /voice-edge:rateLimit → keepRules\.0\.ref: must not start with voice_edge_/],
+    ["a kept rule that leaves the plan no room", { rateLimit: { rules: [{}], keepRules: [{ ref: "site_login", expression: '(http.request.uri.path eq "/login")', action: "block", ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10 } }] } }, /voice-edge:rateLimit → rules: has 1 rules and keepRules 1 \(2 in the zone's ruleset\); the free plan allows 1/],
+    ["a ruleset ID of the wrong form", { rateLimit: { rules: [{}], adoptRulesetId: "my-ruleset" } }, /voice-edge:rateLimit → adoptRulesetId: must be the ruleset ID: 32 lowercase hex/],
   ];
 
   it.each(cases)("refuses %s", (_name, changes, message) => {
     const text = settingsError({ ...prod(), ...changes });
     expect(text).toContain('Invalid configuration for stack "prod" (Pulumi.prod.yaml)');
     expect(text).toMatch(message);
+  });
+
+  it("refuses a kept rule's ref twice", () => {
+    const kept = { ref: "site_login", expression: "true", action: "block", ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10 } };
+    expect(settingsError({ ...prod(), zone: zone({ plan: "business" }), rateLimit: { rules: [{}], keepRules: [kept, kept] } })).toMatch(/keepRules\.1\.ref: site_login appears twice/);
+  });
+
+  it("writes YAML booleans and numbers as the strings the zone settings API takes", () => {
+    const settings = parseStackSettings("prod", "Pulumi.prod.yaml", { ...prod(), zone: zone({ extraSettings: { http3: true, "0rtt": false, min_tls_version: 1.2, tls_1_3: "zrt", browser_cache_ttl: 14400 } }) });
+    expect(settings.zone.extraSettings).toEqual({ http3: "on", "0rtt": "off", min_tls_version: "1.2", tls_1_3: "zrt", browser_cache_ttl: 14400 });
+    const one = parseStackSettings("prod", "Pulumi.prod.yaml", { ...prod(), zone: zone({ extraSettings: { min_tls_version: 1 } }) });
+    expect(one.zone.extraSettings).toEqual({ min_tls_version: "1.0" });
   });
 
   it("never repeats a secret's value in a message", () => {
@@ -87,7 +112,7 @@ describe("the program refuses invalid config before declaring anything", () => {
   it("fails when a secret was set without --secret", async () => {
     const declared: DeclaredResource[] = [];
     await expect(runProgram("prod", { secrets: SECRETS, plaintext: ["jwtSecret"], declared })).rejects.toThrow(
-      /voice-edge:jwtSecret: is stored in plaintext; set it again with `pulumi config set --secret voice-edge:jwtSecret`/,
+      /voice-edge:jwtSecret: is a secret stored in plaintext; remove it from the stack file and set it with `pulumi config set --secret voice-edge:jwtSecret`/,
     );
     expect(declared).toEqual([]);
   });

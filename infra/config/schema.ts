@@ -211,6 +211,14 @@ export const stackSettingsSchema = z
 
 export type StackSettings = z.infer<typeof stackSettingsSchema>;
 
+/** `cloudflare:apiToken`: read by the provider module; a secret like the project's own. */
+export const API_TOKEN_KEY = "cloudflare:apiToken";
+
+/** The one wording for a secret found in plaintext, wherever it was found (stack file, Pulumi config). */
+export function plaintextSecretProblem(key: string): string {
+  return `${key}: is a secret stored in plaintext; remove it from the stack file and set it with \`pulumi config set --secret ${key}\``;
+}
+
 /** Secret keys: only ever set with `pulumi config set --secret`; never in a stack file in plaintext. */
 export const SECRET_KEYS = {
   jwtSecret: "HS* signing key shared with whoever issues the tokens (at least 32 characters)",
@@ -262,10 +270,15 @@ export function parseStackSettings(stack: string, source: string, values: Record
   const secretsInPlaintext = Object.keys(values).filter((key) => key in SECRET_KEYS);
   const withoutSecrets = Object.fromEntries(Object.entries(values).filter(([key]) => !(key in SECRET_KEYS)));
   const result = stackSettingsSchema.safeParse(withoutSecrets);
-  const problems = secretsInPlaintext.map((key) => `${PROJECT}:${key}: is a secret; set it with \`pulumi config set --secret ${PROJECT}:${key}\``);
+  const problems = secretsInPlaintext.map((key) => plaintextSecretProblem(`${PROJECT}:${key}`));
   if (!result.success) problems.push(...result.error.issues.map(describeIssue));
   if (problems.length > 0 || !result.success) throw new StackConfigError(stack, source, problems);
   return result.data;
+}
+
+/** A second stack claiming the zone: refused before any resource is declared. */
+export function zoneOwnerConflict(settings: StackSettings, ownerFile: string): string {
+  return `${PROJECT}:zone → owner: zone ${settings.zone.name} (${settings.zone.id}) is already owned by ${ownerFile}; set zone.owner: false here and let ${ownerFile}'s rate limit cover this stack's ${settings.publicHostname}`;
 }
 
 /** Validates the secrets against the settings that need them. Messages never include a secret's value. */

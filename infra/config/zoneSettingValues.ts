@@ -14,8 +14,10 @@ const onOff = z
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `must be one of ${values.map((v) => `"${v}"`).join(", ")}` });
 
-const anyOfNumbers = (values: readonly number[], unit: string) =>
-  z.number().refine((value) => values.includes(value), `must be one of ${values.join(", ")} (${unit})`);
+const anyOfNumbers = (values: readonly number[], unit: string) => {
+  const message = `must be one of ${values.join(", ")} (${unit}), as a number`;
+  return z.number({ error: message }).refine((value) => values.includes(value), message);
+};
 
 const TLS_VERSIONS = ["1.0", "1.1", "1.2", "1.3"] as const;
 const tlsVersion = z

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, type SecretKey } from "../../infra/config/schema";
+import { isEncryptedValue, SECRET_CONFIG_KEYS } from "../../infra/config/stackFiles";
 import { readStackFile } from "./stackFile";
 
 /** Pulumi's wire marker for a secret value (sdk/nodejs/runtime/rpc.ts). */
@@ -19,6 +20,11 @@ export interface DeclaredResource {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** Names of the resources this one waits for (`dependsOn` and inputs taken from them). */
+  dependsOn: string[];
+  /** The `import` option: the ID of an existing resource to adopt instead of creating one. */
+  importId?: string;
+  ignoreChanges: string[];
 }
 
 export interface ProgramRun {
@@ -64,6 +70,31 @@ const promiseOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => o
 
 let runs = 0;
 
+interface RegisterResourceRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
+  getImportid(): string;
+  getIgnorechangesList(): string[];
+}
+
+/**
+ * The mocks' `newResource` sees only inputs; the options that order and adopt resources
+ * (`dependsOn`, `import`, `ignoreChanges`) travel in the register request, read here.
+ */
+function recordResourceOptions(requests: Map<string, { dependsOn: string[]; importId?: string; ignoreChanges: string[] }>): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterResourceRequest, callback: unknown) => unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    requests.set(`${req.getType()}::${req.getName()}`, {
+      dependsOn: req.getDependenciesList().map((urn) => urn.split("::").at(-1) ?? urn),
+      importId: req.getImportid() || undefined,
+      ignoreChanges: req.getIgnorechangesList(),
+    });
+    return register(req, callback);
+  };
+}
+
 /**
  * Runs the real program (infra/index.ts) under Pulumi's mocks with a stack file's config:
  * no CLI, no Cloudflare API. Returns every resource declared with its inputs, and the outputs.
@@ -71,25 +102,38 @@ let runs = 0;
 export async function runProgram(stack: string, options: RunOptions = {}): Promise<ProgramRun> {
   const config: Record<string, string> = {};
   const stackFile = { ...readStackFile(stack), ...options.override };
+  const encrypted: string[] = [];
   for (const [key, value] of Object.entries(stackFile)) {
-    if (value !== undefined) config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    if (value === undefined) continue;
+    if (isEncryptedValue(value)) encrypted.push(key);
+    else config[key] = typeof value === "string" ? value : JSON.stringify(value);
   }
   const secrets = options.secrets ?? placeholderSecrets();
   const secretKeys: string[] = [];
   for (const [key, value] of Object.entries(secrets)) {
     if (value === undefined) continue;
     const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
+    // A secret written into the stack file in plaintext stays as Pulumi would pass it: in plaintext.
+    if (SECRET_CONFIG_KEYS.includes(fullKey) && fullKey in config) continue;
     config[fullKey] = value;
     if (!options.plaintext?.includes(key)) secretKeys.push(fullKey);
+  }
+  // Encrypted values (`secure:` in the file) stand for secrets set properly: random stand-ins.
+  for (const key of encrypted) {
+    if (key in config) continue;
+    config[key] = randomBytes(32).toString("base64");
+    secretKeys.push(key);
   }
   pulumi.runtime.setAllConfig(config, secretKeys);
 
   const resources: DeclaredResource[] = options.declared ?? [];
+  const requests = new Map<string, { dependsOn: string[]; importId?: string; ignoreChanges: string[] }>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const inputs = revealSecrets(args.inputs) as Record<string, unknown>;
-        resources.push({ type: args.type, name: args.name, inputs });
+        const request = requests.get(`${args.type}::${args.name}`) ?? { dependsOn: [], ignoreChanges: [] };
+        resources.push({ type: args.type, name: args.name, inputs, ...request });
         return { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) };
       },
       call(args) {
@@ -103,6 +147,8 @@ export async function runProgram(stack: string, options: RunOptions = {}): Promi
     stack,
     false,
   );
+
+  recordResourceOptions(requests);
 
   runs += 1;
   // A fresh module instance per run: the program's top level is what declares the resources.

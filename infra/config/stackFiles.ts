@@ -1,0 +1,68 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { API_TOKEN_KEY, PROJECT, SECRET_KEYS } from "./schema";
+
+/** The Pulumi project's directory: where Pulumi.yaml and the `Pulumi.<stack>.yaml` files are. */
+export const PROJECT_ROOT = join(import.meta.dirname, "..", "..");
+
+export function stackFileName(stack: string): string {
+  return `Pulumi.${stack}.yaml`;
+}
+
+/** The stacks that have a file in the project. */
+export function knownStacks(root = PROJECT_ROOT): string[] {
+  return readdirSync(root)
+    .map((name) => name.match(/^Pulumi\.(.+)\.yaml$/)?.[1])
+    .filter((stack): stack is string => stack !== undefined);
+}
+
+/** The raw `config:` map of a stack file: keys as written (`voice-edge:zone`), values as decoded from YAML. */
+export function readStackFile(stack: string, root = PROJECT_ROOT): Record<string, unknown> {
+  const path = join(root, stackFileName(stack));
+  if (!existsSync(path)) throw new Error(`No stack file ${stackFileName(stack)}: the stacks here are ${knownStacks(root).join(", ")}`);
+  const document = (parse(readFileSync(path, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  return document.config ?? {};
+}
+
+/** How `pulumi config set --secret` stores a value in a stack file: encrypted, as `{secure: "v1:…"}`. */
+export function isEncryptedValue(value: unknown): value is { secure: string } {
+  return typeof value === "object" && value !== null && typeof (value as { secure?: unknown }).secure === "string" && Object.keys(value).length === 1;
+}
+
+/** Every secret key of the project, fully qualified, plus the provider's API token. */
+export const SECRET_CONFIG_KEYS: readonly string[] = [...Object.keys(SECRET_KEYS).map((key) => `${PROJECT}:${key}`), API_TOKEN_KEY];
+
+/** Secret keys a stack file holds in plaintext (written by hand, or set without `--secret`). */
+export function plaintextSecretsIn(config: Record<string, unknown>): string[] {
+  return SECRET_CONFIG_KEYS.filter((key) => key in config && !isEncryptedValue(config[key]));
+}
+
+/** The project's keys without their `voice-edge:` prefix; secrets set properly (encrypted) are left out. */
+export function projectValues(config: Record<string, unknown>): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key.startsWith(`${PROJECT}:`) && !isEncryptedValue(value)) values[key.slice(PROJECT.length + 1)] = value;
+  }
+  return values;
+}
+
+/**
+ * The stack file (other than `stack`'s own) that already declares ownership of the zone, if any.
+ * Only the `voice-edge:zone` key of the other files is read: they may be invalid in other ways.
+ */
+export function otherZoneOwner(stack: string, zone: { id: string; name: string }, root = PROJECT_ROOT): string | undefined {
+  for (const other of knownStacks(root)) {
+    if (other === stack) continue;
+    let otherZone: unknown;
+    try {
+      otherZone = readStackFile(other, root)[`${PROJECT}:zone`];
+    } catch {
+      continue;
+    }
+    const { id, name, owner } = (otherZone ?? {}) as { id?: unknown; name?: unknown; owner?: unknown };
+    if (owner === true && id === zone.id && name === zone.name) return stackFileName(other);
+  }
+  return undefined;
+}
+
