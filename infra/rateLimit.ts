@@ -42,6 +42,7 @@ export function rulesetImportId(zoneId: string, rulesetId: string): string {
  * every rule in that entry point, which is why rules already on the zone are carried in config.
  * With `adoptRulesetId`, the existing entry point is imported as it is (its rules, name and
  * description left alone for that one `up`) instead of created, which Cloudflare would refuse.
+ * A ruleset that holds rules this project did not create is never deleted by `pulumi destroy`.
  */
 export function rateLimitRuleset(settings: StackSettings, opts: pulumi.CustomResourceOptions): cloudflare.Ruleset | undefined {
   if (!settings.zone.owner || !settings.rateLimit) return undefined;
@@ -56,6 +57,11 @@ export function rateLimitRuleset(settings: StackSettings, opts: pulumi.CustomRes
       description: "Managed by the voice-edge Pulumi project (the zone-owning stack)",
       rules: rateLimitRules(settings.rateLimit),
     },
-    adopt ? { ...opts, import: rulesetImportId(settings.zone.id, adopt), ignoreChanges: ["rules", "name", "description"] } : opts,
+    {
+      ...opts,
+      // Deleting the entry point would delete the kept rules too: `pulumi destroy` leaves it.
+      ...(settings.rateLimit.keepRules.length > 0 || adopt ? { retainOnDelete: true } : {}),
+      ...(adopt ? { import: rulesetImportId(settings.zone.id, adopt), ignoreChanges: ["rules", "name", "description"] } : {}),
+    },
   );
 }

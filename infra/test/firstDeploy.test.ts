@@ -94,6 +94,13 @@ describe("the zone's existing rate-limiting rules are kept", () => {
     expect(ruleset.ignoreChanges).toEqual([]);
   });
 
+  it("leaves a ruleset holding rules it did not create to `pulumi destroy`, and deletes one that holds only its own", async () => {
+    const kept = await runProgram("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } });
+    expect(one(kept, T.ruleset, "rate-limit").retainOnDelete).toBe(true);
+    const own = await runProgram("prod", { secrets: SECRETS });
+    expect(one(own, T.ruleset, "rate-limit").retainOnDelete).toBe(false);
+  });
+
   it("adopts the existing entry point with adoptRulesetId: imported by its zone-scoped ID, its rules left alone for that one up", async () => {
     const rulesetId = "a".repeat(32);
     const run = await runProgram("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE], adoptRulesetId: rulesetId } } });

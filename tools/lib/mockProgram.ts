@@ -25,6 +25,8 @@ export interface DeclaredResource {
   /** The `import` option: the ID of an existing resource to adopt instead of creating one. */
   importId?: string;
   ignoreChanges: string[];
+  /** `retainOnDelete`: `pulumi destroy` leaves the resource in Cloudflare. */
+  retainOnDelete: boolean;
 }
 
 export interface ProgramRun {
@@ -70,19 +72,22 @@ const promiseOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => o
 
 let runs = 0;
 
+type ResourceOptions = Pick<DeclaredResource, "dependsOn" | "importId" | "ignoreChanges" | "retainOnDelete">;
+
 interface RegisterResourceRequest {
   getType(): string;
   getName(): string;
   getDependenciesList(): string[];
   getImportid(): string;
   getIgnorechangesList(): string[];
+  getRetainondelete(): boolean;
 }
 
 /**
  * The mocks' `newResource` sees only inputs; the options that order and adopt resources
  * (`dependsOn`, `import`, `ignoreChanges`) travel in the register request, read here.
  */
-function recordResourceOptions(requests: Map<string, { dependsOn: string[]; importId?: string; ignoreChanges: string[] }>): void {
+function recordResourceOptions(requests: Map<string, ResourceOptions>): void {
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterResourceRequest, callback: unknown) => unknown };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
@@ -90,6 +95,7 @@ function recordResourceOptions(requests: Map<string, { dependsOn: string[]; impo
       dependsOn: req.getDependenciesList().map((urn) => urn.split("::").at(-1) ?? urn),
       importId: req.getImportid() || undefined,
       ignoreChanges: req.getIgnorechangesList(),
+      retainOnDelete: req.getRetainondelete(),
     });
     return register(req, callback);
   };
@@ -127,12 +133,12 @@ export async function runProgram(stack: string, options: RunOptions = {}): Promi
   pulumi.runtime.setAllConfig(config, secretKeys);
 
   const resources: DeclaredResource[] = options.declared ?? [];
-  const requests = new Map<string, { dependsOn: string[]; importId?: string; ignoreChanges: string[] }>();
+  const requests = new Map<string, ResourceOptions>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const inputs = revealSecrets(args.inputs) as Record<string, unknown>;
-        const request = requests.get(`${args.type}::${args.name}`) ?? { dependsOn: [], ignoreChanges: [] };
+        const request = requests.get(`${args.type}::${args.name}`) ?? { dependsOn: [], ignoreChanges: [], retainOnDelete: false };
         resources.push({ type: args.type, name: args.name, inputs, ...request });
         return { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) };
       },
