@@ -40,8 +40,9 @@ export function rulesetImportId(zoneId: string, rulesetId: string): string {
 /**
  * The zone's `http_ratelimit` entry-point ruleset, declared only by the zone-owning stack. It owns
  * every rule in that entry point, which is why rules already on the zone are carried in config.
- * With `adoptRulesetId`, the existing entry point is imported as it is (its rules, name and
- * description left alone for that one `up`) instead of created, which Cloudflare would refuse.
+ * With `adoptRulesetId`, the existing entry point is imported instead of created (which Cloudflare
+ * would refuse) and, in the same `up`, updated to the kept rules plus this project's: the Pulumi
+ * CLI imports a resource whose inputs differ and then updates it (pulumi/pulumi#19339).
  * A ruleset that holds rules this project did not create is never deleted by `pulumi destroy`.
  */
 export function rateLimitRuleset(settings: StackSettings, opts: pulumi.CustomResourceOptions): cloudflare.Ruleset | undefined {
@@ -61,7 +62,7 @@ export function rateLimitRuleset(settings: StackSettings, opts: pulumi.CustomRes
       ...opts,
       // Deleting the entry point would delete the kept rules too: `pulumi destroy` leaves it.
       ...(settings.rateLimit.keepRules.length > 0 || adopt ? { retainOnDelete: true } : {}),
-      ...(adopt ? { import: rulesetImportId(settings.zone.id, adopt), ignoreChanges: ["rules", "name", "description"] } : {}),
+      ...(adopt ? { import: rulesetImportId(settings.zone.id, adopt) } : {}),
     },
   );
 }

@@ -113,8 +113,8 @@ const rateLimitSchema = z.strictObject({
   rules: z.array(rateLimitRuleSchema).min(1),
   keepRules: z.array(keptRateLimitRuleSchema).default([]),
   /**
-   * The ID of the zone's existing `http_ratelimit` entry-point ruleset, for the one `pulumi up`
-   * that adopts it into the stack (its rules left as they are); remove it afterwards.
+   * The ID of the zone's existing `http_ratelimit` entry-point ruleset, for the `pulumi up` that
+   * adopts it into the stack (imported, then updated to keepRules + rules); remove it afterwards.
    */
   adoptRulesetId: z.string().regex(/^[0-9a-f]{32}$/, "must be the ruleset ID: 32 lowercase hex characters (npm run preflight prints it)").optional(),
 });

@@ -101,13 +101,14 @@ describe("the zone's existing rate-limiting rules are kept", () => {
     expect(one(own, T.ruleset, "rate-limit").retainOnDelete).toBe(false);
   });
 
-  it("adopts the existing entry point with adoptRulesetId: imported by its zone-scoped ID, its rules left alone for that one up", async () => {
+  it("adopts the existing entry point with adoptRulesetId: imported by its zone-scoped ID and updated to the kept rules plus its own in the same up", async () => {
     const rulesetId = "a".repeat(32);
     const run = await runProgram("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE], adoptRulesetId: rulesetId } } });
     const ruleset = one(run, T.ruleset, "rate-limit");
     expect(ruleset.importId).toBe(`zones/${ZONE_ID}/${rulesetId}`);
-    expect(ruleset.ignoreChanges.sort()).toEqual(["description", "name", "rules"]);
+    expect(ruleset.ignoreChanges).toEqual([]);
     expect(ruleset.inputs).toMatchObject({ zoneId: ZONE_ID, kind: "zone", phase: "http_ratelimit" });
+    expect((ruleset.inputs.rules as { ref: string }[]).map((rule) => rule.ref)).toEqual([LOGIN_RULE.ref, "voice_edge_rate_limit_1"]);
   });
 
   it("refuses, before declaring anything, more rules than the plan holds once the kept ones are counted", async () => {
