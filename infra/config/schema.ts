@@ -74,6 +74,7 @@ const rateLimitRuleSchema = z.strictObject({
 
 /** cloudflared's ingress `service` is an origin: a path there is refused by cloudflared when the tunnel config loads. */
 export function bridgeServiceProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return undefined; // the URL check itself reports it
   const url = new URL(value);
   if (url.username || url.password) return "must not carry a user name or password";
   if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) {
