@@ -10,6 +10,11 @@ export interface BridgeTunnel {
   connectorToken: pulumi.Output<string>;
 }
 
+/** The tunnel's name: `tunnel.name`, or `<workerName>-bridge`. Cloudflare refuses a second tunnel with the same name. */
+export function tunnelName(settings: StackSettings): string {
+  return settings.tunnel.name ?? `${settings.workerName}-bridge`;
+}
+
 /**
  * A remotely managed tunnel: the origin hostname to the bridge's private URL, everything else 404.
  * The ingress is written only after `originGuard` (the Access lock) exists, so the origin
@@ -19,7 +24,7 @@ export function bridgeTunnel(settings: StackSettings, secrets: StackSecrets, ori
   const accountId = settings.accountId;
   const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
     "bridge-tunnel",
-    { accountId, name: settings.tunnel.name ?? `${settings.workerName}-bridge`, configSrc: "cloudflare", tunnelSecret: pulumi.secret(secrets.tunnelSecret) },
+    { accountId, name: tunnelName(settings), configSrc: "cloudflare", tunnelSecret: pulumi.secret(secrets.tunnelSecret) },
     opts,
   );
   const config = new cloudflare.ZeroTrustTunnelCloudflaredConfig(

@@ -31,7 +31,9 @@ interface Workflow {
 }
 const workflow = (name: string) => parse(read(name)) as Workflow;
 const readmeTestLine = () => readFileSync(join(REPO_ROOT, ".ci", "run"), "utf8").split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("set ") && !l.startsWith("cd "))[0];
-const pulumiSteps = (wf: Workflow) => Object.values(wf.jobs).flatMap((job) => job.steps.filter((s) => s.uses?.startsWith("pulumi/actions@")));
+/** Steps that run a Pulumi command (preview/up); a pulumi/actions step without `command` only installs the CLI. */
+const isPulumiCommand = (step: Step) => step.uses?.startsWith("pulumi/actions@") === true && step.with?.command !== undefined;
+const pulumiSteps = (wf: Workflow) => Object.values(wf.jobs).flatMap((job) => job.steps.filter(isPulumiCommand));
 
 describe("GitHub workflows", () => {
   let lint: Awaited<ReturnType<typeof createLinter>>;
@@ -98,11 +100,28 @@ describe("GitHub workflows", () => {
     for (const stack of ["staging", "prod"]) {
       const job = wf.jobs[stack];
       expect(job.concurrency).toEqual({ group: `pulumi-stack-${stack}`, "cancel-in-progress": false });
-      const up = job.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
+      const up = job.steps.find(isPulumiCommand)!;
       expect(up.with).toMatchObject({ command: "up", "stack-name": stack });
       const smoke = job.steps[job.steps.indexOf(up) + 1];
       expect(smoke.run).toContain("npm run smoke -- --url \"$WS_URL\"");
       expect(smoke.env?.WS_URL).toBe(`\${{ steps.${up.id}.outputs.publicWsUrl }}`);
     }
+  });
+  it.each(workflowFiles)("%s runs preflight for the same stack, in the same job, before each preview and up", (name) => {
+    const wf = workflow(name);
+    let checked = 0;
+    for (const job of Object.values(wf.jobs)) {
+      job.steps.forEach((step, index) => {
+        if (!isPulumiCommand(step)) return;
+        const stack = String(step.with?.["stack-name"]);
+        const preflight = job.steps.slice(0, index).filter((s) => s.run?.startsWith("npm run preflight -- --stack "));
+        expect(preflight.map((s) => s.run), `preflight before ${String(step.with?.command)} ${stack}`).toEqual([`npm run preflight -- --stack ${stack === "${{ matrix.stack }}" ? '"${{ matrix.stack }}"' : stack}`]);
+        expect(preflight[0].env?.CLOUDFLARE_API_TOKEN).toBe("${{ secrets.CLOUDFLARE_API_TOKEN }}");
+        const install = job.steps.slice(0, job.steps.indexOf(preflight[0])).find((s) => s.uses?.startsWith("pulumi/actions@") && !isPulumiCommand(s));
+        expect(install?.with, "the Pulumi CLI installed before preflight (for the stack's tunnel ID)").toEqual({ "pulumi-version": "${{ env.PULUMI_VERSION }}" });
+        checked++;
+      });
+    }
+    expect(checked).toBe(name === "deploy.yml" ? 2 : 1);
   });
 });

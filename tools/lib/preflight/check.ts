@@ -1,0 +1,20 @@
+import type Cloudflare from "cloudflare";
+import type { StackSettings } from "../../../infra/config/schema";
+import type { RequiredPermission } from "./permissions";
+import type { CheckResult } from "./result";
+
+export interface PreflightContext {
+  client: Cloudflare;
+  stack: string;
+  settings: StackSettings;
+  /** The stack's own tunnel ID (`--tunnel-id`, or `pulumi stack output tunnelId`), when known. */
+  tunnelId: () => Promise<string | undefined>;
+}
+
+/** One check: what it reads (for the line an API failure gives), the permission that covers it, and the check itself. */
+export interface Check {
+  name: string;
+  reading: string;
+  permission?: RequiredPermission;
+  run: (context: PreflightContext) => Promise<CheckResult[]>;
+}

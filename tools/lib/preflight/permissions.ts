@@ -1,0 +1,72 @@
+import type Cloudflare from "cloudflare";
+import type { StackSettings } from "../../../infra/config/schema";
+
+export interface RequiredPermission {
+  /** The permission group's name in the API (`… Write` is "Edit" in the dashboard). */
+  group: string;
+  scope: "zone" | "account";
+  /** Where it is in the dashboard's token builder. */
+  dashboard: string;
+  /** What the stack does with it. */
+  why: string;
+  /** A read in that area: a 403 here means the token lacks the group. */
+  probe: (client: Cloudflare, settings: StackSettings) => Promise<unknown>;
+}
+
+/**
+ * Every permission group the token needs for `pulumi up` and for preflight, in one place: the
+ * token check compares against it, and the README lists exactly these (a test holds them equal).
+ */
+export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
+  { group: "Zone Read", scope: "zone", dashboard: "Zone → Zone → Read", why: "read the zone and its plan", probe: (client, s) => client.zones.get({ zone_id: s.zone.id }) },
+  {
+    group: "Zone Settings Write",
+    scope: "zone",
+    dashboard: "Zone → Zone Settings → Edit",
+    why: "websockets, ssl, always_use_https and zone.extraSettings",
+    probe: (client, s) => client.zones.settings.get("ssl", { zone_id: s.zone.id }),
+  },
+  { group: "DNS Write", scope: "zone", dashboard: "Zone → DNS → Edit", why: "the origin hostname's CNAME and the worker-only AAAA", probe: (client, s) => client.dns.records.list({ zone_id: s.zone.id, per_page: 5 }) },
+  { group: "Workers Routes Write", scope: "zone", dashboard: "Zone → Workers Routes → Edit", why: "the Worker's route", probe: (client, s) => client.workers.routes.list({ zone_id: s.zone.id }) },
+  {
+    group: "Zone WAF Write",
+    scope: "zone",
+    dashboard: "Zone → Zone WAF → Edit",
+    why: "the http_ratelimit entry-point ruleset and URL normalization",
+    probe: (client, s) => client.rulesets.list({ zone_id: s.zone.id }),
+  },
+  { group: "Workers Scripts Write", scope: "account", dashboard: "Account → Workers Scripts → Edit", why: "the Worker script", probe: (client, s) => client.workers.scripts.list({ account_id: s.accountId }) },
+  {
+    group: "Cloudflare Tunnel Write",
+    scope: "account",
+    dashboard: "Account → Cloudflare Tunnel → Edit",
+    why: "the tunnel and its ingress",
+    probe: (client, s) => client.zeroTrust.tunnels.cloudflared.list({ account_id: s.accountId, per_page: 5 }),
+  },
+  {
+    group: "Access: Apps and Policies Write",
+    scope: "account",
+    dashboard: "Account → Access: Apps and Policies → Edit",
+    why: "the Access application and policy that lock the origin hostname",
+    probe: (client, s) => client.zeroTrust.access.applications.list({ account_id: s.accountId, per_page: 5 }),
+  },
+  {
+    group: "Access: Service Tokens Write",
+    scope: "account",
+    dashboard: "Account → Access: Service Tokens → Edit",
+    why: "the Worker's service token",
+    probe: (client, s) => client.zeroTrust.access.serviceTokens.list({ account_id: s.accountId, per_page: 5 }),
+  },
+  { group: "Notifications Write", scope: "account", dashboard: "Account → Notifications → Edit", why: "alert policies and the webhook", probe: (client, s) => client.alerting.policies.list({ account_id: s.accountId }) },
+];
+
+export function requiredPermission(group: string): RequiredPermission {
+  const permission = REQUIRED_TOKEN_PERMISSIONS.find((p) => p.group === group);
+  if (!permission) throw new Error(`${group} is not in REQUIRED_TOKEN_PERMISSIONS`);
+  return permission;
+}
+
+/** `"DNS Write" (Zone → DNS → Edit)`, as the lines and the README name a permission. */
+export function describePermission(permission: RequiredPermission): string {
+  return `"${permission.group}" (${permission.dashboard})`;
+}

@@ -1,0 +1,122 @@
+/**
+ * `npm run preflight -- --stack <name>`: read-only checks of the real Cloudflare account before
+ * `pulumi up` (token and its permissions, Zero Trust, zone and plan, the rate-limit entry point,
+ * DNS, the Worker route, the tunnel name, ssl). One line per check; exit 1 when anything is a
+ * problem. `--carry-rules` prints the `keepRules:` block for the zone's existing rate-limit rules.
+ */
+import { parseArgs } from "node:util";
+import type { StackSettings } from "../infra/config/schema";
+import type { PreflightContext } from "./lib/preflight/check";
+import { carriedRules, carriedRulesYaml, rateLimitEntryPoint } from "./lib/preflight/rateLimit";
+import { apiFailure, formatResult, problem, type CheckResult } from "./lib/preflight/result";
+import { DEFAULT_BOUND_MS, preflightClient, runPreflight } from "./lib/preflight/run";
+import { tunnelIdFromPulumi } from "./lib/preflight/tunnel";
+import { REQUIRED_TOKEN_PERMISSIONS } from "./lib/preflight/permissions";
+import { knownStacks, loadStackSettings } from "./lib/stackFile";
+
+const USAGE = `usage: npm run preflight -- --stack <name> [--json] [--tunnel-id <id>] [--carry-rules] [--timeout-ms <ms>]
+  --stack <name>     the stack to check (${knownStacks().join(", ")}); required
+  --json             print the results as a JSON array instead of lines
+  --tunnel-id <id>   this stack's own tunnel ID (default: \`pulumi stack output tunnelId\` when the pulumi CLI is on PATH)
+  --carry-rules      print the keepRules: block (and adoptRulesetId:) for the zone's existing rate-limit rules instead of checking
+  --timeout-ms <ms>  bound for the whole run (default ${DEFAULT_BOUND_MS})
+  --help             this text
+environment: CLOUDFLARE_API_TOKEN (required), CLOUDFLARE_BASE_URL (optional API base URL)
+exit: 0 no problem (warnings allowed), 1 a problem, 2 a usage mistake`;
+
+function usageError(message: string): never {
+  console.error(`preflight: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        stack: { type: "string" },
+        json: { type: "boolean", default: false },
+        "tunnel-id": { type: "string" },
+        "carry-rules": { type: "boolean", default: false },
+        "timeout-ms": { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+      allowPositionals: false,
+      strict: true,
+    }).values;
+  } catch (error) {
+    usageError((error as Error).message.split(". ")[0]);
+  }
+}
+
+const args = parseOptions();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!args.stack) usageError("--stack is required");
+const stack = args.stack;
+const boundMs = args["timeout-ms"] === undefined ? DEFAULT_BOUND_MS : Number(args["timeout-ms"]);
+if (!Number.isInteger(boundMs) || boundMs < 100 || boundMs > 600_000) usageError(`--timeout-ms "${args["timeout-ms"]}" must be a whole number of milliseconds between 100 and 600000`);
+if (!knownStacks().includes(stack)) usageError(`unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`);
+let settings: StackSettings;
+try {
+  settings = loadStackSettings(stack);
+} catch (error) {
+  console.error(`preflight: ${(error as Error).message}`);
+  process.exit(2);
+}
+
+function finish(results: CheckResult[]): never {
+  if (args.json) console.log(JSON.stringify(results, null, 2));
+  else for (const result of results) console.log(formatResult(result));
+  process.exit(results.some((r) => r.status === "problem") ? 1 : 0);
+}
+
+const apiToken = process.env.CLOUDFLARE_API_TOKEN;
+if (!apiToken) {
+  finish([
+    problem(
+      "token",
+      "CLOUDFLARE_API_TOKEN is not set",
+      `create an API token (dashboard → My Profile → API Tokens) with ${REQUIRED_TOKEN_PERMISSIONS.map((p) => `"${p.group}"`).join(", ")} and export CLOUDFLARE_API_TOKEN`,
+    ),
+  ]);
+}
+
+const abort = new AbortController();
+const deadline = new Promise<void>((resolve) =>
+  setTimeout(() => {
+    abort.abort();
+    resolve();
+  }, boundMs).unref(),
+);
+const client = preflightClient({ apiToken, baseURL: process.env.CLOUDFLARE_BASE_URL || undefined, boundMs, signal: abort.signal });
+
+if (args["carry-rules"]) {
+  if (!settings.zone.owner) finish([problem("carry-rules", `stack ${stack} has zone.owner: false`, "run --carry-rules for the stack that owns the zone")]);
+  let entryPoint;
+  try {
+    entryPoint = await Promise.race([rateLimitEntryPoint(client, settings.zone.id), deadline.then(() => Promise.reject(new Error(`no answer within ${boundMs / 1000} s`)))]);
+  } catch (error) {
+    finish([apiFailure("carry-rules", error, "the zone's http_ratelimit entry point")]);
+  }
+  if (!entryPoint) finish([problem("carry-rules", `${settings.zone.name} has no http_ratelimit entry point: there are no rules to carry`, "nothing to paste; `pulumi up` creates the entry point")]);
+  let carried;
+  try {
+    carried = carriedRules(entryPoint);
+  } catch (error) {
+    finish([problem("carry-rules", `a rule of entry point ${entryPoint.id} cannot be carried as it is: ${(error as Error).message.split("\n")[0]}`, "edit or remove that rule in the dashboard (Security → WAF → Rate limiting rules), then run --carry-rules again")]);
+  }
+  console.log(args.json ? JSON.stringify(carried, null, 2) : carriedRulesYaml(stack, carried));
+  process.exit(0);
+}
+
+const tunnelIdOption = args["tunnel-id"];
+let pulumiTunnelId: Promise<string | undefined> | undefined;
+const context: PreflightContext = {
+  client,
+  stack,
+  settings,
+  tunnelId: () => (tunnelIdOption !== undefined ? Promise.resolve(tunnelIdOption) : (pulumiTunnelId ??= tunnelIdFromPulumi(stack))),
+};
+finish(await runPreflight(context, boundMs, deadline));
