@@ -1,6 +1,7 @@
 import { buildWorkerBundle } from "../worker/build";
 import { WS_PATH, HEALTH_PATH } from "../worker/src/routes";
 import { alerts } from "./alerts";
+import { bridgeWatchDatabase, bridgeWatchSchedule } from "./bridgeWatch";
 import { loadStackConfig } from "./config/load";
 import { serviceRecords } from "./dns";
 import { originLock } from "./originLock";
@@ -20,8 +21,10 @@ const lock = originLock(settings, opts);
 const originGuard = [lock.application, lock.policy];
 const bridge = bridgeTunnel(settings, secrets, originGuard, opts);
 serviceRecords(settings, bridge.tunnel.id, originGuard, opts);
-const worker = edgeWorker(settings, secrets, bundle, lock, opts);
-alerts(settings, secrets, bridge.tunnel.id, opts);
+const watchState = bridgeWatchDatabase(settings, opts);
+const worker = edgeWorker(settings, secrets, bundle, lock, watchState, opts);
+bridgeWatchSchedule(settings, worker.script, opts);
+alerts(settings, secrets, { tunnelId: bridge.tunnel.id, serviceTokenId: lock.serviceToken.id }, opts);
 
 /** The website's NEXT_PUBLIC_PERSONAPLEX_WS_URL. */
 export const publicWsUrl = `wss://${settings.publicHostname}${WS_PATH}`;

@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { BUNDLE_MODULE_NAME, type WorkerBundle } from "../worker/build";
 import { ROUTE_PREFIX } from "../worker/src/routes";
 import type { StackSecrets, StackSettings } from "./config/schema";
+import { bridgeWatchSettings } from "./bridgeWatch";
 import type { OriginLock } from "./originLock";
-import { workerBindings } from "./workerBindings";
+import { bridgeWatchBindings, workerBindings } from "./workerBindings";
 
 export interface EdgeWorker {
   script: cloudflare.WorkersScript;
@@ -16,7 +17,14 @@ export function routePattern(publicHostname: string): string {
 }
 
 /** The Worker from the shared bundle, bound to the bridge through the origin hostname, and its route. */
-export function edgeWorker(settings: StackSettings, secrets: StackSecrets, bundle: WorkerBundle, lock: OriginLock, opts: pulumi.CustomResourceOptions): EdgeWorker {
+export function edgeWorker(
+  settings: StackSettings,
+  secrets: StackSecrets,
+  bundle: WorkerBundle,
+  lock: OriginLock,
+  watchState: cloudflare.D1Database | undefined,
+  opts: pulumi.CustomResourceOptions,
+): EdgeWorker {
   const origin = `https://${settings.tunnel.originHostname}`;
   const bindings = workerBindings({
     BRIDGE_URL: `${origin}${settings.tunnel.bridgePath}`,
@@ -25,6 +33,17 @@ export function edgeWorker(settings: StackSettings, secrets: StackSecrets, bundl
     BRIDGE_ACCESS_CLIENT_ID: pulumi.secret(lock.serviceToken.clientId),
     BRIDGE_ACCESS_CLIENT_SECRET: pulumi.secret(lock.serviceToken.clientSecret),
   });
+  if (watchState) {
+    if (!secrets.alertWebhookUrl) throw new Error("bridge_probe needs alertWebhookUrl (the config schema checks this first)");
+    bindings.push(
+      ...bridgeWatchBindings({
+        databaseId: watchState.uuid,
+        settings: bridgeWatchSettings(settings),
+        webhookUrl: pulumi.secret(secrets.alertWebhookUrl),
+        webhookSecret: secrets.alertWebhookSecret === undefined ? undefined : pulumi.secret(secrets.alertWebhookSecret),
+      }),
+    );
+  }
   const script = new cloudflare.WorkersScript(
     "edge-worker",
     {

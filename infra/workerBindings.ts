@@ -1,6 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type * as cloudflare from "@pulumi/cloudflare";
 import { SECRET_BINDINGS, type BindingName, type EdgeSettings } from "../worker/src/bindings";
+import { BRIDGE_WATCH_BINDINGS, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
 
 /** A value for every binding the Worker reads: a renamed binding fails to compile here. */
 export type BindingValues = {
@@ -21,4 +22,22 @@ export function workerBindings(values: BindingValues): cloudflare.types.input.Wo
     else bindings.push({ name, type: "plain_text", text: value as pulumi.Input<string> });
   }
   return bindings;
+}
+
+export interface BridgeWatchBindingValues {
+  databaseId: pulumi.Input<string>;
+  settings: BridgeWatchSettings;
+  webhookUrl: pulumi.Input<string>;
+  webhookSecret?: pulumi.Input<string>;
+}
+
+/** The bridge watch's bindings (read only by the Worker's scheduled handler): D1 state, settings, webhook secrets. */
+export function bridgeWatchBindings(values: BridgeWatchBindingValues): cloudflare.types.input.WorkersScriptBinding[] {
+  const names = BRIDGE_WATCH_BINDINGS;
+  return [
+    { name: names.state, type: "d1", id: values.databaseId },
+    { name: names.settings, type: "json", json: JSON.stringify(values.settings) },
+    { name: names.webhookUrl, type: "secret_text", text: values.webhookUrl },
+    ...(values.webhookSecret === undefined ? [] : [{ name: names.webhookSecret, type: "secret_text", text: values.webhookSecret }]),
+  ];
 }

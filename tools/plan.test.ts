@@ -17,13 +17,16 @@ describe("npm run plan", () => {
     expect(result.stdout).toMatch(/JWT_SECRET \(secret_text\) = "\[secret\]"/);
     expect(result.stdout).toMatch(/tunnelSecret: \[secret\]/);
     expect(result.stdout).toMatch(/connectorToken: "\[secret\]"/);
+    // Both stacks are on the Free plan: their 5XX alert is the Worker's probe.
+    expect(result.stdout).toContain("bridge_probe: the edge Worker probes the bridge every minute through the tunnel and POSTs the webhook after 3 consecutive failures → webhook");
+    expect(result.stdout).toMatch(/tunnel_health_event: the tunnel to the voice bridge is degraded or down → emails, webhooks/);
   });
 
   it("prints the same resources as a JSON array of {type, name, inputs} with --json", () => {
     const result = plan("--stack", "prod", "--json");
     expect(result.status, result.stderr).toBe(0);
     const resources = JSON.parse(result.stdout) as { type: string; name: string; inputs: Record<string, unknown> }[];
-    expect(resources).toHaveLength(16);
+    expect(resources).toHaveLength(20);
     for (const resource of resources) expect(Object.keys(resource).sort()).toEqual(["inputs", "name", "type"]);
     const tunnel = resources.find((r) => r.name === "bridge-tunnel")!;
     expect(tunnel.inputs.tunnelSecret).toBe("[secret]");

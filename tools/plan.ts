@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { StackConfigError } from "../infra/config/schema";
+import { BRIDGE_WATCH_BINDINGS, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
 import { runProgram, Secret, type DeclaredResource } from "./lib/mockProgram";
 import { knownStacks, stackFileName } from "./lib/stackFile";
 
@@ -39,6 +40,24 @@ export function displayValue(value: unknown, key = ""): unknown {
 }
 
 const WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript";
+const NOTIFICATION_POLICY = "cloudflare:index/notificationPolicy:NotificationPolicy";
+const CRON_TRIGGER = "cloudflare:index/workersCronTrigger:WorkersCronTrigger";
+
+/** One line per alert: what fires it and where it goes (the reviewer's question about alerts). */
+export function alertSummary(resources: DeclaredResource[]): string[] {
+  const lines = resources
+    .filter((r) => r.type === NOTIFICATION_POLICY)
+    .map((r) => `${r.inputs.alertType}: ${r.inputs.description} → ${Object.keys((r.inputs.mechanisms as object) ?? {}).join(", ")}`);
+  if (resources.some((r) => r.type === CRON_TRIGGER)) {
+    const script = resources.find((r) => r.type === WORKERS_SCRIPT);
+    const bindings = script?.inputs.bindings instanceof Secret ? (script.inputs.bindings.value as Binding[]) : [];
+    const watch = JSON.parse(bindings.find((b) => b.name === BRIDGE_WATCH_BINDINGS.settings)?.json ?? "{}") as Partial<BridgeWatchSettings>;
+    lines.push(
+      `bridge_probe: the edge Worker probes the bridge every minute through the tunnel and POSTs the webhook after ${watch.failuresBeforeAlert} consecutive failures${watch.notifyRecovery ? ", and when it recovers" : ""} → webhook`,
+    );
+  }
+  return lines;
+}
 
 /** A resource's inputs as a reviewer reads them: secrets masked, the Worker's bundle as its size. */
 export function displayInputs(resource: DeclaredResource): Record<string, unknown> {
@@ -90,6 +109,8 @@ tokens below are stand-ins and secrets are masked. \`pulumi preview --stack ${ar
     console.log(`\n+ ${shortType(resource.type)}  ${resource.name}   (${resource.type})`);
     for (const line of formatInputs(resource)) console.log(`    ${line}`);
   }
+  console.log("\nalerts:");
+  for (const line of alertSummary(resources)) console.log(`    ${line}`);
   console.log("\noutputs:");
   for (const [name, value] of Object.entries(outputs)) console.log(`    ${name}: ${JSON.stringify(displayValue(value))}`);
 }

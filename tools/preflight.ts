@@ -11,7 +11,7 @@ import { carriedRules, carriedRulesYaml, rateLimitEntryPoint } from "./lib/prefl
 import { apiFailure, formatResult, problem, type CheckResult } from "./lib/preflight/result";
 import { DEFAULT_BOUND_MS, preflightClient, runPreflight } from "./lib/preflight/run";
 import { tunnelIdFromPulumi } from "./lib/preflight/tunnel";
-import { REQUIRED_TOKEN_PERMISSIONS } from "./lib/preflight/permissions";
+import { requiredPermissionsFor } from "./lib/preflight/permissions";
 import { knownStacks, loadStackSettings } from "./lib/stackFile";
 
 const USAGE = `usage: npm run preflight -- --stack <name> [--json] [--tunnel-id <id>] [--carry-rules] [--timeout-ms <ms>]
@@ -78,7 +78,7 @@ if (!apiToken) {
     problem(
       "token",
       "CLOUDFLARE_API_TOKEN is not set",
-      `create an API token (dashboard → My Profile → API Tokens) with ${REQUIRED_TOKEN_PERMISSIONS.map((p) => `"${p.group}"`).join(", ")} and export CLOUDFLARE_API_TOKEN`,
+      `create an API token (dashboard → My Profile → API Tokens) with ${requiredPermissionsFor(settings).map((p) => `"${p.group}"`).join(", ")} and export CLOUDFLARE_API_TOKEN`,
     ),
   ]);
 }

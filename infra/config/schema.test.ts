@@ -4,7 +4,7 @@ import { loadStackSettings, projectValues, readStackFile } from "../../tools/lib
 import { parseStackSecrets, parseStackSettings, StackConfigError } from "./schema";
 
 const prod = () => projectValues(readStackFile("prod"));
-const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 1).toString("base64") };
+const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 1).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test" };
 const zone = (changes: Record<string, unknown>) => ({ ...(prod().zone as object), ...changes });
 
 function settingsError(values: Record<string, unknown>): string {
@@ -35,9 +35,10 @@ describe("bad settings are refused with the key, the stack file and what is allo
     ["more rules than the Free plan allows", { rateLimit: { rules: [{}, { path: "/voice/health" }] } }, /voice-edge:rateLimit → rules: has 2 rules; the free plan allows 1/],
     ["the Host field on the Free plan", { rateLimit: { rules: [{ hosts: ["mycosoft.com"] }] } }, /rules\.0\.hosts: the host field is not available .* on the free plan \(allowed: path\)/],
     ["a Pro period on Pro is fine but 120 s is not", { zone: zone({ plan: "pro" }), rateLimit: { rules: [{ period: 120 }] } }, /120 s is not available on the pro plan \(allowed: 10, 60\)/],
-    ["an Enterprise alert on Free", { alerts: { emails: ["ops@mycosoft.com"], types: ["http_alert_origin_error"] } }, /voice-edge:alerts → types\.0: http_alert_origin_error is not available on the free plan \(allowed: tunnel_health_event\)/],
-    ["no alert mechanism", { alerts: { emails: [] } }, /voice-edge:alerts: needs at least one mechanism: emails or webhookUrl/],
-    ["an http webhook", { alerts: { webhookUrl: "http://hooks.example.com" } }, /voice-edge:alerts → webhookUrl: must be an https:\/\/ URL/],
+    ["an Enterprise alert on Free", { alerts: { emails: ["ops@mycosoft.com"], types: ["http_alert_origin_error"] } }, /voice-edge:alerts → types\.0: http_alert_origin_error is not available on the free plan \(allowed: tunnel_health_event, expiring_service_token_alert, bridge_probe\)/],
+    ["a health check on Free", { alerts: { emails: ["ops@mycosoft.com"], types: ["health_check_status_notification"] } }, /types\.0: health_check_status_notification is not available on the free plan/],
+    ["an alert type Cloudflare does not have", { alerts: { emails: ["ops@mycosoft.com"], types: ["http_5xx"] } }, /voice-edge:alerts → types\.0: Invalid option: expected one of "tunnel_health_event"/],
+    ["a webhook URL in the stack file", { alerts: { emails: ["ops@mycosoft.com"], webhookUrl: "https://hooks.slack.com/services/T/B/x" } }, /voice-edge:alerts → webhookUrl: moved to the secret voice-edge:alertWebhookUrl/],
     ["rate limits in a stack that does not own the zone", { zone: zone({ owner: false }) }, /voice-edge:rateLimit: only the stack with zone.owner: true/],
     ["a public hostname outside the zone", { publicHostname: "voice.example.org" }, /voice-edge:publicHostname: voice.example.org is not in zone mycosoft.com/],
     ["the origin hostname equal to the public one", { tunnel: { originHostname: "mycosoft.com", bridgeService: "http://192.168.0.188:8999" } }, /voice-edge:tunnel → originHostname: must differ from publicHostname/],
@@ -94,6 +95,25 @@ describe("bad settings are refused with the key, the stack file and what is allo
       expect((error as Error).message).not.toContain("short-secret-value");
       expect((error as Error).message).not.toContain("not base64 at all");
     }
+  });
+
+  it("refuses a stack with no alert mechanism at all", () => {
+    const settings = parseStackSettings("prod", "Pulumi.prod.yaml", { ...prod(), alerts: { emails: [], types: ["tunnel_health_event"] } });
+    expect(() => parseStackSecrets("prod", "Pulumi.prod.yaml", settings, { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret })).toThrow(
+      /voice-edge:alerts: needs at least one mechanism: alerts\.emails, alerts\.pagerdutyIds or the secret voice-edge:alertWebhookUrl/,
+    );
+  });
+
+  it("refuses an http:// alert webhook", () => {
+    expect(() => parseStackSecrets("prod", "Pulumi.prod.yaml", loadStackSettings("prod"), { ...SECRETS, alertWebhookUrl: "http://hooks.example.com/x" })).toThrow(/voice-edge:alertWebhookUrl: must be an https:\/\/ URL/);
+  });
+
+  it("requires the webhook on the Free plan, whose 5XX alert is the Worker's probe, naming the plan and the way out", () => {
+    const attempt = () => parseStackSecrets("prod", "Pulumi.prod.yaml", loadStackSettings("prod"), { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret });
+    expect(attempt).toThrow(/voice-edge:alertWebhookUrl: is required because bridge_probe is the free plan's alert on a failing bridge \(the plan has no Cloudflare notification for 5XX\)/);
+    expect(attempt).toThrow(/pulumi config set --secret voice-edge:alertWebhookUrl.*or list alerts\.types without bridge_probe/);
+    const withoutProbe = parseStackSettings("prod", "Pulumi.prod.yaml", { ...prod(), alerts: { emails: ["ops@mycosoft.com"], types: ["tunnel_health_event"] } });
+    expect(() => parseStackSecrets("prod", "Pulumi.prod.yaml", withoutProbe, { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret })).not.toThrow();
   });
 
   it("requires jwtSecret when an HS algorithm is allowed, naming the command that sets it", () => {

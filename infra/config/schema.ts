@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { edgeSettingsSchema, isHmacAlgorithm } from "../../worker/src/bindings";
 import { fieldsUsed, isManagedRuleRef, MANAGED_RULE_REF_PREFIX } from "../rateLimitExpression";
-import { defaultAlertTypes, PLAN_LIMITS, RATE_LIMIT_PERIODS, ZONE_PLANS } from "./planLimits";
+import { ALERT_TYPES, ALL_ALERT_TYPES, defaultAlertTypes, PLAN_LIMITS, RATE_LIMIT_PERIODS, ZONE_PLANS, type AlertType } from "./planLimits";
 import { KNOWN_ZONE_SETTINGS, ZONE_SETTING_VALUES, type ZoneSettingId, type ZoneSettingValue } from "./zoneSettingValues";
 
 /** The Pulumi project, and so the namespace of every key below (`voice-edge:<key>`). */
@@ -144,9 +144,16 @@ const tunnelSchema = z.strictObject({
 
 const alertsSchema = z.strictObject({
   emails: z.array(z.email()).default([]),
-  webhookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
-  /** Alert types to subscribe to; defaults to every type the zone's plan offers. */
-  types: z.array(z.string()).optional(),
+  /** PagerDuty destinations connected in the dashboard (Notifications → Destinations), by ID. */
+  pagerdutyIds: z.array(z.string().regex(/^[0-9a-f-]{32,36}$/, "must be a PagerDuty destination ID (Notifications → Destinations)")).default([]),
+  /** A Slack URL carries its credential in the path: the webhook is the secret `alertWebhookUrl`. */
+  webhookUrl: z.unknown().optional().refine((value) => value === undefined, "moved to the secret voice-edge:alertWebhookUrl (a Slack webhook URL is a credential): remove it here and run `pulumi config set --secret voice-edge:alertWebhookUrl <url>`"),
+  /** Alert types to declare; defaults to the strongest set the zone's plan offers. */
+  types: z.array(z.enum(ALL_ALERT_TYPES)).min(1).optional(),
+  /** Also notify when the tunnel, the health check or the bridge probe recovers. */
+  notifyRecovery: z.boolean().default(false),
+  /** Consecutive failures (a minute apart) before the health check or the bridge probe alerts. */
+  failuresBeforeAlert: z.int().min(1).max(30).default(3),
 });
 
 export const stackSettingsSchema = z
@@ -203,14 +210,17 @@ export const stackSettingsSchema = z
       }
     });
 
-    const alertTypes = stack.alerts.types ?? defaultAlertTypes(stack.zone.plan);
-    alertTypes.forEach((type, index) => {
+    (stack.alerts.types ?? []).forEach((type, index) => {
       if (!limits.alertTypes.includes(type)) problem(["alerts", "types", index], `${type} is not available on ${plan} (allowed: ${limits.alertTypes.join(", ")})`);
     });
-    if (stack.alerts.emails.length === 0 && !stack.alerts.webhookUrl) problem(["alerts"], "needs at least one mechanism: emails or webhookUrl");
   });
 
 export type StackSettings = z.infer<typeof stackSettingsSchema>;
+
+/** The alert types a stack declares: its `alerts.types`, or the strongest set its plan offers. */
+export function alertTypesOf(settings: StackSettings): AlertType[] {
+  return settings.alerts.types ?? defaultAlertTypes(settings.zone.plan);
+}
 
 /** `cloudflare:apiToken`: read by the provider module; a secret like the project's own. */
 export const API_TOKEN_KEY = "cloudflare:apiToken";
@@ -224,7 +234,8 @@ export function plaintextSecretProblem(key: string): string {
 export const SECRET_KEYS = {
   jwtSecret: "HS* signing key shared with whoever issues the tokens (at least 32 characters)",
   tunnelSecret: "the tunnel's secret: at least 32 random bytes, base64 (openssl rand -base64 32)",
-  alertWebhookSecret: "optional: sent by Cloudflare with each webhook notification",
+  alertWebhookUrl: "where alerts go besides email: an https:// webhook (a Slack incoming-webhook URL works); required for bridge_probe, the Free plan's 5XX alert",
+  alertWebhookSecret: "optional: sent with each webhook notification as cf-webhook-auth",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
@@ -236,6 +247,7 @@ const base64Secret = z.string().refine((value) => {
 export const stackSecretsSchema = z.strictObject({
   jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
   tunnelSecret: base64Secret,
+  alertWebhookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
   alertWebhookSecret: z.string().min(1).optional(),
 });
 export type StackSecrets = z.infer<typeof stackSecretsSchema>;
@@ -297,7 +309,18 @@ export function parseStackSecrets(stack: string, source: string, settings: Stack
   if (auth.mode === "jwt" && auth.algorithms.some(isHmacAlgorithm) && !values.jwtSecret) {
     problems.push(`${PROJECT}:jwtSecret: is required because edge.auth.algorithms includes ${auth.algorithms.filter(isHmacAlgorithm).join(", ")}; set it with \`pulumi config set --secret ${PROJECT}:jwtSecret\``);
   }
-  if (values.alertWebhookSecret && !settings.alerts.webhookUrl) problems.push(`${PROJECT}:alertWebhookSecret: is set but alerts.webhookUrl is not`);
+  if (values.alertWebhookSecret && !values.alertWebhookUrl) problems.push(`${PROJECT}:alertWebhookSecret: is set but ${PROJECT}:alertWebhookUrl is not`);
+  const types = alertTypesOf(settings);
+  if (types.includes(ALERT_TYPES.bridgeProbe) && !values.alertWebhookUrl) {
+    const why = settings.alerts.types ? "alerts.types includes bridge_probe" : `bridge_probe is the ${settings.zone.plan} plan's alert on a failing bridge (the plan has no Cloudflare notification for 5XX)`;
+    problems.push(
+      `${PROJECT}:alertWebhookUrl: is required because ${why}, and the Worker's probe can notify only a webhook; set it with \`pulumi config set --secret ${PROJECT}:alertWebhookUrl\` (a Slack incoming-webhook URL works), or list alerts.types without bridge_probe`,
+    );
+  }
+  const { emails, pagerdutyIds } = settings.alerts;
+  if (emails.length === 0 && pagerdutyIds.length === 0 && !values.alertWebhookUrl) {
+    problems.push(`${PROJECT}:alerts: needs at least one mechanism: alerts.emails, alerts.pagerdutyIds or the secret ${PROJECT}:alertWebhookUrl`);
+  }
   if (problems.length > 0 || !result.success) throw new StackConfigError(stack, source, problems);
   return result.data;
 }

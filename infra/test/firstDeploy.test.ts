@@ -17,7 +17,7 @@ const T = {
   script: "cloudflare:index/workersScript:WorkersScript",
 };
 const ZONE_ID = "0".repeat(32);
-const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64") };
+const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test" };
 const zone = (changes: Record<string, unknown>) => ({ id: ZONE_ID, name: "mycosoft.com", plan: "free", owner: true, ...changes });
 
 function one(run: ProgramRun, type: string, name: string): DeclaredResource {

@@ -19,7 +19,7 @@ const T = {
   webhook: "cloudflare:index/notificationPolicyWebhooks:NotificationPolicyWebhooks",
 };
 
-const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), "cloudflare:apiToken": "cf-token-for-tests" };
+const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test", "cloudflare:apiToken": "cf-token-for-tests" };
 
 function one(run: ProgramRun, type: string, name: string): DeclaredResource {
   const found = run.resources.filter((r) => r.type === type && r.name === name);
@@ -46,10 +46,14 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   it("declares exactly the expected resources", () => {
     expect(inventory(run)).toEqual(
       [
+        "D1Database bridge-watch-state",
         "DnsRecord origin-hostname",
+        "NotificationPolicy alert-service-token-expiry",
         "NotificationPolicy alert-tunnel-health-event",
+        "NotificationPolicyWebhooks alert-webhook",
         "Ruleset rate-limit",
         "UrlNormalizationSettings zone-url-normalization",
+        "WorkersCronTrigger bridge-watch-schedule",
         "WorkersRoute edge-route",
         "WorkersScript edge-worker",
         "ZeroTrustAccessApplication origin-access-application",
@@ -145,6 +149,9 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
       ["JWT_SECRET", "secret_text"],
       ["BRIDGE_ACCESS_CLIENT_ID", "secret_text"],
       ["BRIDGE_ACCESS_CLIENT_SECRET", "secret_text"],
+      ["BRIDGE_WATCH_DB", "d1"],
+      ["BRIDGE_WATCH", "json"],
+      ["ALERT_WEBHOOK_URL", "secret_text"],
     ]);
     const byName = Object.fromEntries(bindings.map((b) => [b.name, b]));
     expect(byName.BRIDGE_URL.text).toBe("https://voice-origin.mycosoft.com/api/chat");
@@ -163,13 +170,6 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
 
   it("routes mycosoft.com/voice/* to the Worker", () => {
     expect(one(run, T.route, "edge-route").inputs).toEqual({ zoneId: "00000000000000000000000000000000", pattern: "mycosoft.com/voice/*", script: "voice-edge-prod" });
-  });
-
-  it("alerts on tunnel health by email, and not on Enterprise-only origin error rates on the Free plan", () => {
-    const policies = run.resources.filter((r) => r.type === T.notification);
-    expect(policies.map((p) => p.inputs.alertType)).toEqual(["tunnel_health_event"]);
-    expect(policies[0].inputs).toMatchObject({ enabled: true, mechanisms: { emails: [{ id: "ops@mycosoft.com" }] }, filters: { tunnelIds: ["bridge-tunnel-id"] } });
-    expect(policies[0].inputs.mechanisms).not.toHaveProperty("webhooks");
   });
 
   it("exports what the website and operators need, the connector token as a secret", () => {
@@ -193,9 +193,13 @@ describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
   it("declares no zone settings or rate-limit ruleset, and adds its Worker-only hostname record", () => {
     expect(inventory(run)).toEqual(
       [
+        "D1Database bridge-watch-state",
         "DnsRecord origin-hostname",
         "DnsRecord public-hostname",
+        "NotificationPolicy alert-service-token-expiry",
         "NotificationPolicy alert-tunnel-health-event",
+        "NotificationPolicyWebhooks alert-webhook",
+        "WorkersCronTrigger bridge-watch-schedule",
         "WorkersRoute edge-route",
         "WorkersScript edge-worker",
         "ZeroTrustAccessApplication origin-access-application",
@@ -220,27 +224,12 @@ describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
   });
 
   it("lets the provider read CLOUDFLARE_API_TOKEN itself when no apiToken is configured", async () => {
-    const withoutToken = await runProgram("staging", { secrets: { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret } });
+    const withoutToken = await runProgram("staging", { secrets: { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret, alertWebhookUrl: SECRETS.alertWebhookUrl } });
     expect(one(withoutToken, T.provider, "cloudflare").inputs).not.toHaveProperty("apiToken");
   });
 });
 
 describe("plan-dependent resources", () => {
-  it("adds the origin error-rate alert and a webhook mechanism on an Enterprise zone", async () => {
-    const run = await runProgram("prod", {
-      secrets: { ...SECRETS, alertWebhookSecret: "hook-secret" },
-      override: {
-        "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "enterprise", owner: true },
-        "voice-edge:alerts": { emails: ["ops@mycosoft.com"], webhookUrl: "https://hooks.example.com/voice" },
-      },
-    });
-    expect(one(run, T.webhook, "alert-webhook").inputs).toMatchObject({ url: "https://hooks.example.com/voice", secret: new Secret("hook-secret") });
-    const policies = run.resources.filter((r) => r.type === T.notification);
-    expect(policies.map((p) => p.inputs.alertType).sort()).toEqual(["advanced_http_alert_error", "http_alert_origin_error", "tunnel_health_event"]);
-    for (const policy of policies) expect(policy.inputs.mechanisms).toEqual({ emails: [{ id: "ops@mycosoft.com" }], webhooks: [{ id: "alert-webhook-id" }] });
-    expect(one(run, T.notification, "alert-http-alert-origin-error").inputs.filters).toEqual({ zones: ["0".repeat(32)] });
-  });
-
   it("restricts the rule to listed hosts where the plan has the Host field", async () => {
     const run = await runProgram("prod", {
       secrets: SECRETS,

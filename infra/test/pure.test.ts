@@ -36,10 +36,15 @@ describe("plan limits", () => {
     }
   });
 
-  it("give the Free plan one 10 s rule on the path and tunnel health alerts only", () => {
+  it("give the Free plan one 10 s rule on the path, and the Worker's probe for want of a Cloudflare 5XX alert", () => {
     expect(PLAN_LIMITS.free).toMatchObject({ rateLimitRules: 1, periods: [10], mitigationTimeouts: [10], fields: ["path"], regex: false });
-    expect(defaultAlertTypes("free")).toEqual(["tunnel_health_event"]);
+    expect(defaultAlertTypes("free")).toEqual(["tunnel_health_event", "expiring_service_token_alert", "bridge_probe"]);
+    expect(defaultAlertTypes("pro")).toEqual(["tunnel_health_event", "expiring_service_token_alert", "health_check_status_notification"]);
     expect(defaultAlertTypes("enterprise")).toContain("http_alert_origin_error");
+  });
+
+  it("default to alert types the plan offers", () => {
+    for (const plan of ZONE_PLANS) for (const type of defaultAlertTypes(plan)) expect(PLAN_LIMITS[plan].alertTypes).toContain(type);
   });
 });
 

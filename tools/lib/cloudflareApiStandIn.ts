@@ -36,7 +36,9 @@ export type StandInArea =
   | "tunnels"
   | "accessApps"
   | "serviceTokens"
-  | "notifications";
+  | "notifications"
+  | "healthchecks"
+  | "d1";
 
 export interface StandInScenario {
   accountId: string;
@@ -135,6 +137,7 @@ function route(scenario: StandInScenario, url: URL): { area: StandInArea; answer
   if (path === `/accounts/${account}/access/service_tokens`) return { area: "serviceTokens", answer: zeroTrust((r) => paginate(r, url, [], size)) };
   if (path === `/accounts/${account}/workers/scripts`) return { area: "scripts", answer: (r) => send(r, 200, success([])) };
   if (path === `/accounts/${account}/alerting/v3/policies`) return { area: "notifications", answer: (r) => send(r, 200, success([])) };
+  if (path === `/accounts/${account}/d1/database`) return { area: "d1", answer: (r) => paginate(r, url, [], size) };
   if (path === `/accounts/${account}/cfd_tunnel`) {
     const name = url.searchParams.get("name");
     const tunnels = scenario.tunnels
@@ -163,6 +166,7 @@ function route(scenario: StandInScenario, url: URL): { area: StandInArea; answer
     const records = scenario.records.filter((r) => exact === undefined || r.name === exact).map((r, index) => ({ id: index.toString(16).padStart(32, "0"), ttl: 1, proxiable: true, comment: null, ...r }));
     return inZone("dns", (r) => paginate(r, url, records, size));
   }
+  if (rest === "/healthchecks") return inZone("healthchecks", (r) => paginate(r, url, [], size));
   if (rest === "/workers/routes") return inZone("routes", (r) => send(r, 200, success(scenario.routes.map((route, index) => ({ id: index.toString(16).padStart(32, "0"), ...route })))));
   return undefined;
 }

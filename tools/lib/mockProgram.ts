@@ -47,7 +47,11 @@ export interface RunOptions {
 
 /** Fresh, valid, random values for the secrets every stack here needs: the plan shows them only as [secret]. */
 export function placeholderSecrets(): Partial<Record<SecretKey, string>> {
-  return { jwtSecret: randomBytes(32).toString("base64url"), tunnelSecret: randomBytes(32).toString("base64") };
+  return {
+    jwtSecret: randomBytes(32).toString("base64url"),
+    tunnelSecret: randomBytes(32).toString("base64"),
+    alertWebhookUrl: `https://hooks.example.com/placeholder/${randomBytes(8).toString("hex")}`,
+  };
 }
 
 function revealSecrets(value: unknown): unknown {
@@ -65,6 +69,7 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
   if (type === "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken") {
     return { ...inputs, clientId: `${name}.access`, clientSecret: `${name}-client-secret` };
   }
+  if (type === "cloudflare:index/d1Database:D1Database") return { ...inputs, uuid: `${name}-uuid` };
   return inputs;
 }
 

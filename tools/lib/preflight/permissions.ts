@@ -1,5 +1,6 @@
 import type Cloudflare from "cloudflare";
-import type { StackSettings } from "../../../infra/config/schema";
+import { ALERT_TYPES } from "../../../infra/config/planLimits";
+import { alertTypesOf, type StackSettings } from "../../../infra/config/schema";
 
 export interface RequiredPermission {
   /** The permission group's name in the API (`… Write` is "Edit" in the dashboard). */
@@ -11,6 +12,8 @@ export interface RequiredPermission {
   why: string;
   /** A read in that area: a 403 here means the token lacks the group. */
   probe: (client: Cloudflare, settings: StackSettings) => Promise<unknown>;
+  /** Only stacks that declare what needs it need it; unset: every stack. */
+  neededBy?: (settings: StackSettings) => boolean;
 }
 
 /**
@@ -58,7 +61,28 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     probe: (client, s) => client.zeroTrust.access.serviceTokens.list({ account_id: s.accountId, per_page: 5 }),
   },
   { group: "Notifications Write", scope: "account", dashboard: "Account → Notifications → Edit", why: "alert policies and the webhook", probe: (client, s) => client.alerting.policies.list({ account_id: s.accountId }) },
+  {
+    group: "Health Checks Write",
+    scope: "zone",
+    dashboard: "Zone → Health Checks → Edit",
+    why: "the Health Check of /voice/health (alerts with health_check_status_notification: Pro and up)",
+    probe: (client, s) => client.healthchecks.list({ zone_id: s.zone.id }),
+    neededBy: (s) => alertTypesOf(s).includes(ALERT_TYPES.healthCheck),
+  },
+  {
+    group: "D1 Write",
+    scope: "account",
+    dashboard: "Account → D1 → Edit",
+    why: "the bridge probe's state (alerts with bridge_probe: the Free plan's default)",
+    probe: (client, s) => client.d1.database.list({ account_id: s.accountId }),
+    neededBy: (s) => alertTypesOf(s).includes(ALERT_TYPES.bridgeProbe),
+  },
 ];
+
+/** The permission groups this stack needs: every unconditional one, and those its alerts need. */
+export function requiredPermissionsFor(settings: StackSettings): RequiredPermission[] {
+  return REQUIRED_TOKEN_PERMISSIONS.filter((permission) => permission.neededBy?.(settings) ?? true);
+}
 
 export function requiredPermission(group: string): RequiredPermission {
   const permission = REQUIRED_TOKEN_PERMISSIONS.find((p) => p.group === group);

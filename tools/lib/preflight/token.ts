@@ -2,7 +2,7 @@ import type Cloudflare from "cloudflare";
 import { APIError } from "cloudflare";
 import type { Token, TokenPolicy } from "cloudflare/resources/shared";
 import type { StackSettings } from "../../../infra/config/schema";
-import { describePermission, REQUIRED_TOKEN_PERMISSIONS, type RequiredPermission } from "./permissions";
+import { describePermission, requiredPermissionsFor, type RequiredPermission } from "./permissions";
 import { apiFailure, isForbidden, ok, problem, warning, type CheckResult } from "./result";
 
 const CHECK = "token";
@@ -50,7 +50,7 @@ function covers(policy: TokenPolicy, permission: RequiredPermission, settings: S
 export function missingPermissions(token: Token, settings: StackSettings): RequiredPermission[] {
   const policies = token.policies ?? [];
   const names = (policy: TokenPolicy) => new Set(policy.permission_groups.map((group) => group.name));
-  return REQUIRED_TOKEN_PERMISSIONS.filter((permission) => {
+  return requiredPermissionsFor(settings).filter((permission) => {
     const granted = policies.some((p) => p.effect === "allow" && names(p).has(permission.group) && covers(p, permission, settings));
     const denied = policies.some((p) => p.effect === "deny" && names(p).has(permission.group) && covers(p, permission, settings));
     return !granted || denied;
@@ -64,7 +64,7 @@ async function readToken(client: Cloudflare, settings: StackSettings, owner: Own
 /** Reads in each area; a 403 names the group that is missing. Other failures say nothing about permissions. */
 async function probe(client: Cloudflare, settings: StackSettings): Promise<RequiredPermission[]> {
   const outcomes = await Promise.all(
-    REQUIRED_TOKEN_PERMISSIONS.map((permission) =>
+    requiredPermissionsFor(settings).map((permission) =>
       permission.probe(client, settings).then(
         () => undefined,
         (error: unknown) => {
@@ -123,7 +123,7 @@ export async function checkToken(client: Cloudflare, settings: StackSettings): P
     warning(
       CHECK,
       "edit rights could not be confirmed: the token may not read its own policies, so only reads were tried",
-      `make sure it has all of ${REQUIRED_TOKEN_PERMISSIONS.map((p) => `"${p.group}"`).join(", ")} (the README lists where each is in the dashboard)`,
+      `make sure it has all of ${requiredPermissionsFor(settings).map((p) => `"${p.group}"`).join(", ")} (the README lists where each is in the dashboard)`,
     ),
   );
   return { results, fatal: false };

@@ -1,0 +1,38 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import type * as pulumi from "@pulumi/pulumi";
+import { BRIDGE_WATCH_CRON, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
+import { alertTypesOf, type StackSettings } from "./config/schema";
+import { ALERT_TYPES } from "./config/planLimits";
+
+/**
+ * `bridge_probe`: the edge Worker's own alert for plans without a Cloudflare notification on 5XX.
+ * A Cron Trigger runs it every minute; it probes the bridge through the same path as an upgrade
+ * and keeps one row of state in a D1 database, written only when it changes.
+ */
+export function bridgeProbeEnabled(settings: StackSettings): boolean {
+  return alertTypesOf(settings).includes(ALERT_TYPES.bridgeProbe);
+}
+
+export function bridgeWatchSettings(settings: StackSettings): BridgeWatchSettings {
+  return {
+    service: `${settings.workerName} (${settings.publicHostname})`,
+    failuresBeforeAlert: settings.alerts.failuresBeforeAlert,
+    notifyRecovery: settings.alerts.notifyRecovery,
+  };
+}
+
+/** The watch's state: a D1 database (strongly consistent, unlike KV; no Durable Object migrations to carry). */
+export function bridgeWatchDatabase(settings: StackSettings, opts: pulumi.CustomResourceOptions): cloudflare.D1Database | undefined {
+  if (!bridgeProbeEnabled(settings)) return undefined;
+  return new cloudflare.D1Database("bridge-watch-state", { accountId: settings.accountId, name: `${settings.workerName}-bridge-watch` }, opts);
+}
+
+/** Every minute, after the script that handles it exists. */
+export function bridgeWatchSchedule(settings: StackSettings, script: cloudflare.WorkersScript, opts: pulumi.CustomResourceOptions): cloudflare.WorkersCronTrigger | undefined {
+  if (!bridgeProbeEnabled(settings)) return undefined;
+  return new cloudflare.WorkersCronTrigger(
+    "bridge-watch-schedule",
+    { accountId: settings.accountId, scriptName: script.scriptName, schedules: [{ cron: BRIDGE_WATCH_CRON }] },
+    { ...opts, dependsOn: [script] },
+  );
+}

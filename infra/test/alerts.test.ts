@@ -1,0 +1,148 @@
+import { describe, expect, it } from "vitest";
+import { ZONE_PLANS, type ZonePlan } from "../config/planLimits";
+import { runProgram, Secret, type DeclaredResource, type ProgramRun } from "../../tools/lib/mockProgram";
+
+const T = {
+  notification: "cloudflare:index/notificationPolicy:NotificationPolicy",
+  webhook: "cloudflare:index/notificationPolicyWebhooks:NotificationPolicyWebhooks",
+  healthCheck: "cloudflare:index/healthcheck:Healthcheck",
+  d1: "cloudflare:index/d1Database:D1Database",
+  cron: "cloudflare:index/workersCronTrigger:WorkersCronTrigger",
+  script: "cloudflare:index/workersScript:WorkersScript",
+};
+const ZONE_ID = "0".repeat(32);
+const WEBHOOK_URL = "https://hooks.slack.com/services/T000/B000/alerts-test";
+const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 3).toString("base64"), alertWebhookUrl: WEBHOOK_URL };
+const EMAIL = { emails: [{ id: "ops@mycosoft.com" }] };
+const EMAIL_AND_WEBHOOK = { ...EMAIL, webhooks: [{ id: "alert-webhook-id" }] };
+
+function onPlan(plan: ZonePlan, alerts: Record<string, unknown> = { emails: ["ops@mycosoft.com"] }, secrets: Record<string, string> = SECRETS, declared?: DeclaredResource[]) {
+  return runProgram("prod", { secrets, declared, override: { "voice-edge:zone": { id: ZONE_ID, name: "mycosoft.com", plan, owner: true }, "voice-edge:alerts": alerts } });
+}
+
+const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
+const policies = (run: ProgramRun) => Object.fromEntries(ofType(run, T.notification).map((p) => [p.name, p.inputs]));
+const bindingNames = (run: ProgramRun) => ((ofType(run, T.script)[0].inputs.bindings as Secret).value as { name: string }[]).map((b) => b.name);
+
+const TUNNEL_TROUBLE = { alertType: "tunnel_health_event", filters: { tunnelIds: ["bridge-tunnel-id"], newStatuses: ["TUNNEL_STATUS_TYPE_DEGRADED", "TUNNEL_STATUS_TYPE_DOWN"] } };
+const TOKEN_EXPIRY = { alertType: "expiring_service_token_alert", filters: { tokenIds: ["origin-service-token-id"] } };
+const HEALTH_CHECK = { alertType: "health_check_status_notification", filters: { healthCheckIds: ["voice-health-check-id"], statuses: ["Unhealthy"] } };
+
+describe("the strongest alert set each plan offers, by default", () => {
+  it("free: tunnel trouble, token expiry and the Worker's bridge probe (no Cloudflare alert covers 5XX)", async () => {
+    const run = await onPlan("free");
+    expect(policies(run)).toEqual({
+      "alert-tunnel-health-event": expect.objectContaining({ ...TUNNEL_TROUBLE, enabled: true, mechanisms: EMAIL_AND_WEBHOOK }),
+      "alert-service-token-expiry": expect.objectContaining({ ...TOKEN_EXPIRY, mechanisms: EMAIL_AND_WEBHOOK }),
+    });
+    expect(ofType(run, T.healthCheck)).toEqual([]);
+    expect(ofType(run, T.d1)[0].inputs).toEqual({ accountId: ZONE_ID, name: "voice-edge-prod-bridge-watch" });
+    expect(ofType(run, T.cron)[0].inputs).toEqual({ accountId: ZONE_ID, scriptName: "voice-edge-prod", schedules: [{ cron: "* * * * *" }] });
+    expect(ofType(run, T.cron)[0].dependsOn).toContain("edge-worker");
+    const bindings = Object.fromEntries(((ofType(run, T.script)[0].inputs.bindings as Secret).value as { name: string; type: string; id?: string; json?: string; text?: unknown }[]).map((b) => [b.name, b]));
+    expect(bindings.BRIDGE_WATCH_DB).toEqual({ name: "BRIDGE_WATCH_DB", type: "d1", id: "bridge-watch-state-uuid" });
+    expect(JSON.parse(bindings.BRIDGE_WATCH.json!)).toEqual({ service: "voice-edge-prod (mycosoft.com)", failuresBeforeAlert: 3, notifyRecovery: false });
+    expect(bindings.ALERT_WEBHOOK_URL).toEqual({ name: "ALERT_WEBHOOK_URL", type: "secret_text", text: WEBHOOK_URL });
+    expect(ofType(run, T.webhook)[0].inputs).toEqual({ accountId: ZONE_ID, name: "voice-edge-prod alerts", url: new Secret(WEBHOOK_URL) });
+  });
+
+  it.each(["pro", "business"] as const)("%s: a Health Check of the public /voice/health and its notification, instead of the probe", async (plan) => {
+    const run = await onPlan(plan);
+    expect(policies(run)).toEqual({
+      "alert-tunnel-health-event": expect.objectContaining(TUNNEL_TROUBLE),
+      "alert-service-token-expiry": expect.objectContaining(TOKEN_EXPIRY),
+      "alert-voice-health-check": expect.objectContaining({ ...HEALTH_CHECK, mechanisms: EMAIL_AND_WEBHOOK }),
+    });
+    expect(ofType(run, T.healthCheck)[0].inputs).toEqual({
+      zoneId: ZONE_ID,
+      name: "voice-edge-prod-voice-health",
+      description: "GET https://mycosoft.com/voice/health: the edge Worker, the tunnel and the bridge",
+      address: "mycosoft.com",
+      type: "HTTPS",
+      httpConfig: { method: "GET", path: "/voice/health", port: 443, expectedCodes: ["200"], followRedirects: false, allowInsecure: false },
+      interval: 60,
+      timeout: 5,
+      retries: 1,
+      consecutiveFails: 3,
+      consecutiveSuccesses: 2,
+    });
+    expect(ofType(run, T.d1)).toEqual([]);
+    expect(ofType(run, T.cron)).toEqual([]);
+    expect(bindingNames(run)).not.toContain("ALERT_WEBHOOK_URL");
+  });
+
+  it("enterprise: adds the zone's origin error rate (with its SLO) and the HTTP error rate", async () => {
+    const run = await onPlan("enterprise");
+    expect(Object.keys(policies(run)).sort()).toEqual(["alert-http-error-rate", "alert-origin-error-rate", "alert-service-token-expiry", "alert-tunnel-health-event", "alert-voice-health-check"]);
+    expect(policies(run)["alert-origin-error-rate"]).toMatchObject({ alertType: "http_alert_origin_error", filters: { zones: [ZONE_ID], slos: ["99.9"] }, mechanisms: EMAIL_AND_WEBHOOK });
+    expect(policies(run)["alert-http-error-rate"]).toMatchObject({ alertType: "advanced_http_alert_error", filters: { zones: [ZONE_ID] } });
+  });
+
+  it("covers every plan the schema knows", () => {
+    expect(ZONE_PLANS).toEqual(["free", "pro", "business", "enterprise"]);
+  });
+});
+
+describe("mechanisms and options", () => {
+  it("sends every policy to emails, the webhook (with its secret) and PagerDuty when all are configured", async () => {
+    const pagerduty = "6a1e2b3c-4d5e-6f70-8192-a3b4c5d6e7f8";
+    const run = await onPlan("pro", { emails: ["ops@mycosoft.com"], pagerdutyIds: [pagerduty] }, { ...SECRETS, alertWebhookSecret: "hook-secret" });
+    expect(ofType(run, T.webhook)[0].inputs).toMatchObject({ url: new Secret(WEBHOOK_URL), secret: new Secret("hook-secret") });
+    for (const policy of Object.values(policies(run))) expect(policy.mechanisms).toEqual({ ...EMAIL_AND_WEBHOOK, pagerduties: [{ id: pagerduty }] });
+  });
+
+  it("declares no webhook and no empty mechanism list when only emails are configured", async () => {
+    const run = await onPlan("pro", { emails: ["ops@mycosoft.com"] }, { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret });
+    expect(ofType(run, T.webhook)).toEqual([]);
+    for (const policy of Object.values(policies(run))) expect(policy.mechanisms).toEqual(EMAIL);
+  });
+
+  it("notifies recoveries only when asked: a separate tunnel policy, Healthy in the health check's statuses, and the probe's setting", async () => {
+    const run = await onPlan("pro", { emails: ["ops@mycosoft.com"], notifyRecovery: true, types: ["tunnel_health_event", "health_check_status_notification", "bridge_probe"] });
+    expect(policies(run)["alert-tunnel-recovered"]).toMatchObject({ alertType: "tunnel_health_event", filters: { tunnelIds: ["bridge-tunnel-id"], newStatuses: ["TUNNEL_STATUS_TYPE_HEALTHY"] } });
+    expect(policies(run)["alert-voice-health-check"]).toMatchObject({ filters: { statuses: ["Unhealthy", "Healthy"] } });
+    const watch = ((ofType(run, T.script)[0].inputs.bindings as Secret).value as { name: string; json?: string }[]).find((b) => b.name === "BRIDGE_WATCH")!;
+    expect(JSON.parse(watch.json!)).toMatchObject({ notifyRecovery: true });
+    expect(ofType(run, T.cron)).toHaveLength(1);
+  });
+
+  it("passes failuresBeforeAlert to the health check and the probe", async () => {
+    const run = await onPlan("pro", { emails: ["ops@mycosoft.com"], failuresBeforeAlert: 5, types: ["health_check_status_notification", "bridge_probe"] });
+    expect(ofType(run, T.healthCheck)[0].inputs.consecutiveFails).toBe(5);
+    const watch = ((ofType(run, T.script)[0].inputs.bindings as Secret).value as { name: string; json?: string }[]).find((b) => b.name === "BRIDGE_WATCH")!;
+    expect(JSON.parse(watch.json!)).toMatchObject({ failuresBeforeAlert: 5 });
+  });
+});
+
+describe("impossible alerts are refused before anything is declared", () => {
+  async function refusal(...args: Parameters<typeof onPlan>): Promise<string> {
+    const declared: DeclaredResource[] = [];
+    const error = await onPlan(args[0], args[1], args[2], declared).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error, "the program should have failed").toBeInstanceOf(Error);
+    expect(declared).toEqual([]);
+    return (error as Error).message;
+  }
+
+  it.each([
+    ["free", "health_check_status_notification"],
+    ["free", "http_alert_origin_error"],
+    ["pro", "advanced_http_alert_error"],
+    ["business", "http_alert_origin_error"],
+  ] as const)("%s plan asked for %s: names the plan and the alert", async (plan, type) => {
+    const message = await refusal(plan, { emails: ["ops@mycosoft.com"], types: [type] });
+    expect(message).toContain(`voice-edge:alerts → types.0: ${type} is not available on the ${plan} plan`);
+  });
+
+  it("a policy with no mechanism", async () => {
+    const message = await refusal("pro", { emails: [] }, { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret });
+    expect(message).toContain("voice-edge:alerts: needs at least one mechanism");
+  });
+
+  it("the Free plan's probe without a webhook to notify", async () => {
+    const message = await refusal("free", { emails: ["ops@mycosoft.com"] }, { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret });
+    expect(message).toContain("voice-edge:alertWebhookUrl: is required because bridge_probe is the free plan's alert on a failing bridge");
+  });
+});
