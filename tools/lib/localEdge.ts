@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { BUNDLE_MODULE_NAME } from "../../worker/build";
+import { BRIDGE_WATCH_CRON } from "../../worker/src/bridgeWatch/bindings";
 
 export interface LocalEdgeOptions {
   /** The built bundle's code: the same bytes Pulumi uploads. */
@@ -14,11 +15,15 @@ export interface LocalEdgeOptions {
   onLogLine?: (line: string) => void;
   /** An ES module run as the entry point in front of the bundle (it imports `./worker.mjs`); for instrumentation only. */
   entryWrapper?: string;
+  /** D1 bindings by name (in memory, one database per edge), e.g. the bridge watch's `BRIDGE_WATCH_DB`. */
+  d1Databases?: string[];
 }
 
 export interface LocalEdge {
   url: URL;
   miniflare: Miniflare;
+  /** Runs the Worker's scheduled handler once, as the bridge watch's Cron Trigger would at `scheduledTime`. */
+  fireCron(scheduledTime?: Date): Promise<{ outcome: string }>;
   dispose(): Promise<void>;
 }
 
@@ -47,6 +52,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     ],
     compatibilityDate: options.compatibilityDate,
     bindings: options.bindings as Record<string, never>,
+    ...(options.d1Databases ? { d1Databases: options.d1Databases } : {}),
     host: options.host ?? "127.0.0.1",
     port: options.port ?? 0,
     log: new Log(LogLevel.WARN),
@@ -58,5 +64,6 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     },
   });
   const url = await miniflare.ready;
-  return { url, miniflare, dispose: () => miniflare.dispose() };
+  const fireCron = async (scheduledTime = new Date()) => (await miniflare.getWorker()).scheduled({ cron: BRIDGE_WATCH_CRON, scheduledTime });
+  return { url, miniflare, fireCron, dispose: () => miniflare.dispose() };
 }

@@ -135,17 +135,19 @@ export interface BindingProblem {
 
 export type ParsedBindings = { ok: true; bindings: Bindings } | { ok: false; problems: BindingProblem[] };
 
+/** Each zod issue as the binding it concerns (the first path segment), for the `config_invalid` log line. */
+export function bindingProblems(issues: readonly z.core.$ZodIssue[]): BindingProblem[] {
+  return issues.map((issue) => ({
+    binding: String(issue.path[0] ?? "env"),
+    path: issue.path.join("."),
+    message: issue.message,
+  }));
+}
+
 export function parseBindings(env: unknown): ParsedBindings {
   const result = bindingsSchema.safeParse(env);
   if (result.success) return { ok: true, bindings: result.data };
-  return {
-    ok: false,
-    problems: result.error.issues.map((issue) => ({
-      binding: String(issue.path[0] ?? "env"),
-      path: issue.path.join("."),
-      message: issue.message,
-    })),
-  };
+  return { ok: false, problems: bindingProblems(result.error.issues) };
 }
 
 const parsedPerEnv = new WeakMap<object, ParsedBindings>();

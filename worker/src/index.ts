@@ -1,4 +1,5 @@
 import { bindingsFor, type Bindings } from "./bindings";
+import { bridgeWatchTick } from "./bridgeWatch/watch";
 import { readClientCredentials, type ClientCredentials } from "./auth/transports";
 import { verifyToken } from "./auth/verify";
 import { EdgeError, errorResponse } from "./errors";
@@ -89,5 +90,10 @@ export default {
       return healthResponse(bindingsFor(env));
     }
     return errorResponse(new EdgeError("not_found"));
+  },
+
+  /** The bridge watch (`BRIDGE_WATCH_CRON`): the only handler that reads the watch's bindings. */
+  async scheduled(controller, env): Promise<void> {
+    await bridgeWatchTick(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<object>;

@@ -19,12 +19,13 @@ export interface TestEdge {
 }
 
 /** The built bundle, run in workerd with the staging stack's pinned compatibility date. */
-export async function startTestEdge(bindings: Record<string, unknown>): Promise<TestEdge> {
+export async function startTestEdge(bindings: Record<string, unknown>, options: { d1Databases?: string[] } = {}): Promise<TestEdge> {
   const logs: string[] = [];
   const edge = await startLocalEdge({
     code: readFileSync(BUNDLE_PATH, "utf8"),
     compatibilityDate: loadStackSettings("staging").compatibilityDate,
     bindings,
+    d1Databases: options.d1Databases,
     onLogLine: (line) => logs.push(line),
   });
   const httpOrigin = edge.url.origin;
