@@ -1,9 +1,10 @@
 /**
  * Rule expressions for rate limiting, written only with what the zone's plan allows:
- * `eq` on the path (all plans) and `in {…}` on the host (Pro and up). No regex.
+ * `eq` on the path (all plans; several paths joined with `or`) and `in {…}` on the host (Pro and up). No regex.
  */
 export interface RateLimitMatch {
-  path: string;
+  /** Counted together: any of them matches. */
+  paths: readonly string[];
   /** Restrict to these hostnames; empty means every hostname on the zone. */
   hosts: readonly string[];
 }
@@ -11,9 +12,9 @@ export interface RateLimitMatch {
 const quote = (value: string) => `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 
 export function rateLimitExpression(match: RateLimitMatch): string {
-  const path = `http.request.uri.path eq ${quote(match.path)}`;
-  if (match.hosts.length === 0) return `(${path})`;
-  return `(${path} and http.host in {${match.hosts.map(quote).join(" ")}})`;
+  const anyPath = match.paths.map((path) => `http.request.uri.path eq ${quote(path)}`).join(" or ");
+  if (match.hosts.length === 0) return `(${anyPath})`;
+  return `(${match.paths.length > 1 ? `(${anyPath})` : anyPath} and http.host in {${match.hosts.map(quote).join(" ")}})`;
 }
 
 /** The fields an expression built by `rateLimitExpression` uses, for checking against the plan. */

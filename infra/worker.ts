@@ -30,6 +30,7 @@ export function edgeWorker(
     BRIDGE_URL: `${origin}${settings.tunnel.bridgePath}`,
     EDGE_CONFIG: { ...settings.edge, bridgeHealthUrl: settings.edge.bridgeHealthUrl ?? `${origin}${settings.tunnel.healthPath}` },
     JWT_SECRET: secrets.jwtSecret === undefined ? undefined : pulumi.secret(secrets.jwtSecret),
+    JWT_SECRET_PREVIOUS: secrets.jwtSecretPrevious === undefined ? undefined : pulumi.secret(secrets.jwtSecretPrevious),
     BRIDGE_ACCESS_CLIENT_ID: pulumi.secret(lock.serviceToken.clientId),
     BRIDGE_ACCESS_CLIENT_SECRET: pulumi.secret(lock.serviceToken.clientSecret),
   });

@@ -8,6 +8,7 @@ export type BindingValues = {
   BRIDGE_URL: pulumi.Input<string>;
   EDGE_CONFIG: EdgeSettings;
   JWT_SECRET: pulumi.Input<string> | undefined;
+  JWT_SECRET_PREVIOUS: pulumi.Input<string> | undefined;
   BRIDGE_ACCESS_CLIENT_ID: pulumi.Input<string>;
   BRIDGE_ACCESS_CLIENT_SECRET: pulumi.Input<string>;
 } & Record<BindingName, unknown>;

@@ -23,7 +23,7 @@ export function zoneOwnershipProblems(stacks: NamedStack[]): string[] {
     if (!owner) continue;
     for (const member of members) {
       const covered = (owner.settings.rateLimit?.rules ?? []).some(
-        (rule) => rule.path === WS_PATH && (rule.hosts.length === 0 || rule.hosts.includes(member.settings.publicHostname)),
+        (rule) => rule.paths.includes(WS_PATH) && (rule.hosts.length === 0 || rule.hosts.includes(member.settings.publicHostname)),
       );
       if (!covered) problems.push(`${owner.stack}'s rate limit does not cover ${member.settings.publicHostname}${WS_PATH} (stack ${member.stack})`);
     }

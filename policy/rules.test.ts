@@ -83,8 +83,8 @@ describe("compatibility date (advisory)", () => {
 });
 
 describe("routes covered by rate limits", () => {
-  const pathOnly = { expression: rateLimitExpression({ path: "/voice/ws", hosts: [] }) };
-  const prodOnly = { expression: rateLimitExpression({ path: "/voice/ws", hosts: ["mycosoft.com"] }) };
+  const pathOnly = { expression: rateLimitExpression({ paths: ["/voice/ws"], hosts: [] }) };
+  const prodOnly = { expression: rateLimitExpression({ paths: ["/voice/ws"], hosts: ["mycosoft.com"] }) };
 
   it("reads back the expressions the program writes", () => {
     expect(parseRateLimitExpression(pathOnly.expression)).toEqual({ paths: ["/voice/ws"], hosts: null });
@@ -104,7 +104,7 @@ describe("routes covered by rate limits", () => {
   it("refuses a route with no rule, a rule on another path, or a rule for other hosts", () => {
     const message = (p: string) => `Worker route ${p} is not covered by any rate-limit rule in this stack (nor listed as covered by the zone-owning stack)`;
     expect(routeViolations(["mycosoft.com/voice/*"], [])).toEqual([message("mycosoft.com/voice/*")]);
-    expect(routeViolations(["mycosoft.com/voice/*"], [{ expression: rateLimitExpression({ path: "/login", hosts: [] }) }])).toEqual([message("mycosoft.com/voice/*")]);
+    expect(routeViolations(["mycosoft.com/voice/*"], [{ expression: rateLimitExpression({ paths: ["/login"], hosts: [] }) }])).toEqual([message("mycosoft.com/voice/*")]);
     expect(routeViolations(["voice-staging.mycosoft.com/voice/*"], [prodOnly])).toEqual([message("voice-staging.mycosoft.com/voice/*")]);
   });
 });

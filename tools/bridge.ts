@@ -7,8 +7,9 @@
  *   /health     200 JSON: open sessions (live sockets), sessions started and upgrades received in all.
  *   /status/N   answers a WebSocket upgrade (or GET) with HTTP status N, never 101.
  *   /hang       accepts the connection and never answers.
+ *   /redirect-to/PORT/PATH  answers a WebSocket upgrade (or GET) with 302 to http://127.0.0.1:PORT/PATH.
  *   /debug/sessions  what each upgrade carried (path, query, headers, protocol) and how it closed
- *               (the last 500).
+ *               (the last 500); /debug/counts  requests to /health and upgrades received.
  *
  * Usage: npm run bridge -- [--port 8999] [--host 127.0.0.1] [--protocols voice.v2,...]
  * Started with an IPC channel (as tests and `npm run dev` do), it reports its port to the
@@ -45,6 +46,7 @@ interface SessionRecord {
 const sessions: SessionRecord[] = [];
 let nextSessionId = 1;
 let upgradesReceived = 0;
+let healthRequests = 0;
 const hungSockets = new Set<Socket>();
 
 function json(res: import("node:http").ServerResponse, status: number, body: unknown): void {
@@ -54,8 +56,17 @@ function json(res: import("node:http").ServerResponse, status: number, body: unk
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? "/", "http://bridge");
-  if (url.pathname === "/health") return json(res, 200, { status: "ok", openSessions: wss.clients.size, sessionsStarted: nextSessionId - 1, upgradesReceived });
+  if (url.pathname === "/health") {
+    healthRequests++;
+    return json(res, 200, { status: "ok", openSessions: wss.clients.size, sessionsStarted: nextSessionId - 1, upgradesReceived });
+  }
   if (url.pathname === "/debug/sessions") return json(res, 200, sessions);
+  if (url.pathname === "/debug/counts") return json(res, 200, { healthRequests, upgradesReceived });
+  const redirect = redirectTarget(url);
+  if (redirect) {
+    res.writeHead(302, { Location: redirect });
+    return res.end();
+  }
   if (url.pathname === "/hang") return hungSockets.add(req.socket);
   const status = url.pathname.match(/^\/status\/(\d{3})$/);
   if (status) return json(res, Number(status[1]), { error: "standin_status" });
@@ -79,6 +90,11 @@ server.on("upgrade", (req, socket, head) => {
     hungSockets.add(socket as Socket);
     return;
   }
+  const redirect = redirectTarget(url);
+  if (redirect) {
+    socket.end(`HTTP/1.1 302 Found\r\nLocation: ${redirect}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    return;
+  }
   if (url.pathname !== "/api/chat") {
     socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     return;
@@ -91,6 +107,12 @@ server.on("upgrade", (req, socket, head) => {
     wss.handleUpgrade(req, socket, head, (ws) => startSession(ws, req, url));
   }, delayMs).unref();
 });
+
+/** `/redirect-to/PORT/PATH` → `http://127.0.0.1:PORT/PATH` (loopback only), with the query. */
+function redirectTarget(url: URL): string | undefined {
+  const match = url.pathname.match(/^\/redirect-to\/(\d{1,5})(\/.*)$/);
+  return match ? `http://127.0.0.1:${match[1]}${match[2]}${url.search}` : undefined;
+}
 
 function startSession(ws: WebSocket, req: IncomingMessage, url: URL): void {
   const record: SessionRecord = {

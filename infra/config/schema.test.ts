@@ -116,6 +116,22 @@ describe("bad settings are refused with the key, the stack file and what is allo
     expect(() => parseStackSecrets("prod", "Pulumi.prod.yaml", withoutProbe, { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret })).not.toThrow();
   });
 
+  it("refuses a forwarded header that carries credentials, identity or a forgeable address, in any spelling", () => {
+    const edge = (forwardHeaders: string[]) => ({ ...(prod().edge as object), forwardHeaders });
+    for (const name of ["X_Forwarded_For", "x-voice-subject", "CF_Access_Client_Secret", "Cookie", "Authorization", "True-Client-IP"]) {
+      expect(settingsError({ ...prod(), edge: edge([name]) })).toMatch(/voice-edge:edge → forwardHeaders\.0: is set by the edge or carries credentials or a forgeable address: it cannot be forwarded/);
+    }
+    expect(parseStackSettings("prod", "Pulumi.prod.yaml", { ...prod(), edge: edge(["X-Client-Version"]) }).edge.forwardHeaders).toEqual(["X-Client-Version"]);
+  });
+
+  it("ties the previous HS secret to its rotation window, both ways", () => {
+    const withUntil = parseStackSettings("prod", "Pulumi.prod.yaml", { ...prod(), edge: { ...(prod().edge as { auth: object }), auth: { ...(prod().edge as { auth: object }).auth, previousSecretAcceptedUntil: "2026-12-01T12:00:00Z" } } });
+    expect(() => parseStackSecrets("prod", "Pulumi.prod.yaml", loadStackSettings("prod"), { ...SECRETS, jwtSecretPrevious: "p".repeat(40) })).toThrow(/voice-edge:jwtSecretPrevious: is set but edge\.auth\.previousSecretAcceptedUntil is not/);
+    expect(() => parseStackSecrets("prod", "Pulumi.prod.yaml", withUntil, SECRETS)).toThrow(/previousSecretAcceptedUntil: is set but the secret voice-edge:jwtSecretPrevious is not/);
+    expect(() => parseStackSecrets("prod", "Pulumi.prod.yaml", withUntil, { ...SECRETS, jwtSecretPrevious: SECRETS.jwtSecret })).toThrow(/jwtSecretPrevious: equals jwtSecret/);
+    expect(() => parseStackSecrets("prod", "Pulumi.prod.yaml", withUntil, { ...SECRETS, jwtSecretPrevious: "p".repeat(40) })).not.toThrow();
+  });
+
   it("requires jwtSecret when an HS algorithm is allowed, naming the command that sets it", () => {
     expect(() => parseStackSecrets("prod", "Pulumi.prod.yaml", loadStackSettings("prod"), { tunnelSecret: SECRETS.tunnelSecret })).toThrow(
       /voice-edge:jwtSecret: is required because edge.auth.algorithms includes HS256; set it with `pulumi config set --secret voice-edge:jwtSecret`/,

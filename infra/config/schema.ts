@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { edgeSettingsSchema, isHmacAlgorithm } from "../../worker/src/bindings";
+import { HEALTH_PATH, WS_PATH } from "../../worker/src/routes";
 import { fieldsUsed, isManagedRuleRef, MANAGED_RULE_REF_PREFIX } from "../rateLimitExpression";
 import { ALERT_TYPES, ALL_ALERT_TYPES, defaultAlertTypes, PLAN_LIMITS, RATE_LIMIT_PERIODS, ZONE_PLANS, type AlertType } from "./planLimits";
 import { KNOWN_ZONE_SETTINGS, ZONE_SETTING_VALUES, type ZoneSettingId, type ZoneSettingValue } from "./zoneSettingValues";
@@ -60,8 +61,9 @@ const zoneSchema = z.strictObject({
 });
 
 const rateLimitRuleSchema = z.strictObject({
-  description: z.string().min(1).default("voice WebSocket upgrades per IP"),
-  path: urlPath.default("/voice/ws"),
+  description: z.string().min(1).default("voice upgrades and health checks per IP"),
+  /** The paths counted together: the WebSocket upgrades and the health endpoint by default. */
+  paths: z.array(urlPath).min(1).default([WS_PATH, HEALTH_PATH]),
   /** Restrict the rule to these hosts (needs Pro or higher); empty covers every host on the zone. */
   hosts: z.array(hostname).default([]),
   requestsPerPeriod: z.int().min(1).max(1_000_000).default(10),
@@ -233,6 +235,7 @@ export function plaintextSecretProblem(key: string): string {
 /** Secret keys: only ever set with `pulumi config set --secret`; never in a stack file in plaintext. */
 export const SECRET_KEYS = {
   jwtSecret: "HS* signing key shared with whoever issues the tokens (at least 32 characters)",
+  jwtSecretPrevious: "only during an HS* secret rotation: the secret being replaced, accepted until edge.auth.previousSecretAcceptedUntil",
   tunnelSecret: "the tunnel's secret: at least 32 random bytes, base64 (openssl rand -base64 32)",
   alertWebhookUrl: "where alerts go besides email: an https:// webhook (a Slack incoming-webhook URL works); required for bridge_probe, the Free plan's 5XX alert",
   alertWebhookSecret: "optional: sent with each webhook notification as cf-webhook-auth",
@@ -246,6 +249,7 @@ const base64Secret = z.string().refine((value) => {
 
 export const stackSecretsSchema = z.strictObject({
   jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
+  jwtSecretPrevious: z.string().min(32, "must be at least 32 characters").optional(),
   tunnelSecret: base64Secret,
   alertWebhookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
   alertWebhookSecret: z.string().min(1).optional(),
@@ -309,6 +313,12 @@ export function parseStackSecrets(stack: string, source: string, settings: Stack
   if (auth.mode === "jwt" && auth.algorithms.some(isHmacAlgorithm) && !values.jwtSecret) {
     problems.push(`${PROJECT}:jwtSecret: is required because edge.auth.algorithms includes ${auth.algorithms.filter(isHmacAlgorithm).join(", ")}; set it with \`pulumi config set --secret ${PROJECT}:jwtSecret\``);
   }
+  const until = auth.mode === "jwt" ? auth.previousSecretAcceptedUntil : undefined;
+  if (values.jwtSecretPrevious && !until) {
+    problems.push(`${PROJECT}:jwtSecretPrevious: is set but edge.auth.previousSecretAcceptedUntil is not: say until when the previous secret is accepted (RFC 3339)`);
+  }
+  if (until && !values.jwtSecretPrevious) problems.push(`${PROJECT}:edge → auth.previousSecretAcceptedUntil: is set but the secret ${PROJECT}:jwtSecretPrevious is not`);
+  if (values.jwtSecretPrevious && values.jwtSecretPrevious === values.jwtSecret) problems.push(`${PROJECT}:jwtSecretPrevious: equals jwtSecret; it must be the secret being replaced`);
   if (values.alertWebhookSecret && !values.alertWebhookUrl) problems.push(`${PROJECT}:alertWebhookSecret: is set but ${PROJECT}:alertWebhookUrl is not`);
   const types = alertTypesOf(settings);
   if (types.includes(ALERT_TYPES.bridgeProbe) && !values.alertWebhookUrl) {

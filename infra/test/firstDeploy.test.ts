@@ -84,9 +84,9 @@ describe("the zone's existing rate-limiting rules are kept", () => {
       {
         ref: "voice_edge_rate_limit_1",
         action: "block",
-        description: "voice WebSocket upgrades per IP",
+        description: "voice upgrades and health checks per IP",
         enabled: true,
-        expression: '(http.request.uri.path eq "/voice/ws")',
+        expression: '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
         ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requestsPerPeriod: 10, mitigationTimeout: 10 },
       },
     ]);
@@ -134,6 +134,16 @@ describe("the Access service token rotates through config", () => {
     expect(one(run, T.serviceToken, "origin-service-token").inputs).toMatchObject({ clientSecretVersion: 2, previousClientSecretExpiresAt: "2026-12-03T12:00:00Z", duration: "8760h" });
     const bindings = (one(run, T.script, "edge-worker").inputs.bindings as Secret).value as { name: string; text?: unknown }[];
     expect(bindings.find((b) => b.name === "BRIDGE_ACCESS_CLIENT_SECRET")?.text).toBe("origin-service-token-client-secret");
+  });
+});
+
+describe("the HS256 secret rotates through config", () => {
+  it("gives the Worker the previous secret as a secret binding, with the window in its settings", async () => {
+    const edge = { auth: { mode: "jwt", algorithms: ["HS256"], issuer: "https://mycosoft.com", audience: "voice-edge", previousSecretAcceptedUntil: "2026-12-01T12:00:00Z" }, allowedOrigins: ["https://mycosoft.com"] };
+    const run = await runProgram("prod", { secrets: { ...SECRETS, jwtSecretPrevious: "p".repeat(40) }, override: { "voice-edge:edge": edge } });
+    const bindings = (one(run, T.script, "edge-worker").inputs.bindings as Secret).value as { name: string; type: string; text?: unknown; json?: string }[];
+    expect(bindings.find((b) => b.name === "JWT_SECRET_PREVIOUS")).toEqual({ name: "JWT_SECRET_PREVIOUS", type: "secret_text", text: "p".repeat(40) });
+    expect(JSON.parse(bindings.find((b) => b.name === "EDGE_CONFIG")!.json!).auth.previousSecretAcceptedUntil).toBe("2026-12-01T12:00:00Z");
   });
 });
 

@@ -80,14 +80,15 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
     for (const r of run.resources.filter((r) => r.type === T.zoneSetting)) expect(r.inputs.zoneId).toBe("00000000000000000000000000000000");
   });
 
-  it("rate-limits the WebSocket path at 10 requests per 10 s per IP and colo, with a Free-plan expression", () => {
+  it("rate-limits WebSocket upgrades and health checks together at 10 requests per 10 s per IP and colo, with a Free-plan expression", () => {
     const ruleset = one(run, T.ruleset, "rate-limit").inputs;
     expect(ruleset).toMatchObject({ kind: "zone", phase: "http_ratelimit", zoneId: "00000000000000000000000000000000" });
     expect(ruleset.rules).toEqual([
       expect.objectContaining({
         action: "block",
         enabled: true,
-        expression: '(http.request.uri.path eq "/voice/ws")',
+        ref: "voice_edge_rate_limit_1",
+        expression: '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
         ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requestsPerPeriod: 10, mitigationTimeout: 10 },
       }),
     ]);
@@ -239,7 +240,7 @@ describe("plan-dependent resources", () => {
       },
     });
     expect((one(run, T.ruleset, "rate-limit").inputs.rules as { expression: string }[])[0]).toMatchObject({
-      expression: '(http.request.uri.path eq "/voice/ws" and http.host in {"mycosoft.com" "voice-staging.mycosoft.com"})',
+      expression: '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com" "voice-staging.mycosoft.com"})',
       ratelimit: expect.objectContaining({ period: 60, mitigationTimeout: 3600, requestsPerPeriod: 10 }),
     });
   });

@@ -8,20 +8,22 @@ import { routePattern } from "../worker";
 
 describe("rateLimitExpression", () => {
   it.each([
-    [{ path: "/voice/ws", hosts: [] }, '(http.request.uri.path eq "/voice/ws")'],
-    [{ path: "/voice/ws", hosts: ["mycosoft.com"] }, '(http.request.uri.path eq "/voice/ws" and http.host in {"mycosoft.com"})'],
-    [{ path: '/a"b\\c', hosts: [] }, '(http.request.uri.path eq "/a\\"b\\\\c")'],
+    [{ paths: ["/voice/ws"], hosts: [] }, '(http.request.uri.path eq "/voice/ws")'],
+    [{ paths: ["/voice/ws"], hosts: ["mycosoft.com"] }, '(http.request.uri.path eq "/voice/ws" and http.host in {"mycosoft.com"})'],
+    [{ paths: ['/a"b\\c'], hosts: [] }, '(http.request.uri.path eq "/a\\"b\\\\c")'],
+    [{ paths: ["/voice/ws", "/voice/health"], hosts: [] }, '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")'],
+    [{ paths: ["/voice/ws", "/voice/health"], hosts: ["mycosoft.com"] }, '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com"})'],
   ])("writes %j as %s", (match, expression) => {
     expect(rateLimitExpression(match)).toBe(expression);
   });
 
   it("never uses a regex operator, which only Business and Enterprise have", () => {
-    expect(rateLimitExpression({ path: "/voice/ws", hosts: ["a.example", "b.example"] })).not.toMatch(/matches|~/);
+    expect(rateLimitExpression({ paths: ["/voice/ws"], hosts: ["a.example", "b.example"] })).not.toMatch(/matches|~/);
   });
 
   it("reports the Host field only when hosts are listed", () => {
-    expect(fieldsUsed({ path: "/x", hosts: [] })).toEqual(["path"]);
-    expect(fieldsUsed({ path: "/x", hosts: ["h.example"] })).toEqual(["path", "host"]);
+    expect(fieldsUsed({ paths: ["/x"], hosts: [] })).toEqual(["path"]);
+    expect(fieldsUsed({ paths: ["/x"], hosts: ["h.example"] })).toEqual(["path", "host"]);
   });
 });
 
@@ -60,13 +62,14 @@ describe("tunnel ingress", () => {
 });
 
 describe("workerBindings", () => {
-  const edge = { auth: { mode: "off" as const }, allowedOrigins: [], allowMissingOrigin: true, bridgeConnectTimeoutMs: 10_000, healthTimeoutMs: 2_000, jwksTimeoutMs: 2_000 };
+  const edge = { auth: { mode: "off" as const }, allowedOrigins: [], allowMissingOrigin: true, forwardHeaders: [], forwardCookies: [], bridgeConnectTimeoutMs: 10_000, healthTimeoutMs: 2_000, jwksTimeoutMs: 2_000 };
 
   it("types settings as json, secrets as secret_text and the rest as plain text, keeping secret outputs secret", async () => {
     const bindings = workerBindings({
       BRIDGE_URL: "https://voice-origin.example.com/api/chat",
       EDGE_CONFIG: edge,
       JWT_SECRET: pulumi.secret("s".repeat(32)),
+      JWT_SECRET_PREVIOUS: undefined,
       BRIDGE_ACCESS_CLIENT_ID: pulumi.secret("id"),
       BRIDGE_ACCESS_CLIENT_SECRET: pulumi.secret("secret"),
     });
@@ -84,7 +87,7 @@ describe("workerBindings", () => {
   });
 
   it("leaves out a binding with no value", () => {
-    const bindings = workerBindings({ BRIDGE_URL: "https://o.example.com/api/chat", EDGE_CONFIG: edge, JWT_SECRET: undefined, BRIDGE_ACCESS_CLIENT_ID: "i", BRIDGE_ACCESS_CLIENT_SECRET: "s" });
+    const bindings = workerBindings({ BRIDGE_URL: "https://o.example.com/api/chat", EDGE_CONFIG: edge, JWT_SECRET: undefined, JWT_SECRET_PREVIOUS: undefined, BRIDGE_ACCESS_CLIENT_ID: "i", BRIDGE_ACCESS_CLIENT_SECRET: "s" });
     expect(bindings.map((b) => b.name)).not.toContain("JWT_SECRET");
   });
 

@@ -1,6 +1,7 @@
 // zod/mini keeps the bundle small (about 20 KiB against 450 KiB for classic zod).
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
+import { foldHeaderName, HEADERS_NEVER_FORWARDED } from "./headers";
 
 // zod/mini ships without messages; English alone adds ~4 KiB and names what was expected.
 z.config(en());
@@ -61,6 +62,9 @@ const millis = (min: number, max: number, fallback: number) => z._default(bounde
 const httpUrl = z.url({ protocol: /^https?$/ });
 const nonEmpty = z.string().check(z.minLength(1));
 
+/** An HTTP token (RFC 9110): what header and cookie names are made of. */
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 const jwtAuth = z.strictObject({
   mode: z.literal("jwt"),
   algorithms: z.array(z.enum(JWT_ALGORITHMS)).check(z.minLength(1)),
@@ -69,15 +73,25 @@ const jwtAuth = z.strictObject({
   jwksUrl: z.optional(httpUrl),
   clockToleranceSeconds: z._default(boundedInt(0, 300), 30),
   /** Cookie that carries the token for same-site pages; the cookie transport is off without it. */
-  cookieName: z.optional(z.string().check(z.regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/))),
+  cookieName: z.optional(z.string().check(z.regex(HTTP_TOKEN, "must be a cookie name"))),
   /** Query parameter that carries the token (last resort); `null` turns the transport off. */
   queryParameter: z._default(z.nullable(nonEmpty), "access_token"),
+  /** Until when tokens signed with `JWT_SECRET_PREVIOUS` are still accepted (an HS* secret rotation). */
+  previousSecretAcceptedUntil: z.optional(z.iso.datetime({ offset: true, error: "must be an RFC 3339 time such as 2026-12-01T12:00:00Z" })),
 });
 
 /** Whether the edge authenticates: `off` must be written out; a missing `auth` is an error. */
 export const authSettingsSchema = z.discriminatedUnion("mode", [z.strictObject({ mode: z.literal("off") }), jwtAuth], {
   error: 'must be { mode: "jwt", algorithms: [...] } or { mode: "off" } (auth is never off by omission)',
 });
+
+const NEVER_FORWARDED = new Set(HEADERS_NEVER_FORWARDED.map(foldHeaderName));
+
+/** A header name the stack may forward: not a credential, an identity, a transport or a forgeable address. */
+const forwardableHeader = z.string().check(
+  z.regex(HTTP_TOKEN, "must be a header name"),
+  z.refine((name) => !NEVER_FORWARDED.has(foldHeaderName(name)), "is set by the edge or carries credentials or a forgeable address: it cannot be forwarded"),
+);
 
 /** Non-secret settings of the edge, carried in the `EDGE_CONFIG` json binding. */
 export const edgeSettingsSchema = z.strictObject({
@@ -87,6 +101,12 @@ export const edgeSettingsSchema = z.strictObject({
   allowMissingOrigin: z._default(z.boolean(), false),
   /** Bridge health URL; defaults to `/health` on the bridge's origin. */
   bridgeHealthUrl: z.optional(httpUrl),
+  /** Client headers the bridge also receives (by name); none by default. */
+  forwardHeaders: z._default(z.array(forwardableHeader), []),
+  /** Client cookies the bridge receives (by name); none by default, never the token cookie. */
+  forwardCookies: z._default(z.array(z.string().check(z.regex(HTTP_TOKEN, "must be a cookie name"))), []),
+  /** Header that gives the bridge the client's address, from Cloudflare's `CF-Connecting-IP` (never the client's own headers). */
+  clientAddressHeader: z.optional(forwardableHeader),
   bridgeConnectTimeoutMs: millis(100, 60_000, 10_000),
   healthTimeoutMs: millis(100, 30_000, 2_000),
   jwksTimeoutMs: millis(100, 30_000, 2_000),
@@ -102,6 +122,8 @@ export const bindingsSchema = z
     EDGE_CONFIG: edgeSettingsSchema,
     /** HMAC key for HS* tokens (a Worker secret). */
     JWT_SECRET: z.optional(z.string().check(z.minLength(32, "must be at least 32 characters"))),
+    /** The HMAC key being rotated out, accepted until `auth.previousSecretAcceptedUntil`. */
+    JWT_SECRET_PREVIOUS: z.optional(z.string().check(z.minLength(32, "must be at least 32 characters"))),
     /** Cloudflare Access service token the Worker presents to the origin hostname (Worker secrets). */
     BRIDGE_ACCESS_CLIENT_ID: z.optional(nonEmpty),
     BRIDGE_ACCESS_CLIENT_SECRET: z.optional(nonEmpty),
@@ -111,6 +133,12 @@ export const bindingsSchema = z
     if (auth.mode === "jwt") {
       if (auth.algorithms.some(isHmacAlgorithm) && !env.JWT_SECRET) {
         ctx.addIssue({ code: "custom", input: undefined, path: ["JWT_SECRET"], message: `is required when EDGE_CONFIG.auth.algorithms includes an HS* algorithm (${auth.algorithms.join(", ")})` });
+      }
+      if (env.JWT_SECRET_PREVIOUS && !auth.previousSecretAcceptedUntil) {
+        ctx.addIssue({ code: "custom", input: undefined, path: ["EDGE_CONFIG", "auth", "previousSecretAcceptedUntil"], message: "is required while JWT_SECRET_PREVIOUS is set: the rotation window's end" });
+      }
+      if (auth.cookieName && env.EDGE_CONFIG.forwardCookies.includes(auth.cookieName)) {
+        ctx.addIssue({ code: "custom", input: undefined, path: ["EDGE_CONFIG", "forwardCookies"], message: `must not name the token cookie (${auth.cookieName})` });
       }
       if (auth.algorithms.some((alg) => !isHmacAlgorithm(alg)) && !auth.jwksUrl) {
         ctx.addIssue({ code: "custom", input: undefined, path: ["EDGE_CONFIG", "auth", "jwksUrl"], message: "is required when an asymmetric algorithm is allowed" });
@@ -125,7 +153,7 @@ export type Bindings = z.infer<typeof bindingsSchema>;
 export type BindingName = keyof z.input<typeof bindingsSchema>;
 
 /** Bindings that hold secrets: uploaded as `secret_text`, never logged. */
-export const SECRET_BINDINGS = ["JWT_SECRET", "BRIDGE_ACCESS_CLIENT_ID", "BRIDGE_ACCESS_CLIENT_SECRET"] as const satisfies readonly BindingName[];
+export const SECRET_BINDINGS = ["JWT_SECRET", "JWT_SECRET_PREVIOUS", "BRIDGE_ACCESS_CLIENT_ID", "BRIDGE_ACCESS_CLIENT_SECRET"] as const satisfies readonly BindingName[];
 
 export interface BindingProblem {
   binding: string;

@@ -18,7 +18,8 @@ export async function probeBridge(bindings: Bindings): Promise<BridgeProbe> {
   const url = settings.bridgeHealthUrl ?? new URL("/health", bindings.BRIDGE_URL).toString();
   const started = Date.now();
   try {
-    const response = await fetch(url, { headers: originCredentialHeaders(bindings), signal: AbortSignal.timeout(settings.healthTimeoutMs) });
+    // Never follow a redirect with the service token: a 3xx counts as unreachable, with its status.
+    const response = await fetch(url, { headers: originCredentialHeaders(bindings), signal: AbortSignal.timeout(settings.healthTimeoutMs), redirect: "manual" });
     await response.body?.cancel();
     return { reachable: response.ok, status: response.status, latencyMs: Date.now() - started };
   } catch (error) {

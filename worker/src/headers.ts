@@ -7,14 +7,50 @@ export const SUBJECT_HEADER = "X-Voice-Subject";
 export const ACCESS_CLIENT_ID_HEADER = "CF-Access-Client-Id";
 export const ACCESS_CLIENT_SECRET_HEADER = "CF-Access-Client-Secret";
 
-/** Prefix of the `Sec-WebSocket-Protocol` entry that carries a token from a browser. */
+/** Prefix of the `Sec-WebSocket-Protocol` entry that carries a token from a browser, in any letter case. */
 export const BEARER_PROTOCOL_PREFIX = "bearer.";
 
-/** Headers a client may send that must never reach the bridge as sent. */
+export function isBearerProtocol(protocol: string): boolean {
+  return protocol.slice(0, BEARER_PROTOCOL_PREFIX.length).toLowerCase() === BEARER_PROTOCOL_PREFIX;
+}
+
+/**
+ * The client's headers a WebSocket upgrade needs, copied to the bridge's upgrade request. Everything
+ * else the bridge receives is set by the Worker (`Sec-WebSocket-Protocol` without the bearer entry,
+ * the subject, the origin credentials) or named by the stack (`edge.forwardHeaders`, `edge.forwardCookies`).
+ */
+export const UPGRADE_HEADERS_FORWARDED = ["Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions"] as const;
+
+/**
+ * Headers a stack may not name in `edge.forwardHeaders`: credentials, identity the Worker sets
+ * itself, the transports' own headers, and addresses a client can forge.
+ */
 export const HEADERS_NEVER_FORWARDED = [
   SUBJECT_HEADER,
   ACCESS_CLIENT_ID_HEADER,
   ACCESS_CLIENT_SECRET_HEADER,
   "Authorization",
+  "Cookie",
+  "Host",
+  "Upgrade",
+  "Connection",
+  "Sec-WebSocket-Protocol",
+  ...UPGRADE_HEADERS_FORWARDED,
   "Cf-Access-Jwt-Assertion",
+  "Cf-Access-Authenticated-User-Email",
+  "Cf-Connecting-Ip",
+  "X-Forwarded-For",
+  "X-Forwarded-Host",
+  "X-Forwarded-Proto",
+  "Forwarded",
+  "X-Real-Ip",
+  "True-Client-Ip",
 ] as const;
+
+/** Header names compared the way CGI/WSGI servers fold them: case-insensitive, `_` as `-`. */
+export function foldHeaderName(name: string): string {
+  return name.toLowerCase().replace(/_/g, "-");
+}
+
+/** Where Cloudflare puts the client's address; Cloudflare sets it, a client cannot. */
+export const CLIENT_ADDRESS_SOURCE_HEADER = "CF-Connecting-IP";

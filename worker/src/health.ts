@@ -1,5 +1,20 @@
-import type { ParsedBindings } from "./bindings";
-import { probeBridge } from "./bridgeProbe";
+import type { Bindings, ParsedBindings } from "./bindings";
+import { probeBridge, type BridgeProbe } from "./bridgeProbe";
+
+/** `/voice/health` probes the bridge at most this often per isolate, whatever the request rate. */
+export const HEALTH_PROBE_INTERVAL_MS = 5_000;
+
+const latestProbe = new WeakMap<Bindings, { startedAt: number; probe: Promise<BridgeProbe> }>();
+
+/** The last probe while it is younger than the interval (in flight or done), else a new one. */
+function sharedProbe(bindings: Bindings): { probe: Promise<BridgeProbe>; startedAt: number } {
+  const now = Date.now();
+  const latest = latestProbe.get(bindings);
+  if (latest && now - latest.startedAt < HEALTH_PROBE_INTERVAL_MS) return latest;
+  const fresh = { startedAt: now, probe: probeBridge(bindings) };
+  latestProbe.set(bindings, fresh);
+  return fresh;
+}
 
 function json(body: object, status: number): Response {
   return new Response(JSON.stringify(body), {
@@ -13,12 +28,13 @@ export async function healthResponse(parsed: ParsedBindings): Promise<Response> 
   if (!parsed.ok) return json({ status: "misconfigured", configured: false, error: "misconfigured" }, 503);
   const { bindings } = parsed;
   const settings = bindings.EDGE_CONFIG;
-  const probe = await probeBridge(bindings);
+  const shared = sharedProbe(bindings);
+  const probe = await shared.probe;
   const body = {
     status: probe.reachable ? "ok" : "bridge_down",
     configured: true,
     auth: settings.auth.mode,
-    bridge: { ...probe, timeoutMs: settings.healthTimeoutMs },
+    bridge: { ...probe, timeoutMs: settings.healthTimeoutMs, checkedMsAgo: Math.max(0, Date.now() - shared.startedAt - probe.latencyMs) },
     ...(probe.reachable ? {} : { error: "bridge_unavailable" }),
   };
   return json(body, probe.reachable ? 200 : 503);

@@ -29,6 +29,8 @@ async function authenticate(credentials: ClientCredentials, bindings: Bindings):
   if (credentials.token === undefined) throw new EdgeError(credentials.malformedAuthorization ? "token_malformed" : "token_missing");
   const caller = await verifyToken(credentials.token, auth, {
     secret: bindings.JWT_SECRET,
+    previousSecret: bindings.JWT_SECRET_PREVIOUS,
+    previousSecretAcceptedUntil: auth.previousSecretAcceptedUntil === undefined ? undefined : Date.parse(auth.previousSecretAcceptedUntil),
     jwksTimeoutMs: bindings.EDGE_CONFIG.jwksTimeoutMs,
   });
   return caller.subject;
@@ -38,7 +40,8 @@ async function upgrade(request: Request, url: URL, bindings: Bindings): Promise<
   const started = Date.now();
   const auth = bindings.EDGE_CONFIG.auth;
   checkOrigin(request.headers.get("Origin"), bindings);
-  const credentials = readClientCredentials(request.headers, url, auth.mode === "jwt" ? auth : {});
+  const forwardCookies = bindings.EDGE_CONFIG.forwardCookies;
+  const credentials = readClientCredentials(request.headers, url, auth.mode === "jwt" ? { ...auth, forwardCookies } : { forwardCookies });
   if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0) throw new EdgeError("subprotocol_required");
   const subject = await authenticate(credentials, bindings);
   const session = await openBridgeSession(request.headers, credentials, subject, bindings);

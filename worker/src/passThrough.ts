@@ -2,7 +2,7 @@ import type { Bindings } from "./bindings";
 import type { ClientCredentials } from "./auth/transports";
 import { selectProtocol } from "./auth/transports";
 import { EdgeError } from "./errors";
-import { ACCESS_CLIENT_ID_HEADER, ACCESS_CLIENT_SECRET_HEADER, HEADERS_NEVER_FORWARDED, SUBJECT_HEADER } from "./headers";
+import { ACCESS_CLIENT_ID_HEADER, ACCESS_CLIENT_SECRET_HEADER, CLIENT_ADDRESS_SOURCE_HEADER, SUBJECT_HEADER, UPGRADE_HEADERS_FORWARDED } from "./headers";
 
 /** Headers the Worker presents to the bridge's origin hostname (the Access service token). */
 export function originCredentialHeaders(bindings: Bindings): Record<string, string> {
@@ -13,15 +13,26 @@ export function originCredentialHeaders(bindings: Bindings): Record<string, stri
   };
 }
 
-/** The upgrade request's headers as the bridge receives them: every token transport and spoofable header removed. */
+/**
+ * The bridge's upgrade request headers, built from an allow-list: what a WebSocket upgrade needs,
+ * the application subprotocols (never a bearer entry), the caller's subject, the origin
+ * credentials, and only the headers and cookies the stack names. Nothing else the client sent
+ * reaches the bridge, whatever its spelling.
+ */
 export function bridgeRequestHeaders(client: Headers, credentials: ClientCredentials, subject: string | null, bindings: Bindings): Headers {
-  const headers = new Headers(client);
-  for (const name of HEADERS_NEVER_FORWARDED) headers.delete(name);
-  headers.delete("Host");
-  headers.delete("Sec-WebSocket-Protocol");
+  const settings = bindings.EDGE_CONFIG;
+  const headers = new Headers();
+  for (const name of [...UPGRADE_HEADERS_FORWARDED, ...settings.forwardHeaders]) {
+    const value = client.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  headers.set("Upgrade", "websocket");
   if (credentials.applicationProtocols.length > 0) headers.set("Sec-WebSocket-Protocol", credentials.applicationProtocols.join(", "));
-  if (credentials.forwardedCookie === null) headers.delete("Cookie");
-  else headers.set("Cookie", credentials.forwardedCookie);
+  if (credentials.forwardedCookie !== null) headers.set("Cookie", credentials.forwardedCookie);
+  if (settings.clientAddressHeader) {
+    const address = client.get(CLIENT_ADDRESS_SOURCE_HEADER);
+    if (address !== null) headers.set(settings.clientAddressHeader, address);
+  }
   if (subject !== null) headers.set(SUBJECT_HEADER, subject);
   for (const [name, value] of Object.entries(originCredentialHeaders(bindings))) headers.set(name, value);
   return headers;
@@ -40,13 +51,13 @@ export async function openBridgeSession(clientHeaders: Headers, credentials: Cli
   const target = new URL(bindings.BRIDGE_URL);
   target.search = credentials.forwardedSearch;
   const headers = bridgeRequestHeaders(clientHeaders, credentials, subject, bindings);
-  headers.set("Upgrade", "websocket");
 
   // A native timer bounds both a hung connect and a hung handshake, with no JavaScript racing it.
   const signal = AbortSignal.timeout(bindings.EDGE_CONFIG.bridgeConnectTimeoutMs);
   let upstream: Response;
   try {
-    upstream = await fetch(target.toString(), { headers, signal });
+    // A redirect would carry the service token and the subject to another origin: a 3xx is a refusal.
+    upstream = await fetch(target.toString(), { headers, signal, redirect: "manual" });
   } catch {
     throw new EdgeError(signal.aborted ? "bridge_timeout" : "bridge_unavailable");
   }

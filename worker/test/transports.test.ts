@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseProtocolList, readClientCredentials, selectProtocol } from "../src/auth/transports";
+import { parseProtocolList, readClientCredentials, selectProtocol, type TransportSettings } from "../src/auth/transports";
 
-const settings = { cookieName: "voice_token", queryParameter: "access_token" };
+const settings: TransportSettings = { cookieName: "voice_token", queryParameter: "access_token" };
 
 function read(url: string, headers: Record<string, string> = {}, transportSettings = settings) {
   return readClientCredentials(new Headers(headers), new URL(url), transportSettings);
@@ -21,7 +21,7 @@ describe("readClientCredentials", () => {
 
   it("prefers Authorization, then subprotocol, then cookie, then query, and strips all of them", () => {
     const found = read("https://h/voice/ws?x=1&access_token=D", { Authorization: "Bearer A", "Sec-WebSocket-Protocol": "bearer.B, voice.v1", Cookie: "voice_token=C; a=b" });
-    expect(found).toMatchObject({ token: "A", transport: "authorization", applicationProtocols: ["voice.v1"], forwardedSearch: "?x=1", forwardedCookie: "a=b" });
+    expect(found).toMatchObject({ token: "A", transport: "authorization", applicationProtocols: ["voice.v1"], forwardedSearch: "?x=1", forwardedCookie: null });
   });
 
   it("keeps the rest of the query byte for byte, in order, including odd encodings and repeats", () => {
@@ -45,8 +45,21 @@ describe("readClientCredentials", () => {
   });
 
   it("reads a quoted cookie value and ignores cookies whose name merely contains the token cookie's", () => {
-    const found = read("https://h/voice/ws", { Cookie: 'my_voice_token=X; voice_token="C"' });
+    const found = read("https://h/voice/ws", { Cookie: 'my_voice_token=X; voice_token="C"' }, { ...settings, forwardCookies: ["my_voice_token"] });
     expect(found).toMatchObject({ token: "C", forwardedCookie: "my_voice_token=X" });
+  });
+
+  it("forwards only the cookies the stack names, never the token cookie, also from two Cookie lines joined with a comma", () => {
+    const joined = "session=website-secret; lang=en, voice_token=C";
+    expect(read("https://h/voice/ws", { Cookie: joined })).toMatchObject({ token: "C", forwardedCookie: null });
+    expect(read("https://h/voice/ws", { Cookie: joined }, { ...settings, forwardCookies: ["lang", "voice_token"] })).toMatchObject({ token: "C", forwardedCookie: "lang=en" });
+    expect(read("https://h/voice/ws", { Cookie: "lang=en, voice_token=C" }, { ...settings, forwardCookies: ["lang"] }).forwardedCookie).toBe("lang=en");
+  });
+
+  it.each(["Bearer.", "BEARER.", "bEaReR."])("recognises and removes a %s entry in any letter case", (prefix) => {
+    const found = read("https://h/voice/ws", { Authorization: "Bearer A", "Sec-WebSocket-Protocol": `${prefix}B, voice.v1` });
+    expect(found).toMatchObject({ token: "A", applicationProtocols: ["voice.v1"], bearerProtocolOffered: true });
+    expect(read("https://h/voice/ws", { "Sec-WebSocket-Protocol": `voice.v1, ${prefix}B` })).toMatchObject({ token: "B", transport: "subprotocol" });
   });
 
   it("flags an Authorization header that is not a bearer token", () => {

@@ -1,4 +1,4 @@
-import { BEARER_PROTOCOL_PREFIX } from "../headers";
+import { BEARER_PROTOCOL_PREFIX, isBearerProtocol } from "../headers";
 
 export type TokenTransport = "authorization" | "subprotocol" | "cookie" | "query";
 
@@ -7,6 +7,8 @@ export interface TransportSettings {
   cookieName?: string;
   /** Query parameter carrying the token; the transport is off when null or absent. */
   queryParameter?: string | null;
+  /** Cookies the bridge may receive, by name (never the token cookie). */
+  forwardCookies?: readonly string[];
 }
 
 export interface ClientCredentials {
@@ -20,7 +22,7 @@ export interface ClientCredentials {
   bearerProtocolOffered: boolean;
   /** The query string to forward ("" or "?..."), without the token parameter, otherwise byte-for-byte. */
   forwardedSearch: string;
-  /** The Cookie header to forward without the token cookie; null when nothing is left. */
+  /** The Cookie header to forward: only the cookies named in `forwardCookies`; null when none. */
   forwardedCookie: string | null;
 }
 
@@ -57,23 +59,30 @@ function takeQueryParameter(search: string, name: string | null | undefined): { 
   return { value, rest: kept.length > 0 ? `?${kept.join("&")}` : "" };
 }
 
-function takeCookie(header: string | null, name: string | undefined): { value?: string; rest: string | null } {
-  if (!header) return { rest: null };
-  if (!name) return { rest: header };
-  let value: string | undefined;
-  const kept: string[] = [];
-  for (const part of header.split(";")) {
+/**
+ * The cookies of a Cookie header as name/value pairs. Two `Cookie:` lines reach the Worker joined
+ * with ", ", and a cookie value may not contain a comma (RFC 6265), so both separators split.
+ */
+export function parseCookies(header: string | null): [string, string][] {
+  if (!header) return [];
+  const cookies: [string, string][] = [];
+  for (const part of header.split(/[;,]/)) {
     const trimmed = part.trim();
     if (!trimmed) continue;
     const eq = trimmed.indexOf("=");
-    const key = eq === -1 ? trimmed : trimmed.slice(0, eq).trim();
-    if (key === name) {
-      value ??= (eq === -1 ? "" : trimmed.slice(eq + 1).trim()).replace(/^"(.*)"$/, "$1");
-    } else {
-      kept.push(trimmed);
-    }
+    const name = eq === -1 ? trimmed : trimmed.slice(0, eq).trim();
+    cookies.push([name, (eq === -1 ? "" : trimmed.slice(eq + 1).trim()).replace(/^"(.*)"$/, "$1")]);
   }
-  return { value, rest: kept.length > 0 ? kept.join("; ") : null };
+  return cookies;
+}
+
+function takeCookie(header: string | null, settings: TransportSettings): { value?: string; forwarded: string | null } {
+  const cookies = parseCookies(header);
+  const value = settings.cookieName ? cookies.find(([name]) => name === settings.cookieName)?.[1] : undefined;
+  const allowed = new Set(settings.forwardCookies ?? []);
+  if (settings.cookieName) allowed.delete(settings.cookieName);
+  const forwarded = cookies.filter(([name]) => allowed.has(name)).map(([name, cookieValue]) => `${name}=${cookieValue}`);
+  return { value, forwarded: forwarded.length > 0 ? forwarded.join("; ") : null };
 }
 
 /**
@@ -82,9 +91,9 @@ function takeCookie(header: string | null, name: string | undefined): { value?: 
  */
 export function readClientCredentials(headers: Headers, url: URL, settings: TransportSettings): ClientCredentials {
   const offered = parseProtocolList(headers.get("Sec-WebSocket-Protocol"));
-  const bearerEntry = offered.find((protocol) => protocol.startsWith(BEARER_PROTOCOL_PREFIX));
+  const bearerEntry = offered.find(isBearerProtocol);
   const query = takeQueryParameter(url.search, settings.queryParameter);
-  const cookie = takeCookie(headers.get("Cookie"), settings.cookieName);
+  const cookie = takeCookie(headers.get("Cookie"), settings);
 
   const authorization = headers.get("Authorization");
   const bearerHeader = authorization?.match(/^Bearer[ ]+(\S+)\s*$/i)?.[1];
@@ -101,10 +110,10 @@ export function readClientCredentials(headers: Headers, url: URL, settings: Tran
     token: found?.[1],
     transport: found?.[0],
     malformedAuthorization: authorization !== null && bearerHeader === undefined,
-    applicationProtocols: offered.filter((protocol) => !protocol.startsWith(BEARER_PROTOCOL_PREFIX)),
+    applicationProtocols: offered.filter((protocol) => !isBearerProtocol(protocol)),
     bearerProtocolOffered: bearerEntry !== undefined,
     forwardedSearch: query.rest,
-    forwardedCookie: cookie.rest,
+    forwardedCookie: cookie.forwarded,
   };
 }
 

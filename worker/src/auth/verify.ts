@@ -11,7 +11,11 @@ export interface Caller {
 export interface VerificationKeys {
   /** HMAC secret for HS* algorithms. */
   secret?: string;
+  /** The HMAC secret being rotated out, and until when (epoch ms) it is still accepted. */
+  previousSecret?: string;
+  previousSecretAcceptedUntil?: number;
   jwksTimeoutMs: number;
+  now?: number;
 }
 
 const JWKS_CACHE_MAX_AGE_MS = 60 * 60 * 1000;
@@ -95,12 +99,26 @@ export async function verifyToken(token: string, settings: JwtAuthSettings, keys
     requiredClaims: ["exp", "sub"],
   };
   try {
-    const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
-    if (typeof payload.sub !== "string" || !PRINTABLE_SUBJECT.test(payload.sub)) {
+    const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await verifyWithRotation(token, alg, key, options, keys);
+    if (typeof payload.sub !== "string" || !PRINTABLE_SUBJECT.test(payload.sub) || payload.sub.trim() !== payload.sub) {
       throw new EdgeError("token_claims_invalid", { claim: "sub" });
     }
     return { subject: payload.sub };
   } catch (error) {
     throw classify(error);
+  }
+}
+
+/**
+ * HS* with the current secret; during a rotation window, a signature that fails with it is tried
+ * once more with the previous secret, so tokens minted just before the switch still work.
+ */
+async function verifyWithRotation(token: string, alg: string, key: CryptoKey, options: Parameters<typeof jwtVerify>[2], keys: VerificationKeys) {
+  try {
+    return await jwtVerify(token, key, options);
+  } catch (error) {
+    const inWindow = keys.previousSecret !== undefined && (keys.now ?? Date.now()) <= (keys.previousSecretAcceptedUntil ?? 0);
+    if (!(error instanceof errors.JWSSignatureVerificationFailed) || !inWindow) throw error;
+    return await jwtVerify(token, await hmacKey(keys.previousSecret as string, alg), options);
   }
 }

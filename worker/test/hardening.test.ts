@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
+import { bridgeSessions, bridgeSessionWith, marker } from "./support/bridge";
+import { APP_ORIGIN, expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "./support/edge";
+import { hs256 } from "./support/tokens";
+
+/** What a black-box attack run found, each finding as the behaviour the edge now has. */
+
+const ACCESS_ID = "access-client-id.access";
+const ACCESS_SECRET = "access-client-secret-value";
+const OLD_SECRET = "the-previous-secret-0123456789-abcdefghij";
+
+let bridge: StandinBridge;
+/** Where a redirecting bridge points: it must never see a request. */
+let elsewhere: StandinBridge;
+const edges: Record<string, TestEdge> = {};
+
+const credentials = { JWT_SECRET: TEST_SECRET, BRIDGE_ACCESS_CLIENT_ID: ACCESS_ID, BRIDGE_ACCESS_CLIENT_SECRET: ACCESS_SECRET };
+const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+
+beforeAll(async () => {
+  [bridge, elsewhere] = await Promise.all([startStandinBridge(), startStandinBridge()]);
+  const chat = `${bridge.origin}/api/chat`;
+  const [plain, forwarding, redirecting, rotating, rotated] = await Promise.all([
+    startTestEdge({ BRIDGE_URL: chat, EDGE_CONFIG: jwtEdgeConfig(), ...credentials }),
+    startTestEdge({
+      BRIDGE_URL: chat,
+      EDGE_CONFIG: jwtEdgeConfig({ forwardHeaders: ["X-Client-Version"], forwardCookies: ["lang"], clientAddressHeader: "X-Client-Address" }),
+      ...credentials,
+    }),
+    startTestEdge({
+      BRIDGE_URL: `${bridge.origin}/redirect-to/${elsewhere.port}/api/chat`,
+      EDGE_CONFIG: jwtEdgeConfig({ bridgeHealthUrl: `${bridge.origin}/redirect-to/${elsewhere.port}/health` }),
+      ...credentials,
+    }),
+    startTestEdge({ BRIDGE_URL: chat, EDGE_CONFIG: jwtEdgeConfig({}, { previousSecretAcceptedUntil: inAnHour() }), ...credentials, JWT_SECRET_PREVIOUS: OLD_SECRET }),
+    startTestEdge({ BRIDGE_URL: chat, EDGE_CONFIG: jwtEdgeConfig({}, { previousSecretAcceptedUntil: "2026-01-01T00:00:00Z" }), ...credentials, JWT_SECRET_PREVIOUS: OLD_SECRET }),
+  ]);
+  Object.assign(edges, { plain, forwarding, redirecting, rotating, rotated });
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(edges).map((edge) => edge.dispose()));
+  await Promise.all([bridge?.stop(), elsewhere?.stop()]);
+});
+
+const wsUrl = (edge: TestEdge, query = "") => `${edge.wsOrigin}/voice/ws${query}`;
+
+async function counts(origin: string): Promise<{ healthRequests: number; upgradesReceived: number }> {
+  return (await (await fetch(`${origin}/debug/counts`)).json()) as { healthRequests: number; upgradesReceived: number };
+}
+
+describe("the bearer subprotocol prefix, in any letter case", () => {
+  it.each(["Bearer.", "BEARER."])("never lets a %s entry reach the bridge, the 101 or the log", async (prefix) => {
+    const edge = edges.plain;
+    const id = marker();
+    const token = await hs256();
+    const before = edge.logs.length;
+    const session = await expectOpen(wsUrl(edge, `?${id}`), { protocols: [`${prefix}${token}`, "voice.v1"], headers: { Origin: APP_ORIGIN, Authorization: `Bearer ${token}` } });
+    expect(session.protocol).toBe("voice.v1");
+    const record = await bridgeSessionWith(bridge.origin, id);
+    expect(record.headers["sec-websocket-protocol"]).toBe("voice.v1");
+    expect(JSON.stringify(record)).not.toContain(token.split(".")[2]);
+    session.ws.close(1000);
+    await expect.poll(() => edge.logs.length).toBeGreaterThan(before);
+    expect(edge.logs.slice(before).join("\n")).not.toContain(token.split(".")[2]);
+  });
+
+  it("authenticates with a token carried in a BEARER. entry alone", async () => {
+    const session = await expectOpen(wsUrl(edges.plain, `?${marker()}`), { protocols: ["voice.v1", `BEARER.${await hs256()}`], headers: { Origin: APP_ORIGIN } });
+    expect(session.protocol).toBe("voice.v1");
+    session.ws.close(1000);
+  });
+});
+
+describe("redirects from the bridge", () => {
+  it("answers a redirecting bridge with 502 bridge_rejected and its status, sending nothing to where it points", async () => {
+    const before = await counts(elsewhere.origin);
+    const refusal = await expectRefused(wsUrl(edges.redirecting, `?${marker()}`), { protocols: ["voice.v1", `bearer.${await hs256()}`], headers: { Origin: APP_ORIGIN } });
+    expect(refusal.status).toBe(502);
+    expect(refusal.body).toMatchObject({ error: "bridge_rejected", bridgeStatus: 302 });
+    expect(await counts(elsewhere.origin)).toEqual(before);
+    expect(await bridgeSessions(elsewhere.origin)).toEqual([]);
+  });
+
+  it("reports a redirecting health URL as down, without following it with the service token", async () => {
+    const before = await counts(elsewhere.origin);
+    const response = await fetch(`${edges.redirecting.httpOrigin}/voice/health`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ status: "bridge_down", bridge: { reachable: false, status: 302 } });
+    expect(await counts(elsewhere.origin)).toEqual(before);
+  });
+});
+
+describe("what the bridge receives: an allow-list", () => {
+  const SPOOFED = {
+    X_Voice_Subject: "admin",
+    "X-Voice_Subject": "admin",
+    CF_Access_Client_Id: "spoofed-id",
+    CF_Access_Client_Secret: "spoofed-secret",
+    "Cf-Access-Authenticated-User-Email": "ceo@mycosoft.com",
+    "X-Forwarded-For": "10.0.0.1",
+    Forwarded: "for=10.0.0.1",
+    "X-Real-IP": "10.0.0.2",
+    "True-Client-IP": "10.0.0.3",
+    "X-Forwarded-Host": "internal.mycosoft.com",
+    "X-Client-Version": "2.4.0",
+    "User-Agent": "attack-kit/1.0",
+  };
+  /** The header names a default edge sends the bridge (Node lower-cases them; Host, Connection and CF-Worker — the zone's name — come from the runtime). */
+  const ALLOWED = new Set(["host", "connection", "cf-worker", "upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol", "x-voice-subject", "cf-access-client-id", "cf-access-client-secret"]);
+
+  it("gets none of the client's other headers, whatever their spelling, and the subject and credentials only from the Worker", async () => {
+    const id = marker();
+    const session = await expectOpen(wsUrl(edges.plain, `?${id}`), { protocols: ["voice.v1", `bearer.${await hs256({ sub: "user-7" })}`], headers: { Origin: APP_ORIGIN, ...SPOOFED } });
+    const record = await bridgeSessionWith(bridge.origin, id);
+    const unexpected = Object.keys(record.headers).filter((name) => !ALLOWED.has(name));
+    expect(unexpected).toEqual([]);
+    expect(record.headers).toMatchObject({ "x-voice-subject": "user-7", "cf-access-client-id": ACCESS_ID, "cf-access-client-secret": ACCESS_SECRET });
+    for (const value of Object.values(SPOOFED)) expect(JSON.stringify(record.headers)).not.toContain(value);
+    session.ws.close(1000);
+  });
+
+  it("gets no cookie by default: neither the website's session nor the token, also from two Cookie lines", async () => {
+    const id = marker();
+    const token = await hs256();
+    const session = await expectOpen(wsUrl(edges.plain, `?${id}`), {
+      protocols: ["voice.v1"],
+      headers: { Origin: APP_ORIGIN, Cookie: ["session=website-session-secret", `voice_token=${token}`] as unknown as string },
+    });
+    const record = await bridgeSessionWith(bridge.origin, id);
+    expect(record.headers.cookie).toBeUndefined();
+    expect(JSON.stringify(record)).not.toContain("website-session-secret");
+    session.ws.close(1000);
+  });
+
+  it("gets exactly the headers and cookies the stack names, and the client's address from CF-Connecting-IP", async () => {
+    const id = marker();
+    const token = await hs256();
+    const session = await expectOpen(wsUrl(edges.forwarding, `?${id}`), {
+      protocols: ["voice.v1"],
+      headers: { Origin: APP_ORIGIN, ...SPOOFED, "CF-Connecting-IP": "203.0.113.9", Cookie: ["session=website-session-secret; lang=en", `voice_token=${token}`] as unknown as string },
+    });
+    const record = await bridgeSessionWith(bridge.origin, id);
+    expect(record.headers["x-client-version"]).toBe("2.4.0");
+    expect(record.headers.cookie).toBe("lang=en");
+    expect(record.headers["x-client-address"]).toBe("203.0.113.9");
+    expect(record.headers["x-forwarded-for"]).toBeUndefined();
+    expect(record.headers["user-agent"]).toBeUndefined();
+    session.ws.close(1000);
+  });
+});
+
+describe("the subject", () => {
+  it.each([" alice", "alice ", "   ", "\talice"])("refuses a sub of %j with 401 token_claims_invalid", async (sub) => {
+    const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), { protocols: ["voice.v1", `bearer.${await hs256({ sub })}`], headers: { Origin: APP_ORIGIN } });
+    expect(refusal.status).toBe(401);
+    expect(refusal.body).toMatchObject({ error: "token_claims_invalid", claim: "sub" });
+  });
+});
+
+describe("/voice/health", () => {
+  it("probes the bridge at most once per few seconds however many requests arrive", async () => {
+    const before = (await counts(bridge.origin)).healthRequests;
+    const answers = await Promise.all(Array.from({ length: 200 }, () => fetch(`${edges.forwarding.httpOrigin}/voice/health`).then((r) => r.status)));
+    expect(answers.every((status) => status === 200)).toBe(true);
+    const probes = (await counts(bridge.origin)).healthRequests - before;
+    expect(probes).toBeGreaterThanOrEqual(1);
+    expect(probes).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("HS256 secret rotation", () => {
+  const open = async (edge: TestEdge, secret: string) =>
+    (await import("./support/edge")).upgrade(wsUrl(edge, `?${marker()}`), { protocols: ["voice.v1", `bearer.${await hs256({}, { secret })}`], headers: { Origin: APP_ORIGIN } });
+
+  it("accepts tokens signed with the previous secret during the window, and the current secret always", async () => {
+    for (const secret of [TEST_SECRET, OLD_SECRET]) {
+      const result = await open(edges.rotating, secret);
+      expect(result.kind).toBe("open");
+      if (result.kind === "open") result.session.ws.close(1000);
+    }
+  });
+
+  it("refuses the previous secret once the window has passed, and on an edge that has none", async () => {
+    for (const edge of [edges.rotated, edges.plain]) {
+      const result = await open(edge, OLD_SECRET);
+      expect(result.kind).toBe("refused");
+      if (result.kind === "refused") expect(result.refusal.body.error).toBe("token_signature_invalid");
+    }
+  });
+});
