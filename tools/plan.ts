@@ -105,10 +105,12 @@ Offline: the real program ran under Pulumi's mocks. No Cloudflare API was called
 tokens below are stand-ins and secrets are masked. \`pulumi preview --stack ${args.stack}\` shows the real diff.`);
   if (placeholders) console.log(`\nwarning: ${stackFileName(args.stack)} still has placeholder account/zone IDs (all zeros); set yours before \`pulumi up\`.`);
   console.log(`\n${resources.length} resources:`);
-  for (const resource of resources) {
-    console.log(`\n+ ${shortType(resource.type)}  ${resource.name}   (${resource.type})`);
-    for (const line of formatInputs(resource)) console.log(`    ${line}`);
-  }
+  const print = (resource: DeclaredResource, indent: string) => {
+    console.log(`\n${indent}+ ${shortType(resource.type)}  ${resource.name}   (${resource.type})`);
+    for (const line of formatInputs(resource)) console.log(`${indent}    ${line}`);
+    for (const child of resources.filter((r) => r.parent === resource.name && r !== resource)) print(child, `${indent}    `);
+  };
+  for (const resource of resources.filter((r) => r.parent === undefined)) print(resource, "");
   console.log("\nalerts:");
   for (const line of alertSummary(resources)) console.log(`    ${line}`);
   console.log("\noutputs:");

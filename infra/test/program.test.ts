@@ -65,9 +65,18 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
         "ZoneSetting zone-min-tls-version",
         "ZoneSetting zone-ssl",
         "ZoneSetting zone-websockets",
+        "VoiceEdge voice-edge",
         "cloudflare cloudflare",
       ].sort(),
     );
+  });
+
+  it("declares everything as children of one VoiceEdge component, which uses the stack's explicit provider", () => {
+    const component = one(run, "voice-edge:index:VoiceEdge", "voice-edge");
+    expect(component.parent).toBeUndefined();
+    const orphans = run.resources.filter((r) => r !== component && r.type !== T.provider && r.parent !== "voice-edge").map((r) => r.name);
+    expect(orphans).toEqual([]);
+    expect(one(run, T.provider, "cloudflare").parent).toBeUndefined();
   });
 
   it("uses one explicit provider holding the API token as a secret", () => {
@@ -208,6 +217,7 @@ describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
         "ZeroTrustAccessServiceToken origin-service-token",
         "ZeroTrustTunnelCloudflared bridge-tunnel",
         "ZeroTrustTunnelCloudflaredConfig bridge-tunnel-config",
+        "VoiceEdge voice-edge",
         "cloudflare cloudflare",
       ].sort(),
     );
@@ -243,5 +253,16 @@ describe("plan-dependent resources", () => {
       expression: '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com" "voice-staging.mycosoft.com"})',
       ratelimit: expect.objectContaining({ period: 60, mitigationTimeout: 3600, requestsPerPeriod: 10 }),
     });
+  });
+});
+
+describe("the VoiceEdge component in a program of one's own", () => {
+  it("declares its resources as children of the component, with the settings that program gave it", async () => {
+    const run = await runProgram("prod", { entry: new URL("./fixtures/ownProgram.ts", import.meta.url), secrets: {} });
+    expect(run.outputs.url).toBe("wss://support.example.com/voice/ws");
+    const children = run.resources.filter((r) => r.parent === "support-voice");
+    expect(children.map((r) => r.type)).toEqual(expect.arrayContaining([T.script, T.route, T.tunnel, T.accessApp, T.notification]));
+    expect(one(run, T.route, "edge-route").inputs.pattern).toBe("support.example.com/voice/*");
+    expect(run.resources.filter((r) => r.type === T.zoneSetting)).toEqual([]);
   });
 });

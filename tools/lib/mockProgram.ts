@@ -27,6 +27,8 @@ export interface DeclaredResource {
   ignoreChanges: string[];
   /** `retainOnDelete`: `pulumi destroy` leaves the resource in Cloudflare. */
   retainOnDelete: boolean;
+  /** The name of the resource this one is a child of (the component), if any. */
+  parent?: string;
 }
 
 export interface ProgramRun {
@@ -35,6 +37,8 @@ export interface ProgramRun {
 }
 
 export interface RunOptions {
+  /** The program to run; default the stack program, infra/index.ts. */
+  entry?: URL;
   /** Stack-file keys to replace (`voice-edge:zone`); `undefined` removes a key. */
   override?: Record<string, unknown>;
   /** Secret config, as `pulumi config set --secret` would hold it. Defaults to fresh random values. */
@@ -77,7 +81,7 @@ const promiseOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => o
 
 let runs = 0;
 
-type ResourceOptions = Pick<DeclaredResource, "dependsOn" | "importId" | "ignoreChanges" | "retainOnDelete">;
+type ResourceOptions = Pick<DeclaredResource, "dependsOn" | "importId" | "ignoreChanges" | "retainOnDelete" | "parent">;
 
 interface RegisterResourceRequest {
   getType(): string;
@@ -86,12 +90,19 @@ interface RegisterResourceRequest {
   getImportid(): string;
   getIgnorechangesList(): string[];
   getRetainondelete(): boolean;
+  getParent(): string;
 }
 
 /**
  * The mocks' `newResource` sees only inputs; the options that order and adopt resources
  * (`dependsOn`, `import`, `ignoreChanges`) travel in the register request, read here.
  */
+/** The stack itself is every resource's root; only a component counts as a parent here. */
+function parentName(urn: string): string | undefined {
+  if (!urn || urn.includes("::pulumi:pulumi:Stack::")) return undefined;
+  return urn.split("::").at(-1);
+}
+
 function recordResourceOptions(requests: Map<string, ResourceOptions>): void {
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterResourceRequest, callback: unknown) => unknown };
   const register = monitor.registerResource.bind(monitor);
@@ -101,6 +112,7 @@ function recordResourceOptions(requests: Map<string, ResourceOptions>): void {
       importId: req.getImportid() || undefined,
       ignoreChanges: req.getIgnorechangesList(),
       retainOnDelete: req.getRetainondelete(),
+      parent: parentName(req.getParent()),
     });
     return register(req, callback);
   };
@@ -163,7 +175,7 @@ export async function runProgram(stack: string, options: RunOptions = {}): Promi
 
   runs += 1;
   // A fresh module instance per run: the program's top level is what declares the resources.
-  const entry = `${new URL("../../infra/index.ts", import.meta.url).href}?stack=${stack}&run=${runs}`;
+  const entry = `${(options.entry ?? new URL("../../infra/index.ts", import.meta.url)).href}?stack=${stack}&run=${runs}`;
   const program = (await import(/* @vite-ignore */ entry)) as Record<string, unknown>;
   const outputs: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(program)) {
