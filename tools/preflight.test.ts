@@ -327,7 +327,8 @@ describe.concurrent("npm run preflight usage", { timeout: 120_000 }, () => {
 describe("the README's preflight section", () => {
   it("lists exactly the permissions REQUIRED_TOKEN_PERMISSIONS lists", () => {
     const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("## Preflight: npm run preflight"), readme.indexOf("## First deploy"));
+    const start = readme.indexOf("### Preflight: npm run preflight");
+    const section = readme.slice(start, readme.indexOf("\n## ", start));
     expect(section.length).toBeGreaterThan(0);
     const listed = [...section.matchAll(/^\| `([^`]+)` \| (zone|account) \|/gm)].map((m) => [m[1], m[2]]);
     expect(listed).toEqual(REQUIRED_TOKEN_PERMISSIONS.map((p) => [p.group, p.scope]));
