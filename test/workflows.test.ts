@@ -39,6 +39,12 @@ const edit = (text: string, from: string, to: string) => {
   expect(text, `"${from}" to edit`).toContain(from);
   return text.replace(from, to);
 };
+/** `a >= b` for plain x.y.z versions. */
+const semverAtLeast = (a: string, b: string) => {
+  const [x, y] = [a, b].map((v) => v.split(".").map(Number));
+  const diff = x.map((part, i) => part - y[i]).find((d) => d !== 0) ?? 0;
+  return diff >= 0;
+};
 const readmeTestLine = () => readFileSync(join(REPO_ROOT, ".ci", "run"), "utf8").split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("set ") && !l.startsWith("cd "))[0];
 /** Steps that run a Pulumi command (preview/up); a pulumi/actions step without `command` only installs the CLI. */
 const isPulumiCommand = (step: Step) => step.uses?.startsWith("pulumi/actions@") === true && step.with?.command !== undefined;
@@ -74,10 +80,23 @@ describe("GitHub workflows", () => {
     for (const [jobName, job] of Object.entries(wf.jobs)) if (jobName !== "test") expect([job.needs].flat().length).toBeGreaterThan(0);
   });
 
+  it.each(workflowFiles)("%s runs every job on ubuntu-24.04 and Node 24 with the Node 24 majors of checkout and setup-node", (name) => {
+    for (const [jobName, job] of Object.entries(workflow(name).jobs) as [string, Job & { "runs-on": string }][]) {
+      expect(job["runs-on"], jobName).toBe("ubuntu-24.04");
+      const [checkout, setupNode] = job.steps;
+      expect(checkout.uses, jobName).toBe("actions/checkout@v7");
+      expect(setupNode.uses, jobName).toBe("actions/setup-node@v7");
+      expect(setupNode.with, jobName).toEqual({ "node-version": 24, cache: "npm" });
+    }
+    expect(read(name)).not.toMatch(/actions\/(checkout|setup-node)@v[1-6]\b/);
+  });
+
   it.each(workflowFiles)("%s grants read-only contents by default, pins the Pulumi CLI and runs the policy pack", (name) => {
     const wf = workflow(name);
     expect(wf.permissions).toEqual({ contents: "read" });
     expect(wf.env.PULUMI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    const sdk = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/pulumi"];
+    expect(semverAtLeast(wf.env.PULUMI_VERSION, sdk), `CLI ${wf.env.PULUMI_VERSION} not older than the SDK ${sdk}`).toBe(true);
     const steps = pulumiSteps(wf);
     expect(steps.length).toBeGreaterThan(0);
     for (const step of steps) {
