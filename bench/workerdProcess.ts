@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import workerd from "workerd";
-import { BUNDLE_MODULE_NAME } from "../../worker/build";
-import { freePort } from "../lib/freePort";
+import { BUNDLE_MODULE_NAME } from "../worker/build";
+import { freePort } from "../tools/lib/freePort";
 
 export interface WorkerdEdge {
   port: number;
