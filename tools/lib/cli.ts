@@ -78,6 +78,12 @@ function firstSentence(message: string): string {
   return message.split(/\.(?:\s|$)/)[0];
 }
 
+/** A message as one line: `Invalid … (file):\n  - a\n  - b` becomes `Invalid … (file): a; b`. */
+export function oneLine(message: string): string {
+  const [head, ...items] = message.trim().split("\n").map((line) => line.trim().replace(/^- /, ""));
+  return items.length === 0 ? head : `${head}${head.endsWith(":") ? " " : ": "}${items.filter(Boolean).join("; ")}`;
+}
+
 const debug = () => Boolean(process.env.VOICE_EDGE_DEBUG);
 
 export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Command<O> {
@@ -104,14 +110,14 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
     process.exit(2);
   };
   const fail = (message: string, exitCode = 1): never => {
-    console.error(`${name}: ${message}`);
+    console.error(`${name}: ${oneLine(message)}`);
     process.exit(exitCode);
   };
   const report = (error: unknown): never => {
     if (debug() && error instanceof Error) console.error(error.stack);
     if (error instanceof UsageError) return usageError(error.message);
     const message = error instanceof Error ? error.message : String(error);
-    return fail(message.split("\n")[0]);
+    return fail(message);
   };
 
   return {
