@@ -65,6 +65,7 @@ function speaksTls(url: URL, timeoutMs: number): Promise<boolean> {
   });
 }
 
+const TLS_PROBE_AFTER_MS = 500;
 const TLS_TO_PLAIN = /wrong version number|packet length too long|unknown protocol|http request/i;
 const PLAIN_TO_TLS_BODY = /plain HTTP request was sent to HTTPS port/i;
 
@@ -100,14 +101,14 @@ function open(url: URL, protocols: string[], origin: string, timeoutMs: number):
   const frames = new BinaryFrames(socket);
   return new Promise((resolve, reject) => {
     socket.once("open", () => resolve({ socket, frames }));
-    // A plain server handed a TLS ClientHello often just waits for more: after a second without a handshake, ask it in plain HTTP.
+    // A plain server handed a TLS ClientHello often just waits for more: half a second without a handshake, ask it in plain HTTP.
     if (url.protocol === "wss:") {
       const probe = setTimeout(async () => {
-        if (socket.readyState === WebSocket.CONNECTING && (await answersPlainHttp(url, 1000))) {
+        if (socket.readyState === WebSocket.CONNECTING && (await answersPlainHttp(url, 500))) {
           socket.terminate();
           reject(new SmokeFailure(tlsToPlain(url)));
         }
-      }, 1000);
+      }, TLS_PROBE_AFTER_MS);
       socket.once("open", () => clearTimeout(probe));
       socket.once("error", () => clearTimeout(probe));
     }
