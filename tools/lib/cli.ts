@@ -58,8 +58,8 @@ export interface Command<O extends Options> {
   readonly usage: string;
   /**
    * Parses `argv` (default: this process's arguments). Prints the usage and exits 0 on --help;
-   * on a mistake prints one line naming it and the usage, exits 2. From here on, an error
-   * nobody caught is one line and exit 1.
+   * on a mistake prints one line naming it and the usage, exits 2. Parsing this process's own
+   * arguments also makes every error nobody catches from then on one line and exit 1.
    */
   parse(argv?: string[]): Values<O>;
   usageError(message: string): never;
@@ -125,13 +125,15 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
     usage,
     usageError,
     fail,
-    parse(argv = process.argv.slice(2)) {
-      process.on("uncaughtException", report);
-      process.on("unhandledRejection", report);
+    parse(argv) {
+      if (argv === undefined) {
+        process.on("uncaughtException", report);
+        process.on("unhandledRejection", report);
+      }
       let values: Record<string, unknown>;
       try {
         ({ values } = parseArgs({
-          args: argv,
+          args: argv ?? process.argv.slice(2),
           options: Object.fromEntries(
             Object.entries(all).map(([key, option]) => [key, { type: option.type, multiple: Boolean(option.multiple), ...(key === "help" ? { short: "h" } : {}) }]),
           ),
