@@ -1,24 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectOpen, expectRefused } from "../worker/test/support/edge";
+import { processGroupAlive, startDev } from "./lib/devProcess";
 import { freePort } from "./lib/freePort";
 import { npmRun } from "./lib/runCommand";
-import { REPO_ROOT } from "./lib/stackFile";
 
 const WEBSITE = "http://localhost:3000";
 
 let port: number;
 let dev: ChildProcess;
 let output = "";
-
-function processGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function prodToken(): Promise<string> {
   const run = await npmRun("token", ["--stack", "prod"]);
@@ -28,24 +19,9 @@ async function prodToken(): Promise<string> {
 
 beforeAll(async () => {
   port = await freePort();
-  // Its own process group, so that the test can tell whether anything of this run is left.
-  dev = spawn("npm", ["run", "dev", "--", "--stack", "prod", "--port", String(port), "--allow-origin", WEBSITE], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, BRIDGE_URL: "" },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  dev.stdout!.on("data", (chunk) => (output += chunk));
-  dev.stderr!.on("data", (chunk) => (output += chunk));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm run dev was not ready within 45 s:\n${output}`)), 45_000);
-    dev.stdout!.on("data", () => {
-      if (!output.includes("Ctrl-C stops")) return;
-      clearTimeout(timer);
-      resolve();
-    });
-    dev.once("exit", (code) => reject(new Error(`npm run dev exited with ${code}:\n${output}`)));
-  });
+  const run = await startDev(["--stack", "prod", "--port", String(port), "--allow-origin", WEBSITE], { BRIDGE_URL: "" });
+  dev = run.process;
+  output = run.output();
 }, 60_000);
 
 afterAll(() => {
