@@ -7,13 +7,13 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
 import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
 import { WS_PATH } from "../worker/src/routes";
 import { startJwksServer } from "../worker/test/support/jwks";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
+import { defineCommand } from "../tools/lib/cli";
 import { freePort } from "../tools/lib/freePort";
 import { startLocalEdge } from "../tools/lib/localEdge";
 import { loadStackSettings, REPO_ROOT } from "../tools/lib/stackFile";
@@ -23,7 +23,11 @@ import { cpuSeconds, processTree, rssBytes, sumOver } from "../tools/lib/process
 import { checkTargets, latencyChartSvg, resultsTable, type PathResult } from "./report";
 import { startWorkerd } from "./workerdProcess";
 
-const { values: args } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const args = defineCommand({
+  name: "bench",
+  options: { quick: { type: "boolean", description: "fewer rounds and samples (about 4 minutes instead of 10)" } },
+  notes: ["writes bench/results.md and bench/latency.svg (+ .png with Chromium)"],
+}).parse();
 const PLAN = args.quick
   ? { rounds: 2, handshakes: 100, roundTrips: 1_000, throughputMessages: 10_000, idleSessions: 200, budgetMs: 4 * 60_000 }
   : { rounds: 5, handshakes: 300, roundTrips: 3_000, throughputMessages: 30_000, idleSessions: 1_000, budgetMs: 10 * 60_000 };

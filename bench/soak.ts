@@ -9,9 +9,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem, type } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { buildWorkerBundle } from "../worker/build";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
+import { defineCommand } from "../tools/lib/cli";
 import { cpuSeconds, MiB, openFileDescriptors, pidListeningOn, rssBytes } from "../tools/lib/processes";
 import { startLocalEdge } from "../tools/lib/localEdge";
 import { loadStackSettings, REPO_ROOT } from "../tools/lib/stackFile";
@@ -21,24 +21,25 @@ import { bridgeDrains, startHarness, type Harness } from "./harness";
 import { runLoad, startLoad } from "./load";
 import type { Summary } from "./stats";
 
-const { values: args } = parseArgs({
+const cli = defineCommand({
+  name: "soak",
   options: {
-    sessions: { type: "string", default: "200" },
-    seconds: { type: "string", default: "60" },
-    "reference-seconds": { type: "string", default: "30" },
-    cycles: { type: "string", default: "2000" },
-    "bad-tokens": { type: "string", default: "1000" },
-    out: { type: "string", default: join(REPO_ROOT, "bench", "soak.md") },
-    "no-write": { type: "boolean", default: false },
-    "max-minutes": { type: "string", default: "10" },
+    sessions: { type: "string", value: "<n>", default: "200", description: "concurrent streaming sessions (1-1000)" },
+    seconds: { type: "string", value: "<n>", default: "60", description: "seconds of load (1-600)" },
+    "reference-seconds": { type: "string", value: "<n>", default: "30", description: "seconds of the reference stream direct to the bridge (1-600)" },
+    cycles: { type: "string", value: "<n>", default: "2000", description: "connect/authenticate/exchange/close cycles (1-20000)" },
+    "bad-tokens": { type: "string", value: "<n>", default: "1000", description: "upgrades with bad tokens (1-20000)" },
+    out: { type: "string", value: "<file>", default: join(REPO_ROOT, "bench", "soak.md"), defaultText: "bench/soak.md", description: "where to write the report" },
+    "no-write": { type: "boolean", description: "print the report only" },
+    "max-minutes": { type: "string", value: "<n>", default: "10", description: "bound for the whole run (1-60)" },
   },
 });
+const args = cli.parse();
 
 function count(name: keyof typeof args, max: number): number {
   const value = Number(args[name]);
   if (!Number.isInteger(value) || value < 1 || value > max) {
-    console.error(`soak: --${name} must be a whole number from 1 to ${max}, not "${args[name]}"`);
-    process.exit(2);
+    cli.usageError(`--${String(name)} must be a whole number from 1 to ${max}, not "${args[name]}"`);
   }
   return value;
 }

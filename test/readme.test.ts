@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -12,6 +13,15 @@ describe("README", () => {
     expect(named.length).toBeGreaterThan(5);
     expect([...new Set(named)].filter((name) => !scripts.includes(name))).toEqual([]);
   });
+
+  it("names only commands that answer --help with their usage", () => {
+    const named = [...new Set([...readme.matchAll(/npm run (?:--silent )?([a-z][\w:-]*)/g)].map((m) => m[1]))];
+    const silent = named.filter((name) => {
+      const run = spawnSync("npm", ["run", "--silent", name, "--", "--help"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
+      return run.status !== 0 || !/usage: /.test(run.stdout);
+    });
+    expect(silent).toEqual([]);
+  }, 120_000);
 
   it("gives the exact test line that .ci/run runs", () => {
     const ciLine = readFileSync(join(REPO_ROOT, ".ci", "run"), "utf8").trim().split("\n").at(-1)!;

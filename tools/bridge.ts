@@ -17,16 +17,21 @@
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import { parseArgs } from "node:util";
 import { WebSocketServer, type WebSocket } from "ws";
+import { defineCommand } from "./lib/cli";
 
-const { values: args } = parseArgs({
+const cli = defineCommand({
+  name: "bridge",
   options: {
-    port: { type: "string", default: process.env.PORT ?? "8999" },
-    host: { type: "string", default: "127.0.0.1" },
-    protocols: { type: "string", default: "" },
+    port: { type: "string", value: "<port>", default: process.env.PORT ?? "8999", defaultText: "$PORT or 8999", description: "TCP port to listen on (0: any free port)" },
+    host: { type: "string", value: "<host>", default: "127.0.0.1", description: "address to listen on" },
+    protocols: { type: "string", value: "<list>", default: "", defaultText: "none", description: "comma-separated subprotocols to select when offered, e.g. voice.v2" },
   },
+  notes: ["a Moshi-shaped stand-in for the bridge: /api/chat echoes, /health, /status/N, /hang, /redirect-to/PORT/PATH, /debug/sessions"],
 });
+const args = cli.parse();
+const port = Number(args.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) cli.usageError(`--port "${args.port}"${process.env.PORT && args.port === process.env.PORT ? " (from PORT)" : ""} is not a TCP port`);
 
 const preferredProtocols = args.protocols.split(",").filter(Boolean);
 const HANDSHAKE_FRAME = Buffer.from([0x00]);
@@ -166,9 +171,14 @@ process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);
 if (process.send) process.on("disconnect", shutdown);
 
-server.listen(Number(args.port), args.host, () => {
+server.once("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EADDRINUSE") cli.fail(`port ${port} is in use: stop what holds it or pass --port`);
+  if (error.code === "EADDRNOTAVAIL") cli.fail(`--host ${args.host} is not an address of this machine`);
+  cli.fail(`cannot listen on ${args.host}:${port}: ${error.code ?? error.message}`);
+});
+server.listen(port, args.host, () => {
   const address = server.address();
-  const port = typeof address === "object" && address ? address.port : Number(args.port);
-  if (process.send) process.send({ event: "listening", port });
-  else console.log(`stand-in bridge on ws://${args.host}:${port}/api/chat (health: http://${args.host}:${port}/health)`);
+  const listening = typeof address === "object" && address ? address.port : port;
+  if (process.send) process.send({ event: "listening", port: listening });
+  else console.log(`stand-in bridge on ws://${args.host}:${listening}/api/chat (health: http://${args.host}:${listening}/health)`);
 });

@@ -2,29 +2,39 @@
  * `npm run dev`: the edge in workerd, with the bundle Pulumi uploads, configured from a stack
  * file, in front of the stand-in bridge (or BRIDGE_URL).
  */
-import { parseArgs } from "node:util";
+import { createServer } from "node:net";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
 import { bridgeUrlProblem } from "../worker/src/bindings";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
+import { defineCommand, oneLine } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
-import { localEdgeBindings } from "./lib/localBindings";
+import { localEdgeBindings, originProblem } from "./lib/localBindings";
 import { startLocalEdge, type LocalEdge } from "./lib/localEdge";
-import { loadStackSettings } from "./lib/stackFile";
+import { whenLauncherExits } from "./lib/parentWatch";
+import { knownStacks, loadStackSettings } from "./lib/stackFile";
 
-const { values: args } = parseArgs({
+const cli = defineCommand({
+  name: "dev",
   options: {
-    stack: { type: "string", default: "staging" },
-    port: { type: "string", default: process.env.PORT ?? "8787" },
+    stack: { type: "string", value: "<name>", default: "staging", description: `the stack file whose edge settings to run (${knownStacks().join(", ")})` },
+    port: { type: "string", value: "<port>", default: process.env.PORT ?? "8787", defaultText: "$PORT or 8787", description: "loopback port of the local edge" },
+    "allow-origin": { type: "string", value: "<origin>", multiple: true, description: "also accept this Origin, e.g. http://localhost:3000 for a local website (repeatable)" },
   },
+  notes: ["environment: BRIDGE_URL (a real bridge instead of the stand-in), PORT", "exit: 0 stopped, 1 failed to start, 2 a usage mistake"],
 });
+const args = cli.parse();
 
 function fail(message: string): never {
-  console.error(`dev: ${message}`);
-  process.exit(1);
+  return cli.fail(message);
 }
 
 const port = Number(args.port);
-if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`port "${args.port}" (from ${process.env.PORT ? "PORT" : "--port"}) is not a TCP port`);
+if (!Number.isInteger(port) || port < 1 || port > 65535) cli.usageError(`port "${args.port}" (from ${process.env.PORT === args.port ? "PORT" : "--port"}) is not a TCP port`);
+if (!knownStacks().includes(args.stack)) cli.usageError(`unknown stack "${args.stack}": the stacks here are ${knownStacks().join(", ")}`);
+for (const origin of args["allow-origin"]) {
+  const problem = originProblem(origin);
+  if (problem) cli.usageError(`--allow-origin "${origin}" ${problem}`);
+}
 
 let bridge: StandinBridge | undefined;
 let edge: LocalEdge | undefined;
@@ -40,8 +50,24 @@ async function stop(exitCode: number): Promise<never> {
 }
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
+process.on("SIGHUP", () => void stop(0));
+whenLauncherExits(() => void stop(0));
+
+/** Whether the port can be bound now: checked before workerd starts, whose bind failure is a 1.5 KB kj::Exception dump. */
+function portIsFree(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+const busyPort = `port ${port} is in use: stop what holds it or pass --port`;
+/** workerd's own report of a failure (a kj::Exception and its stack): the one line dev prints says it better. */
+const RUNTIME_DUMP = /kj::Exception|^stack: .*workerd@/;
 
 try {
+  if (!(await portIsFree())) fail(busyPort);
   const config = loadStackSettings(args.stack);
   const bundle = await buildWorkerBundle();
   console.log(describeBundle(bundle));
@@ -55,13 +81,25 @@ try {
     bridgeUrl = `${bridge.origin}/api/chat`;
   }
 
-  const local = localEdgeBindings(config, { bridgeUrl, port, devSecret: localDevSecret() });
-  edge = await startLocalEdge({ code: bundle.code, compatibilityDate: config.compatibilityDate, bindings: local.bindings, port }).catch((error: Error) => {
-    if (/EADDRINUSE|address already in use/i.test(String(error?.message) + String(error?.cause))) fail(`port ${port} is in use: stop what holds it or set PORT`);
+  const local = localEdgeBindings(config, { bridgeUrl, port, devSecret: localDevSecret(), allowOrigins: args["allow-origin"] });
+  let started = false;
+  edge = await startLocalEdge({
+    code: bundle.code,
+    compatibilityDate: config.compatibilityDate,
+    bindings: local.bindings,
+    port,
+    onLogLine: (line) => {
+      if (!started && RUNTIME_DUMP.test(line)) return;
+      console.log(line);
+    },
+  }).catch((error: Error) => {
+    if (/EADDRINUSE|address already in use/i.test(String(error?.message) + String(error?.cause))) fail(busyPort);
     throw error;
   });
+  started = true;
 
   const wsUrl = `ws://127.0.0.1:${port}/voice/ws`;
+  const stackArgs = args.stack === "staging" ? "" : ` -- --stack ${args.stack}`;
   console.log(`
 voice edge running in workerd (stack ${args.stack}, compatibility date ${config.compatibilityDate})
   WebSocket  ${wsUrl}
@@ -71,11 +109,11 @@ voice edge running in workerd (stack ${args.stack}, compatibility date ${config.
 ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
 next, in another terminal:
-  npm run smoke -- --url ${wsUrl} --token "$(npm run --silent token -- --stack ${args.stack})"
-  or by hand: npx wscat -c "${wsUrl}" -s voice.v1 -s "bearer.$(npm run --silent token)"
+  npm run smoke -- --url ${wsUrl} --token "$(npm run --silent token${stackArgs})"
+  or by hand: npx wscat -c "${wsUrl}" -s voice.v1 -s "bearer.$(npm run --silent token${stackArgs})"
 Ctrl-C stops the edge and the stand-in bridge.
 `);
 } catch (error) {
-  console.error(`dev: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`dev: ${oneLine(error instanceof Error ? error.message : String(error))}`);
   await stop(1);
 }

@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectOpen, expectRefused } from "../worker/test/support/edge";
+import { processGroupAlive, startDev } from "./lib/devProcess";
 import { freePort } from "./lib/freePort";
 import { REPO_ROOT } from "./lib/stackFile";
 
@@ -22,30 +23,11 @@ function smoke(...args: string[]) {
   return spawnSync("npm", ["run", "--silent", "smoke", "--", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
 }
 
-function processGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 beforeAll(async () => {
   port = await freePort();
-  dev = spawn("npm", ["run", "dev"], { cwd: REPO_ROOT, env: { ...process.env, PORT: String(port), BRIDGE_URL: "" }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  dev.stdout!.on("data", (chunk) => (output += chunk));
-  dev.stderr!.on("data", (chunk) => (output += chunk));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm run dev was not ready within 45 s:\n${output}`)), 45_000);
-    const check = () => {
-      if (!output.includes("Ctrl-C stops")) return;
-      clearTimeout(timer);
-      resolve();
-    };
-    dev.stdout!.on("data", check);
-    dev.once("exit", (code) => reject(new Error(`npm run dev exited with ${code}:\n${output}`)));
-  });
+  const run = await startDev([], { PORT: String(port), BRIDGE_URL: "" });
+  dev = run.process;
+  output = run.output();
 }, 60_000);
 
 afterAll(() => {

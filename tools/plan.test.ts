@@ -34,7 +34,7 @@ describe("npm run plan", () => {
 
   it("names the known stacks when asked for an unknown one", () => {
     const result = plan("--stack", "qa");
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(2);
     expect(result.stderr).toContain("no stack file Pulumi.qa.yaml: the stacks here are prod, staging");
   });
 });

@@ -2,9 +2,9 @@
  * `npm run plan -- --stack <name> [--json]`: what the stack declares, from the real program run
  * under Pulumi's mocks. No Cloudflare API is called; `pulumi preview` gives the real diff.
  */
-import { parseArgs } from "node:util";
 import { StackConfigError } from "../infra/config/schema";
 import { BRIDGE_WATCH_BINDINGS, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
+import { defineCommand } from "./lib/cli";
 import { runProgram, Secret, type DeclaredResource } from "./lib/mockProgram";
 import { knownStacks, stackFileName } from "./lib/stackFile";
 
@@ -12,10 +12,6 @@ const SECRET_MASK = "[secret]";
 process.stdout.on("error", (error: NodeJS.ErrnoException) => process.exit(error.code === "EPIPE" ? 0 : 1));
 const PLACEHOLDER_ID = /^0{32}$/;
 
-function fail(message: string): never {
-  console.error(`plan: ${message}`);
-  process.exit(1);
-}
 
 interface Binding {
   name: string;
@@ -83,9 +79,19 @@ function formatInputs(resource: DeclaredResource): string[] {
   return lines;
 }
 
-const { values: args } = parseArgs({ options: { stack: { type: "string" }, json: { type: "boolean", default: false } } });
-if (!args.stack) fail(`--stack is required (one of ${knownStacks().join(", ")})`);
-if (!knownStacks().includes(args.stack)) fail(`no stack file ${stackFileName(args.stack)}: the stacks here are ${knownStacks().join(", ")}`);
+const cli = defineCommand({
+  name: "plan",
+  options: {
+    stack: { type: "string", value: "<name>", required: true, description: `the stack to show (${knownStacks().join(", ")})` },
+    json: { type: "boolean", description: "print the resources as a JSON array of {type, name, inputs}" },
+  },
+  notes: ["exit: 0 printed, 1 the program failed, 2 a usage mistake"],
+});
+function fail(message: string): never {
+  return cli.fail(message);
+}
+const args = cli.parse();
+if (!knownStacks().includes(args.stack)) cli.usageError(`no stack file ${stackFileName(args.stack)}: the stacks here are ${knownStacks().join(", ")}`);
 
 let resources: DeclaredResource[];
 let outputs: Record<string, unknown>;

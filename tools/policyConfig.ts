@@ -3,28 +3,49 @@
  * stack files. A stack that does not own its zone lists its route as covered by the owner's rate
  * limit — only when the owner's rules really cover it.
  */
-import { parseArgs } from "node:util";
 import { routeViolations } from "../policy/rules";
 import { rateLimitExpression } from "../infra/rateLimitExpression";
 import { routePattern } from "../infra/worker";
+import { defineCommand } from "./lib/cli";
+import type { StackSettings } from "../infra/config/schema";
 import { knownStacks, loadStackSettings } from "./lib/stackFile";
+
+/** Another stack's settings, or undefined when its file is invalid: that is its own command's problem, not this stack's. */
+function settingsOrUndefined(stack: string): StackSettings | undefined {
+  try {
+    return loadStackSettings(stack);
+  } catch {
+    return undefined;
+  }
+}
 
 export function policyConfigFor(stack: string): Record<string, unknown> {
   const settings = loadStackSettings(stack);
   const route = routePattern(settings.publicHostname);
   const owner = knownStacks()
-    .map((name) => loadStackSettings(name))
-    .find((other) => other.zone.owner && other.zone.id === settings.zone.id && other.zone.name === settings.zone.name);
+    .filter((name) => name !== stack)
+    .map(settingsOrUndefined)
+    .concat(settings)
+    .find((other) => other?.zone.owner && other.zone.id === settings.zone.id && other.zone.name === settings.zone.name);
   const ownerRules = (owner?.rateLimit?.rules ?? []).map((rule) => ({ expression: rateLimitExpression(rule) }));
   const coveredElsewhere = !settings.zone.owner && routeViolations([route], ownerRules).length === 0 ? [route] : [];
   return { "worker-routes-rate-limited": { coveredElsewhere } };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { stack: { type: "string" } } });
-  if (!values.stack || !knownStacks().includes(values.stack)) {
-    console.error(`policy-config: --stack must be one of ${knownStacks().join(", ")}`);
-    process.exit(2);
+  const cli = defineCommand({
+    name: "policy-config",
+    invocation: "npm run --silent policy-config --",
+    options: { stack: { type: "string", value: "<name>", required: true, description: `the stack whose policy config to print (${knownStacks().join(", ")})` } },
+    notes: ["prints the JSON for `pulumi preview --policy-pack-config`; exit 1 when the stack file is invalid, 2 for a usage mistake"],
+  });
+  const { stack } = cli.parse();
+  if (!knownStacks().includes(stack)) cli.usageError(`unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`);
+  let config: Record<string, unknown>;
+  try {
+    config = policyConfigFor(stack);
+  } catch (error) {
+    config = cli.fail((error as Error).message);
   }
-  console.log(JSON.stringify(policyConfigFor(values.stack), null, 2));
+  console.log(JSON.stringify(config, null, 2));
 }

@@ -4,66 +4,40 @@
  * DNS, the Worker route, the tunnel name, ssl). One line per check; exit 1 when anything is a
  * problem. `--carry-rules` prints the `keepRules:` block for the zone's existing rate-limit rules.
  */
-import { parseArgs } from "node:util";
 import type { StackSettings } from "../infra/config/schema";
 import type { PreflightContext } from "./lib/preflight/check";
 import { carriedRules, carriedRulesYaml, rateLimitEntryPoint } from "./lib/preflight/rateLimit";
+import { defineCommand } from "./lib/cli";
 import { apiFailure, formatResult, problem, type CheckResult } from "./lib/preflight/result";
 import { DEFAULT_BOUND_MS, preflightClient, runPreflight } from "./lib/preflight/run";
 import { tunnelIdFromPulumi } from "./lib/preflight/tunnel";
 import { requiredPermissionsFor } from "./lib/preflight/permissions";
 import { knownStacks, loadStackSettings } from "./lib/stackFile";
 
-const USAGE = `usage: npm run preflight -- --stack <name> [--json] [--tunnel-id <id>] [--carry-rules] [--timeout-ms <ms>]
-  --stack <name>     the stack to check (${knownStacks().join(", ")}); required
-  --json             print the results as a JSON array instead of lines
-  --tunnel-id <id>   this stack's own tunnel ID (default: \`pulumi stack output tunnelId\` when the pulumi CLI is on PATH)
-  --carry-rules      print the keepRules: block (and adoptRulesetId:) for the zone's existing rate-limit rules instead of checking
-  --timeout-ms <ms>  bound for the whole run (default ${DEFAULT_BOUND_MS})
-  --help             this text
-environment: CLOUDFLARE_API_TOKEN (required), CLOUDFLARE_BASE_URL (optional API base URL)
-exit: 0 no problem (warnings allowed), 1 a problem, 2 a usage mistake`;
-
+const cli = defineCommand({
+  name: "preflight",
+  options: {
+    stack: { type: "string", value: "<name>", required: true, description: `the stack to check (${knownStacks().join(", ")})` },
+    json: { type: "boolean", description: "print the results as a JSON array instead of lines" },
+    "tunnel-id": { type: "string", value: "<id>", defaultText: "`pulumi stack output tunnelId` when the pulumi CLI is on PATH", description: "this stack's own tunnel ID" },
+    "carry-rules": { type: "boolean", description: "print the keepRules: block (and adoptRulesetId:) for the zone's existing rate-limit rules instead of checking" },
+    "timeout-ms": { type: "string", value: "<ms>", default: String(DEFAULT_BOUND_MS), description: "bound for the whole run" },
+  },
+  notes: ["environment: CLOUDFLARE_API_TOKEN (required), CLOUDFLARE_BASE_URL (optional API base URL)", "exit: 0 no problem (warnings allowed), 1 a problem, 2 a usage mistake"],
+});
 function usageError(message: string): never {
-  console.error(`preflight: ${message}\n${USAGE}`);
-  process.exit(2);
+  return cli.usageError(message);
 }
-
-function parseOptions() {
-  try {
-    return parseArgs({
-      options: {
-        stack: { type: "string" },
-        json: { type: "boolean", default: false },
-        "tunnel-id": { type: "string" },
-        "carry-rules": { type: "boolean", default: false },
-        "timeout-ms": { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-      allowPositionals: false,
-      strict: true,
-    }).values;
-  } catch (error) {
-    usageError((error as Error).message.split(". ")[0]);
-  }
-}
-
-const args = parseOptions();
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-if (!args.stack) usageError("--stack is required");
+const args = cli.parse();
 const stack = args.stack;
-const boundMs = args["timeout-ms"] === undefined ? DEFAULT_BOUND_MS : Number(args["timeout-ms"]);
+const boundMs = Number(args["timeout-ms"]);
 if (!Number.isInteger(boundMs) || boundMs < 100 || boundMs > 600_000) usageError(`--timeout-ms "${args["timeout-ms"]}" must be a whole number of milliseconds between 100 and 600000`);
 if (!knownStacks().includes(stack)) usageError(`unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`);
 let settings: StackSettings;
 try {
   settings = loadStackSettings(stack);
 } catch (error) {
-  console.error(`preflight: ${(error as Error).message}`);
-  process.exit(2);
+  settings = cli.fail((error as Error).message, 2);
 }
 
 function finish(results: CheckResult[]): never {

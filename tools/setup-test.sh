@@ -2,6 +2,12 @@
 # Installs what the test suite needs beyond npm packages: Debian's chromium for the browser test.
 set -euo pipefail
 
+case "${1:-}" in
+  "") ;;
+  -h|--help) echo "usage: npm run setup:test   installs Debian's chromium when it is missing (CHROMIUM_PATH points at another one)"; exit 0 ;;
+  *) echo "setup:test: unknown argument '$1'" >&2; echo "usage: npm run setup:test" >&2; exit 2 ;;
+esac
+
 if command -v chromium >/dev/null 2>&1; then
   echo "setup:test: chromium present ($(chromium --version 2>/dev/null | head -n1))"
   exit 0

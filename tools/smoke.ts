@@ -3,29 +3,40 @@
  * the edge end to end. Prints timings; on any failure, one line saying why, and exit code 1.
  */
 import { randomBytes } from "node:crypto";
-import { parseArgs } from "node:util";
+import { isIP } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import WebSocket from "ws";
 import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
 import { HEALTH_PATH, WS_PATH } from "../worker/src/routes";
-
-const USAGE = "usage: npm run smoke -- --url <ws(s)://host/voice/ws> [--token <jwt> | VOICE_EDGE_TOKEN] [--origin <origin>] [--protocol voice.v1] [--no-handshake] [--timeout-ms 10000]";
+import { defineCommand, UsageError } from "./lib/cli";
 
 class SmokeFailure extends Error {}
 const fail = (reason: string): never => {
   throw new SmokeFailure(reason);
 };
 
-const { values: args } = parseArgs({
+const cli = defineCommand({
+  name: "smoke",
   options: {
-    url: { type: "string" },
-    token: { type: "string" },
-    origin: { type: "string" },
-    protocol: { type: "string", default: "voice.v1" },
-    "no-handshake": { type: "boolean", default: false },
-    "no-token": { type: "boolean", default: false },
-    "timeout-ms": { type: "string", default: "10000" },
+    url: { type: "string", value: "<ws(s)://host/voice/ws>", required: true, description: "the edge's WebSocket URL" },
+    token: { type: "string", value: "<jwt>", defaultText: "$VOICE_EDGE_TOKEN", description: 'the bearer token (locally: --token "$(npm run --silent token)")' },
+    "no-token": { type: "boolean", description: "connect without a token (a stack with auth off)" },
+    origin: { type: "string", value: "<origin>", defaultText: "the URL's http(s) origin", description: "the Origin header, as a browser page would send it" },
+    protocol: { type: "string", value: "<subprotocol>", default: "voice.v1", description: "the subprotocol the edge must select" },
+    "no-handshake": { type: "boolean", description: "do not wait for the bridge's 0x00 handshake frame" },
+    "timeout-ms": { type: "string", value: "<ms>", default: "10000", description: "bound for each step" },
   },
+  notes: ["exit: 0 ok, 1 the edge failed a step, 2 a usage mistake"],
 });
+const args = cli.parse();
+
+/** A JWS in compact form: three base64url parts. Anything else is named before it reaches a subprotocol header. */
+const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
+export function tokenProblem(token: string): string | undefined {
+  if (JWT_SHAPE.test(token)) return undefined;
+  const why = /\s/.test(token) ? "it contains spaces or line breaks" : "it is not three base64url parts joined by dots";
+  return `is not a JWT (${why}): use npm run --silent token (without --silent, npm prints its own lines into the token)`;
+}
 
 const timings: [string, number][] = [];
 async function timed<T>(label: string, step: () => Promise<T>): Promise<T> {
@@ -40,7 +51,46 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new SmokeFailure(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
+/** Whether something on host:port completes a TLS handshake (certificate unchecked): the answer to "ws:// but the server wanted TLS?". */
+function speaksTls(url: URL, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: url.hostname, port: Number(url.port || 80), ...(isIP(url.hostname) ? {} : { servername: url.hostname }), rejectUnauthorized: false, timeout: timeoutMs });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.once("secureConnect", () => done(true));
+    socket.once("error", () => done(false));
+    socket.once("timeout", () => done(false));
+  });
+}
+
+const TLS_PROBE_AFTER_MS = 500;
+const TLS_TO_PLAIN = /wrong version number|packet length too long|unknown protocol|http request/i;
+const PLAIN_TO_TLS_BODY = /plain HTTP request was sent to HTTPS port/i;
+
+/** Whether host:port answers plain HTTP (and is not a TLS server saying it wants TLS): the answer to "wss:// but the server is plain?". */
+async function answersPlainHttp(url: URL, timeoutMs: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${url.host}${HEALTH_PATH}`, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
+    return !PLAIN_TO_TLS_BODY.test(await response.text());
+  } catch {
+    return false;
+  }
+}
+
+function tlsToPlain(url: URL): string {
+  return `${url.host} answers without TLS but the URL is wss://: use ws://${url.host}${url.pathname} (the local edge is plain ws://)`;
+}
+
+function plainToTls(url: URL): string {
+  return `${url.host} speaks TLS but the URL is ws://: use wss://${url.host}${url.pathname}`;
+}
+
 function describeSocketError(error: NodeJS.ErrnoException, url: URL): string {
+  if (url.protocol === "wss:" && (error.code === "EPROTO" || error.code?.startsWith("ERR_SSL_")) && TLS_TO_PLAIN.test(`${error.code} ${error.message}`)) {
+    return tlsToPlain(url);
+  }
   if (error.code === "ECONNREFUSED") return `cannot connect to ${url.host}: connection refused (is the edge running?)`;
   if (error.code === "ENOTFOUND") return `cannot resolve ${url.hostname}`;
   return `connection to ${url.host} failed: ${error.code ?? error.message}`;
@@ -51,6 +101,17 @@ function open(url: URL, protocols: string[], origin: string, timeoutMs: number):
   const frames = new BinaryFrames(socket);
   return new Promise((resolve, reject) => {
     socket.once("open", () => resolve({ socket, frames }));
+    // A plain server handed a TLS ClientHello often just waits for more: half a second without a handshake, ask it in plain HTTP.
+    if (url.protocol === "wss:") {
+      const probe = setTimeout(async () => {
+        if (socket.readyState === WebSocket.CONNECTING && (await answersPlainHttp(url, 500))) {
+          socket.terminate();
+          reject(new SmokeFailure(tlsToPlain(url)));
+        }
+      }, TLS_PROBE_AFTER_MS);
+      socket.once("open", () => clearTimeout(probe));
+      socket.once("error", () => clearTimeout(probe));
+    }
     socket.once("unexpected-response", (_request, response) => {
       let body = "";
       response.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
@@ -62,10 +123,17 @@ function open(url: URL, protocols: string[], origin: string, timeoutMs: number):
           code = body.slice(0, 80).replace(/\s+/g, " ");
         }
         socket.terminate();
+        if (url.protocol === "ws:" && response.statusCode === 400 && PLAIN_TO_TLS_BODY.test(body)) return reject(new SmokeFailure(plainToTls(url)));
         reject(new SmokeFailure(`upgrade refused: HTTP ${response.statusCode}${code ? ` ${code}` : ""}`));
       });
     });
-    socket.once("error", (error) => reject(error instanceof SmokeFailure ? error : new SmokeFailure(describeSocketError(error as NodeJS.ErrnoException, url))));
+    socket.once("error", async (error: NodeJS.ErrnoException) => {
+      if (error instanceof SmokeFailure) return reject(error);
+      // A TLS server handed plain HTTP resets the connection or answers with TLS bytes: ask it for a handshake.
+      const garbled = error.code === "ECONNRESET" || error.code?.startsWith("HPE_") || /socket hang up/.test(error.message);
+      if (url.protocol === "ws:" && garbled && (await speaksTls(url, Math.min(timeoutMs, 1000)))) return reject(new SmokeFailure(plainToTls(url)));
+      reject(new SmokeFailure(describeSocketError(error, url)));
+    });
   });
 }
 
@@ -100,21 +168,22 @@ class BinaryFrames {
 }
 
 async function smoke(): Promise<void> {
-  if (!args.url) fail(`--url is required\n${USAGE}`);
   let url: URL;
   try {
-    url = new URL(args.url!);
+    url = new URL(args.url);
   } catch {
-    return fail(`--url "${args.url}" is not a URL`);
+    throw new UsageError(`--url "${args.url}" is not a URL`);
   }
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") fail(`--url must start with ws:// or wss://, got ${url.protocol}`);
-  if (url.pathname !== WS_PATH) fail(`--url path must be ${WS_PATH}, got ${url.pathname}`);
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new UsageError(`--url must start with ws:// or wss://, got ${url.protocol}`);
+  if (url.pathname !== WS_PATH) throw new UsageError(`--url path must be ${WS_PATH}, got ${url.pathname}`);
   const timeoutMs = Number(args["timeout-ms"]);
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) fail(`--timeout-ms "${args["timeout-ms"]}" is not a positive integer`);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout-ms "${args["timeout-ms"]}" is not a positive integer`);
   const httpOrigin = `${url.protocol === "wss:" ? "https:" : "http:"}//${url.host}`;
   const origin = args.origin ?? httpOrigin;
   const token = args.token ?? process.env.VOICE_EDGE_TOKEN;
-  if (!token && !args["no-token"]) fail("no token: pass --token <jwt> or set VOICE_EDGE_TOKEN (locally: --token \"$(npm run --silent token)\"), or --no-token for a stack with auth off");
+  if (!token && !args["no-token"]) throw new UsageError('no token: pass --token <jwt> or set VOICE_EDGE_TOKEN (locally: --token "$(npm run --silent token)"), or --no-token for a stack with auth off');
+  const problem = token ? tokenProblem(token) : undefined;
+  if (problem) throw new UsageError(`${args.token !== undefined ? "--token" : "VOICE_EDGE_TOKEN"} ${problem}`);
 
   const protocols = [args.protocol, ...(token ? [`${BEARER_PROTOCOL_PREFIX}${token}`] : [])];
   const { socket, frames } = await timed("upgrade to 101", () => withTimeout(open(url, protocols, origin, timeoutMs), timeoutMs, "no 101"));
@@ -156,6 +225,6 @@ async function smoke(): Promise<void> {
 try {
   await smoke();
 } catch (error) {
-  console.error(`smoke: FAIL ${error instanceof SmokeFailure ? error.message : (error as Error).message}`);
-  process.exit(1);
+  if (error instanceof UsageError) cli.usageError(error.message);
+  cli.fail(`FAIL ${(error as Error).message}`);
 }

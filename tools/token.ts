@@ -3,41 +3,40 @@
  * development secret), and nothing else. With `--secret-env NAME` it signs with the HS256 secret
  * in that environment variable instead, e.g. for the smoke test against a deployed stack.
  */
-import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
+import { defineCommand } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
 import { loadStackSettings } from "./lib/stackFile";
 
-const USAGE = "usage: npm run --silent token -- [--stack staging] [--sub local-dev] [--ttl 1h] [--aud <audience>] [--iss <issuer>] [--secret-env <VAR>]";
+const MAX_LIFETIME_SECONDS = 7 * 24 * 3600;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 
+/** `90`, `90s`, `10m`, `1h`, `7d` → seconds; undefined when the text is not a lifetime of 1 s to 7 days. */
+export function parseLifetime(text: string): number | undefined {
+  const match = text.match(/^(\d+)([smhd])?$/);
+  if (!match) return undefined;
+  const seconds = Number(match[1]) * UNIT_SECONDS[(match[2] ?? "s") as keyof typeof UNIT_SECONDS];
+  return seconds >= 1 && seconds <= MAX_LIFETIME_SECONDS ? seconds : undefined;
+}
+
+const cli = defineCommand({
+  name: "token",
+  invocation: "npm run --silent token --",
+  options: {
+    stack: { type: "string", value: "<name>", default: "staging", description: "the stack whose issuer and audience the token carries" },
+    sub: { type: "string", value: "<subject>", default: "local-dev", description: "the token's subject" },
+    ttl: { type: "string", value: "<lifetime>", default: "1h", description: "lifetime: seconds, or a number with s, m, h or d (90, 10m, 1h, 7d); at most 7 days" },
+    aud: { type: "string", value: "<audience>", defaultText: "the stack's", description: "audience" },
+    iss: { type: "string", value: "<issuer>", defaultText: "the stack's", description: "issuer" },
+    "secret-env": { type: "string", value: "<VAR>", defaultText: "the local development secret", description: "sign with the HS256 secret in this environment variable" },
+  },
+  notes: ["prints one JWT and nothing else; exit 2 for a usage mistake"],
+});
 function fail(message: string): never {
-  console.error(`token: ${message}\n${USAGE}`);
-  process.exit(2);
+  return cli.usageError(message);
 }
-
-export function parseLifetime(text: string): number {
-  const match = text.match(/^(\d+)(s|m|h)?$/);
-  if (!match) fail(`--ttl "${text}" is not a lifetime: use seconds or a number with s, m or h (e.g. 90, 10m, 1h)`);
-  const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? "s") as "s" | "m" | "h"];
-  if (seconds < 1 || seconds > 7 * 24 * 3600) fail(`--ttl "${text}" must be between 1 s and 7 days`);
-  return seconds;
-}
-
-let args;
-try {
-  ({ values: args } = parseArgs({
-    options: {
-      stack: { type: "string", default: "staging" },
-      sub: { type: "string", default: "local-dev" },
-      ttl: { type: "string", default: "1h" },
-      aud: { type: "string" },
-      iss: { type: "string" },
-      "secret-env": { type: "string" },
-    },
-  }));
-} catch (error) {
-  fail((error as Error).message);
-}
+const args = cli.parse();
+const lifetime = parseLifetime(args.ttl) ?? fail(`--ttl "${args.ttl}" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)`);
 
 let auth;
 try {
@@ -52,7 +51,7 @@ const jwt = new SignJWT({})
   .setProtectedHeader({ alg: "HS256", typ: "JWT" })
   .setSubject(args.sub)
   .setIssuedAt(now)
-  .setExpirationTime(now + parseLifetime(args.ttl));
+  .setExpirationTime(now + lifetime);
 const issuer = args.iss ?? auth.issuer;
 const audience = args.aud ?? auth.audience;
 if (issuer) jwt.setIssuer(issuer);

@@ -9,11 +9,12 @@ export interface LocalBindings {
 
 /**
  * The stack's edge settings with what only makes sense locally: tokens signed with the local
- * development secret (HS256, no JWKS), the local page origins, and clients without an Origin.
+ * development secret (HS256, no JWKS), the local page origins plus those of local websites
+ * (`npm run dev -- --allow-origin http://localhost:3000`), and clients without an Origin.
  */
-export function localEdgeBindings(config: StackSettings, options: { bridgeUrl: string; port: number; devSecret: string }): LocalBindings {
+export function localEdgeBindings(config: StackSettings, options: { bridgeUrl: string; port: number; devSecret: string; allowOrigins?: string[] }): LocalBindings {
   const overrides: string[] = [];
-  const localOrigins = [`http://127.0.0.1:${options.port}`, `http://localhost:${options.port}`];
+  const localOrigins = [...new Set([`http://127.0.0.1:${options.port}`, `http://localhost:${options.port}`, ...(options.allowOrigins ?? [])])];
   let auth: EdgeSettings["auth"] = config.edge.auth;
   if (auth.mode === "jwt") {
     if (auth.algorithms.join() !== "HS256" || auth.jwksUrl) overrides.push(`auth.algorithms ${auth.algorithms.join(",")} → HS256 with the local development secret`);
@@ -31,4 +32,17 @@ export function localEdgeBindings(config: StackSettings, options: { bridgeUrl: s
     bindings: { BRIDGE_URL: options.bridgeUrl, EDGE_CONFIG: JSON.parse(JSON.stringify(edge)), JWT_SECRET: options.devSecret },
     overrides,
   };
+}
+
+/** Why `text` is not a bare origin such as http://localhost:3000 (scheme, host, optional port), or undefined when it is one. */
+export function originProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return "is not a URL: use a bare origin such as http://localhost:3000";
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `has scheme ${url.protocol}: use http:// or https://, e.g. http://localhost:3000`;
+  if (url.origin !== text) return `is not a bare origin: use ${url.origin} (scheme, host and optional port; no path or trailing slash)`;
+  return undefined;
 }

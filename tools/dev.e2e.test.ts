@@ -1,0 +1,67 @@
+import type { ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOpen, expectRefused } from "../worker/test/support/edge";
+import { processGroupAlive, startDev } from "./lib/devProcess";
+import { freePort } from "./lib/freePort";
+import { npmRun } from "./lib/runCommand";
+
+const WEBSITE = "http://localhost:3000";
+
+let port: number;
+let dev: ChildProcess;
+let output = "";
+
+async function prodToken(): Promise<string> {
+  const run = await npmRun("token", ["--stack", "prod"]);
+  if (run.code !== 0) throw new Error(`token exited ${run.code}: ${run.stderr}`);
+  return run.stdout.trim();
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  const run = await startDev(["--stack", "prod", "--port", String(port), "--allow-origin", WEBSITE], { BRIDGE_URL: "" });
+  dev = run.process;
+  output = run.output();
+}, 60_000);
+
+afterAll(() => {
+  if (dev?.pid && processGroupAlive(dev.pid)) process.kill(-dev.pid, "SIGKILL");
+});
+
+describe("npm run dev -- --stack prod --allow-origin http://localhost:3000", () => {
+  it("prints next commands that mint tokens for the chosen stack", () => {
+    expect(output).toContain(`npm run smoke -- --url ws://127.0.0.1:${port}/voice/ws --token "$(npm run --silent token -- --stack prod)"`);
+    expect(output).toContain(`-s "bearer.$(npm run --silent token -- --stack prod)"`);
+  });
+
+  it("lists the website's origin among the local overrides", () => {
+    expect(output).toContain(`allowedOrigins += http://127.0.0.1:${port}, http://localhost:${port}, ${WEBSITE}`);
+  });
+
+  it("lets in an upgrade from the local website's Origin, and still refuses another", async () => {
+    const jwt = await prodToken();
+    const protocols = ["voice.v1", `bearer.${jwt}`];
+    const session = await expectOpen(`ws://127.0.0.1:${port}/voice/ws`, { protocols, headers: { Origin: WEBSITE } });
+    expect((await session.next()).data).toEqual(Buffer.from([0]));
+    session.ws.close(1000);
+    const refusal = await expectRefused(`ws://127.0.0.1:${port}/voice/ws`, { protocols, headers: { Origin: "http://localhost:4000" } });
+    expect(refusal.status).toBe(403);
+  });
+
+  it("has npm run smoke name wss:// against this plain edge within a second, not at its timeout", async () => {
+    const closed = await freePort();
+    // What a failing run costs without waiting for anything: npm, tsx and a refused connection.
+    const reference = await npmRun("smoke", ["--url", `ws://127.0.0.1:${closed}/voice/ws`, "--token", "x.y.z"]);
+    const run = await npmRun("smoke", ["--url", `wss://127.0.0.1:${port}/voice/ws`, "--token", "x.y.z", "--timeout-ms", "5000"]);
+    expect(run.stderr).toBe(`smoke: FAIL 127.0.0.1:${port} answers without TLS but the URL is wss://: use ws://127.0.0.1:${port}/voice/ws (the local edge is plain ws://)\n`);
+    expect(run.code).toBe(1);
+    expect(run.ms - reference.ms).toBeLessThan(1_500);
+  });
+
+  it("stops tsx, workerd and the stand-in bridge when only npm's own process gets SIGTERM", async () => {
+    const exited = new Promise<void>((resolve) => dev.once("exit", () => resolve()));
+    process.kill(dev.pid!, "SIGTERM");
+    await exited;
+    await expect.poll(() => processGroupAlive(dev.pid!), { timeout: 5_000, interval: 200 }).toBe(false);
+  });
+});

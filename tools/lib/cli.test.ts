@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { defineCommand, oneLine } from "./cli";
+
+describe("oneLine", () => {
+  it.each([
+    ["port 8999 is in use", "port 8999 is in use"],
+    ['Invalid configuration for stack "qa" (Pulumi.qa.yaml):\n  - voice-edge:zone: expected object\n  - voice-edge:tunnel: missing', 'Invalid configuration for stack "qa" (Pulumi.qa.yaml): voice-edge:zone: expected object; voice-edge:tunnel: missing'],
+    ["first\nsecond", "first: second"],
+  ])("turns %j into one line", (message, line) => {
+    expect(oneLine(message)).toBe(line);
+  });
+});
+
+describe("a command's usage", () => {
+  const cli = defineCommand({
+    name: "example",
+    options: {
+      stack: { type: "string", value: "<name>", required: true, description: "the stack" },
+      port: { type: "string", value: "<port>", default: "8787", description: "the port" },
+      origin: { type: "string", value: "<origin>", multiple: true, description: "an origin" },
+      json: { type: "boolean", description: "JSON out" },
+    },
+    notes: ["exit: 2 a usage mistake"],
+  });
+
+  it("lists every option on its own line with its default, required ones unbracketed", () => {
+    expect(cli.usage).toBe(
+      [
+        "usage: npm run example -- --stack <name> [--port <port>] [--origin <origin> ...] [--json]",
+        "  --stack <name>     the stack; required",
+        "  --port <port>      the port (default: 8787)",
+        "  --origin <origin>  an origin",
+        "  --json             JSON out",
+        "  -h, --help         print this text",
+        "exit: 2 a usage mistake",
+      ].join("\n"),
+    );
+  });
+
+  it("parses values with their defaults: false for flags, [] for repeatable options", () => {
+    expect(cli.parse(["--stack", "prod", "--origin", "http://a", "--origin", "http://b"])).toEqual({ stack: "prod", port: "8787", origin: ["http://a", "http://b"], json: false });
+  });
+});

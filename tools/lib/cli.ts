@@ -1,0 +1,172 @@
+import { parseArgs } from "node:util";
+
+/**
+ * The developer commands' shared front door. A user mistake is one line `<command>: <what is
+ * wrong>` and the usage on stderr, exit 2; `--help` (or `-h`) is the usage on stdout, exit 0; a
+ * failure at run time is one line, exit 1. Never a stack trace (VOICE_EDGE_DEBUG=1 shows them).
+ */
+
+export interface Option {
+  type: "string" | "boolean";
+  /** One line for --help. */
+  description: string;
+  /** The value's placeholder in the usage, e.g. `<name>`; string options only. */
+  value?: string;
+  default?: string;
+  /** How --help states the default when it is not just `default` (e.g. taken from an environment variable). */
+  defaultText?: string;
+  /** Parsing fails with `--x is required` when it is missing. */
+  required?: boolean;
+  /** Repeatable; the values in order (none: []). */
+  multiple?: boolean;
+}
+
+export type Options = Record<string, Option>;
+
+export type Values<O extends Options> = {
+  -readonly [K in keyof O]: O[K] extends { multiple: true }
+    ? string[]
+    : O[K] extends { type: "boolean" }
+      ? boolean
+      : O[K] extends { default: string } | { required: true }
+        ? string
+        : string | undefined;
+};
+
+export interface CommandSpec<O extends Options> {
+  /** The npm script's name: the prefix of every line the command prints on stderr. */
+  name: string;
+  /** How the command is invoked, before its options; defaults to `npm run <name> --`. */
+  invocation?: string;
+  options: O;
+  /** Lines after the options: environment variables, exit codes. */
+  notes?: string[];
+}
+
+/** A mistake in how the command was called: one line and the usage, exit 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A failure at run time the user can act on: one line, exit 1. */
+export class CommandFailure extends Error {
+  override name = "CommandFailure";
+}
+
+export interface Command<O extends Options> {
+  readonly name: string;
+  readonly usage: string;
+  /**
+   * Parses `argv` (default: this process's arguments). Prints the usage and exits 0 on --help;
+   * on a mistake prints one line naming it and the usage, exits 2. Parsing this process's own
+   * arguments also makes every error nobody catches from then on one line and exit 1.
+   */
+  parse(argv?: string[]): Values<O>;
+  usageError(message: string): never;
+  fail(message: string, exitCode?: number): never;
+}
+
+const HELP: Option = { type: "boolean", description: "print this text" };
+
+function optionLabel(name: string, option: Option): string {
+  const flag = name === "help" ? "-h, --help" : `--${name}`;
+  return option.type === "string" ? `${flag} ${option.value ?? "<value>"}` : flag;
+}
+
+/** The first sentence of an error message: node's parse errors go on with advice about `--` that does not fit here. */
+function firstSentence(message: string): string {
+  return message.split(/\.(?:\s|$)/)[0];
+}
+
+/** A message as one line: `Invalid … (file):\n  - a\n  - b` becomes `Invalid … (file): a; b`. */
+export function oneLine(message: string): string {
+  const [head, ...items] = message.trim().split("\n").map((line) => line.trim().replace(/^- /, ""));
+  return items.length === 0 ? head : `${head}${head.endsWith(":") ? " " : ": "}${items.filter(Boolean).join("; ")}`;
+}
+
+const debug = () => Boolean(process.env.VOICE_EDGE_DEBUG);
+
+export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Command<O> {
+  const { name } = spec;
+  const invocation = spec.invocation ?? `npm run ${name} --`;
+  const all: Options = { ...spec.options, help: HELP };
+  const synopsis = Object.entries(spec.options)
+    .map(([key, option]) => {
+      const label = optionLabel(key, option) + (option.multiple ? " ..." : "");
+      return option.required ? label : `[${label}]`;
+    })
+    .join(" ");
+  const labels = Object.entries(all).map(([key, option]) => optionLabel(key, option));
+  const width = Math.max(...labels.map((label) => label.length)) + 2;
+  const lines = Object.entries(all).map(([key, option], i) => {
+    const stated = option.defaultText ?? option.default;
+    const suffix = option.required ? "; required" : stated !== undefined && stated !== "" ? ` (default: ${stated})` : "";
+    return `  ${labels[i].padEnd(width)}${option.description}${suffix}`;
+  });
+  const usage = [`usage: ${invocation} ${synopsis}`, ...lines, ...(spec.notes ?? [])].join("\n");
+
+  const usageError = (message: string): never => {
+    console.error(`${name}: ${message}\n${usage}`);
+    process.exit(2);
+  };
+  const fail = (message: string, exitCode = 1): never => {
+    console.error(`${name}: ${oneLine(message)}`);
+    process.exit(exitCode);
+  };
+  const report = (error: unknown): never => {
+    if (debug() && error instanceof Error) console.error(error.stack);
+    if (error instanceof UsageError) return usageError(error.message);
+    const message = error instanceof Error ? error.message : String(error);
+    return fail(message);
+  };
+
+  return {
+    name,
+    usage,
+    usageError,
+    fail,
+    parse(argv) {
+      if (argv === undefined) {
+        process.on("uncaughtException", report);
+        process.on("unhandledRejection", report);
+      }
+      let values: Record<string, unknown>;
+      try {
+        ({ values } = parseArgs({
+          args: argv ?? process.argv.slice(2),
+          options: Object.fromEntries(
+            Object.entries(all).map(([key, option]) => [key, { type: option.type, multiple: Boolean(option.multiple), ...(key === "help" ? { short: "h" } : {}) }]),
+          ),
+          strict: true,
+          allowPositionals: false,
+        }));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? "";
+        if (!code.startsWith("ERR_PARSE_ARGS_")) throw error;
+        return usageError(eatenByNpm({}) ?? firstSentence((error as Error).message));
+      }
+      if (values.help) {
+        console.log(usage);
+        process.exit(0);
+      }
+      const eaten = eatenByNpm(values);
+      if (eaten) usageError(eaten);
+      const parsed: Record<string, unknown> = {};
+      for (const [key, option] of Object.entries(spec.options)) {
+        const value = values[key];
+        if (option.multiple) parsed[key] = value ?? [];
+        else if (option.type === "boolean") parsed[key] = value ?? false;
+        else parsed[key] = value ?? option.default;
+        if (option.required && parsed[key] === undefined) usageError(`--${key} is required`);
+      }
+      return parsed as Values<O>;
+    },
+  };
+
+  /** `npm run x --stack prod` (no `--`): npm keeps --stack as its own config (npm_config_stack) and passes on `prod`. */
+  function eatenByNpm(values: Record<string, unknown>): string | undefined {
+    const eaten = Object.keys(spec.options).find((key) => values[key] === undefined && process.env[`npm_config_${key.replace(/-/g, "_")}`] !== undefined);
+    if (eaten === undefined) return undefined;
+    return `--${eaten} went to npm, not to ${name}: put the options after --, as in ${invocation} ${optionLabel(eaten, spec.options[eaten])}`;
+  }
+}
