@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkTargets, latencyChartSvg, resultsTable, type PathResult } from "./report";
+import { checkFloorTargets, checkTargets, cpuTable, floorTable, latencyChartSvg, resultsTable, type PathResult } from "./report";
 import { capnpBindings } from "./workerdProcess";
 
 const path = (name: string, hs: number, rtt: number, mps: number): PathResult => ({ name, handshake: { p50: hs, p99: hs * 2 }, rtt: { p50: rtt, p99: rtt * 2 }, messagesPerSecond: mps });
@@ -34,5 +34,40 @@ describe("bench report", () => {
     expect(capnpBindings({ BRIDGE_URL: "http://127.0.0.1:1/api/chat", EDGE_CONFIG: { auth: { mode: "off" } } })).toBe(
       '(name = "BRIDGE_URL", text = "http://127.0.0.1:1/api/chat"),\n    (name = "EDGE_CONFIG", json = "{\\"auth\\":{\\"mode\\":\\"off\\"}}")',
     );
+  });
+});
+
+describe("the floor-relative report", () => {
+  const s = (median: number, min = median, max = median) => ({ median, min, max });
+  const rows = [
+    { runtime: "workerd", name: "floor", floor: true, handshake: s(1_000, 950, 1_100), rtt: s(120), messagesPerSecond: s(60_000) },
+    { runtime: "workerd", name: "edge HS256", floor: false, handshake: s(1_080, 1_000, 1_200), rtt: s(126), messagesPerSecond: s(57_000) },
+    { runtime: "workerd", name: "edge RS256", floor: false, handshake: s(1_250) },
+    { runtime: "Miniflare", name: "floor", floor: true, handshake: s(1_500), rtt: s(180), messagesPerSecond: s(50_000) },
+    { runtime: "Miniflare", name: "edge HS256", floor: false, handshake: s(1_800), rtt: s(200), messagesPerSecond: s(40_000) },
+  ];
+  const cpu = [
+    { name: "floor", micros: s(500, 480, 560) },
+    { name: "edge HS256", micros: s(700, 650, 760) },
+  ];
+
+  it("divides each row by its own runtime's floor and shows the spread", () => {
+    const table = floorTable(rows);
+    expect(table).toContain("| workerd | edge HS256 | 1,080 (1,000–1,200) | 1.08× | 126 (126–126) | +6 | 57,000 (57,000–57,000) | 0.95× |");
+    expect(table).toContain("| Miniflare | edge HS256 | 1,800 (1,800–1,800) | 1.20× | 200 (200–200) | +20 | 40,000 (40,000–40,000) | 0.80× |");
+  });
+
+  it("gives the Worker's own CPU per upgrade as the edge's minus the floor's", () => {
+    expect(cpuTable(cpu)).toContain("| edge HS256 | 700 (650–760) | 200 |");
+  });
+
+  it("checks the targets against the floor, each able to fail", () => {
+    expect(checkFloorTargets({ workerd: rows.filter((r) => r.runtime === "workerd"), cpu }).map((t) => [t.target, t.met])).toEqual([
+      ["handshake ≤ 1.10× the floor with HS256", true],
+      ["handshake ≤ 1.20× the floor with a cached JWKS key (RS256)", false],
+      ["added RTT p50 within 10 µs of the floor", true],
+      ["throughput ≥ 0.9× the floor's", true],
+      ["Worker CPU ≤ 150 µs per HS256 upgrade", false],
+    ]);
   });
 });

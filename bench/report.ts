@@ -1,4 +1,5 @@
 /** The benchmark's results as a Markdown table and an SVG chart. */
+import type { Spread } from "./floor";
 import type { Percentiles } from "./measure";
 
 export interface PathResult {
@@ -110,4 +111,90 @@ ${labels.join("\n")}
 ${legend.join("\n")}
 </svg>
 `;
+}
+
+/** One row of the floor-relative table: a path in one runtime, with its spread over rounds. */
+export interface FloorRow {
+  runtime: string;
+  name: string;
+  /** The runtime's floor row, that the others in the runtime are divided by. */
+  floor: boolean;
+  handshake: Spread;
+  rtt?: Spread;
+  messagesPerSecond?: Spread;
+}
+
+
+const spread = (s: Spread | undefined, digits = 0) => (s ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : "—");
+
+/** Handshake, RTT and throughput against the same runtime's floor, medians over rounds with min–max. */
+export function floorTable(rows: FloorRow[]): string {
+  const floorOf = (row: FloorRow) => rows.find((r) => r.runtime === row.runtime && r.floor)!;
+  const body = rows.map((row) => {
+    const floor = floorOf(row);
+    const added = row.rtt && floor.rtt ? row.rtt.median - floor.rtt.median : 0;
+    const rttAdded = row.rtt && floor.rtt && !row.floor ? `${added >= 0 ? "+" : "−"}${fmt(Math.abs(added))}` : "—";
+    const mps = row.messagesPerSecond && floor.messagesPerSecond && !row.floor ? ratio(row.messagesPerSecond.median, floor.messagesPerSecond.median) : "—";
+    return `| ${row.runtime} | ${row.name} | ${spread(row.handshake)} | ${row.floor ? "1.00×" : ratio(row.handshake.median, floor.handshake.median)} | ${spread(row.rtt)} | ${rttAdded} | ${spread(row.messagesPerSecond)} | ${row.floor ? "1.00×" : mps} |`;
+  });
+  return [
+    "| runtime | path | handshake p50 µs (min–max) | handshake × floor | RTT p50 µs (min–max) | RTT added over floor µs | msg/s (min–max) | msg/s × floor |",
+    "|---|---|---|---|---|---|---|---|",
+    ...body,
+  ].join("\n");
+}
+
+export interface CpuRow {
+  name: string;
+  micros: Spread;
+  /** Handshake p50 over the same upgrades, µs. */
+  handshake?: Spread;
+}
+
+/** workerd's CPU per upgrade, and what the edge adds to the floor's. */
+export function cpuTable(rows: CpuRow[]): string {
+  const floor = rows.find((r) => r.name === "floor")!;
+  return [
+    "| path (bare workerd) | workerd CPU µs per upgrade (min–max) | the Worker's own: minus the floor, µs | handshake p50 µs (min–max) |",
+    "|---|---|---|---|",
+    ...rows.map((r) => `| ${r.name} | ${spread(r.micros)} | ${r === floor ? "—" : fmt(r.micros.median - floor.micros.median)} | ${spread(r.handshake)} |`),
+  ].join("\n");
+}
+
+export interface FloorTargetInput {
+  workerd: FloorRow[];
+  cpu: CpuRow[];
+}
+
+/** The targets of the edge's own cost, measured against the floor in one run. */
+export function checkFloorTargets({ workerd, cpu }: FloorTargetInput): TargetCheck[] {
+  const floor = workerd.find((r) => r.floor)!;
+  const row = (name: string) => workerd.find((r) => r.name === name);
+  const checks: TargetCheck[] = [];
+  const hs = row("edge HS256");
+  if (hs) {
+    const r = hs.handshake.median / floor.handshake.median;
+    checks.push({ target: "handshake ≤ 1.10× the floor with HS256", met: r <= 1.1, detail: `${fmt(hs.handshake.median)} µs vs ${fmt(floor.handshake.median)} µs (${r.toFixed(2)}×)` });
+  }
+  for (const name of ["edge ES256", "edge RS256"]) {
+    const jwks = row(name);
+    if (!jwks) continue;
+    const r = jwks.handshake.median / floor.handshake.median;
+    checks.push({ target: `handshake ≤ 1.20× the floor with a cached JWKS key (${name.slice(5)})`, met: r <= 1.2, detail: `${fmt(jwks.handshake.median)} µs (${r.toFixed(2)}×)` });
+  }
+  if (hs?.rtt && floor.rtt) {
+    const added = hs.rtt.median - floor.rtt.median;
+    checks.push({ target: "added RTT p50 within 10 µs of the floor", met: added <= 10, detail: `${added >= 0 ? "+" : ""}${fmt(added)} µs` });
+  }
+  if (hs?.messagesPerSecond && floor.messagesPerSecond) {
+    const r = hs.messagesPerSecond.median / floor.messagesPerSecond.median;
+    checks.push({ target: "throughput ≥ 0.9× the floor's", met: r >= 0.9, detail: `${fmt(hs.messagesPerSecond.median)} vs ${fmt(floor.messagesPerSecond.median)} msg/s (${r.toFixed(2)}×)` });
+  }
+  const cpuFloor = cpu.find((c) => c.name === "floor");
+  const cpuHs = cpu.find((c) => c.name === "edge HS256");
+  if (cpuFloor && cpuHs) {
+    const own = cpuHs.micros.median - cpuFloor.micros.median;
+    checks.push({ target: "Worker CPU ≤ 150 µs per HS256 upgrade", met: own <= 150, detail: `${fmt(own)} µs over the floor's ${fmt(cpuFloor.micros.median)} µs` });
+  }
+  return checks;
 }

@@ -11,7 +11,6 @@ import { SignJWT } from "jose";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
 import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
 import { WS_PATH } from "../worker/src/routes";
-import { startJwksServer } from "../worker/test/support/jwks";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { defineCommand } from "../tools/lib/cli";
 import { freePort } from "../tools/lib/freePort";
@@ -20,12 +19,16 @@ import { loadStackSettings, REPO_ROOT } from "../tools/lib/stackFile";
 import { handshakes, roundTrips, throughput, withIdleSessions, openSocket, FRAME_BYTES, type Percentiles, type Target } from "./measure";
 import { ensurePeersInstalled, startPeers, type Peer } from "./peers";
 import { cpuSeconds, processTree, rssBytes, sumOver } from "../tools/lib/processes";
-import { checkTargets, latencyChartSvg, resultsTable, type PathResult } from "./report";
+import { coldStart, cpuPerUpgrade, FLOOR_WORKER, spreadOf, startBenchKeySet, type ColdStart } from "./floor";
+import { checkFloorTargets, checkTargets, cpuTable, floorTable, latencyChartSvg, resultsTable, type CpuRow, type FloorRow, type PathResult } from "./report";
 import { startWorkerd } from "./workerdProcess";
 
 const args = defineCommand({
   name: "bench",
-  options: { quick: { type: "boolean", description: "fewer rounds and samples (about 4 minutes instead of 10)" } },
+  options: {
+    quick: { type: "boolean", description: "fewer rounds and samples (about 4 minutes instead of 10)" },
+    baseline: { type: "string", value: "<bundle.mjs>", description: "an earlier build of the Worker, measured beside this one for a before/after (CPU per upgrade, handshake)" },
+  },
   notes: ["writes bench/results.md and bench/latency.svg (+ .png with Chromium)"],
 }).parse();
 const PLAN = args.quick
@@ -49,10 +52,14 @@ const medianOf = (samples: Percentiles[]): Percentiles => ({ p50: median(samples
 
 interface BenchPath {
   name: string;
+  /** For the floor-relative table: which runtime, and whether this path is that runtime's floor. */
+  runtime?: "workerd" | "Miniflare";
+  floor?: boolean;
   target: Target;
   /** Processes whose RSS and CPU count as this path's proxy. */
   pids: () => number[];
   rs256Target?: Target;
+  es256Target?: Target;
 }
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -61,7 +68,7 @@ async function cleanup() {
 }
 process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
 
-async function token(alg: "HS256" | "RS256", key: Uint8Array | CryptoKey, kid?: string): Promise<string> {
+async function token(alg: "HS256", key: Uint8Array, kid?: string): Promise<string> {
   return new SignJWT({})
     .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
     .setSubject("bench")
@@ -126,13 +133,13 @@ async function main() {
 
   const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
   cleanups.push(() => bridge.stop());
-  const jwks = await startJwksServer();
+  const jwks = await startBenchKeySet();
   cleanups.push(() => jwks.close());
   const compatibilityDate = loadStackSettings("prod").compatibilityDate;
   const bindings = {
     BRIDGE_URL: `${bridge.origin}/api/chat`,
     EDGE_CONFIG: {
-      auth: { mode: "jwt", algorithms: ["HS256", "RS256"], issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url },
+      auth: { mode: "jwt", algorithms: ["HS256", "RS256", "ES256"], issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url },
       allowedOrigins: [ORIGIN],
       allowMissingOrigin: false,
     },
@@ -141,33 +148,49 @@ async function main() {
   const edge = await startWorkerd({ code: bundle.code, compatibilityDate, bindings });
   cleanups.push(() => edge.stop());
   const edgePids = [edge.process.pid!];
+  const floorBindings = { BRIDGE_URL: `${bridge.origin}/api/chat` };
+  const floor = await startWorkerd({ code: FLOOR_WORKER, compatibilityDate, bindings: floorBindings });
+  cleanups.push(() => floor.stop());
+  const quiet = { onLogLine: () => undefined };
+  const edgeMiniflare = await startLocalEdge({ code: bundle.code, compatibilityDate, bindings, ...quiet });
+  cleanups.push(() => edgeMiniflare.dispose());
+  const floorMiniflare = await startLocalEdge({ code: FLOOR_WORKER, compatibilityDate, bindings: floorBindings, ...quiet });
+  cleanups.push(() => floorMiniflare.dispose());
 
   const peers: Peer[] = await startPeers({ workDir, bridgePort: bridge.port, ports: freePort, skip: new Set(unavailable.keys()), log });
   for (const peer of peers) cleanups.push(() => peer.stop());
   log(`running: direct, ${peers.map((p) => `${p.name} ${p.version}`).join(", ")}, edge (workerd ${versionOf("workerd")})`);
 
   const hsToken = await token("HS256", new TextEncoder().encode(SECRET));
-  const rsToken = await token("RS256", jwks.privateKey, jwks.publicJwk.kid);
-  const edgeTarget = (jwt: string): Target => ({ url: `ws://127.0.0.1:${edge.port}${WS_PATH}?bench=1`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${jwt}`], headers: { Origin: ORIGIN } });
-  const plain = (port: number): Target => ({ url: `ws://127.0.0.1:${port}/api/chat?bench=1`, protocols: ["voice.v1"], headers: {} });
+  const claims = { iss: ISSUER, aud: AUDIENCE, sub: "bench" };
+  const rsToken = await jwks.sign("RS256", claims);
+  const esToken = await jwks.sign("ES256", claims);
+  const edgeAt = (port: number | string) => (jwt: string): Target => ({ url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${jwt}`], headers: { Origin: ORIGIN } });
+  const edgeTarget = edgeAt(edge.port);
+  const plain = (port: number | string, path = "/api/chat"): Target => ({ url: `ws://127.0.0.1:${port}${path}?bench=1`, protocols: ["voice.v1"], headers: {} });
   const paths: BenchPath[] = [
     { name: "direct", target: plain(bridge.port), pids: () => [] },
     ...peers.map((peer) => ({ name: peer.name, target: plain(peer.port), pids: () => processTree(peer.process.pid!) })),
-    { name: "edge", target: edgeTarget(hsToken), rs256Target: edgeTarget(rsToken), pids: () => edgePids },
+    { name: "floor", runtime: "workerd", floor: true, target: plain(floor.port, WS_PATH), pids: () => [floor.process.pid!] },
+    { name: "edge", runtime: "workerd", target: edgeTarget(hsToken), rs256Target: edgeTarget(rsToken), es256Target: edgeTarget(esToken), pids: () => edgePids },
+    { name: "floor (Miniflare)", runtime: "Miniflare", floor: true, target: plain(floorMiniflare.url.port, WS_PATH), pids: () => [] },
+    { name: "edge (Miniflare)", runtime: "Miniflare", target: edgeAt(edgeMiniflare.url.port)(hsToken), pids: () => [] },
   ];
   // Warm every path once (connections, JIT, the JWKS cache) before anything is measured.
   for (const path of paths) {
     await roundTrips(path.target, 200, 0);
     if (path.rs256Target) await handshakes(path.rs256Target, 5);
+    if (path.es256Target) await handshakes(path.es256Target, 5);
   }
 
-  const samples = new Map(paths.map((p) => [p.name, { handshake: [] as Percentiles[], rs256: [] as Percentiles[], rtt: [] as Percentiles[], mps: [] as number[], cpu: [] as number[] }]));
+  const samples = new Map(paths.map((p) => [p.name, { handshake: [] as Percentiles[], rs256: [] as Percentiles[], es256: [] as Percentiles[], rtt: [] as Percentiles[], mps: [] as number[], cpu: [] as number[] }]));
   for (let round = 0; round < PLAN.rounds && !overBudget(); round++) {
     const order = paths.map((_, i) => paths[(i + round) % paths.length]);
     for (const path of order) {
       const s = samples.get(path.name)!;
       s.handshake.push(await handshakes(path.target, PLAN.handshakes));
       if (path.rs256Target) s.rs256.push(await handshakes(path.rs256Target, PLAN.handshakes));
+      if (path.es256Target) s.es256.push(await handshakes(path.es256Target, PLAN.handshakes));
       s.rtt.push(await roundTrips(path.target, PLAN.roundTrips));
       const cpuBefore = sumOver(path.pids(), cpuSeconds);
       const run = await throughput(path.target, PLAN.throughputMessages);
@@ -176,6 +199,41 @@ async function main() {
     }
     log(`round ${round + 1}/${PLAN.rounds} done`);
   }
+
+  // The Worker's CPU per upgrade: workerd's CPU over sequential upgrades, floor against edge, interleaved.
+  const cpuTargets: [string, number, Target][] = [
+    ["floor", floor.process.pid!, plain(floor.port, WS_PATH)],
+    ["edge HS256", edge.process.pid!, edgeTarget(hsToken)],
+    ["edge ES256", edge.process.pid!, edgeTarget(esToken)],
+    ["edge RS256", edge.process.pid!, edgeTarget(rsToken)],
+  ];
+  if (args.baseline) {
+    const baseline = await startWorkerd({ code: readFileSync(args.baseline, "utf8"), compatibilityDate, bindings });
+    cleanups.push(() => baseline.stop());
+    await handshakes(edgeAt(baseline.port)(rsToken), 5);
+    cpuTargets.push(
+      ["before: edge HS256", baseline.process.pid!, edgeAt(baseline.port)(hsToken)],
+      ["before: edge RS256", baseline.process.pid!, edgeAt(baseline.port)(rsToken)],
+    );
+  }
+  const cpuSamples = new Map(cpuTargets.map(([name]) => [name, { micros: [] as number[], handshake: [] as number[] }]));
+  for (let round = 0; round < PLAN.rounds && !overBudget(); round++) {
+    for (let i = 0; i < cpuTargets.length; i++) {
+      const [name, pid, target] = cpuTargets[(i + round) % cpuTargets.length];
+      const measured = await cpuPerUpgrade(pid, target, PLAN.handshakes);
+      cpuSamples.get(name)!.micros.push(measured.micros);
+      cpuSamples.get(name)!.handshake.push(measured.handshake.p50);
+    }
+  }
+  log("CPU per upgrade measured");
+
+  // The isolate's start-up: a fresh workerd to its first 101, the bundle against the floor, alternating.
+  const coldStarts = { floor: [] as ColdStart[], edge: [] as ColdStart[] };
+  for (let i = 0; i < 3 && !overBudget(); i++) {
+    coldStarts.floor.push(await coldStart(FLOOR_WORKER, compatibilityDate, floorBindings, (port) => plain(port, WS_PATH)));
+    coldStarts.edge.push(await coldStart(bundle.code, compatibilityDate, bindings, (port) => edgeAt(port)(hsToken)));
+  }
+  log("cold starts measured");
 
   const idle = new Map<string, number>();
   for (const path of paths.filter((p) => p.pids().length > 0)) {
@@ -203,13 +261,42 @@ async function main() {
     };
   });
   const roundsRun = samples.get("direct")!.rtt.length;
-  const table = resultsTable(results);
-  const targets = checkTargets(results);
+  const peerComparison = results.filter((r) => !r.name.includes("(Miniflare)") && r.name !== "floor");
+  const table = resultsTable(peerComparison);
+  const targets = checkTargets(peerComparison);
+  const floorRows: FloorRow[] = paths
+    .filter((p) => p.runtime)
+    .flatMap((p) => {
+      const s = samples.get(p.name)!;
+      const row = { runtime: p.runtime!, floor: !!p.floor, rtt: spreadOf(s.rtt.map((x) => x.p50)), messagesPerSecond: spreadOf(s.mps) };
+      const name = p.name.replace(" (Miniflare)", "");
+      return [
+        { ...row, name: name === "edge" ? "edge HS256" : name, handshake: spreadOf(s.handshake.map((x) => x.p50)) },
+        ...(s.es256.length ? [{ runtime: row.runtime, floor: false, name: "edge ES256", handshake: spreadOf(s.es256.map((x) => x.p50)) }] : []),
+        ...(s.rs256.length ? [{ runtime: row.runtime, floor: false, name: "edge RS256", handshake: spreadOf(s.rs256.map((x) => x.p50)) }] : []),
+      ];
+    });
+  const cpuRows: CpuRow[] = cpuTargets.map(([name]) => ({ name, micros: spreadOf(cpuSamples.get(name)!.micros), handshake: spreadOf(cpuSamples.get(name)!.handshake) }));
+  const floorTargets = checkFloorTargets({ workerd: floorRows.filter((r) => r.runtime === "workerd"), cpu: cpuRows });
+  const cold = (list: ColdStart[]) => ({ ms: spreadOf(list.map((c) => c.toFirst101Ms)), cpu: spreadOf(list.map((c) => c.cpuMs)) });
+  const coldFloor = cold(coldStarts.floor);
+  const coldEdge = cold(coldStarts.edge);
+  const fmtMs = (s: { median: number; min: number; max: number }) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+  const startupTable = [
+    "| Worker | module size | spawn → first 101, ms (min–max) | workerd CPU until then, ms (min–max) |",
+    "|---|---|---|---|",
+    `| floor | ${Buffer.byteLength(FLOOR_WORKER)} bytes | ${fmtMs(coldFloor.ms)} | ${fmtMs(coldFloor.cpu)} |`,
+    `| edge | ${bundle.sizeBytes} bytes | ${fmtMs(coldEdge.ms)} | ${fmtMs(coldEdge.cpu)} |`,
+    `| edge − floor | | ${(coldEdge.ms.median - coldFloor.ms.median).toFixed(1)} | ${(coldEdge.cpu.median - coldFloor.cpu.median).toFixed(1)} |`,
+  ].join("\n");
+  const floorSection = `${floorTable(floorRows)}\n\n${cpuTable(cpuRows)}\n\n${startupTable}`;
   const date = new Date().toISOString();
   const versions = [`workerd ${versionOf("workerd")} (miniflare ${versionOf("miniflare")})`, ...peers.map((p) => `${p.name} ${p.version}`), `ws ${versionOf("ws")}`];
 
   console.log(`\n${table}\n`);
   for (const t of targets) console.log(`${t.met ? "met   " : "MISSED"} ${t.target}: ${t.detail}`);
+  console.log(`\nAgainst the runtime's floor (a pass-through Worker with no auth and no config), same run:\n\n${floorSection}\n`);
+  for (const t of floorTargets) console.log(`${t.met ? "met   " : "MISSED"} ${t.target}: ${t.detail}`);
   console.log(`\nWorker bundle: ${bundle.sizeBytes} bytes. JS per message: ${jsWork.fetchCalls} fetch call for ${jsWork.frames} frames, ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls.`);
 
   const markdown = `# Benchmark: the edge against direct, nginx, HAProxy and Caddy
@@ -222,7 +309,7 @@ Versions: ${versions.join(", ")}.${unavailable.size ? `\nNot measured: ${[...una
 Everything on loopback: a client process (this script, \`ws\`), the stand-in echo bridge (its own Node
 process, \`ws\`), and one proxy in between — nginx (1 worker), HAProxy (1 thread), Caddy
 (GOMAXPROCS=1) configured as WebSocket reverse proxies, or the edge: the production Worker bundle in
-a bare \`workerd serve\` (no Miniflare layer in front; \`npm run dev\` has one) with authentication on (origin check + JWT; HS256, and RS256 from a JWKS whose key is cached).
+a bare \`workerd serve\` (no Miniflare layer in front; \`npm run dev\` has one) with authentication on (origin check + JWT; HS256, and RS256 and ES256 from a JWKS whose keys are cached).
 Frames are 640 bytes (20 ms of 16 kHz audio). Handshake = \`new WebSocket\` to \`open\`
 (${PLAN.handshakes} sequential per round); RTT = one frame out and its echo back, sequentially
 (${PLAN.roundTrips} per round); throughput = ${PLAN.throughputMessages} echoes with 64 frames in flight;
@@ -234,6 +321,19 @@ ${table}
 ## Targets (same run)
 
 ${targets.map((t) => `- ${t.met ? "**met**" : "**missed**"} — ${t.target}: ${t.detail}`).join("\n")}
+
+## The edge against the runtime's floor (same run)
+
+The floor is the least any Worker can cost in the same runtime: a pass-through Worker with no
+authentication and no configuration that returns the bridge's socket (\`bench/floor.ts\`). Rounds
+interleaved in rotating order; medians over rounds with the min–max across rounds, so the noise
+is visible. CPU per upgrade is workerd's own CPU time over ${PLAN.handshakes} sequential upgrades per round
+(the client and the bridge run in other processes); cold start is a fresh \`workerd serve\` to its
+first 101.${args.baseline ? ` Rows marked "before:" are \`--baseline ${args.baseline.split("/").at(-1)}\`, an earlier build of the Worker measured in the same rounds.` : ""}
+
+${floorSection}
+
+${floorTargets.map((t) => `- ${t.met ? "**met**" : "**missed**"} — ${t.target}: ${t.detail}`).join("\n")}
 
 ## The Worker does no work per message
 

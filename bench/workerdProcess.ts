@@ -23,7 +23,7 @@ export function capnpBindings(bindings: Record<string, unknown>): string {
     .join(",\n    ");
 }
 
-export async function startWorkerd(options: { code: string; compatibilityDate: string; bindings: Record<string, unknown> }): Promise<WorkerdEdge> {
+export async function startWorkerd(options: { code: string; compatibilityDate: string; bindings: Record<string, unknown>; pollMs?: number; inspectorPort?: number }): Promise<WorkerdEdge> {
   const dir = mkdtempSync(join(tmpdir(), "voice-edge-workerd-"));
   const port = await freePort();
   writeFileSync(join(dir, BUNDLE_MODULE_NAME), options.code);
@@ -49,7 +49,8 @@ const edge :Workerd.Worker = (
   );
   const binary = workerd.default;
   let stderr = "";
-  const child = spawn(binary, ["serve", join(dir, "config.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
+  const inspector = options.inspectorPort ? [`--inspector-addr=127.0.0.1:${options.inspectorPort}`] : [];
+  const child = spawn(binary, ["serve", join(dir, "config.capnp"), ...inspector], { stdio: ["ignore", "ignore", "pipe"] });
   child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -72,7 +73,7 @@ const edge :Workerd.Worker = (
         await stop();
         throw new Error(`workerd did not listen on ${port} within 15 s: ${stderr.trim()}`);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
     }
   }
   return { port, process: child, stop };

@@ -22,7 +22,7 @@ export interface WorkerBundle {
  * The one build of the Worker: what Pulumi uploads, what `npm run dev` runs and what the
  * tests run are these same bytes.
  */
-export async function buildWorkerBundle(options: { outfile?: string } = {}): Promise<WorkerBundle> {
+export async function buildWorkerBundle(options: { outfile?: string; /** Readable names, for a profile only: never uploaded. */ unminified?: boolean } = {}): Promise<WorkerBundle> {
   const outfile = options.outfile ?? BUNDLE_PATH;
   const result = await build({
     entryPoints: [WORKER_ENTRY],
@@ -31,7 +31,7 @@ export async function buildWorkerBundle(options: { outfile?: string } = {}): Pro
     platform: "browser",
     conditions: ["workerd", "worker", "browser"],
     target: "es2022",
-    minify: true,
+    minify: !options.unminified,
     legalComments: "none",
     write: false,
     logLevel: "silent",

@@ -49,6 +49,22 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
+/**
+ * CPU time every thread of the process has run, in seconds, to the nanosecond (the scheduler's own
+ * count in /proc/<pid>/task/<tid>/schedstat) — `cpuSeconds` moves in 10 ms clock ticks.
+ */
+export function cpuSecondsPrecise(pid: number): number {
+  let nanos = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      nanos += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return nanos / 1e9;
+}
+
 /** How many file descriptors (sockets included) the process holds open. */
 export function openFileDescriptors(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;

@@ -1,0 +1,89 @@
+/**
+ * The runtime's floor: the least any Worker design can cost in the same runtime — a pass-through
+ * Worker with no authentication and no configuration, returning the bridge's socket. The edge is
+ * judged against it (the peers mostly measure workerd itself against nginx or HAProxy).
+ */
+import { createServer, type Server } from "node:http";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
+import { cpuSecondsPrecise } from "../tools/lib/processes";
+import { handshakes, type Percentiles, type Target } from "./measure";
+import { startWorkerd } from "./workerdProcess";
+
+/** The floor Worker, uploaded as it is: forwards the upgrade to BRIDGE_URL and returns the bridge's response. */
+export const FLOOR_WORKER = `export default {
+  fetch(request, env) {
+    return fetch(env.BRIDGE_URL + new URL(request.url).search, { headers: request.headers });
+  },
+};
+`;
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function spreadOf(values: number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length === 0 ? Number.NaN : sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0] ?? Number.NaN, max: sorted.at(-1) ?? Number.NaN };
+}
+
+/** Process CPU of `pid` per upgrade over `count` sequential handshakes, in µs. */
+export async function cpuPerUpgrade(pid: number, target: Target, count: number): Promise<{ micros: number; handshake: Percentiles }> {
+  const before = cpuSecondsPrecise(pid);
+  const handshake = await handshakes(target, count);
+  return { micros: ((cpuSecondsPrecise(pid) - before) * 1e6) / count, handshake };
+}
+
+export interface ColdStart {
+  /** From spawning workerd to the first 101 answered, ms. */
+  toFirst101Ms: number;
+  /** workerd's CPU time until then, ms: start-up, bundle compile, first requests. */
+  cpuMs: number;
+}
+
+/** Starts a fresh workerd with `code`, then opens one WebSocket: the isolate's whole start-up. */
+export async function coldStart(code: string, compatibilityDate: string, bindings: Record<string, unknown>, target: (port: number) => Target): Promise<ColdStart> {
+  const started = performance.now();
+  const edge = await startWorkerd({ code, compatibilityDate, bindings, pollMs: 2 });
+  try {
+    await handshakes(target(edge.port), 1);
+    return { toFirst101Ms: performance.now() - started, cpuMs: cpuSecondsPrecise(edge.process.pid!) * 1000 };
+  } finally {
+    await edge.stop();
+  }
+}
+
+export interface BenchKeySet {
+  url: string;
+  sign(alg: "RS256" | "ES256", claims: { iss: string; aud: string; sub: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A loopback JWKS with an RS256 and an ES256 key, so the bench can time both kinds of cached key. */
+export async function startBenchKeySet(): Promise<BenchKeySet> {
+  const keys: Record<string, { privateKey: CryptoKey; jwk: JWK }> = {};
+  for (const alg of ["RS256", "ES256"] as const) {
+    const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+    keys[alg] = { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: `bench-${alg.toLowerCase()}`, alg, use: "sig" } };
+  }
+  const body = JSON.stringify({ keys: Object.values(keys).map((k) => k.jwk) });
+  const server: Server = createServer((_req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(body));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/jwks.json`,
+    sign: (alg, claims) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg, kid: keys[alg].jwk.kid })
+        .setIssuer(claims.iss)
+        .setAudience(claims.aud)
+        .setSubject(claims.sub)
+        .setIssuedAt()
+        .setExpirationTime("2h")
+        .sign(keys[alg].privateKey),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
