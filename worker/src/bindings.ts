@@ -50,10 +50,17 @@ export function bridgeUrlProblem(value: string): string | undefined {
   return undefined;
 }
 
-const bridgeUrl = z.string().check(
-  z.superRefine((value, ctx) => {
-    const problem = bridgeUrlProblem(value);
-    if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
+/** Normalized to origin + path once per isolate, so each upgrade only appends the client's query. */
+const bridgeUrl = z.pipe(
+  z.string().check(
+    z.superRefine((value, ctx) => {
+      const problem = bridgeUrlProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
+    }),
+  ),
+  z.transform((value: string) => {
+    const url = new URL(value);
+    return url.origin + url.pathname;
   }),
 );
 

@@ -1,7 +1,8 @@
-import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { isHmacAlgorithm, type JwtAuthSettings } from "../bindings";
 import { EdgeError, type ErrorCode } from "../errors";
 import { logEvent } from "../log";
+import { protectedHeader, verifyHmacJwt } from "./hmacJwt";
 import { KeySetUnavailable, lastGoodRemoteKeySet } from "./keySet";
 
 export interface Caller {
@@ -40,15 +41,17 @@ function remoteKeySet(url: string, timeoutMs: number): JWTVerifyGetKey {
 }
 
 const HMAC_HASH: Record<string, string> = { HS256: "SHA-256", HS384: "SHA-384", HS512: "SHA-512" };
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const hmacKeys = new Map<string, CryptoKey | Promise<CryptoKey>>();
 
-/** Imports the HMAC secret once per algorithm per isolate instead of on every verification. */
-function hmacKey(secret: string, alg: string): Promise<CryptoKey> {
-  const cacheKey = `${alg}:${secret}`;
+/** Imports the HMAC secret once per algorithm per isolate; after the first, the key itself (no await). */
+function hmacKey(secret: string, alg: string): CryptoKey | Promise<CryptoKey> {
+  const cacheKey = alg + secret;
   let key = hmacKeys.get(cacheKey);
   if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: HMAC_HASH[alg] }, false, ["verify"]);
-    hmacKeys.set(cacheKey, key);
+    const imported = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: HMAC_HASH[alg] }, false, ["verify"]);
+    hmacKeys.set(cacheKey, imported);
+    void imported.then((resolved) => hmacKeys.set(cacheKey, resolved));
+    key = imported;
   }
   return key;
 }
@@ -59,7 +62,8 @@ const CLAIM_ERRORS: Record<string, ErrorCode> = {
   aud: "token_audience_invalid",
 };
 
-function classify(error: unknown): EdgeError {
+/** What jose's verification errors mean to a client (exported for the HS* path's reference tests). */
+export function classify(error: unknown): EdgeError {
   if (error instanceof EdgeError) return error;
   if (error instanceof errors.JWTExpired) return new EdgeError("token_expired");
   if (error instanceof errors.JWTClaimValidationFailed) {
@@ -80,45 +84,34 @@ const PRINTABLE_SUBJECT = /^[\x20-\x7e]{1,256}$/;
 
 /** Verifies a compact JWT against the stack's rules; throws an EdgeError naming the failure. */
 export async function verifyToken(token: string, settings: JwtAuthSettings, keys: VerificationKeys): Promise<Caller> {
-  let alg: string | undefined;
-  try {
-    alg = decodeProtectedHeader(token).alg;
-  } catch {
-    throw new EdgeError("token_malformed");
-  }
-  if (token.split(".").length !== 3) throw new EdgeError("token_malformed");
-  if (!alg || !(settings.algorithms as readonly string[]).includes(alg)) throw new EdgeError("token_algorithm_not_allowed");
+  const header = protectedHeader(token);
+  const alg = header.alg;
+  if (typeof alg !== "string" || !(settings.algorithms as readonly string[]).includes(alg)) throw new EdgeError("token_algorithm_not_allowed");
 
-  const key: CryptoKey | JWTVerifyGetKey = isHmacAlgorithm(alg) ? await hmacKey(keys.secret as string, alg) : remoteKeySet(settings.jwksUrl as string, keys.jwksTimeoutMs);
-
-  const options = {
-    algorithms: settings.algorithms,
-    issuer: settings.issuer,
-    audience: settings.audience,
-    clockTolerance: settings.clockToleranceSeconds,
-    requiredClaims: ["exp", "sub"],
-  };
-  try {
-    const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await verifyWithRotation(token, alg, key, options, keys);
-    if (typeof payload.sub !== "string" || !PRINTABLE_SUBJECT.test(payload.sub) || payload.sub.trim() !== payload.sub) {
-      throw new EdgeError("token_claims_invalid", { claim: "sub" });
+  let payload: { sub?: unknown };
+  if (isHmacAlgorithm(alg)) {
+    const current = hmacKey(keys.secret as string, alg);
+    const candidates = [current instanceof Promise ? await current : current];
+    const inRotationWindow = keys.previousSecret !== undefined && (keys.now ?? Date.now()) <= (keys.previousSecretAcceptedUntil ?? 0);
+    if (inRotationWindow) candidates.push(await hmacKey(keys.previousSecret as string, alg));
+    payload = await verifyHmacJwt(token, header, candidates, { issuer: settings.issuer, audience: settings.audience, clockToleranceSeconds: settings.clockToleranceSeconds });
+  } else {
+    if (token.split(".").length !== 3) throw new EdgeError("token_malformed");
+    const options = {
+      algorithms: settings.algorithms,
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clockTolerance: settings.clockToleranceSeconds,
+      requiredClaims: ["exp", "sub"],
+    };
+    try {
+      ({ payload } = await jwtVerify(token, remoteKeySet(settings.jwksUrl as string, keys.jwksTimeoutMs), options));
+    } catch (error) {
+      throw classify(error);
     }
-    return { subject: payload.sub };
-  } catch (error) {
-    throw classify(error);
   }
-}
-
-/**
- * HS* with the current secret; during a rotation window, a signature that fails with it is tried
- * once more with the previous secret, so tokens minted just before the switch still work.
- */
-async function verifyWithRotation(token: string, alg: string, key: CryptoKey, options: Parameters<typeof jwtVerify>[2], keys: VerificationKeys) {
-  try {
-    return await jwtVerify(token, key, options);
-  } catch (error) {
-    const inWindow = keys.previousSecret !== undefined && (keys.now ?? Date.now()) <= (keys.previousSecretAcceptedUntil ?? 0);
-    if (!(error instanceof errors.JWSSignatureVerificationFailed) || !inWindow) throw error;
-    return await jwtVerify(token, await hmacKey(keys.previousSecret as string, alg), options);
+  if (typeof payload.sub !== "string" || !PRINTABLE_SUBJECT.test(payload.sub) || payload.sub.trim() !== payload.sub) {
+    throw new EdgeError("token_claims_invalid", { claim: "sub" });
   }
+  return { subject: payload.sub };
 }
