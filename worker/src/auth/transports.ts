@@ -45,6 +45,8 @@ function decodeComponent(raw: string): string {
 /** Splits `?a=1&b=2` into raw pairs so the rest of the query travels unchanged. */
 function takeQueryParameter(search: string, name: string | null | undefined): { value?: string; rest: string } {
   if (!name || search.length <= 1) return { rest: search };
+  // Nothing to take unless the name, or an escape that could spell it, is in the query.
+  if (!search.includes(name) && !search.includes("%")) return { rest: search };
   let value: string | undefined;
   const kept: string[] = [];
   for (const pair of search.slice(1).split("&")) {
@@ -76,8 +78,10 @@ export function parseCookies(header: string | null): [string, string][] {
   return cookies;
 }
 
-function takeCookie(header: string | null, settings: TransportSettings): { value?: string; forwarded: string | null } {
-  const cookies = parseCookies(header);
+function takeCookie(headers: Headers, settings: TransportSettings): { value?: string; forwarded: string | null } {
+  // With neither the cookie transport nor forwarded cookies, the Cookie header is not even read.
+  if (!settings.cookieName && !settings.forwardCookies?.length) return { forwarded: null };
+  const cookies = parseCookies(headers.get("Cookie"));
   const value = settings.cookieName ? cookies.find(([name]) => name === settings.cookieName)?.[1] : undefined;
   const allowed = new Set(settings.forwardCookies ?? []);
   if (settings.cookieName) allowed.delete(settings.cookieName);
@@ -93,7 +97,7 @@ export function readClientCredentials(headers: Headers, url: URL, settings: Tran
   const offered = parseProtocolList(headers.get("Sec-WebSocket-Protocol"));
   const bearerEntry = offered.find(isBearerProtocol);
   const query = takeQueryParameter(url.search, settings.queryParameter);
-  const cookie = takeCookie(headers.get("Cookie"), settings);
+  const cookie = takeCookie(headers, settings);
 
   const authorization = headers.get("Authorization");
   const bearerHeader = authorization?.match(/^Bearer[ ]+(\S+)\s*$/i)?.[1];
