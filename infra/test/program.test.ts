@@ -77,6 +77,8 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
     const orphans = run.resources.filter((r) => r !== component && r.type !== T.provider && r.parent !== "voice-edge").map((r) => r.name);
     expect(orphans).toEqual([]);
     expect(one(run, T.provider, "cloudflare").parent).toBeUndefined();
+    const onDefaultProvider = run.resources.filter((r) => r.type.startsWith("cloudflare:") && !r.provider?.includes("::pulumi:providers:cloudflare::cloudflare::")).map((r) => r.name);
+    expect(onDefaultProvider).toEqual([]);
   });
 
   it("uses one explicit provider holding the API token as a secret", () => {

@@ -29,6 +29,8 @@ export interface DeclaredResource {
   retainOnDelete: boolean;
   /** The name of the resource this one is a child of (the component), if any. */
   parent?: string;
+  /** The provider reference (`<urn>::<id>`) a custom resource was registered with. */
+  provider?: string;
 }
 
 export interface ProgramRun {
@@ -156,7 +158,7 @@ export async function runProgram(stack: string, options: RunOptions = {}): Promi
       newResource(args) {
         const inputs = revealSecrets(args.inputs) as Record<string, unknown>;
         const request = requests.get(`${args.type}::${args.name}`) ?? { dependsOn: [], ignoreChanges: [], retainOnDelete: false };
-        resources.push({ type: args.type, name: args.name, inputs, ...request });
+        resources.push({ type: args.type, name: args.name, inputs, ...request, ...(args.provider ? { provider: args.provider } : {}) });
         return { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) };
       },
       call(args) {
