@@ -4,11 +4,11 @@
  */
 import { createServer } from "node:net";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
-import { bridgeUrlProblem } from "../worker/src/bindings";
+import { bridgeUrlProblem, originProblem } from "../worker/src/bindings";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
 import { defineCommand, oneLine } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
-import { localEdgeBindings, originProblem } from "./lib/localBindings";
+import { localEdgeBindings } from "./lib/localBindings";
 import { startLocalEdge, type LocalEdge } from "./lib/localEdge";
 import { whenLauncherExits } from "./lib/parentWatch";
 import { knownStacks, loadStackSettings } from "./lib/stackFile";

@@ -33,16 +33,3 @@ export function localEdgeBindings(config: StackSettings, options: { bridgeUrl: s
     overrides,
   };
 }
-
-/** Why `text` is not a bare origin such as http://localhost:3000 (scheme, host, optional port), or undefined when it is one. */
-export function originProblem(text: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return "is not a URL: use a bare origin such as http://localhost:3000";
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return `has scheme ${url.protocol}: use http:// or https://, e.g. http://localhost:3000`;
-  if (url.origin !== text) return `is not a bare origin: use ${url.origin} (scheme, host and optional port; no path or trailing slash)`;
-  return undefined;
-}

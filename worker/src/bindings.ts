@@ -14,15 +14,21 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
 export const isHmacAlgorithm = (alg: string): boolean => (HMAC_ALGORITHMS as readonly string[]).includes(alg);
 
+/** Why `text` is not a bare origin such as http://localhost:3000 (scheme, host, optional port), or undefined when it is one. */
+export function originProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return "is not a URL: use a bare origin such as http://localhost:3000";
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `has scheme ${url.protocol}: use http:// or https://, e.g. http://localhost:3000`;
+  if (url.origin !== text) return `is not a bare origin: use ${url.origin} (scheme, host and optional port; no path or trailing slash)`;
+  return undefined;
+}
+
 const origin = z.string().check(
-  z.refine((value) => {
-    try {
-      const url = new URL(value);
-      return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value;
-    } catch {
-      return false;
-    }
-  }, "must be a bare origin such as https://mycosoft.com (scheme, host and optional port; no path or trailing slash)"),
+  z.refine((value) => originProblem(value) === undefined, "must be a bare origin such as https://mycosoft.com (scheme, host and optional port; no path or trailing slash)"),
 );
 
 const IPV4_LITERAL = /^\d{1,3}(\.\d{1,3}){3}$/;

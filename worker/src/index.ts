@@ -1,6 +1,6 @@
 import { bindingsFor, type Bindings } from "./bindings";
 import { bridgeWatchTick } from "./bridgeWatch/watch";
-import { readClientCredentials, type ClientCredentials } from "./auth/transports";
+import { readClientCredentials, type ClientCredentials, type TransportSettings } from "./auth/transports";
 import { verifyToken } from "./auth/verify";
 import { EdgeError, errorResponse } from "./errors";
 import { healthResponse } from "./health";
@@ -36,12 +36,23 @@ async function authenticate(credentials: ClientCredentials, bindings: Bindings):
   return caller.subject;
 }
 
+const transportSettings = new WeakMap<Bindings, TransportSettings>();
+
+/** The token transports and forwarded cookies, put together once per isolate (bindings are parsed once). */
+function transportsOf(bindings: Bindings): TransportSettings {
+  let settings = transportSettings.get(bindings);
+  if (!settings) {
+    const { auth, forwardCookies } = bindings.EDGE_CONFIG;
+    settings = auth.mode === "jwt" ? { cookieName: auth.cookieName, queryParameter: auth.queryParameter, forwardCookies } : { forwardCookies };
+    transportSettings.set(bindings, settings);
+  }
+  return settings;
+}
+
 async function upgrade(request: Request, url: URL, bindings: Bindings): Promise<UpgradeOutcome> {
   const started = Date.now();
-  const auth = bindings.EDGE_CONFIG.auth;
   checkOrigin(request.headers.get("Origin"), bindings);
-  const forwardCookies = bindings.EDGE_CONFIG.forwardCookies;
-  const credentials = readClientCredentials(request.headers, url, auth.mode === "jwt" ? { ...auth, forwardCookies } : { forwardCookies });
+  const credentials = readClientCredentials(request.headers, url, transportsOf(bindings));
   if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0) throw new EdgeError("subprotocol_required");
   const subject = await authenticate(credentials, bindings);
   const session = await openBridgeSession(request.headers, credentials, subject, bindings);
@@ -54,7 +65,6 @@ async function upgrade(request: Request, url: URL, bindings: Bindings): Promise<
 function isWebSocketUpgrade(request: Request): boolean {
   return (request.headers.get("Upgrade") ?? "").toLowerCase() === "websocket";
 }
-
 
 async function handleWebSocketPath(request: Request, url: URL, env: object): Promise<Response> {
   const fields: Record<string, unknown> = { colo: (request.cf?.colo as string | undefined) ?? null };

@@ -38,11 +38,7 @@ export function bridgeRequestHeaders(client: Headers, credentials: ClientCredent
     if (address !== null) headers[settings.clientAddressHeader] = address;
   }
   if (subject !== null) headers[SUBJECT_HEADER] = subject;
-  if (bindings.BRIDGE_ACCESS_CLIENT_ID && bindings.BRIDGE_ACCESS_CLIENT_SECRET) {
-    headers[ACCESS_CLIENT_ID_HEADER] = bindings.BRIDGE_ACCESS_CLIENT_ID;
-    headers[ACCESS_CLIENT_SECRET_HEADER] = bindings.BRIDGE_ACCESS_CLIENT_SECRET;
-  }
-  return headers;
+  return Object.assign(headers, originCredentialHeaders(bindings));
 }
 
 export interface BridgeSession {
