@@ -8,6 +8,44 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "j
 import { cpuSecondsPrecise } from "../tools/lib/processes";
 import { handshakes, type Percentiles, type Target } from "./measure";
 import { startWorkerd } from "./workerdProcess";
+import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
+import { WS_PATH } from "../worker/src/routes";
+
+/** The authenticated edge every bench measures: one allowed origin, HS256 with this secret (and JWKS keys when given). */
+export const BENCH_AUTH = {
+  secret: "bench-secret-0123456789abcdefghijklmnop",
+  issuer: "https://bench.local",
+  audience: "voice-edge",
+  origin: "https://app.bench.local",
+} as const;
+
+export function benchEdgeBindings(bridgeUrl: string, jwksUrl?: string): Record<string, unknown> {
+  return {
+    BRIDGE_URL: bridgeUrl,
+    EDGE_CONFIG: {
+      auth: { mode: "jwt", algorithms: jwksUrl ? ["HS256", "RS256", "ES256"] : ["HS256"], issuer: BENCH_AUTH.issuer, audience: BENCH_AUTH.audience, ...(jwksUrl ? { jwksUrl } : {}) },
+      allowedOrigins: [BENCH_AUTH.origin],
+      allowMissingOrigin: false,
+    },
+    JWT_SECRET: BENCH_AUTH.secret,
+  };
+}
+
+export function hs256BenchToken(): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject("bench")
+    .setIssuer(BENCH_AUTH.issuer)
+    .setAudience(BENCH_AUTH.audience)
+    .setIssuedAt()
+    .setExpirationTime("2h")
+    .sign(new TextEncoder().encode(BENCH_AUTH.secret));
+}
+
+/** A browser's upgrade to the edge on `port`: the allowed Origin, the token as a `bearer.` subprotocol. */
+export function benchEdgeTarget(port: number | string, jwt: string): Target {
+  return { url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${jwt}`], headers: { Origin: BENCH_AUTH.origin } };
+}
 
 /** The floor Worker, uploaded as it is: forwards the upgrade to BRIDGE_URL and returns the bridge's response. */
 export const FLOOR_WORKER = `export default {

@@ -7,13 +7,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { SignJWT } from "jose";
 import { buildWorkerBundle } from "../worker/build";
-import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
-import { WS_PATH } from "../worker/src/routes";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { defineCommand } from "../tools/lib/cli";
 import { freePort } from "../tools/lib/freePort";
+import { loadStackSettings } from "../tools/lib/stackFile";
+import { benchEdgeBindings, benchEdgeTarget, hs256BenchToken } from "./floor";
 import { handshakes } from "./measure";
 import { startWorkerd } from "./workerdProcess";
 
@@ -23,7 +22,6 @@ const command = defineCommand({
 });
 const args = command.parse();
 const upgrades = Number(args.upgrades);
-const SECRET = "bench-secret-0123456789abcdefghijklmnop";
 
 interface ProfileNode {
   id: number;
@@ -62,17 +60,12 @@ const bundle = await buildWorkerBundle({ unminified: true, outfile: join(mkdtemp
 const inspectorPort = await freePort();
 const edge = await startWorkerd({
   code: bundle.code,
-  compatibilityDate: "2026-04-01",
+  compatibilityDate: loadStackSettings("prod").compatibilityDate,
   inspectorPort,
-  bindings: {
-    BRIDGE_URL: `${bridge.origin}/api/chat`,
-    EDGE_CONFIG: { auth: { mode: "jwt", algorithms: ["HS256"], issuer: "https://bench.local", audience: "voice-edge" }, allowedOrigins: ["https://app.bench.local"] },
-    JWT_SECRET: SECRET,
-  },
+  bindings: benchEdgeBindings(`${bridge.origin}/api/chat`),
 });
 try {
-  const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("bench").setIssuer("https://bench.local").setAudience("voice-edge").setExpirationTime("2h").sign(new TextEncoder().encode(SECRET));
-  const target = { url: `ws://127.0.0.1:${edge.port}${WS_PATH}`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${token}`], headers: { Origin: "https://app.bench.local" } };
+  const target = benchEdgeTarget(edge.port, await hs256BenchToken());
   await handshakes(target, 200);
   const send = await inspectorSession(inspectorPort);
   await send("Profiler.enable");

@@ -7,9 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT } from "jose";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
-import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
 import { WS_PATH } from "../worker/src/routes";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { defineCommand } from "../tools/lib/cli";
@@ -19,7 +17,7 @@ import { loadStackSettings, REPO_ROOT } from "../tools/lib/stackFile";
 import { handshakes, roundTrips, throughput, withIdleSessions, openSocket, FRAME_BYTES, type Percentiles, type Target } from "./measure";
 import { ensurePeersInstalled, startPeers, type Peer } from "./peers";
 import { cpuSeconds, processTree, rssBytes, sumOver } from "../tools/lib/processes";
-import { coldStart, cpuPerUpgrade, FLOOR_WORKER, spreadOf, startBenchKeySet, type ColdStart } from "./floor";
+import { BENCH_AUTH, benchEdgeBindings, benchEdgeTarget, coldStart, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken, spreadOf, startBenchKeySet, type ColdStart } from "./floor";
 import { checkFloorTargets, checkTargets, cpuTable, floorTable, latencyChartSvg, resultsTable, type CpuRow, type FloorRow, type PathResult } from "./report";
 import { startWorkerd } from "./workerdProcess";
 
@@ -38,10 +36,6 @@ const started = Date.now();
 const log = (line: string) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
 const overBudget = () => Date.now() - started > PLAN.budgetMs;
 
-const SECRET = "bench-secret-0123456789abcdefghijklmnop";
-const ISSUER = "https://bench.local";
-const AUDIENCE = "voice-edge";
-const ORIGIN = "https://app.bench.local";
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -68,17 +62,6 @@ async function cleanup() {
 }
 process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
 
-async function token(alg: "HS256", key: Uint8Array, kid?: string): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
-    .setSubject("bench")
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime("2h")
-    .sign(key);
-}
-
 function versionOf(pkg: string): string {
   return (JSON.parse(readFileSync(join(REPO_ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
 }
@@ -98,7 +81,7 @@ export default { fetch(request, env, ctx) {
 } };`;
   const edge = await startLocalEdge({ code, compatibilityDate, bindings, entryWrapper, onLogLine: () => undefined });
   try {
-    const target = { url: `ws://127.0.0.1:${edge.url.port}${WS_PATH}`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${edgeToken}`], headers: { Origin: ORIGIN } };
+    const target = benchEdgeTarget(edge.url.port, edgeToken);
     const frames = 2_000;
     const socket = await openSocket(target);
     await socket.next();
@@ -136,15 +119,7 @@ async function main() {
   const jwks = await startBenchKeySet();
   cleanups.push(() => jwks.close());
   const compatibilityDate = loadStackSettings("prod").compatibilityDate;
-  const bindings = {
-    BRIDGE_URL: `${bridge.origin}/api/chat`,
-    EDGE_CONFIG: {
-      auth: { mode: "jwt", algorithms: ["HS256", "RS256", "ES256"], issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url },
-      allowedOrigins: [ORIGIN],
-      allowMissingOrigin: false,
-    },
-    JWT_SECRET: SECRET,
-  };
+  const bindings = benchEdgeBindings(`${bridge.origin}/api/chat`, jwks.url);
   const edge = await startWorkerd({ code: bundle.code, compatibilityDate, bindings });
   cleanups.push(() => edge.stop());
   const edgePids = [edge.process.pid!];
@@ -161,11 +136,11 @@ async function main() {
   for (const peer of peers) cleanups.push(() => peer.stop());
   log(`running: direct, ${peers.map((p) => `${p.name} ${p.version}`).join(", ")}, edge (workerd ${versionOf("workerd")})`);
 
-  const hsToken = await token("HS256", new TextEncoder().encode(SECRET));
-  const claims = { iss: ISSUER, aud: AUDIENCE, sub: "bench" };
+  const hsToken = await hs256BenchToken();
+  const claims = { iss: BENCH_AUTH.issuer, aud: BENCH_AUTH.audience, sub: "bench" };
   const rsToken = await jwks.sign("RS256", claims);
   const esToken = await jwks.sign("ES256", claims);
-  const edgeAt = (port: number | string) => (jwt: string): Target => ({ url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${jwt}`], headers: { Origin: ORIGIN } });
+  const edgeAt = (port: number | string) => (jwt: string): Target => benchEdgeTarget(port, jwt);
   const edgeTarget = edgeAt(edge.port);
   const plain = (port: number | string, path = "/api/chat"): Target => ({ url: `ws://127.0.0.1:${port}${path}?bench=1`, protocols: ["voice.v1"], headers: {} });
   const paths: BenchPath[] = [

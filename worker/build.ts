@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
 const workerDir = dirname(fileURLToPath(import.meta.url));
 
@@ -22,7 +22,15 @@ export interface WorkerBundle {
  * The one build of the Worker: what Pulumi uploads, what `npm run dev` runs and what the
  * tests run are these same bytes.
  */
-export async function buildWorkerBundle(options: { outfile?: string; /** Readable names, for a profile only: never uploaded. */ unminified?: boolean } = {}): Promise<WorkerBundle> {
+export async function buildWorkerBundle(
+  options: {
+    outfile?: string;
+    /** Readable names, for a profile only: never uploaded. */
+    unminified?: boolean;
+    /** Source rewrites for a bench variant only (`npm run bench:ablation`): never uploaded. */
+    plugins?: Plugin[];
+  } = {},
+): Promise<WorkerBundle> {
   const outfile = options.outfile ?? BUNDLE_PATH;
   const result = await build({
     entryPoints: [WORKER_ENTRY],
@@ -35,6 +43,7 @@ export async function buildWorkerBundle(options: { outfile?: string; /** Readabl
     legalComments: "none",
     write: false,
     logLevel: "silent",
+    plugins: options.plugins ?? [],
   });
   const bytes = result.outputFiles[0].contents;
   await mkdir(dirname(outfile), { recursive: true });

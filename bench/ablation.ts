@@ -1,0 +1,91 @@
+/**
+ * `npm run bench:ablation`: where the Worker's own CPU per upgrade goes, step by step. Builds the
+ * Worker's bundle once per rung of the ladder (`ablationLadder.ts`: each rung takes one more step
+ * of the upgrade path out of the sources), runs every rung and the floor each in its own bare
+ * `workerd serve`, and measures workerd's CPU per authenticated HS256 upgrade in short blocks, rung
+ * after rung, cycle after cycle. A step's cost is the median over cycles of (rung before − rung
+ * after); the rows add up to the edge's whole cost over the floor. The rewritten bundles exist only
+ * for this measurement and are never uploaded.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildWorkerBundle } from "../worker/build";
+import { startStandinBridge } from "../tools/lib/bridgeProcess";
+import { defineCommand } from "../tools/lib/cli";
+import { loadStackSettings } from "../tools/lib/stackFile";
+import { ABLATION_LADDER, checkLadder, ladderRows, ladderTable, sourceEditPlugin } from "./ablationLadder";
+import { benchEdgeBindings, benchEdgeTarget, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken } from "./floor";
+import type { Target } from "./measure";
+import { startWorkerd, type WorkerdEdge } from "./workerdProcess";
+
+const command = defineCommand({
+  name: "bench:ablation",
+  options: {
+    cycles: { type: "string", value: "<n>", default: "400", description: "cycles over every rung and the floor, in rotating order" },
+    block: { type: "string", value: "<n>", default: "25", description: "sequential upgrades per rung per cycle" },
+    "max-minutes": { type: "string", value: "<n>", default: "20", description: "stop measuring after this long, with the cycles done" },
+  },
+});
+const args = command.parse();
+const cycles = Number(args.cycles);
+const block = Number(args.block);
+if (!Number.isInteger(cycles) || cycles < 10) command.usageError(`--cycles must be a whole number ≥ 10, got "${args.cycles}"`);
+const maxMinutes = Number(args["max-minutes"]);
+if (!Number.isInteger(block) || block < 1) command.usageError(`--block must be a whole number ≥ 1, got "${args.block}"`);
+if (!(maxMinutes > 0)) command.usageError(`--max-minutes must be a number > 0, got "${args["max-minutes"]}"`);
+const deadline = Date.now() + maxMinutes * 60_000;
+try {
+  checkLadder();
+} catch (error) {
+  command.fail((error as Error).message);
+}
+
+const workDir = mkdtempSync(join(tmpdir(), "voice-edge-ablation-"));
+const processes: WorkerdEdge[] = [];
+const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
+try {
+  const compatibilityDate = loadStackSettings("prod").compatibilityDate;
+  const bindings = benchEdgeBindings(`${bridge.origin}/api/chat`);
+  const token = await hs256BenchToken();
+  const rungs: { code: string; target: (port: number) => Target }[] = [];
+  for (let i = 0; i <= ABLATION_LADDER.length; i++) {
+    const edits = ABLATION_LADDER.slice(0, i).flatMap((step) => step.edits);
+    const bundle = await buildWorkerBundle({ outfile: join(workDir, `rung-${i}.mjs`), plugins: [sourceEditPlugin(edits)] });
+    rungs.push({ code: bundle.code, target: (port) => benchEdgeTarget(port, token) });
+  }
+  rungs.push({ code: FLOOR_WORKER, target: (port) => ({ url: `ws://127.0.0.1:${port}/voice/ws?bench=1`, protocols: ["voice.v1"], headers: {} }) });
+
+  const started: { edge: WorkerdEdge; target: Target }[] = [];
+  for (const [i, rung] of rungs.entries()) {
+    const edge = await startWorkerd({ code: rung.code, compatibilityDate, bindings: i === rungs.length - 1 ? { BRIDGE_URL: bindings.BRIDGE_URL } : bindings });
+    processes.push(edge);
+    started.push({ edge, target: rung.target(edge.port) });
+  }
+  console.error(`${rungs.length} workerd processes (${ABLATION_LADDER.length + 1} rungs and the floor); ${cycles} cycles of ${block} upgrade(s) on each`);
+  for (const { edge, target } of started) await cpuPerUpgrade(edge.process.pid!, target, 200);
+
+  // Short blocks, rung after rung: the machine's speed drifts over seconds here, and rungs measured
+  // tens of milliseconds apart see the same drift, so their differences keep only the code's.
+  const samples = started.map(() => [] as number[]);
+  const progressEvery = Math.max(1, Math.round(cycles / 10));
+  let done = 0;
+  for (let cycle = 0; cycle < cycles && Date.now() < deadline; cycle++, done++) {
+    for (let k = 0; k < started.length; k++) {
+      const i = (k + cycle) % started.length;
+      samples[i].push((await cpuPerUpgrade(started[i].edge.process.pid!, started[i].target, block)).micros);
+    }
+    if ((cycle + 1) % progressEvery === 0) console.error(`cycle ${cycle + 1}/${cycles}`);
+  }
+  if (done < cycles) console.error(`--max-minutes ${maxMinutes} reached: ${done} of ${cycles} cycles measured`);
+  const result = ladderRows(
+    ABLATION_LADDER,
+    samples,
+    "the edge's routing shell around a pass-through (URL, method and Upgrade checks, the bindings lookup, try/catch, async layers): the last rung against the floor Worker",
+  );
+  console.log(ladderTable(result));
+} finally {
+  for (const edge of processes) await edge.stop();
+  await bridge.stop();
+  rmSync(workDir, { recursive: true, force: true });
+}
