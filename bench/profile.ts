@@ -3,7 +3,7 @@
  * a bare `workerd serve` with its inspector on, takes a V8 CPU profile over sequential
  * authenticated upgrades, and prints self time per function (bundle functions by name), per upgrade.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -56,7 +56,8 @@ async function inspectorSession(port: number): Promise<(method: string, params?:
 
 const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
 // The same source, unminified so the profile names functions; the uploaded bundle is minified.
-const bundle = await buildWorkerBundle({ unminified: true, outfile: join(mkdtempSync(join(tmpdir(), "voice-edge-profile-")), "worker.mjs") });
+const workDir = mkdtempSync(join(tmpdir(), "voice-edge-profile-"));
+const bundle = await buildWorkerBundle({ unminified: true, outfile: join(workDir, "worker.mjs") });
 const inspectorPort = await freePort();
 const edge = await startWorkerd({
   code: bundle.code,
@@ -93,4 +94,5 @@ try {
 } finally {
   await edge.stop();
   await bridge.stop();
+  rmSync(workDir, { recursive: true, force: true });
 }

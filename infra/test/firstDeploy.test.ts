@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -204,8 +204,12 @@ describe("stack files (pure)", () => {
     file("b", `    id: "${"1".repeat(32)}"\n    name: example.com\n    owner: false\n`);
     file("c", `    id: "${"2".repeat(32)}"\n    name: example.org\n    owner: true\n`);
     writeFileSync(join(root, "Pulumi.broken.yaml"), "config: [unclosed");
-    expect(otherZoneOwner("b", { id: "1".repeat(32), name: "example.com" }, root)).toBe("Pulumi.a.yaml");
-    expect(otherZoneOwner("a", { id: "1".repeat(32), name: "example.com" }, root)).toBeUndefined();
-    expect(otherZoneOwner("b", { id: "3".repeat(32), name: "example.net" }, root)).toBeUndefined();
+    try {
+      expect(otherZoneOwner("b", { id: "1".repeat(32), name: "example.com" }, root)).toBe("Pulumi.a.yaml");
+      expect(otherZoneOwner("a", { id: "1".repeat(32), name: "example.com" }, root)).toBeUndefined();
+      expect(otherZoneOwner("b", { id: "3".repeat(32), name: "example.net" }, root)).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
