@@ -5,7 +5,8 @@
  * `workerd serve`, and measures workerd's CPU per authenticated HS256 upgrade in short blocks, rung
  * after rung, cycle after cycle. A step's cost is the median over cycles of (rung before − rung
  * after); the rows add up to the edge's whole cost over the floor. The rewritten bundles exist only
- * for this measurement and are never uploaded.
+ * for this measurement and are never uploaded. `--operations` measures instead the runtime's calls
+ * the edge makes, one at a time on top of a bare Worker (`operations.ts`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,8 @@ import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { defineCommand } from "../tools/lib/cli";
 import { loadStackSettings } from "../tools/lib/stackFile";
 import { ABLATION_LADDER, checkLadder, ladderRows, ladderTable, sourceEditPlugin } from "./ablationLadder";
-import { benchEdgeBindings, benchEdgeTarget, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken } from "./floor";
+import { BENCH_AUTH, benchEdgeBindings, benchEdgeTarget, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken } from "./floor";
+import { NO_OPERATION, OPERATION_TOKEN_HEADER, OPERATIONS, operationsTable, operationWorker } from "./operations";
 import type { Target } from "./measure";
 import { startWorkerd, type WorkerdEdge } from "./workerdProcess";
 
@@ -25,6 +27,7 @@ const command = defineCommand({
     cycles: { type: "string", value: "<n>", default: "400", description: "cycles over every rung and the floor, in rotating order" },
     block: { type: "string", value: "<n>", default: "25", description: "sequential upgrades per rung per cycle" },
     "max-minutes": { type: "string", value: "<n>", default: "20", description: "stop measuring after this long, with the cycles done" },
+    operations: { type: "boolean", description: "instead of the ladder: the runtime's price list, one operation the edge uses at a time on top of a bare Worker" },
   },
 });
 const args = command.parse();
@@ -44,29 +47,26 @@ try {
 const workDir = mkdtempSync(join(tmpdir(), "voice-edge-ablation-"));
 const processes: WorkerdEdge[] = [];
 const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
-try {
-  const compatibilityDate = loadStackSettings("prod").compatibilityDate;
-  const bindings = benchEdgeBindings(`${bridge.origin}/api/chat`);
-  const token = await hs256BenchToken();
-  const rungs: { code: string; target: (port: number) => Target }[] = [];
-  for (let i = 0; i <= ABLATION_LADDER.length; i++) {
-    const edits = ABLATION_LADDER.slice(0, i).flatMap((step) => step.edits);
-    const bundle = await buildWorkerBundle({ outfile: join(workDir, `rung-${i}.mjs`), plugins: [sourceEditPlugin(edits)] });
-    rungs.push({ code: bundle.code, target: (port) => benchEdgeTarget(port, token) });
-  }
-  rungs.push({ code: FLOOR_WORKER, target: (port) => ({ url: `ws://127.0.0.1:${port}/voice/ws?bench=1`, protocols: ["voice.v1"], headers: {} }) });
+interface Variant {
+  code: string;
+  bindings: Record<string, unknown>;
+  target: (port: number) => Target;
+}
 
+/** Starts every variant in its own workerd, then measures them in short blocks, variant after variant, cycle after cycle. */
+async function cycleOver(variants: Variant[], label: string): Promise<number[][]> {
+  const compatibilityDate = loadStackSettings("prod").compatibilityDate;
   const started: { edge: WorkerdEdge; target: Target }[] = [];
-  for (const [i, rung] of rungs.entries()) {
-    const edge = await startWorkerd({ code: rung.code, compatibilityDate, bindings: i === rungs.length - 1 ? { BRIDGE_URL: bindings.BRIDGE_URL } : bindings });
+  for (const variant of variants) {
+    const edge = await startWorkerd({ code: variant.code, compatibilityDate, bindings: variant.bindings });
     processes.push(edge);
-    started.push({ edge, target: rung.target(edge.port) });
+    started.push({ edge, target: variant.target(edge.port) });
   }
-  console.error(`${rungs.length} workerd processes (${ABLATION_LADDER.length + 1} rungs and the floor); ${cycles} cycles of ${block} upgrade(s) on each`);
+  console.error(`${variants.length} workerd processes (${label}); ${cycles} cycles of ${block} upgrade(s) on each`);
   for (const { edge, target } of started) await cpuPerUpgrade(edge.process.pid!, target, 200);
 
-  // Short blocks, rung after rung: the machine's speed drifts over seconds here, and rungs measured
-  // tens of milliseconds apart see the same drift, so their differences keep only the code's.
+  // Short blocks, one variant after another: the machine's speed drifts over seconds here, and
+  // variants measured tens of milliseconds apart see the same drift, so their differences keep only the code's.
   const samples = started.map(() => [] as number[]);
   const progressEvery = Math.max(1, Math.round(cycles / 10));
   let done = 0;
@@ -78,12 +78,38 @@ try {
     if ((cycle + 1) % progressEvery === 0) console.error(`cycle ${cycle + 1}/${cycles}`);
   }
   if (done < cycles) console.error(`--max-minutes ${maxMinutes} reached: ${done} of ${cycles} cycles measured`);
-  const result = ladderRows(
-    ABLATION_LADDER,
-    samples,
-    "the edge's routing shell around a pass-through (URL, method and Upgrade checks, the bindings lookup, try/catch, async layers): the last rung against the floor Worker",
-  );
-  console.log(ladderTable(result));
+  return samples;
+}
+
+try {
+  const bridgeUrl = `${bridge.origin}/api/chat`;
+  const token = await hs256BenchToken();
+  if (args.operations) {
+    const all = [NO_OPERATION, ...OPERATIONS];
+    const variants = all.map((operation) => ({
+      code: operationWorker(operation),
+      bindings: { BRIDGE_URL: bridgeUrl, SECRET: BENCH_AUTH.secret },
+      target: (port: number) => ({ url: `ws://127.0.0.1:${port}/voice/ws?bench=1`, protocols: ["voice.v1"], headers: { [OPERATION_TOKEN_HEADER]: token } }),
+    }));
+    const [reference, ...samples] = await cycleOver(variants, `${OPERATIONS.length} operations and the template`);
+    console.log(operationsTable(OPERATIONS.map((operation) => operation.name), samples, reference));
+  } else {
+    const bindings = benchEdgeBindings(bridgeUrl);
+    const variants: Variant[] = [];
+    for (let i = 0; i <= ABLATION_LADDER.length; i++) {
+      const edits = ABLATION_LADDER.slice(0, i).flatMap((step) => step.edits);
+      const bundle = await buildWorkerBundle({ outfile: join(workDir, `rung-${i}.mjs`), plugins: [sourceEditPlugin(edits)] });
+      variants.push({ code: bundle.code, bindings, target: (port) => benchEdgeTarget(port, token) });
+    }
+    variants.push({ code: FLOOR_WORKER, bindings: { BRIDGE_URL: bridgeUrl }, target: (port) => ({ url: `ws://127.0.0.1:${port}/voice/ws?bench=1`, protocols: ["voice.v1"], headers: {} }) });
+    const samples = await cycleOver(variants, `${ABLATION_LADDER.length + 1} rungs and the floor`);
+    const result = ladderRows(
+      ABLATION_LADDER,
+      samples,
+      "the edge's routing shell around a pass-through (URL, method and Upgrade checks, the bindings lookup, try/catch, async layers): the last rung against the floor Worker",
+    );
+    console.log(ladderTable(result));
+  }
 } finally {
   for (const edge of processes) await edge.stop();
   await bridge.stop();

@@ -47,7 +47,8 @@ const edge :Workerd.Worker = (
 );
 `,
   );
-  const binary = workerd.default;
+  // CommonJS interop: tsx hands over the exports object, vitest its `default` (the binary's path).
+  const binary = typeof workerd === "string" ? workerd : workerd.default;
   let stderr = "";
   const inspector = options.inspectorPort ? [`--inspector-addr=127.0.0.1:${options.inspectorPort}`] : [];
   const child = spawn(binary, ["serve", join(dir, "config.capnp"), ...inspector], { stdio: ["ignore", "ignore", "pipe"] });
