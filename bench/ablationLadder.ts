@@ -1,6 +1,6 @@
 /**
  * The ladder `npm run bench:ablation` climbs down: the Worker's upgrade path taken apart one step at
- * a time by rewriting its sources at bundle time, and the arithmetic that turns per-round CPU
+ * a time by rewriting its sources at bundle time, and the arithmetic that turns per-cycle CPU
  * samples into a cost per step. The rewritten bundles exist only for that measurement.
  */
 import { readFileSync } from "node:fs";
