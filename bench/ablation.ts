@@ -11,13 +11,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildWorkerBundle } from "../worker/build";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { defineCommand } from "../tools/lib/cli";
 import { loadStackSettings } from "../tools/lib/stackFile";
-import { ABLATION_LADDER, checkLadder, ladderRows, ladderTable, sourceEditPlugin } from "./ablationLadder";
-import { BENCH_AUTH, benchEdgeBindings, benchEdgeTarget, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken } from "./floor";
-import { NO_OPERATION, OPERATION_TOKEN_HEADER, OPERATIONS, operationsTable, operationWorker } from "./operations";
+import { ABLATION_LADDER, buildRung, checkLadder, ladderRows, ladderTable, TENTHS } from "./ablationLadder";
+import { BENCH_AUTH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken } from "./floor";
+import { NO_OPERATION, OPERATIONS, operationsTable, operationTarget, operationWorker } from "./operations";
 import type { Target } from "./measure";
 import { startWorkerd, type WorkerdEdge } from "./workerdProcess";
 
@@ -33,7 +32,7 @@ const command = defineCommand({
 const args = command.parse();
 const cycles = Number(args.cycles);
 const block = Number(args.block);
-if (!Number.isInteger(cycles) || cycles < 10) command.usageError(`--cycles must be a whole number ≥ 10, got "${args.cycles}"`);
+if (!Number.isInteger(cycles) || cycles < TENTHS) command.usageError(`--cycles must be a whole number ≥ ${TENTHS}, got "${args.cycles}"`);
 const maxMinutes = Number(args["max-minutes"]);
 if (!Number.isInteger(block) || block < 1) command.usageError(`--block must be a whole number ≥ 1, got "${args.block}"`);
 if (!(maxMinutes > 0)) command.usageError(`--max-minutes must be a number > 0, got "${args["max-minutes"]}"`);
@@ -44,14 +43,19 @@ try {
   command.fail((error as Error).message);
 }
 
-const workDir = mkdtempSync(join(tmpdir(), "voice-edge-ablation-"));
-const processes: WorkerdEdge[] = [];
-const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
 interface Variant {
   code: string;
   bindings: Record<string, unknown>;
   target: (port: number) => Target;
 }
+
+const processes: WorkerdEdge[] = [];
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+async function cleanup() {
+  for (const edge of processes.splice(0)) await edge.stop().catch(() => undefined);
+  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => undefined);
+}
+process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
 
 /** Starts every variant in its own workerd, then measures them in short blocks, variant after variant, cycle after cycle. */
 async function cycleOver(variants: Variant[], label: string): Promise<number[][]> {
@@ -63,12 +67,12 @@ async function cycleOver(variants: Variant[], label: string): Promise<number[][]
     started.push({ edge, target: variant.target(edge.port) });
   }
   console.error(`${variants.length} workerd processes (${label}); ${cycles} cycles of ${block} upgrade(s) on each`);
-  for (const { edge, target } of started) await cpuPerUpgrade(edge.process.pid!, target, 200);
+  for (const { edge, target } of started) await cpuPerUpgrade(edge.process.pid!, target, 100);
 
   // Short blocks, one variant after another: the machine's speed drifts over seconds here, and
   // variants measured tens of milliseconds apart see the same drift, so their differences keep only the code's.
   const samples = started.map(() => [] as number[]);
-  const progressEvery = Math.max(1, Math.round(cycles / 10));
+  const progressEvery = Math.max(1, Math.round(cycles / TENTHS));
   let done = 0;
   for (let cycle = 0; cycle < cycles && Date.now() < deadline; cycle++, done++) {
     for (let k = 0; k < started.length; k++) {
@@ -77,31 +81,36 @@ async function cycleOver(variants: Variant[], label: string): Promise<number[][]
     }
     if ((cycle + 1) % progressEvery === 0) console.error(`cycle ${cycle + 1}/${cycles}`);
   }
+  // Thrown, not failed at once: the workerd processes are stopped on the way out.
+  if (done < TENTHS) throw new Error(`--max-minutes ${maxMinutes} reached after ${done} cycle(s): at least ${TENTHS} are needed for a result`);
   if (done < cycles) console.error(`--max-minutes ${maxMinutes} reached: ${done} of ${cycles} cycles measured`);
   return samples;
 }
 
 try {
-  const bridgeUrl = `${bridge.origin}/api/chat`;
+  const workDir = mkdtempSync(join(tmpdir(), "voice-edge-ablation-"));
+  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+  const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
+  cleanups.push(() => bridge.stop());
+  const bridgeUrl = benchBridgeUrl(bridge);
   const token = await hs256BenchToken();
   if (args.operations) {
-    const all = [NO_OPERATION, ...OPERATIONS];
-    const variants = all.map((operation) => ({
+    const variants = [NO_OPERATION, ...OPERATIONS].map((operation) => ({
       code: operationWorker(operation),
       bindings: { BRIDGE_URL: bridgeUrl, SECRET: BENCH_AUTH.secret },
-      target: (port: number) => ({ url: `ws://127.0.0.1:${port}/voice/ws?bench=1`, protocols: ["voice.v1"], headers: { [OPERATION_TOKEN_HEADER]: token } }),
+      target: (port: number) => operationTarget(port, token),
     }));
     const [reference, ...samples] = await cycleOver(variants, `${OPERATIONS.length} operations and the template`);
     console.log(operationsTable(OPERATIONS.map((operation) => operation.name), samples, reference));
   } else {
     const bindings = benchEdgeBindings(bridgeUrl);
     const variants: Variant[] = [];
-    for (let i = 0; i <= ABLATION_LADDER.length; i++) {
-      const edits = ABLATION_LADDER.slice(0, i).flatMap((step) => step.edits);
-      const bundle = await buildWorkerBundle({ outfile: join(workDir, `rung-${i}.mjs`), plugins: [sourceEditPlugin(edits)] });
+    for (let rung = 0; rung <= ABLATION_LADDER.length; rung++) {
+      const bundle = await buildRung(rung, join(workDir, `rung-${rung}.mjs`));
       variants.push({ code: bundle.code, bindings, target: (port) => benchEdgeTarget(port, token) });
     }
-    variants.push({ code: FLOOR_WORKER, bindings: { BRIDGE_URL: bridgeUrl }, target: (port) => ({ url: `ws://127.0.0.1:${port}/voice/ws?bench=1`, protocols: ["voice.v1"], headers: {} }) });
+    // The floor is sent the edge's very request.
+    variants.push({ code: FLOOR_WORKER, bindings: { BRIDGE_URL: bridgeUrl }, target: (port) => benchEdgeTarget(port, token) });
     const samples = await cycleOver(variants, `${ABLATION_LADDER.length + 1} rungs and the floor`);
     const result = ladderRows(
       ABLATION_LADDER,
@@ -111,7 +120,5 @@ try {
     console.log(ladderTable(result));
   }
 } finally {
-  for (const edge of processes) await edge.stop();
-  await bridge.stop();
-  rmSync(workDir, { recursive: true, force: true });
+  await cleanup();
 }

@@ -1,9 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { buildWorkerBundle } from "../worker/build";
-import { ABLATION_LADDER, applyEdit, checkLadder, ladderRows, ladderTable, medianWithChunkRange, sourceEditPlugin } from "./ablationLadder";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStandinBridge, type StandinBridge } from "../tools/lib/bridgeProcess";
+import { loadStackSettings } from "../tools/lib/stackFile";
+import { ABLATION_LADDER, applyEdit, buildRung, checkLadder, ladderRows, ladderTable, medianWithChunkRange } from "./ablationLadder";
+import { benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, hs256BenchToken } from "./floor";
+import { openSocket } from "./measure";
+import { startWorkerd } from "./workerdProcess";
 
 describe("the ablation ladder", () => {
   const workDir = mkdtempSync(join(tmpdir(), "voice-edge-ladder-test-"));
@@ -20,8 +24,7 @@ describe("the ablation ladder", () => {
   });
 
   it("takes each step out of the bundle it builds, and only from its rung on", async () => {
-    const bundleAt = async (rung: number) =>
-      (await buildWorkerBundle({ outfile: join(workDir, `rung-${rung}.mjs`), plugins: [sourceEditPlugin(ABLATION_LADDER.slice(0, rung).flatMap((step) => step.edits))] })).code;
+    const bundleAt = async (rung: number) => (await buildRung(rung, join(workDir, `rung-${rung}.mjs`))).code;
     const count = (code: string, text: string) => code.split(text).length - 1;
     const rungRemoving = (text: string) => ABLATION_LADDER.findIndex((step) => step.removes.includes(text));
     const whole = await bundleAt(0);
@@ -36,6 +39,31 @@ describe("the ablation ladder", () => {
       expect(count(await bundleAt(rung), text), step).toBe(count(whole, text));
       expect(count(await bundleAt(rung + 1), text), step).toBe(count(whole, text) - 1);
     }
+  });
+
+  describe("in workerd", () => {
+    let bridge: StandinBridge;
+    beforeAll(async () => {
+      bridge = await startStandinBridge({ protocols: ["voice.v1"] });
+    });
+    afterAll(() => bridge.stop());
+
+    it("every rung still upgrades an authenticated browser and passes its frames", async () => {
+      const token = await hs256BenchToken();
+      for (let rung = 0; rung <= ABLATION_LADDER.length; rung++) {
+        const bundle = await buildRung(rung, join(workDir, `live-${rung}.mjs`));
+        const edge = await startWorkerd({ code: bundle.code, compatibilityDate: loadStackSettings("prod").compatibilityDate, bindings: benchEdgeBindings(benchBridgeUrl(bridge)) });
+        try {
+          const socket = await openSocket(benchEdgeTarget(edge.port, token));
+          await socket.next();
+          socket.ws.send(Buffer.from(`rung ${rung}`));
+          expect(String(await socket.next())).toBe(`rung ${rung}`);
+          socket.ws.close(1000);
+        } finally {
+          await edge.stop();
+        }
+      }
+    }, 90_000);
   });
 
   it("turns per-cycle samples into savings, by step and by group, that add up to the whole cost over the floor", () => {

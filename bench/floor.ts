@@ -42,7 +42,15 @@ export function hs256BenchToken(): Promise<string> {
     .sign(new TextEncoder().encode(BENCH_AUTH.secret));
 }
 
-/** A browser's upgrade to the edge on `port`: the allowed Origin, the token as a `bearer.` subprotocol. */
+/** Where the stand-in bridge takes WebSocket upgrades. */
+export function benchBridgeUrl(bridge: { origin: string }): string {
+  return `${bridge.origin}/api/chat`;
+}
+
+/**
+ * A browser's upgrade to the edge on `port`: the allowed Origin, the token as a `bearer.` subprotocol.
+ * The floor is sent the very same request, so both parse and forward the same bytes.
+ */
 export function benchEdgeTarget(port: number | string, jwt: string): Target {
   return { url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${jwt}`], headers: { Origin: BENCH_AUTH.origin } };
 }

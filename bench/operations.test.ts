@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../tools/lib/bridgeProcess";
 import { loadStackSettings } from "../tools/lib/stackFile";
-import { BENCH_AUTH, hs256BenchToken } from "./floor";
-import { openSocket, type Target } from "./measure";
-import { NO_OPERATION, OPERATION_TOKEN_HEADER, OPERATIONS, operationsTable, operationWorker, type Operation } from "./operations";
+import { BENCH_AUTH, benchBridgeUrl, hs256BenchToken } from "./floor";
+import { openSocket } from "./measure";
+import { NO_OPERATION, OPERATIONS, operationsTable, operationTarget, operationWorker, type Operation } from "./operations";
 import { startWorkerd } from "./workerdProcess";
 
 describe("the runtime's price list (bench:ablation --operations)", () => {
@@ -16,10 +16,9 @@ describe("the runtime's price list (bench:ablation --operations)", () => {
   afterAll(() => bridge.stop());
 
   async function upgradeThrough(operation: Operation, secret: string): Promise<string> {
-    const edge = await startWorkerd({ code: operationWorker(operation), compatibilityDate: loadStackSettings("prod").compatibilityDate, bindings: { BRIDGE_URL: `${bridge.origin}/api/chat`, SECRET: secret } });
+    const edge = await startWorkerd({ code: operationWorker(operation), compatibilityDate: loadStackSettings("prod").compatibilityDate, bindings: { BRIDGE_URL: benchBridgeUrl(bridge), SECRET: secret } });
     try {
-      const target: Target = { url: `ws://127.0.0.1:${edge.port}/voice/ws?bench=1`, protocols: ["voice.v1"], headers: { [OPERATION_TOKEN_HEADER]: token } };
-      const socket = await openSocket(target);
+      const socket = await openSocket(operationTarget(edge.port, token));
       await socket.next();
       socket.ws.send(Buffer.from("frame"));
       const echo = String(await socket.next());

@@ -3,7 +3,9 @@
  * --operations`): the floor Worker plus one operation, each in its own workerd, against the same
  * Worker with nothing added. Isolates what the ablation ladder measures inside the whole edge.
  */
-import { fmt, medianWithChunkRange } from "./ablationLadder";
+import { WS_PATH } from "../worker/src/routes";
+import { fmt, medianWithChunkRange, TENTHS } from "./ablationLadder";
+import type { Target } from "./measure";
 
 export interface Operation {
   name: string;
@@ -40,6 +42,11 @@ export const OPERATIONS: Operation[] = [
 /** The request header the template reads the HS256 token from. */
 export const OPERATION_TOKEN_HEADER = "X-Bench-Token";
 
+/** An upgrade to a template Worker on `port`, carrying the token. */
+export function operationTarget(port: number | string, token: string): Target {
+  return { url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`, protocols: ["voice.v1"], headers: { [OPERATION_TOKEN_HEADER]: token } };
+}
+
 /** The template Worker with `operation` added: reads the HS256 token from OPERATION_TOKEN_HEADER, the secret from `env.SECRET`. */
 export function operationWorker(operation: Operation): string {
   return `let key, signature, signed, sink;
@@ -48,7 +55,7 @@ export default {
   async fetch(request, env) {
     const token = request.headers.get("${OPERATION_TOKEN_HEADER}");
     // Prepared from the first request that carries a token (workerd's readiness probe carries none).
-    if (key === undefined) {
+    if (key === undefined && token !== null) {
       const dot = token.lastIndexOf(".");
       signed = encoder.encode(token.slice(0, dot));
       signature = Uint8Array.from(atob(token.slice(dot + 1).replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
@@ -63,7 +70,7 @@ export default {
 }
 
 /** Each operation's cost: the median over cycles of (its Worker − the template), with the range over the run's chunks. */
-export function operationsTable(names: string[], samples: number[][], reference: number[], chunks = 10): string {
+export function operationsTable(names: string[], samples: number[][], reference: number[], chunks = TENTHS): string {
   const rows = names.map((name, i) => {
     const cost = medianWithChunkRange(
       samples[i].map((micros, cycle) => micros - reference[cycle]),

@@ -12,7 +12,7 @@ import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { defineCommand } from "../tools/lib/cli";
 import { freePort } from "../tools/lib/freePort";
 import { loadStackSettings } from "../tools/lib/stackFile";
-import { benchEdgeBindings, benchEdgeTarget, hs256BenchToken } from "./floor";
+import { benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, hs256BenchToken } from "./floor";
 import { handshakes } from "./measure";
 import { startWorkerd } from "./workerdProcess";
 
@@ -22,6 +22,11 @@ const command = defineCommand({
 });
 const args = command.parse();
 const upgrades = Number(args.upgrades);
+const top = Number(args.top);
+if (!Number.isInteger(upgrades) || upgrades < 1 || upgrades > 100_000) command.usageError(`--upgrades must be a whole number from 1 to 100000, got "${args.upgrades}"`);
+if (!Number.isInteger(top) || top < 1) command.usageError(`--top must be a whole number ≥ 1, got "${args.top}"`);
+/** The longest any inspector command may take: stopping a long profile sends it all at once. */
+const INSPECTOR_TIMEOUT_MS = 60_000;
 
 interface ProfileNode {
   id: number;
@@ -47,25 +52,33 @@ async function inspectorSession(port: number): Promise<(method: string, params?:
     if (message.id !== undefined) pending.get(message.id)?.(message.result ?? {});
   });
   return (method, params = {}) =>
-    new Promise((resolve) => {
+    new Promise((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, resolve);
+      const timer = setTimeout(() => reject(new Error(`workerd's inspector did not answer ${method} within ${INSPECTOR_TIMEOUT_MS / 1000} s`)), INSPECTOR_TIMEOUT_MS);
+      pending.set(id, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
       ws.send(JSON.stringify({ id, method, params }));
     });
 }
 
-const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
-// The same source, unminified so the profile names functions; the uploaded bundle is minified.
-const workDir = mkdtempSync(join(tmpdir(), "voice-edge-profile-"));
-const bundle = await buildWorkerBundle({ unminified: true, outfile: join(workDir, "worker.mjs") });
-const inspectorPort = await freePort();
-const edge = await startWorkerd({
-  code: bundle.code,
-  compatibilityDate: loadStackSettings("prod").compatibilityDate,
-  inspectorPort,
-  bindings: benchEdgeBindings(`${bridge.origin}/api/chat`),
-});
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
 try {
+  const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
+  cleanups.push(() => bridge.stop());
+  // The same source, unminified so the profile names functions; the uploaded bundle is minified.
+  const workDir = mkdtempSync(join(tmpdir(), "voice-edge-profile-"));
+  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+  const bundle = await buildWorkerBundle({ unminified: true, outfile: join(workDir, "worker.mjs") });
+  const inspectorPort = await freePort();
+  const edge = await startWorkerd({
+    code: bundle.code,
+    compatibilityDate: loadStackSettings("prod").compatibilityDate,
+    inspectorPort,
+    bindings: benchEdgeBindings(benchBridgeUrl(bridge)),
+  });
+  cleanups.push(() => edge.stop());
   const target = benchEdgeTarget(edge.port, await hs256BenchToken());
   await handshakes(target, 200);
   const send = await inspectorSession(inspectorPort);
@@ -88,11 +101,9 @@ try {
   const idle = (byFunction.get("(idle)") ?? 0) + (byFunction.get("(program)") ?? 0);
   console.log(`${upgrades} upgrades profiled; the isolate's sampled time per upgrade: ${((total - idle) / upgrades).toFixed(1)} µs (idle and (program) excluded)\n`);
   console.log("self µs/upgrade  function");
-  for (const [name, micros] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top))) {
+  for (const [name, micros] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`${(micros / upgrades).toFixed(1).padStart(15)}  ${name}`);
   }
 } finally {
-  await edge.stop();
-  await bridge.stop();
-  rmSync(workDir, { recursive: true, force: true });
+  for (const step of cleanups.reverse()) await Promise.resolve(step()).catch(() => undefined);
 }

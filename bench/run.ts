@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
-import { WS_PATH } from "../worker/src/routes";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { defineCommand } from "../tools/lib/cli";
 import { freePort } from "../tools/lib/freePort";
@@ -17,7 +16,7 @@ import { loadStackSettings, REPO_ROOT } from "../tools/lib/stackFile";
 import { handshakes, roundTrips, throughput, withIdleSessions, openSocket, FRAME_BYTES, type Percentiles, type Target } from "./measure";
 import { ensurePeersInstalled, startPeers, type Peer } from "./peers";
 import { cpuSeconds, processTree, rssBytes, sumOver } from "../tools/lib/processes";
-import { BENCH_AUTH, benchEdgeBindings, benchEdgeTarget, coldStart, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken, spreadOf, startBenchKeySet, type ColdStart } from "./floor";
+import { BENCH_AUTH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, coldStart, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken, spreadOf, startBenchKeySet, type ColdStart } from "./floor";
 import { checkFloorTargets, checkTargets, cpuTable, floorTable, latencyChartSvg, resultsTable, type CpuRow, type FloorRow, type PathResult } from "./report";
 import { startWorkerd } from "./workerdProcess";
 
@@ -119,11 +118,11 @@ async function main() {
   const jwks = await startBenchKeySet();
   cleanups.push(() => jwks.close());
   const compatibilityDate = loadStackSettings("prod").compatibilityDate;
-  const bindings = benchEdgeBindings(`${bridge.origin}/api/chat`, jwks.url);
+  const bindings = benchEdgeBindings(benchBridgeUrl(bridge), jwks.url);
   const edge = await startWorkerd({ code: bundle.code, compatibilityDate, bindings });
   cleanups.push(() => edge.stop());
   const edgePids = [edge.process.pid!];
-  const floorBindings = { BRIDGE_URL: `${bridge.origin}/api/chat` };
+  const floorBindings = { BRIDGE_URL: benchBridgeUrl(bridge) };
   const floor = await startWorkerd({ code: FLOOR_WORKER, compatibilityDate, bindings: floorBindings });
   cleanups.push(() => floor.stop());
   const quiet = { onLogLine: () => undefined };
@@ -142,13 +141,14 @@ async function main() {
   const esToken = await jwks.sign("ES256", claims);
   const edgeAt = (port: number | string) => (jwt: string): Target => benchEdgeTarget(port, jwt);
   const edgeTarget = edgeAt(edge.port);
-  const plain = (port: number | string, path = "/api/chat"): Target => ({ url: `ws://127.0.0.1:${port}${path}?bench=1`, protocols: ["voice.v1"], headers: {} });
+  const plain = (port: number | string): Target => ({ url: `ws://127.0.0.1:${port}/api/chat?bench=1`, protocols: ["voice.v1"], headers: {} });
   const paths: BenchPath[] = [
     { name: "direct", target: plain(bridge.port), pids: () => [] },
     ...peers.map((peer) => ({ name: peer.name, target: plain(peer.port), pids: () => processTree(peer.process.pid!) })),
-    { name: "floor", runtime: "workerd", floor: true, target: plain(floor.port, WS_PATH), pids: () => [floor.process.pid!] },
+    // The floor gets the edge's very request (Origin, token subprotocol): the same bytes to parse and forward.
+    { name: "floor", runtime: "workerd", floor: true, target: edgeAt(floor.port)(hsToken), pids: () => [floor.process.pid!] },
     { name: "edge", runtime: "workerd", target: edgeTarget(hsToken), rs256Target: edgeTarget(rsToken), es256Target: edgeTarget(esToken), pids: () => edgePids },
-    { name: "floor (Miniflare)", runtime: "Miniflare", floor: true, target: plain(floorMiniflare.url.port, WS_PATH), pids: () => [] },
+    { name: "floor (Miniflare)", runtime: "Miniflare", floor: true, target: edgeAt(floorMiniflare.url.port)(hsToken), pids: () => [] },
     { name: "edge (Miniflare)", runtime: "Miniflare", target: edgeAt(edgeMiniflare.url.port)(hsToken), pids: () => [] },
   ];
   // Warm every path once (connections, JIT, the JWKS cache) before anything is measured.
@@ -177,7 +177,7 @@ async function main() {
 
   // The Worker's CPU per upgrade: workerd's CPU over sequential upgrades, floor against edge, interleaved.
   const cpuTargets: [string, number, Target][] = [
-    ["floor", floor.process.pid!, plain(floor.port, WS_PATH)],
+    ["floor", floor.process.pid!, edgeAt(floor.port)(hsToken)],
     ["edge HS256", edge.process.pid!, edgeTarget(hsToken)],
     ["edge ES256", edge.process.pid!, edgeTarget(esToken)],
     ["edge RS256", edge.process.pid!, edgeTarget(rsToken)],
@@ -205,7 +205,7 @@ async function main() {
   // The isolate's start-up: a fresh workerd to its first 101, the bundle against the floor, alternating.
   const coldStarts = { floor: [] as ColdStart[], edge: [] as ColdStart[] };
   for (let i = 0; i < 3 && !overBudget(); i++) {
-    coldStarts.floor.push(await coldStart(FLOOR_WORKER, compatibilityDate, floorBindings, (port) => plain(port, WS_PATH)));
+    coldStarts.floor.push(await coldStart(FLOOR_WORKER, compatibilityDate, floorBindings, (port) => edgeAt(port)(hsToken)));
     coldStarts.edge.push(await coldStart(bundle.code, compatibilityDate, bindings, (port) => edgeAt(port)(hsToken)));
   }
   log("cold starts measured");
@@ -300,7 +300,8 @@ ${targets.map((t) => `- ${t.met ? "**met**" : "**missed**"} — ${t.target}: ${t
 ## The edge against the runtime's floor (same run)
 
 The floor is the least any Worker can cost in the same runtime: a pass-through Worker with no
-authentication and no configuration that returns the bridge's socket (\`bench/floor.ts\`). Rounds
+authentication and no configuration that returns the bridge's socket (\`bench/floor.ts\`), sent the
+edge's very upgrade request (Origin, token subprotocol). Rounds
 interleaved in rotating order; medians over rounds with the min–max across rounds, so the noise
 is visible. CPU per upgrade is workerd's own CPU time over ${PLAN.handshakes} sequential upgrades per round
 (the client and the bridge run in other processes); cold start is a fresh \`workerd serve\` to its

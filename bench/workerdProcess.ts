@@ -51,7 +51,13 @@ const edge :Workerd.Worker = (
   const binary = typeof workerd === "string" ? workerd : workerd.default;
   let stderr = "";
   const inspector = options.inspectorPort ? [`--inspector-addr=127.0.0.1:${options.inspectorPort}`] : [];
-  const child = spawn(binary, ["serve", join(dir, "config.capnp"), ...inspector], { stdio: ["ignore", "ignore", "pipe"] });
+  let child: ChildProcess;
+  try {
+    child = spawn(binary, ["serve", join(dir, "config.capnp"), ...inspector], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -65,7 +71,10 @@ const edge :Workerd.Worker = (
     });
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`workerd exited with ${child.exitCode}: ${stderr.trim()}`);
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`workerd exited with ${child.exitCode}: ${stderr.trim()}`);
+    }
     try {
       await fetch(`http://127.0.0.1:${port}/voice/health`, { signal: AbortSignal.timeout(1_000) });
       break;
