@@ -4,7 +4,8 @@
  * of the upgrade path out of the sources), runs every rung and the floor each in its own bare
  * `workerd serve`, and measures workerd's CPU per authenticated HS256 upgrade in short blocks, rung
  * after rung, cycle after cycle. A step's cost is the median over cycles of (rung before − rung
- * after); the rows add up to the edge's whole cost over the floor. The rewritten bundles exist only
+ * after); the parts cover the edge's whole cost over the floor (as medians, they add up to it only
+ * roughly, and the table prints both). The rewritten bundles exist only
  * for this measurement and are never uploaded. `--operations` measures instead the runtime's calls
  * the edge makes, one at a time on top of a bare Worker (`operations.ts`).
  */
@@ -18,6 +19,7 @@ import { ABLATION_LADDER, buildRung, checkLadder, ladderRows, ladderTable, TENTH
 import { BENCH_AUTH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken } from "./floor";
 import { NO_OPERATION, OPERATIONS, operationsTable, operationTarget, operationWorker } from "./operations";
 import type { Target } from "./measure";
+import { cleanupOnExit } from "./cleanup";
 import { startWorkerd, type WorkerdEdge } from "./workerdProcess";
 
 const command = defineCommand({
@@ -49,13 +51,7 @@ interface Variant {
   target: (port: number) => Target;
 }
 
-const processes: WorkerdEdge[] = [];
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-async function cleanup() {
-  for (const edge of processes.splice(0)) await edge.stop().catch(() => undefined);
-  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => undefined);
-}
-process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+const cleanup = cleanupOnExit();
 
 /** Starts every variant in its own workerd, then measures them in short blocks, variant after variant, cycle after cycle. */
 async function cycleOver(variants: Variant[], label: string): Promise<number[][]> {
@@ -63,7 +59,7 @@ async function cycleOver(variants: Variant[], label: string): Promise<number[][]
   const started: { edge: WorkerdEdge; target: Target }[] = [];
   for (const variant of variants) {
     const edge = await startWorkerd({ code: variant.code, compatibilityDate, bindings: variant.bindings });
-    processes.push(edge);
+    cleanup.add(() => edge.stop());
     started.push({ edge, target: variant.target(edge.port) });
   }
   console.error(`${variants.length} workerd processes (${label}); ${cycles} cycles of ${block} upgrade(s) on each`);
@@ -81,7 +77,7 @@ async function cycleOver(variants: Variant[], label: string): Promise<number[][]
     }
     if ((cycle + 1) % progressEvery === 0) console.error(`cycle ${cycle + 1}/${cycles}`);
   }
-  // Thrown, not failed at once: the workerd processes are stopped on the way out.
+  // Thrown, not failed at once: the cleanup stops the workerd processes on the way out.
   if (done < TENTHS) throw new Error(`--max-minutes ${maxMinutes} reached after ${done} cycle(s): at least ${TENTHS} are needed for a result`);
   if (done < cycles) console.error(`--max-minutes ${maxMinutes} reached: ${done} of ${cycles} cycles measured`);
   return samples;
@@ -89,9 +85,9 @@ async function cycleOver(variants: Variant[], label: string): Promise<number[][]
 
 try {
   const workDir = mkdtempSync(join(tmpdir(), "voice-edge-ablation-"));
-  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+  cleanup.add(() => rmSync(workDir, { recursive: true, force: true }));
   const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
-  cleanups.push(() => bridge.stop());
+  cleanup.add(() => bridge.stop());
   const bridgeUrl = benchBridgeUrl(bridge);
   const token = await hs256BenchToken();
   if (args.operations) {
@@ -120,5 +116,5 @@ try {
     console.log(ladderTable(result));
   }
 } finally {
-  await cleanup();
+  await cleanup.run();
 }

@@ -7,9 +7,9 @@ import { createServer, type Server } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { cpuSecondsPrecise } from "../tools/lib/processes";
 import { handshakes, type Percentiles, type Target } from "./measure";
-import { startWorkerd } from "./workerdProcess";
 import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
 import { WS_PATH } from "../worker/src/routes";
+import { startWorkerd } from "./workerdProcess";
 
 /** The authenticated edge every bench measures: one allowed origin, HS256 with this secret (and JWKS keys when given). */
 export const BENCH_AUTH = {
@@ -42,9 +42,11 @@ export function hs256BenchToken(): Promise<string> {
     .sign(new TextEncoder().encode(BENCH_AUTH.secret));
 }
 
-/** Where the stand-in bridge takes WebSocket upgrades. */
+/** Where the stand-in bridge (and the peers in front of it) take WebSocket upgrades. */
+export const BENCH_BRIDGE_PATH = "/api/chat";
+
 export function benchBridgeUrl(bridge: { origin: string }): string {
-  return `${bridge.origin}/api/chat`;
+  return `${bridge.origin}${BENCH_BRIDGE_PATH}`;
 }
 
 /**

@@ -14,6 +14,7 @@ import { freePort } from "../tools/lib/freePort";
 import { loadStackSettings } from "../tools/lib/stackFile";
 import { benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, hs256BenchToken } from "./floor";
 import { handshakes } from "./measure";
+import { cleanupOnExit } from "./cleanup";
 import { startWorkerd } from "./workerdProcess";
 
 const command = defineCommand({
@@ -63,13 +64,13 @@ async function inspectorSession(port: number): Promise<(method: string, params?:
     });
 }
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanup = cleanupOnExit();
 try {
   const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
-  cleanups.push(() => bridge.stop());
+  cleanup.add(() => bridge.stop());
   // The same source, unminified so the profile names functions; the uploaded bundle is minified.
   const workDir = mkdtempSync(join(tmpdir(), "voice-edge-profile-"));
-  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+  cleanup.add(() => rmSync(workDir, { recursive: true, force: true }));
   const bundle = await buildWorkerBundle({ unminified: true, outfile: join(workDir, "worker.mjs") });
   const inspectorPort = await freePort();
   const edge = await startWorkerd({
@@ -78,7 +79,7 @@ try {
     inspectorPort,
     bindings: benchEdgeBindings(benchBridgeUrl(bridge)),
   });
-  cleanups.push(() => edge.stop());
+  cleanup.add(() => edge.stop());
   const target = benchEdgeTarget(edge.port, await hs256BenchToken());
   await handshakes(target, 200);
   const send = await inspectorSession(inspectorPort);
@@ -105,5 +106,5 @@ try {
     console.log(`${(micros / upgrades).toFixed(1).padStart(15)}  ${name}`);
   }
 } finally {
-  for (const step of cleanups.reverse()) await Promise.resolve(step()).catch(() => undefined);
+  await cleanup.run();
 }

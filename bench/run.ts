@@ -16,9 +16,10 @@ import { loadStackSettings, REPO_ROOT } from "../tools/lib/stackFile";
 import { handshakes, roundTrips, throughput, withIdleSessions, openSocket, FRAME_BYTES, type Percentiles, type Target } from "./measure";
 import { ensurePeersInstalled, startPeers, type Peer } from "./peers";
 import { cpuSeconds, processTree, rssBytes, sumOver } from "../tools/lib/processes";
-import { BENCH_AUTH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, coldStart, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken, spreadOf, startBenchKeySet, type ColdStart } from "./floor";
+import { BENCH_AUTH, BENCH_BRIDGE_PATH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, coldStart, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken, spreadOf, startBenchKeySet, type ColdStart } from "./floor";
 import { checkFloorTargets, checkTargets, cpuTable, floorTable, latencyChartSvg, resultsTable, type CpuRow, type FloorRow, type PathResult } from "./report";
 import { startWorkerd } from "./workerdProcess";
+import { cleanupOnExit } from "./cleanup";
 
 const args = defineCommand({
   name: "bench",
@@ -55,11 +56,7 @@ interface BenchPath {
   es256Target?: Target;
 }
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-async function cleanup() {
-  for (const step of cleanups.reverse()) await Promise.resolve(step()).catch(() => undefined);
-}
-process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+const cleanup = cleanupOnExit();
 
 function versionOf(pkg: string): string {
   return (JSON.parse(readFileSync(join(REPO_ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
@@ -111,45 +108,44 @@ async function main() {
   const bundle = await buildWorkerBundle();
   log(describeBundle(bundle));
   const workDir = mkdtempSync(join(tmpdir(), "voice-edge-bench-"));
-  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+  cleanup.add(() => rmSync(workDir, { recursive: true, force: true }));
 
   const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
-  cleanups.push(() => bridge.stop());
+  cleanup.add(() => bridge.stop());
   const jwks = await startBenchKeySet();
-  cleanups.push(() => jwks.close());
+  cleanup.add(() => jwks.close());
   const compatibilityDate = loadStackSettings("prod").compatibilityDate;
   const bindings = benchEdgeBindings(benchBridgeUrl(bridge), jwks.url);
   const edge = await startWorkerd({ code: bundle.code, compatibilityDate, bindings });
-  cleanups.push(() => edge.stop());
+  cleanup.add(() => edge.stop());
   const edgePids = [edge.process.pid!];
   const floorBindings = { BRIDGE_URL: benchBridgeUrl(bridge) };
   const floor = await startWorkerd({ code: FLOOR_WORKER, compatibilityDate, bindings: floorBindings });
-  cleanups.push(() => floor.stop());
+  cleanup.add(() => floor.stop());
   const quiet = { onLogLine: () => undefined };
   const edgeMiniflare = await startLocalEdge({ code: bundle.code, compatibilityDate, bindings, ...quiet });
-  cleanups.push(() => edgeMiniflare.dispose());
+  cleanup.add(() => edgeMiniflare.dispose());
   const floorMiniflare = await startLocalEdge({ code: FLOOR_WORKER, compatibilityDate, bindings: floorBindings, ...quiet });
-  cleanups.push(() => floorMiniflare.dispose());
+  cleanup.add(() => floorMiniflare.dispose());
 
   const peers: Peer[] = await startPeers({ workDir, bridgePort: bridge.port, ports: freePort, skip: new Set(unavailable.keys()), log });
-  for (const peer of peers) cleanups.push(() => peer.stop());
+  for (const peer of peers) cleanup.add(() => peer.stop());
   log(`running: direct, ${peers.map((p) => `${p.name} ${p.version}`).join(", ")}, edge (workerd ${versionOf("workerd")})`);
 
   const hsToken = await hs256BenchToken();
   const claims = { iss: BENCH_AUTH.issuer, aud: BENCH_AUTH.audience, sub: "bench" };
   const rsToken = await jwks.sign("RS256", claims);
   const esToken = await jwks.sign("ES256", claims);
-  const edgeAt = (port: number | string) => (jwt: string): Target => benchEdgeTarget(port, jwt);
-  const edgeTarget = edgeAt(edge.port);
-  const plain = (port: number | string): Target => ({ url: `ws://127.0.0.1:${port}/api/chat?bench=1`, protocols: ["voice.v1"], headers: {} });
+  const edgeTarget = (jwt: string): Target => benchEdgeTarget(edge.port, jwt);
+  const plain = (port: number | string): Target => ({ url: `ws://127.0.0.1:${port}${BENCH_BRIDGE_PATH}?bench=1`, protocols: ["voice.v1"], headers: {} });
   const paths: BenchPath[] = [
     { name: "direct", target: plain(bridge.port), pids: () => [] },
     ...peers.map((peer) => ({ name: peer.name, target: plain(peer.port), pids: () => processTree(peer.process.pid!) })),
     // The floor gets the edge's very request (Origin, token subprotocol): the same bytes to parse and forward.
-    { name: "floor", runtime: "workerd", floor: true, target: edgeAt(floor.port)(hsToken), pids: () => [floor.process.pid!] },
+    { name: "floor", runtime: "workerd", floor: true, target: benchEdgeTarget(floor.port, hsToken), pids: () => [floor.process.pid!] },
     { name: "edge", runtime: "workerd", target: edgeTarget(hsToken), rs256Target: edgeTarget(rsToken), es256Target: edgeTarget(esToken), pids: () => edgePids },
-    { name: "floor (Miniflare)", runtime: "Miniflare", floor: true, target: edgeAt(floorMiniflare.url.port)(hsToken), pids: () => [] },
-    { name: "edge (Miniflare)", runtime: "Miniflare", target: edgeAt(edgeMiniflare.url.port)(hsToken), pids: () => [] },
+    { name: "floor (Miniflare)", runtime: "Miniflare", floor: true, target: benchEdgeTarget(floorMiniflare.url.port, hsToken), pids: () => [] },
+    { name: "edge (Miniflare)", runtime: "Miniflare", target: benchEdgeTarget(edgeMiniflare.url.port, hsToken), pids: () => [] },
   ];
   // Warm every path once (connections, JIT, the JWKS cache) before anything is measured.
   for (const path of paths) {
@@ -177,18 +173,18 @@ async function main() {
 
   // The Worker's CPU per upgrade: workerd's CPU over sequential upgrades, floor against edge, interleaved.
   const cpuTargets: [string, number, Target][] = [
-    ["floor", floor.process.pid!, edgeAt(floor.port)(hsToken)],
+    ["floor", floor.process.pid!, benchEdgeTarget(floor.port, hsToken)],
     ["edge HS256", edge.process.pid!, edgeTarget(hsToken)],
     ["edge ES256", edge.process.pid!, edgeTarget(esToken)],
     ["edge RS256", edge.process.pid!, edgeTarget(rsToken)],
   ];
   if (args.baseline) {
     const baseline = await startWorkerd({ code: readFileSync(args.baseline, "utf8"), compatibilityDate, bindings });
-    cleanups.push(() => baseline.stop());
-    await handshakes(edgeAt(baseline.port)(rsToken), 5);
+    cleanup.add(() => baseline.stop());
+    await handshakes(benchEdgeTarget(baseline.port, rsToken), 5);
     cpuTargets.push(
-      ["before: edge HS256", baseline.process.pid!, edgeAt(baseline.port)(hsToken)],
-      ["before: edge RS256", baseline.process.pid!, edgeAt(baseline.port)(rsToken)],
+      ["before: edge HS256", baseline.process.pid!, benchEdgeTarget(baseline.port, hsToken)],
+      ["before: edge RS256", baseline.process.pid!, benchEdgeTarget(baseline.port, rsToken)],
     );
   }
   const cpuSamples = new Map(cpuTargets.map(([name]) => [name, { micros: [] as number[], handshake: [] as number[] }]));
@@ -205,8 +201,8 @@ async function main() {
   // The isolate's start-up: a fresh workerd to its first 101, the bundle against the floor, alternating.
   const coldStarts = { floor: [] as ColdStart[], edge: [] as ColdStart[] };
   for (let i = 0; i < 3 && !overBudget(); i++) {
-    coldStarts.floor.push(await coldStart(FLOOR_WORKER, compatibilityDate, floorBindings, (port) => edgeAt(port)(hsToken)));
-    coldStarts.edge.push(await coldStart(bundle.code, compatibilityDate, bindings, (port) => edgeAt(port)(hsToken)));
+    coldStarts.floor.push(await coldStart(FLOOR_WORKER, compatibilityDate, floorBindings, (port) => benchEdgeTarget(port, hsToken)));
+    coldStarts.edge.push(await coldStart(bundle.code, compatibilityDate, bindings, (port) => benchEdgeTarget(port, hsToken)));
   }
   log("cold starts measured");
 
@@ -351,5 +347,5 @@ try {
   console.error(`bench: FAIL ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
-  await cleanup();
+  await cleanup.run();
 }
