@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { defineCommand } from "../tools/lib/cli";
-import { loadStackSettings } from "../tools/lib/stackFile";
+import { loadStackSettings } from "../infra/config/stackFiles";
 import { ABLATION_LADDER, buildRung, checkLadder, ladderRows, ladderTable, TENTHS } from "./ablationLadder";
 import { BENCH_AUTH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken } from "./floor";
 import { NO_OPERATION, OPERATIONS, operationsTable, operationTarget, operationWorker } from "./operations";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../tools/lib/bridgeProcess";
-import { loadStackSettings } from "../tools/lib/stackFile";
+import { loadStackSettings } from "../infra/config/stackFiles";
 import { ABLATION_LADDER, applyEdit, buildRung, checkLadder, ladderRows, ladderTable, medianWithChunkRange } from "./ablationLadder";
 import { benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, hs256BenchToken } from "./floor";
 import { openSocket } from "./measure";

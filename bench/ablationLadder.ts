@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Plugin } from "esbuild";
 import { buildWorkerBundle, type WorkerBundle } from "../worker/build";
-import { REPO_ROOT } from "../tools/lib/stackFile";
+import { PROJECT_ROOT } from "../infra/config/stackFiles";
 import { spreadOf, type Spread } from "./floor";
 
 export interface SourceEdit {
@@ -143,7 +143,7 @@ export function sourceEditPlugin(edits: SourceEdit[]): Plugin {
     name: "bench-source-edits",
     setup(build) {
       build.onLoad({ filter: /[/\\]worker[/\\]src[/\\].*\.ts$/ }, (args) => {
-        const file = relative(REPO_ROOT, args.path).split("\\").join("/");
+        const file = relative(PROJECT_ROOT, args.path).split("\\").join("/");
         let contents = readFileSync(args.path, "utf8");
         for (const edit of edits.filter((e) => e.file === file)) contents = applyEdit(contents, edit);
         return { contents, loader: "ts" };
@@ -173,7 +173,7 @@ export function checkLadder(ladder: AblationStep[] = ABLATION_LADDER): void {
   const sources = new Map<string, string>();
   for (const step of ladder) {
     for (const edit of step.edits) {
-      const source = sources.get(edit.file) ?? readFileSync(join(REPO_ROOT, edit.file), "utf8");
+      const source = sources.get(edit.file) ?? readFileSync(join(PROJECT_ROOT, edit.file), "utf8");
       sources.set(edit.file, applyEdit(source, edit));
     }
   }

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
-import { cpuSecondsPrecise } from "../tools/lib/processes";
+import { cpuSecondsPrecise } from "../test/support/processes";
 import { handshakes, type Percentiles, type Target } from "./measure";
 import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
 import { WS_PATH } from "../worker/src/routes";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../tools/lib/bridgeProcess";
-import { loadStackSettings } from "../tools/lib/stackFile";
+import { loadStackSettings } from "../infra/config/stackFiles";
 import { BENCH_AUTH, benchBridgeUrl, hs256BenchToken } from "./floor";
 import { openSocket } from "./measure";
 import { NO_OPERATION, OPERATIONS, operationsTable, operationTarget, operationWorker, type Operation } from "./operations";

@@ -10,12 +10,12 @@ import { join } from "node:path";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { defineCommand } from "../tools/lib/cli";
-import { freePort } from "../tools/lib/freePort";
+import { freePort } from "../test/support/freePort";
 import { startLocalEdge } from "../tools/lib/localEdge";
-import { loadStackSettings, REPO_ROOT } from "../tools/lib/stackFile";
+import { loadStackSettings, PROJECT_ROOT } from "../infra/config/stackFiles";
 import { handshakes, roundTrips, throughput, withIdleSessions, openSocket, FRAME_BYTES, type Percentiles, type Target } from "./measure";
 import { ensurePeersInstalled, startPeers, type Peer } from "./peers";
-import { cpuSeconds, processTree, rssBytes, sumOver } from "../tools/lib/processes";
+import { cpuSeconds, processTree, rssBytes, sumOver } from "../test/support/processes";
 import { BENCH_AUTH, BENCH_BRIDGE_PATH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, coldStart, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken, spreadOf, startBenchKeySet, type ColdStart } from "./floor";
 import { checkFloorTargets, checkTargets, cpuTable, floorTable, latencyChartSvg, resultsTable, type CpuRow, type FloorRow, type PathResult } from "./report";
 import { startWorkerd } from "./workerdProcess";
@@ -59,7 +59,7 @@ interface BenchPath {
 const cleanup = cleanupOnExit();
 
 function versionOf(pkg: string): string {
-  return (JSON.parse(readFileSync(join(REPO_ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(PROJECT_ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
 }
 
 /** How we know the Worker runs no JavaScript per message: an instrumented entry counts every JS entry and socket listener. */
@@ -318,11 +318,11 @@ ${floorTargets.map((t) => `- ${t.met ? "**met**" : "**missed**"} — ${t.target}
 
 ![latency per path](latency.svg)
 `;
-  mkdirSync(join(REPO_ROOT, "bench"), { recursive: true });
-  writeFileSync(join(REPO_ROOT, "bench", "results.md"), markdown);
+  mkdirSync(join(PROJECT_ROOT, "bench"), { recursive: true });
+  writeFileSync(join(PROJECT_ROOT, "bench", "results.md"), markdown);
   const svg = latencyChartSvg(results, `WebSocket latency per path (loopback, 640-byte frames, ${date.slice(0, 10)})`);
-  writeFileSync(join(REPO_ROOT, "bench", "latency.svg"), svg);
-  await renderPng(svg, join(REPO_ROOT, "bench", "latency.png"));
+  writeFileSync(join(PROJECT_ROOT, "bench", "latency.svg"), svg);
+  await renderPng(svg, join(PROJECT_ROOT, "bench", "latency.png"));
   log("wrote bench/results.md and bench/latency.svg");
 }
 

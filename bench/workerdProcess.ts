@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import workerd from "workerd";
 import { BUNDLE_MODULE_NAME } from "../worker/build";
-import { freePort } from "../tools/lib/freePort";
+import { freePort } from "../test/support/freePort";
 
 export interface WorkerdEdge {
   port: number;

@@ -1,6 +1,6 @@
 import type { Policy, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { describe, expect, it } from "vitest";
-import { runProgram, Secret } from "../tools/lib/mockProgram";
+import { runProgramOffline, Secret } from "../infra/offlineRun";
 import { policyConfigFor } from "../tools/policyConfig";
 import {
   compatibilityDateFresh,
@@ -130,7 +130,7 @@ const reveal = (value: unknown): unknown =>
 
 describe("the real stacks pass the whole pack", () => {
   it.each(["prod", "staging"])("%s, with its generated policy config, has no violations", async (stack) => {
-    const run = await runProgram(stack);
+    const run = await runProgramOffline(stack);
     const resources: FakeResource[] = run.resources.map((r) => ({ type: r.type, name: r.name, props: reveal(r.inputs) as Record<string, unknown> }));
     const config = policyConfigFor(stack)["worker-routes-rate-limited"] as object;
     const violations: string[] = [];

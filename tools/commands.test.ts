@@ -3,9 +3,9 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./lib/freePort";
-import { npmRun, type CommandRun } from "./lib/runCommand";
-import { REPO_ROOT } from "./lib/stackFile";
+import { freePort } from "../test/support/freePort";
+import { npmRun, type CommandRun } from "../test/support/runCommand";
+import { PROJECT_ROOT } from "../infra/config/stackFiles";
 
 /** Every command and every option its --help must list. */
 const COMMANDS: [string, string[]][] = [
@@ -128,9 +128,9 @@ describe("npm run policy-config beside stack files that are invalid", () => {
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), "voice-edge-policy-config-"));
     for (const entry of ["infra", "policy", "tools", "worker", "package.json", "tsconfig.json", "Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]) {
-      cpSync(join(REPO_ROOT, entry), join(root, entry), { recursive: true });
+      cpSync(join(PROJECT_ROOT, entry), join(root, entry), { recursive: true });
     }
-    symlinkSync(join(REPO_ROOT, "node_modules"), join(root, "node_modules"));
+    symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
     writeFileSync(join(root, "Pulumi.qa.yaml"), "config:\n  voice-edge:zone: 12\n");
     writeFileSync(join(root, "Pulumi.broken.yaml"), "config: [\n");
   });

@@ -1,9 +1,9 @@
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOpen, expectRefused } from "../worker/test/support/edge";
-import { processGroupAlive, startDev } from "./lib/devProcess";
-import { freePort } from "./lib/freePort";
-import { npmRun } from "./lib/runCommand";
+import { expectOpen, expectRefused } from "../test/support/edge";
+import { processGroupAlive, startDev } from "../test/support/devProcess";
+import { freePort } from "../test/support/freePort";
+import { npmRun } from "../test/support/runCommand";
 
 const WEBSITE = "http://localhost:3000";
 

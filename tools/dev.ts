@@ -11,7 +11,7 @@ import { localDevSecret } from "./lib/devSecret";
 import { localEdgeBindings } from "./lib/localBindings";
 import { startLocalEdge, type LocalEdge } from "./lib/localEdge";
 import { whenLauncherExits } from "./lib/parentWatch";
-import { knownStacks, loadStackSettings } from "./lib/stackFile";
+import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 
 const cli = defineCommand({
   name: "dev",

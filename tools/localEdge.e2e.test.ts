@@ -2,10 +2,10 @@ import { spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOpen, expectRefused } from "../worker/test/support/edge";
-import { processGroupAlive, startDev } from "./lib/devProcess";
-import { freePort } from "./lib/freePort";
-import { REPO_ROOT } from "./lib/stackFile";
+import { expectOpen, expectRefused } from "../test/support/edge";
+import { processGroupAlive, startDev } from "../test/support/devProcess";
+import { freePort } from "../test/support/freePort";
+import { PROJECT_ROOT } from "../infra/config/stackFiles";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -14,13 +14,13 @@ let dev: ChildProcess;
 let output = "";
 
 function token(...args: string[]): string {
-  const result = spawnSync("npm", ["run", "--silent", "token", "--", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+  const result = spawnSync("npm", ["run", "--silent", "token", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
   if (result.status !== 0) throw new Error(`token exited ${result.status}: ${result.stderr}`);
   return result.stdout;
 }
 
 function smoke(...args: string[]) {
-  return spawnSync("npm", ["run", "--silent", "smoke", "--", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+  return spawnSync("npm", ["run", "--silent", "smoke", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
 }
 
 beforeAll(async () => {
@@ -61,7 +61,7 @@ describe("npm run dev and npm run token", () => {
   });
 
   it("explains a bad --ttl on stderr and exits non-zero", () => {
-    const result = spawnSync("npm", ["run", "--silent", "token", "--", "--ttl", "soon"], { cwd: REPO_ROOT, encoding: "utf8" });
+    const result = spawnSync("npm", ["run", "--silent", "token", "--", "--ttl", "soon"], { cwd: PROJECT_ROOT, encoding: "utf8" });
     expect(result.status).not.toBe(0);
     expect(result.stdout).toBe("");
     expect(result.stderr).toContain('--ttl "soon"');
@@ -131,7 +131,7 @@ describe("npm run dev and npm run token", () => {
   });
 
   it("signs with a secret from the environment when asked, for smoke tests against deployed stacks", () => {
-    const result = spawnSync("npm", ["run", "--silent", "token", "--", "--secret-env", "SMOKE_SECRET"], { cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, SMOKE_SECRET: "" } });
+    const result = spawnSync("npm", ["run", "--silent", "token", "--", "--secret-env", "SMOKE_SECRET"], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, SMOKE_SECRET: "" } });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain("--secret-env SMOKE_SECRET: that environment variable is empty or unset");
   });

@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "./lib/stackFile";
+import { PROJECT_ROOT } from "../infra/config/stackFiles";
 
 function plan(...args: string[]) {
-  return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+  return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
 }
 
 describe("npm run plan", () => {

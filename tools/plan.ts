@@ -5,8 +5,8 @@
 import { StackConfigError } from "../infra/config/schema";
 import { BRIDGE_WATCH_BINDINGS, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
 import { defineCommand } from "./lib/cli";
-import { runProgram, Secret, type DeclaredResource } from "./lib/mockProgram";
-import { knownStacks, stackFileName } from "./lib/stackFile";
+import { runProgramOffline, Secret, type DeclaredResource } from "../infra/offlineRun";
+import { knownStacks, stackFileName } from "../infra/config/stackFiles";
 
 const SECRET_MASK = "[secret]";
 process.stdout.on("error", (error: NodeJS.ErrnoException) => process.exit(error.code === "EPIPE" ? 0 : 1));
@@ -96,7 +96,7 @@ if (!knownStacks().includes(args.stack)) cli.usageError(`no stack file ${stackFi
 let resources: DeclaredResource[];
 let outputs: Record<string, unknown>;
 try {
-  ({ resources, outputs } = await runProgram(args.stack));
+  ({ resources, outputs } = await runProgramOffline(args.stack));
   resources.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
 } catch (error) {
   fail(error instanceof StackConfigError ? error.message : `the program failed: ${(error as Error).message}`);

@@ -8,7 +8,7 @@ import { rateLimitExpression } from "../infra/rateLimitExpression";
 import { routePattern } from "../infra/worker";
 import { defineCommand } from "./lib/cli";
 import type { StackSettings } from "../infra/config/schema";
-import { knownStacks, loadStackSettings } from "./lib/stackFile";
+import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 
 /** Another stack's settings, or undefined when its file is invalid: that is its own command's problem, not this stack's. */
 function settingsOrUndefined(stack: string): StackSettings | undefined {

@@ -8,9 +8,9 @@ import { keptRateLimitRuleSchema } from "../infra/config/schema";
 import { recordComment } from "../infra/dns";
 import { managedRuleRef } from "../infra/rateLimitExpression";
 import { routePattern } from "../infra/worker";
-import { startCloudflareApiStandIn, type StandInScenario } from "./lib/cloudflareApiStandIn";
-import { REQUIRED_TOKEN_PERMISSIONS } from "./lib/preflight/permissions";
-import { REPO_ROOT, loadStackSettings } from "./lib/stackFile";
+import { startCloudflareApiStandIn, type StandInScenario } from "../test/support/cloudflareApiStandIn";
+import { REQUIRED_TOKEN_PERMISSIONS } from "../infra/preflight/permissions";
+import { PROJECT_ROOT, loadStackSettings } from "../infra/config/stackFiles";
 
 const TOKEN = "stand-in-token-0123456789abcdefghijklmnop";
 const TOKEN_ID = "ed17574386854bf78a67040be0a770b0";
@@ -95,8 +95,8 @@ function spawnPreflight(args: string[], env: Record<string, string | undefined>)
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", join(REPO_ROOT, "tools", "preflight.ts"), ...args],
-      { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 },
+      ["--import", "tsx", join(PROJECT_ROOT, "tools", "preflight.ts"), ...args],
+      { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr, ms: Date.now() - started }),
     );
   });
@@ -326,7 +326,7 @@ describe.concurrent("npm run preflight usage", { timeout: 120_000 }, () => {
 
 describe("the README's preflight section", () => {
   it("lists exactly the permissions REQUIRED_TOKEN_PERMISSIONS lists", () => {
-    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const readme = readFileSync(join(PROJECT_ROOT, "README.md"), "utf8");
     const start = readme.indexOf("### Preflight: npm run preflight");
     const section = readme.slice(start, readme.indexOf("\n## ", start));
     expect(section.length).toBeGreaterThan(0);

@@ -5,14 +5,14 @@
  * problem. `--carry-rules` prints the `keepRules:` block for the zone's existing rate-limit rules.
  */
 import type { StackSettings } from "../infra/config/schema";
-import type { PreflightContext } from "./lib/preflight/check";
-import { carriedRules, carriedRulesYaml, rateLimitEntryPoint } from "./lib/preflight/rateLimit";
+import type { PreflightContext } from "../infra/preflight/check";
+import { carriedRules, carriedRulesYaml, rateLimitEntryPoint } from "../infra/preflight/rateLimit";
 import { defineCommand } from "./lib/cli";
-import { apiFailure, formatResult, problem, type CheckResult } from "./lib/preflight/result";
-import { DEFAULT_BOUND_MS, preflightClient, runPreflight } from "./lib/preflight/run";
-import { tunnelIdFromPulumi } from "./lib/preflight/tunnel";
-import { requiredPermissionsFor } from "./lib/preflight/permissions";
-import { knownStacks, loadStackSettings } from "./lib/stackFile";
+import { apiFailure, formatResult, problem, type CheckResult } from "../infra/preflight/result";
+import { DEFAULT_BOUND_MS, preflightClient, runPreflight } from "../infra/preflight/run";
+import { tunnelIdFromPulumi } from "../infra/preflight/tunnel";
+import { requiredPermissionsFor } from "../infra/preflight/permissions";
+import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 
 const cli = defineCommand({
   name: "preflight",

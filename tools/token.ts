@@ -6,7 +6,7 @@
 import { SignJWT } from "jose";
 import { defineCommand } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
-import { loadStackSettings } from "./lib/stackFile";
+import { loadStackSettings } from "../infra/config/stackFiles";
 
 const MAX_LIFETIME_SECONDS = 7 * 24 * 3600;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;

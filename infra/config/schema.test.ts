@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { runProgram, type DeclaredResource } from "../../tools/lib/mockProgram";
-import { loadStackSettings, projectValues, readStackFile } from "../../tools/lib/stackFile";
+import { runProgramOffline, type DeclaredResource } from "../offlineRun";
+import { loadStackSettings, projectValues, readStackFile } from "./stackFiles";
 import { parseStackSecrets, parseStackSettings, StackConfigError } from "./schema";
 
 const prod = () => projectValues(readStackFile("prod"));
@@ -142,13 +142,13 @@ describe("bad settings are refused with the key, the stack file and what is allo
 describe("the program refuses invalid config before declaring anything", () => {
   it("fails on a bad plan without declaring a single resource", async () => {
     const declared: DeclaredResource[] = [];
-    await expect(runProgram("prod", { secrets: SECRETS, declared, override: { "voice-edge:zone": zone({ plan: "gold" }) } })).rejects.toThrow(/voice-edge:zone → plan/);
+    await expect(runProgramOffline("prod", { secrets: SECRETS, declared, override: { "voice-edge:zone": zone({ plan: "gold" }) } })).rejects.toThrow(/voice-edge:zone → plan/);
     expect(declared).toEqual([]);
   });
 
   it("fails when a secret was set without --secret", async () => {
     const declared: DeclaredResource[] = [];
-    await expect(runProgram("prod", { secrets: SECRETS, plaintext: ["jwtSecret"], declared })).rejects.toThrow(
+    await expect(runProgramOffline("prod", { secrets: SECRETS, plaintext: ["jwtSecret"], declared })).rejects.toThrow(
       /voice-edge:jwtSecret: is a secret stored in plaintext; remove it from the stack file and set it with `pulumi config set --secret voice-edge:jwtSecret`/,
     );
     expect(declared).toEqual([]);
@@ -156,7 +156,7 @@ describe("the program refuses invalid config before declaring anything", () => {
 
   it("fails when the tunnel secret is missing", async () => {
     const declared: DeclaredResource[] = [];
-    await expect(runProgram("staging", { secrets: { jwtSecret: SECRETS.jwtSecret }, declared })).rejects.toThrow(/voice-edge:tunnelSecret: .*pulumi config set --secret voice-edge:tunnelSecret/);
+    await expect(runProgramOffline("staging", { secrets: { jwtSecret: SECRETS.jwtSecret }, declared })).rejects.toThrow(/voice-edge:tunnelSecret: .*pulumi config set --secret voice-edge:tunnelSecret/);
     expect(declared).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { API_TOKEN_KEY, PROJECT, SECRET_KEYS } from "./schema";
+import { API_TOKEN_KEY, PROJECT, SECRET_KEYS, StackConfigError, parseStackSettings, plaintextSecretProblem, type StackSettings } from "./schema";
 
 /** The Pulumi project's directory: where Pulumi.yaml and the `Pulumi.<stack>.yaml` files are. */
 export const PROJECT_ROOT = join(import.meta.dirname, "..", "..");
@@ -66,3 +66,15 @@ export function otherZoneOwner(stack: string, zone: { id: string; name: string }
   return undefined;
 }
 
+
+/**
+ * Reads `Pulumi.<stack>.yaml` and validates its settings with the stack schema. Secrets set with
+ * `pulumi config set --secret` (encrypted in the file) are fine and not read; a secret in
+ * plaintext is refused with the same words the Pulumi program uses.
+ */
+export function loadStackSettings(stack: string): StackSettings {
+  const config = readStackFile(stack);
+  const plaintext = plaintextSecretsIn(config);
+  if (plaintext.length > 0) throw new StackConfigError(stack, stackFileName(stack), plaintext.map(plaintextSecretProblem));
+  return parseStackSettings(stack, stackFileName(stack), projectValues(config));
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ZONE_PLANS, type ZonePlan } from "../config/planLimits";
-import { runProgram, Secret, type DeclaredResource, type ProgramRun } from "../../tools/lib/mockProgram";
+import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
 
 const T = {
   notification: "cloudflare:index/notificationPolicy:NotificationPolicy",
@@ -17,7 +17,7 @@ const EMAIL = { emails: [{ id: "ops@mycosoft.com" }] };
 const EMAIL_AND_WEBHOOK = { ...EMAIL, webhooks: [{ id: "alert-webhook-id" }] };
 
 function onPlan(plan: ZonePlan, alerts: Record<string, unknown> = { emails: ["ops@mycosoft.com"] }, secrets: Record<string, string> = SECRETS, declared?: DeclaredResource[]) {
-  return runProgram("prod", { secrets, declared, override: { "voice-edge:zone": { id: ZONE_ID, name: "mycosoft.com", plan, owner: true }, "voice-edge:alerts": alerts } });
+  return runProgramOffline("prod", { secrets, declared, override: { "voice-edge:zone": { id: ZONE_ID, name: "mycosoft.com", plan, owner: true }, "voice-edge:alerts": alerts } });
 }
 
 const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isEncryptedValue, otherZoneOwner, plaintextSecretsIn, projectValues } from "../config/stackFiles";
-import { runProgram, Secret, type DeclaredResource, type ProgramRun } from "../../tools/lib/mockProgram";
+import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
 
 /** What a first `pulumi up` on a used account needs from the program: order, adoption, API value forms, refusals. */
 
@@ -38,7 +38,7 @@ const LOGIN_RULE = {
 
 describe("the Access lock exists before the origin hostname serves the bridge", () => {
   it.each(["prod", "staging"])("%s: the tunnel's ingress and the origin CNAME wait for the Access application and its policy", async (stack) => {
-    const run = await runProgram(stack, { secrets: SECRETS });
+    const run = await runProgramOffline(stack, { secrets: SECRETS });
     for (const [type, name] of [
       [T.tunnelConfig, "bridge-tunnel-config"],
       [T.dnsRecord, "origin-hostname"],
@@ -50,24 +50,24 @@ describe("the Access lock exists before the origin hostname serves the bridge", 
 
 describe("URL normalization", () => {
   it("is declared by the zone owner (Cloudflare normalization of incoming URLs), so /voice/./ws is counted as /voice/ws", async () => {
-    const run = await runProgram("prod", { secrets: SECRETS });
+    const run = await runProgramOffline("prod", { secrets: SECRETS });
     expect(one(run, T.urlNormalization, "zone-url-normalization").inputs).toEqual({ zoneId: ZONE_ID, type: "cloudflare", scope: "incoming" });
   });
 
   it("is left to the owner by a stack that does not own the zone", async () => {
-    const run = await runProgram("staging", { secrets: SECRETS });
+    const run = await runProgramOffline("staging", { secrets: SECRETS });
     expect(run.resources.filter((r) => r.type === T.urlNormalization)).toEqual([]);
   });
 
   it("takes the configured type and scope", async () => {
-    const run = await runProgram("prod", { secrets: SECRETS, override: { "voice-edge:zone": zone({ urlNormalization: { type: "rfc3986", scope: "both" } }) } });
+    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:zone": zone({ urlNormalization: { type: "rfc3986", scope: "both" } }) } });
     expect(one(run, T.urlNormalization, "zone-url-normalization").inputs).toMatchObject({ type: "rfc3986", scope: "both" });
   });
 });
 
 describe("zone settings reach the API in its value forms", () => {
   it("writes YAML booleans and a numeric TLS version as the API's strings", async () => {
-    const run = await runProgram("prod", { secrets: SECRETS, override: { "voice-edge:zone": zone({ extraSettings: { http3: true, min_tls_version: 1.2, browser_cache_ttl: 14400 } }) } });
+    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:zone": zone({ extraSettings: { http3: true, min_tls_version: 1.2, browser_cache_ttl: 14400 } }) } });
     const values = Object.fromEntries(run.resources.filter((r) => r.type === T.zoneSetting).map((r) => [r.inputs.settingId, r.inputs.value]));
     expect(values).toEqual({ websockets: "on", ssl: "strict", always_use_https: "on", http3: "on", min_tls_version: "1.2", browser_cache_ttl: 14400 });
   });
@@ -77,7 +77,7 @@ describe("the zone's existing rate-limiting rules are kept", () => {
   const business = { "voice-edge:zone": zone({ plan: "business" }) };
 
   it("carries the zone's other rules first and unchanged, then this project's rules with their own refs", async () => {
-    const run = await runProgram("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } });
+    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } });
     const ruleset = one(run, T.ruleset, "rate-limit");
     expect(ruleset.inputs.rules).toEqual([
       LOGIN_RULE,
@@ -95,15 +95,15 @@ describe("the zone's existing rate-limiting rules are kept", () => {
   });
 
   it("leaves a ruleset holding rules it did not create to `pulumi destroy`, and deletes one that holds only its own", async () => {
-    const kept = await runProgram("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } });
+    const kept = await runProgramOffline("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } });
     expect(one(kept, T.ruleset, "rate-limit").retainOnDelete).toBe(true);
-    const own = await runProgram("prod", { secrets: SECRETS });
+    const own = await runProgramOffline("prod", { secrets: SECRETS });
     expect(one(own, T.ruleset, "rate-limit").retainOnDelete).toBe(false);
   });
 
   it("adopts the existing entry point with adoptRulesetId: imported by its zone-scoped ID and updated to the kept rules plus its own in the same up", async () => {
     const rulesetId = "a".repeat(32);
-    const run = await runProgram("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE], adoptRulesetId: rulesetId } } });
+    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE], adoptRulesetId: rulesetId } } });
     const ruleset = one(run, T.ruleset, "rate-limit");
     expect(ruleset.importId).toBe(`zones/${ZONE_ID}/${rulesetId}`);
     expect(ruleset.ignoreChanges).toEqual([]);
@@ -113,7 +113,7 @@ describe("the zone's existing rate-limiting rules are kept", () => {
 
   it("refuses, before declaring anything, more rules than the plan holds once the kept ones are counted", async () => {
     const declared: DeclaredResource[] = [];
-    await expect(runProgram("prod", { secrets: SECRETS, declared, override: { "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } })).rejects.toThrow(
+    await expect(runProgramOffline("prod", { secrets: SECRETS, declared, override: { "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } })).rejects.toThrow(
       /has 1 rules and keepRules 1 \(2 in the zone's ruleset\); the free plan allows 1/,
     );
     expect(declared).toEqual([]);
@@ -122,12 +122,12 @@ describe("the zone's existing rate-limiting rules are kept", () => {
 
 describe("the Access service token rotates through config", () => {
   it("is created for a year at version 1 by default", async () => {
-    const run = await runProgram("prod", { secrets: SECRETS });
+    const run = await runProgramOffline("prod", { secrets: SECRETS });
     expect(one(run, T.serviceToken, "origin-service-token").inputs).toEqual({ accountId: ZONE_ID, name: "voice-edge-prod worker", duration: "8760h", clientSecretVersion: 1 });
   });
 
   it("rotates with clientSecretVersion and previousClientSecretExpiresAt, and the Worker gets the token's current secret", async () => {
-    const run = await runProgram("prod", {
+    const run = await runProgramOffline("prod", {
       secrets: SECRETS,
       override: { "voice-edge:accessServiceToken": { clientSecretVersion: 2, previousClientSecretExpiresAt: "2026-12-03T12:00:00Z" } },
     });
@@ -140,7 +140,7 @@ describe("the Access service token rotates through config", () => {
 describe("the HS256 secret rotates through config", () => {
   it("gives the Worker the previous secret as a secret binding, with the window in its settings", async () => {
     const edge = { auth: { mode: "jwt", algorithms: ["HS256"], issuer: "https://mycosoft.com", audience: "voice-edge", previousSecretAcceptedUntil: "2026-12-01T12:00:00Z" }, allowedOrigins: ["https://mycosoft.com"] };
-    const run = await runProgram("prod", { secrets: { ...SECRETS, jwtSecretPrevious: "p".repeat(40) }, override: { "voice-edge:edge": edge } });
+    const run = await runProgramOffline("prod", { secrets: { ...SECRETS, jwtSecretPrevious: "p".repeat(40) }, override: { "voice-edge:edge": edge } });
     const bindings = (one(run, T.script, "edge-worker").inputs.bindings as Secret).value as { name: string; type: string; text?: unknown; json?: string }[];
     expect(bindings.find((b) => b.name === "JWT_SECRET_PREVIOUS")).toEqual({ name: "JWT_SECRET_PREVIOUS", type: "secret_text", text: "p".repeat(40) });
     expect(JSON.parse(bindings.find((b) => b.name === "EDGE_CONFIG")!.json!).auth.previousSecretAcceptedUntil).toBe("2026-12-01T12:00:00Z");
@@ -148,9 +148,9 @@ describe("the HS256 secret rotates through config", () => {
 });
 
 describe("the program refuses, before declaring anything", () => {
-  async function refusal(stack: string, options: Parameters<typeof runProgram>[1]): Promise<string> {
+  async function refusal(stack: string, options: Parameters<typeof runProgramOffline>[1]): Promise<string> {
     const declared: DeclaredResource[] = [];
-    const error = await runProgram(stack, { ...options, declared }).then(
+    const error = await runProgramOffline(stack, { ...options, declared }).then(
       () => undefined,
       (e: Error) => e,
     );
@@ -177,7 +177,7 @@ describe("the program refuses, before declaring anything", () => {
   });
 
   it("but accepts secrets that `pulumi config set --secret` stored encrypted in the stack file", async () => {
-    const run = await runProgram("prod", { secrets: SECRETS, override: { "voice-edge:jwtSecret": { secure: "v1:c2VjcmV0" }, "voice-edge:alertWebhookSecret": undefined } });
+    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:jwtSecret": { secure: "v1:c2VjcmV0" }, "voice-edge:alertWebhookSecret": undefined } });
     const bindings = (one(run, T.script, "edge-worker").inputs.bindings as Secret).value as { name: string; type: string }[];
     expect(bindings.find((b) => b.name === "JWT_SECRET")?.type).toBe("secret_text");
   });

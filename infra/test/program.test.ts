@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_PATH } from "../../worker/build";
-import { runProgram, Secret, type DeclaredResource, type ProgramRun } from "../../tools/lib/mockProgram";
+import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
 
 const T = {
   provider: "pulumi:providers:cloudflare",
@@ -40,7 +40,7 @@ function bindingsOf(run: ProgramRun) {
 describe("prod stack (owns the mycosoft.com zone)", () => {
   let run: ProgramRun;
   beforeAll(async () => {
-    run = await runProgram("prod", { secrets: SECRETS });
+    run = await runProgramOffline("prod", { secrets: SECRETS });
   });
 
   it("declares exactly the expected resources", () => {
@@ -199,7 +199,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
 describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
   let run: ProgramRun;
   beforeAll(async () => {
-    run = await runProgram("staging", { secrets: SECRETS });
+    run = await runProgramOffline("staging", { secrets: SECRETS });
   });
 
   it("declares no zone settings or rate-limit ruleset, and adds its Worker-only hostname record", () => {
@@ -237,14 +237,14 @@ describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
   });
 
   it("lets the provider read CLOUDFLARE_API_TOKEN itself when no apiToken is configured", async () => {
-    const withoutToken = await runProgram("staging", { secrets: { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret, alertWebhookUrl: SECRETS.alertWebhookUrl } });
+    const withoutToken = await runProgramOffline("staging", { secrets: { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret, alertWebhookUrl: SECRETS.alertWebhookUrl } });
     expect(one(withoutToken, T.provider, "cloudflare").inputs).not.toHaveProperty("apiToken");
   });
 });
 
 describe("plan-dependent resources", () => {
   it("restricts the rule to listed hosts where the plan has the Host field", async () => {
-    const run = await runProgram("prod", {
+    const run = await runProgramOffline("prod", {
       secrets: SECRETS,
       override: {
         "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true },
@@ -260,7 +260,7 @@ describe("plan-dependent resources", () => {
 
 describe("the VoiceEdge component in a program of one's own", () => {
   it("declares its resources as children of the component, with the settings that program gave it", async () => {
-    const run = await runProgram("prod", { entry: new URL("./fixtures/ownProgram.ts", import.meta.url), secrets: {} });
+    const run = await runProgramOffline("prod", { entry: new URL("./fixtures/ownProgram.ts", import.meta.url), secrets: {} });
     expect(run.outputs.url).toBe("wss://support.example.com/voice/ws");
     const children = run.resources.filter((r) => r.parent === "support-voice");
     expect(children.map((r) => r.type)).toEqual(expect.arrayContaining([T.script, T.route, T.tunnel, T.accessApp, T.notification]));

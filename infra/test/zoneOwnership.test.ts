@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { knownStacks, loadStackSettings } from "../../tools/lib/stackFile";
+import { knownStacks, loadStackSettings } from "../config/stackFiles";
 import { zoneOwnershipProblems, type NamedStack } from "../zoneOwnership";
 
 const realStacks = (): NamedStack[] => knownStacks().map((stack) => ({ stack, settings: loadStackSettings(stack) }));

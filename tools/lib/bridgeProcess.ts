@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { REPO_ROOT } from "./stackFile";
+import { PROJECT_ROOT } from "../../infra/config/stackFiles";
 
 export interface StandinBridge {
   port: number;
@@ -14,7 +14,7 @@ export interface StandinBridge {
 export function startStandinBridge(options: { port?: number; protocols?: string[] } = {}): Promise<StandinBridge> {
   const args = ["--port", String(options.port ?? 0)];
   if (options.protocols?.length) args.push("--protocols", options.protocols.join(","));
-  const child = fork(join(REPO_ROOT, "tools", "bridge.ts"), args, {
+  const child = fork(join(PROJECT_ROOT, "tools", "bridge.ts"), args, {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

@@ -1,8 +1,8 @@
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import { APP_ORIGIN, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "./support/edge";
-import { hs256 } from "./support/tokens";
+import { APP_ORIGIN, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { hs256 } from "../../test/support/tokens";
 
 let bridge: StandinBridge;
 const edges: TestEdge[] = [];

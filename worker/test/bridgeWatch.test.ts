@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { BRIDGE_WATCH_BINDINGS } from "../src/bridgeWatch/bindings";
-import { jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "./support/edge";
+import { jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
 
 const WEBHOOK_SECRET = "webhook-secret-5f2c9a";
 const ACCESS_ID = "access-id-7d1e.access";

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import { bridgeSessions, bridgeSessionWith, marker } from "./support/bridge";
-import { APP_ORIGIN, expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "./support/edge";
-import { hs256 } from "./support/tokens";
+import { bridgeSessions, bridgeSessionWith, marker } from "../../test/support/bridge";
+import { APP_ORIGIN, expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { hs256 } from "../../test/support/tokens";
 
 /** What a black-box attack run found, each finding as the behaviour the edge now has. */
 
@@ -172,7 +172,7 @@ describe("/voice/health", () => {
 
 describe("HS256 secret rotation", () => {
   const open = async (edge: TestEdge, secret: string) =>
-    (await import("./support/edge")).upgrade(wsUrl(edge, `?${marker()}`), { protocols: ["voice.v1", `bearer.${await hs256({}, { secret })}`], headers: { Origin: APP_ORIGIN } });
+    (await import("../../test/support/edge")).upgrade(wsUrl(edge, `?${marker()}`), { protocols: ["voice.v1", `bearer.${await hs256({}, { secret })}`], headers: { Origin: APP_ORIGIN } });
 
   it("accepts tokens signed with the previous secret during the window, and the current secret always", async () => {
     for (const secret of [TEST_SECRET, OLD_SECRET]) {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import { freePort } from "../../tools/lib/freePort";
-import { bridgeSessions } from "./support/bridge";
-import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "./support/edge";
-import { startJwksServer, type JwksServer } from "./support/jwks";
-import { hs256 } from "./support/tokens";
+import { freePort } from "../../test/support/freePort";
+import { bridgeSessions } from "../../test/support/bridge";
+import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { startJwksServer, type JwksServer } from "../../test/support/jwks";
+import { hs256 } from "../../test/support/tokens";
 
 const JWKS_TIMEOUT_MS = 500;
 

@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { KeySetUnavailable, lastGoodRemoteKeySet } from "../src/auth/keySet";
-import { startJwksServer, type JwksServer } from "./support/jwks";
+import { startJwksServer, type JwksServer } from "../../test/support/jwks";
 
 const HOUR = 60 * 60 * 1000;
 const COOLDOWN = 30_000;

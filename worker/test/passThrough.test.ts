@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import { APP_ORIGIN, expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "./support/edge";
-import { bridgeSessionWith, marker } from "./support/bridge";
-import { hs256 } from "./support/tokens";
+import { APP_ORIGIN, expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { bridgeSessionWith, marker } from "../../test/support/bridge";
+import { hs256 } from "../../test/support/tokens";
 
 const ACCESS_ID = "access-client-id.access";
 const ACCESS_SECRET = "access-client-secret-value";

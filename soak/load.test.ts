@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bridgeDrains, startHarness, type Harness } from "../../bench/harness";
-import { runLoad } from "../../bench/load";
-import { MiB, openFileDescriptors } from "../../tools/lib/processes";
-import { bridgeHealth } from "./support/bridge";
+import { bridgeDrains, startHarness, type Harness } from "./harness";
+import { runLoad } from "./load";
+import { MiB, openFileDescriptors } from "../test/support/processes";
+import { bridgeHealth } from "../test/support/bridge";
 
 /** Short forms of `npm run soak`'s load runs (200 sessions x 60 s; 2,000 cycles): same code, smaller counts. */
 
@@ -37,7 +37,7 @@ describe("under load, the edge loses nothing and leaks nothing", () => {
     const health = await bridgeHealth(h.bridge.origin);
     expect(health.sessionsStarted - baseline.started).toBe(300);
     expect(openFileDescriptors(h.workerdPid)).toBeLessThanOrEqual(baseline.fds + 2);
-    // Measured +10 MiB: the runtime's own growth, not sessions (a minimal pass-through Worker grows alike; see bench/soak.md).
+    // Measured +10 MiB: the runtime's own growth, not sessions (a minimal pass-through Worker grows alike; see soak/results.md).
     expect((h.edgeRss() - baseline.rss) / MiB).toBeLessThan(32);
   });
 });

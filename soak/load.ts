@@ -1,7 +1,7 @@
 import { fork } from "node:child_process";
 import { join } from "node:path";
-import { REPO_ROOT } from "../tools/lib/stackFile";
-import type { Summary } from "./stats";
+import { PROJECT_ROOT } from "../infra/config/stackFiles";
+import type { Summary } from "../test/support/stats";
 
 /** Sessions that stream sequence-numbered binary frames at a fixed cadence through the edge to the echo bridge. */
 export interface StreamTask {
@@ -65,11 +65,11 @@ function boundMs(task: LoadTask): number {
 }
 
 /**
- * Runs a load task in a child process (bench/loadProcess.ts): its sockets and timers never share
+ * Runs a load task in a child process (soak/loadProcess.ts): its sockets and timers never share
  * an event loop with the test runner or with the soak's measurements. Bounded in time.
  */
 export function startLoad<T extends LoadTask>(task: T): RunningLoad<T> {
-  const child = fork(join(REPO_ROOT, "bench", "loadProcess.ts"), [], {
+  const child = fork(join(PROJECT_ROOT, "soak", "loadProcess.ts"), [], {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { StackSettings } from "../../../infra/config/schema";
-import { managedRuleRef } from "../../../infra/rateLimitExpression";
-import { startCloudflareApiStandIn, type StandIn, type StandInScenario } from "../cloudflareApiStandIn";
-import { loadStackSettings } from "../stackFile";
+import type { StackSettings } from "../config/schema";
+import { managedRuleRef } from "../rateLimitExpression";
+import { startCloudflareApiStandIn, type StandIn, type StandInScenario } from "../../test/support/cloudflareApiStandIn";
+import { loadStackSettings } from "../config/stackFiles";
 import { rateLimitCheck } from "./rateLimit";
 import { preflightClient } from "./run";
 

@@ -1,6 +1,6 @@
 import type Cloudflare from "cloudflare";
-import { ALERT_TYPES } from "../../../infra/config/planLimits";
-import { alertTypesOf, type StackSettings } from "../../../infra/config/schema";
+import { ALERT_TYPES } from "../config/planLimits";
+import { alertTypesOf, type StackSettings } from "../config/schema";
 
 export interface RequiredPermission {
   /** The permission group's name in the API (`… Write` is "Edit" in the dashboard). */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { REPO_ROOT } from "./stackFile";
+import { PROJECT_ROOT } from "../../infra/config/stackFiles";
 
 export interface DevRun {
   /** npm's process, leader of its own process group (pgid = pid). */
@@ -21,7 +21,7 @@ export function processGroupAlive(pgid: number): boolean {
 /** `npm run dev -- <args>` in its own process group, as a user starts it; resolves once it prints its next steps. */
 export function startDev(args: string[], env: NodeJS.ProcessEnv = {}): Promise<DevRun> {
   let output = "";
-  const child = spawn("npm", ["run", "dev", ...(args.length ? ["--", ...args] : [])], { cwd: REPO_ROOT, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("npm", ["run", "dev", ...(args.length ? ["--", ...args] : [])], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
   return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 import type Cloudflare from "cloudflare";
-import type { StackSettings } from "../../../infra/config/schema";
-import { recordComment } from "../../../infra/dns";
-import { stackFileName } from "../stackFile";
+import type { StackSettings } from "../config/schema";
+import { recordComment } from "../dns";
+import { stackFileName } from "../config/stackFiles";
 import type { Check } from "./check";
 import { requiredPermission } from "./permissions";
 import { ok, problem, type CheckResult } from "./result";

@@ -1,8 +1,8 @@
 import { startStandinBridge, type StandinBridge } from "../tools/lib/bridgeProcess";
-import { pidListeningOn, rssBytes } from "../tools/lib/processes";
-import { bridgeReaches } from "../worker/test/support/bridge";
-import { jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../worker/test/support/edge";
-import { startJwksServer, type JwksServer } from "../worker/test/support/jwks";
+import { pidListeningOn, rssBytes } from "../test/support/processes";
+import { bridgeReaches } from "../test/support/bridge";
+import { jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../test/support/edge";
+import { startJwksServer, type JwksServer } from "../test/support/jwks";
 
 export const ACCESS_CLIENT_ID = "soak-access-client.access";
 export const ACCESS_CLIENT_SECRET = "soak-access-client-secret-value";

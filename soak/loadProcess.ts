@@ -1,14 +1,14 @@
 /**
- * The load generator, forked by bench/load.ts: real `ws` clients against the edge. Receives one
+ * The load generator, forked by soak/load.ts: real `ws` clients against the edge. Receives one
  * task over IPC, answers with its result and exits.
  */
 import { randomBytes, randomFillSync } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type WebSocket from "ws";
-import { expectOpen, type OpenSession } from "../worker/test/support/edge";
-import { carryToken, hs256, TRANSPORTS, type Transport } from "../worker/test/support/tokens";
+import { expectOpen, type OpenSession } from "../test/support/edge";
+import { carryToken, hs256, TRANSPORTS, type Transport } from "../test/support/tokens";
 import type { ChurnResult, ChurnTask, LoadTask, StreamResult, StreamTask } from "./load";
-import { summarize } from "./stats";
+import { summarize } from "../test/support/stats";
 
 const HANDSHAKE = Buffer.from([0x00]);
 const AUDIO_KIND = 0x01;

@@ -1,8 +1,8 @@
 import type Cloudflare from "cloudflare";
 import { stringify } from "yaml";
-import { keptRateLimitRuleSchema, type KeptRateLimitRule, type StackSettings } from "../../../infra/config/schema";
-import { isManagedRuleRef } from "../../../infra/rateLimitExpression";
-import { stackFileName } from "../stackFile";
+import { keptRateLimitRuleSchema, type KeptRateLimitRule, type StackSettings } from "../config/schema";
+import { isManagedRuleRef } from "../rateLimitExpression";
+import { stackFileName } from "../config/stackFiles";
 import type { Check } from "./check";
 import { requiredPermission } from "./permissions";
 import { isNotFound, ok, problem, warning } from "./result";

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { REPO_ROOT } from "./stackFile";
+import { PROJECT_ROOT } from "../../infra/config/stackFiles";
 
 export interface CommandRun {
   code: number | null;
@@ -13,7 +13,7 @@ export function npmRun(script: string, args: string[], options: { cwd?: string; 
   const started = performance.now();
   const argv = ["run", "--silent", script, ...(options.separator === false ? [] : ["--"]), ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn("npm", argv, { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("npm", argv, { cwd: options.cwd ?? PROJECT_ROOT, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));

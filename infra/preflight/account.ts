@@ -1,7 +1,7 @@
 import { requiredPermission } from "./permissions";
 import { isNotFound, isZeroTrustNotEnabled, ok, problem, warning } from "./result";
 import type { Check } from "./check";
-import { stackFileName } from "../stackFile";
+import { stackFileName } from "../config/stackFiles";
 
 export const zeroTrustCheck: Check = {
   name: "zero-trust",

@@ -1,7 +1,7 @@
 import type Cloudflare from "cloudflare";
 import { APIError } from "cloudflare";
 import type { Token, TokenPolicy } from "cloudflare/resources/shared";
-import type { StackSettings } from "../../../infra/config/schema";
+import type { StackSettings } from "../config/schema";
 import { describePermission, requiredPermissionsFor, type RequiredPermission } from "./permissions";
 import { apiFailure, isForbidden, ok, problem, warning, type CheckResult } from "./result";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditLogs, badTokenFlood, PROBES, rawProbes, spoofedHeaders, type FloodReport, type ProbeReport } from "../../bench/abuse";
-import { startHarness, type Harness } from "../../bench/harness";
-import { runLoad } from "../../bench/load";
+import { auditLogs, badTokenFlood, PROBES, rawProbes, spoofedHeaders, type FloodReport, type ProbeReport } from "./abuse";
+import { startHarness, type Harness } from "./harness";
+import { runLoad } from "./load";
 
 /** The abuse runs of `npm run soak`, at full count: they take about two seconds. */
 

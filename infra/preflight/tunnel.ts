@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
-import { tunnelName } from "../../../infra/tunnel";
-import { stackFileName } from "../stackFile";
+import { tunnelName } from "../tunnel";
+import { stackFileName } from "../config/stackFiles";
 import type { Check } from "./check";
 import { requiredPermission } from "./permissions";
 import { ok, problem } from "./result";

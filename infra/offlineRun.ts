@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT, type SecretKey } from "../../infra/config/schema";
-import { isEncryptedValue, SECRET_CONFIG_KEYS } from "../../infra/config/stackFiles";
-import { readStackFile } from "./stackFile";
+import { PROJECT, type SecretKey } from "./config/schema";
+import { isEncryptedValue, SECRET_CONFIG_KEYS } from "./config/stackFiles";
+import { readStackFile } from "./config/stackFiles";
 
 /** Pulumi's wire marker for a secret value (sdk/nodejs/runtime/rpc.ts). */
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -124,7 +124,7 @@ function recordResourceOptions(requests: Map<string, ResourceOptions>): void {
  * Runs the real program (infra/index.ts) under Pulumi's mocks with a stack file's config:
  * no CLI, no Cloudflare API. Returns every resource declared with its inputs, and the outputs.
  */
-export async function runProgram(stack: string, options: RunOptions = {}): Promise<ProgramRun> {
+export async function runProgramOffline(stack: string, options: RunOptions = {}): Promise<ProgramRun> {
   const config: Record<string, string> = {};
   const stackFile = { ...readStackFile(stack), ...options.override };
   const encrypted: string[] = [];
@@ -177,7 +177,7 @@ export async function runProgram(stack: string, options: RunOptions = {}): Promi
 
   runs += 1;
   // A fresh module instance per run: the program's top level is what declares the resources.
-  const entry = `${(options.entry ?? new URL("../../infra/index.ts", import.meta.url)).href}?stack=${stack}&run=${runs}`;
+  const entry = `${(options.entry ?? new URL("./index.ts", import.meta.url)).href}?stack=${stack}&run=${runs}`;
   const program = (await import(/* @vite-ignore */ entry)) as Record<string, unknown>;
   const outputs: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(program)) {

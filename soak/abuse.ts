@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import { bridgeHealth, bridgeSessionWith, marker } from "../worker/test/support/bridge";
-import { expectOpen, TEST_SECRET, upgrade } from "../worker/test/support/edge";
-import { rawRequest, upgradeHead, type RawAnswer } from "../worker/test/support/rawHttp";
-import { badTokenCases, carryToken, hs256, TRANSPORTS } from "../worker/test/support/tokens";
+import { bridgeHealth, bridgeSessionWith, marker } from "../test/support/bridge";
+import { expectOpen, TEST_SECRET, upgrade } from "../test/support/edge";
+import { rawRequest, upgradeHead, type RawAnswer } from "../test/support/rawHttp";
+import { badTokenCases, carryToken, hs256, TRANSPORTS } from "../test/support/tokens";
 import { ACCESS_CLIENT_ID, ACCESS_CLIENT_SECRET, type Harness } from "./harness";
-import { summarize, type Summary } from "./stats";
+import { summarize, type Summary } from "../test/support/stats";
 
 /** Headers a client might send to pass for someone else or for the Worker itself. */
 export const SPOOFED_HEADERS = {

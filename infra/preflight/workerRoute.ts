@@ -1,5 +1,5 @@
-import { routePattern } from "../../../infra/worker";
-import { stackFileName } from "../stackFile";
+import { routePattern } from "../worker";
+import { stackFileName } from "../config/stackFiles";
 import type { Check } from "./check";
 import { requiredPermission } from "./permissions";
 import { ok, problem } from "./result";

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bridgeKilledMidSession, clientVanishes, slowBridge } from "../../bench/faults";
-import { bridgeDrains, startHarness, type Harness } from "../../bench/harness";
+import { bridgeKilledMidSession, clientVanishes, slowBridge } from "./faults";
+import { bridgeDrains, startHarness, type Harness } from "./harness";
 
-/** Short forms of `npm run soak`'s fault runs. Bounds are several times what bench/soak.md measured. */
+/** Short forms of `npm run soak`'s fault runs. Bounds are several times what soak/results.md measured. */
 
 let h: Harness;
 

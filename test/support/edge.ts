@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
-import { BUNDLE_PATH } from "../../build";
-import { startLocalEdge, type LocalEdge } from "../../../tools/lib/localEdge";
-import { loadStackSettings } from "../../../tools/lib/stackFile";
+import { BUNDLE_PATH } from "../../worker/build";
+import { startLocalEdge, type LocalEdge } from "../../tools/lib/localEdge";
+import { loadStackSettings } from "../../infra/config/stackFiles";
 
 export const TEST_SECRET = "test-secret-0123456789-abcdefghijklmnop";
 export const ISSUER = "https://issuer.test";

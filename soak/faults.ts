@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { bridgeHealth, bridgeSessionWith, marker } from "../worker/test/support/bridge";
-import { startTestEdge, TEST_SECRET, upgrade, expectOpen, jwtEdgeConfig, type OpenSession } from "../worker/test/support/edge";
-import { rawRequest, upgradeHead } from "../worker/test/support/rawHttp";
-import { carryToken, hs256 } from "../worker/test/support/tokens";
+import { bridgeHealth, bridgeSessionWith, marker } from "../test/support/bridge";
+import { startTestEdge, TEST_SECRET, upgrade, expectOpen, jwtEdgeConfig, type OpenSession } from "../test/support/edge";
+import { rawRequest, upgradeHead } from "../test/support/rawHttp";
+import { carryToken, hs256 } from "../test/support/tokens";
 import type { Harness } from "./harness";
-import { summarize, type Summary } from "./stats";
+import { summarize, type Summary } from "../test/support/stats";
 
 const FRAME_BYTES = 640;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,5 +1,5 @@
 import type Cloudflare from "cloudflare";
-import type { StackSettings } from "../../../infra/config/schema";
+import type { StackSettings } from "../config/schema";
 import type { RequiredPermission } from "./permissions";
 import type { CheckResult } from "./result";
 
