@@ -17,6 +17,7 @@ const COMMANDS: [string, string[]][] = [
   ["policy-config", ["--stack"]],
   ["preflight", ["--stack", "--json", "--tunnel-id", "--carry-rules", "--timeout-ms"]],
   ["bench", ["--quick"]],
+  ["format", ["--check"]],
   ["soak", ["--sessions", "--seconds", "--reference-seconds", "--cycles", "--bad-tokens", "--out", "--no-write", "--max-minutes"]],
 ];
 
