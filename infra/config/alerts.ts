@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { bridgeWatchSettingsSchema } from "../../worker/src/bridgeWatch/bindings";
 import { PROJECT, type Problem } from "./errors";
 import { ALERT_TYPES, ALL_ALERT_TYPES, defaultAlertTypes, PLAN_LIMITS, type AlertType, type ZonePlan } from "./planLimits";
 
@@ -17,9 +18,9 @@ export const alertsSchema = z.strictObject({
   /** Alert types to declare; defaults to the strongest set the zone's plan offers. */
   types: z.array(z.enum(ALL_ALERT_TYPES)).min(1).optional(),
   /** Also notify when the tunnel, the health check or the bridge probe recovers. */
-  notifyRecovery: z.boolean().default(false),
-  /** Consecutive failures (a minute apart) before the health check or the bridge probe alerts. */
-  failuresBeforeAlert: z.int().min(1).max(30).default(3),
+  notifyRecovery: bridgeWatchSettingsSchema.shape.notifyRecovery,
+  /** Consecutive failures (a minute apart) before the health check or the bridge probe alerts; the bridge watch's own bounds. */
+  failuresBeforeAlert: bridgeWatchSettingsSchema.shape.failuresBeforeAlert,
 });
 
 /** What the alert rules read of a stack. */
