@@ -46,8 +46,11 @@ describe("bad settings are refused with the key, the stack file and what is allo
     ["a zone setting the service fixes", { zone: zone({ extraSettings: { ssl: "flexible" } }) }, /voice-edge:zone → extraSettings\.ssl: is fixed by the service \(ssl: strict\)/],
     ["auth left out", { edge: { allowedOrigins: ["https://mycosoft.com"] } }, /voice-edge:edge → auth: must be \{ mode: "jwt", algorithms: \[\.\.\.\] \} or \{ mode: "off" \} \(auth is never off by omission\)/],
     ["alg none", { edge: { auth: { mode: "jwt", algorithms: ["none"] }, allowedOrigins: ["https://mycosoft.com"] } }, /voice-edge:edge → auth\.algorithms\.0: Invalid option: expected one of "HS256"/],
+    ["an asymmetric algorithm without a JWKS (the Worker would refuse every upgrade)", { edge: { auth: { mode: "jwt", algorithms: ["RS256"] }, allowedOrigins: ["https://mycosoft.com"] } }, /voice-edge:edge → auth\.jwksUrl: is required because auth\.algorithms includes RS256/],
+    ["the token cookie forwarded to the bridge", { edge: { auth: { mode: "jwt", algorithms: ["HS256"], cookieName: "voice_token" }, allowedOrigins: ["https://mycosoft.com"], forwardCookies: ["voice_token"] } }, /voice-edge:edge → forwardCookies: must not name the token cookie \(voice_token\)/],
     ["no origins and no origin-less clients", { edge: { auth: { mode: "off" }, allowedOrigins: [] } }, /voice-edge:edge → allowedOrigins: is empty and allowMissingOrigin is false/],
-    ["a misspelt key", { workerNmae: "x" }, /voice-edge:: unknown key\(s\) "workerNmae"/],
+    ["a misspelt key", { workerNmae: "x" }, /voice-edge:workerNmae: unknown key; known: accountId, zone, publicHostname, publicDns, workerName,/],
+    ["a misspelt key inside a setting", { zone: zone({ plann: "free" }) }, /voice-edge:zone → plann: unknown key; known: id, name, plan, owner, extraSettings, urlNormalization/],
     ["a compatibility date that is not a date", { compatibilityDate: "April 2026" }, /voice-edge:compatibilityDate: must be a date written YYYY-MM-DD/],
     ["a secret written into the stack file", { jwtSecret: "oops-in-plaintext" }, /voice-edge:jwtSecret: is a secret stored in plaintext; remove it from the stack file and set it with `pulumi config set --secret voice-edge:jwtSecret`/],
     ["a bridge service with a path", { tunnel: { originHostname: "voice-origin.mycosoft.com", bridgeService: "http://192.168.0.188:8999/api/chat" } }, /voice-edge:tunnel → bridgeService: must be scheme, host and port only, e\.g\. http:\/\/192\.168\.0\.188:8999: cloudflared ingress rules cannot proxy to a path; the path \(\/api\/chat\) belongs in tunnel\.bridgePath/],
@@ -70,6 +73,7 @@ describe("bad settings are refused with the key, the stack file and what is allo
     const text = settingsError({ ...prod(), ...changes });
     expect(text).toContain('Invalid configuration for stack "prod" (Pulumi.prod.yaml)');
     expect(text).toMatch(message);
+    expect(text).not.toContain(":: ");
   });
 
   it("refuses a kept rule's ref twice", () => {

@@ -1,18 +1,12 @@
 // zod/mini keeps the bundle small (about 20 KiB against 450 KiB for classic zod).
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
+import { JWT_ALGORITHMS } from "./config/algorithms";
+import { jwtSecretSchema, rfc3339TimeSchema, validateEdgeSettings, validateHmacSecret, validatePreviousSecretWindow, type EdgeKeyNames, type Problem } from "./config/rules";
 import { foldHeaderName, HEADERS_NEVER_FORWARDED } from "./headers";
 
 // zod/mini ships without messages; English alone adds ~4 KiB and names what was expected.
 z.config(en());
-
-/** Algorithms a stack may allow. `none` is not representable. */
-export const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
-export const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"] as const;
-export const JWT_ALGORITHMS = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS] as const;
-export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
-
-export const isHmacAlgorithm = (alg: string): boolean => (HMAC_ALGORITHMS as readonly string[]).includes(alg);
 
 /** Why `text` is not a bare origin such as http://localhost:3000 (scheme, host, optional port), or undefined when it is one. */
 export function originProblem(text: string): string | undefined {
@@ -90,7 +84,7 @@ const jwtAuth = z.strictObject({
   /** Query parameter that carries the token (last resort); `null` turns the transport off. */
   queryParameter: z._default(z.nullable(nonEmpty), "access_token"),
   /** Until when tokens signed with `JWT_SECRET_PREVIOUS` are still accepted (an HS* secret rotation). */
-  previousSecretAcceptedUntil: z.optional(z.iso.datetime({ offset: true, error: "must be an RFC 3339 time such as 2026-12-01T12:00:00Z" })),
+  previousSecretAcceptedUntil: z.optional(rfc3339TimeSchema),
 });
 
 /** Whether the edge authenticates: `off` must be written out; a missing `auth` is an error. */
@@ -128,39 +122,46 @@ export const edgeSettingsSchema = z.strictObject({
 export type EdgeSettings = z.infer<typeof edgeSettingsSchema>;
 export type JwtAuthSettings = z.infer<typeof jwtAuth>;
 
+/** How the Worker names the keys the shared rules speak of. */
+export const BINDING_KEY_NAMES: EdgeKeyNames = { edge: "EDGE_CONFIG", jwtSecret: "JWT_SECRET", jwtSecretPrevious: "JWT_SECRET_PREVIOUS" };
+
+/** The Access service token is an ID and a secret: one without the other cannot authenticate. */
+export function validateAccessServiceToken(env: { BRIDGE_ACCESS_CLIENT_ID?: string; BRIDGE_ACCESS_CLIENT_SECRET?: string }): Problem[] {
+  if (!env.BRIDGE_ACCESS_CLIENT_ID === !env.BRIDGE_ACCESS_CLIENT_SECRET) return [];
+  const missing = env.BRIDGE_ACCESS_CLIENT_ID ? "BRIDGE_ACCESS_CLIENT_SECRET" : "BRIDGE_ACCESS_CLIENT_ID";
+  return [{ path: [missing], message: "BRIDGE_ACCESS_CLIENT_ID and BRIDGE_ACCESS_CLIENT_SECRET must be set together" }];
+}
+
+const bindingFields = z.object({
+  BRIDGE_URL: bridgeUrl,
+  EDGE_CONFIG: edgeSettingsSchema,
+  /** HMAC key for HS* tokens (a Worker secret). */
+  JWT_SECRET: z.optional(jwtSecretSchema),
+  /** The HMAC key being rotated out, accepted until `auth.previousSecretAcceptedUntil`. */
+  JWT_SECRET_PREVIOUS: z.optional(jwtSecretSchema),
+  /** Cloudflare Access service token the Worker presents to the origin hostname (Worker secrets). */
+  BRIDGE_ACCESS_CLIENT_ID: z.optional(nonEmpty),
+  BRIDGE_ACCESS_CLIENT_SECRET: z.optional(nonEmpty),
+});
+
+/** The rules across bindings, once each binding has parsed on its own. */
+export function validateBindings(env: z.infer<typeof bindingFields>): Problem[] {
+  const edge = env.EDGE_CONFIG;
+  const secrets = { jwtSecret: env.JWT_SECRET, jwtSecretPrevious: env.JWT_SECRET_PREVIOUS };
+  return [
+    ...validateHmacSecret(edge, secrets, BINDING_KEY_NAMES),
+    ...validatePreviousSecretWindow(edge, secrets, BINDING_KEY_NAMES),
+    ...validateEdgeSettings(edge).map((problem) => ({ ...problem, path: ["EDGE_CONFIG", ...problem.path] })),
+    ...validateAccessServiceToken(env),
+  ];
+}
+
 /** Every binding the Worker reads. Pulumi and the local edge build their binding lists from these names. */
-export const bindingsSchema = z
-  .object({
-    BRIDGE_URL: bridgeUrl,
-    EDGE_CONFIG: edgeSettingsSchema,
-    /** HMAC key for HS* tokens (a Worker secret). */
-    JWT_SECRET: z.optional(z.string().check(z.minLength(32, "must be at least 32 characters"))),
-    /** The HMAC key being rotated out, accepted until `auth.previousSecretAcceptedUntil`. */
-    JWT_SECRET_PREVIOUS: z.optional(z.string().check(z.minLength(32, "must be at least 32 characters"))),
-    /** Cloudflare Access service token the Worker presents to the origin hostname (Worker secrets). */
-    BRIDGE_ACCESS_CLIENT_ID: z.optional(nonEmpty),
-    BRIDGE_ACCESS_CLIENT_SECRET: z.optional(nonEmpty),
-  })
-  .check(z.superRefine((env, ctx) => {
-    const auth = env.EDGE_CONFIG.auth;
-    if (auth.mode === "jwt") {
-      if (auth.algorithms.some(isHmacAlgorithm) && !env.JWT_SECRET) {
-        ctx.addIssue({ code: "custom", input: undefined, path: ["JWT_SECRET"], message: `is required when EDGE_CONFIG.auth.algorithms includes an HS* algorithm (${auth.algorithms.join(", ")})` });
-      }
-      if (env.JWT_SECRET_PREVIOUS && !auth.previousSecretAcceptedUntil) {
-        ctx.addIssue({ code: "custom", input: undefined, path: ["EDGE_CONFIG", "auth", "previousSecretAcceptedUntil"], message: "is required while JWT_SECRET_PREVIOUS is set: the rotation window's end" });
-      }
-      if (auth.cookieName && env.EDGE_CONFIG.forwardCookies.includes(auth.cookieName)) {
-        ctx.addIssue({ code: "custom", input: undefined, path: ["EDGE_CONFIG", "forwardCookies"], message: `must not name the token cookie (${auth.cookieName})` });
-      }
-      if (auth.algorithms.some((alg) => !isHmacAlgorithm(alg)) && !auth.jwksUrl) {
-        ctx.addIssue({ code: "custom", input: undefined, path: ["EDGE_CONFIG", "auth", "jwksUrl"], message: "is required when an asymmetric algorithm is allowed" });
-      }
-    }
-    if (!env.BRIDGE_ACCESS_CLIENT_ID !== !env.BRIDGE_ACCESS_CLIENT_SECRET) {
-      ctx.addIssue({ code: "custom", input: undefined, path: [env.BRIDGE_ACCESS_CLIENT_ID ? "BRIDGE_ACCESS_CLIENT_SECRET" : "BRIDGE_ACCESS_CLIENT_ID"], message: "BRIDGE_ACCESS_CLIENT_ID and BRIDGE_ACCESS_CLIENT_SECRET must be set together" });
-    }
-  }));
+export const bindingsSchema = bindingFields.check(
+  z.superRefine((env, ctx) => {
+    for (const problem of validateBindings(env)) ctx.addIssue({ code: "custom", input: undefined, path: problem.path, message: problem.message });
+  }),
+);
 
 export type Bindings = z.infer<typeof bindingsSchema>;
 export type BindingName = keyof z.input<typeof bindingsSchema>;

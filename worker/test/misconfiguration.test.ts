@@ -20,6 +20,8 @@ const badBindings: [string, Record<string, unknown>, string, RegExp][] = [
   ["RS256 without a JWKS URL", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({}, { algorithms: ["RS256"] }) }, "EDGE_CONFIG", /jwksUrl/],
   ["an origin with a path", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({ allowedOrigins: ["https://app.example/"] }), JWT_SECRET: TEST_SECRET }, "EDGE_CONFIG", /bare origin/],
   ["an unknown setting", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({ allowOrigins: [] }), JWT_SECRET: TEST_SECRET }, "EDGE_CONFIG", /allowOrigins/],
+  ["JWT_SECRET_PREVIOUS without a rotation window", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET, JWT_SECRET_PREVIOUS: "p".repeat(40) }, "JWT_SECRET_PREVIOUS", /previousSecretAcceptedUntil is not/],
+  ["the token cookie forwarded to the bridge", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({ forwardCookies: ["voice_token"] }, { cookieName: "voice_token" }), JWT_SECRET: TEST_SECRET }, "EDGE_CONFIG", /forwardCookies must not name the token cookie/],
   ["half an Access service token", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET, BRIDGE_ACCESS_CLIENT_ID: "id" }, "BRIDGE_ACCESS_CLIENT_SECRET", /together/],
 ];
 

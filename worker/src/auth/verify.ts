@@ -1,5 +1,6 @@
 import { errors, jwtVerify, type JWTVerifyGetKey } from "jose";
-import { isHmacAlgorithm, type JwtAuthSettings } from "../bindings";
+import type { JwtAuthSettings } from "../bindings";
+import { isHmacAlgorithm } from "../config/algorithms";
 import { EdgeError, type ErrorCode } from "../errors";
 import { logEvent } from "../log";
 import { protectedHeader, verifyHmacJwt } from "./hmacJwt";

@@ -1,0 +1,69 @@
+import { z } from "zod";
+import { bridgeWatchSettingsSchema } from "../../worker/src/bridgeWatch/bindings";
+import { PROJECT, type Problem } from "./errors";
+import { ALERT_TYPES, ALL_ALERT_TYPES, defaultAlertTypes, PLAN_LIMITS, type AlertType, type ZonePlan } from "./planLimits";
+
+export const alertsSchema = z.strictObject({
+  emails: z.array(z.email()).default([]),
+  /** PagerDuty destinations connected in the dashboard (Notifications → Destinations), by ID. */
+  pagerdutyIds: z.array(z.string().regex(/^[0-9a-f-]{32,36}$/, "must be a PagerDuty destination ID (Notifications → Destinations)")).default([]),
+  /** A Slack URL carries its credential in the path: the webhook is the secret `alertWebhookUrl`. */
+  webhookUrl: z
+    .unknown()
+    .optional()
+    .refine(
+      (value) => value === undefined,
+      `moved to the secret ${PROJECT}:alertWebhookUrl (a Slack webhook URL is a credential): remove it here and run \`pulumi config set --secret ${PROJECT}:alertWebhookUrl <url>\``,
+    ),
+  /** Alert types to declare; defaults to the strongest set the zone's plan offers. */
+  types: z.array(z.enum(ALL_ALERT_TYPES)).min(1).optional(),
+  /** Also notify when the tunnel, the health check or the bridge probe recovers. */
+  notifyRecovery: bridgeWatchSettingsSchema.shape.notifyRecovery,
+  /** Consecutive failures (a minute apart) before the health check or the bridge probe alerts; the bridge watch's own bounds. */
+  failuresBeforeAlert: bridgeWatchSettingsSchema.shape.failuresBeforeAlert,
+});
+
+/** What the alert rules read of a stack. */
+export interface AlertRuleInput {
+  zone: { plan: ZonePlan };
+  alerts: { types?: readonly AlertType[]; emails: readonly string[]; pagerdutyIds: readonly string[] };
+}
+
+/** Whether the webhook secret is set (its value is never read into a message). */
+export interface AlertSecretsInput {
+  alertWebhookUrl?: unknown;
+}
+
+/** The alert types a stack declares: its `alerts.types`, or the strongest set its plan offers. */
+export function alertTypesOf(settings: AlertRuleInput): AlertType[] {
+  return settings.alerts.types ? [...settings.alerts.types] : defaultAlertTypes(settings.zone.plan);
+}
+
+/** Each listed alert type is one the zone's plan offers. */
+export function validateAlertTypesForPlan(settings: AlertRuleInput): Problem[] {
+  const limits = PLAN_LIMITS[settings.zone.plan];
+  return (settings.alerts.types ?? []).flatMap((type, index) =>
+    limits.alertTypes.includes(type) ? [] : [{ path: ["alerts", "types", index], message: `${type} is not available on the ${settings.zone.plan} plan (allowed: ${limits.alertTypes.join(", ")})` }],
+  );
+}
+
+/** The bridge probe is the Worker's own, and the Worker can notify only a webhook. */
+export function validateBridgeProbeWebhook(settings: AlertRuleInput, secrets: AlertSecretsInput): Problem[] {
+  if (secrets.alertWebhookUrl || !alertTypesOf(settings).includes(ALERT_TYPES.bridgeProbe)) return [];
+  const why = settings.alerts.types
+    ? "alerts.types includes bridge_probe"
+    : `bridge_probe is the ${settings.zone.plan} plan's alert on a failing bridge (the plan has no Cloudflare notification for 5XX)`;
+  return [
+    {
+      path: ["alertWebhookUrl"],
+      message: `is required because ${why}, and the Worker's probe can notify only a webhook; set it with \`pulumi config set --secret ${PROJECT}:alertWebhookUrl\` (a Slack incoming-webhook URL works), or list alerts.types without bridge_probe`,
+    },
+  ];
+}
+
+/** An alert nobody receives is no alert. */
+export function validateAlertMechanism(settings: AlertRuleInput, secrets: AlertSecretsInput): Problem[] {
+  const { emails, pagerdutyIds } = settings.alerts;
+  if (emails.length > 0 || pagerdutyIds.length > 0 || secrets.alertWebhookUrl) return [];
+  return [{ path: ["alerts"], message: `needs at least one mechanism: alerts.emails, alerts.pagerdutyIds or the secret ${PROJECT}:alertWebhookUrl` }];
+}
