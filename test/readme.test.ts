@@ -71,7 +71,7 @@ describe("README and docs/", () => {
       return run.status !== 0 || !/usage: /.test(run.stdout);
     });
     expect(silent).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it("links only to files and headings that exist", () => {
     const broken: string[] = [];
