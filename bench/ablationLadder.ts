@@ -8,7 +8,7 @@ import { join, relative } from "node:path";
 import type { Plugin } from "esbuild";
 import { buildWorkerBundle, type WorkerBundle } from "../worker/build";
 import { PROJECT_ROOT } from "../infra/config/stackFiles";
-import { spreadOf, type Spread } from "./floor";
+import { median, spreadOf, type Spread } from "../test/support/stats";
 
 export interface SourceEdit {
   /** Path under the repository root, e.g. `worker/src/index.ts`. */
@@ -196,9 +196,9 @@ export interface LadderGroup extends LadderRow {
 export function medianWithChunkRange(values: number[], chunks: number): Spread {
   const size = Math.ceil(values.length / chunks);
   const medians: number[] = [];
-  for (let at = 0; at < values.length; at += size) medians.push(spreadOf(values.slice(at, at + size)).median);
+  for (let at = 0; at < values.length; at += size) medians.push(median(values.slice(at, at + size)));
   const range = spreadOf(medians);
-  return { median: spreadOf(values).median, min: range.min, max: range.max };
+  return { median: median(values), min: range.min, max: range.max };
 }
 
 /**
@@ -212,7 +212,7 @@ export function medianWithChunkRange(values: number[], chunks: number): Spread {
 export function ladderRows(steps: Pick<AblationStep, "removes" | "group">[], rungs: number[][], shell: string, chunks = TENTHS): { total: Spread; groups: LadderGroup[] } {
   const floor = rungs.at(-1)!;
   const between = (from: number, to: number) => medianWithChunkRange(rungs[from].map((micros, cycle) => micros - rungs[to][cycle]), chunks);
-  const left = (rung: number) => spreadOf(rungs[rung].map((micros, cycle) => micros - floor[cycle])).median;
+  const left = (rung: number) => median(rungs[rung].map((micros, cycle) => micros - floor[cycle]));
   const groups: LadderGroup[] = [];
   for (let first = 0; first < steps.length; ) {
     let end = first + 1;
