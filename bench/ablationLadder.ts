@@ -1,183 +1,97 @@
 /**
- * The ladder `npm run bench:ablation` climbs down: the Worker's upgrade path taken apart one step at
- * a time by rewriting its sources at bundle time, and the arithmetic that turns per-cycle CPU
- * samples into a cost per step. The rewritten bundles exist only for that measurement.
+ * The ladder `npm run bench:ablation` climbs down: the Worker's upgrade path taken apart one concern
+ * at a time by swapping a module of `worker/src` for a stand-in at bundle time (`ablation/seams/`),
+ * and the arithmetic that turns per-cycle CPU samples into a cost per step. The product's source
+ * text is never edited; the swapped bundles exist only for that measurement.
  */
-import { readFileSync } from "node:fs";
-import { join, relative } from "node:path";
-import type { Plugin } from "esbuild";
+import { join } from "node:path";
 import { buildWorkerBundle, type WorkerBundle } from "../worker/build";
 import { PROJECT_ROOT } from "../infra/config/stackFiles";
-import { spreadOf, type Spread } from "./floor";
-
-export interface SourceEdit {
-  /** Path under the repository root, e.g. `worker/src/index.ts`. */
-  file: string;
-  find: string;
-  replace: string;
-}
+import { median, spreadOf, type Spread } from "../test/support/stats";
+import { moduleSwapPlugin, type ModuleSwaps } from "./ablation/moduleSwap";
 
 export interface AblationStep {
   /** What this rung takes out of the upgrade path (and so what the saving measures). */
   removes: string;
   /** The part of the upgrade path it belongs to; a group's steps are consecutive rungs. */
   group: string;
-  edits: SourceEdit[];
+  /** Modules of `worker/src` and their stand-ins, from this rung down (a later rung may swap a module again). */
+  swaps: ModuleSwaps;
+}
+
+/** A group's steps, each as [module of worker/src, its stand-in in bench/ablation/seams/, what swapping it removes]. */
+type GroupSteps = [module: string, standIn: string, removes: string][];
+
+/** The ladder from its groups, in order: one rung per step, each swapping one module. */
+function ladderOf(groups: Record<string, GroupSteps>): AblationStep[] {
+  return Object.entries(groups).flatMap(([group, steps]) =>
+    steps.map(([module, standIn, removes]) => ({ removes, group, swaps: { [`worker/src/${module}.ts`]: `bench/ablation/seams/${standIn}.ts` } })),
+  );
 }
 
 /**
  * The upgrade path taken apart from the end backwards; each rung keeps every earlier removal. The
- * last rung is the edge's routing shell around a bare pass-through; below it is the floor.
+ * last rung is the edge's routing shell around a bare pass-through; below it is the floor. Steps
+ * with no module of their own (the log line's fields, each guard of the subrequest on its own, the
+ * HMAC call apart from the token's decoding) are priced by `--operations` instead.
  */
-export const ABLATION_LADDER: AblationStep[] = [
-  {
-    removes: "the log line (`console.log` of one JSON object)",
-    group: "the log line",
-    edits: [{ file: "worker/src/index.ts", find: 'logEvent("upgrade", { outcome: response.status === 101 ? "connected" : "refused", status: response.status, ...fields });', replace: "void fields;" }],
-  },
-  {
-    removes: "the log line's fields (`request.cf` colo, time to 101, transport, protocol)",
-    group: "the log line",
-    edits: [
-      { file: "worker/src/index.ts", find: "const fields: Record<string, unknown> = { colo: (request.cf?.colo as string | undefined) ?? null };", replace: "const fields: Record<string, unknown> = {};" },
-      { file: "worker/src/index.ts", find: "const started = Date.now();", replace: "" },
-      {
-        file: "worker/src/index.ts",
-        find: "fields: { transport: credentials.transport ?? null, protocol: session.protocol, msTo101: Date.now() - started },",
-        replace: "fields: {},",
-      },
-    ],
-  },
-  {
-    removes: "the bridge timeout (`AbortSignal.timeout`)",
-    group: "the bridge subrequest's guards",
-    edits: [
-      { file: "worker/src/passThrough.ts", find: "const signal = AbortSignal.timeout(bindings.EDGE_CONFIG.bridgeConnectTimeoutMs);", replace: "const signal = { aborted: false };" },
-      { file: "worker/src/passThrough.ts", find: 'upstream = await fetch(target, { headers, signal, redirect: "manual" });', replace: 'upstream = await fetch(target, { headers, redirect: "manual" });' },
-    ],
-  },
-  {
-    removes: 'refusing redirects (`redirect: "manual"`)',
-    group: "the bridge subrequest's guards",
-    edits: [{ file: "worker/src/passThrough.ts", find: 'upstream = await fetch(target, { headers, redirect: "manual" });', replace: "upstream = await fetch(target, { headers });" }],
-  },
-  {
-    removes: "the edge's own `101` (selected subprotocol only) instead of the bridge's response",
-    group: "the edge's own 101",
-    edits: [
-      {
-        file: "worker/src/passThrough.ts",
-        find: 'return { response: new Response(null, { status: 101, webSocket: bridgeSocket, headers: headers101 }), protocol };',
-        replace: "return { response: upstream, protocol };",
-      },
-      {
-        file: "worker/src/passThrough.ts",
-        find: 'const headers101: Record<string, string> = protocol === null ? {} : { "Sec-WebSocket-Protocol": protocol };',
-        replace: "",
-      },
-      { file: "worker/src/passThrough.ts", find: 'const protocol = selectProtocol(credentials.applicationProtocols, upstream.headers.get("Sec-WebSocket-Protocol"));', replace: "const protocol = null;" },
-    ],
-  },
-  {
-    removes: "checking the bridge's answer (status 101 and a socket)",
-    group: "the edge's own 101",
-    edits: [
-      { file: "worker/src/passThrough.ts", find: "const bridgeSocket = upstream.webSocket;", replace: "" },
-      { file: "worker/src/passThrough.ts", find: "if (upstream.status !== 101 || !bridgeSocket) {", replace: "if (upstream === undefined) {" },
-    ],
-  },
-  {
-    removes: "the HMAC itself (`crypto.subtle.verify` with the cached key)",
-    group: "the JWT check (HS256)",
-    // The await stays: only the runtime's call goes.
-    edits: [{ file: "worker/src/auth/hmacJwt.ts", find: 'if (await crypto.subtle.verify("HMAC", key, signature, signed)) {', replace: "if (await (key && signature && signed)) {" }],
-  },
-  {
-    removes: "the signature's base64url decoding and the signed part's bytes",
-    group: "the JWT check (HS256)",
-    edits: [
-      { file: "worker/src/auth/hmacJwt.ts", find: "const signature = asciiBytes(decodeSegment(token.slice(second + 1)));", replace: "" },
-      { file: "worker/src/auth/hmacJwt.ts", find: "const signed = ascii.encode(token.slice(0, second));", replace: "" },
-      { file: "worker/src/auth/hmacJwt.ts", find: "if (await (key && signature && signed)) {", replace: "if (await key) {" },
-    ],
-  },
-  {
-    removes: "the payload decoded and its claims checked (`exp`, `nbf`, `iat`, `iss`, `aud`)",
-    group: "the JWT check (HS256)",
-    edits: [
-      { file: "worker/src/auth/hmacJwt.ts", find: "const payload = parseObject(token.slice(first + 1, second));", replace: 'const payload = { sub: "bench" };' },
-      { file: "worker/src/auth/hmacJwt.ts", find: "checkClaims(payload, rules, now);", replace: "" },
-    ],
-  },
-  {
-    removes: "the rest of the JWT check (the header decoded, `alg` allowed, the key looked up, `sub` checked, the async layers)",
-    group: "the JWT check (HS256)",
-    edits: [{ file: "worker/src/index.ts", find: 'if (auth.mode === "off") return null;', replace: 'return "bench";' }],
-  },
-  {
-    removes: "the bridge request's allow-listed headers (the client's headers passed instead)",
-    group: "the bridge request built from an allow-list",
-    edits: [{ file: "worker/src/passThrough.ts", find: "const headers = bridgeRequestHeaders(clientHeaders, credentials, subject, bindings);", replace: "const headers = clientHeaders;" }],
-  },
-  {
-    removes: "reading the four token transports (subprotocols, Authorization, cookie, query)",
-    group: "the client's credentials and Origin",
-    edits: [
-      {
-        file: "worker/src/index.ts",
-        find: "const credentials = readClientCredentials(request.headers, url, transportsOf(bindings));",
-        replace: 'const credentials = { applicationProtocols: [], bearerProtocolOffered: false, forwardedSearch: url.search, transport: "subprotocol" } as unknown as ClientCredentials;',
-      },
-    ],
-  },
-  {
-    removes: "the Origin check",
-    group: "the client's credentials and Origin",
-    edits: [{ file: "worker/src/index.ts", find: 'checkOrigin(request.headers.get("Origin"), bindings);', replace: "" }],
-  },
-];
+export const ABLATION_LADDER: AblationStep[] = ladderOf({
+  "the log line": [["log", "log", "the log line (`console.log` of one JSON object; its fields are still gathered)"]],
+  "the bridge subrequest as the edge makes it": [
+    ["passThrough", "passThroughUnguarded", 'the subrequest\'s guards (`AbortSignal.timeout`, `redirect: "manual"`), checking the bridge\'s answer and the edge\'s own `101`'],
+    ["passThrough", "passThroughClientHeaders", "the bridge request's allow-listed headers (the client's headers passed instead)"],
+  ],
+  "the JWT check (HS256)": [
+    ["auth/hmacJwt", "hmacJwt", "the HS256 verification: the HMAC (`crypto.subtle.verify`), the segments decoded, the claims checked"],
+    ["auth/verify", "verify", "the rest of the JWT check (the header decoded, `alg` allowed, the key looked up, `sub` checked)"],
+  ],
+  "the client's credentials and Origin": [
+    ["auth/transports", "transports", "reading the four token transports (subprotocols, Authorization, cookie, query)"],
+    ["auth/origin", "origin", "the Origin check"],
+  ],
+});
 
-/** An esbuild plugin that applies `edits` to the Worker's sources; an edit whose text is not there exactly once is an error. */
-export function sourceEditPlugin(edits: SourceEdit[]): Plugin {
-  return {
-    name: "bench-source-edits",
-    setup(build) {
-      build.onLoad({ filter: /[/\\]worker[/\\]src[/\\].*\.ts$/ }, (args) => {
-        const file = relative(PROJECT_ROOT, args.path).split("\\").join("/");
-        let contents = readFileSync(args.path, "utf8");
-        for (const edit of edits.filter((e) => e.file === file)) contents = applyEdit(contents, edit);
-        return { contents, loader: "ts" };
-      });
-    },
-  };
+/** What the last rung against the floor measures: everything of the edge no rung takes out. */
+export const LADDER_SHELL =
+  "the edge's routing shell around a pass-through (URL, method and Upgrade checks, the bindings lookup, the token transports' settings, the log line's fields, try/catch, async layers): the last rung against the floor Worker";
+
+/** The module swaps in force at `rung` (rung 0: none, the whole edge). */
+export function swapsAt(rung: number, ladder: AblationStep[] = ABLATION_LADDER): ModuleSwaps {
+  return Object.assign({}, ...ladder.slice(0, rung).map((step) => step.swaps));
 }
 
-/** The Worker's bundle with the ladder's first `rung` steps taken out (rung 0: the whole edge). */
-export function buildRung(rung: number, outfile: string): Promise<WorkerBundle> {
-  return buildWorkerBundle({ outfile, plugins: [sourceEditPlugin(ABLATION_LADDER.slice(0, rung).flatMap((step) => step.edits))] });
+/**
+ * The Worker's bundle with the ladder's first `rung` steps taken out (rung 0: the whole edge). The
+ * rung's own swaps must reach a module the bundle imports; earlier ones may have nothing left to
+ * swap (once `verify.ts` is a stand-in, nothing imports `hmacJwt.ts`).
+ */
+export function buildRung(rung: number, outfile: string, ladder: AblationStep[] = ABLATION_LADDER): Promise<WorkerBundle> {
+  const mustReach = rung === 0 ? [] : Object.keys(ladder[rung - 1].swaps);
+  const plugin = moduleSwapPlugin(swapsAt(rung, ladder), { projectRoot: PROJECT_ROOT, root: join(PROJECT_ROOT, "worker", "src"), mustReach });
+  return buildWorkerBundle({ outfile, plugins: [plugin] });
+}
+
+/**
+ * Every rung built into `workDir` (`rung-<n>.mjs`), each checked to differ from the rung before it:
+ * throws naming the first rung whose swap is missing, no longer builds, or no longer changes the bundle.
+ */
+export async function buildLadder(workDir: string, ladder: AblationStep[] = ABLATION_LADDER): Promise<WorkerBundle[]> {
+  const bundles: WorkerBundle[] = [];
+  for (let rung = 0; rung <= ladder.length; rung++) {
+    let bundle: WorkerBundle;
+    try {
+      bundle = await buildRung(rung, join(workDir, `rung-${rung}.mjs`), ladder);
+    } catch (error) {
+      throw new Error(`rung ${rung} (${rung === 0 ? "the whole edge" : ladder[rung - 1].removes}) does not build: ${(error as Error).message}`);
+    }
+    if (rung > 0 && bundle.sha256 === bundles[rung - 1].sha256) throw new Error(`rung ${rung} (${ladder[rung - 1].removes}) builds the same bundle as the rung before it`);
+    bundles.push(bundle);
+  }
+  return bundles;
 }
 
 /** How many consecutive slices of a run the tables' ranges are taken over ("the run's tenths"). */
 export const TENTHS = 10;
-
-export function applyEdit(source: string, edit: SourceEdit): string {
-  const at = source.indexOf(edit.find);
-  if (at < 0 || source.indexOf(edit.find, at + 1) >= 0) {
-    throw new Error(`bench:ablation: ${edit.file} must contain exactly once: ${edit.find}`);
-  }
-  return source.slice(0, at) + edit.replace + source.slice(at + edit.find.length);
-}
-
-/** Every edit of the ladder applied in order to the real sources (throws naming the first that no longer fits). */
-export function checkLadder(ladder: AblationStep[] = ABLATION_LADDER): void {
-  const sources = new Map<string, string>();
-  for (const step of ladder) {
-    for (const edit of step.edits) {
-      const source = sources.get(edit.file) ?? readFileSync(join(PROJECT_ROOT, edit.file), "utf8");
-      sources.set(edit.file, applyEdit(source, edit));
-    }
-  }
-}
 
 export interface LadderRow {
   removes: string;
@@ -196,9 +110,9 @@ export interface LadderGroup extends LadderRow {
 export function medianWithChunkRange(values: number[], chunks: number): Spread {
   const size = Math.ceil(values.length / chunks);
   const medians: number[] = [];
-  for (let at = 0; at < values.length; at += size) medians.push(spreadOf(values.slice(at, at + size)).median);
+  for (let at = 0; at < values.length; at += size) medians.push(median(values.slice(at, at + size)));
   const range = spreadOf(medians);
-  return { median: spreadOf(values).median, min: range.min, max: range.max };
+  return { median: median(values), min: range.min, max: range.max };
 }
 
 /**
@@ -212,7 +126,7 @@ export function medianWithChunkRange(values: number[], chunks: number): Spread {
 export function ladderRows(steps: Pick<AblationStep, "removes" | "group">[], rungs: number[][], shell: string, chunks = TENTHS): { total: Spread; groups: LadderGroup[] } {
   const floor = rungs.at(-1)!;
   const between = (from: number, to: number) => medianWithChunkRange(rungs[from].map((micros, cycle) => micros - rungs[to][cycle]), chunks);
-  const left = (rung: number) => spreadOf(rungs[rung].map((micros, cycle) => micros - floor[cycle])).median;
+  const left = (rung: number) => median(rungs[rung].map((micros, cycle) => micros - floor[cycle]));
   const groups: LadderGroup[] = [];
   for (let first = 0; first < steps.length; ) {
     let end = first + 1;

@@ -65,19 +65,6 @@ export const FLOOR_WORKER = `export default {
 };
 `;
 
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-
-export function spreadOf(values: number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length === 0 ? Number.NaN : sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0] ?? Number.NaN, max: sorted.at(-1) ?? Number.NaN };
-}
-
 /** Process CPU of `pid` per upgrade over `count` sequential handshakes, in µs. */
 export async function cpuPerUpgrade(pid: number, target: Target, count: number): Promise<{ micros: number; handshake: Percentiles }> {
   const before = cpuSecondsPrecise(pid);

@@ -1,6 +1,7 @@
 /** Client-side measurements over real WebSockets: handshake, sequential round trips, pipelined throughput, idle sessions. */
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
+import { percentile, sortedAscending } from "../test/support/stats";
 
 export interface Target {
   url: string;
@@ -50,18 +51,14 @@ function closed(ws: WebSocket): Promise<void> {
   });
 }
 
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 export interface Percentiles {
   p50: number;
   p99: number;
 }
 
+/** Nearest-rank p50 and p99 (`test/support/stats.ts`). */
 const summarize = (samples: number[]): Percentiles => {
-  const sorted = [...samples].sort((a, b) => a - b);
+  const sorted = sortedAscending(samples);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 };
 

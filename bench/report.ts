@@ -1,5 +1,5 @@
 /** The benchmark's results as a Markdown table and an SVG chart. */
-import type { Spread } from "./floor";
+import type { Spread } from "../test/support/stats";
 import type { Percentiles } from "./measure";
 
 export interface PathResult {

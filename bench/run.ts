@@ -16,7 +16,8 @@ import { loadStackSettings, PROJECT_ROOT } from "../infra/config/stackFiles";
 import { handshakes, roundTrips, throughput, withIdleSessions, openSocket, FRAME_BYTES, type Percentiles, type Target } from "./measure";
 import { ensurePeersInstalled, startPeers, type Peer } from "./peers";
 import { cpuSeconds, processTree, rssBytes, sumOver } from "../test/support/processes";
-import { BENCH_AUTH, BENCH_BRIDGE_PATH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, coldStart, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken, spreadOf, startBenchKeySet, type ColdStart } from "./floor";
+import { median, spreadOf } from "../test/support/stats";
+import { BENCH_AUTH, BENCH_BRIDGE_PATH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, coldStart, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken, startBenchKeySet, type ColdStart } from "./floor";
 import { checkFloorTargets, checkTargets, cpuTable, floorTable, latencyChartSvg, resultsTable, type CpuRow, type FloorRow, type PathResult } from "./report";
 import { startWorkerd } from "./workerdProcess";
 import { cleanupOnExit } from "./cleanup";
@@ -37,11 +38,6 @@ const log = (line: string) => console.error(`[bench ${((Date.now() - started) / 
 const overBudget = () => Date.now() - started > PLAN.budgetMs;
 
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const medianOf = (samples: Percentiles[]): Percentiles => ({ p50: median(samples.map((s) => s.p50)), p99: median(samples.map((s) => s.p99)) });
 
 interface BenchPath {

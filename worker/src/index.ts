@@ -1,5 +1,6 @@
 import { bindingsFor, type Bindings } from "./bindings";
 import { bridgeWatchTick } from "./bridgeWatch/watch";
+import { checkOrigin } from "./auth/origin";
 import { readClientCredentials, type ClientCredentials, type TransportSettings } from "./auth/transports";
 import { verifyToken } from "./auth/verify";
 import { EdgeError, errorResponse } from "./errors";
@@ -11,15 +12,6 @@ import { HEALTH_PATH, WS_PATH } from "./routes";
 interface UpgradeOutcome {
   response: Response;
   fields: Record<string, string | number | boolean | null | undefined>;
-}
-
-function checkOrigin(origin: string | null, bindings: Bindings): void {
-  const settings = bindings.EDGE_CONFIG;
-  if (origin === null) {
-    if (!settings.allowMissingOrigin) throw new EdgeError("origin_required");
-    return;
-  }
-  if (!settings.allowedOrigins.includes(origin)) throw new EdgeError("origin_not_allowed");
 }
 
 /** Authenticates before any socket exists; returns the caller's subject, or null when the stack turned auth off. */
