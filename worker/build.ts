@@ -27,7 +27,7 @@ export async function buildWorkerBundle(
     outfile?: string;
     /** Readable names, for a profile only: never uploaded. */
     unminified?: boolean;
-    /** Source rewrites for a bench variant only (`npm run bench:ablation`): never uploaded. */
+    /** esbuild plugins for a bench variant only (`npm run bench:ablation`'s module swaps): never uploaded. */
     plugins?: Plugin[];
   } = {},
 ): Promise<WorkerBundle> {
