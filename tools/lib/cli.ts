@@ -6,6 +6,10 @@ import { parseArgs } from "node:util";
  * The developer commands' shared front door. A user mistake is one line `<command>: <what is
  * wrong>` and the usage on stderr, exit 2; `--help` (or `-h`) is the usage on stdout, exit 0; a
  * failure at run time is one line, exit 1. Never a stack trace (VOICE_EDGE_DEBUG=1 shows them).
+ *
+ * A command's module exports `run(args)`, which throws UsageError or CommandFailure and returns its
+ * exit code, and ends with `if (isEntryPoint(import.meta.url)) void main(command, run);`: importing
+ * it starts nothing, and a test or another program can call `run` with arguments of its own.
  */
 
 export interface Option {
