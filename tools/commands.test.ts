@@ -2,10 +2,13 @@ import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { freePort } from "../test/support/freePort";
 import { npmRun, type CommandRun } from "../test/support/runCommand";
 import { PROJECT_ROOT } from "../infra/config/stackFiles";
+import { UsageError } from "./lib/cli";
+import { run as policyConfig } from "./policyConfig";
+import { run as token } from "./token";
 
 /** Every command and every option its --help must list. */
 const COMMANDS: [string, string[]][] = [
@@ -150,5 +153,22 @@ describe("npm run policy-config beside stack files that are invalid", () => {
     expect(run.stderr).toMatch(/^policy-config: Invalid configuration for stack "qa" \(Pulumi\.qa\.yaml\): voice-edge:accountId: [^\n]*; voice-edge:zone: [^\n]*\n$/);
     expect(run.stdout).toBe("");
     expect(run.code).toBe(1);
+  });
+});
+
+describe("a command imported as a module", () => {
+  it("runs with the arguments it is given and returns its exit code", () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      expect(policyConfig(["--stack", "staging"])).toBe(0);
+      expect(JSON.parse(String(log.mock.calls[0][0]))["worker-routes-rate-limited"].coveredElsewhere).toEqual(["voice-staging.mycosoft.com/voice/*"]);
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it("throws a UsageError for a mistake instead of exiting the process", async () => {
+    expect(() => policyConfig(["--bogus"])).toThrow(UsageError);
+    await expect(token(["--ttl", "8d"])).rejects.toThrow(new UsageError('--ttl "8d" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)'));
   });
 });

@@ -6,14 +6,14 @@ import { createServer } from "node:net";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
 import { bridgeUrlProblem, originProblem } from "../worker/src/bindings";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
-import { defineCommand, oneLine } from "./lib/cli";
+import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
 import { localEdgeBindings } from "./lib/localBindings";
 import { startLocalEdge, type LocalEdge } from "./lib/localEdge";
 import { whenLauncherExits } from "./lib/parentWatch";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 
-const cli = defineCommand({
+const command = defineCommand({
   name: "dev",
   options: {
     stack: { type: "string", value: "<name>", default: "staging", description: `the stack file whose edge settings to run (${knownStacks().join(", ")})` },
@@ -22,39 +22,11 @@ const cli = defineCommand({
   },
   notes: ["environment: BRIDGE_URL (a real bridge instead of the stand-in), PORT", "exit: 0 stopped, 1 failed to start, 2 a usage mistake"],
 });
-const args = cli.parse();
-
-function fail(message: string): never {
-  return cli.fail(message);
-}
-
-const port = Number(args.port);
-if (!Number.isInteger(port) || port < 1 || port > 65535) cli.usageError(`port "${args.port}" (from ${process.env.PORT === args.port ? "PORT" : "--port"}) is not a TCP port`);
-if (!knownStacks().includes(args.stack)) cli.usageError(`unknown stack "${args.stack}": the stacks here are ${knownStacks().join(", ")}`);
-for (const origin of args["allow-origin"]) {
-  const problem = originProblem(origin);
-  if (problem) cli.usageError(`--allow-origin "${origin}" ${problem}`);
-}
-
-let bridge: StandinBridge | undefined;
-let edge: LocalEdge | undefined;
-let stopping = false;
-
-async function stop(exitCode: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    await edge?.dispose().catch(() => undefined);
-    await bridge?.stop();
-  }
-  process.exit(exitCode);
-}
-process.on("SIGINT", () => void stop(0));
-process.on("SIGTERM", () => void stop(0));
-process.on("SIGHUP", () => void stop(0));
-whenLauncherExits(() => void stop(0));
+/** workerd's own report of a failure (a kj::Exception and its stack): the one line dev prints says it better. */
+const RUNTIME_DUMP = /kj::Exception|^stack: .*workerd@/;
 
 /** Whether the port can be bound now: checked before workerd starts, whose bind failure is a 1.5 KB kj::Exception dump. */
-function portIsFree(): Promise<boolean> {
+function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(false));
@@ -62,45 +34,67 @@ function portIsFree(): Promise<boolean> {
   });
 }
 
-const busyPort = `port ${port} is in use: stop what holds it or pass --port`;
-/** workerd's own report of a failure (a kj::Exception and its stack): the one line dev prints says it better. */
-const RUNTIME_DUMP = /kj::Exception|^stack: .*workerd@/;
-
-try {
-  if (!(await portIsFree())) fail(busyPort);
-  const config = loadStackSettings(args.stack);
-  const bundle = await buildWorkerBundle();
-  console.log(describeBundle(bundle));
-
-  let bridgeUrl = process.env.BRIDGE_URL;
-  if (bridgeUrl) {
-    const problem = bridgeUrlProblem(bridgeUrl);
-    if (problem) fail(`BRIDGE_URL "${bridgeUrl}": ${problem}`);
-  } else {
-    bridge = await startStandinBridge();
-    bridgeUrl = `${bridge.origin}/api/chat`;
+/** Starts the edge (and the stand-in bridge) and returns once they run; a signal or the launcher's exit stops them. */
+export async function run(argv: string[]): Promise<void> {
+  const args = command.parse(argv);
+  const port = Number(args.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port "${args.port}" (from ${process.env.PORT === args.port ? "PORT" : "--port"}) is not a TCP port`);
+  if (!knownStacks().includes(args.stack)) throw new UsageError(`unknown stack "${args.stack}": the stacks here are ${knownStacks().join(", ")}`);
+  for (const origin of args["allow-origin"]) {
+    const problem = originProblem(origin);
+    if (problem) throw new UsageError(`--allow-origin "${origin}" ${problem}`);
   }
 
-  const local = localEdgeBindings(config, { bridgeUrl, port, devSecret: localDevSecret(), allowOrigins: args["allow-origin"] });
-  let started = false;
-  edge = await startLocalEdge({
-    code: bundle.code,
-    compatibilityDate: config.compatibilityDate,
-    bindings: local.bindings,
-    port,
-    onLogLine: (line) => {
-      if (!started && RUNTIME_DUMP.test(line)) return;
-      console.log(line);
-    },
-  }).catch((error: Error) => {
-    if (/EADDRINUSE|address already in use/i.test(String(error?.message) + String(error?.cause))) fail(busyPort);
-    throw error;
-  });
-  started = true;
+  let bridge: StandinBridge | undefined;
+  let edge: LocalEdge | undefined;
+  let stopping: Promise<void> | undefined;
+  const dispose = () =>
+    (stopping ??= (async () => {
+      await edge?.dispose().catch(() => undefined);
+      await bridge?.stop();
+    })());
+  const stop = () => void dispose().then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  process.on("SIGHUP", stop);
+  whenLauncherExits(stop);
 
-  const wsUrl = `ws://127.0.0.1:${port}/voice/ws`;
-  const stackArgs = args.stack === "staging" ? "" : ` -- --stack ${args.stack}`;
-  console.log(`
+  const busyPort = `port ${port} is in use: stop what holds it or pass --port`;
+  try {
+    if (!(await portIsFree(port))) throw new CommandFailure(busyPort);
+    const config = loadStackSettings(args.stack);
+    const bundle = await buildWorkerBundle();
+    console.log(describeBundle(bundle));
+
+    let bridgeUrl = process.env.BRIDGE_URL;
+    if (bridgeUrl) {
+      const problem = bridgeUrlProblem(bridgeUrl);
+      if (problem) throw new CommandFailure(`BRIDGE_URL "${bridgeUrl}": ${problem}`);
+    } else {
+      bridge = await startStandinBridge();
+      bridgeUrl = `${bridge.origin}/api/chat`;
+    }
+
+    const local = localEdgeBindings(config, { bridgeUrl, port, devSecret: localDevSecret(), allowOrigins: args["allow-origin"] });
+    let started = false;
+    edge = await startLocalEdge({
+      code: bundle.code,
+      compatibilityDate: config.compatibilityDate,
+      bindings: local.bindings,
+      port,
+      onLogLine: (line) => {
+        if (!started && RUNTIME_DUMP.test(line)) return;
+        console.log(line);
+      },
+    }).catch((error: Error) => {
+      if (/EADDRINUSE|address already in use/i.test(String(error?.message) + String(error?.cause))) throw new CommandFailure(busyPort);
+      throw error;
+    });
+    started = true;
+
+    const wsUrl = `ws://127.0.0.1:${port}/voice/ws`;
+    const stackArgs = args.stack === "staging" ? "" : ` -- --stack ${args.stack}`;
+    console.log(`
 voice edge running in workerd (stack ${args.stack}, compatibility date ${config.compatibilityDate})
   WebSocket  ${wsUrl}
   health     http://127.0.0.1:${port}/voice/health
@@ -113,7 +107,10 @@ next, in another terminal:
   or by hand: npx wscat -c "${wsUrl}" -s voice.v1 -s "bearer.$(npm run --silent token${stackArgs})"
 Ctrl-C stops the edge and the stand-in bridge.
 `);
-} catch (error) {
-  console.error(`dev: ${oneLine(error instanceof Error ? error.message : String(error))}`);
-  await stop(1);
+  } catch (error) {
+    await dispose();
+    throw error instanceof CommandFailure ? error : new CommandFailure(error instanceof Error ? error.message : String(error));
+  }
 }
+
+if (isEntryPoint(import.meta.url)) void main(command, run);

@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { PROJECT_ROOT } from "../infra/config/stackFiles";
-import { defineCommand } from "./lib/cli";
+import { CommandFailure, defineCommand, isEntryPoint, main } from "./lib/cli";
 
 const command = defineCommand({
   name: "format",
@@ -19,9 +19,9 @@ export function run(args: string[]): number {
     cwd: PROJECT_ROOT,
     stdio: "inherit",
   });
-  if (result.error) command.fail(`could not start Prettier: ${result.error.message}`);
+  if (result.error) throw new CommandFailure(`could not start Prettier: ${result.error.message}`);
   if (check && result.status === 0) console.log("format: every file is formatted");
   return result.status ?? 1;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = run(process.argv.slice(2));
+if (isEntryPoint(import.meta.url)) void main(command, run);

@@ -4,12 +4,11 @@
  */
 import { StackConfigError } from "../infra/config/schema";
 import { BRIDGE_WATCH_BINDINGS, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
-import { defineCommand } from "./lib/cli";
+import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { runProgramOffline, Secret, type DeclaredResource } from "../infra/offlineRun";
 import { knownStacks, stackFileName } from "../infra/config/stackFiles";
 
 const SECRET_MASK = "[secret]";
-process.stdout.on("error", (error: NodeJS.ErrnoException) => process.exit(error.code === "EPIPE" ? 0 : 1));
 const PLACEHOLDER_ID = /^0{32}$/;
 
 
@@ -79,7 +78,7 @@ function formatInputs(resource: DeclaredResource): string[] {
   return lines;
 }
 
-const cli = defineCommand({
+const command = defineCommand({
   name: "plan",
   options: {
     stack: { type: "string", value: "<name>", required: true, description: `the stack to show (${knownStacks().join(", ")})` },
@@ -87,38 +86,44 @@ const cli = defineCommand({
   },
   notes: ["exit: 0 printed, 1 the program failed, 2 a usage mistake"],
 });
-function fail(message: string): never {
-  return cli.fail(message);
-}
-const args = cli.parse();
-if (!knownStacks().includes(args.stack)) cli.usageError(`no stack file ${stackFileName(args.stack)}: the stacks here are ${knownStacks().join(", ")}`);
 
-let resources: DeclaredResource[];
-let outputs: Record<string, unknown>;
-try {
-  ({ resources, outputs } = await runProgramOffline(args.stack));
-  resources.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
-} catch (error) {
-  fail(error instanceof StackConfigError ? error.message : `the program failed: ${(error as Error).message}`);
-}
+export async function run(argv: string[]): Promise<number> {
+  const args = command.parse(argv);
+  if (!knownStacks().includes(args.stack)) throw new UsageError(`no stack file ${stackFileName(args.stack)}: the stacks here are ${knownStacks().join(", ")}`);
 
-if (args.json) {
-  console.log(JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: displayInputs(r) })), null, 2));
-} else {
-  const placeholders = resources.some((r) => Object.entries(r.inputs).some(([key, value]) => /(account|zone)Id$/.test(key) && typeof value === "string" && PLACEHOLDER_ID.test(value)));
-  console.log(`voice-edge plan for stack "${args.stack}" (${stackFileName(args.stack)})
+  let resources: DeclaredResource[];
+  let outputs: Record<string, unknown>;
+  try {
+    ({ resources, outputs } = await runProgramOffline(args.stack));
+    resources.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
+  } catch (error) {
+    throw new CommandFailure(error instanceof StackConfigError ? error.message : `the program failed: ${(error as Error).message}`);
+  }
+
+  if (args.json) {
+    console.log(JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: displayInputs(r) })), null, 2));
+  } else {
+    const placeholders = resources.some((r) => Object.entries(r.inputs).some(([key, value]) => /(account|zone)Id$/.test(key) && typeof value === "string" && PLACEHOLDER_ID.test(value)));
+    console.log(`voice-edge plan for stack "${args.stack}" (${stackFileName(args.stack)})
 Offline: the real program ran under Pulumi's mocks. No Cloudflare API was called; IDs and
 tokens below are stand-ins and secrets are masked. \`pulumi preview --stack ${args.stack}\` shows the real diff.`);
-  if (placeholders) console.log(`\nwarning: ${stackFileName(args.stack)} still has placeholder account/zone IDs (all zeros); set yours before \`pulumi up\`.`);
-  console.log(`\n${resources.length} resources:`);
-  const print = (resource: DeclaredResource, indent: string) => {
-    console.log(`\n${indent}+ ${shortType(resource.type)}  ${resource.name}   (${resource.type})`);
-    for (const line of formatInputs(resource)) console.log(`${indent}    ${line}`);
-    for (const child of resources.filter((r) => r.parent === resource.name && r !== resource)) print(child, `${indent}    `);
-  };
-  for (const resource of resources.filter((r) => r.parent === undefined)) print(resource, "");
-  console.log("\nalerts:");
-  for (const line of alertSummary(resources)) console.log(`    ${line}`);
-  console.log("\noutputs:");
-  for (const [name, value] of Object.entries(outputs)) console.log(`    ${name}: ${JSON.stringify(displayValue(value))}`);
+    if (placeholders) console.log(`\nwarning: ${stackFileName(args.stack)} still has placeholder account/zone IDs (all zeros); set yours before \`pulumi up\`.`);
+    console.log(`\n${resources.length} resources:`);
+    const print = (resource: DeclaredResource, indent: string) => {
+      console.log(`\n${indent}+ ${shortType(resource.type)}  ${resource.name}   (${resource.type})`);
+      for (const line of formatInputs(resource)) console.log(`${indent}    ${line}`);
+      for (const child of resources.filter((r) => r.parent === resource.name && r !== resource)) print(child, `${indent}    `);
+    };
+    for (const resource of resources.filter((r) => r.parent === undefined)) print(resource, "");
+    console.log("\nalerts:");
+    for (const line of alertSummary(resources)) console.log(`    ${line}`);
+    console.log("\noutputs:");
+    for (const [name, value] of Object.entries(outputs)) console.log(`    ${name}: ${JSON.stringify(displayValue(value))}`);
+  }
+  return 0;
+}
+
+if (isEntryPoint(import.meta.url)) {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => process.exit(error.code === "EPIPE" ? 0 : 1));
+  void main(command, run);
 }

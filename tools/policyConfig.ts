@@ -6,7 +6,7 @@
 import { routeViolations } from "../policy/rules";
 import { rateLimitExpression } from "../infra/rateLimitExpression";
 import { routePattern } from "../infra/worker";
-import { defineCommand } from "./lib/cli";
+import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import type { StackSettings } from "../infra/config/schema";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 
@@ -32,20 +32,24 @@ export function policyConfigFor(stack: string): Record<string, unknown> {
   return { "worker-routes-rate-limited": { coveredElsewhere } };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const cli = defineCommand({
-    name: "policy-config",
-    invocation: "npm run --silent policy-config --",
-    options: { stack: { type: "string", value: "<name>", required: true, description: `the stack whose policy config to print (${knownStacks().join(", ")})` } },
-    notes: ["prints the JSON for `pulumi preview --policy-pack-config`; exit 1 when the stack file is invalid, 2 for a usage mistake"],
-  });
-  const { stack } = cli.parse();
-  if (!knownStacks().includes(stack)) cli.usageError(`unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`);
+const command = defineCommand({
+  name: "policy-config",
+  invocation: "npm run --silent policy-config --",
+  options: { stack: { type: "string", value: "<name>", required: true, description: `the stack whose policy config to print (${knownStacks().join(", ")})` } },
+  notes: ["prints the JSON for `pulumi preview --policy-pack-config`; exit 1 when the stack file is invalid, 2 for a usage mistake"],
+});
+
+export function run(args: string[]): number {
+  const { stack } = command.parse(args);
+  if (!knownStacks().includes(stack)) throw new UsageError(`unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`);
   let config: Record<string, unknown>;
   try {
     config = policyConfigFor(stack);
   } catch (error) {
-    config = cli.fail((error as Error).message);
+    throw new CommandFailure((error as Error).message);
   }
   console.log(JSON.stringify(config, null, 2));
+  return 0;
 }
+
+if (isEntryPoint(import.meta.url)) void main(command, run);

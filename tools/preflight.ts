@@ -7,14 +7,14 @@
 import type { StackSettings } from "../infra/config/schema";
 import type { PreflightContext } from "../infra/preflight/check";
 import { carriedRules, carriedRulesYaml, rateLimitEntryPoint } from "../infra/preflight/rateLimit";
-import { defineCommand } from "./lib/cli";
+import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { apiFailure, formatResult, problem, type CheckResult } from "../infra/preflight/result";
 import { DEFAULT_BOUND_MS, preflightClient, runPreflight } from "../infra/preflight/run";
 import { tunnelIdFromPulumi } from "../infra/preflight/tunnel";
 import { requiredPermissionsFor } from "../infra/preflight/permissions";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 
-const cli = defineCommand({
+const command = defineCommand({
   name: "preflight",
   options: {
     stack: { type: "string", value: "<name>", required: true, description: `the stack to check (${knownStacks().join(", ")})` },
@@ -25,72 +25,74 @@ const cli = defineCommand({
   },
   notes: ["environment: CLOUDFLARE_API_TOKEN (required), CLOUDFLARE_BASE_URL (optional API base URL)", "exit: 0 no problem (warnings allowed), 1 a problem, 2 a usage mistake"],
 });
-function usageError(message: string): never {
-  return cli.usageError(message);
-}
-const args = cli.parse();
-const stack = args.stack;
-const boundMs = Number(args["timeout-ms"]);
-if (!Number.isInteger(boundMs) || boundMs < 100 || boundMs > 600_000) usageError(`--timeout-ms "${args["timeout-ms"]}" must be a whole number of milliseconds between 100 and 600000`);
-if (!knownStacks().includes(stack)) usageError(`unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`);
-let settings: StackSettings;
-try {
-  settings = loadStackSettings(stack);
-} catch (error) {
-  settings = cli.fail((error as Error).message, 2);
-}
-
-function finish(results: CheckResult[]): never {
-  if (args.json) console.log(JSON.stringify(results, null, 2));
+function print(results: CheckResult[], json: boolean): number {
+  if (json) console.log(JSON.stringify(results, null, 2));
   else for (const result of results) console.log(formatResult(result));
-  process.exit(results.some((r) => r.status === "problem") ? 1 : 0);
+  return results.some((r) => r.status === "problem") ? 1 : 0;
 }
 
-const apiToken = process.env.CLOUDFLARE_API_TOKEN;
-if (!apiToken) {
-  finish([
-    problem(
-      "token",
-      "CLOUDFLARE_API_TOKEN is not set",
-      `create an API token (dashboard → My Profile → API Tokens) with ${requiredPermissionsFor(settings).map((p) => `"${p.group}"`).join(", ")} and export CLOUDFLARE_API_TOKEN`,
-    ),
-  ]);
-}
-
-const abort = new AbortController();
-const deadline = new Promise<void>((resolve) =>
-  setTimeout(() => {
-    abort.abort();
-    resolve();
-  }, boundMs).unref(),
-);
-const client = preflightClient({ apiToken, baseURL: process.env.CLOUDFLARE_BASE_URL || undefined, boundMs, signal: abort.signal });
-
-if (args["carry-rules"]) {
-  if (!settings.zone.owner) finish([problem("carry-rules", `stack ${stack} has zone.owner: false`, "run --carry-rules for the stack that owns the zone")]);
-  let entryPoint;
+export async function run(argv: string[]): Promise<number> {
+  const args = command.parse(argv);
+  const stack = args.stack;
+  const boundMs = Number(args["timeout-ms"]);
+  if (!Number.isInteger(boundMs) || boundMs < 100 || boundMs > 600_000) throw new UsageError(`--timeout-ms "${args["timeout-ms"]}" must be a whole number of milliseconds between 100 and 600000`);
+  if (!knownStacks().includes(stack)) throw new UsageError(`unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`);
+  let settings: StackSettings;
   try {
-    entryPoint = await Promise.race([rateLimitEntryPoint(client, settings.zone.id), deadline.then(() => Promise.reject(new Error(`no answer within ${boundMs / 1000} s`)))]);
+    settings = loadStackSettings(stack);
   } catch (error) {
-    finish([apiFailure("carry-rules", error, "the zone's http_ratelimit entry point")]);
+    throw new CommandFailure((error as Error).message, 2);
   }
-  if (!entryPoint) finish([problem("carry-rules", `${settings.zone.name} has no http_ratelimit entry point: there are no rules to carry`, "nothing to paste; `pulumi up` creates the entry point")]);
-  let carried;
-  try {
-    carried = carriedRules(entryPoint);
-  } catch (error) {
-    finish([problem("carry-rules", `a rule of entry point ${entryPoint.id} cannot be carried as it is: ${(error as Error).message.split("\n")[0]}`, "edit or remove that rule in the dashboard (Security → WAF → Rate limiting rules), then run --carry-rules again")]);
+  const finish = (results: CheckResult[]) => print(results, args.json);
+
+  const apiToken = process.env.CLOUDFLARE_API_TOKEN;
+  if (!apiToken) {
+    return finish([
+      problem(
+        "token",
+        "CLOUDFLARE_API_TOKEN is not set",
+        `create an API token (dashboard → My Profile → API Tokens) with ${requiredPermissionsFor(settings).map((p) => `"${p.group}"`).join(", ")} and export CLOUDFLARE_API_TOKEN`,
+      ),
+    ]);
   }
-  console.log(args.json ? JSON.stringify(carried, null, 2) : carriedRulesYaml(stack, carried));
-  process.exit(0);
+
+  const abort = new AbortController();
+  const deadline = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      abort.abort();
+      resolve();
+    }, boundMs).unref(),
+  );
+  const client = preflightClient({ apiToken, baseURL: process.env.CLOUDFLARE_BASE_URL || undefined, boundMs, signal: abort.signal });
+
+  if (args["carry-rules"]) {
+    if (!settings.zone.owner) return finish([problem("carry-rules", `stack ${stack} has zone.owner: false`, "run --carry-rules for the stack that owns the zone")]);
+    let entryPoint;
+    try {
+      entryPoint = await Promise.race([rateLimitEntryPoint(client, settings.zone.id), deadline.then(() => Promise.reject(new Error(`no answer within ${boundMs / 1000} s`)))]);
+    } catch (error) {
+      return finish([apiFailure("carry-rules", error, "the zone's http_ratelimit entry point")]);
+    }
+    if (!entryPoint) return finish([problem("carry-rules", `${settings.zone.name} has no http_ratelimit entry point: there are no rules to carry`, "nothing to paste; `pulumi up` creates the entry point")]);
+    let carried;
+    try {
+      carried = carriedRules(entryPoint);
+    } catch (error) {
+      return finish([problem("carry-rules", `a rule of entry point ${entryPoint.id} cannot be carried as it is: ${(error as Error).message.split("\n")[0]}`, "edit or remove that rule in the dashboard (Security → WAF → Rate limiting rules), then run --carry-rules again")]);
+    }
+    console.log(args.json ? JSON.stringify(carried, null, 2) : carriedRulesYaml(stack, carried));
+    return 0;
+  }
+
+  const tunnelIdOption = args["tunnel-id"];
+  let pulumiTunnelId: Promise<string | undefined> | undefined;
+  const context: PreflightContext = {
+    client,
+    stack,
+    settings,
+    tunnelId: () => (tunnelIdOption !== undefined ? Promise.resolve(tunnelIdOption) : (pulumiTunnelId ??= tunnelIdFromPulumi(stack))),
+  };
+  return finish(await runPreflight(context, boundMs, deadline));
 }
 
-const tunnelIdOption = args["tunnel-id"];
-let pulumiTunnelId: Promise<string | undefined> | undefined;
-const context: PreflightContext = {
-  client,
-  stack,
-  settings,
-  tunnelId: () => (tunnelIdOption !== undefined ? Promise.resolve(tunnelIdOption) : (pulumiTunnelId ??= tunnelIdFromPulumi(stack))),
-};
-finish(await runPreflight(context, boundMs, deadline));
+if (isEntryPoint(import.meta.url)) void main(command, run);

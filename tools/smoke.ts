@@ -8,14 +8,14 @@ import { connect as tlsConnect } from "node:tls";
 import WebSocket from "ws";
 import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
 import { HEALTH_PATH, WS_PATH } from "../worker/src/routes";
-import { defineCommand, UsageError } from "./lib/cli";
+import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 
 class SmokeFailure extends Error {}
 const fail = (reason: string): never => {
   throw new SmokeFailure(reason);
 };
 
-const cli = defineCommand({
+const command = defineCommand({
   name: "smoke",
   options: {
     url: { type: "string", value: "<ws(s)://host/voice/ws>", required: true, description: "the edge's WebSocket URL" },
@@ -28,8 +28,6 @@ const cli = defineCommand({
   },
   notes: ["exit: 0 ok, 1 the edge failed a step, 2 a usage mistake"],
 });
-const args = cli.parse();
-
 /** A JWS in compact form: three base64url parts. Anything else is named before it reaches a subprotocol header. */
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 export function tokenProblem(token: string): string | undefined {
@@ -38,8 +36,9 @@ export function tokenProblem(token: string): string | undefined {
   return `is not a JWT (${why}): use npm run --silent token (without --silent, npm prints its own lines into the token)`;
 }
 
-const timings: [string, number][] = [];
-async function timed<T>(label: string, step: () => Promise<T>): Promise<T> {
+type Timings = [string, number][];
+
+async function timed<T>(timings: Timings, label: string, step: () => Promise<T>): Promise<T> {
   const started = performance.now();
   const result = await step();
   timings.push([label, performance.now() - started]);
@@ -167,7 +166,8 @@ class BinaryFrames {
   }
 }
 
-async function smoke(): Promise<void> {
+async function smoke(args: ReturnType<typeof command.parse>): Promise<void> {
+  const timings: Timings = [];
   let url: URL;
   try {
     url = new URL(args.url);
@@ -186,20 +186,20 @@ async function smoke(): Promise<void> {
   if (problem) throw new UsageError(`${args.token !== undefined ? "--token" : "VOICE_EDGE_TOKEN"} ${problem}`);
 
   const protocols = [args.protocol, ...(token ? [`${BEARER_PROTOCOL_PREFIX}${token}`] : [])];
-  const { socket, frames } = await timed("upgrade to 101", () => withTimeout(open(url, protocols, origin, timeoutMs), timeoutMs, "no 101"));
+  const { socket, frames } = await timed(timings, "upgrade to 101", () => withTimeout(open(url, protocols, origin, timeoutMs), timeoutMs, "no 101"));
   try {
     if (socket.protocol !== args.protocol) fail(`the 101 selected subprotocol "${socket.protocol}", expected "${args.protocol}"`);
     if (!args["no-handshake"]) {
-      const first = await timed("bridge handshake frame", () => withTimeout(frames.next(), timeoutMs, "no 0x00 handshake frame from the bridge"));
+      const first = await timed(timings, "bridge handshake frame", () => withTimeout(frames.next(), timeoutMs, "no 0x00 handshake frame from the bridge"));
       if (first.length !== 1 || first[0] !== 0x00) fail(`the bridge's first frame was not the 0x00 handshake (got ${first.length} bytes starting ${first[0]})`);
     }
     const frame = Buffer.concat([Buffer.from([0x01]), randomBytes(639)]);
-    const reply = await timed("binary round trip (640 B)", () => {
+    const reply = await timed(timings, "binary round trip (640 B)", () => {
       socket.send(frame);
       return withTimeout(frames.next(), timeoutMs, "no binary frame back");
     });
     if (!reply.equals(frame)) console.log("note: the bridge answered with a different frame (not an echo)");
-    await timed("close 1000", () => {
+    await timed(timings, "close 1000", () => {
       const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
       socket.close(1000, "smoke test done");
       return withTimeout(closed, timeoutMs, "no close handshake");
@@ -208,7 +208,7 @@ async function smoke(): Promise<void> {
     socket.terminate();
   }
 
-  const health = await timed("GET /voice/health", async () => {
+  const health = await timed(timings, "GET /voice/health", async () => {
     try {
       return await fetch(`${httpOrigin}${HEALTH_PATH}`, { signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
@@ -222,9 +222,15 @@ async function smoke(): Promise<void> {
   for (const [label, ms] of timings) console.log(`  ${label.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms`);
 }
 
-try {
-  await smoke();
-} catch (error) {
-  if (error instanceof UsageError) cli.usageError(error.message);
-  cli.fail(`FAIL ${(error as Error).message}`);
+export async function run(argv: string[]): Promise<number> {
+  const args = command.parse(argv);
+  try {
+    await smoke(args);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new CommandFailure(`FAIL ${(error as Error).message}`);
+  }
+  return 0;
 }
+
+if (isEntryPoint(import.meta.url)) void main(command, run);

@@ -4,7 +4,7 @@
  * in that environment variable instead, e.g. for the smoke test against a deployed stack.
  */
 import { SignJWT } from "jose";
-import { defineCommand } from "./lib/cli";
+import { defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
 import { loadStackSettings } from "../infra/config/stackFiles";
 
@@ -19,7 +19,7 @@ export function parseLifetime(text: string): number | undefined {
   return seconds >= 1 && seconds <= MAX_LIFETIME_SECONDS ? seconds : undefined;
 }
 
-const cli = defineCommand({
+const command = defineCommand({
   name: "token",
   invocation: "npm run --silent token --",
   options: {
@@ -33,30 +33,36 @@ const cli = defineCommand({
   notes: ["prints one JWT and nothing else; exit 2 for a usage mistake"],
 });
 function fail(message: string): never {
-  return cli.usageError(message);
+  throw new UsageError(message);
 }
-const args = cli.parse();
-const lifetime = parseLifetime(args.ttl) ?? fail(`--ttl "${args.ttl}" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)`);
 
-let auth;
-try {
-  auth = loadStackSettings(args.stack).edge.auth;
-} catch (error) {
-  fail((error as Error).message);
+export async function run(argv: string[]): Promise<number> {
+  const args = command.parse(argv);
+  const lifetime = parseLifetime(args.ttl) ?? fail(`--ttl "${args.ttl}" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)`);
+
+  let auth;
+  try {
+    auth = loadStackSettings(args.stack).edge.auth;
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  if (auth.mode !== "jwt") fail(`stack "${args.stack}" has auth.mode off: the edge needs no token`);
+
+  const now = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT({})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(args.sub)
+    .setIssuedAt(now)
+    .setExpirationTime(now + lifetime);
+  const issuer = args.iss ?? auth.issuer;
+  const audience = args.aud ?? auth.audience;
+  if (issuer) jwt.setIssuer(issuer);
+  if (audience) jwt.setAudience(audience);
+  const secretEnv = args["secret-env"];
+  const secret = secretEnv ? process.env[secretEnv] : localDevSecret();
+  if (!secret) fail(`--secret-env ${secretEnv}: that environment variable is empty or unset`);
+  console.log(await jwt.sign(new TextEncoder().encode(secret)));
+  return 0;
 }
-if (auth.mode !== "jwt") fail(`stack "${args.stack}" has auth.mode off: the edge needs no token`);
 
-const now = Math.floor(Date.now() / 1000);
-const jwt = new SignJWT({})
-  .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-  .setSubject(args.sub)
-  .setIssuedAt(now)
-  .setExpirationTime(now + lifetime);
-const issuer = args.iss ?? auth.issuer;
-const audience = args.aud ?? auth.audience;
-if (issuer) jwt.setIssuer(issuer);
-if (audience) jwt.setAudience(audience);
-const secretEnv = args["secret-env"];
-const secret = secretEnv ? process.env[secretEnv] : localDevSecret();
-if (!secret) fail(`--secret-env ${secretEnv}: that environment variable is empty or unset`);
-console.log(await jwt.sign(new TextEncoder().encode(secret)));
+if (isEntryPoint(import.meta.url)) void main(command, run);

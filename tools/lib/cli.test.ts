@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defineCommand, oneLine } from "./cli";
+import { defineCommand, HelpRequested, oneLine, UsageError } from "./cli";
 
 describe("oneLine", () => {
   it.each([
@@ -39,5 +39,21 @@ describe("a command's usage", () => {
 
   it("parses values with their defaults: false for flags, [] for repeatable options", () => {
     expect(cli.parse(["--stack", "prod", "--origin", "http://a", "--origin", "http://b"])).toEqual({ stack: "prod", port: "8787", origin: ["http://a", "http://b"], json: false });
+  });
+
+  it("throws a UsageError naming a mistake in arguments it was given, and exits nothing", () => {
+    expect(() => cli.parse(["--stack", "prod", "--bogus"])).toThrow(new UsageError("Unknown option '--bogus'"));
+    expect(() => cli.parse([])).toThrow(new UsageError("--stack is required"));
+  });
+
+  it("throws HelpRequested carrying the usage for --help in arguments it was given", () => {
+    let thrown: unknown;
+    try {
+      cli.parse(["--help"]);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(HelpRequested);
+    expect((thrown as HelpRequested).usage).toBe(cli.usage);
   });
 });

@@ -1,9 +1,15 @@
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
 /**
  * The developer commands' shared front door. A user mistake is one line `<command>: <what is
  * wrong>` and the usage on stderr, exit 2; `--help` (or `-h`) is the usage on stdout, exit 0; a
  * failure at run time is one line, exit 1. Never a stack trace (VOICE_EDGE_DEBUG=1 shows them).
+ *
+ * A command's module exports `run(args)`, which throws UsageError or CommandFailure and returns its
+ * exit code, and ends with `if (isEntryPoint(import.meta.url)) void main(command, run);`: importing
+ * it starts nothing, and a test or another program can call `run` with arguments of its own.
  */
 
 export interface Option {
@@ -48,22 +54,39 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** A failure at run time the user can act on: one line, exit 1. */
+/** A failure at run time the user can act on: one line, exit 1 (or `exitCode`). */
 export class CommandFailure extends Error {
   override name = "CommandFailure";
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** `--help` in arguments given to `parse(argv)`: the caller prints `usage` on stdout, exit 0. */
+export class HelpRequested extends Error {
+  override name = "HelpRequested";
+  constructor(readonly usage: string) {
+    super("help requested");
+  }
 }
 
 export interface Command<O extends Options> {
   readonly name: string;
   readonly usage: string;
   /**
-   * Parses `argv` (default: this process's arguments). Prints the usage and exits 0 on --help;
-   * on a mistake prints one line naming it and the usage, exits 2. Parsing this process's own
-   * arguments also makes every error nobody catches from then on one line and exit 1.
+   * Parses `argv`: throws UsageError naming a mistake, HelpRequested on --help (what `main` turns
+   * into exit 2 and exit 0). Without `argv`, parses this process's own arguments and exits itself:
+   * the usage and 0 on --help, one line and the usage and 2 on a mistake; every error nobody
+   * catches from then on is one line and exit 1.
    */
   parse(argv?: string[]): Values<O>;
   usageError(message: string): never;
   fail(message: string, exitCode?: number): never;
+  /** Prints `error` as this command's one line (with the usage for a UsageError) and exits 2, 1 or its `exitCode`. */
+  report(error: unknown): never;
 }
 
 const HELP: Option = { type: "boolean", description: "print this text" };
@@ -114,10 +137,14 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
     process.exit(exitCode);
   };
   const report = (error: unknown): never => {
+    if (error instanceof HelpRequested) {
+      console.log(usage);
+      process.exit(0);
+    }
     if (debug() && error instanceof Error) console.error(error.stack);
     if (error instanceof UsageError) return usageError(error.message);
     const message = error instanceof Error ? error.message : String(error);
-    return fail(message);
+    return fail(message, error instanceof CommandFailure ? error.exitCode : 1);
   };
 
   return {
@@ -125,48 +152,81 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
     usage,
     usageError,
     fail,
+    report,
     parse(argv) {
-      if (argv === undefined) {
-        process.on("uncaughtException", report);
-        process.on("unhandledRejection", report);
-      }
-      let values: Record<string, unknown>;
+      if (argv !== undefined) return parseArguments(argv);
+      process.on("uncaughtException", report);
+      process.on("unhandledRejection", report);
       try {
-        ({ values } = parseArgs({
-          args: argv ?? process.argv.slice(2),
-          options: Object.fromEntries(
-            Object.entries(all).map(([key, option]) => [key, { type: option.type, multiple: Boolean(option.multiple), ...(key === "help" ? { short: "h" } : {}) }]),
-          ),
-          strict: true,
-          allowPositionals: false,
-        }));
+        return parseArguments(process.argv.slice(2));
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? "";
-        if (!code.startsWith("ERR_PARSE_ARGS_")) throw error;
-        return usageError(eatenByNpm({}) ?? firstSentence((error as Error).message));
+        return report(error);
       }
-      if (values.help) {
-        console.log(usage);
-        process.exit(0);
-      }
-      const eaten = eatenByNpm(values);
-      if (eaten) usageError(eaten);
-      const parsed: Record<string, unknown> = {};
-      for (const [key, option] of Object.entries(spec.options)) {
-        const value = values[key];
-        if (option.multiple) parsed[key] = value ?? [];
-        else if (option.type === "boolean") parsed[key] = value ?? false;
-        else parsed[key] = value ?? option.default;
-        if (option.required && parsed[key] === undefined) usageError(`--${key} is required`);
-      }
-      return parsed as Values<O>;
     },
   };
+
+  function parseArguments(argv: string[]): Values<O> {
+    let values: Record<string, unknown>;
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        options: Object.fromEntries(
+          Object.entries(all).map(([key, option]) => [key, { type: option.type, multiple: Boolean(option.multiple), ...(key === "help" ? { short: "h" } : {}) }]),
+        ),
+        strict: true,
+        allowPositionals: false,
+      }));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      if (!code.startsWith("ERR_PARSE_ARGS_")) throw error;
+      throw new UsageError(eatenByNpm({}) ?? firstSentence((error as Error).message));
+    }
+    if (values.help) throw new HelpRequested(usage);
+    const eaten = eatenByNpm(values);
+    if (eaten) throw new UsageError(eaten);
+    const parsed: Record<string, unknown> = {};
+    for (const [key, option] of Object.entries(spec.options)) {
+      const value = values[key];
+      if (option.multiple) parsed[key] = value ?? [];
+      else if (option.type === "boolean") parsed[key] = value ?? false;
+      else parsed[key] = value ?? option.default;
+      if (option.required && parsed[key] === undefined) throw new UsageError(`--${key} is required`);
+    }
+    return parsed as Values<O>;
+  }
 
   /** `npm run x --stack prod` (no `--`): npm keeps --stack as its own config (npm_config_stack) and passes on `prod`. */
   function eatenByNpm(values: Record<string, unknown>): string | undefined {
     const eaten = Object.keys(spec.options).find((key) => values[key] === undefined && process.env[`npm_config_${key.replace(/-/g, "_")}`] !== undefined);
     if (eaten === undefined) return undefined;
     return `--${eaten} went to npm, not to ${name}: put the options after --, as in ${invocation} ${optionLabel(eaten, spec.options[eaten])}`;
+  }
+}
+
+/** Whether the module at `moduleUrl` (its `import.meta.url`) is the script this process was started with. */
+export function isEntryPoint(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return moduleUrl === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `run` as this process's own command, with this process's arguments: every error nobody
+ * catches becomes the command's one line (the usage too for a UsageError), exit 1 or 2; the exit
+ * code `run` returns becomes the process's. A `run` that returns nothing leaves the process to
+ * what it started (a server runs on).
+ */
+export async function main(command: Pick<Command<Options>, "report">, run: (args: string[]) => Promise<number | void> | number | void): Promise<void> {
+  process.on("uncaughtException", command.report);
+  process.on("unhandledRejection", command.report);
+  try {
+    const exitCode = await run(process.argv.slice(2));
+    if (exitCode !== undefined) process.exitCode = exitCode;
+  } catch (error) {
+    command.report(error);
   }
 }
