@@ -1,15 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ZONE_PLANS, type ZonePlan } from "../config/planLimits";
 import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
+import { resourcesOfType as ofType, RESOURCE_TYPES as T } from "../resourceTypes";
 
-const T = {
-  notification: "cloudflare:index/notificationPolicy:NotificationPolicy",
-  webhook: "cloudflare:index/notificationPolicyWebhooks:NotificationPolicyWebhooks",
-  healthCheck: "cloudflare:index/healthcheck:Healthcheck",
-  d1: "cloudflare:index/d1Database:D1Database",
-  cron: "cloudflare:index/workersCronTrigger:WorkersCronTrigger",
-  script: "cloudflare:index/workersScript:WorkersScript",
-};
 const ZONE_ID = "0".repeat(32);
 const WEBHOOK_URL = "https://hooks.slack.com/services/T000/B000/alerts-test";
 const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 3).toString("base64"), alertWebhookUrl: WEBHOOK_URL };
@@ -20,7 +13,6 @@ function onPlan(plan: ZonePlan, alerts: Record<string, unknown> = { emails: ["op
   return runProgramOffline("prod", { secrets, declared, override: { "voice-edge:zone": { id: ZONE_ID, name: "mycosoft.com", plan, owner: true }, "voice-edge:alerts": alerts } });
 }
 
-const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
 const policies = (run: ProgramRun) => Object.fromEntries(ofType(run, T.notification).map((p) => [p.name, p.inputs]));
 const bindingNames = (run: ProgramRun) => ((ofType(run, T.script)[0].inputs.bindings as Secret).value as { name: string }[]).map((b) => b.name);
 

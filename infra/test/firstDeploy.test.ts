@@ -3,28 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isEncryptedValue, otherZoneOwner, plaintextSecretsIn, projectValues } from "../config/stackFiles";
-import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
+import { runProgramOffline, Secret, type DeclaredResource } from "../offlineRun";
+import { oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
 
 /** What a first `pulumi up` on a used account needs from the program: order, adoption, API value forms, refusals. */
 
-const T = {
-  zoneSetting: "cloudflare:index/zoneSetting:ZoneSetting",
-  urlNormalization: "cloudflare:index/urlNormalizationSettings:UrlNormalizationSettings",
-  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
-  ruleset: "cloudflare:index/ruleset:Ruleset",
-  tunnelConfig: "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
-  serviceToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
-  script: "cloudflare:index/workersScript:WorkersScript",
-};
 const ZONE_ID = "0".repeat(32);
 const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test" };
 const zone = (changes: Record<string, unknown>) => ({ id: ZONE_ID, name: "mycosoft.com", plan: "free", owner: true, ...changes });
-
-function one(run: ProgramRun, type: string, name: string): DeclaredResource {
-  const found = run.resources.filter((r) => r.type === type && r.name === name);
-  expect(found, `${type} ${name}`).toHaveLength(1);
-  return found[0];
-}
 
 /** A rule an existing website already has on the zone, in the form `--carry-rules` prints. */
 const LOGIN_RULE = {

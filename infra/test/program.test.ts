@@ -1,35 +1,11 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_PATH } from "../../worker/build";
-import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
+import { runProgramOffline, Secret, type ProgramRun } from "../offlineRun";
+import { inventory, oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
 
-const T = {
-  provider: "pulumi:providers:cloudflare",
-  zoneSetting: "cloudflare:index/zoneSetting:ZoneSetting",
-  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
-  ruleset: "cloudflare:index/ruleset:Ruleset",
-  tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
-  tunnelConfig: "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
-  serviceToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
-  accessPolicy: "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
-  accessApp: "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
-  script: "cloudflare:index/workersScript:WorkersScript",
-  route: "cloudflare:index/workersRoute:WorkersRoute",
-  notification: "cloudflare:index/notificationPolicy:NotificationPolicy",
-  webhook: "cloudflare:index/notificationPolicyWebhooks:NotificationPolicyWebhooks",
-};
 
 const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test", "cloudflare:apiToken": "cf-token-for-tests" };
-
-function one(run: ProgramRun, type: string, name: string): DeclaredResource {
-  const found = run.resources.filter((r) => r.type === type && r.name === name);
-  expect(found, `${type} ${name}`).toHaveLength(1);
-  return found[0];
-}
-
-function inventory(run: ProgramRun): string[] {
-  return run.resources.map((r) => `${r.type.split(":").at(-1)} ${r.name}`).sort();
-}
 
 function bindingsOf(run: ProgramRun) {
   const bindings = one(run, T.script, "edge-worker").inputs.bindings;
@@ -72,7 +48,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   });
 
   it("declares everything as children of one VoiceEdge component, which uses the stack's explicit provider", () => {
-    const component = one(run, "voice-edge:index:VoiceEdge", "voice-edge");
+    const component = one(run, T.component, "voice-edge");
     expect(component.parent).toBeUndefined();
     const orphans = run.resources.filter((r) => r !== component && r.type !== T.provider && r.parent !== "voice-edge").map((r) => r.name);
     expect(orphans).toEqual([]);
