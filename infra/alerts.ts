@@ -2,6 +2,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_PATH } from "../worker/src/routes";
 import { ALERT_TYPES, type AlertType } from "./config/planLimits";
+import { child, type Scope } from "./childNames";
 import { alertTypesOf, type StackSecrets, type StackSettings } from "./config/schema";
 
 export interface AlertTargets {
@@ -37,21 +38,22 @@ interface PolicySpec {
  * schema guarantees at least one), narrowed to this service where the alert type has a filter
  * for it. `bridge_probe` is not a Cloudflare notification: see infra/bridgeWatch.ts.
  */
-export function alerts(settings: StackSettings, secrets: StackSecrets, targets: AlertTargets, opts: pulumi.CustomResourceOptions): Alerts {
+export function alerts(settings: StackSettings, secrets: StackSecrets, targets: AlertTargets, scope: Scope): Alerts {
   const { accountId, alerts: config } = settings;
   const types = new Set<AlertType>(alertTypesOf(settings));
   const zones = [settings.zone.id];
 
+  const webhookChild = child(scope, "alert-webhook", "alert-webhook");
   const webhook = secrets.alertWebhookUrl
     ? new cloudflare.NotificationPolicyWebhooks(
-        "alert-webhook",
+        webhookChild.name,
         {
           accountId,
           name: `${settings.workerName} alerts`,
           url: pulumi.secret(secrets.alertWebhookUrl),
           ...(secrets.alertWebhookSecret ? { secret: pulumi.secret(secrets.alertWebhookSecret) } : {}),
         },
-        opts,
+        webhookChild.opts,
       )
     : undefined;
   const mechanisms = {
@@ -72,8 +74,9 @@ export function alerts(settings: StackSettings, secrets: StackSecrets, targets: 
   }
   let healthCheck: cloudflare.Healthcheck | undefined;
   if (types.has(ALERT_TYPES.healthCheck)) {
+    const healthCheckChild = child(scope, "health-check", "voice-health-check");
     healthCheck = new cloudflare.Healthcheck(
-      "voice-health-check",
+      healthCheckChild.name,
       {
         zoneId: settings.zone.id,
         name: `${settings.workerName}-voice-health`,
@@ -87,7 +90,7 @@ export function alerts(settings: StackSettings, secrets: StackSecrets, targets: 
         consecutiveFails: config.failuresBeforeAlert,
         consecutiveSuccesses: HEALTH_CHECK.consecutiveSuccesses,
       },
-      opts,
+      healthCheckChild.opts,
     );
     specs.push({
       name: "alert-voice-health-check",
@@ -103,13 +106,13 @@ export function alerts(settings: StackSettings, secrets: StackSecrets, targets: 
     specs.push({ name: "alert-http-error-rate", alertType: ALERT_TYPES.advancedErrorRate, description: "the zone's HTTP error rate is elevated", filters: { zones } });
   }
 
-  const policies = specs.map(
-    (spec) =>
-      new cloudflare.NotificationPolicy(
-        spec.name,
-        { accountId, name: `${settings.workerName}: ${spec.description}`, description: spec.description, alertType: spec.alertType, enabled: true, mechanisms, filters: spec.filters },
-        opts,
-      ),
-  );
+  const policies = specs.map((spec) => {
+    const policyChild = child(scope, spec.name, spec.name);
+    return new cloudflare.NotificationPolicy(
+      policyChild.name,
+      { accountId, name: `${settings.workerName}: ${spec.description}`, description: spec.description, alertType: spec.alertType, enabled: true, mechanisms, filters: spec.filters },
+      policyChild.opts,
+    );
+  });
   return { webhook, healthCheck, policies };
 }

@@ -43,7 +43,7 @@ export class VoiceEdge extends pulumi.ComponentResource {
   constructor(name: string, args: VoiceEdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("voice-edge:index:VoiceEdge", name, {}, opts);
     const { settings, secrets, bundle } = args;
-    const children = { parent: this };
+    const children = { name, opts: { parent: this } };
 
     zoneSettings(settings, children);
     rateLimitRuleset(settings, children);

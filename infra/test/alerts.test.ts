@@ -7,7 +7,7 @@ const ZONE_ID = "0".repeat(32);
 const WEBHOOK_URL = "https://hooks.slack.com/services/T000/B000/alerts-test";
 const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 3).toString("base64"), alertWebhookUrl: WEBHOOK_URL };
 const EMAIL = { emails: [{ id: "ops@mycosoft.com" }] };
-const EMAIL_AND_WEBHOOK = { ...EMAIL, webhooks: [{ id: "alert-webhook-id" }] };
+const EMAIL_AND_WEBHOOK = { ...EMAIL, webhooks: [{ id: "voice-edge-alert-webhook-id" }] };
 
 function onPlan(plan: ZonePlan, alerts: Record<string, unknown> = { emails: ["ops@mycosoft.com"] }, secrets: Record<string, string> = SECRETS, declared?: DeclaredResource[]) {
   return runProgramOffline("prod", { secrets, declared, override: { "voice-edge:zone": { id: ZONE_ID, name: "mycosoft.com", plan, owner: true }, "voice-edge:alerts": alerts } });
@@ -16,23 +16,23 @@ function onPlan(plan: ZonePlan, alerts: Record<string, unknown> = { emails: ["op
 const policies = (run: ProgramRun) => Object.fromEntries(ofType(run, T.notification).map((p) => [p.name, p.inputs]));
 const bindingNames = (run: ProgramRun) => ((ofType(run, T.script)[0].inputs.bindings as Secret).value as { name: string }[]).map((b) => b.name);
 
-const TUNNEL_TROUBLE = { alertType: "tunnel_health_event", filters: { tunnelIds: ["bridge-tunnel-id"], newStatuses: ["TUNNEL_STATUS_TYPE_DEGRADED", "TUNNEL_STATUS_TYPE_DOWN"] } };
-const TOKEN_EXPIRY = { alertType: "expiring_service_token_alert", filters: { tokenIds: ["origin-service-token-id"] } };
-const HEALTH_CHECK = { alertType: "health_check_status_notification", filters: { healthCheckIds: ["voice-health-check-id"], statuses: ["Unhealthy"] } };
+const TUNNEL_TROUBLE = { alertType: "tunnel_health_event", filters: { tunnelIds: ["voice-edge-tunnel-id"], newStatuses: ["TUNNEL_STATUS_TYPE_DEGRADED", "TUNNEL_STATUS_TYPE_DOWN"] } };
+const TOKEN_EXPIRY = { alertType: "expiring_service_token_alert", filters: { tokenIds: ["voice-edge-origin-service-token-id"] } };
+const HEALTH_CHECK = { alertType: "health_check_status_notification", filters: { healthCheckIds: ["voice-edge-health-check-id"], statuses: ["Unhealthy"] } };
 
 describe("the strongest alert set each plan offers, by default", () => {
   it("free: tunnel trouble, token expiry and the Worker's bridge probe (no Cloudflare alert covers 5XX)", async () => {
     const run = await onPlan("free");
     expect(policies(run)).toEqual({
-      "alert-tunnel-health-event": expect.objectContaining({ ...TUNNEL_TROUBLE, enabled: true, mechanisms: EMAIL_AND_WEBHOOK }),
-      "alert-service-token-expiry": expect.objectContaining({ ...TOKEN_EXPIRY, mechanisms: EMAIL_AND_WEBHOOK }),
+      "voice-edge-alert-tunnel-health-event": expect.objectContaining({ ...TUNNEL_TROUBLE, enabled: true, mechanisms: EMAIL_AND_WEBHOOK }),
+      "voice-edge-alert-service-token-expiry": expect.objectContaining({ ...TOKEN_EXPIRY, mechanisms: EMAIL_AND_WEBHOOK }),
     });
     expect(ofType(run, T.healthCheck)).toEqual([]);
     expect(ofType(run, T.d1)[0].inputs).toEqual({ accountId: ZONE_ID, name: "voice-edge-prod-bridge-watch" });
     expect(ofType(run, T.cron)[0].inputs).toEqual({ accountId: ZONE_ID, scriptName: "voice-edge-prod", schedules: [{ cron: "* * * * *" }] });
-    expect(ofType(run, T.cron)[0].dependsOn).toContain("edge-worker");
+    expect(ofType(run, T.cron)[0].dependsOn).toContain("voice-edge-worker");
     const bindings = Object.fromEntries(((ofType(run, T.script)[0].inputs.bindings as Secret).value as { name: string; type: string; id?: string; json?: string; text?: unknown }[]).map((b) => [b.name, b]));
-    expect(bindings.BRIDGE_WATCH_DB).toEqual({ name: "BRIDGE_WATCH_DB", type: "d1", id: "bridge-watch-state-uuid" });
+    expect(bindings.BRIDGE_WATCH_DB).toEqual({ name: "BRIDGE_WATCH_DB", type: "d1", id: "voice-edge-bridge-watch-state-uuid" });
     expect(JSON.parse(bindings.BRIDGE_WATCH.json!)).toEqual({ service: "voice-edge-prod (mycosoft.com)", failuresBeforeAlert: 3, notifyRecovery: false });
     expect(bindings.ALERT_WEBHOOK_URL).toEqual({ name: "ALERT_WEBHOOK_URL", type: "secret_text", text: WEBHOOK_URL });
     expect(ofType(run, T.webhook)[0].inputs).toEqual({ accountId: ZONE_ID, name: "voice-edge-prod alerts", url: new Secret(WEBHOOK_URL) });
@@ -41,9 +41,9 @@ describe("the strongest alert set each plan offers, by default", () => {
   it.each(["pro", "business"] as const)("%s: a Health Check of the public /voice/health and its notification, instead of the probe", async (plan) => {
     const run = await onPlan(plan);
     expect(policies(run)).toEqual({
-      "alert-tunnel-health-event": expect.objectContaining(TUNNEL_TROUBLE),
-      "alert-service-token-expiry": expect.objectContaining(TOKEN_EXPIRY),
-      "alert-voice-health-check": expect.objectContaining({ ...HEALTH_CHECK, mechanisms: EMAIL_AND_WEBHOOK }),
+      "voice-edge-alert-tunnel-health-event": expect.objectContaining(TUNNEL_TROUBLE),
+      "voice-edge-alert-service-token-expiry": expect.objectContaining(TOKEN_EXPIRY),
+      "voice-edge-alert-voice-health-check": expect.objectContaining({ ...HEALTH_CHECK, mechanisms: EMAIL_AND_WEBHOOK }),
     });
     expect(ofType(run, T.healthCheck)[0].inputs).toEqual({
       zoneId: ZONE_ID,
@@ -65,9 +65,9 @@ describe("the strongest alert set each plan offers, by default", () => {
 
   it("enterprise: adds the zone's origin error rate (with its SLO) and the HTTP error rate", async () => {
     const run = await onPlan("enterprise");
-    expect(Object.keys(policies(run)).sort()).toEqual(["alert-http-error-rate", "alert-origin-error-rate", "alert-service-token-expiry", "alert-tunnel-health-event", "alert-voice-health-check"]);
-    expect(policies(run)["alert-origin-error-rate"]).toMatchObject({ alertType: "http_alert_origin_error", filters: { zones: [ZONE_ID], slos: ["99.9"] }, mechanisms: EMAIL_AND_WEBHOOK });
-    expect(policies(run)["alert-http-error-rate"]).toMatchObject({ alertType: "advanced_http_alert_error", filters: { zones: [ZONE_ID] } });
+    expect(Object.keys(policies(run)).sort()).toEqual(["voice-edge-alert-http-error-rate", "voice-edge-alert-origin-error-rate", "voice-edge-alert-service-token-expiry", "voice-edge-alert-tunnel-health-event", "voice-edge-alert-voice-health-check"]);
+    expect(policies(run)["voice-edge-alert-origin-error-rate"]).toMatchObject({ alertType: "http_alert_origin_error", filters: { zones: [ZONE_ID], slos: ["99.9"] }, mechanisms: EMAIL_AND_WEBHOOK });
+    expect(policies(run)["voice-edge-alert-http-error-rate"]).toMatchObject({ alertType: "advanced_http_alert_error", filters: { zones: [ZONE_ID] } });
   });
 
   it("covers every plan the schema knows", () => {
@@ -91,8 +91,8 @@ describe("mechanisms and options", () => {
 
   it("notifies recoveries only when asked: a separate tunnel policy, Healthy in the health check's statuses, and the probe's setting", async () => {
     const run = await onPlan("pro", { emails: ["ops@mycosoft.com"], notifyRecovery: true, types: ["tunnel_health_event", "health_check_status_notification", "bridge_probe"] });
-    expect(policies(run)["alert-tunnel-recovered"]).toMatchObject({ alertType: "tunnel_health_event", filters: { tunnelIds: ["bridge-tunnel-id"], newStatuses: ["TUNNEL_STATUS_TYPE_HEALTHY"] } });
-    expect(policies(run)["alert-voice-health-check"]).toMatchObject({ filters: { statuses: ["Unhealthy", "Healthy"] } });
+    expect(policies(run)["voice-edge-alert-tunnel-recovered"]).toMatchObject({ alertType: "tunnel_health_event", filters: { tunnelIds: ["voice-edge-tunnel-id"], newStatuses: ["TUNNEL_STATUS_TYPE_HEALTHY"] } });
+    expect(policies(run)["voice-edge-alert-voice-health-check"]).toMatchObject({ filters: { statuses: ["Unhealthy", "Healthy"] } });
     const watch = ((ofType(run, T.script)[0].inputs.bindings as Secret).value as { name: string; json?: string }[]).find((b) => b.name === "BRIDGE_WATCH")!;
     expect(JSON.parse(watch.json!)).toMatchObject({ notifyRecovery: true });
     expect(ofType(run, T.cron)).toHaveLength(1);

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import { child, childName } from "../childNames";
 import { defaultAlertTypes, PLAN_LIMITS, ZONE_PLANS } from "../config/planLimits";
 import { fieldsUsed, rateLimitExpression } from "../rateLimitExpression";
 import { CATCH_ALL_SERVICE, tunnelCnameTarget, tunnelIngress } from "../tunnelIngress";
@@ -93,5 +94,22 @@ describe("workerBindings", () => {
 
   it("routes every path under /voice/ on the public hostname", () => {
     expect(routePattern("mycosoft.com")).toBe("mycosoft.com/voice/*");
+  });
+});
+
+describe("child names", () => {
+  it.each([
+    ["voice-edge", "worker", "voice-edge-worker"],
+    ["support-voice", "zone-ssl", "support-voice-zone-ssl"],
+  ])("names %s's %s child %s", (component, suffix, name) => {
+    expect(childName(component, suffix)).toBe(name);
+  });
+
+  it("keeps the component's options, adds the caller's, and aliases the former fixed name", () => {
+    const parent = {} as pulumi.Resource;
+    expect(child({ name: "voice-edge", opts: { parent } }, "tunnel-config", "bridge-tunnel-config", { dependsOn: [parent] })).toEqual({
+      name: "voice-edge-tunnel-config",
+      opts: { parent, dependsOn: [parent], aliases: [{ name: "bridge-tunnel-config" }] },
+    });
   });
 });
