@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { alertMechanisms, healthCheckArgs, policySpecs } from "../alerts";
 import { ZONE_PLANS, type ZonePlan } from "../config/planLimits";
+import { loadStackSettings } from "../config/stackFiles";
 import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
 import { resourcesOfType as ofType, RESOURCE_TYPES as T } from "../resourceTypes";
 
@@ -136,5 +138,44 @@ describe("impossible alerts are refused before anything is declared", () => {
   it("the Free plan's probe without a webhook to notify", async () => {
     const message = await refusal("free", { emails: ["ops@mycosoft.com"] }, { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret });
     expect(message).toContain("voice-edge:alertWebhookUrl: is required because bridge_probe is the free plan's alert on a failing bridge");
+  });
+});
+
+describe("the alert spec builder (pure, no Pulumi)", () => {
+  const prod = loadStackSettings("prod");
+  const on = (plan: ZonePlan, alerts: Partial<typeof prod.alerts> = {}) => ({ ...prod, zone: { ...prod.zone, plan }, alerts: { ...prod.alerts, ...alerts } });
+  const targets = { tunnelId: "tunnel", serviceTokenId: "token", healthCheckId: "check" };
+
+  it.each([
+    ["free", {}, ["alert-tunnel-health-event", "alert-service-token-expiry"]],
+    ["pro", {}, ["alert-tunnel-health-event", "alert-service-token-expiry", "alert-voice-health-check"]],
+    ["pro", { notifyRecovery: true }, ["alert-tunnel-health-event", "alert-tunnel-recovered", "alert-service-token-expiry", "alert-voice-health-check"]],
+    ["enterprise", {}, ["alert-tunnel-health-event", "alert-service-token-expiry", "alert-voice-health-check", "alert-origin-error-rate", "alert-http-error-rate"]],
+    ["enterprise", { types: ["expiring_service_token_alert"] }, ["alert-service-token-expiry"]],
+  ] as const)("%s with %j: %j", (plan, alerts, names) => {
+    expect(policySpecs(on(plan, alerts as Partial<typeof prod.alerts>), targets).map((spec) => spec.name)).toEqual(names);
+  });
+
+  it("filters each policy to this service's tunnel, token and health check", () => {
+    const specs = Object.fromEntries(policySpecs(on("pro"), targets).map((spec) => [spec.name, spec.filters]));
+    expect(specs).toEqual({
+      "alert-tunnel-health-event": { tunnelIds: ["tunnel"], newStatuses: ["TUNNEL_STATUS_TYPE_DEGRADED", "TUNNEL_STATUS_TYPE_DOWN"] },
+      "alert-service-token-expiry": { tokenIds: ["token"] },
+      "alert-voice-health-check": { healthCheckIds: ["check"], statuses: ["Unhealthy"] },
+    });
+  });
+
+  it("describes a Health Check only where its alert type is declared", () => {
+    expect(healthCheckArgs(on("free"))).toBeUndefined();
+    expect(healthCheckArgs(on("pro", { failuresBeforeAlert: 4 }))).toMatchObject({ address: "mycosoft.com", consecutiveFails: 4, httpConfig: { path: "/voice/health" } });
+  });
+
+  it("refuses a health check policy without the health check to point at", () => {
+    expect(() => policySpecs(on("pro"), { tunnelId: "tunnel", serviceTokenId: "token" })).toThrow("needs targets.healthCheckId");
+  });
+
+  it("leaves out mechanisms with nothing in them", () => {
+    expect(alertMechanisms({ ...prod.alerts, emails: [], pagerdutyIds: [] }, "hook")).toEqual({ webhooks: [{ id: "hook" }] });
+    expect(alertMechanisms({ ...prod.alerts, emails: ["ops@mycosoft.com"], pagerdutyIds: ["p".repeat(32)] }, undefined)).toEqual({ emails: [{ id: "ops@mycosoft.com" }], pagerduties: [{ id: "p".repeat(32) }] });
   });
 });
