@@ -36,6 +36,8 @@ export interface DeclaredResource {
   urn: string;
   /** The URNs its `aliases` option stands for, formed the same way: what an existing stack may know it as. */
   aliases: string[];
+  /** A component's `registerOutputs`, secrets as `Secret`s. */
+  registeredOutputs?: Record<string, unknown>;
 }
 
 export interface ProgramRun {
@@ -110,6 +112,11 @@ interface RegisterResourceRequest {
   getAliasesList(): { getUrn(): string; getSpec(): AliasSpec | undefined }[];
 }
 
+interface RegisterOutputsRequest {
+  getUrn(): string;
+  getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
 /** The stack itself is every resource's root; only a component counts as a parent here. */
 function parentName(urn: string): string | undefined {
   if (!urn || urn.includes("::pulumi:pulumi:Stack::")) return undefined;
@@ -138,9 +145,18 @@ function aliasUrns(stack: string, req: RegisterResourceRequest): string[] {
  * (`dependsOn`, `import`, `ignoreChanges`, `aliases`) travel in the register request, read here.
  * Two resources with one URN are recorded in `clashes`: the engine refuses such a program.
  */
-function recordResourceOptions(stack: string, requests: Map<string, ResourceOptions[]>, clashes: string[]): void {
-  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterResourceRequest, callback: unknown) => unknown };
+function recordResourceOptions(stack: string, requests: Map<string, ResourceOptions[]>, clashes: string[], resources: DeclaredResource[]): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource: (req: RegisterResourceRequest, callback: unknown) => unknown;
+    registerResourceOutputs: (req: RegisterOutputsRequest, callback: unknown) => unknown;
+  };
   const register = monitor.registerResource.bind(monitor);
+  const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+  monitor.registerResourceOutputs = (req, callback) => {
+    const resource = resources.find((r) => r.urn === req.getUrn());
+    if (resource) resource.registeredOutputs = revealSecrets(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
+    return registerOutputs(req, callback);
+  };
   const urns = new Set<string>();
   monitor.registerResource = (req, callback) => {
     const urn = mockUrn(stack, req.getParent(), req.getType(), req.getName());
@@ -220,7 +236,7 @@ export async function runProgramOffline(stack: string, options: RunOptions = {})
     false,
   );
 
-  recordResourceOptions(stack, requests, clashes);
+  recordResourceOptions(stack, requests, clashes, resources);
 
   runs += 1;
   // A fresh module instance per run: the program's top level is what declares the resources.

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_PATH } from "../../worker/build";
-import { runProgramOffline, Secret, type ProgramRun } from "../offlineRun";
+import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
 import { inventory, oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
+import { VoiceEdgeArgsError } from "../voiceEdgeArgs";
 
 
 const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test", "cloudflare:apiToken": "cf-token-for-tests" };
@@ -253,12 +254,55 @@ describe("children named from the component's name, aliased to their former fixe
 });
 
 describe("the VoiceEdge component in a program of one's own", () => {
+  const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+
   it("declares its resources as children of the component, with the settings that program gave it", async () => {
-    const run = await runProgramOffline("prod", { entry: new URL("./fixtures/ownProgram.ts", import.meta.url), secrets: {} });
+    const run = await runProgramOffline("prod", { entry: fixture("ownProgram.ts"), secrets: {} });
     expect(run.outputs.url).toBe("wss://support.example.com/voice/ws");
     const children = run.resources.filter((r) => r.parent === "support-voice");
     expect(children.map((r) => r.type)).toEqual(expect.arrayContaining([T.script, T.route, T.tunnel, T.accessApp, T.notification]));
     expect(one(run, T.route, "support-voice-route").inputs.pattern).toBe("support.example.com/voice/*");
     expect(run.resources.filter((r) => r.type === T.zoneSetting)).toEqual([]);
+  });
+
+  it("plans two VoiceEdges in one program, each child named after its own component", async () => {
+    const run = await runProgramOffline("prod", { entry: fixture("twoEdges.ts"), secrets: {} });
+    expect(run.outputs).toEqual({ url: "wss://support.example.com/voice/ws", salesUrl: "wss://sales.example.com/voice/ws" });
+    const urns = run.resources.map((r) => r.urn);
+    expect(new Set(urns).size).toBe(urns.length);
+    for (const edge of ["support-voice", "sales-voice"]) {
+      const children = run.resources.filter((r) => r.parent === edge);
+      expect(children.length).toBeGreaterThan(10);
+      expect(children.filter((r) => !r.name.startsWith(`${edge}-`))).toEqual([]);
+    }
+    expect(one(run, T.route, "sales-voice-route").inputs.pattern).toBe("sales.example.com/voice/*");
+    expect(one(run, T.tunnel, "sales-voice-tunnel").inputs.name).toBe("sales-voice-bridge");
+  });
+
+  it("refuses arguments it cannot be built from before declaring anything, naming each argument at fault", async () => {
+    const declared: DeclaredResource[] = [];
+    const error = await runProgramOffline("prod", { entry: fixture("badArgs.ts"), secrets: {}, declared }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error).toBeInstanceOf(VoiceEdgeArgsError);
+    expect((error as VoiceEdgeArgsError).problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^settings\.accountId: must be the account ID/),
+        expect.stringMatching(/^settings\.zone\.plan: /),
+        expect.stringMatching(/^settings\.publicHostname: /),
+        "bundle.code: must be the bundled Worker's source (`await buildWorkerBundle()`)",
+      ]),
+    );
+    expect((error as Error).message).toMatch(/^VoiceEdge "broken-voice": invalid arguments:/);
+    expect(declared).toEqual([]);
+  });
+});
+
+describe("the VoiceEdge component's outputs", () => {
+  it.each(["prod", "staging"])("%s: registers every output the stack exports, with the same values", async (stack) => {
+    const run = await runProgramOffline(stack, { secrets: SECRETS });
+    expect(Object.keys(run.outputs).sort()).toEqual(["bundleSha256", "bundleSizeBytes", "connectorToken", "healthUrl", "originHostname", "publicWsUrl", "tunnelId", "websiteOrigin", "workerName"]);
+    expect(one(run, T.component, "voice-edge").registeredOutputs).toEqual(run.outputs);
   });
 });
