@@ -4,9 +4,29 @@ import { BUNDLE_PATH } from "../../worker/build";
 import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
 import { inventory, oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
 import { VoiceEdgeArgsError } from "../voiceEdgeArgs";
+import { EDGE_BINDING_KINDS } from "./expectedBindings";
 
 
 const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test", "cloudflare:apiToken": "cf-token-for-tests" };
+
+/** What prod and staging both declare: everything but the zone-wide resources and the Worker-only record. */
+const EVERY_STACK = [
+  "D1Database voice-edge-bridge-watch-state",
+  "DnsRecord voice-edge-origin-record",
+  "NotificationPolicy voice-edge-alert-service-token-expiry",
+  "NotificationPolicy voice-edge-alert-tunnel-health-event",
+  "NotificationPolicyWebhooks voice-edge-alert-webhook",
+  "WorkersCronTrigger voice-edge-bridge-watch-schedule",
+  "WorkersRoute voice-edge-route",
+  "WorkersScript voice-edge-worker",
+  "ZeroTrustAccessApplication voice-edge-origin-application",
+  "ZeroTrustAccessPolicy voice-edge-origin-policy",
+  "ZeroTrustAccessServiceToken voice-edge-origin-service-token",
+  "ZeroTrustTunnelCloudflared voice-edge-tunnel",
+  "ZeroTrustTunnelCloudflaredConfig voice-edge-tunnel-config",
+  "VoiceEdge voice-edge",
+  "cloudflare cloudflare",
+];
 
 function bindingsOf(run: ProgramRun) {
   const bindings = one(run, T.script, "voice-edge-worker").inputs.bindings;
@@ -23,27 +43,13 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   it("declares exactly the expected resources", () => {
     expect(inventory(run)).toEqual(
       [
-        "D1Database voice-edge-bridge-watch-state",
-        "DnsRecord voice-edge-origin-record",
-        "NotificationPolicy voice-edge-alert-service-token-expiry",
-        "NotificationPolicy voice-edge-alert-tunnel-health-event",
-        "NotificationPolicyWebhooks voice-edge-alert-webhook",
+        ...EVERY_STACK,
         "Ruleset voice-edge-rate-limit",
         "UrlNormalizationSettings voice-edge-url-normalization",
-        "WorkersCronTrigger voice-edge-bridge-watch-schedule",
-        "WorkersRoute voice-edge-route",
-        "WorkersScript voice-edge-worker",
-        "ZeroTrustAccessApplication voice-edge-origin-application",
-        "ZeroTrustAccessPolicy voice-edge-origin-policy",
-        "ZeroTrustAccessServiceToken voice-edge-origin-service-token",
-        "ZeroTrustTunnelCloudflared voice-edge-tunnel",
-        "ZeroTrustTunnelCloudflaredConfig voice-edge-tunnel-config",
         "ZoneSetting voice-edge-zone-always-use-https",
         "ZoneSetting voice-edge-zone-min-tls-version",
         "ZoneSetting voice-edge-zone-ssl",
         "ZoneSetting voice-edge-zone-websockets",
-        "VoiceEdge voice-edge",
-        "cloudflare cloudflare",
       ].sort(),
     );
   });
@@ -133,11 +139,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   it("binds settings as json and plain text, and every secret as secret_text from Pulumi secrets", () => {
     const bindings = bindingsOf(run);
     expect(bindings.map((b) => [b.name, b.type])).toEqual([
-      ["BRIDGE_URL", "plain_text"],
-      ["EDGE_CONFIG", "json"],
-      ["JWT_SECRET", "secret_text"],
-      ["BRIDGE_ACCESS_CLIENT_ID", "secret_text"],
-      ["BRIDGE_ACCESS_CLIENT_SECRET", "secret_text"],
+      ...EDGE_BINDING_KINDS,
       ["BRIDGE_WATCH_DB", "d1"],
       ["BRIDGE_WATCH", "json"],
       ["ALERT_WEBHOOK_URL", "secret_text"],
@@ -180,26 +182,7 @@ describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
   });
 
   it("declares no zone settings or rate-limit ruleset, and adds its Worker-only hostname record", () => {
-    expect(inventory(run)).toEqual(
-      [
-        "D1Database voice-edge-bridge-watch-state",
-        "DnsRecord voice-edge-origin-record",
-        "DnsRecord voice-edge-public-record",
-        "NotificationPolicy voice-edge-alert-service-token-expiry",
-        "NotificationPolicy voice-edge-alert-tunnel-health-event",
-        "NotificationPolicyWebhooks voice-edge-alert-webhook",
-        "WorkersCronTrigger voice-edge-bridge-watch-schedule",
-        "WorkersRoute voice-edge-route",
-        "WorkersScript voice-edge-worker",
-        "ZeroTrustAccessApplication voice-edge-origin-application",
-        "ZeroTrustAccessPolicy voice-edge-origin-policy",
-        "ZeroTrustAccessServiceToken voice-edge-origin-service-token",
-        "ZeroTrustTunnelCloudflared voice-edge-tunnel",
-        "ZeroTrustTunnelCloudflaredConfig voice-edge-tunnel-config",
-        "VoiceEdge voice-edge",
-        "cloudflare cloudflare",
-      ].sort(),
-    );
+    expect(inventory(run)).toEqual([...EVERY_STACK, "DnsRecord voice-edge-public-record"].sort());
   });
 
   it("serves voice-staging.mycosoft.com through a proxied AAAA 100:: record", () => {

@@ -5,6 +5,7 @@ import { defaultAlertTypes, PLAN_LIMITS, ZONE_PLANS } from "../config/planLimits
 import { fieldsUsed, rateLimitExpression } from "../rateLimitExpression";
 import { CATCH_ALL_SERVICE, tunnelCnameTarget, tunnelIngress } from "../tunnelIngress";
 import { workerBindings } from "../workerBindings";
+import { EDGE_BINDING_KINDS } from "./expectedBindings";
 import { routePattern } from "../worker";
 
 describe("rateLimitExpression", () => {
@@ -74,13 +75,7 @@ describe("workerBindings", () => {
       BRIDGE_ACCESS_CLIENT_ID: pulumi.secret("id"),
       BRIDGE_ACCESS_CLIENT_SECRET: pulumi.secret("secret"),
     });
-    expect(bindings.map((b) => [b.name, b.type])).toEqual([
-      ["BRIDGE_URL", "plain_text"],
-      ["EDGE_CONFIG", "json"],
-      ["JWT_SECRET", "secret_text"],
-      ["BRIDGE_ACCESS_CLIENT_ID", "secret_text"],
-      ["BRIDGE_ACCESS_CLIENT_SECRET", "secret_text"],
-    ]);
+    expect(bindings.map((b) => [b.name, b.type])).toEqual(EDGE_BINDING_KINDS);
     expect(JSON.parse(bindings[1].json as string)).toEqual(edge);
     for (const binding of bindings.filter((b) => b.type === "secret_text")) {
       expect(await (binding.text as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(true);

@@ -60,13 +60,14 @@ describe("validateSecrets", () => {
 });
 
 describe("addressedToArgument", () => {
-  it.each([
-    ["voice-edge:jwtSecret: is required; set it with `pulumi config set --secret voice-edge:jwtSecret`", "secrets.jwtSecret: is required"],
-    ["voice-edge:edge → auth.previousSecretAcceptedUntil: is set but the secret voice-edge:jwtSecretPrevious is not", "settings.edge.auth.previousSecretAcceptedUntil: is set but secrets.jwtSecretPrevious is not"],
-    ["voice-edge:alerts: needs at least one mechanism: alerts.emails or the secret voice-edge:alertWebhookUrl", "settings.alerts: needs at least one mechanism: alerts.emails or secrets.alertWebhookUrl"],
-    ["something else", "something else"],
-  ])("%s", (problem, addressed) => {
-    expect(addressedToArgument(problem)).toBe(addressed);
+  it("re-addresses a stack-config problem to the argument it concerns, without the `pulumi config` advice", () => {
+    const problems = {
+      "voice-edge:jwtSecret: is required; set it with `pulumi config set --secret voice-edge:jwtSecret`": "secrets.jwtSecret: is required",
+      "voice-edge:edge → auth.previousSecretAcceptedUntil: is set but the secret voice-edge:jwtSecretPrevious is not": "settings.edge.auth.previousSecretAcceptedUntil: is set but secrets.jwtSecretPrevious is not",
+      "voice-edge:alerts: needs at least one mechanism: alerts.emails or the secret voice-edge:alertWebhookUrl": "settings.alerts: needs at least one mechanism: alerts.emails or secrets.alertWebhookUrl",
+      "something else": "something else",
+    };
+    expect(Object.keys(problems).map(addressedToArgument)).toEqual(Object.values(problems));
   });
 });
 
