@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_PATH, WS_PATH } from "../worker/src/routes";
 import { alerts } from "./alerts";
 import { bridgeWatchDatabase, bridgeWatchSchedule } from "./bridgeWatch";
+import type { Scope } from "./childNames";
 import { serviceRecords } from "./dns";
 import { originLock } from "./originLock";
 import { rateLimitRuleset } from "./rateLimit";
@@ -38,7 +39,7 @@ export class VoiceEdge extends pulumi.ComponentResource {
   constructor(name: string, args: VoiceEdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     const { settings, secrets, bundle } = validateVoiceEdgeArgs(name, args);
     super(RESOURCE_TYPES.component, name, {}, opts);
-    const children = { name, opts: { parent: this } };
+    const children: Scope = { name, opts: { parent: this } };
 
     zoneSettings(settings, children);
     rateLimitRuleset(settings, children);

@@ -236,6 +236,14 @@ describe("children named from the component's name, aliased to their former fixe
   });
 });
 
+describe("children outside the default stacks keep their former names as aliases too", () => {
+  it("a Pro zone's Health Check (voice-health-check before) and its policy", async () => {
+    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true } } });
+    expect(one(run, T.healthCheck, "voice-edge-health-check").aliases).toEqual([expect.stringMatching(/\$cloudflare:index\/healthcheck:Healthcheck::voice-health-check$/)]);
+    expect(one(run, T.notification, "voice-edge-alert-voice-health-check").aliases).toEqual([expect.stringMatching(/::alert-voice-health-check$/)]);
+  });
+});
+
 describe("the VoiceEdge component in a program of one's own", () => {
   const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
 
