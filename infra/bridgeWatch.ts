@@ -1,5 +1,5 @@
 import * as cloudflare from "@pulumi/cloudflare";
-import type * as pulumi from "@pulumi/pulumi";
+import { child, type Scope } from "./childNames";
 import { BRIDGE_WATCH_CRON, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
 import { alertTypesOf, type StackSettings } from "./config/schema";
 import { ALERT_TYPES } from "./config/planLimits";
@@ -22,17 +22,15 @@ export function bridgeWatchSettings(settings: StackSettings): BridgeWatchSetting
 }
 
 /** The watch's state: a D1 database (strongly consistent, unlike KV; no Durable Object migrations to carry). */
-export function bridgeWatchDatabase(settings: StackSettings, opts: pulumi.CustomResourceOptions): cloudflare.D1Database | undefined {
+export function bridgeWatchDatabase(settings: StackSettings, scope: Scope): cloudflare.D1Database | undefined {
   if (!bridgeProbeEnabled(settings)) return undefined;
-  return new cloudflare.D1Database("bridge-watch-state", { accountId: settings.accountId, name: `${settings.workerName}-bridge-watch` }, opts);
+  const { name, opts } = child(scope, "bridge-watch-state", "bridge-watch-state");
+  return new cloudflare.D1Database(name, { accountId: settings.accountId, name: `${settings.workerName}-bridge-watch` }, opts);
 }
 
 /** Every minute, after the script that handles it exists. */
-export function bridgeWatchSchedule(settings: StackSettings, script: cloudflare.WorkersScript, opts: pulumi.CustomResourceOptions): cloudflare.WorkersCronTrigger | undefined {
+export function bridgeWatchSchedule(settings: StackSettings, script: cloudflare.WorkersScript, scope: Scope): cloudflare.WorkersCronTrigger | undefined {
   if (!bridgeProbeEnabled(settings)) return undefined;
-  return new cloudflare.WorkersCronTrigger(
-    "bridge-watch-schedule",
-    { accountId: settings.accountId, scriptName: script.scriptName, schedules: [{ cron: BRIDGE_WATCH_CRON }] },
-    { ...opts, dependsOn: [script] },
-  );
+  const { name, opts } = child(scope, "bridge-watch-schedule", "bridge-watch-schedule", { dependsOn: [script] });
+  return new cloudflare.WorkersCronTrigger(name, { accountId: settings.accountId, scriptName: script.scriptName, schedules: [{ cron: BRIDGE_WATCH_CRON }] }, opts);
 }

@@ -1,5 +1,6 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import type * as pulumi from "@pulumi/pulumi";
+import { child, type Scope } from "./childNames";
 import type { StackSettings } from "./config/schema";
 import { tunnelCnameTarget } from "./tunnelIngress";
 
@@ -18,20 +19,22 @@ export function recordComment(settings: StackSettings, purpose: "tunnel to the b
 }
 
 /** The origin hostname's CNAME is published only after `originGuard` (the Access lock) exists. */
-export function serviceRecords(settings: StackSettings, tunnelId: pulumi.Output<string>, originGuard: pulumi.Resource[], opts: pulumi.CustomResourceOptions): ServiceRecords {
+export function serviceRecords(settings: StackSettings, tunnelId: pulumi.Output<string>, originGuard: pulumi.Resource[], scope: Scope): ServiceRecords {
   const zoneId = settings.zone.id;
+  const publicChild = child(scope, "public-record", "public-hostname");
   const publicRecord =
     settings.publicDns === "worker-only"
       ? new cloudflare.DnsRecord(
-          "public-hostname",
+          publicChild.name,
           { zoneId, name: settings.publicHostname, type: "AAAA", content: WORKER_ONLY_ADDRESS, proxied: true, ttl: AUTOMATIC_TTL, comment: recordComment(settings, "Worker route only") },
-          opts,
+          publicChild.opts,
         )
       : undefined;
+  const originChild = child(scope, "origin-record", "origin-hostname", { dependsOn: originGuard });
   const originRecord = new cloudflare.DnsRecord(
-    "origin-hostname",
+    originChild.name,
     { zoneId, name: settings.tunnel.originHostname, type: "CNAME", content: tunnelId.apply(tunnelCnameTarget), proxied: true, ttl: AUTOMATIC_TTL, comment: recordComment(settings, "tunnel to the bridge") },
-    { ...opts, dependsOn: originGuard },
+    originChild.opts,
   );
   return { publicRecord, originRecord };
 }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, type SecretKey } from "./config/schema";
 import { isEncryptedValue, SECRET_CONFIG_KEYS } from "./config/stackFiles";
 import { readStackFile } from "./config/stackFiles";
+import { INVOKE_TOKENS, RESOURCE_TYPES } from "./resourceTypes";
 
 /** Pulumi's wire marker for a secret value (sdk/nodejs/runtime/rpc.ts). */
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -31,6 +32,12 @@ export interface DeclaredResource {
   parent?: string;
   /** The provider reference (`<urn>::<id>`) a custom resource was registered with. */
   provider?: string;
+  /** The resource's URN as the mocks form it (`urn:pulumi:<stack>::<project>::<parent type>$<type>::<name>`). */
+  urn: string;
+  /** The URNs its `aliases` option stands for, formed the same way: what an existing stack may know it as. */
+  aliases: string[];
+  /** A component's `registerOutputs`, secrets as `Secret`s. */
+  registeredOutputs?: Record<string, unknown>;
 }
 
 export interface ProgramRun {
@@ -72,10 +79,10 @@ function revealSecrets(value: unknown): unknown {
 
 /** Fakes the values Cloudflare computes, so dependent inputs resolve to recognisable strings. */
 function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  if (type === "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken") {
+  if (type === RESOURCE_TYPES.serviceToken) {
     return { ...inputs, clientId: `${name}.access`, clientSecret: `${name}-client-secret` };
   }
-  if (type === "cloudflare:index/d1Database:D1Database") return { ...inputs, uuid: `${name}-uuid` };
+  if (type === RESOURCE_TYPES.d1) return { ...inputs, uuid: `${name}-uuid` };
   return inputs;
 }
 
@@ -83,7 +90,16 @@ const promiseOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => o
 
 let runs = 0;
 
-type ResourceOptions = Pick<DeclaredResource, "dependsOn" | "importId" | "ignoreChanges" | "retainOnDelete" | "parent">;
+type ResourceOptions = Pick<DeclaredResource, "dependsOn" | "importId" | "ignoreChanges" | "retainOnDelete" | "parent" | "urn" | "aliases">;
+
+interface AliasSpec {
+  getName(): string;
+  getType(): string;
+  getStack(): string;
+  getProject(): string;
+  getParenturn(): string;
+  getNoparent(): boolean;
+}
 
 interface RegisterResourceRequest {
   getType(): string;
@@ -93,29 +109,72 @@ interface RegisterResourceRequest {
   getIgnorechangesList(): string[];
   getRetainondelete(): boolean;
   getParent(): string;
+  getAliasesList(): { getUrn(): string; getSpec(): AliasSpec | undefined }[];
 }
 
-/**
- * The mocks' `newResource` sees only inputs; the options that order and adopt resources
- * (`dependsOn`, `import`, `ignoreChanges`) travel in the register request, read here.
- */
+interface RegisterOutputsRequest {
+  getUrn(): string;
+  getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
 /** The stack itself is every resource's root; only a component counts as a parent here. */
 function parentName(urn: string): string | undefined {
   if (!urn || urn.includes("::pulumi:pulumi:Stack::")) return undefined;
   return urn.split("::").at(-1);
 }
 
-function recordResourceOptions(requests: Map<string, ResourceOptions>): void {
-  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterResourceRequest, callback: unknown) => unknown };
+/** A URN as the mock monitor forms it: the parent's own type (not its whole chain) qualifies the child's. */
+export function mockUrn(stack: string, parentUrn: string, type: string, name: string): string {
+  const qualified = parentUrn ? `${parentUrn.split("::")[2].split("$").at(-1)}$${type}` : type;
+  return `urn:pulumi:${stack}::${PROJECT}::${qualified}::${name}`;
+}
+
+/** An alias spec leaves out what stays the same: the SDK fills in the parent, the engine the rest. */
+function aliasUrns(stack: string, req: RegisterResourceRequest): string[] {
+  return req.getAliasesList().map((alias) => {
+    const spec = alias.getSpec();
+    if (!spec) return alias.getUrn();
+    const parent = spec.getNoparent() ? "" : spec.getParenturn() || req.getParent();
+    const urn = mockUrn(spec.getStack() || stack, parent, spec.getType() || req.getType(), spec.getName() || req.getName());
+    return spec.getProject() && spec.getProject() !== PROJECT ? urn.replace(`::${PROJECT}::`, `::${spec.getProject()}::`) : urn;
+  });
+}
+
+/**
+ * The mocks' `newResource` sees only inputs; the options that order, adopt and rename resources
+ * (`dependsOn`, `import`, `ignoreChanges`, `aliases`) travel in the register request, read here.
+ * Two resources with one URN are recorded in `clashes`: the engine refuses such a program.
+ */
+function recordResourceOptions(stack: string, requests: Map<string, ResourceOptions[]>, clashes: string[], resources: DeclaredResource[]): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource: (req: RegisterResourceRequest, callback: unknown) => unknown;
+    registerResourceOutputs: (req: RegisterOutputsRequest, callback: unknown) => unknown;
+  };
   const register = monitor.registerResource.bind(monitor);
+  const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+  monitor.registerResourceOutputs = (req, callback) => {
+    const resource = resources.find((r) => r.urn === req.getUrn());
+    if (resource) resource.registeredOutputs = revealSecrets(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
+    return registerOutputs(req, callback);
+  };
+  const urns = new Set<string>();
   monitor.registerResource = (req, callback) => {
-    requests.set(`${req.getType()}::${req.getName()}`, {
-      dependsOn: req.getDependenciesList().map((urn) => urn.split("::").at(-1) ?? urn),
-      importId: req.getImportid() || undefined,
-      ignoreChanges: req.getIgnorechangesList(),
-      retainOnDelete: req.getRetainondelete(),
-      parent: parentName(req.getParent()),
-    });
+    const urn = mockUrn(stack, req.getParent(), req.getType(), req.getName());
+    if (urns.has(urn)) clashes.push(urn);
+    urns.add(urn);
+    const key = `${req.getType()}::${req.getName()}`;
+    requests.set(key, [
+      ...(requests.get(key) ?? []),
+      {
+        dependsOn: req.getDependenciesList().map((dependency) => dependency.split("::").at(-1) ?? dependency),
+        importId: req.getImportid() || undefined,
+        ignoreChanges: req.getIgnorechangesList(),
+        retainOnDelete: req.getRetainondelete(),
+        parent: parentName(req.getParent()),
+        urn,
+        aliases: aliasUrns(stack, req),
+      },
+    ]);
     return register(req, callback);
   };
 }
@@ -152,20 +211,24 @@ export async function runProgramOffline(stack: string, options: RunOptions = {})
   pulumi.runtime.setAllConfig(config, secretKeys);
 
   const resources: DeclaredResource[] = options.declared ?? [];
-  const requests = new Map<string, ResourceOptions>();
+  const requests = new Map<string, ResourceOptions[]>();
+  const clashes: string[] = [];
+  const unanswered: string[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const inputs = revealSecrets(args.inputs) as Record<string, unknown>;
-        const request = requests.get(`${args.type}::${args.name}`) ?? { dependsOn: [], ignoreChanges: [], retainOnDelete: false };
+        const request = requests.get(`${args.type}::${args.name}`)?.shift();
+        if (!request) throw new Error(`the offline run saw ${args.type} ${args.name} without its register request`);
         resources.push({ type: args.type, name: args.name, inputs, ...request, ...(args.provider ? { provider: args.provider } : {}) });
         return { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) };
       },
       call(args) {
-        if (args.token === "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken") {
-          return { ...args.inputs, token: "mock-connector-token" };
-        }
-        return args.inputs;
+        if (args.token === INVOKE_TOKENS.tunnelToken) return { ...args.inputs, token: "mock-connector-token" };
+        // Thrown here, the error would reject an output no one awaits (an unhandled rejection, not a
+        // failed run): the run fails once the program has been read, naming every such invoke.
+        unanswered.push(args.token);
+        return {};
       },
     },
     PROJECT,
@@ -173,7 +236,7 @@ export async function runProgramOffline(stack: string, options: RunOptions = {})
     false,
   );
 
-  recordResourceOptions(requests);
+  recordResourceOptions(stack, requests, clashes, resources);
 
   runs += 1;
   // A fresh module instance per run: the program's top level is what declares the resources.
@@ -189,5 +252,7 @@ export async function runProgramOffline(stack: string, options: RunOptions = {})
     }
   }
   await pulumi.runtime.disconnect();
+  if (unanswered.length > 0) throw new Error(`the offline run has no answer for the invoke ${[...new Set(unanswered)].join(", ")}; add one to infra/offlineRun.ts if the program now calls it`);
+  if (clashes.length > 0) throw new Error(`Duplicate resource URN${clashes.length > 1 ? "s" : ""} (the engine refuses the program): ${clashes.join(", ")}`);
   return { resources, outputs };
 }

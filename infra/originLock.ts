@@ -1,5 +1,5 @@
 import * as cloudflare from "@pulumi/cloudflare";
-import type * as pulumi from "@pulumi/pulumi";
+import { child, type Scope } from "./childNames";
 import type { StackSettings } from "./config/schema";
 
 export interface OriginLock {
@@ -13,11 +13,12 @@ export interface OriginLock {
  * on it whose only policy admits the service token the Worker presents (non_identity), and
  * answers 401 instead of a login redirect to anything else.
  */
-export function originLock(settings: StackSettings, opts: pulumi.CustomResourceOptions): OriginLock {
+export function originLock(settings: StackSettings, scope: Scope): OriginLock {
   const accountId = settings.accountId;
   const token = settings.accessServiceToken;
+  const tokenChild = child(scope, "origin-service-token", "origin-service-token");
   const serviceToken = new cloudflare.ZeroTrustAccessServiceToken(
-    "origin-service-token",
+    tokenChild.name,
     {
       accountId,
       name: `${settings.workerName} worker`,
@@ -25,15 +26,17 @@ export function originLock(settings: StackSettings, opts: pulumi.CustomResourceO
       clientSecretVersion: token.clientSecretVersion,
       ...(token.previousClientSecretExpiresAt ? { previousClientSecretExpiresAt: token.previousClientSecretExpiresAt } : {}),
     },
-    opts,
+    tokenChild.opts,
   );
+  const policyChild = child(scope, "origin-policy", "origin-service-token-policy");
   const policy = new cloudflare.ZeroTrustAccessPolicy(
-    "origin-service-token-policy",
+    policyChild.name,
     { accountId, name: `${settings.workerName}: only the edge Worker`, decision: "non_identity", includes: [{ serviceToken: { tokenId: serviceToken.id } }] },
-    opts,
+    policyChild.opts,
   );
+  const applicationChild = child(scope, "origin-application", "origin-access-application");
   const application = new cloudflare.ZeroTrustAccessApplication(
-    "origin-access-application",
+    applicationChild.name,
     {
       accountId,
       name: `${settings.workerName} bridge origin`,
@@ -43,7 +46,7 @@ export function originLock(settings: StackSettings, opts: pulumi.CustomResourceO
       serviceAuth401Redirect: true,
       appLauncherVisible: false,
     },
-    opts,
+    applicationChild.opts,
   );
   return { serviceToken, policy, application };
 }

@@ -1,5 +1,5 @@
 import * as cloudflare from "@pulumi/cloudflare";
-import type * as pulumi from "@pulumi/pulumi";
+import { child, type Scope } from "./childNames";
 import type { KeptRateLimitRule, StackSettings } from "./config/schema";
 import { managedRuleRef, rateLimitExpression } from "./rateLimitExpression";
 
@@ -45,11 +45,16 @@ export function rulesetImportId(zoneId: string, rulesetId: string): string {
  * CLI imports a resource whose inputs differ and then updates it (pulumi/pulumi#19339).
  * A ruleset that holds rules this project did not create is never deleted by `pulumi destroy`.
  */
-export function rateLimitRuleset(settings: StackSettings, opts: pulumi.CustomResourceOptions): cloudflare.Ruleset | undefined {
+export function rateLimitRuleset(settings: StackSettings, scope: Scope): cloudflare.Ruleset | undefined {
   if (!settings.zone.owner || !settings.rateLimit) return undefined;
   const adopt = settings.rateLimit.adoptRulesetId;
+  const { name, opts } = child(scope, "rate-limit", "rate-limit", {
+    // Deleting the entry point would delete the kept rules too: `pulumi destroy` leaves it.
+    ...(settings.rateLimit.keepRules.length > 0 || adopt ? { retainOnDelete: true } : {}),
+    ...(adopt ? { import: rulesetImportId(settings.zone.id, adopt) } : {}),
+  });
   return new cloudflare.Ruleset(
-    "rate-limit",
+    name,
     {
       zoneId: settings.zone.id,
       kind: "zone",
@@ -58,11 +63,6 @@ export function rateLimitRuleset(settings: StackSettings, opts: pulumi.CustomRes
       description: "Managed by the voice-edge Pulumi project (the zone-owning stack)",
       rules: rateLimitRules(settings.rateLimit),
     },
-    {
-      ...opts,
-      // Deleting the entry point would delete the kept rules too: `pulumi destroy` leaves it.
-      ...(settings.rateLimit.keepRules.length > 0 || adopt ? { retainOnDelete: true } : {}),
-      ...(adopt ? { import: rulesetImportId(settings.zone.id, adopt) } : {}),
-    },
+    opts,
   );
 }

@@ -1,5 +1,6 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
+import { child, type Scope } from "./childNames";
 import type { StackSecrets, StackSettings } from "./config/schema";
 import { tunnelIngress } from "./tunnelIngress";
 
@@ -20,18 +21,20 @@ export function tunnelName(settings: StackSettings): string {
  * The ingress is written only after `originGuard` (the Access lock) exists, so the origin
  * hostname never serves the bridge unlocked, not even between two steps of a `pulumi up`.
  */
-export function bridgeTunnel(settings: StackSettings, secrets: StackSecrets, originGuard: pulumi.Resource[], opts: pulumi.CustomResourceOptions): BridgeTunnel {
+export function bridgeTunnel(settings: StackSettings, secrets: StackSecrets, originGuard: pulumi.Resource[], scope: Scope): BridgeTunnel {
   const accountId = settings.accountId;
+  const tunnelChild = child(scope, "tunnel", "bridge-tunnel");
   const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
-    "bridge-tunnel",
+    tunnelChild.name,
     { accountId, name: tunnelName(settings), configSrc: "cloudflare", tunnelSecret: pulumi.secret(secrets.tunnelSecret) },
-    opts,
+    tunnelChild.opts,
   );
+  const configChild = child(scope, "tunnel-config", "bridge-tunnel-config", { dependsOn: originGuard });
   const config = new cloudflare.ZeroTrustTunnelCloudflaredConfig(
-    "bridge-tunnel-config",
+    configChild.name,
     { accountId, tunnelId: tunnel.id, config: { ingresses: tunnelIngress(settings.tunnel.originHostname, settings.tunnel.bridgeService) } },
-    { ...opts, dependsOn: originGuard },
+    configChild.opts,
   );
-  const connectorToken = pulumi.secret(cloudflare.getZeroTrustTunnelCloudflaredTokenOutput({ accountId, tunnelId: tunnel.id }, opts).token);
+  const connectorToken = pulumi.secret(cloudflare.getZeroTrustTunnelCloudflaredTokenOutput({ accountId, tunnelId: tunnel.id }, scope.opts).token);
   return { tunnel, config, connectorToken };
 }

@@ -1,30 +1,26 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { WorkerBundle } from "../worker/build";
 import { HEALTH_PATH, WS_PATH } from "../worker/src/routes";
 import { alerts } from "./alerts";
 import { bridgeWatchDatabase, bridgeWatchSchedule } from "./bridgeWatch";
-import type { StackSecrets, StackSettings } from "./config/schema";
+import type { Scope } from "./childNames";
 import { serviceRecords } from "./dns";
 import { originLock } from "./originLock";
 import { rateLimitRuleset } from "./rateLimit";
+import { RESOURCE_TYPES } from "./resourceTypes";
 import { bridgeTunnel } from "./tunnel";
+import { validateVoiceEdgeArgs, type VoiceEdgeArgs } from "./voiceEdgeArgs";
 import { edgeWorker } from "./worker";
 import { zoneSettings } from "./zoneSettings";
 
-export interface VoiceEdgeArgs {
-  /** Validated settings: `parseStackSettings` (or `stackSettingsSchema.parse`) from infra/config/schema.ts. */
-  settings: StackSettings;
-  /** Validated secrets: `parseStackSecrets`; passed to Cloudflare only as Pulumi secrets. */
-  secrets: StackSecrets;
-  /** The Worker bundle: `await buildWorkerBundle()` from worker/build.ts. */
-  bundle: WorkerBundle;
-}
+export type { VoiceEdgeArgs } from "./voiceEdgeArgs";
 
 /**
  * The voice edge as one Pulumi component: zone settings and rate limit (zone owner only), the
  * Access lock, the tunnel, its DNS, the Worker and its route, and the alerts. Every resource is a
- * child; give the Cloudflare provider through `providers` (or let the default provider read
- * CLOUDFLARE_API_TOKEN).
+ * child named after the component (`<name>-worker`, `<name>-tunnel`, …), so a program may hold
+ * several; give the Cloudflare provider through `providers` (or let the default provider read
+ * CLOUDFLARE_API_TOKEN). The arguments are validated first: a bad one throws a
+ * VoiceEdgeArgsError naming it, before anything is declared.
  */
 export class VoiceEdge extends pulumi.ComponentResource {
   /** The website's NEXT_PUBLIC_PERSONAPLEX_WS_URL. */
@@ -41,9 +37,9 @@ export class VoiceEdge extends pulumi.ComponentResource {
   readonly connectorToken: pulumi.Output<string>;
 
   constructor(name: string, args: VoiceEdgeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("voice-edge:index:VoiceEdge", name, {}, opts);
-    const { settings, secrets, bundle } = args;
-    const children = { parent: this };
+    const { settings, secrets, bundle } = validateVoiceEdgeArgs(name, args);
+    super(RESOURCE_TYPES.component, name, {}, opts);
+    const children: Scope = { name, opts: { parent: this } };
 
     zoneSettings(settings, children);
     rateLimitRuleset(settings, children);
@@ -68,7 +64,10 @@ export class VoiceEdge extends pulumi.ComponentResource {
     this.registerOutputs({
       publicWsUrl: this.publicWsUrl,
       healthUrl: this.healthUrl,
+      websiteOrigin: this.websiteOrigin,
       workerName: this.workerName,
+      bundleSha256: this.bundleSha256,
+      bundleSizeBytes: this.bundleSizeBytes,
       originHostname: this.originHostname,
       tunnelId: this.tunnelId,
       connectorToken: this.connectorToken,

@@ -2,6 +2,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { BUNDLE_MODULE_NAME, type WorkerBundle } from "../worker/build";
 import { ROUTE_PREFIX } from "../worker/src/routes";
+import { child, type Scope } from "./childNames";
 import type { StackSecrets, StackSettings } from "./config/schema";
 import { bridgeWatchSettings } from "./bridgeWatch";
 import type { OriginLock } from "./originLock";
@@ -23,7 +24,7 @@ export function edgeWorker(
   bundle: WorkerBundle,
   lock: OriginLock,
   watchState: cloudflare.D1Database | undefined,
-  opts: pulumi.CustomResourceOptions,
+  scope: Scope,
 ): EdgeWorker {
   const origin = `https://${settings.tunnel.originHostname}`;
   const bindings = workerBindings({
@@ -45,8 +46,9 @@ export function edgeWorker(
       }),
     );
   }
+  const scriptChild = child(scope, "worker", "edge-worker");
   const script = new cloudflare.WorkersScript(
-    "edge-worker",
+    scriptChild.name,
     {
       accountId: settings.accountId,
       scriptName: settings.workerName,
@@ -56,8 +58,9 @@ export function edgeWorker(
       bindings,
       observability: { enabled: true },
     },
-    opts,
+    scriptChild.opts,
   );
-  const route = new cloudflare.WorkersRoute("edge-route", { zoneId: settings.zone.id, pattern: routePattern(settings.publicHostname), script: script.scriptName }, opts);
+  const routeChild = child(scope, "route", "edge-route");
+  const route = new cloudflare.WorkersRoute(routeChild.name, { zoneId: settings.zone.id, pattern: routePattern(settings.publicHostname), script: script.scriptName }, routeChild.opts);
   return { script, route };
 }

@@ -1,6 +1,7 @@
 import type { Policy, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { describe, expect, it } from "vitest";
 import { runProgramOffline, Secret } from "../infra/offlineRun";
+import { RESOURCE_TYPES as T } from "../infra/resourceTypes";
 import { policyConfigFor } from "../tools/policyConfig";
 import {
   compatibilityDateFresh,
@@ -18,14 +19,6 @@ interface FakeResource {
   props: Record<string, unknown>;
 }
 
-const T = {
-  zoneSetting: "cloudflare:index/zoneSetting:ZoneSetting",
-  dns: "cloudflare:index/dnsRecord:DnsRecord",
-  script: "cloudflare:index/workersScript:WorkersScript",
-  route: "cloudflare:index/workersRoute:WorkersRoute",
-  ruleset: "cloudflare:index/ruleset:Ruleset",
-  notification: "cloudflare:index/notificationPolicy:NotificationPolicy",
-};
 
 class NotApplicable extends Error {}
 
@@ -77,8 +70,8 @@ describe("each policy passes compliant resources and reports non-compliant ones"
   });
 
   it("service-dns-proxied", async () => {
-    expect(await violationsOf(serviceDnsProxied, { type: T.dns, props: { name: "voice-origin.mycosoft.com", type: "CNAME", proxied: true } })).toEqual([]);
-    expect(await violationsOf(serviceDnsProxied, { type: T.dns, props: { name: "voice-origin.mycosoft.com", type: "CNAME", proxied: false } })).toHaveLength(1);
+    expect(await violationsOf(serviceDnsProxied, { type: T.dnsRecord, props: { name: "voice-origin.mycosoft.com", type: "CNAME", proxied: true } })).toEqual([]);
+    expect(await violationsOf(serviceDnsProxied, { type: T.dnsRecord, props: { name: "voice-origin.mycosoft.com", type: "CNAME", proxied: false } })).toHaveLength(1);
   });
 
   it("secret-bindings-are-secret-text", async () => {
@@ -102,7 +95,7 @@ describe("each policy passes compliant resources and reports non-compliant ones"
   });
 
   it("ignores resources of other types", async () => {
-    expect(await violationsOf(zoneSettingsForVoice, { type: T.dns, props: { settingId: "websockets", value: "off" } })).toEqual([]);
+    expect(await violationsOf(zoneSettingsForVoice, { type: T.dnsRecord, props: { settingId: "websockets", value: "off" } })).toEqual([]);
   });
 
   it("worker-routes-rate-limited, within the stack and through its config", async () => {

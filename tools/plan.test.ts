@@ -13,7 +13,7 @@ describe("npm run plan", () => {
     expect(result.stdout).toContain(`voice-edge plan for stack "${stack}" (Pulumi.${stack}.yaml)`);
     expect(result.stdout).toContain("No Cloudflare API was called");
     expect(result.stdout).toContain(`pulumi preview --stack ${stack}`);
-    expect(result.stdout).toMatch(/\+ VoiceEdge {2}voice-edge {3}\(voice-edge:index:VoiceEdge\)\n(?: {4}.*\n|\n)*? {4}\+ WorkersScript {2}edge-worker/);
+    expect(result.stdout).toMatch(/\+ VoiceEdge {2}voice-edge {3}\(voice-edge:index:VoiceEdge\)\n(?: {4}.*\n|\n)*? {4}\+ WorkersScript {2}voice-edge-worker/);
     expect(result.stdout).toMatch(/JWT_SECRET \(secret_text\) = "\[secret\]"/);
     expect(result.stdout).toMatch(/tunnelSecret: \[secret\]/);
     expect(result.stdout).toMatch(/connectorToken: "\[secret\]"/);
@@ -28,7 +28,7 @@ describe("npm run plan", () => {
     const resources = JSON.parse(result.stdout) as { type: string; name: string; inputs: Record<string, unknown> }[];
     expect(resources).toHaveLength(21);
     for (const resource of resources) expect(Object.keys(resource).sort()).toEqual(["inputs", "name", "type"]);
-    const tunnel = resources.find((r) => r.name === "bridge-tunnel")!;
+    const tunnel = resources.find((r) => r.name === "voice-edge-tunnel")!;
     expect(tunnel.inputs.tunnelSecret).toBe("[secret]");
   });
 

@@ -6,6 +6,7 @@ import { StackConfigError } from "../infra/config/schema";
 import { BRIDGE_WATCH_BINDINGS, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { runProgramOffline, Secret, type DeclaredResource } from "../infra/offlineRun";
+import { RESOURCE_TYPES, shortType } from "../infra/resourceTypes";
 import { knownStacks, stackFileName } from "../infra/config/stackFiles";
 
 const SECRET_MASK = "[secret]";
@@ -34,9 +35,7 @@ export function displayValue(value: unknown, key = ""): unknown {
   return value;
 }
 
-const WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript";
-const NOTIFICATION_POLICY = "cloudflare:index/notificationPolicy:NotificationPolicy";
-const CRON_TRIGGER = "cloudflare:index/workersCronTrigger:WorkersCronTrigger";
+const { script: WORKERS_SCRIPT, notification: NOTIFICATION_POLICY, cron: CRON_TRIGGER } = RESOURCE_TYPES;
 
 /** One line per alert: what fires it and where it goes (the reviewer's question about alerts). */
 export function alertSummary(resources: DeclaredResource[]): string[] {
@@ -59,10 +58,6 @@ export function displayInputs(resource: DeclaredResource): Record<string, unknow
   const inputs = displayValue(resource.inputs) as Record<string, unknown>;
   if (resource.type === WORKERS_SCRIPT && typeof inputs.content === "string") inputs.content = `<bundle, ${Buffer.byteLength(inputs.content)} bytes>`;
   return inputs;
-}
-
-function shortType(type: string): string {
-  return type.split(":").at(-1) ?? type;
 }
 
 function formatInputs(resource: DeclaredResource): string[] {

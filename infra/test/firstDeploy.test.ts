@@ -3,28 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isEncryptedValue, otherZoneOwner, plaintextSecretsIn, projectValues } from "../config/stackFiles";
-import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
+import { runProgramOffline, Secret, type DeclaredResource } from "../offlineRun";
+import { oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
 
 /** What a first `pulumi up` on a used account needs from the program: order, adoption, API value forms, refusals. */
 
-const T = {
-  zoneSetting: "cloudflare:index/zoneSetting:ZoneSetting",
-  urlNormalization: "cloudflare:index/urlNormalizationSettings:UrlNormalizationSettings",
-  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
-  ruleset: "cloudflare:index/ruleset:Ruleset",
-  tunnelConfig: "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
-  serviceToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
-  script: "cloudflare:index/workersScript:WorkersScript",
-};
 const ZONE_ID = "0".repeat(32);
 const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test" };
 const zone = (changes: Record<string, unknown>) => ({ id: ZONE_ID, name: "mycosoft.com", plan: "free", owner: true, ...changes });
-
-function one(run: ProgramRun, type: string, name: string): DeclaredResource {
-  const found = run.resources.filter((r) => r.type === type && r.name === name);
-  expect(found, `${type} ${name}`).toHaveLength(1);
-  return found[0];
-}
 
 /** A rule an existing website already has on the zone, in the form `--carry-rules` prints. */
 const LOGIN_RULE = {
@@ -40,10 +26,10 @@ describe("the Access lock exists before the origin hostname serves the bridge", 
   it.each(["prod", "staging"])("%s: the tunnel's ingress and the origin CNAME wait for the Access application and its policy", async (stack) => {
     const run = await runProgramOffline(stack, { secrets: SECRETS });
     for (const [type, name] of [
-      [T.tunnelConfig, "bridge-tunnel-config"],
-      [T.dnsRecord, "origin-hostname"],
+      [T.tunnelConfig, "voice-edge-tunnel-config"],
+      [T.dnsRecord, "voice-edge-origin-record"],
     ]) {
-      expect(one(run, type, name).dependsOn).toEqual(expect.arrayContaining(["origin-access-application", "origin-service-token-policy"]));
+      expect(one(run, type, name).dependsOn).toEqual(expect.arrayContaining(["voice-edge-origin-application", "voice-edge-origin-policy"]));
     }
   });
 });
@@ -51,7 +37,7 @@ describe("the Access lock exists before the origin hostname serves the bridge", 
 describe("URL normalization", () => {
   it("is declared by the zone owner (Cloudflare normalization of incoming URLs), so /voice/./ws is counted as /voice/ws", async () => {
     const run = await runProgramOffline("prod", { secrets: SECRETS });
-    expect(one(run, T.urlNormalization, "zone-url-normalization").inputs).toEqual({ zoneId: ZONE_ID, type: "cloudflare", scope: "incoming" });
+    expect(one(run, T.urlNormalization, "voice-edge-url-normalization").inputs).toEqual({ zoneId: ZONE_ID, type: "cloudflare", scope: "incoming" });
   });
 
   it("is left to the owner by a stack that does not own the zone", async () => {
@@ -61,7 +47,7 @@ describe("URL normalization", () => {
 
   it("takes the configured type and scope", async () => {
     const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:zone": zone({ urlNormalization: { type: "rfc3986", scope: "both" } }) } });
-    expect(one(run, T.urlNormalization, "zone-url-normalization").inputs).toMatchObject({ type: "rfc3986", scope: "both" });
+    expect(one(run, T.urlNormalization, "voice-edge-url-normalization").inputs).toMatchObject({ type: "rfc3986", scope: "both" });
   });
 });
 
@@ -78,7 +64,7 @@ describe("the zone's existing rate-limiting rules are kept", () => {
 
   it("carries the zone's other rules first and unchanged, then this project's rules with their own refs", async () => {
     const run = await runProgramOffline("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } });
-    const ruleset = one(run, T.ruleset, "rate-limit");
+    const ruleset = one(run, T.ruleset, "voice-edge-rate-limit");
     expect(ruleset.inputs.rules).toEqual([
       LOGIN_RULE,
       {
@@ -96,15 +82,15 @@ describe("the zone's existing rate-limiting rules are kept", () => {
 
   it("leaves a ruleset holding rules it did not create to `pulumi destroy`, and deletes one that holds only its own", async () => {
     const kept = await runProgramOffline("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } });
-    expect(one(kept, T.ruleset, "rate-limit").retainOnDelete).toBe(true);
+    expect(one(kept, T.ruleset, "voice-edge-rate-limit").retainOnDelete).toBe(true);
     const own = await runProgramOffline("prod", { secrets: SECRETS });
-    expect(one(own, T.ruleset, "rate-limit").retainOnDelete).toBe(false);
+    expect(one(own, T.ruleset, "voice-edge-rate-limit").retainOnDelete).toBe(false);
   });
 
   it("adopts the existing entry point with adoptRulesetId: imported by its zone-scoped ID and updated to the kept rules plus its own in the same up", async () => {
     const rulesetId = "a".repeat(32);
     const run = await runProgramOffline("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE], adoptRulesetId: rulesetId } } });
-    const ruleset = one(run, T.ruleset, "rate-limit");
+    const ruleset = one(run, T.ruleset, "voice-edge-rate-limit");
     expect(ruleset.importId).toBe(`zones/${ZONE_ID}/${rulesetId}`);
     expect(ruleset.ignoreChanges).toEqual([]);
     expect(ruleset.inputs).toMatchObject({ zoneId: ZONE_ID, kind: "zone", phase: "http_ratelimit" });
@@ -123,7 +109,7 @@ describe("the zone's existing rate-limiting rules are kept", () => {
 describe("the Access service token rotates through config", () => {
   it("is created for a year at version 1 by default", async () => {
     const run = await runProgramOffline("prod", { secrets: SECRETS });
-    expect(one(run, T.serviceToken, "origin-service-token").inputs).toEqual({ accountId: ZONE_ID, name: "voice-edge-prod worker", duration: "8760h", clientSecretVersion: 1 });
+    expect(one(run, T.serviceToken, "voice-edge-origin-service-token").inputs).toEqual({ accountId: ZONE_ID, name: "voice-edge-prod worker", duration: "8760h", clientSecretVersion: 1 });
   });
 
   it("rotates with clientSecretVersion and previousClientSecretExpiresAt, and the Worker gets the token's current secret", async () => {
@@ -131,9 +117,9 @@ describe("the Access service token rotates through config", () => {
       secrets: SECRETS,
       override: { "voice-edge:accessServiceToken": { clientSecretVersion: 2, previousClientSecretExpiresAt: "2026-12-03T12:00:00Z" } },
     });
-    expect(one(run, T.serviceToken, "origin-service-token").inputs).toMatchObject({ clientSecretVersion: 2, previousClientSecretExpiresAt: "2026-12-03T12:00:00Z", duration: "8760h" });
-    const bindings = (one(run, T.script, "edge-worker").inputs.bindings as Secret).value as { name: string; text?: unknown }[];
-    expect(bindings.find((b) => b.name === "BRIDGE_ACCESS_CLIENT_SECRET")?.text).toBe("origin-service-token-client-secret");
+    expect(one(run, T.serviceToken, "voice-edge-origin-service-token").inputs).toMatchObject({ clientSecretVersion: 2, previousClientSecretExpiresAt: "2026-12-03T12:00:00Z", duration: "8760h" });
+    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as { name: string; text?: unknown }[];
+    expect(bindings.find((b) => b.name === "BRIDGE_ACCESS_CLIENT_SECRET")?.text).toBe("voice-edge-origin-service-token-client-secret");
   });
 });
 
@@ -141,7 +127,7 @@ describe("the HS256 secret rotates through config", () => {
   it("gives the Worker the previous secret as a secret binding, with the window in its settings", async () => {
     const edge = { auth: { mode: "jwt", algorithms: ["HS256"], issuer: "https://mycosoft.com", audience: "voice-edge", previousSecretAcceptedUntil: "2026-12-01T12:00:00Z" }, allowedOrigins: ["https://mycosoft.com"] };
     const run = await runProgramOffline("prod", { secrets: { ...SECRETS, jwtSecretPrevious: "p".repeat(40) }, override: { "voice-edge:edge": edge } });
-    const bindings = (one(run, T.script, "edge-worker").inputs.bindings as Secret).value as { name: string; type: string; text?: unknown; json?: string }[];
+    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as { name: string; type: string; text?: unknown; json?: string }[];
     expect(bindings.find((b) => b.name === "JWT_SECRET_PREVIOUS")).toEqual({ name: "JWT_SECRET_PREVIOUS", type: "secret_text", text: "p".repeat(40) });
     expect(JSON.parse(bindings.find((b) => b.name === "EDGE_CONFIG")!.json!).auth.previousSecretAcceptedUntil).toBe("2026-12-01T12:00:00Z");
   });
@@ -178,7 +164,7 @@ describe("the program refuses, before declaring anything", () => {
 
   it("but accepts secrets that `pulumi config set --secret` stored encrypted in the stack file", async () => {
     const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:jwtSecret": { secure: "v1:c2VjcmV0" }, "voice-edge:alertWebhookSecret": undefined } });
-    const bindings = (one(run, T.script, "edge-worker").inputs.bindings as Secret).value as { name: string; type: string }[];
+    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as { name: string; type: string }[];
     expect(bindings.find((b) => b.name === "JWT_SECRET")?.type).toBe("secret_text");
   });
 });

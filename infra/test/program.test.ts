@@ -2,37 +2,34 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_PATH } from "../../worker/build";
 import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
+import { inventory, oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
+import { VoiceEdgeArgsError } from "../voiceEdgeArgs";
+import { EDGE_BINDING_KINDS } from "./expectedBindings";
 
-const T = {
-  provider: "pulumi:providers:cloudflare",
-  zoneSetting: "cloudflare:index/zoneSetting:ZoneSetting",
-  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
-  ruleset: "cloudflare:index/ruleset:Ruleset",
-  tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
-  tunnelConfig: "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
-  serviceToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
-  accessPolicy: "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
-  accessApp: "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
-  script: "cloudflare:index/workersScript:WorkersScript",
-  route: "cloudflare:index/workersRoute:WorkersRoute",
-  notification: "cloudflare:index/notificationPolicy:NotificationPolicy",
-  webhook: "cloudflare:index/notificationPolicyWebhooks:NotificationPolicyWebhooks",
-};
 
 const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test", "cloudflare:apiToken": "cf-token-for-tests" };
 
-function one(run: ProgramRun, type: string, name: string): DeclaredResource {
-  const found = run.resources.filter((r) => r.type === type && r.name === name);
-  expect(found, `${type} ${name}`).toHaveLength(1);
-  return found[0];
-}
-
-function inventory(run: ProgramRun): string[] {
-  return run.resources.map((r) => `${r.type.split(":").at(-1)} ${r.name}`).sort();
-}
+/** What prod and staging both declare: everything but the zone-wide resources and the Worker-only record. */
+const EVERY_STACK = [
+  "D1Database voice-edge-bridge-watch-state",
+  "DnsRecord voice-edge-origin-record",
+  "NotificationPolicy voice-edge-alert-service-token-expiry",
+  "NotificationPolicy voice-edge-alert-tunnel-health-event",
+  "NotificationPolicyWebhooks voice-edge-alert-webhook",
+  "WorkersCronTrigger voice-edge-bridge-watch-schedule",
+  "WorkersRoute voice-edge-route",
+  "WorkersScript voice-edge-worker",
+  "ZeroTrustAccessApplication voice-edge-origin-application",
+  "ZeroTrustAccessPolicy voice-edge-origin-policy",
+  "ZeroTrustAccessServiceToken voice-edge-origin-service-token",
+  "ZeroTrustTunnelCloudflared voice-edge-tunnel",
+  "ZeroTrustTunnelCloudflaredConfig voice-edge-tunnel-config",
+  "VoiceEdge voice-edge",
+  "cloudflare cloudflare",
+];
 
 function bindingsOf(run: ProgramRun) {
-  const bindings = one(run, T.script, "edge-worker").inputs.bindings;
+  const bindings = one(run, T.script, "voice-edge-worker").inputs.bindings;
   expect(bindings).toBeInstanceOf(Secret);
   return (bindings as Secret).value as { name: string; type: string; text?: unknown; json?: string }[];
 }
@@ -46,33 +43,19 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   it("declares exactly the expected resources", () => {
     expect(inventory(run)).toEqual(
       [
-        "D1Database bridge-watch-state",
-        "DnsRecord origin-hostname",
-        "NotificationPolicy alert-service-token-expiry",
-        "NotificationPolicy alert-tunnel-health-event",
-        "NotificationPolicyWebhooks alert-webhook",
-        "Ruleset rate-limit",
-        "UrlNormalizationSettings zone-url-normalization",
-        "WorkersCronTrigger bridge-watch-schedule",
-        "WorkersRoute edge-route",
-        "WorkersScript edge-worker",
-        "ZeroTrustAccessApplication origin-access-application",
-        "ZeroTrustAccessPolicy origin-service-token-policy",
-        "ZeroTrustAccessServiceToken origin-service-token",
-        "ZeroTrustTunnelCloudflared bridge-tunnel",
-        "ZeroTrustTunnelCloudflaredConfig bridge-tunnel-config",
-        "ZoneSetting zone-always-use-https",
-        "ZoneSetting zone-min-tls-version",
-        "ZoneSetting zone-ssl",
-        "ZoneSetting zone-websockets",
-        "VoiceEdge voice-edge",
-        "cloudflare cloudflare",
+        ...EVERY_STACK,
+        "Ruleset voice-edge-rate-limit",
+        "UrlNormalizationSettings voice-edge-url-normalization",
+        "ZoneSetting voice-edge-zone-always-use-https",
+        "ZoneSetting voice-edge-zone-min-tls-version",
+        "ZoneSetting voice-edge-zone-ssl",
+        "ZoneSetting voice-edge-zone-websockets",
       ].sort(),
     );
   });
 
   it("declares everything as children of one VoiceEdge component, which uses the stack's explicit provider", () => {
-    const component = one(run, "voice-edge:index:VoiceEdge", "voice-edge");
+    const component = one(run, T.component, "voice-edge");
     expect(component.parent).toBeUndefined();
     const orphans = run.resources.filter((r) => r !== component && r.type !== T.provider && r.parent !== "voice-edge").map((r) => r.name);
     expect(orphans).toEqual([]);
@@ -92,7 +75,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   });
 
   it("rate-limits WebSocket upgrades and health checks together at 10 requests per 10 s per IP and colo, with a Free-plan expression", () => {
-    const ruleset = one(run, T.ruleset, "rate-limit").inputs;
+    const ruleset = one(run, T.ruleset, "voice-edge-rate-limit").inputs;
     expect(ruleset).toMatchObject({ kind: "zone", phase: "http_ratelimit", zoneId: "00000000000000000000000000000000" });
     expect(ruleset.rules).toEqual([
       expect.objectContaining({
@@ -106,18 +89,18 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   });
 
   it("keeps the existing website record and points a proxied CNAME at the tunnel for the origin hostname", () => {
-    expect(run.resources.filter((r) => r.type === T.dnsRecord).map((r) => r.name)).toEqual(["origin-hostname"]);
-    expect(one(run, T.dnsRecord, "origin-hostname").inputs).toMatchObject({
+    expect(run.resources.filter((r) => r.type === T.dnsRecord).map((r) => r.name)).toEqual(["voice-edge-origin-record"]);
+    expect(one(run, T.dnsRecord, "voice-edge-origin-record").inputs).toMatchObject({
       name: "voice-origin.mycosoft.com",
       type: "CNAME",
-      content: "bridge-tunnel-id.cfargotunnel.com",
+      content: "voice-edge-tunnel-id.cfargotunnel.com",
       proxied: true,
       ttl: 1,
     });
   });
 
   it("creates a remotely managed tunnel whose secret is a Pulumi secret", () => {
-    expect(one(run, T.tunnel, "bridge-tunnel").inputs).toEqual({
+    expect(one(run, T.tunnel, "voice-edge-tunnel").inputs).toEqual({
       accountId: "00000000000000000000000000000000",
       name: "voice-bridge-prod",
       configSrc: "cloudflare",
@@ -126,27 +109,27 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   });
 
   it("routes only the origin hostname to the bridge's private URL, then 404s everything else", () => {
-    expect(one(run, T.tunnelConfig, "bridge-tunnel-config").inputs).toMatchObject({
-      tunnelId: "bridge-tunnel-id",
+    expect(one(run, T.tunnelConfig, "voice-edge-tunnel-config").inputs).toMatchObject({
+      tunnelId: "voice-edge-tunnel-id",
       config: { ingresses: [{ hostname: "voice-origin.mycosoft.com", service: "http://192.168.0.188:8999" }, { service: "http_status:404" }] },
     });
   });
 
   it("locks the origin hostname with Access: one non-identity policy that admits only the Worker's service token", () => {
-    expect(one(run, T.accessPolicy, "origin-service-token-policy").inputs).toMatchObject({
+    expect(one(run, T.accessPolicy, "voice-edge-origin-policy").inputs).toMatchObject({
       decision: "non_identity",
-      includes: [{ serviceToken: { tokenId: "origin-service-token-id" } }],
+      includes: [{ serviceToken: { tokenId: "voice-edge-origin-service-token-id" } }],
     });
-    expect(one(run, T.accessApp, "origin-access-application").inputs).toMatchObject({
+    expect(one(run, T.accessApp, "voice-edge-origin-application").inputs).toMatchObject({
       type: "self_hosted",
       domain: "voice-origin.mycosoft.com",
-      policies: [{ id: "origin-service-token-policy-id", precedence: 1 }],
+      policies: [{ id: "voice-edge-origin-policy-id", precedence: 1 }],
       serviceAuth401Redirect: true,
     });
   });
 
   it("uploads the shared bundle byte for byte as an ES module with the pinned compatibility date and observability", () => {
-    const script = one(run, T.script, "edge-worker").inputs;
+    const script = one(run, T.script, "voice-edge-worker").inputs;
     expect(script.content).toBe(readFileSync(BUNDLE_PATH, "utf8"));
     expect(script).toMatchObject({ scriptName: "voice-edge-prod", mainModule: "worker.mjs", compatibilityDate: "2026-04-01", observability: { enabled: true } });
     expect(run.outputs.bundleSha256).toMatch(/^[0-9a-f]{64}$/);
@@ -156,11 +139,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   it("binds settings as json and plain text, and every secret as secret_text from Pulumi secrets", () => {
     const bindings = bindingsOf(run);
     expect(bindings.map((b) => [b.name, b.type])).toEqual([
-      ["BRIDGE_URL", "plain_text"],
-      ["EDGE_CONFIG", "json"],
-      ["JWT_SECRET", "secret_text"],
-      ["BRIDGE_ACCESS_CLIENT_ID", "secret_text"],
-      ["BRIDGE_ACCESS_CLIENT_SECRET", "secret_text"],
+      ...EDGE_BINDING_KINDS,
       ["BRIDGE_WATCH_DB", "d1"],
       ["BRIDGE_WATCH", "json"],
       ["ALERT_WEBHOOK_URL", "secret_text"],
@@ -168,8 +147,8 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
     const byName = Object.fromEntries(bindings.map((b) => [b.name, b]));
     expect(byName.BRIDGE_URL.text).toBe("https://voice-origin.mycosoft.com/api/chat");
     expect(byName.JWT_SECRET.text).toBe(SECRETS.jwtSecret);
-    expect(byName.BRIDGE_ACCESS_CLIENT_ID.text).toBe("origin-service-token.access");
-    expect(byName.BRIDGE_ACCESS_CLIENT_SECRET.text).toBe("origin-service-token-client-secret");
+    expect(byName.BRIDGE_ACCESS_CLIENT_ID.text).toBe("voice-edge-origin-service-token.access");
+    expect(byName.BRIDGE_ACCESS_CLIENT_SECRET.text).toBe("voice-edge-origin-service-token-client-secret");
     const edge = JSON.parse(byName.EDGE_CONFIG.json!);
     expect(edge).toMatchObject({
       auth: { mode: "jwt", algorithms: ["HS256"], issuer: "https://mycosoft.com", audience: "voice-edge" },
@@ -181,7 +160,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   });
 
   it("routes mycosoft.com/voice/* to the Worker", () => {
-    expect(one(run, T.route, "edge-route").inputs).toEqual({ zoneId: "00000000000000000000000000000000", pattern: "mycosoft.com/voice/*", script: "voice-edge-prod" });
+    expect(one(run, T.route, "voice-edge-route").inputs).toEqual({ zoneId: "00000000000000000000000000000000", pattern: "mycosoft.com/voice/*", script: "voice-edge-prod" });
   });
 
   it("exports what the website and operators need, the connector token as a secret", () => {
@@ -189,7 +168,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
       publicWsUrl: "wss://mycosoft.com/voice/ws",
       healthUrl: "https://mycosoft.com/voice/health",
       workerName: "voice-edge-prod",
-      tunnelId: "bridge-tunnel-id",
+      tunnelId: "voice-edge-tunnel-id",
       originHostname: "voice-origin.mycosoft.com",
     });
     expect(run.outputs.connectorToken).toEqual(new Secret("mock-connector-token"));
@@ -203,36 +182,17 @@ describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
   });
 
   it("declares no zone settings or rate-limit ruleset, and adds its Worker-only hostname record", () => {
-    expect(inventory(run)).toEqual(
-      [
-        "D1Database bridge-watch-state",
-        "DnsRecord origin-hostname",
-        "DnsRecord public-hostname",
-        "NotificationPolicy alert-service-token-expiry",
-        "NotificationPolicy alert-tunnel-health-event",
-        "NotificationPolicyWebhooks alert-webhook",
-        "WorkersCronTrigger bridge-watch-schedule",
-        "WorkersRoute edge-route",
-        "WorkersScript edge-worker",
-        "ZeroTrustAccessApplication origin-access-application",
-        "ZeroTrustAccessPolicy origin-service-token-policy",
-        "ZeroTrustAccessServiceToken origin-service-token",
-        "ZeroTrustTunnelCloudflared bridge-tunnel",
-        "ZeroTrustTunnelCloudflaredConfig bridge-tunnel-config",
-        "VoiceEdge voice-edge",
-        "cloudflare cloudflare",
-      ].sort(),
-    );
+    expect(inventory(run)).toEqual([...EVERY_STACK, "DnsRecord voice-edge-public-record"].sort());
   });
 
   it("serves voice-staging.mycosoft.com through a proxied AAAA 100:: record", () => {
-    expect(one(run, T.dnsRecord, "public-hostname").inputs).toMatchObject({ name: "voice-staging.mycosoft.com", type: "AAAA", content: "100::", proxied: true });
-    expect(one(run, T.route, "edge-route").inputs.pattern).toBe("voice-staging.mycosoft.com/voice/*");
+    expect(one(run, T.dnsRecord, "voice-edge-public-record").inputs).toMatchObject({ name: "voice-staging.mycosoft.com", type: "AAAA", content: "100::", proxied: true });
+    expect(one(run, T.route, "voice-edge-route").inputs.pattern).toBe("voice-staging.mycosoft.com/voice/*");
   });
 
   it("has its own tunnel, origin hostname and Worker", () => {
-    expect(one(run, T.tunnelConfig, "bridge-tunnel-config").inputs).toMatchObject({ config: { ingresses: [{ hostname: "voice-origin-staging.mycosoft.com" }, { service: "http_status:404" }] } });
-    expect(one(run, T.script, "edge-worker").inputs.scriptName).toBe("voice-edge-staging");
+    expect(one(run, T.tunnelConfig, "voice-edge-tunnel-config").inputs).toMatchObject({ config: { ingresses: [{ hostname: "voice-origin-staging.mycosoft.com" }, { service: "http_status:404" }] } });
+    expect(one(run, T.script, "voice-edge-worker").inputs.scriptName).toBe("voice-edge-staging");
     expect(run.outputs.publicWsUrl).toBe("wss://voice-staging.mycosoft.com/voice/ws");
   });
 
@@ -251,20 +211,89 @@ describe("plan-dependent resources", () => {
         "voice-edge:rateLimit": { rules: [{ hosts: ["mycosoft.com", "voice-staging.mycosoft.com"], period: 60, mitigationTimeout: 3600 }] },
       },
     });
-    expect((one(run, T.ruleset, "rate-limit").inputs.rules as { expression: string }[])[0]).toMatchObject({
+    expect((one(run, T.ruleset, "voice-edge-rate-limit").inputs.rules as { expression: string }[])[0]).toMatchObject({
       expression: '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com" "voice-staging.mycosoft.com"})',
       ratelimit: expect.objectContaining({ period: 60, mitigationTimeout: 3600, requestsPerPeriod: 10 }),
     });
   });
 });
 
+describe("children named from the component's name, aliased to their former fixed names", () => {
+  const before = JSON.parse(readFileSync(new URL("./fixtures/urnsBeforeChildNames.json", import.meta.url), "utf8")) as Record<string, string[]>;
+
+  it.each(["prod", "staging"])("%s: each URN the stack had before is claimed by exactly one resource, as its URN or an alias, so `pulumi up` updates in place", async (stack) => {
+    const run = await runProgramOffline(stack, { secrets: SECRETS });
+    const claims = (urn: string) => run.resources.filter((r) => r.urn === urn || r.aliases.includes(urn)).map((r) => r.name);
+    expect(Object.fromEntries(before[stack].map((urn) => [urn, claims(urn).length]))).toEqual(Object.fromEntries(before[stack].map((urn) => [urn, 1])));
+    expect(run.resources).toHaveLength(before[stack].length);
+  });
+
+  it("gives the Worker script the name voice-edge-worker and its former URN as an alias (beside the provider's own type aliases)", async () => {
+    const run = await runProgramOffline("prod", { secrets: SECRETS });
+    const script = one(run, T.script, "voice-edge-worker");
+    expect(script.urn).toBe("urn:pulumi:prod::voice-edge::voice-edge:index:VoiceEdge$cloudflare:index/workersScript:WorkersScript::voice-edge-worker");
+    expect(script.aliases).toContain("urn:pulumi:prod::voice-edge::voice-edge:index:VoiceEdge$cloudflare:index/workersScript:WorkersScript::edge-worker");
+  });
+});
+
+describe("children outside the default stacks keep their former names as aliases too", () => {
+  it("a Pro zone's Health Check (voice-health-check before) and its policy", async () => {
+    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true } } });
+    expect(one(run, T.healthCheck, "voice-edge-health-check").aliases).toEqual([expect.stringMatching(/\$cloudflare:index\/healthcheck:Healthcheck::voice-health-check$/)]);
+    expect(one(run, T.notification, "voice-edge-alert-voice-health-check").aliases).toEqual([expect.stringMatching(/::alert-voice-health-check$/)]);
+  });
+});
+
 describe("the VoiceEdge component in a program of one's own", () => {
+  const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+
   it("declares its resources as children of the component, with the settings that program gave it", async () => {
-    const run = await runProgramOffline("prod", { entry: new URL("./fixtures/ownProgram.ts", import.meta.url), secrets: {} });
+    const run = await runProgramOffline("prod", { entry: fixture("ownProgram.ts"), secrets: {} });
     expect(run.outputs.url).toBe("wss://support.example.com/voice/ws");
     const children = run.resources.filter((r) => r.parent === "support-voice");
     expect(children.map((r) => r.type)).toEqual(expect.arrayContaining([T.script, T.route, T.tunnel, T.accessApp, T.notification]));
-    expect(one(run, T.route, "edge-route").inputs.pattern).toBe("support.example.com/voice/*");
+    expect(one(run, T.route, "support-voice-route").inputs.pattern).toBe("support.example.com/voice/*");
     expect(run.resources.filter((r) => r.type === T.zoneSetting)).toEqual([]);
+  });
+
+  it("plans two VoiceEdges in one program, each child named after its own component", async () => {
+    const run = await runProgramOffline("prod", { entry: fixture("twoEdges.ts"), secrets: {} });
+    expect(run.outputs).toEqual({ url: "wss://support.example.com/voice/ws", salesUrl: "wss://sales.example.com/voice/ws" });
+    const urns = run.resources.map((r) => r.urn);
+    expect(new Set(urns).size).toBe(urns.length);
+    for (const edge of ["support-voice", "sales-voice"]) {
+      const children = run.resources.filter((r) => r.parent === edge);
+      expect(children.length).toBeGreaterThan(10);
+      expect(children.filter((r) => !r.name.startsWith(`${edge}-`))).toEqual([]);
+    }
+    expect(one(run, T.route, "sales-voice-route").inputs.pattern).toBe("sales.example.com/voice/*");
+    expect(one(run, T.tunnel, "sales-voice-tunnel").inputs.name).toBe("sales-voice-bridge");
+  });
+
+  it("refuses arguments it cannot be built from before declaring anything, naming each argument at fault", async () => {
+    const declared: DeclaredResource[] = [];
+    const error = await runProgramOffline("prod", { entry: fixture("badArgs.ts"), secrets: {}, declared }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error).toBeInstanceOf(VoiceEdgeArgsError);
+    expect((error as VoiceEdgeArgsError).problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^settings\.accountId: must be the account ID/),
+        expect.stringMatching(/^settings\.zone\.plan: /),
+        expect.stringMatching(/^settings\.publicHostname: /),
+        "bundle.code: must be the bundled Worker's source (`await buildWorkerBundle()`)",
+      ]),
+    );
+    expect((error as Error).message).toMatch(/^VoiceEdge "broken-voice": invalid arguments:/);
+    expect(declared).toEqual([]);
+  });
+});
+
+describe("the VoiceEdge component's outputs", () => {
+  it.each(["prod", "staging"])("%s: registers every output the stack exports, with the same values", async (stack) => {
+    const run = await runProgramOffline(stack, { secrets: SECRETS });
+    expect(Object.keys(run.outputs).sort()).toEqual(["bundleSha256", "bundleSizeBytes", "connectorToken", "healthUrl", "originHostname", "publicWsUrl", "tunnelId", "websiteOrigin", "workerName"]);
+    expect(one(run, T.component, "voice-edge").registeredOutputs).toEqual(run.outputs);
   });
 });

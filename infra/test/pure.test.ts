@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import { child, childName } from "../childNames";
 import { defaultAlertTypes, PLAN_LIMITS, ZONE_PLANS } from "../config/planLimits";
 import { fieldsUsed, rateLimitExpression } from "../rateLimitExpression";
 import { CATCH_ALL_SERVICE, tunnelCnameTarget, tunnelIngress } from "../tunnelIngress";
 import { workerBindings } from "../workerBindings";
+import { EDGE_BINDING_KINDS } from "./expectedBindings";
 import { routePattern } from "../worker";
 
 describe("rateLimitExpression", () => {
@@ -73,13 +75,7 @@ describe("workerBindings", () => {
       BRIDGE_ACCESS_CLIENT_ID: pulumi.secret("id"),
       BRIDGE_ACCESS_CLIENT_SECRET: pulumi.secret("secret"),
     });
-    expect(bindings.map((b) => [b.name, b.type])).toEqual([
-      ["BRIDGE_URL", "plain_text"],
-      ["EDGE_CONFIG", "json"],
-      ["JWT_SECRET", "secret_text"],
-      ["BRIDGE_ACCESS_CLIENT_ID", "secret_text"],
-      ["BRIDGE_ACCESS_CLIENT_SECRET", "secret_text"],
-    ]);
+    expect(bindings.map((b) => [b.name, b.type])).toEqual(EDGE_BINDING_KINDS);
     expect(JSON.parse(bindings[1].json as string)).toEqual(edge);
     for (const binding of bindings.filter((b) => b.type === "secret_text")) {
       expect(await (binding.text as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(true);
@@ -93,5 +89,22 @@ describe("workerBindings", () => {
 
   it("routes every path under /voice/ on the public hostname", () => {
     expect(routePattern("mycosoft.com")).toBe("mycosoft.com/voice/*");
+  });
+});
+
+describe("child names", () => {
+  it.each([
+    ["voice-edge", "worker", "voice-edge-worker"],
+    ["support-voice", "zone-ssl", "support-voice-zone-ssl"],
+  ])("names %s's %s child %s", (component, suffix, name) => {
+    expect(childName(component, suffix)).toBe(name);
+  });
+
+  it("keeps the component's options, adds the caller's, and aliases the former fixed name", () => {
+    const parent = {} as pulumi.Resource;
+    expect(child({ name: "voice-edge", opts: { parent } }, "tunnel-config", "bridge-tunnel-config", { dependsOn: [parent] })).toEqual({
+      name: "voice-edge-tunnel-config",
+      opts: { parent, dependsOn: [parent], aliases: [{ name: "bridge-tunnel-config" }] },
+    });
   });
 });
