@@ -50,7 +50,7 @@ function structureTableFolders(): string[] {
   const start = readme.indexOf("\n## Project structure\n");
   expect(start).toBeGreaterThan(0);
   const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
-  return [...section.matchAll(/^\| `([^`]+\/)` \|/gm)].map((m) => m[1]);
+  return [...section.matchAll(/^\| *`([^`]+\/)` *\|/gm)].map((m) => m[1]);
 }
 
 describe("README and docs/", () => {

@@ -328,7 +328,7 @@ describe("the README's preflight section", () => {
     const start = readme.indexOf("### Preflight: npm run preflight");
     const section = readme.slice(start, readme.indexOf("\n## ", start));
     expect(section.length).toBeGreaterThan(0);
-    const listed = [...section.matchAll(/^\| `([^`]+)` \| (zone|account) \|/gm)].map((m) => [m[1], m[2]]);
+    const listed = [...section.matchAll(/^\| *`([^`]+)` *\| *(zone|account) *\|/gm)].map((m) => [m[1], m[2]]);
     expect(listed).toEqual(REQUIRED_TOKEN_PERMISSIONS.map((p) => [p.group, p.scope]));
   });
 });
