@@ -38,11 +38,19 @@ describe("the ablation ladder's arithmetic", () => {
     ]);
     const table = ladderTable(result);
     expect(table).toContain("| **a** | 50 (49–50) | 141 |");
-    expect(table).toContain("| **B** | 40 (40–41) | 100 |\n| ↳ b1 | 30 (30–31) | 110 |\n| ↳ b2 | 10 (9–11) | 100 |");
-    expect(table).toContain("Sum of the bold rows: 190 µs per upgrade; the whole edge over the floor, measured directly: 190 µs.");
+    expect(table).toContain(
+      "| **B** | 40 (40–41) | 100 |\n| ↳ b1 | 30 (30–31) | 110 |\n| ↳ b2 | 10 (9–11) | 100 |",
+    );
+    expect(table).toContain(
+      "Sum of the bold rows: 190 µs per upgrade; the whole edge over the floor, measured directly: 190 µs.",
+    );
   });
 
   it("shows how far a median moves across the run", () => {
-    expect(medianWithChunkRange([1, 2, 3, 10, 20, 30], 2)).toEqual({ median: 6.5, min: 2, max: 20 });
+    expect(medianWithChunkRange([1, 2, 3, 10, 20, 30], 2)).toEqual({
+      median: 6.5,
+      min: 2,
+      max: 20,
+    });
   });
 });

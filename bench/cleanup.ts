@@ -14,8 +14,13 @@ export function cleanupOnExit(): Cleanup {
   let running: Promise<void> | undefined;
   const run = () =>
     (running ??= (async () => {
-      for (const step of steps.splice(0).reverse()) await Promise.resolve(step()).catch(() => undefined);
+      for (const step of steps.splice(0).reverse())
+        await Promise.resolve(step()).catch(() => undefined);
     })());
-  for (const [signal, exitCode] of [["SIGINT", 130], ["SIGTERM", 143]] as const) process.on(signal, () => void run().then(() => process.exit(exitCode)));
+  for (const [signal, exitCode] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const)
+    process.on(signal, () => void run().then(() => process.exit(exitCode)));
   return { add: (step) => void steps.push(step), run };
 }

@@ -23,7 +23,13 @@ export function benchEdgeBindings(bridgeUrl: string, jwksUrl?: string): Record<s
   return {
     BRIDGE_URL: bridgeUrl,
     EDGE_CONFIG: {
-      auth: { mode: "jwt", algorithms: jwksUrl ? ["HS256", "RS256", "ES256"] : ["HS256"], issuer: BENCH_AUTH.issuer, audience: BENCH_AUTH.audience, ...(jwksUrl ? { jwksUrl } : {}) },
+      auth: {
+        mode: "jwt",
+        algorithms: jwksUrl ? ["HS256", "RS256", "ES256"] : ["HS256"],
+        issuer: BENCH_AUTH.issuer,
+        audience: BENCH_AUTH.audience,
+        ...(jwksUrl ? { jwksUrl } : {}),
+      },
       allowedOrigins: [BENCH_AUTH.origin],
       allowMissingOrigin: false,
     },
@@ -54,7 +60,11 @@ export function benchBridgeUrl(bridge: { origin: string }): string {
  * The floor is sent the very same request, so both parse and forward the same bytes.
  */
 export function benchEdgeTarget(port: number | string, jwt: string): Target {
-  return { url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`, protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${jwt}`], headers: { Origin: BENCH_AUTH.origin } };
+  return {
+    url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`,
+    protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${jwt}`],
+    headers: { Origin: BENCH_AUTH.origin },
+  };
 }
 
 /** The floor Worker, uploaded as it is: forwards the upgrade to BRIDGE_URL and returns the bridge's response. */
@@ -66,7 +76,11 @@ export const FLOOR_WORKER = `export default {
 `;
 
 /** Process CPU of `pid` per upgrade over `count` sequential handshakes, in µs. */
-export async function cpuPerUpgrade(pid: number, target: Target, count: number): Promise<{ micros: number; handshake: Percentiles }> {
+export async function cpuPerUpgrade(
+  pid: number,
+  target: Target,
+  count: number,
+): Promise<{ micros: number; handshake: Percentiles }> {
   const before = cpuSecondsPrecise(pid);
   const handshake = await handshakes(target, count);
   return { micros: ((cpuSecondsPrecise(pid) - before) * 1e6) / count, handshake };
@@ -80,12 +94,20 @@ export interface ColdStart {
 }
 
 /** Starts a fresh workerd with `code`, then opens one WebSocket: the isolate's whole start-up. */
-export async function coldStart(code: string, compatibilityDate: string, bindings: Record<string, unknown>, target: (port: number) => Target): Promise<ColdStart> {
+export async function coldStart(
+  code: string,
+  compatibilityDate: string,
+  bindings: Record<string, unknown>,
+  target: (port: number) => Target,
+): Promise<ColdStart> {
   const started = performance.now();
   const edge = await startWorkerd({ code, compatibilityDate, bindings, pollMs: 2 });
   try {
     await handshakes(target(edge.port), 1);
-    return { toFirst101Ms: performance.now() - started, cpuMs: cpuSecondsPrecise(edge.process.pid!) * 1000 };
+    return {
+      toFirst101Ms: performance.now() - started,
+      cpuMs: cpuSecondsPrecise(edge.process.pid!) * 1000,
+    };
   } finally {
     await edge.stop();
   }
@@ -102,10 +124,15 @@ export async function startBenchKeySet(): Promise<BenchKeySet> {
   const keys: Record<string, { privateKey: CryptoKey; jwk: JWK }> = {};
   for (const alg of ["RS256", "ES256"] as const) {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-    keys[alg] = { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: `bench-${alg.toLowerCase()}`, alg, use: "sig" } };
+    keys[alg] = {
+      privateKey,
+      jwk: { ...(await exportJWK(publicKey)), kid: `bench-${alg.toLowerCase()}`, alg, use: "sig" },
+    };
   }
   const body = JSON.stringify({ keys: Object.values(keys).map((k) => k.jwk) });
-  const server: Server = createServer((_req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(body));
+  const server: Server = createServer((_req, res) =>
+    res.writeHead(200, { "Content-Type": "application/json" }).end(body),
+  );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   return {

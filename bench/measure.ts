@@ -18,7 +18,11 @@ interface OpenSocket {
 }
 
 export function openSocket(target: Target, timeoutMs = 10_000): Promise<OpenSocket> {
-  const ws = new WebSocket(target.url, target.protocols, { headers: target.headers, perMessageDeflate: false, handshakeTimeout: timeoutMs });
+  const ws = new WebSocket(target.url, target.protocols, {
+    headers: target.headers,
+    perMessageDeflate: false,
+    handshakeTimeout: timeoutMs,
+  });
   const queue: Buffer[] = [];
   let waiter: ((frame: Buffer) => void) | undefined;
   ws.on("message", (data: Buffer) => {
@@ -34,7 +38,9 @@ export function openSocket(target: Target, timeoutMs = 10_000): Promise<OpenSock
   };
   return new Promise((resolve, reject) => {
     ws.once("open", () => resolve({ ws, next }));
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`${target.url}: HTTP ${res.statusCode}`)));
+    ws.once("unexpected-response", (_req, res) =>
+      reject(new Error(`${target.url}: HTTP ${res.statusCode}`)),
+    );
     ws.once("error", reject);
   });
 }
@@ -75,7 +81,11 @@ export async function handshakes(target: Target, count: number): Promise<Percent
 }
 
 /** Round-trip time in µs of 640-byte binary frames, one at a time, after `warmup` unmeasured ones. */
-export async function roundTrips(target: Target, count: number, warmup = 200): Promise<Percentiles> {
+export async function roundTrips(
+  target: Target,
+  count: number,
+  warmup = 200,
+): Promise<Percentiles> {
   const socket = await openSocket(target);
   await socket.next();
   const frame = randomBytes(FRAME_BYTES);
@@ -92,7 +102,11 @@ export async function roundTrips(target: Target, count: number, warmup = 200): P
 }
 
 /** Messages per second echoed with `inFlight` frames outstanding. */
-export async function throughput(target: Target, total: number, inFlight = 64): Promise<{ messagesPerSecond: number; elapsedMs: number }> {
+export async function throughput(
+  target: Target,
+  total: number,
+  inFlight = 64,
+): Promise<{ messagesPerSecond: number; elapsedMs: number }> {
   const socket = await openSocket(target);
   await socket.next();
   socket.ws.removeAllListeners("message");
@@ -101,7 +115,10 @@ export async function throughput(target: Target, total: number, inFlight = 64): 
   let received = 0;
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${target.url}: throughput run stalled at ${received}/${total}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${target.url}: throughput run stalled at ${received}/${total}`)),
+      60_000,
+    );
     socket.ws.on("message", () => {
       received++;
       if (sent < total) {
@@ -121,11 +138,17 @@ export async function throughput(target: Target, total: number, inFlight = 64): 
 }
 
 /** Opens `count` sessions (in batches), waits until each has its first frame, runs `measure`, then closes them all. */
-export async function withIdleSessions<T>(target: Target, count: number, measure: () => Promise<T> | T): Promise<T> {
+export async function withIdleSessions<T>(
+  target: Target,
+  count: number,
+  measure: () => Promise<T> | T,
+): Promise<T> {
   const sockets: OpenSocket[] = [];
   try {
     for (let i = 0; i < count; i += 50) {
-      const batch = await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => openSocket(target)));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(50, count - i) }, () => openSocket(target)),
+      );
       await Promise.all(batch.map((s) => s.next()));
       sockets.push(...batch);
     }

@@ -18,28 +18,47 @@ export interface Operation {
 }
 
 /** The reference every operation is measured against: the template with nothing added. */
-export const NO_OPERATION: Operation = { name: "nothing added (the template: the token read, the key and bytes prepared once per isolate)" };
+export const NO_OPERATION: Operation = {
+  name: "nothing added (the template: the token read, the key and bytes prepared once per isolate)",
+};
 
 /** The shape of the edge's upgrade log line. */
-const LOG_LINE = '{ event: "upgrade", outcome: "connected", status: 101, colo: null, transport: "subprotocol", protocol: "voice.v1", msTo101: 1 }';
+const LOG_LINE =
+  '{ event: "upgrade", outcome: "connected", status: 101, colo: null, transport: "subprotocol", protocol: "voice.v1", msTo101: 1 }';
 
 export const OPERATIONS: Operation[] = [
-  { name: "`crypto.subtle.verify` (HMAC-SHA-256 of an HS256 token, key and bytes prepared once)", run: 'if (!(await crypto.subtle.verify("HMAC", key, signature, signed))) throw new Error("signature");' },
+  {
+    name: "`crypto.subtle.verify` (HMAC-SHA-256 of an HS256 token, key and bytes prepared once)",
+    run: 'if (!(await crypto.subtle.verify("HMAC", key, signature, signed))) throw new Error("signature");',
+  },
   { name: "`request.cf?.colo`", run: "sink = request.cf?.colo ?? null;" },
-  { name: "`console.log` of a 130-byte JSON line", run: `console.log(JSON.stringify(${LOG_LINE}));` },
-  { name: "`JSON.stringify` of the same line, not logged", run: `sink = JSON.stringify(${LOG_LINE});` },
-  { name: "`AbortSignal.timeout(10_000)` on the subrequest", fetchOptions: "signal: AbortSignal.timeout(10_000)" },
+  {
+    name: "`console.log` of a 130-byte JSON line",
+    run: `console.log(JSON.stringify(${LOG_LINE}));`,
+  },
+  {
+    name: "`JSON.stringify` of the same line, not logged",
+    run: `sink = JSON.stringify(${LOG_LINE});`,
+  },
+  {
+    name: "`AbortSignal.timeout(10_000)` on the subrequest",
+    fetchOptions: "signal: AbortSignal.timeout(10_000)",
+  },
   { name: '`redirect: "manual"` on the subrequest', fetchOptions: 'redirect: "manual"' },
   {
     name: "a new `101` `Response` around the bridge's socket, with the subprotocol header",
-    respond: 'new Response(null, { status: 101, webSocket: response.webSocket, headers: { "Sec-WebSocket-Protocol": "voice.v1" } })',
+    respond:
+      'new Response(null, { status: 101, webSocket: response.webSocket, headers: { "Sec-WebSocket-Protocol": "voice.v1" } })',
   },
   {
     name: "8 `headers.get` calls",
     run: 'for (const name of ["Origin", "Upgrade", "Authorization", "Sec-WebSocket-Protocol", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "CF-Connecting-IP"]) sink = request.headers.get(name);',
   },
   { name: "`Date.now()` twice", run: "sink = Date.now() - Date.now();" },
-  { name: "`TextEncoder.encode` of the token's signed part", run: "sink = encoder.encode(token.slice(0, token.lastIndexOf('.')));" },
+  {
+    name: "`TextEncoder.encode` of the token's signed part",
+    run: "sink = encoder.encode(token.slice(0, token.lastIndexOf('.')));",
+  },
 ];
 
 /** The request header the template reads the HS256 token from. */
@@ -47,7 +66,11 @@ export const OPERATION_TOKEN_HEADER = "X-Bench-Token";
 
 /** An upgrade to a template Worker on `port`, carrying the token. */
 export function operationTarget(port: number | string, token: string): Target {
-  return { url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`, protocols: ["voice.v1"], headers: { [OPERATION_TOKEN_HEADER]: token } };
+  return {
+    url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`,
+    protocols: ["voice.v1"],
+    headers: { [OPERATION_TOKEN_HEADER]: token },
+  };
 }
 
 /** The template Worker with `operation` added: reads the HS256 token from OPERATION_TOKEN_HEADER, the secret from `env.SECRET`. */
@@ -73,7 +96,12 @@ export default {
 }
 
 /** Each operation's cost: the median over cycles of (its Worker − the template), with the range over the run's chunks. */
-export function operationsTable(names: string[], samples: number[][], reference: number[], chunks = TENTHS): string {
+export function operationsTable(
+  names: string[],
+  samples: number[][],
+  reference: number[],
+  chunks = TENTHS,
+): string {
   const rows = names.map((name, i) => {
     const cost = medianWithChunkRange(
       samples[i].map((micros, cycle) => micros - reference[cycle]),
@@ -81,5 +109,9 @@ export function operationsTable(names: string[], samples: number[][], reference:
     );
     return `| ${name} | ${fmt(cost.median)} (${fmt(cost.min)}–${fmt(cost.max)}) |`;
   });
-  return ["| operation added to the template Worker | µs of workerd CPU per upgrade (range over the run's tenths) |", "|---|---|", ...rows].join("\n");
+  return [
+    "| operation added to the template Worker | µs of workerd CPU per upgrade (range over the run's tenths) |",
+    "|---|---|",
+    ...rows,
+  ].join("\n");
 }

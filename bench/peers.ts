@@ -17,17 +17,26 @@ interface PeerSpec {
   binary: string;
   debianPackage: string;
   version: () => string;
-  configure: (dir: string, port: number, bridgePort: number) => { command: string; args: string[]; env?: Record<string, string> };
+  configure: (
+    dir: string,
+    port: number,
+    bridgePort: number,
+  ) => { command: string; args: string[]; env?: Record<string, string> };
 }
 
-const firstLine = (result: { stdout: string; stderr: string }) => (result.stdout || result.stderr).trim().split("\n")[0];
+const firstLine = (result: { stdout: string; stderr: string }) =>
+  (result.stdout || result.stderr).trim().split("\n")[0];
 
 const PEERS: PeerSpec[] = [
   {
     name: "nginx",
     binary: "nginx",
     debianPackage: "nginx",
-    version: () => firstLine(spawnSync("nginx", ["-v"], { encoding: "utf8" })).replace("nginx version: nginx/", ""),
+    version: () =>
+      firstLine(spawnSync("nginx", ["-v"], { encoding: "utf8" })).replace(
+        "nginx version: nginx/",
+        "",
+      ),
     configure: (dir, port, bridgePort) => {
       mkdirSync(join(dir, "logs"), { recursive: true });
       writeFileSync(
@@ -54,14 +63,20 @@ http {
 }
 `,
       );
-      return { command: "nginx", args: ["-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"] };
+      return {
+        command: "nginx",
+        args: ["-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"],
+      };
     },
   },
   {
     name: "HAProxy",
     binary: "haproxy",
     debianPackage: "haproxy",
-    version: () => firstLine(spawnSync("haproxy", ["-v"], { encoding: "utf8" })).replace(/^HAProxy version /i, "").split(" ")[0],
+    version: () =>
+      firstLine(spawnSync("haproxy", ["-v"], { encoding: "utf8" }))
+        .replace(/^HAProxy version /i, "")
+        .split(" ")[0],
     configure: (dir, port, bridgePort) => {
       writeFileSync(
         join(dir, "haproxy.cfg"),
@@ -105,7 +120,11 @@ http://127.0.0.1:${port} {
         command: "caddy",
         args: ["run", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"],
         // One core each, like nginx's one worker and HAProxy's one thread.
-        env: { GOMAXPROCS: "1", XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") },
+        env: {
+          GOMAXPROCS: "1",
+          XDG_DATA_HOME: join(dir, "data"),
+          XDG_CONFIG_HOME: join(dir, "config"),
+        },
       };
     },
   },
@@ -121,22 +140,35 @@ export function ensurePeersInstalled(log: (line: string) => void): Map<string, s
   const packages = missing.map((peer) => peer.debianPackage);
   const asRoot = process.getuid?.() === 0 ? [] : installed("sudo") ? ["sudo"] : null;
   if (asRoot === null || !installed("apt-get")) {
-    for (const peer of missing) unavailable.set(peer.name, "not installed, and apt-get (as root) is not available");
+    for (const peer of missing)
+      unavailable.set(peer.name, "not installed, and apt-get (as root) is not available");
     return unavailable;
   }
   log(`installing ${packages.join(", ")} from Debian…`);
-  const run = (args: string[]) => spawnSync(asRoot[0] ?? args[0], asRoot.length ? args : args.slice(1), { stdio: "ignore", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const run = (args: string[]) =>
+    spawnSync(asRoot[0] ?? args[0], asRoot.length ? args : args.slice(1), {
+      stdio: "ignore",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
   run(["apt-get", "update", "-qq"]);
   run(["apt-get", "install", "-y", "-qq", ...packages]);
-  for (const peer of missing) if (!installed(peer.binary)) unavailable.set(peer.name, `apt-get could not install ${peer.debianPackage}`);
+  for (const peer of missing)
+    if (!installed(peer.binary))
+      unavailable.set(peer.name, `apt-get could not install ${peer.debianPackage}`);
   return unavailable;
 }
 
-function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs = 10_000): Promise<void> {
+function waitForPort(
+  port: number,
+  child: ChildProcess,
+  name: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
-      if (child.exitCode !== null) return reject(new Error(`${name} exited with ${child.exitCode}`));
+      if (child.exitCode !== null)
+        return reject(new Error(`${name} exited with ${child.exitCode}`));
       const socket = connect(port, "127.0.0.1");
       socket.once("connect", () => {
         socket.destroy();
@@ -144,7 +176,8 @@ function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs 
       });
       socket.once("error", () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`${name} did not listen on ${port} within ${timeoutMs} ms`));
+        if (Date.now() > deadline)
+          reject(new Error(`${name} did not listen on ${port} within ${timeoutMs} ms`));
         else setTimeout(attempt, 50);
       });
     };
@@ -152,7 +185,13 @@ function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs 
   });
 }
 
-export async function startPeers(options: { workDir: string; bridgePort: number; ports: () => Promise<number>; skip: Set<string>; log: (line: string) => void }): Promise<Peer[]> {
+export async function startPeers(options: {
+  workDir: string;
+  bridgePort: number;
+  ports: () => Promise<number>;
+  skip: Set<string>;
+  log: (line: string) => void;
+}): Promise<Peer[]> {
   const peers: Peer[] = [];
   for (const spec of PEERS) {
     if (options.skip.has(spec.name)) continue;
@@ -161,13 +200,18 @@ export async function startPeers(options: { workDir: string; bridgePort: number;
     const port = await options.ports();
     const { command, args, env } = spec.configure(dir, port, options.bridgePort);
     let stderr = "";
-    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(command, args, {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, ...env },
+    });
     child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-2000)));
     try {
       await waitForPort(port, child, spec.name);
     } catch (error) {
       child.kill("SIGKILL");
-      options.log(`${spec.name}: could not start (${(error as Error).message}) — going on without it. ${stderr.trim().split("\n").at(-1) ?? ""}`);
+      options.log(
+        `${spec.name}: could not start (${(error as Error).message}) — going on without it. ${stderr.trim().split("\n").at(-1) ?? ""}`,
+      );
       continue;
     }
     peers.push({

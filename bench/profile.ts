@@ -19,13 +19,23 @@ import { startWorkerd } from "./workerdProcess";
 
 const command = defineCommand({
   name: "bench:profile",
-  options: { upgrades: { type: "string", value: "<n>", default: "2000", description: "authenticated upgrades to profile" }, top: { type: "string", value: "<n>", default: "25", description: "functions to list" } },
+  options: {
+    upgrades: {
+      type: "string",
+      value: "<n>",
+      default: "2000",
+      description: "authenticated upgrades to profile",
+    },
+    top: { type: "string", value: "<n>", default: "25", description: "functions to list" },
+  },
 });
 const args = command.parse();
 const upgrades = Number(args.upgrades);
 const top = Number(args.top);
-if (!Number.isInteger(upgrades) || upgrades < 1 || upgrades > 100_000) command.usageError(`--upgrades must be a whole number from 1 to 100000, got "${args.upgrades}"`);
-if (!Number.isInteger(top) || top < 1) command.usageError(`--top must be a whole number ≥ 1, got "${args.top}"`);
+if (!Number.isInteger(upgrades) || upgrades < 1 || upgrades > 100_000)
+  command.usageError(`--upgrades must be a whole number from 1 to 100000, got "${args.upgrades}"`);
+if (!Number.isInteger(top) || top < 1)
+  command.usageError(`--top must be a whole number ≥ 1, got "${args.top}"`);
 /** The longest any inspector command may take: stopping a long profile sends it all at once. */
 const INSPECTOR_TIMEOUT_MS = 60_000;
 
@@ -42,8 +52,12 @@ interface Profile {
   timeDeltas: number[];
 }
 
-async function inspectorSession(port: number): Promise<(method: string, params?: object) => Promise<Record<string, unknown>>> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string }[];
+async function inspectorSession(
+  port: number,
+): Promise<(method: string, params?: object) => Promise<Record<string, unknown>>> {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
+    webSocketDebuggerUrl: string;
+  }[];
   const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
   let nextId = 1;
@@ -55,7 +69,15 @@ async function inspectorSession(port: number): Promise<(method: string, params?:
   return (method, params = {}) =>
     new Promise((resolve, reject) => {
       const id = nextId++;
-      const timer = setTimeout(() => reject(new Error(`workerd's inspector did not answer ${method} within ${INSPECTOR_TIMEOUT_MS / 1000} s`)), INSPECTOR_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `workerd's inspector did not answer ${method} within ${INSPECTOR_TIMEOUT_MS / 1000} s`,
+            ),
+          ),
+        INSPECTOR_TIMEOUT_MS,
+      );
       pending.set(id, (result) => {
         clearTimeout(timer);
         resolve(result);
@@ -71,7 +93,10 @@ try {
   // The same source, unminified so the profile names functions; the uploaded bundle is minified.
   const workDir = mkdtempSync(join(tmpdir(), "voice-edge-profile-"));
   cleanup.add(() => rmSync(workDir, { recursive: true, force: true }));
-  const bundle = await buildWorkerBundle({ unminified: true, outfile: join(workDir, "worker.mjs") });
+  const bundle = await buildWorkerBundle({
+    unminified: true,
+    outfile: join(workDir, "worker.mjs"),
+  });
   const inspectorPort = await freePort();
   const edge = await startWorkerd({
     code: bundle.code,
@@ -90,7 +115,9 @@ try {
   const { profile } = (await send("Profiler.stop")) as { profile: Profile };
 
   const selfMicros = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0)));
+  profile.samples.forEach((id, i) =>
+    selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0)),
+  );
   const byFunction = new Map<string, number>();
   for (const node of profile.nodes) {
     const { functionName, url, lineNumber, columnNumber } = node.callFrame;
@@ -100,7 +127,9 @@ try {
   }
   const total = [...byFunction.values()].reduce((a, b) => a + b, 0);
   const idle = (byFunction.get("(idle)") ?? 0) + (byFunction.get("(program)") ?? 0);
-  console.log(`${upgrades} upgrades profiled; the isolate's sampled time per upgrade: ${((total - idle) / upgrades).toFixed(1)} µs (idle and (program) excluded)\n`);
+  console.log(
+    `${upgrades} upgrades profiled; the isolate's sampled time per upgrade: ${((total - idle) / upgrades).toFixed(1)} µs (idle and (program) excluded)\n`,
+  );
   console.log("self µs/upgrade  function");
   for (const [name, micros] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`${(micros / upgrades).toFixed(1).padStart(15)}  ${name}`);

@@ -13,32 +13,88 @@ import { defineCommand } from "../tools/lib/cli";
 import { freePort } from "../test/support/freePort";
 import { startLocalEdge } from "../tools/lib/localEdge";
 import { loadStackSettings, PROJECT_ROOT } from "../infra/config/stackFiles";
-import { handshakes, roundTrips, throughput, withIdleSessions, openSocket, FRAME_BYTES, type Percentiles, type Target } from "./measure";
+import {
+  handshakes,
+  roundTrips,
+  throughput,
+  withIdleSessions,
+  openSocket,
+  FRAME_BYTES,
+  type Percentiles,
+  type Target,
+} from "./measure";
 import { ensurePeersInstalled, startPeers, type Peer } from "./peers";
 import { cpuSeconds, processTree, rssBytes, sumOver } from "../test/support/processes";
 import { median, spreadOf } from "../test/support/stats";
-import { BENCH_AUTH, BENCH_BRIDGE_PATH, benchBridgeUrl, benchEdgeBindings, benchEdgeTarget, coldStart, cpuPerUpgrade, FLOOR_WORKER, hs256BenchToken, startBenchKeySet, type ColdStart } from "./floor";
-import { checkFloorTargets, checkTargets, cpuTable, floorTable, latencyChartSvg, resultsTable, type CpuRow, type FloorRow, type PathResult } from "./report";
+import {
+  BENCH_AUTH,
+  BENCH_BRIDGE_PATH,
+  benchBridgeUrl,
+  benchEdgeBindings,
+  benchEdgeTarget,
+  coldStart,
+  cpuPerUpgrade,
+  FLOOR_WORKER,
+  hs256BenchToken,
+  startBenchKeySet,
+  type ColdStart,
+} from "./floor";
+import {
+  checkFloorTargets,
+  checkTargets,
+  cpuTable,
+  floorTable,
+  latencyChartSvg,
+  resultsTable,
+  type CpuRow,
+  type FloorRow,
+  type PathResult,
+} from "./report";
 import { startWorkerd } from "./workerdProcess";
 import { cleanupOnExit } from "./cleanup";
 
 const args = defineCommand({
   name: "bench",
   options: {
-    quick: { type: "boolean", description: "fewer rounds and samples (about 4 minutes instead of 10)" },
-    baseline: { type: "string", value: "<bundle.mjs>", description: "an earlier build of the Worker, measured beside this one for a before/after (CPU per upgrade, handshake)" },
+    quick: {
+      type: "boolean",
+      description: "fewer rounds and samples (about 4 minutes instead of 10)",
+    },
+    baseline: {
+      type: "string",
+      value: "<bundle.mjs>",
+      description:
+        "an earlier build of the Worker, measured beside this one for a before/after (CPU per upgrade, handshake)",
+    },
   },
   notes: ["writes bench/results.md and bench/latency.svg (+ .png with Chromium)"],
 }).parse();
 const PLAN = args.quick
-  ? { rounds: 2, handshakes: 100, roundTrips: 1_000, throughputMessages: 10_000, idleSessions: 200, budgetMs: 4 * 60_000 }
-  : { rounds: 5, handshakes: 300, roundTrips: 3_000, throughputMessages: 30_000, idleSessions: 1_000, budgetMs: 10 * 60_000 };
+  ? {
+      rounds: 2,
+      handshakes: 100,
+      roundTrips: 1_000,
+      throughputMessages: 10_000,
+      idleSessions: 200,
+      budgetMs: 4 * 60_000,
+    }
+  : {
+      rounds: 5,
+      handshakes: 300,
+      roundTrips: 3_000,
+      throughputMessages: 30_000,
+      idleSessions: 1_000,
+      budgetMs: 10 * 60_000,
+    };
 const started = Date.now();
-const log = (line: string) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
+const log = (line: string) =>
+  console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
 const overBudget = () => Date.now() - started > PLAN.budgetMs;
 
-
-const medianOf = (samples: Percentiles[]): Percentiles => ({ p50: median(samples.map((s) => s.p50)), p99: median(samples.map((s) => s.p99)) });
+const medianOf = (samples: Percentiles[]): Percentiles => ({
+  p50: median(samples.map((s) => s.p50)),
+  p99: median(samples.map((s) => s.p99)),
+});
 
 interface BenchPath {
   name: string;
@@ -55,11 +111,20 @@ interface BenchPath {
 const cleanup = cleanupOnExit();
 
 function versionOf(pkg: string): string {
-  return (JSON.parse(readFileSync(join(PROJECT_ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+  return (
+    JSON.parse(readFileSync(join(PROJECT_ROOT, "node_modules", pkg, "package.json"), "utf8")) as {
+      version: string;
+    }
+  ).version;
 }
 
 /** How we know the Worker runs no JavaScript per message: an instrumented entry counts every JS entry and socket listener. */
-async function jsWorkPerMessage(code: string, bindings: Record<string, unknown>, compatibilityDate: string, edgeToken: string): Promise<{ frames: number; fetchCalls: number; listeners: number; accepts: number }> {
+async function jsWorkPerMessage(
+  code: string,
+  bindings: Record<string, unknown>,
+  compatibilityDate: string,
+  edgeToken: string,
+): Promise<{ frames: number; fetchCalls: number; listeners: number; accepts: number }> {
   const entryWrapper = `import edge from "./worker.mjs";
 let fetchCalls = 0, listeners = 0, accepts = 0;
 const addEventListener = WebSocket.prototype.addEventListener;
@@ -71,7 +136,13 @@ export default { fetch(request, env, ctx) {
   fetchCalls++;
   return edge.fetch(request, env, ctx);
 } };`;
-  const edge = await startLocalEdge({ code, compatibilityDate, bindings, entryWrapper, onLogLine: () => undefined });
+  const edge = await startLocalEdge({
+    code,
+    compatibilityDate,
+    bindings,
+    entryWrapper,
+    onLogLine: () => undefined,
+  });
   try {
     const target = benchEdgeTarget(edge.url.port, edgeToken);
     const frames = 2_000;
@@ -83,7 +154,11 @@ export default { fetch(request, env, ctx) {
     }
     socket.ws.close(1000);
     const response = await fetch(new URL("/__bench/js-counters", edge.url));
-    const counters = (await response.json()) as { fetchCalls: number; listeners: number; accepts: number };
+    const counters = (await response.json()) as {
+      fetchCalls: number;
+      listeners: number;
+      accepts: number;
+    };
     return { frames, ...counters };
   } finally {
     await edge.dispose();
@@ -93,11 +168,18 @@ export default { fetch(request, env, ctx) {
 function machineDescription(): string[] {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const kernel = execFileSync("uname", ["-sr"], { encoding: "utf8" }).trim();
-  return [`${cpus().length} × ${cpu}`, `${(totalmem() / 2 ** 30).toFixed(0)} GiB memory`, kernel, `Node ${process.version}`];
+  return [
+    `${cpus().length} × ${cpu}`,
+    `${(totalmem() / 2 ** 30).toFixed(0)} GiB memory`,
+    kernel,
+    `Node ${process.version}`,
+  ];
 }
 
 async function main() {
-  log(`mode: ${args.quick ? "quick" : "full"} — ${PLAN.rounds} rounds; ${PLAN.handshakes} handshakes, ${PLAN.roundTrips} round trips, ${PLAN.throughputMessages} pipelined messages per path per round; ${PLAN.idleSessions} idle sessions`);
+  log(
+    `mode: ${args.quick ? "quick" : "full"} — ${PLAN.rounds} rounds; ${PLAN.handshakes} handshakes, ${PLAN.roundTrips} round trips, ${PLAN.throughputMessages} pipelined messages per path per round; ${PLAN.idleSessions} idle sessions`,
+  );
   const unavailable = ensurePeersInstalled(log);
   for (const [name, why] of unavailable) log(`${name}: ${why} — going on without it`);
 
@@ -116,32 +198,86 @@ async function main() {
   cleanup.add(() => edge.stop());
   const edgePids = [edge.process.pid!];
   const floorBindings = { BRIDGE_URL: benchBridgeUrl(bridge) };
-  const floor = await startWorkerd({ code: FLOOR_WORKER, compatibilityDate, bindings: floorBindings });
+  const floor = await startWorkerd({
+    code: FLOOR_WORKER,
+    compatibilityDate,
+    bindings: floorBindings,
+  });
   cleanup.add(() => floor.stop());
   const quiet = { onLogLine: () => undefined };
-  const edgeMiniflare = await startLocalEdge({ code: bundle.code, compatibilityDate, bindings, ...quiet });
+  const edgeMiniflare = await startLocalEdge({
+    code: bundle.code,
+    compatibilityDate,
+    bindings,
+    ...quiet,
+  });
   cleanup.add(() => edgeMiniflare.dispose());
-  const floorMiniflare = await startLocalEdge({ code: FLOOR_WORKER, compatibilityDate, bindings: floorBindings, ...quiet });
+  const floorMiniflare = await startLocalEdge({
+    code: FLOOR_WORKER,
+    compatibilityDate,
+    bindings: floorBindings,
+    ...quiet,
+  });
   cleanup.add(() => floorMiniflare.dispose());
 
-  const peers: Peer[] = await startPeers({ workDir, bridgePort: bridge.port, ports: freePort, skip: new Set(unavailable.keys()), log });
+  const peers: Peer[] = await startPeers({
+    workDir,
+    bridgePort: bridge.port,
+    ports: freePort,
+    skip: new Set(unavailable.keys()),
+    log,
+  });
   for (const peer of peers) cleanup.add(() => peer.stop());
-  log(`running: direct, ${peers.map((p) => `${p.name} ${p.version}`).join(", ")}, edge (workerd ${versionOf("workerd")})`);
+  log(
+    `running: direct, ${peers.map((p) => `${p.name} ${p.version}`).join(", ")}, edge (workerd ${versionOf("workerd")})`,
+  );
 
   const hsToken = await hs256BenchToken();
   const claims = { iss: BENCH_AUTH.issuer, aud: BENCH_AUTH.audience, sub: "bench" };
   const rsToken = await jwks.sign("RS256", claims);
   const esToken = await jwks.sign("ES256", claims);
   const edgeTarget = (jwt: string): Target => benchEdgeTarget(edge.port, jwt);
-  const plain = (port: number | string): Target => ({ url: `ws://127.0.0.1:${port}${BENCH_BRIDGE_PATH}?bench=1`, protocols: ["voice.v1"], headers: {} });
+  const plain = (port: number | string): Target => ({
+    url: `ws://127.0.0.1:${port}${BENCH_BRIDGE_PATH}?bench=1`,
+    protocols: ["voice.v1"],
+    headers: {},
+  });
   const paths: BenchPath[] = [
     { name: "direct", target: plain(bridge.port), pids: () => [] },
-    ...peers.map((peer) => ({ name: peer.name, target: plain(peer.port), pids: () => processTree(peer.process.pid!) })),
+    ...peers.map((peer) => ({
+      name: peer.name,
+      target: plain(peer.port),
+      pids: () => processTree(peer.process.pid!),
+    })),
     // The floor gets the edge's very request (Origin, token subprotocol): the same bytes to parse and forward.
-    { name: "floor", runtime: "workerd", floor: true, target: benchEdgeTarget(floor.port, hsToken), pids: () => [floor.process.pid!] },
-    { name: "edge", runtime: "workerd", target: edgeTarget(hsToken), rs256Target: edgeTarget(rsToken), es256Target: edgeTarget(esToken), pids: () => edgePids },
-    { name: "floor (Miniflare)", runtime: "Miniflare", floor: true, target: benchEdgeTarget(floorMiniflare.url.port, hsToken), pids: () => [] },
-    { name: "edge (Miniflare)", runtime: "Miniflare", target: benchEdgeTarget(edgeMiniflare.url.port, hsToken), pids: () => [] },
+    {
+      name: "floor",
+      runtime: "workerd",
+      floor: true,
+      target: benchEdgeTarget(floor.port, hsToken),
+      pids: () => [floor.process.pid!],
+    },
+    {
+      name: "edge",
+      runtime: "workerd",
+      target: edgeTarget(hsToken),
+      rs256Target: edgeTarget(rsToken),
+      es256Target: edgeTarget(esToken),
+      pids: () => edgePids,
+    },
+    {
+      name: "floor (Miniflare)",
+      runtime: "Miniflare",
+      floor: true,
+      target: benchEdgeTarget(floorMiniflare.url.port, hsToken),
+      pids: () => [],
+    },
+    {
+      name: "edge (Miniflare)",
+      runtime: "Miniflare",
+      target: benchEdgeTarget(edgeMiniflare.url.port, hsToken),
+      pids: () => [],
+    },
   ];
   // Warm every path once (connections, JIT, the JWKS cache) before anything is measured.
   for (const path of paths) {
@@ -150,7 +286,19 @@ async function main() {
     if (path.es256Target) await handshakes(path.es256Target, 5);
   }
 
-  const samples = new Map(paths.map((p) => [p.name, { handshake: [] as Percentiles[], rs256: [] as Percentiles[], es256: [] as Percentiles[], rtt: [] as Percentiles[], mps: [] as number[], cpu: [] as number[] }]));
+  const samples = new Map(
+    paths.map((p) => [
+      p.name,
+      {
+        handshake: [] as Percentiles[],
+        rs256: [] as Percentiles[],
+        es256: [] as Percentiles[],
+        rtt: [] as Percentiles[],
+        mps: [] as number[],
+        cpu: [] as number[],
+      },
+    ]),
+  );
   for (let round = 0; round < PLAN.rounds && !overBudget(); round++) {
     const order = paths.map((_, i) => paths[(i + round) % paths.length]);
     for (const path of order) {
@@ -162,7 +310,10 @@ async function main() {
       const cpuBefore = sumOver(path.pids(), cpuSeconds);
       const run = await throughput(path.target, PLAN.throughputMessages);
       s.mps.push(run.messagesPerSecond);
-      if (path.pids().length > 0) s.cpu.push(((sumOver(path.pids(), cpuSeconds) - cpuBefore) * 1e6) / PLAN.throughputMessages);
+      if (path.pids().length > 0)
+        s.cpu.push(
+          ((sumOver(path.pids(), cpuSeconds) - cpuBefore) * 1e6) / PLAN.throughputMessages,
+        );
     }
     log(`round ${round + 1}/${PLAN.rounds} done`);
   }
@@ -175,7 +326,11 @@ async function main() {
     ["edge RS256", edge.process.pid!, edgeTarget(rsToken)],
   ];
   if (args.baseline) {
-    const baseline = await startWorkerd({ code: readFileSync(args.baseline, "utf8"), compatibilityDate, bindings });
+    const baseline = await startWorkerd({
+      code: readFileSync(args.baseline, "utf8"),
+      compatibilityDate,
+      bindings,
+    });
     cleanup.add(() => baseline.stop());
     await handshakes(benchEdgeTarget(baseline.port, rsToken), 5);
     cpuTargets.push(
@@ -183,7 +338,9 @@ async function main() {
       ["before: edge RS256", baseline.process.pid!, benchEdgeTarget(baseline.port, rsToken)],
     );
   }
-  const cpuSamples = new Map(cpuTargets.map(([name]) => [name, { micros: [] as number[], handshake: [] as number[] }]));
+  const cpuSamples = new Map(
+    cpuTargets.map(([name]) => [name, { micros: [] as number[], handshake: [] as number[] }]),
+  );
   for (let round = 0; round < PLAN.rounds && !overBudget(); round++) {
     for (let i = 0; i < cpuTargets.length; i++) {
       const [name, pid, target] = cpuTargets[(i + round) % cpuTargets.length];
@@ -197,8 +354,16 @@ async function main() {
   // The isolate's start-up: a fresh workerd to its first 101, the bundle against the floor, alternating.
   const coldStarts = { floor: [] as ColdStart[], edge: [] as ColdStart[] };
   for (let i = 0; i < 3 && !overBudget(); i++) {
-    coldStarts.floor.push(await coldStart(FLOOR_WORKER, compatibilityDate, floorBindings, (port) => benchEdgeTarget(port, hsToken)));
-    coldStarts.edge.push(await coldStart(bundle.code, compatibilityDate, bindings, (port) => benchEdgeTarget(port, hsToken)));
+    coldStarts.floor.push(
+      await coldStart(FLOOR_WORKER, compatibilityDate, floorBindings, (port) =>
+        benchEdgeTarget(port, hsToken),
+      ),
+    );
+    coldStarts.edge.push(
+      await coldStart(bundle.code, compatibilityDate, bindings, (port) =>
+        benchEdgeTarget(port, hsToken),
+      ),
+    );
   }
   log("cold starts measured");
 
@@ -206,14 +371,18 @@ async function main() {
   for (const path of paths.filter((p) => p.pids().length > 0)) {
     if (overBudget()) break;
     const before = sumOver(path.pids(), rssBytes);
-    const after = await withIdleSessions(path.target, PLAN.idleSessions, () => sumOver(path.pids(), rssBytes));
+    const after = await withIdleSessions(path.target, PLAN.idleSessions, () =>
+      sumOver(path.pids(), rssBytes),
+    );
     idle.set(path.name, (after - before) / 1024 / PLAN.idleSessions);
     log(`${path.name}: ${PLAN.idleSessions} idle sessions measured`);
     await new Promise((r) => setTimeout(r, 1_000));
   }
 
   const jsWork = await jsWorkPerMessage(bundle.code, bindings, compatibilityDate, hsToken);
-  log(`JS work check: ${jsWork.frames} frames → ${jsWork.fetchCalls} fetch call(s), ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls`);
+  log(
+    `JS work check: ${jsWork.frames} frames → ${jsWork.fetchCalls} fetch call(s), ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls`,
+  );
 
   const results: PathResult[] = paths.map((path) => {
     const s = samples.get(path.name)!;
@@ -228,27 +397,67 @@ async function main() {
     };
   });
   const roundsRun = samples.get("direct")!.rtt.length;
-  const peerComparison = results.filter((r) => !r.name.includes("(Miniflare)") && r.name !== "floor");
+  const peerComparison = results.filter(
+    (r) => !r.name.includes("(Miniflare)") && r.name !== "floor",
+  );
   const table = resultsTable(peerComparison);
   const targets = checkTargets(peerComparison);
   const floorRows: FloorRow[] = paths
     .filter((p) => p.runtime)
     .flatMap((p) => {
       const s = samples.get(p.name)!;
-      const row = { runtime: p.runtime!, floor: !!p.floor, rtt: spreadOf(s.rtt.map((x) => x.p50)), messagesPerSecond: spreadOf(s.mps) };
+      const row = {
+        runtime: p.runtime!,
+        floor: !!p.floor,
+        rtt: spreadOf(s.rtt.map((x) => x.p50)),
+        messagesPerSecond: spreadOf(s.mps),
+      };
       const name = p.name.replace(" (Miniflare)", "");
       return [
-        { ...row, name: name === "edge" ? "edge HS256" : name, handshake: spreadOf(s.handshake.map((x) => x.p50)) },
-        ...(s.es256.length ? [{ runtime: row.runtime, floor: false, name: "edge ES256", handshake: spreadOf(s.es256.map((x) => x.p50)) }] : []),
-        ...(s.rs256.length ? [{ runtime: row.runtime, floor: false, name: "edge RS256", handshake: spreadOf(s.rs256.map((x) => x.p50)) }] : []),
+        {
+          ...row,
+          name: name === "edge" ? "edge HS256" : name,
+          handshake: spreadOf(s.handshake.map((x) => x.p50)),
+        },
+        ...(s.es256.length
+          ? [
+              {
+                runtime: row.runtime,
+                floor: false,
+                name: "edge ES256",
+                handshake: spreadOf(s.es256.map((x) => x.p50)),
+              },
+            ]
+          : []),
+        ...(s.rs256.length
+          ? [
+              {
+                runtime: row.runtime,
+                floor: false,
+                name: "edge RS256",
+                handshake: spreadOf(s.rs256.map((x) => x.p50)),
+              },
+            ]
+          : []),
       ];
     });
-  const cpuRows: CpuRow[] = cpuTargets.map(([name]) => ({ name, micros: spreadOf(cpuSamples.get(name)!.micros), handshake: spreadOf(cpuSamples.get(name)!.handshake) }));
-  const floorTargets = checkFloorTargets({ workerd: floorRows.filter((r) => r.runtime === "workerd"), cpu: cpuRows });
-  const cold = (list: ColdStart[]) => ({ ms: spreadOf(list.map((c) => c.toFirst101Ms)), cpu: spreadOf(list.map((c) => c.cpuMs)) });
+  const cpuRows: CpuRow[] = cpuTargets.map(([name]) => ({
+    name,
+    micros: spreadOf(cpuSamples.get(name)!.micros),
+    handshake: spreadOf(cpuSamples.get(name)!.handshake),
+  }));
+  const floorTargets = checkFloorTargets({
+    workerd: floorRows.filter((r) => r.runtime === "workerd"),
+    cpu: cpuRows,
+  });
+  const cold = (list: ColdStart[]) => ({
+    ms: spreadOf(list.map((c) => c.toFirst101Ms)),
+    cpu: spreadOf(list.map((c) => c.cpuMs)),
+  });
   const coldFloor = cold(coldStarts.floor);
   const coldEdge = cold(coldStarts.edge);
-  const fmtMs = (s: { median: number; min: number; max: number }) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+  const fmtMs = (s: { median: number; min: number; max: number }) =>
+    `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
   const startupTable = [
     "| Worker | module size | spawn → first 101, ms (min–max) | workerd CPU until then, ms (min–max) |",
     "|---|---|---|---|",
@@ -258,13 +467,22 @@ async function main() {
   ].join("\n");
   const floorSection = `${floorTable(floorRows)}\n\n${cpuTable(cpuRows)}\n\n${startupTable}`;
   const date = new Date().toISOString();
-  const versions = [`workerd ${versionOf("workerd")} (miniflare ${versionOf("miniflare")})`, ...peers.map((p) => `${p.name} ${p.version}`), `ws ${versionOf("ws")}`];
+  const versions = [
+    `workerd ${versionOf("workerd")} (miniflare ${versionOf("miniflare")})`,
+    ...peers.map((p) => `${p.name} ${p.version}`),
+    `ws ${versionOf("ws")}`,
+  ];
 
   console.log(`\n${table}\n`);
   for (const t of targets) console.log(`${t.met ? "met   " : "MISSED"} ${t.target}: ${t.detail}`);
-  console.log(`\nAgainst the runtime's floor (a pass-through Worker with no auth and no config), same run:\n\n${floorSection}\n`);
-  for (const t of floorTargets) console.log(`${t.met ? "met   " : "MISSED"} ${t.target}: ${t.detail}`);
-  console.log(`\nWorker bundle: ${bundle.sizeBytes} bytes. JS per message: ${jsWork.fetchCalls} fetch call for ${jsWork.frames} frames, ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls.`);
+  console.log(
+    `\nAgainst the runtime's floor (a pass-through Worker with no auth and no config), same run:\n\n${floorSection}\n`,
+  );
+  for (const t of floorTargets)
+    console.log(`${t.met ? "met   " : "MISSED"} ${t.target}: ${t.detail}`);
+  console.log(
+    `\nWorker bundle: ${bundle.sizeBytes} bytes. JS per message: ${jsWork.fetchCalls} fetch call for ${jsWork.frames} frames, ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls.`,
+  );
 
   const markdown = `# Benchmark: the edge against direct, nginx, HAProxy and Caddy
 
@@ -316,7 +534,10 @@ ${floorTargets.map((t) => `- ${t.met ? "**met**" : "**missed**"} — ${t.target}
 `;
   mkdirSync(join(PROJECT_ROOT, "bench"), { recursive: true });
   writeFileSync(join(PROJECT_ROOT, "bench", "results.md"), markdown);
-  const svg = latencyChartSvg(results, `WebSocket latency per path (loopback, 640-byte frames, ${date.slice(0, 10)})`);
+  const svg = latencyChartSvg(
+    results,
+    `WebSocket latency per path (loopback, 640-byte frames, ${date.slice(0, 10)})`,
+  );
   writeFileSync(join(PROJECT_ROOT, "bench", "latency.svg"), svg);
   await renderPng(svg, join(PROJECT_ROOT, "bench", "latency.png"));
   log("wrote bench/results.md and bench/latency.svg");
@@ -327,7 +548,17 @@ async function renderPng(svg: string, path: string) {
   const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
   if (!existsSync(chromium)) return;
   const { chromium: playwright } = await import("playwright-core");
-  const browser = await playwright.launch({ executablePath: chromium, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  const browser = await playwright.launch({
+    executablePath: chromium,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 860, height: 420 } });
     await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);

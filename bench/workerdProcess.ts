@@ -19,11 +19,21 @@ export interface WorkerdEdge {
 /** Cap'n Proto binding list: strings become text bindings, anything else a json binding. */
 export function capnpBindings(bindings: Record<string, unknown>): string {
   return Object.entries(bindings)
-    .map(([name, value]) => (typeof value === "string" ? `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})` : `(name = ${JSON.stringify(name)}, json = ${JSON.stringify(JSON.stringify(value))})`))
+    .map(([name, value]) =>
+      typeof value === "string"
+        ? `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})`
+        : `(name = ${JSON.stringify(name)}, json = ${JSON.stringify(JSON.stringify(value))})`,
+    )
     .join(",\n    ");
 }
 
-export async function startWorkerd(options: { code: string; compatibilityDate: string; bindings: Record<string, unknown>; pollMs?: number; inspectorPort?: number }): Promise<WorkerdEdge> {
+export async function startWorkerd(options: {
+  code: string;
+  compatibilityDate: string;
+  bindings: Record<string, unknown>;
+  pollMs?: number;
+  inspectorPort?: number;
+}): Promise<WorkerdEdge> {
   const dir = mkdtempSync(join(tmpdir(), "voice-edge-workerd-"));
   const port = await freePort();
   writeFileSync(join(dir, BUNDLE_MODULE_NAME), options.code);
@@ -50,10 +60,14 @@ const edge :Workerd.Worker = (
   // CommonJS interop: tsx hands over the exports object, vitest its `default` (the binary's path).
   const binary = typeof workerd === "string" ? workerd : workerd.default;
   let stderr = "";
-  const inspector = options.inspectorPort ? [`--inspector-addr=127.0.0.1:${options.inspectorPort}`] : [];
+  const inspector = options.inspectorPort
+    ? [`--inspector-addr=127.0.0.1:${options.inspectorPort}`]
+    : [];
   let child: ChildProcess;
   try {
-    child = spawn(binary, ["serve", join(dir, "config.capnp"), ...inspector], { stdio: ["ignore", "ignore", "pipe"] });
+    child = spawn(binary, ["serve", join(dir, "config.capnp"), ...inspector], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

@@ -24,7 +24,12 @@ export const TUNNEL_RECOVERED = ["TUNNEL_STATUS_TYPE_HEALTHY"];
 export const ORIGIN_ERROR_SLO = "99.9";
 
 /** A standalone Health Check of the public health URL: the same path a client takes (Worker → tunnel → bridge). */
-export const HEALTH_CHECK = { intervalSeconds: 60, timeoutSeconds: 5, retries: 1, consecutiveSuccesses: 2 } as const;
+export const HEALTH_CHECK = {
+  intervalSeconds: 60,
+  timeoutSeconds: 5,
+  retries: 1,
+  consecutiveSuccesses: 2,
+} as const;
 
 /** A notification policy before it is declared: what the pure builder returns. */
 export interface PolicySpec {
@@ -49,7 +54,14 @@ export function healthCheckArgs(settings: StackSettings): cloudflare.Healthcheck
     description: `GET https://${settings.publicHostname}${HEALTH_PATH}: the edge Worker, the tunnel and the bridge`,
     address: settings.publicHostname,
     type: "HTTPS",
-    httpConfig: { method: "GET", path: HEALTH_PATH, port: 443, expectedCodes: ["200"], followRedirects: false, allowInsecure: false },
+    httpConfig: {
+      method: "GET",
+      path: HEALTH_PATH,
+      port: 443,
+      expectedCodes: ["200"],
+      followRedirects: false,
+      allowInsecure: false,
+    },
     interval: HEALTH_CHECK.intervalSeconds,
     timeout: HEALTH_CHECK.timeoutSeconds,
     retries: HEALTH_CHECK.retries,
@@ -59,11 +71,16 @@ export function healthCheckArgs(settings: StackSettings): cloudflare.Healthcheck
 }
 
 /** Every configured mechanism; empty lists are left out (they cause perpetual diffs). */
-export function alertMechanisms(config: StackSettings["alerts"], webhookId: pulumi.Input<string> | undefined): cloudflare.types.input.NotificationPolicyMechanisms {
+export function alertMechanisms(
+  config: StackSettings["alerts"],
+  webhookId: pulumi.Input<string> | undefined,
+): cloudflare.types.input.NotificationPolicyMechanisms {
   return {
     ...(config.emails.length > 0 ? { emails: config.emails.map((id) => ({ id })) } : {}),
     ...(webhookId ? { webhooks: [{ id: webhookId }] } : {}),
-    ...(config.pagerdutyIds.length > 0 ? { pagerduties: config.pagerdutyIds.map((id) => ({ id })) } : {}),
+    ...(config.pagerdutyIds.length > 0
+      ? { pagerduties: config.pagerdutyIds.map((id) => ({ id })) }
+      : {}),
   };
 }
 
@@ -77,28 +94,59 @@ export function policySpecs(settings: StackSettings, targets: PolicyTargets): Po
   const zones = [settings.zone.id];
   const specs: PolicySpec[] = [];
   if (types.has(ALERT_TYPES.tunnel)) {
-    specs.push({ name: "alert-tunnel-health-event", alertType: ALERT_TYPES.tunnel, description: "the tunnel to the voice bridge is degraded or down", filters: { tunnelIds: [targets.tunnelId], newStatuses: TUNNEL_TROUBLE } });
+    specs.push({
+      name: "alert-tunnel-health-event",
+      alertType: ALERT_TYPES.tunnel,
+      description: "the tunnel to the voice bridge is degraded or down",
+      filters: { tunnelIds: [targets.tunnelId], newStatuses: TUNNEL_TROUBLE },
+    });
     if (config.notifyRecovery) {
-      specs.push({ name: "alert-tunnel-recovered", alertType: ALERT_TYPES.tunnel, description: "the tunnel to the voice bridge is healthy again", filters: { tunnelIds: [targets.tunnelId], newStatuses: TUNNEL_RECOVERED } });
+      specs.push({
+        name: "alert-tunnel-recovered",
+        alertType: ALERT_TYPES.tunnel,
+        description: "the tunnel to the voice bridge is healthy again",
+        filters: { tunnelIds: [targets.tunnelId], newStatuses: TUNNEL_RECOVERED },
+      });
     }
   }
   if (types.has(ALERT_TYPES.serviceTokenExpiry)) {
-    specs.push({ name: "alert-service-token-expiry", alertType: ALERT_TYPES.serviceTokenExpiry, description: "the edge Worker's Access service token expires soon: rotate it", filters: { tokenIds: [targets.serviceTokenId] } });
+    specs.push({
+      name: "alert-service-token-expiry",
+      alertType: ALERT_TYPES.serviceTokenExpiry,
+      description: "the edge Worker's Access service token expires soon: rotate it",
+      filters: { tokenIds: [targets.serviceTokenId] },
+    });
   }
   if (types.has(ALERT_TYPES.healthCheck)) {
-    if (targets.healthCheckId === undefined) throw new Error("policySpecs: health_check_status_notification needs targets.healthCheckId (declare the Health Check first)");
+    if (targets.healthCheckId === undefined)
+      throw new Error(
+        "policySpecs: health_check_status_notification needs targets.healthCheckId (declare the Health Check first)",
+      );
     specs.push({
       name: "alert-voice-health-check",
       alertType: ALERT_TYPES.healthCheck,
       description: "the voice service's health check is failing (5XX or no answer)",
-      filters: { healthCheckIds: [targets.healthCheckId], statuses: config.notifyRecovery ? ["Unhealthy", "Healthy"] : ["Unhealthy"] },
+      filters: {
+        healthCheckIds: [targets.healthCheckId],
+        statuses: config.notifyRecovery ? ["Unhealthy", "Healthy"] : ["Unhealthy"],
+      },
     });
   }
   if (types.has(ALERT_TYPES.originErrorRate)) {
-    specs.push({ name: "alert-origin-error-rate", alertType: ALERT_TYPES.originErrorRate, description: "the zone's origin 5XX error rate is above its SLO", filters: { zones, slos: [ORIGIN_ERROR_SLO] } });
+    specs.push({
+      name: "alert-origin-error-rate",
+      alertType: ALERT_TYPES.originErrorRate,
+      description: "the zone's origin 5XX error rate is above its SLO",
+      filters: { zones, slos: [ORIGIN_ERROR_SLO] },
+    });
   }
   if (types.has(ALERT_TYPES.advancedErrorRate)) {
-    specs.push({ name: "alert-http-error-rate", alertType: ALERT_TYPES.advancedErrorRate, description: "the zone's HTTP error rate is elevated", filters: { zones } });
+    specs.push({
+      name: "alert-http-error-rate",
+      alertType: ALERT_TYPES.advancedErrorRate,
+      description: "the zone's HTTP error rate is elevated",
+      filters: { zones },
+    });
   }
   return specs;
 }
@@ -108,7 +156,12 @@ export function policySpecs(settings: StackSettings, targets: PolicyTargets): Po
  * one notification policy per spec, each with every configured mechanism (the schema guarantees
  * at least one). `bridge_probe` is not a Cloudflare notification: see infra/bridgeWatch.ts.
  */
-export function alerts(settings: StackSettings, secrets: StackSecrets, targets: AlertTargets, scope: Scope): Alerts {
+export function alerts(
+  settings: StackSettings,
+  secrets: StackSecrets,
+  targets: AlertTargets,
+  scope: Scope,
+): Alerts {
   const accountId = settings.accountId;
   const webhookChild = child(scope, "alert-webhook", "alert-webhook");
   const webhook = secrets.alertWebhookUrl
@@ -118,23 +171,37 @@ export function alerts(settings: StackSettings, secrets: StackSecrets, targets: 
           accountId,
           name: `${settings.workerName} alerts`,
           url: pulumi.secret(secrets.alertWebhookUrl),
-          ...(secrets.alertWebhookSecret ? { secret: pulumi.secret(secrets.alertWebhookSecret) } : {}),
+          ...(secrets.alertWebhookSecret
+            ? { secret: pulumi.secret(secrets.alertWebhookSecret) }
+            : {}),
         },
         webhookChild.opts,
       )
     : undefined;
   const healthCheckChild = child(scope, "health-check", "voice-health-check");
   const healthCheckSpec = healthCheckArgs(settings);
-  const healthCheck = healthCheckSpec ? new cloudflare.Healthcheck(healthCheckChild.name, healthCheckSpec, healthCheckChild.opts) : undefined;
+  const healthCheck = healthCheckSpec
+    ? new cloudflare.Healthcheck(healthCheckChild.name, healthCheckSpec, healthCheckChild.opts)
+    : undefined;
   const mechanisms = alertMechanisms(settings.alerts, webhook?.id);
 
-  const policies = policySpecs(settings, { ...targets, healthCheckId: healthCheck?.id }).map((spec) => {
-    const policyChild = child(scope, spec.name, spec.name);
-    return new cloudflare.NotificationPolicy(
-      policyChild.name,
-      { accountId, name: `${settings.workerName}: ${spec.description}`, description: spec.description, alertType: spec.alertType, enabled: true, mechanisms, filters: spec.filters },
-      policyChild.opts,
-    );
-  });
+  const policies = policySpecs(settings, { ...targets, healthCheckId: healthCheck?.id }).map(
+    (spec) => {
+      const policyChild = child(scope, spec.name, spec.name);
+      return new cloudflare.NotificationPolicy(
+        policyChild.name,
+        {
+          accountId,
+          name: `${settings.workerName}: ${spec.description}`,
+          description: spec.description,
+          alertType: spec.alertType,
+          enabled: true,
+          mechanisms,
+          filters: spec.filters,
+        },
+        policyChild.opts,
+      );
+    },
+  );
   return { webhook, healthCheck, policies };
 }

@@ -22,15 +22,36 @@ export function bridgeWatchSettings(settings: StackSettings): BridgeWatchSetting
 }
 
 /** The watch's state: a D1 database (strongly consistent, unlike KV; no Durable Object migrations to carry). */
-export function bridgeWatchDatabase(settings: StackSettings, scope: Scope): cloudflare.D1Database | undefined {
+export function bridgeWatchDatabase(
+  settings: StackSettings,
+  scope: Scope,
+): cloudflare.D1Database | undefined {
   if (!bridgeProbeEnabled(settings)) return undefined;
   const { name, opts } = child(scope, "bridge-watch-state", "bridge-watch-state");
-  return new cloudflare.D1Database(name, { accountId: settings.accountId, name: `${settings.workerName}-bridge-watch` }, opts);
+  return new cloudflare.D1Database(
+    name,
+    { accountId: settings.accountId, name: `${settings.workerName}-bridge-watch` },
+    opts,
+  );
 }
 
 /** Every minute, after the script that handles it exists. */
-export function bridgeWatchSchedule(settings: StackSettings, script: cloudflare.WorkersScript, scope: Scope): cloudflare.WorkersCronTrigger | undefined {
+export function bridgeWatchSchedule(
+  settings: StackSettings,
+  script: cloudflare.WorkersScript,
+  scope: Scope,
+): cloudflare.WorkersCronTrigger | undefined {
   if (!bridgeProbeEnabled(settings)) return undefined;
-  const { name, opts } = child(scope, "bridge-watch-schedule", "bridge-watch-schedule", { dependsOn: [script] });
-  return new cloudflare.WorkersCronTrigger(name, { accountId: settings.accountId, scriptName: script.scriptName, schedules: [{ cron: BRIDGE_WATCH_CRON }] }, opts);
+  const { name, opts } = child(scope, "bridge-watch-schedule", "bridge-watch-schedule", {
+    dependsOn: [script],
+  });
+  return new cloudflare.WorkersCronTrigger(
+    name,
+    {
+      accountId: settings.accountId,
+      scriptName: script.scriptName,
+      schedules: [{ cron: BRIDGE_WATCH_CRON }],
+    },
+    opts,
+  );
 }

@@ -23,6 +23,14 @@ export interface Child {
  * The engine refuses two resources claiming one existing URN, so a stack that still holds the
  * fixed names runs one `pulumi up` before it adds a second VoiceEdge.
  */
-export function child(scope: Scope, suffix: string, formerName: string, extra: pulumi.CustomResourceOptions = {}): Child {
-  return { name: childName(scope.name, suffix), opts: { ...scope.opts, ...extra, aliases: [{ name: formerName }] } };
+export function child(
+  scope: Scope,
+  suffix: string,
+  formerName: string,
+  extra: pulumi.CustomResourceOptions = {},
+): Child {
+  return {
+    name: childName(scope.name, suffix),
+    opts: { ...scope.opts, ...extra, aliases: [{ name: formerName }] },
+  };
 }

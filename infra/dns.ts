@@ -14,26 +14,50 @@ export interface ServiceRecords {
 }
 
 /** Marks the records this project creates (preflight tells them from records made by others). */
-export function recordComment(settings: StackSettings, purpose: "tunnel to the bridge" | "Worker route only"): string {
+export function recordComment(
+  settings: StackSettings,
+  purpose: "tunnel to the bridge" | "Worker route only",
+): string {
   return `${settings.workerName}: ${purpose}`;
 }
 
 /** The origin hostname's CNAME is published only after `originGuard` (the Access lock) exists. */
-export function serviceRecords(settings: StackSettings, tunnelId: pulumi.Output<string>, originGuard: pulumi.Resource[], scope: Scope): ServiceRecords {
+export function serviceRecords(
+  settings: StackSettings,
+  tunnelId: pulumi.Output<string>,
+  originGuard: pulumi.Resource[],
+  scope: Scope,
+): ServiceRecords {
   const zoneId = settings.zone.id;
   const publicChild = child(scope, "public-record", "public-hostname");
   const publicRecord =
     settings.publicDns === "worker-only"
       ? new cloudflare.DnsRecord(
           publicChild.name,
-          { zoneId, name: settings.publicHostname, type: "AAAA", content: WORKER_ONLY_ADDRESS, proxied: true, ttl: AUTOMATIC_TTL, comment: recordComment(settings, "Worker route only") },
+          {
+            zoneId,
+            name: settings.publicHostname,
+            type: "AAAA",
+            content: WORKER_ONLY_ADDRESS,
+            proxied: true,
+            ttl: AUTOMATIC_TTL,
+            comment: recordComment(settings, "Worker route only"),
+          },
           publicChild.opts,
         )
       : undefined;
   const originChild = child(scope, "origin-record", "origin-hostname", { dependsOn: originGuard });
   const originRecord = new cloudflare.DnsRecord(
     originChild.name,
-    { zoneId, name: settings.tunnel.originHostname, type: "CNAME", content: tunnelId.apply(tunnelCnameTarget), proxied: true, ttl: AUTOMATIC_TTL, comment: recordComment(settings, "tunnel to the bridge") },
+    {
+      zoneId,
+      name: settings.tunnel.originHostname,
+      type: "CNAME",
+      content: tunnelId.apply(tunnelCnameTarget),
+      proxied: true,
+      ttl: AUTOMATIC_TTL,
+      comment: recordComment(settings, "tunnel to the bridge"),
+    },
     originChild.opts,
   );
   return { publicRecord, originRecord };

@@ -6,7 +6,11 @@ import { VoiceEdge } from "./voiceEdge";
 
 const { settings, secrets, apiToken } = loadStackConfig();
 const bundle = await buildWorkerBundle();
-const edge = new VoiceEdge("voice-edge", { settings, secrets, bundle }, { providers: [cloudflareProvider(apiToken)] });
+const edge = new VoiceEdge(
+  "voice-edge",
+  { settings, secrets, bundle },
+  { providers: [cloudflareProvider(apiToken)] },
+);
 
 export const publicWsUrl = edge.publicWsUrl;
 export const healthUrl = edge.healthUrl;

@@ -72,13 +72,19 @@ function revealSecrets(value: unknown): unknown {
   if (value && typeof value === "object") {
     const record = value as Record<string, unknown>;
     if (record[SECRET_SIG_KEY] === SECRET_SIG) return new Secret(revealSecrets(record.value));
-    return Object.fromEntries(Object.entries(record).map(([key, inner]) => [key, revealSecrets(inner)]));
+    return Object.fromEntries(
+      Object.entries(record).map(([key, inner]) => [key, revealSecrets(inner)]),
+    );
   }
   return value;
 }
 
 /** Fakes the values Cloudflare computes, so dependent inputs resolve to recognisable strings. */
-function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function computedState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
   if (type === RESOURCE_TYPES.serviceToken) {
     return { ...inputs, clientId: `${name}.access`, clientSecret: `${name}-client-secret` };
   }
@@ -86,11 +92,15 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
   return inputs;
 }
 
-const promiseOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
+const promiseOf = <T>(output: pulumi.Output<T>) =>
+  new Promise<T>((resolve) => output.apply(resolve));
 
 let runs = 0;
 
-type ResourceOptions = Pick<DeclaredResource, "dependsOn" | "importId" | "ignoreChanges" | "retainOnDelete" | "parent" | "urn" | "aliases">;
+type ResourceOptions = Pick<
+  DeclaredResource,
+  "dependsOn" | "importId" | "ignoreChanges" | "retainOnDelete" | "parent" | "urn" | "aliases"
+>;
 
 interface AliasSpec {
   getName(): string;
@@ -135,8 +145,15 @@ function aliasUrns(stack: string, req: RegisterResourceRequest): string[] {
     const spec = alias.getSpec();
     if (!spec) return alias.getUrn();
     const parent = spec.getNoparent() ? "" : spec.getParenturn() || req.getParent();
-    const urn = mockUrn(spec.getStack() || stack, parent, spec.getType() || req.getType(), spec.getName() || req.getName());
-    return spec.getProject() && spec.getProject() !== PROJECT ? urn.replace(`::${PROJECT}::`, `::${spec.getProject()}::`) : urn;
+    const urn = mockUrn(
+      spec.getStack() || stack,
+      parent,
+      spec.getType() || req.getType(),
+      spec.getName() || req.getName(),
+    );
+    return spec.getProject() && spec.getProject() !== PROJECT
+      ? urn.replace(`::${PROJECT}::`, `::${spec.getProject()}::`)
+      : urn;
   });
 }
 
@@ -145,7 +162,12 @@ function aliasUrns(stack: string, req: RegisterResourceRequest): string[] {
  * (`dependsOn`, `import`, `ignoreChanges`, `aliases`) travel in the register request, read here.
  * Two resources with one URN are recorded in `clashes`: the engine refuses such a program.
  */
-function recordResourceOptions(stack: string, requests: Map<string, ResourceOptions[]>, clashes: string[], resources: DeclaredResource[]): void {
+function recordResourceOptions(
+  stack: string,
+  requests: Map<string, ResourceOptions[]>,
+  clashes: string[],
+  resources: DeclaredResource[],
+): void {
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource: (req: RegisterResourceRequest, callback: unknown) => unknown;
     registerResourceOutputs: (req: RegisterOutputsRequest, callback: unknown) => unknown;
@@ -154,7 +176,11 @@ function recordResourceOptions(stack: string, requests: Map<string, ResourceOpti
   const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
   monitor.registerResourceOutputs = (req, callback) => {
     const resource = resources.find((r) => r.urn === req.getUrn());
-    if (resource) resource.registeredOutputs = revealSecrets(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
+    if (resource)
+      resource.registeredOutputs = revealSecrets(req.getOutputs()?.toJavaScript() ?? {}) as Record<
+        string,
+        unknown
+      >;
     return registerOutputs(req, callback);
   };
   const urns = new Set<string>();
@@ -166,7 +192,9 @@ function recordResourceOptions(stack: string, requests: Map<string, ResourceOpti
     requests.set(key, [
       ...(requests.get(key) ?? []),
       {
-        dependsOn: req.getDependenciesList().map((dependency) => dependency.split("::").at(-1) ?? dependency),
+        dependsOn: req
+          .getDependenciesList()
+          .map((dependency) => dependency.split("::").at(-1) ?? dependency),
         importId: req.getImportid() || undefined,
         ignoreChanges: req.getIgnorechangesList(),
         retainOnDelete: req.getRetainondelete(),
@@ -183,7 +211,10 @@ function recordResourceOptions(stack: string, requests: Map<string, ResourceOpti
  * Runs the real program (infra/index.ts) under Pulumi's mocks with a stack file's config:
  * no CLI, no Cloudflare API. Returns every resource declared with its inputs, and the outputs.
  */
-export async function runProgramOffline(stack: string, options: RunOptions = {}): Promise<ProgramRun> {
+export async function runProgramOffline(
+  stack: string,
+  options: RunOptions = {},
+): Promise<ProgramRun> {
   const config: Record<string, string> = {};
   const stackFile = { ...readStackFile(stack), ...options.override };
   const encrypted: string[] = [];
@@ -219,12 +250,22 @@ export async function runProgramOffline(stack: string, options: RunOptions = {})
       newResource(args) {
         const inputs = revealSecrets(args.inputs) as Record<string, unknown>;
         const request = requests.get(`${args.type}::${args.name}`)?.shift();
-        if (!request) throw new Error(`the offline run saw ${args.type} ${args.name} without its register request`);
-        resources.push({ type: args.type, name: args.name, inputs, ...request, ...(args.provider ? { provider: args.provider } : {}) });
+        if (!request)
+          throw new Error(
+            `the offline run saw ${args.type} ${args.name} without its register request`,
+          );
+        resources.push({
+          type: args.type,
+          name: args.name,
+          inputs,
+          ...request,
+          ...(args.provider ? { provider: args.provider } : {}),
+        });
         return { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) };
       },
       call(args) {
-        if (args.token === INVOKE_TOKENS.tunnelToken) return { ...args.inputs, token: "mock-connector-token" };
+        if (args.token === INVOKE_TOKENS.tunnelToken)
+          return { ...args.inputs, token: "mock-connector-token" };
         // Thrown here, the error would reject an output no one awaits (an unhandled rejection, not a
         // failed run): the run fails once the program has been read, naming every such invoke.
         unanswered.push(args.token);
@@ -246,13 +287,21 @@ export async function runProgramOffline(stack: string, options: RunOptions = {})
   for (const [name, value] of Object.entries(program)) {
     if (pulumi.Output.isInstance(value)) {
       const resolved = await promiseOf(value);
-      outputs[name] = (await (value as unknown as { isSecret: Promise<boolean> }).isSecret) ? new Secret(resolved) : resolved;
+      outputs[name] = (await (value as unknown as { isSecret: Promise<boolean> }).isSecret)
+        ? new Secret(resolved)
+        : resolved;
     } else {
       outputs[name] = value;
     }
   }
   await pulumi.runtime.disconnect();
-  if (unanswered.length > 0) throw new Error(`the offline run has no answer for the invoke ${[...new Set(unanswered)].join(", ")}; add one to infra/offlineRun.ts if the program now calls it`);
-  if (clashes.length > 0) throw new Error(`Duplicate resource URN${clashes.length > 1 ? "s" : ""} (the engine refuses the program): ${clashes.join(", ")}`);
+  if (unanswered.length > 0)
+    throw new Error(
+      `the offline run has no answer for the invoke ${[...new Set(unanswered)].join(", ")}; add one to infra/offlineRun.ts if the program now calls it`,
+    );
+  if (clashes.length > 0)
+    throw new Error(
+      `Duplicate resource URN${clashes.length > 1 ? "s" : ""} (the engine refuses the program): ${clashes.join(", ")}`,
+    );
   return { resources, outputs };
 }

@@ -24,14 +24,21 @@ export function originLock(settings: StackSettings, scope: Scope): OriginLock {
       name: `${settings.workerName} worker`,
       duration: token.duration,
       clientSecretVersion: token.clientSecretVersion,
-      ...(token.previousClientSecretExpiresAt ? { previousClientSecretExpiresAt: token.previousClientSecretExpiresAt } : {}),
+      ...(token.previousClientSecretExpiresAt
+        ? { previousClientSecretExpiresAt: token.previousClientSecretExpiresAt }
+        : {}),
     },
     tokenChild.opts,
   );
   const policyChild = child(scope, "origin-policy", "origin-service-token-policy");
   const policy = new cloudflare.ZeroTrustAccessPolicy(
     policyChild.name,
-    { accountId, name: `${settings.workerName}: only the edge Worker`, decision: "non_identity", includes: [{ serviceToken: { tokenId: serviceToken.id } }] },
+    {
+      accountId,
+      name: `${settings.workerName}: only the edge Worker`,
+      decision: "non_identity",
+      includes: [{ serviceToken: { tokenId: serviceToken.id } }],
+    },
     policyChild.opts,
   );
   const applicationChild = child(scope, "origin-application", "origin-access-application");

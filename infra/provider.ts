@@ -6,6 +6,8 @@ import type * as pulumi from "@pulumi/pulumi";
  * secret; without it the provider reads CLOUDFLARE_API_TOKEN from the environment itself, so the
  * token never lands in state.
  */
-export function cloudflareProvider(apiToken: pulumi.Output<string> | undefined): cloudflare.Provider {
+export function cloudflareProvider(
+  apiToken: pulumi.Output<string> | undefined,
+): cloudflare.Provider {
   return new cloudflare.Provider("cloudflare", apiToken ? { apiToken } : {});
 }

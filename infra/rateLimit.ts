@@ -45,7 +45,10 @@ export function rulesetImportId(zoneId: string, rulesetId: string): string {
  * CLI imports a resource whose inputs differ and then updates it (pulumi/pulumi#19339).
  * A ruleset that holds rules this project did not create is never deleted by `pulumi destroy`.
  */
-export function rateLimitRuleset(settings: StackSettings, scope: Scope): cloudflare.Ruleset | undefined {
+export function rateLimitRuleset(
+  settings: StackSettings,
+  scope: Scope,
+): cloudflare.Ruleset | undefined {
   if (!settings.zone.owner || !settings.rateLimit) return undefined;
   const adopt = settings.rateLimit.adoptRulesetId;
   const { name, opts } = child(scope, "rate-limit", "rate-limit", {

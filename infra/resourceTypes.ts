@@ -13,7 +13,8 @@ export const RESOURCE_TYPES = {
   dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
   ruleset: "cloudflare:index/ruleset:Ruleset",
   tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
-  tunnelConfig: "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
+  tunnelConfig:
+    "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
   serviceToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
   accessPolicy: "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
   accessApp: "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
@@ -28,7 +29,8 @@ export const RESOURCE_TYPES = {
 
 /** The invokes (data sources) the program calls; the offline run answers these and refuses any other. */
 export const INVOKE_TOKENS = {
-  tunnelToken: "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken",
+  tunnelToken:
+    "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken",
 } as const;
 
 /** `cloudflare:index/workersScript:WorkersScript` → `WorkersScript`. */
@@ -43,7 +45,8 @@ export function resourcesOfType(run: ProgramRun, type: string): DeclaredResource
 /** The one resource of that type and name; throws, naming both, when there is none or more than one. */
 export function oneResource(run: ProgramRun, type: string, name: string): DeclaredResource {
   const found = run.resources.filter((r) => r.type === type && r.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${shortType(type)} ${name}, found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`expected one ${shortType(type)} ${name}, found ${found.length}`);
   return found[0];
 }
 

@@ -21,20 +21,43 @@ export function tunnelName(settings: StackSettings): string {
  * The ingress is written only after `originGuard` (the Access lock) exists, so the origin
  * hostname never serves the bridge unlocked, not even between two steps of a `pulumi up`.
  */
-export function bridgeTunnel(settings: StackSettings, secrets: StackSecrets, originGuard: pulumi.Resource[], scope: Scope): BridgeTunnel {
+export function bridgeTunnel(
+  settings: StackSettings,
+  secrets: StackSecrets,
+  originGuard: pulumi.Resource[],
+  scope: Scope,
+): BridgeTunnel {
   const accountId = settings.accountId;
   const tunnelChild = child(scope, "tunnel", "bridge-tunnel");
   const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
     tunnelChild.name,
-    { accountId, name: tunnelName(settings), configSrc: "cloudflare", tunnelSecret: pulumi.secret(secrets.tunnelSecret) },
+    {
+      accountId,
+      name: tunnelName(settings),
+      configSrc: "cloudflare",
+      tunnelSecret: pulumi.secret(secrets.tunnelSecret),
+    },
     tunnelChild.opts,
   );
-  const configChild = child(scope, "tunnel-config", "bridge-tunnel-config", { dependsOn: originGuard });
+  const configChild = child(scope, "tunnel-config", "bridge-tunnel-config", {
+    dependsOn: originGuard,
+  });
   const config = new cloudflare.ZeroTrustTunnelCloudflaredConfig(
     configChild.name,
-    { accountId, tunnelId: tunnel.id, config: { ingresses: tunnelIngress(settings.tunnel.originHostname, settings.tunnel.bridgeService) } },
+    {
+      accountId,
+      tunnelId: tunnel.id,
+      config: {
+        ingresses: tunnelIngress(settings.tunnel.originHostname, settings.tunnel.bridgeService),
+      },
+    },
     configChild.opts,
   );
-  const connectorToken = pulumi.secret(cloudflare.getZeroTrustTunnelCloudflaredTokenOutput({ accountId, tunnelId: tunnel.id }, scope.opts).token);
+  const connectorToken = pulumi.secret(
+    cloudflare.getZeroTrustTunnelCloudflaredTokenOutput(
+      { accountId, tunnelId: tunnel.id },
+      scope.opts,
+    ).token,
+  );
   return { tunnel, config, connectorToken };
 }

@@ -7,7 +7,10 @@ export interface IngressRule {
 export const CATCH_ALL_SERVICE = "http_status:404";
 
 export function tunnelIngress(originHostname: string, bridgeService: string): IngressRule[] {
-  return [{ hostname: originHostname, service: bridgeService.replace(/\/$/, "") }, { service: CATCH_ALL_SERVICE }];
+  return [
+    { hostname: originHostname, service: bridgeService.replace(/\/$/, "") },
+    { service: CATCH_ALL_SERVICE },
+  ];
 }
 
 /** What a proxied CNAME for a remotely managed tunnel points at. */

@@ -50,7 +50,12 @@ export class VoiceEdge extends pulumi.ComponentResource {
     const watchState = bridgeWatchDatabase(settings, children);
     const worker = edgeWorker(settings, secrets, bundle, lock, watchState, children);
     bridgeWatchSchedule(settings, worker.script, children);
-    alerts(settings, secrets, { tunnelId: bridge.tunnel.id, serviceTokenId: lock.serviceToken.id }, children);
+    alerts(
+      settings,
+      secrets,
+      { tunnelId: bridge.tunnel.id, serviceTokenId: lock.serviceToken.id },
+      children,
+    );
 
     this.publicWsUrl = `wss://${settings.publicHostname}${WS_PATH}`;
     this.healthUrl = `https://${settings.publicHostname}${HEALTH_PATH}`;

@@ -1,6 +1,15 @@
 import type { z } from "zod";
 import type { WorkerBundle } from "../worker/build";
-import { parseStackSecrets, PROJECT, SECRET_KEYS, StackConfigError, stackSecretsSchema, stackSettingsSchema, type StackSecrets, type StackSettings } from "./config/schema";
+import {
+  parseStackSecrets,
+  PROJECT,
+  SECRET_KEYS,
+  StackConfigError,
+  stackSecretsSchema,
+  stackSettingsSchema,
+  type StackSecrets,
+  type StackSettings,
+} from "./config/schema";
 
 /** The edge's settings as plain values: a stack file's `voice-edge:*` keys without the prefix. */
 export type VoiceEdgeSettings = z.input<typeof stackSettingsSchema>;
@@ -26,7 +35,9 @@ export class VoiceEdgeArgsError extends Error {
     readonly component: string,
     readonly problems: string[],
   ) {
-    super(`VoiceEdge "${component}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(
+      `VoiceEdge "${component}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
     this.name = "VoiceEdgeArgsError";
   }
 }
@@ -39,19 +50,24 @@ function argumentPath(root: string, path: readonly PropertyKey[]): string {
 
 function describe(root: string, issue: z.core.$ZodIssue): string {
   const at = argumentPath(root, issue.path);
-  if (issue.code === "unrecognized_keys") return `${at}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  if (issue.code === "unrecognized_keys")
+    return `${at}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
   return `${at}: ${issue.message}`;
 }
 
 /** The component's own name: every child's name starts with it. */
 export function validateName(name: unknown): string[] {
-  return typeof name === "string" && name.trim() !== "" ? [] : ["name: must be a non-empty string (every child's name starts with it)"];
+  return typeof name === "string" && name.trim() !== ""
+    ? []
+    : ["name: must be a non-empty string (every child's name starts with it)"];
 }
 
 /** `settings`: the stack settings schema with its cross-field rules, problems addressed as `settings.<path>`. */
 export function validateSettings(settings: unknown): Validated<StackSettings> {
   const result = stackSettingsSchema.safeParse(settings);
-  return result.success ? { value: result.data, problems: [] } : { problems: result.error.issues.map((issue) => describe("settings", issue)) };
+  return result.success
+    ? { value: result.data, problems: [] }
+    : { problems: result.error.issues.map((issue) => describe("settings", issue)) };
 }
 
 /**
@@ -77,12 +93,27 @@ export function addressedToArgument(problem: string): string {
  * cross-field rules are the stack's own (parseStackSecrets), so a program of one's own and a stack
  * file are held to the same ones.
  */
-export function validateSecrets(settings: StackSettings, secrets: unknown): Validated<StackSecrets> {
-  if (!secrets || typeof secrets !== "object" || Array.isArray(secrets)) return { problems: ["secrets: must be an object of plain strings (jwtSecret, tunnelSecret, …)"] };
+export function validateSecrets(
+  settings: StackSettings,
+  secrets: unknown,
+): Validated<StackSecrets> {
+  if (!secrets || typeof secrets !== "object" || Array.isArray(secrets))
+    return {
+      problems: ["secrets: must be an object of plain strings (jwtSecret, tunnelSecret, …)"],
+    };
   const result = stackSecretsSchema.safeParse(secrets);
-  if (!result.success) return { problems: result.error.issues.map((issue) => describe("secrets", issue)) };
+  if (!result.success)
+    return { problems: result.error.issues.map((issue) => describe("secrets", issue)) };
   try {
-    return { value: parseStackSecrets(PROJECT, "VoiceEdge args", settings, secrets as Record<string, unknown>), problems: [] };
+    return {
+      value: parseStackSecrets(
+        PROJECT,
+        "VoiceEdge args",
+        settings,
+        secrets as Record<string, unknown>,
+      ),
+      problems: [],
+    };
   } catch (error) {
     if (!(error instanceof StackConfigError)) throw error;
     return { problems: error.problems.map(addressedToArgument) };
@@ -92,23 +123,32 @@ export function validateSecrets(settings: StackSettings, secrets: unknown): Vali
 /** `bundle`: what `buildWorkerBundle()` returns; a hand-made object that does not match would upload a broken Worker. */
 export function validateBundle(bundle: unknown): string[] {
   const b = bundle as Partial<WorkerBundle> | undefined;
-  if (!b || typeof b !== "object") return ["bundle: must be the result of `await buildWorkerBundle()`"];
+  if (!b || typeof b !== "object")
+    return ["bundle: must be the result of `await buildWorkerBundle()`"];
   const problems: string[] = [];
-  if (typeof b.code !== "string" || b.code.length === 0) problems.push("bundle.code: must be the bundled Worker's source (`await buildWorkerBundle()`)");
-  if (typeof b.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(b.sha256)) problems.push("bundle.sha256: must be the bundle's SHA-256 in hex");
-  if (typeof b.code === "string" && b.sizeBytes !== Buffer.byteLength(b.code)) problems.push("bundle.sizeBytes: must be the byte length of bundle.code");
+  if (typeof b.code !== "string" || b.code.length === 0)
+    problems.push("bundle.code: must be the bundled Worker's source (`await buildWorkerBundle()`)");
+  if (typeof b.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(b.sha256))
+    problems.push("bundle.sha256: must be the bundle's SHA-256 in hex");
+  if (typeof b.code === "string" && b.sizeBytes !== Buffer.byteLength(b.code))
+    problems.push("bundle.sizeBytes: must be the byte length of bundle.code");
   return problems;
 }
 
 /** Every argument of a VoiceEdge, checked before the component or any child is declared. */
 export function validateVoiceEdgeArgs(name: string, args: VoiceEdgeArgs): ValidVoiceEdgeArgs {
   const problems = [...validateName(name)];
-  if (!args || typeof args !== "object") throw new VoiceEdgeArgsError(String(name), [...problems, "args: must be { settings, secrets, bundle }"]);
+  if (!args || typeof args !== "object")
+    throw new VoiceEdgeArgsError(String(name), [
+      ...problems,
+      "args: must be { settings, secrets, bundle }",
+    ]);
   const settings = validateSettings(args.settings);
   problems.push(...settings.problems);
   const secrets = settings.value ? validateSecrets(settings.value, args.secrets) : undefined;
   problems.push(...(secrets?.problems ?? []));
   problems.push(...validateBundle(args.bundle));
-  if (problems.length > 0 || !settings.value || !secrets?.value) throw new VoiceEdgeArgsError(String(name), problems);
+  if (problems.length > 0 || !settings.value || !secrets?.value)
+    throw new VoiceEdgeArgsError(String(name), problems);
   return { settings: settings.value, secrets: secrets.value, bundle: args.bundle };
 }

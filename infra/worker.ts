@@ -29,20 +29,30 @@ export function edgeWorker(
   const origin = `https://${settings.tunnel.originHostname}`;
   const bindings = workerBindings({
     BRIDGE_URL: `${origin}${settings.tunnel.bridgePath}`,
-    EDGE_CONFIG: { ...settings.edge, bridgeHealthUrl: settings.edge.bridgeHealthUrl ?? `${origin}${settings.tunnel.healthPath}` },
+    EDGE_CONFIG: {
+      ...settings.edge,
+      bridgeHealthUrl: settings.edge.bridgeHealthUrl ?? `${origin}${settings.tunnel.healthPath}`,
+    },
     JWT_SECRET: secrets.jwtSecret === undefined ? undefined : pulumi.secret(secrets.jwtSecret),
-    JWT_SECRET_PREVIOUS: secrets.jwtSecretPrevious === undefined ? undefined : pulumi.secret(secrets.jwtSecretPrevious),
+    JWT_SECRET_PREVIOUS:
+      secrets.jwtSecretPrevious === undefined
+        ? undefined
+        : pulumi.secret(secrets.jwtSecretPrevious),
     BRIDGE_ACCESS_CLIENT_ID: pulumi.secret(lock.serviceToken.clientId),
     BRIDGE_ACCESS_CLIENT_SECRET: pulumi.secret(lock.serviceToken.clientSecret),
   });
   if (watchState) {
-    if (!secrets.alertWebhookUrl) throw new Error("bridge_probe needs alertWebhookUrl (the config schema checks this first)");
+    if (!secrets.alertWebhookUrl)
+      throw new Error("bridge_probe needs alertWebhookUrl (the config schema checks this first)");
     bindings.push(
       ...bridgeWatchBindings({
         databaseId: watchState.uuid,
         settings: bridgeWatchSettings(settings),
         webhookUrl: pulumi.secret(secrets.alertWebhookUrl),
-        webhookSecret: secrets.alertWebhookSecret === undefined ? undefined : pulumi.secret(secrets.alertWebhookSecret),
+        webhookSecret:
+          secrets.alertWebhookSecret === undefined
+            ? undefined
+            : pulumi.secret(secrets.alertWebhookSecret),
       }),
     );
   }
@@ -61,6 +71,14 @@ export function edgeWorker(
     scriptChild.opts,
   );
   const routeChild = child(scope, "route", "edge-route");
-  const route = new cloudflare.WorkersRoute(routeChild.name, { zoneId: settings.zone.id, pattern: routePattern(settings.publicHostname), script: script.scriptName }, routeChild.opts);
+  const route = new cloudflare.WorkersRoute(
+    routeChild.name,
+    {
+      zoneId: settings.zone.id,
+      pattern: routePattern(settings.publicHostname),
+      script: script.scriptName,
+    },
+    routeChild.opts,
+  );
   return { script, route };
 }

@@ -1,7 +1,10 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type * as cloudflare from "@pulumi/cloudflare";
 import { SECRET_BINDINGS, type BindingName, type EdgeSettings } from "../worker/src/bindings";
-import { BRIDGE_WATCH_BINDINGS, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
+import {
+  BRIDGE_WATCH_BINDINGS,
+  type BridgeWatchSettings,
+} from "../worker/src/bridgeWatch/bindings";
 
 /** A value for every binding the Worker reads: a renamed binding fails to compile here. */
 export type BindingValues = {
@@ -14,12 +17,15 @@ export type BindingValues = {
 } & Record<BindingName, unknown>;
 
 /** The Worker's binding list: json for the settings object, `secret_text` for secrets, plain text otherwise. */
-export function workerBindings(values: BindingValues): cloudflare.types.input.WorkersScriptBinding[] {
+export function workerBindings(
+  values: BindingValues,
+): cloudflare.types.input.WorkersScriptBinding[] {
   const bindings: cloudflare.types.input.WorkersScriptBinding[] = [];
   for (const [name, value] of Object.entries(values) as [BindingName, unknown][]) {
     if (value === undefined) continue;
     if (name === "EDGE_CONFIG") bindings.push({ name, type: "json", json: JSON.stringify(value) });
-    else if ((SECRET_BINDINGS as readonly string[]).includes(name)) bindings.push({ name, type: "secret_text", text: value as pulumi.Input<string> });
+    else if ((SECRET_BINDINGS as readonly string[]).includes(name))
+      bindings.push({ name, type: "secret_text", text: value as pulumi.Input<string> });
     else bindings.push({ name, type: "plain_text", text: value as pulumi.Input<string> });
   }
   return bindings;
@@ -33,12 +39,16 @@ export interface BridgeWatchBindingValues {
 }
 
 /** The bridge watch's bindings (read only by the Worker's scheduled handler): D1 state, settings, webhook secrets. */
-export function bridgeWatchBindings(values: BridgeWatchBindingValues): cloudflare.types.input.WorkersScriptBinding[] {
+export function bridgeWatchBindings(
+  values: BridgeWatchBindingValues,
+): cloudflare.types.input.WorkersScriptBinding[] {
   const names = BRIDGE_WATCH_BINDINGS;
   return [
     { name: names.state, type: "d1", id: values.databaseId },
     { name: names.settings, type: "json", json: JSON.stringify(values.settings) },
     { name: names.webhookUrl, type: "secret_text", text: values.webhookUrl },
-    ...(values.webhookSecret === undefined ? [] : [{ name: names.webhookSecret, type: "secret_text", text: values.webhookSecret }]),
+    ...(values.webhookSecret === undefined
+      ? []
+      : [{ name: names.webhookSecret, type: "secret_text", text: values.webhookSecret }]),
   ];
 }

@@ -23,6 +23,10 @@ export function zoneSettings(settings: StackSettings, scope: Scope): ZoneSetting
       const { name, opts } = child(scope, setting, setting);
       return new cloudflare.ZoneSetting(name, { zoneId, settingId, value }, opts);
     }),
-    urlNormalization: new cloudflare.UrlNormalizationSettings(normalization.name, { zoneId, ...settings.zone.urlNormalization }, normalization.opts),
+    urlNormalization: new cloudflare.UrlNormalizationSettings(
+      normalization.name,
+      { zoneId, ...settings.zone.urlNormalization },
+      normalization.opts,
+    ),
   };
 }

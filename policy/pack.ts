@@ -1,4 +1,6 @@
 import { PolicyPack } from "@pulumi/policy";
 import { policies } from "./policies";
 
-new PolicyPack("voice-edge", { policies: policies as ConstructorParameters<typeof PolicyPack>[1]["policies"] });
+new PolicyPack("voice-edge", {
+  policies: policies as ConstructorParameters<typeof PolicyPack>[1]["policies"],
+});

@@ -19,7 +19,6 @@ interface FakeResource {
   props: Record<string, unknown>;
 }
 
-
 class NotApplicable extends Error {}
 
 function policyResource(resource: FakeResource, config: object = {}) {
@@ -42,12 +41,17 @@ function policyResource(resource: FakeResource, config: object = {}) {
 }
 
 /** Runs one resource policy the way the engine would, returning the violations it reported. */
-async function violationsOf(policy: ResourceValidationPolicy, resource: FakeResource): Promise<string[]> {
+async function violationsOf(
+  policy: ResourceValidationPolicy,
+  resource: FakeResource,
+): Promise<string[]> {
   const reported: string[] = [];
   const validations = [policy.validateResource!].flat();
   for (const validate of validations) {
     try {
-      await validate(policyResource(resource) as never, (message: string) => reported.push(message));
+      await validate(policyResource(resource) as never, (message: string) =>
+        reported.push(message),
+      );
     } catch (error) {
       if (!(error instanceof NotApplicable)) throw error;
     }
@@ -55,27 +59,58 @@ async function violationsOf(policy: ResourceValidationPolicy, resource: FakeReso
   return reported;
 }
 
-async function stackViolationsOf(policy: StackValidationPolicy, resources: FakeResource[], config: object = {}): Promise<string[]> {
+async function stackViolationsOf(
+  policy: StackValidationPolicy,
+  resources: FakeResource[],
+  config: object = {},
+): Promise<string[]> {
   const reported: string[] = [];
-  await policy.validateStack({ resources: resources.map((r) => policyResource(r, config)), getConfig: () => config } as never, (message: string) => reported.push(message));
+  await policy.validateStack(
+    {
+      resources: resources.map((r) => policyResource(r, config)),
+      getConfig: () => config,
+    } as never,
+    (message: string) => reported.push(message),
+  );
   return reported;
 }
 
 describe("each policy passes compliant resources and reports non-compliant ones", () => {
   it("zone-settings-for-voice", async () => {
-    expect(await violationsOf(zoneSettingsForVoice, { type: T.zoneSetting, props: { settingId: "ssl", value: "strict" } })).toEqual([]);
-    expect(await violationsOf(zoneSettingsForVoice, { type: T.zoneSetting, props: { settingId: "websockets", value: "off" } })).toEqual([
-      'zone setting websockets must be "on" for the voice service, not "off"',
-    ]);
+    expect(
+      await violationsOf(zoneSettingsForVoice, {
+        type: T.zoneSetting,
+        props: { settingId: "ssl", value: "strict" },
+      }),
+    ).toEqual([]);
+    expect(
+      await violationsOf(zoneSettingsForVoice, {
+        type: T.zoneSetting,
+        props: { settingId: "websockets", value: "off" },
+      }),
+    ).toEqual(['zone setting websockets must be "on" for the voice service, not "off"']);
   });
 
   it("service-dns-proxied", async () => {
-    expect(await violationsOf(serviceDnsProxied, { type: T.dnsRecord, props: { name: "voice-origin.mycosoft.com", type: "CNAME", proxied: true } })).toEqual([]);
-    expect(await violationsOf(serviceDnsProxied, { type: T.dnsRecord, props: { name: "voice-origin.mycosoft.com", type: "CNAME", proxied: false } })).toHaveLength(1);
+    expect(
+      await violationsOf(serviceDnsProxied, {
+        type: T.dnsRecord,
+        props: { name: "voice-origin.mycosoft.com", type: "CNAME", proxied: true },
+      }),
+    ).toEqual([]);
+    expect(
+      await violationsOf(serviceDnsProxied, {
+        type: T.dnsRecord,
+        props: { name: "voice-origin.mycosoft.com", type: "CNAME", proxied: false },
+      }),
+    ).toHaveLength(1);
   });
 
   it("secret-bindings-are-secret-text", async () => {
-    const script = (type: string) => ({ type: T.script, props: { bindings: [{ name: "JWT_SECRET", type }], compatibilityDate: "2026-04-01" } });
+    const script = (type: string) => ({
+      type: T.script,
+      props: { bindings: [{ name: "JWT_SECRET", type }], compatibilityDate: "2026-04-01" },
+    });
     expect(await violationsOf(secretBindingsAreSecret, script("secret_text"))).toEqual([]);
     expect(await violationsOf(secretBindingsAreSecret, script("plain_text"))).toEqual([
       "binding JWT_SECRET looks secret but is plain_text: use secret_text so the value is encrypted and never shown",
@@ -83,27 +118,62 @@ describe("each policy passes compliant resources and reports non-compliant ones"
   });
 
   it("notifications-have-a-mechanism", async () => {
-    expect(await violationsOf(notificationsHaveMechanism, { type: T.notification, props: { name: "n", mechanisms: { emails: [{ id: "ops@mycosoft.com" }] } } })).toEqual([]);
-    expect(await violationsOf(notificationsHaveMechanism, { type: T.notification, props: { name: "n", mechanisms: {} } })).toHaveLength(1);
+    expect(
+      await violationsOf(notificationsHaveMechanism, {
+        type: T.notification,
+        props: { name: "n", mechanisms: { emails: [{ id: "ops@mycosoft.com" }] } },
+      }),
+    ).toEqual([]);
+    expect(
+      await violationsOf(notificationsHaveMechanism, {
+        type: T.notification,
+        props: { name: "n", mechanisms: {} },
+      }),
+    ).toHaveLength(1);
   });
 
   it("worker-compatibility-date-fresh is advisory and reports a date over a year old", async () => {
     expect(compatibilityDateFresh.enforcementLevel).toBe("advisory");
     const lastYear = new Date(Date.now() - 400 * 24 * 3600 * 1000).toISOString().slice(0, 10);
-    expect(await violationsOf(compatibilityDateFresh, { type: T.script, props: { compatibilityDate: new Date().toISOString().slice(0, 10) } })).toEqual([]);
-    expect(await violationsOf(compatibilityDateFresh, { type: T.script, props: { compatibilityDate: lastYear } })).toHaveLength(1);
+    expect(
+      await violationsOf(compatibilityDateFresh, {
+        type: T.script,
+        props: { compatibilityDate: new Date().toISOString().slice(0, 10) },
+      }),
+    ).toEqual([]);
+    expect(
+      await violationsOf(compatibilityDateFresh, {
+        type: T.script,
+        props: { compatibilityDate: lastYear },
+      }),
+    ).toHaveLength(1);
   });
 
   it("ignores resources of other types", async () => {
-    expect(await violationsOf(zoneSettingsForVoice, { type: T.dnsRecord, props: { settingId: "websockets", value: "off" } })).toEqual([]);
+    expect(
+      await violationsOf(zoneSettingsForVoice, {
+        type: T.dnsRecord,
+        props: { settingId: "websockets", value: "off" },
+      }),
+    ).toEqual([]);
   });
 
   it("worker-routes-rate-limited, within the stack and through its config", async () => {
     const route = { type: T.route, props: { pattern: "mycosoft.com/voice/*" } };
-    const ruleset = { type: T.ruleset, props: { phase: "http_ratelimit", rules: [{ expression: '(http.request.uri.path eq "/voice/ws")' }] } };
+    const ruleset = {
+      type: T.ruleset,
+      props: {
+        phase: "http_ratelimit",
+        rules: [{ expression: '(http.request.uri.path eq "/voice/ws")' }],
+      },
+    };
     expect(await stackViolationsOf(workerRoutesRateLimited, [route, ruleset])).toEqual([]);
     expect(await stackViolationsOf(workerRoutesRateLimited, [route])).toHaveLength(1);
-    expect(await stackViolationsOf(workerRoutesRateLimited, [route], { coveredElsewhere: ["mycosoft.com/voice/*"] })).toEqual([]);
+    expect(
+      await stackViolationsOf(workerRoutesRateLimited, [route], {
+        coveredElsewhere: ["mycosoft.com/voice/*"],
+      }),
+    ).toEqual([]);
   });
 
   it("all mandatory but the compatibility-date rule", () => {
@@ -119,23 +189,45 @@ describe("each policy passes compliant resources and reports non-compliant ones"
 });
 
 const reveal = (value: unknown): unknown =>
-  value instanceof Secret ? reveal(value.value) : Array.isArray(value) ? value.map(reveal) : value && typeof value === "object" ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)])) : value;
+  value instanceof Secret
+    ? reveal(value.value)
+    : Array.isArray(value)
+      ? value.map(reveal)
+      : value && typeof value === "object"
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]))
+        : value;
 
 describe("the real stacks pass the whole pack", () => {
-  it.each(["prod", "staging"])("%s, with its generated policy config, has no violations", async (stack) => {
-    const run = await runProgramOffline(stack);
-    const resources: FakeResource[] = run.resources.map((r) => ({ type: r.type, name: r.name, props: reveal(r.inputs) as Record<string, unknown> }));
-    const config = policyConfigFor(stack)["worker-routes-rate-limited"] as object;
-    const violations: string[] = [];
-    for (const policy of policies) {
-      if ("validateStack" in policy) violations.push(...(await stackViolationsOf(policy as StackValidationPolicy, resources, config)));
-      else for (const resource of resources) violations.push(...(await violationsOf(policy as ResourceValidationPolicy, resource)));
-    }
-    expect(violations).toEqual([]);
-  });
+  it.each(["prod", "staging"])(
+    "%s, with its generated policy config, has no violations",
+    async (stack) => {
+      const run = await runProgramOffline(stack);
+      const resources: FakeResource[] = run.resources.map((r) => ({
+        type: r.type,
+        name: r.name,
+        props: reveal(r.inputs) as Record<string, unknown>,
+      }));
+      const config = policyConfigFor(stack)["worker-routes-rate-limited"] as object;
+      const violations: string[] = [];
+      for (const policy of policies) {
+        if ("validateStack" in policy)
+          violations.push(
+            ...(await stackViolationsOf(policy as StackValidationPolicy, resources, config)),
+          );
+        else
+          for (const resource of resources)
+            violations.push(...(await violationsOf(policy as ResourceValidationPolicy, resource)));
+      }
+      expect(violations).toEqual([]);
+    },
+  );
 
   it("staging's route counts as covered only through prod's rule", () => {
-    expect(policyConfigFor("staging")).toEqual({ "worker-routes-rate-limited": { coveredElsewhere: ["voice-staging.mycosoft.com/voice/*"] } });
-    expect(policyConfigFor("prod")).toEqual({ "worker-routes-rate-limited": { coveredElsewhere: [] } });
+    expect(policyConfigFor("staging")).toEqual({
+      "worker-routes-rate-limited": { coveredElsewhere: ["voice-staging.mycosoft.com/voice/*"] },
+    });
+    expect(policyConfigFor("prod")).toEqual({
+      "worker-routes-rate-limited": { coveredElsewhere: [] },
+    });
   });
 });

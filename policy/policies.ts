@@ -3,7 +3,12 @@
  * `pack.ts` serves them, tests import them from here.
  */
 import * as cloudflare from "@pulumi/cloudflare";
-import { validateResourceOfType, type Policy, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
+import {
+  validateResourceOfType,
+  type Policy,
+  type ResourceValidationPolicy,
+  type StackValidationPolicy,
+} from "@pulumi/policy";
 import {
   bindingViolations,
   compatibilityDateViolations,
@@ -15,14 +20,21 @@ import {
   type WorkersBinding,
 } from "./rules";
 
-const report = (violations: string[], reportViolation: (message: string) => void) => violations.forEach((v) => reportViolation(v));
+const report = (violations: string[], reportViolation: (message: string) => void) =>
+  violations.forEach((v) => reportViolation(v));
 
 export const zoneSettingsForVoice: ResourceValidationPolicy = {
   name: "zone-settings-for-voice",
-  description: "Where zone settings are declared: websockets on, SSL Full (strict), Always Use HTTPS on.",
+  description:
+    "Where zone settings are declared: websockets on, SSL Full (strict), Always Use HTTPS on.",
   enforcementLevel: "mandatory",
-  validateResource: validateResourceOfType(cloudflare.ZoneSetting, (props, _args, reportViolation) =>
-    report(zoneSettingViolations({ settingId: props.settingId, value: props.value }), reportViolation),
+  validateResource: validateResourceOfType(
+    cloudflare.ZoneSetting,
+    (props, _args, reportViolation) =>
+      report(
+        zoneSettingViolations({ settingId: props.settingId, value: props.value }),
+        reportViolation,
+      ),
   ),
 };
 
@@ -30,7 +42,9 @@ export const serviceDnsProxied: ResourceValidationPolicy = {
   name: "service-dns-proxied",
   description: "The service's DNS records are proxied through Cloudflare.",
   enforcementLevel: "mandatory",
-  validateResource: validateResourceOfType(cloudflare.DnsRecord, (props, _args, reportViolation) => report(dnsRecordViolations(props), reportViolation)),
+  validateResource: validateResourceOfType(cloudflare.DnsRecord, (props, _args, reportViolation) =>
+    report(dnsRecordViolations(props), reportViolation),
+  ),
 };
 
 export interface RouteCoverageConfig {
@@ -42,10 +56,14 @@ export const workerRoutesRateLimited: StackValidationPolicy = {
   name: "worker-routes-rate-limited",
   description: "Every Worker route pattern sits on a path that a rate-limit rule covers.",
   enforcementLevel: "mandatory",
-  configSchema: { properties: { coveredElsewhere: { type: "array", items: { type: "string" }, default: [] } } },
+  configSchema: {
+    properties: { coveredElsewhere: { type: "array", items: { type: "string" }, default: [] } },
+  },
   validateStack: (args, reportViolation) => {
     const { coveredElsewhere = [] } = args.getConfig<RouteCoverageConfig>();
-    const routes = args.resources.filter((r) => r.isType(cloudflare.WorkersRoute)).map((r) => r.props.pattern as string);
+    const routes = args.resources
+      .filter((r) => r.isType(cloudflare.WorkersRoute))
+      .map((r) => r.props.pattern as string);
     const rules = args.resources
       .filter((r) => r.isType(cloudflare.Ruleset) && r.props.phase === "http_ratelimit")
       .flatMap((r) => (r.props.rules ?? []) as RateLimitRule[]);
@@ -57,25 +75,40 @@ export const secretBindingsAreSecret: ResourceValidationPolicy = {
   name: "secret-bindings-are-secret-text",
   description: "Worker bindings whose names look secret are secret_text.",
   enforcementLevel: "mandatory",
-  validateResource: validateResourceOfType(cloudflare.WorkersScript, (props, _args, reportViolation) =>
-    report(bindingViolations(props.bindings as WorkersBinding[] | undefined), reportViolation),
+  validateResource: validateResourceOfType(
+    cloudflare.WorkersScript,
+    (props, _args, reportViolation) =>
+      report(bindingViolations(props.bindings as WorkersBinding[] | undefined), reportViolation),
   ),
 };
 
 export const notificationsHaveMechanism: ResourceValidationPolicy = {
   name: "notifications-have-a-mechanism",
-  description: "Every notification policy tells someone: at least one email, webhook or PagerDuty mechanism.",
+  description:
+    "Every notification policy tells someone: at least one email, webhook or PagerDuty mechanism.",
   enforcementLevel: "mandatory",
-  validateResource: validateResourceOfType(cloudflare.NotificationPolicy, (props, _args, reportViolation) => report(notificationViolations(props), reportViolation)),
+  validateResource: validateResourceOfType(
+    cloudflare.NotificationPolicy,
+    (props, _args, reportViolation) => report(notificationViolations(props), reportViolation),
+  ),
 };
 
 export const compatibilityDateFresh: ResourceValidationPolicy = {
   name: "worker-compatibility-date-fresh",
   description: "The Worker's compatibility date is less than a year old.",
   enforcementLevel: "advisory",
-  validateResource: validateResourceOfType(cloudflare.WorkersScript, (props, _args, reportViolation) =>
-    report(compatibilityDateViolations(props.compatibilityDate, new Date()), reportViolation),
+  validateResource: validateResourceOfType(
+    cloudflare.WorkersScript,
+    (props, _args, reportViolation) =>
+      report(compatibilityDateViolations(props.compatibilityDate, new Date()), reportViolation),
   ),
 };
 
-export const policies: Policy[] = [zoneSettingsForVoice, serviceDnsProxied, workerRoutesRateLimited, secretBindingsAreSecret, notificationsHaveMechanism, compatibilityDateFresh];
+export const policies: Policy[] = [
+  zoneSettingsForVoice,
+  serviceDnsProxied,
+  workerRoutesRateLimited,
+  secretBindingsAreSecret,
+  notificationsHaveMechanism,
+  compatibilityDateFresh,
+];

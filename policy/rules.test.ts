@@ -20,10 +20,22 @@ describe("zone settings", () => {
   ])("accepts %j", (props) => expect(zoneSettingViolations(props)).toEqual([]));
 
   it.each([
-    [{ settingId: "websockets", value: "off" }, 'zone setting websockets must be "on" for the voice service, not "off"'],
-    [{ settingId: "ssl", value: "full" }, 'zone setting ssl must be "strict" for the voice service, not "full"'],
-    [{ settingId: "ssl", value: "flexible" }, 'zone setting ssl must be "strict" for the voice service, not "flexible"'],
-    [{ settingId: "always_use_https", value: "off" }, 'zone setting always_use_https must be "on" for the voice service, not "off"'],
+    [
+      { settingId: "websockets", value: "off" },
+      'zone setting websockets must be "on" for the voice service, not "off"',
+    ],
+    [
+      { settingId: "ssl", value: "full" },
+      'zone setting ssl must be "strict" for the voice service, not "full"',
+    ],
+    [
+      { settingId: "ssl", value: "flexible" },
+      'zone setting ssl must be "strict" for the voice service, not "flexible"',
+    ],
+    [
+      { settingId: "always_use_https", value: "off" },
+      'zone setting always_use_https must be "on" for the voice service, not "off"',
+    ],
   ])("refuses %j", (props, message) => expect(zoneSettingViolations(props)).toEqual([message]));
 });
 
@@ -35,7 +47,9 @@ describe("DNS records", () => {
   });
 
   it.each([false, undefined])("refuses a CNAME whose proxied is %s", (proxied) => {
-    expect(dnsRecordViolations({ name: "voice-origin.mycosoft.com", type: "CNAME", proxied })).toEqual([
+    expect(
+      dnsRecordViolations({ name: "voice-origin.mycosoft.com", type: "CNAME", proxied }),
+    ).toEqual([
       "DNS record voice-origin.mycosoft.com (CNAME) must be proxied: unproxied, it exposes its target and skips the Worker, WAF and Access",
     ]);
   });
@@ -53,20 +67,38 @@ describe("Worker bindings", () => {
     ).toEqual([]);
   });
 
-  it.each(["JWT_SECRET", "API_TOKEN", "DB_PASSWORD", "PRIVATE_JWK", "STRIPE_API_KEY", "BRIDGE_ACCESS_CLIENT_ID"])("refuses %s as plain_text", (name) => {
-    expect(bindingViolations([{ name, type: "plain_text" }])).toEqual([`binding ${name} looks secret but is plain_text: use secret_text so the value is encrypted and never shown`]);
+  it.each([
+    "JWT_SECRET",
+    "API_TOKEN",
+    "DB_PASSWORD",
+    "PRIVATE_JWK",
+    "STRIPE_API_KEY",
+    "BRIDGE_ACCESS_CLIENT_ID",
+  ])("refuses %s as plain_text", (name) => {
+    expect(bindingViolations([{ name, type: "plain_text" }])).toEqual([
+      `binding ${name} looks secret but is plain_text: use secret_text so the value is encrypted and never shown`,
+    ]);
   });
 });
 
 describe("notification policies", () => {
   it("accepts a policy with an email or a webhook", () => {
-    expect(notificationViolations({ name: "p", mechanisms: { emails: [{ id: "ops@example.com" }] } })).toEqual([]);
-    expect(notificationViolations({ name: "p", mechanisms: { webhooks: [{ id: "w" }] } })).toEqual([]);
+    expect(
+      notificationViolations({ name: "p", mechanisms: { emails: [{ id: "ops@example.com" }] } }),
+    ).toEqual([]);
+    expect(notificationViolations({ name: "p", mechanisms: { webhooks: [{ id: "w" }] } })).toEqual(
+      [],
+    );
   });
 
-  it.each([{}, { emails: [] }, { emails: [], webhooks: [] }])("refuses mechanisms %j", (mechanisms) => {
-    expect(notificationViolations({ name: "tunnel", mechanisms })).toEqual(["notification policy tunnel has no mechanism: nobody would be told"]);
-  });
+  it.each([{}, { emails: [] }, { emails: [], webhooks: [] }])(
+    "refuses mechanisms %j",
+    (mechanisms) => {
+      expect(notificationViolations({ name: "tunnel", mechanisms })).toEqual([
+        "notification policy tunnel has no mechanism: nobody would be told",
+      ]);
+    },
+  );
 });
 
 describe("compatibility date (advisory)", () => {
@@ -84,12 +116,23 @@ describe("compatibility date (advisory)", () => {
 
 describe("routes covered by rate limits", () => {
   const pathOnly = { expression: rateLimitExpression({ paths: ["/voice/ws"], hosts: [] }) };
-  const prodOnly = { expression: rateLimitExpression({ paths: ["/voice/ws"], hosts: ["mycosoft.com"] }) };
+  const prodOnly = {
+    expression: rateLimitExpression({ paths: ["/voice/ws"], hosts: ["mycosoft.com"] }),
+  };
 
   it("reads back the expressions the program writes", () => {
-    expect(parseRateLimitExpression(pathOnly.expression)).toEqual({ paths: ["/voice/ws"], hosts: null });
-    expect(parseRateLimitExpression(prodOnly.expression)).toEqual({ paths: ["/voice/ws"], hosts: ["mycosoft.com"] });
-    expect(parseRoutePattern("mycosoft.com/voice/*")).toEqual({ host: "mycosoft.com", pathPrefix: "/voice/" });
+    expect(parseRateLimitExpression(pathOnly.expression)).toEqual({
+      paths: ["/voice/ws"],
+      hosts: null,
+    });
+    expect(parseRateLimitExpression(prodOnly.expression)).toEqual({
+      paths: ["/voice/ws"],
+      hosts: ["mycosoft.com"],
+    });
+    expect(parseRoutePattern("mycosoft.com/voice/*")).toEqual({
+      host: "mycosoft.com",
+      pathPrefix: "/voice/",
+    });
   });
 
   it("accepts a route whose WebSocket path a rule covers", () => {
@@ -98,13 +141,29 @@ describe("routes covered by rate limits", () => {
   });
 
   it("accepts a route listed as covered by the zone-owning stack", () => {
-    expect(routeViolations(["voice-staging.mycosoft.com/voice/*"], [], ["voice-staging.mycosoft.com/voice/*"])).toEqual([]);
+    expect(
+      routeViolations(
+        ["voice-staging.mycosoft.com/voice/*"],
+        [],
+        ["voice-staging.mycosoft.com/voice/*"],
+      ),
+    ).toEqual([]);
   });
 
   it("refuses a route with no rule, a rule on another path, or a rule for other hosts", () => {
-    const message = (p: string) => `Worker route ${p} is not covered by any rate-limit rule in this stack (nor listed as covered by the zone-owning stack)`;
-    expect(routeViolations(["mycosoft.com/voice/*"], [])).toEqual([message("mycosoft.com/voice/*")]);
-    expect(routeViolations(["mycosoft.com/voice/*"], [{ expression: rateLimitExpression({ paths: ["/login"], hosts: [] }) }])).toEqual([message("mycosoft.com/voice/*")]);
-    expect(routeViolations(["voice-staging.mycosoft.com/voice/*"], [prodOnly])).toEqual([message("voice-staging.mycosoft.com/voice/*")]);
+    const message = (p: string) =>
+      `Worker route ${p} is not covered by any rate-limit rule in this stack (nor listed as covered by the zone-owning stack)`;
+    expect(routeViolations(["mycosoft.com/voice/*"], [])).toEqual([
+      message("mycosoft.com/voice/*"),
+    ]);
+    expect(
+      routeViolations(
+        ["mycosoft.com/voice/*"],
+        [{ expression: rateLimitExpression({ paths: ["/login"], hosts: [] }) }],
+      ),
+    ).toEqual([message("mycosoft.com/voice/*")]);
+    expect(routeViolations(["voice-staging.mycosoft.com/voice/*"], [prodOnly])).toEqual([
+      message("voice-staging.mycosoft.com/voice/*"),
+    ]);
   });
 });

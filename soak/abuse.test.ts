@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditLogs, badTokenFlood, PROBES, rawProbes, spoofedHeaders, type FloodReport, type ProbeReport } from "./abuse";
+import {
+  auditLogs,
+  badTokenFlood,
+  PROBES,
+  rawProbes,
+  spoofedHeaders,
+  type FloodReport,
+  type ProbeReport,
+} from "./abuse";
 import { startHarness, type Harness } from "./harness";
 import { runLoad } from "./load";
 
@@ -31,11 +39,14 @@ describe("abuse gets a defined answer and nothing through", () => {
     expect(report.sessions).toBe(5);
   });
 
-  it.each(PROBES.map((probe) => [probe.name, probe.expected] as const))("answers %s with %s", (name) => {
-    const result = probes.results.find((r) => r.name === name)!;
-    expect(result.got).not.toMatch(/no answer/);
-    expect(result.ok, `got ${result.got}`).toBe(true);
-  });
+  it.each(PROBES.map((probe) => [probe.name, probe.expected] as const))(
+    "answers %s with %s",
+    (name) => {
+      const result = probes.results.find((r) => r.name === name)!;
+      expect(result.got).not.toMatch(/no answer/);
+      expect(result.ok, `got ${result.got}`).toBe(true);
+    },
+  );
 
   it("still serves health and sessions after every probe, with 50 connections stalled mid-headers, and leaves no bridge session open", () => {
     expect(probes).toMatchObject({ edgeStillServes: true, stalled: 50, bridgeOpenAfter: 0 });
@@ -45,7 +56,12 @@ describe("abuse gets a defined answer and nothing through", () => {
     await runLoad({ kind: "churn", url: h.wsUrl, cycles: 40, concurrency: 4, frameBytes: 640 });
     const audit = auditLogs(h.edge.logs, flood.tokens);
     expect(audit.leaks).toEqual([]);
-    expect(Object.keys(audit.connectedByTransport).sort()).toEqual(["authorization", "cookie", "query", "subprotocol"]);
+    expect(Object.keys(audit.connectedByTransport).sort()).toEqual([
+      "authorization",
+      "cookie",
+      "query",
+      "subprotocol",
+    ]);
     expect(audit.refused).toBeGreaterThanOrEqual(1_000);
   });
 });

@@ -19,7 +19,9 @@ interface BadUpgrade {
   name: string;
   status: number;
   code: string;
-  build(url: string): Promise<{ url: string; protocols: string[]; headers: Record<string, string>; token?: string }>;
+  build(
+    url: string,
+  ): Promise<{ url: string; protocols: string[]; headers: Record<string, string>; token?: string }>;
 }
 
 /** Every kind of bad token in every transport, plus the requests that carry no usable token at all. */
@@ -39,11 +41,47 @@ function badUpgrades(h: Harness): BadUpgrade[] {
     }
   }
   kinds.push(
-    { name: "no token", status: 401, code: "token_missing", build: async (url) => ({ url, protocols: ["voice.v1"], headers: {} }) },
-    { name: "Basic credentials", status: 401, code: "token_malformed", build: async (url) => ({ url, protocols: ["voice.v1"], headers: { Authorization: "Basic YWRtaW46YWRtaW4=" } }) },
-    { name: "Bearer without a token", status: 401, code: "token_malformed", build: async (url) => ({ url, protocols: ["voice.v1"], headers: { Authorization: "Bearer" } }) },
-    { name: "only a bearer subprotocol", status: 400, code: "subprotocol_required", build: async (url) => ({ url, protocols: [`bearer.${await hs256()}`], headers: {} }) },
-    { name: "another site's Origin", status: 403, code: "origin_not_allowed", build: async (url) => ({ ...carryToken(url, await hs256(), "subprotocol"), headers: { Origin: "https://evil.example" } }) },
+    {
+      name: "no token",
+      status: 401,
+      code: "token_missing",
+      build: async (url) => ({ url, protocols: ["voice.v1"], headers: {} }),
+    },
+    {
+      name: "Basic credentials",
+      status: 401,
+      code: "token_malformed",
+      build: async (url) => ({
+        url,
+        protocols: ["voice.v1"],
+        headers: { Authorization: "Basic YWRtaW46YWRtaW4=" },
+      }),
+    },
+    {
+      name: "Bearer without a token",
+      status: 401,
+      code: "token_malformed",
+      build: async (url) => ({
+        url,
+        protocols: ["voice.v1"],
+        headers: { Authorization: "Bearer" },
+      }),
+    },
+    {
+      name: "only a bearer subprotocol",
+      status: 400,
+      code: "subprotocol_required",
+      build: async (url) => ({ url, protocols: [`bearer.${await hs256()}`], headers: {} }),
+    },
+    {
+      name: "another site's Origin",
+      status: 403,
+      code: "origin_not_allowed",
+      build: async (url) => ({
+        ...carryToken(url, await hs256(), "subprotocol"),
+        headers: { Origin: "https://evil.example" },
+      }),
+    },
   );
   return kinds;
 }
@@ -65,7 +103,10 @@ export interface FloodReport {
 }
 
 /** `attempts` bad upgrades (cycling through every kind), `concurrency` at a time, each with spoofed identity headers. */
-export async function badTokenFlood(h: Harness, options: { attempts: number; concurrency: number }): Promise<FloodReport> {
+export async function badTokenFlood(
+  h: Harness,
+  options: { attempts: number; concurrency: number },
+): Promise<FloodReport> {
   const kinds = badUpgrades(h);
   const before = (await bridgeHealth(h.bridge.origin)).upgradesReceived;
   const started = performance.now();
@@ -81,13 +122,18 @@ export async function badTokenFlood(h: Harness, options: { attempts: number; con
       const request = await kind.build(h.wsUrl);
       if (request.token) tokens.add(request.token);
       const sent = performance.now();
-      const result = await upgrade(request.url, { protocols: request.protocols, headers: { ...SPOOFED_HEADERS, ...request.headers } });
+      const result = await upgrade(request.url, {
+        protocols: request.protocols,
+        headers: { ...SPOOFED_HEADERS, ...request.headers },
+      });
       refusalMs.push(performance.now() - sent);
-      const answer = result.kind === "open" ? "101" : `${result.refusal.status} ${result.refusal.body.error}`;
+      const answer =
+        result.kind === "open" ? "101" : `${result.refusal.status} ${result.refusal.body.error}`;
       answers[answer] = (answers[answer] ?? 0) + 1;
       if (result.kind === "open") result.session.ws.terminate();
       if (answer === `${kind.status} ${kind.code}`) refusedAsExpected++;
-      else if (wrong.length < 5) wrong.push(`${kind.name}: expected ${kind.status} ${kind.code}, got ${answer}`);
+      else if (wrong.length < 5)
+        wrong.push(`${kind.name}: expected ${kind.status} ${kind.code}, got ${answer}`);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, lane));
@@ -112,11 +158,18 @@ export interface SpoofReport {
 
 function spoofLeaks(label: string, headers: Record<string, unknown>, subject: string): string[] {
   const leaks: string[] = [];
-  if (headers["x-voice-subject"] !== subject) leaks.push(`${label}: X-Voice-Subject ${JSON.stringify(headers["x-voice-subject"])}, expected ${subject}`);
-  if (headers["cf-access-client-id"] !== ACCESS_CLIENT_ID) leaks.push(`${label}: CF-Access-Client-Id ${JSON.stringify(headers["cf-access-client-id"])}`);
-  if (headers["cf-access-client-secret"] !== ACCESS_CLIENT_SECRET) leaks.push(`${label}: CF-Access-Client-Secret was not the Worker's`);
-  if (headers["cf-access-jwt-assertion"] !== undefined) leaks.push(`${label}: Cf-Access-Jwt-Assertion reached the bridge`);
-  if (JSON.stringify(headers).includes("spoofed")) leaks.push(`${label}: a spoofed value reached the bridge`);
+  if (headers["x-voice-subject"] !== subject)
+    leaks.push(
+      `${label}: X-Voice-Subject ${JSON.stringify(headers["x-voice-subject"])}, expected ${subject}`,
+    );
+  if (headers["cf-access-client-id"] !== ACCESS_CLIENT_ID)
+    leaks.push(`${label}: CF-Access-Client-Id ${JSON.stringify(headers["cf-access-client-id"])}`);
+  if (headers["cf-access-client-secret"] !== ACCESS_CLIENT_SECRET)
+    leaks.push(`${label}: CF-Access-Client-Secret was not the Worker's`);
+  if (headers["cf-access-jwt-assertion"] !== undefined)
+    leaks.push(`${label}: Cf-Access-Jwt-Assertion reached the bridge`);
+  if (JSON.stringify(headers).includes("spoofed"))
+    leaks.push(`${label}: a spoofed value reached the bridge`);
   return leaks;
 }
 
@@ -132,7 +185,10 @@ export async function spoofedHeaders(h: Harness): Promise<SpoofReport> {
     const id = marker();
     const subject = `user-${transport}`;
     const carried = carryToken(`${h.wsUrl}?${id}`, await hs256({ sub: subject }), transport);
-    const session = await expectOpen(carried.url, { protocols: carried.protocols, headers: { ...SPOOFED_HEADERS, ...carried.headers } });
+    const session = await expectOpen(carried.url, {
+      protocols: carried.protocols,
+      headers: { ...SPOOFED_HEADERS, ...carried.headers },
+    });
     const record = await bridgeSessionWith(h.bridge.origin, id);
     leaks.push(...spoofLeaks(transport, record.headers, subject));
     session.ws.close(1000);
@@ -147,9 +203,19 @@ export async function spoofedHeaders(h: Harness): Promise<SpoofReport> {
     "CF-ACCESS-CLIENT-SECRET: spoofed-client-secret",
     "Cf-Access-Jwt-Assertion: spoofed-assertion",
   ].join("\r\n");
-  const answer = await rawRequest(h.edgePort, `${upgradeHead(`/voice/ws?${id}`)}Authorization: Bearer ${await hs256({ sub: "user-raw" })}\r\n${repeated}\r\n\r\n`, { keepOpen: true });
+  const answer = await rawRequest(
+    h.edgePort,
+    `${upgradeHead(`/voice/ws?${id}`)}Authorization: Bearer ${await hs256({ sub: "user-raw" })}\r\n${repeated}\r\n\r\n`,
+    { keepOpen: true },
+  );
   if (answer.status === 101) {
-    leaks.push(...spoofLeaks("raw, repeated header lines", (await bridgeSessionWith(h.bridge.origin, id)).headers, "user-raw"));
+    leaks.push(
+      ...spoofLeaks(
+        "raw, repeated header lines",
+        (await bridgeSessionWith(h.bridge.origin, id)).headers,
+        "user-raw",
+      ),
+    );
     answer.socket.destroy();
     sessions++;
   } else {
@@ -171,7 +237,14 @@ const JWT_SHAPED = /eyJ[A-Za-z0-9_-]{8,}/;
 
 /** Reads every line the edge wrote: none may contain a token (in any form), a secret or a query string. */
 export function auditLogs(lines: string[], tokens: string[]): LogAudit {
-  const secrets = new Set([TEST_SECRET, ACCESS_CLIENT_SECRET, "access_token", "bearer.", "spoofed", "standin_delay_ms"]);
+  const secrets = new Set([
+    TEST_SECRET,
+    ACCESS_CLIENT_SECRET,
+    "access_token",
+    "bearer.",
+    "spoofed",
+    "standin_delay_ms",
+  ]);
   for (const token of tokens) {
     secrets.add(token);
     for (const segment of token.split(".")) if (segment.length >= 16) secrets.add(segment);
@@ -180,11 +253,16 @@ export function auditLogs(lines: string[], tokens: string[]): LogAudit {
   let refused = 0;
   const leaks: string[] = [];
   for (const line of lines) {
-    const found = JWT_SHAPED.test(line) ? "a JWT" : [...secrets].find((secret) => line.includes(secret));
-    if (found !== undefined && leaks.length < 5) leaks.push(`${found.slice(0, 24)} in ${line.slice(0, 160)}`);
+    const found = JWT_SHAPED.test(line)
+      ? "a JWT"
+      : [...secrets].find((secret) => line.includes(secret));
+    if (found !== undefined && leaks.length < 5)
+      leaks.push(`${found.slice(0, 24)} in ${line.slice(0, 160)}`);
     try {
       const entry = JSON.parse(line) as { event?: string; outcome?: string; transport?: string };
-      if (entry.event === "upgrade" && entry.outcome === "connected") connectedByTransport[entry.transport ?? "none"] = (connectedByTransport[entry.transport ?? "none"] ?? 0) + 1;
+      if (entry.event === "upgrade" && entry.outcome === "connected")
+        connectedByTransport[entry.transport ?? "none"] =
+          (connectedByTransport[entry.transport ?? "none"] ?? 0) + 1;
       if (entry.event === "upgrade" && entry.outcome === "refused") refused++;
     } catch {
       // workerd's own lines (e.g. an uncaught CONNECT) are not JSON; they are audited all the same.
@@ -208,42 +286,141 @@ const json = (answer: RawAnswer) => {
     return {};
   }
 };
-const edgeError = (status: number, error: string) => (answer: RawAnswer) => answer.status === status && json(answer).error === error;
-const runtimeAnswer = (status: number) => (answer: RawAnswer) => answer.status === status && answer.closed && json(answer).error === undefined;
+const edgeError = (status: number, error: string) => (answer: RawAnswer) =>
+  answer.status === status && json(answer).error === error;
+const runtimeAnswer = (status: number) => (answer: RawAnswer) =>
+  answer.status === status && answer.closed && json(answer).error === undefined;
 
-const protocols = (count: number, prefix = "p") => Array.from({ length: count }, (_, i) => `${prefix}${i}`).join(", ");
+const protocols = (count: number, prefix = "p") =>
+  Array.from({ length: count }, (_, i) => `${prefix}${i}`).join(", ");
 const filler = (bytes: number) => `X-Filler: ${"a".repeat(bytes)}\r\n`;
 const bearer = (token: string) => `Authorization: Bearer ${token}\r\n`;
 
 /** Requests that fetch and ws would not send, each with the answer it must get. */
 export const PROBES: Probe[] = [
-  { name: "GET /voice/ws/ (trailing slash)", expected: "404 not_found", request: (t) => `${upgradeHead("/voice/ws/")}${bearer(t)}\r\n`, accept: edgeError(404, "not_found") },
-  { name: "GET //voice/ws", expected: "404 not_found", request: (t) => `${upgradeHead("//voice/ws")}${bearer(t)}\r\n`, accept: edgeError(404, "not_found") },
-  { name: "GET /voice/%77s (encoded w)", expected: "404 not_found", request: (t) => `${upgradeHead("/voice/%77s")}${bearer(t)}\r\n`, accept: edgeError(404, "not_found") },
-  { name: "GET /voice%2fws (encoded slash)", expected: "404 not_found", request: (t) => `${upgradeHead("/voice%2fws")}${bearer(t)}\r\n`, accept: edgeError(404, "not_found") },
-  { name: "GET /voice/ws/../x (resolves to /voice/x)", expected: "404 not_found", request: (t) => `${upgradeHead("/voice/ws/../x")}${bearer(t)}\r\n`, accept: edgeError(404, "not_found") },
-  { name: "GET /voice/x/../ws without a token (resolves to /voice/ws)", expected: "401 token_missing: the full checks", request: () => `${upgradeHead("/voice/x/../ws")}\r\n`, accept: edgeError(401, "token_missing") },
-  { name: "GET /VOICE/WS", expected: "404 not_found", request: (t) => `${upgradeHead("/VOICE/WS")}${bearer(t)}\r\n`, accept: edgeError(404, "not_found") },
-  { name: "GET /voice/ws;x=1", expected: "404 not_found", request: (t) => `${upgradeHead("/voice/ws;x=1")}${bearer(t)}\r\n`, accept: edgeError(404, "not_found") },
-  { name: "5,000 subprotocols, no token", expected: "401 token_missing", request: () => `${upgradeHead("/voice/ws")}Sec-WebSocket-Protocol: ${protocols(5_000)}\r\n\r\n`, accept: edgeError(401, "token_missing") },
-  { name: "5,000 bearer-only subprotocols", expected: "400 subprotocol_required", request: () => `${upgradeHead("/voice/ws")}Sec-WebSocket-Protocol: ${protocols(5_000, "bearer.x")}\r\n\r\n`, accept: edgeError(400, "subprotocol_required") },
+  {
+    name: "GET /voice/ws/ (trailing slash)",
+    expected: "404 not_found",
+    request: (t) => `${upgradeHead("/voice/ws/")}${bearer(t)}\r\n`,
+    accept: edgeError(404, "not_found"),
+  },
+  {
+    name: "GET //voice/ws",
+    expected: "404 not_found",
+    request: (t) => `${upgradeHead("//voice/ws")}${bearer(t)}\r\n`,
+    accept: edgeError(404, "not_found"),
+  },
+  {
+    name: "GET /voice/%77s (encoded w)",
+    expected: "404 not_found",
+    request: (t) => `${upgradeHead("/voice/%77s")}${bearer(t)}\r\n`,
+    accept: edgeError(404, "not_found"),
+  },
+  {
+    name: "GET /voice%2fws (encoded slash)",
+    expected: "404 not_found",
+    request: (t) => `${upgradeHead("/voice%2fws")}${bearer(t)}\r\n`,
+    accept: edgeError(404, "not_found"),
+  },
+  {
+    name: "GET /voice/ws/../x (resolves to /voice/x)",
+    expected: "404 not_found",
+    request: (t) => `${upgradeHead("/voice/ws/../x")}${bearer(t)}\r\n`,
+    accept: edgeError(404, "not_found"),
+  },
+  {
+    name: "GET /voice/x/../ws without a token (resolves to /voice/ws)",
+    expected: "401 token_missing: the full checks",
+    request: () => `${upgradeHead("/voice/x/../ws")}\r\n`,
+    accept: edgeError(401, "token_missing"),
+  },
+  {
+    name: "GET /VOICE/WS",
+    expected: "404 not_found",
+    request: (t) => `${upgradeHead("/VOICE/WS")}${bearer(t)}\r\n`,
+    accept: edgeError(404, "not_found"),
+  },
+  {
+    name: "GET /voice/ws;x=1",
+    expected: "404 not_found",
+    request: (t) => `${upgradeHead("/voice/ws;x=1")}${bearer(t)}\r\n`,
+    accept: edgeError(404, "not_found"),
+  },
+  {
+    name: "5,000 subprotocols, no token",
+    expected: "401 token_missing",
+    request: () => `${upgradeHead("/voice/ws")}Sec-WebSocket-Protocol: ${protocols(5_000)}\r\n\r\n`,
+    accept: edgeError(401, "token_missing"),
+  },
+  {
+    name: "5,000 bearer-only subprotocols",
+    expected: "400 subprotocol_required",
+    request: () =>
+      `${upgradeHead("/voice/ws")}Sec-WebSocket-Protocol: ${protocols(5_000, "bearer.x")}\r\n\r\n`,
+    accept: edgeError(400, "subprotocol_required"),
+  },
   {
     name: "5,000 subprotocols (34 KiB) with a valid token",
-    expected: "502 bridge_rejected, bridgeStatus 431: forwarded, and the bridge's header limit (Node: 16 KiB) refuses it",
-    request: (t) => `${upgradeHead("/voice/ws")}Sec-WebSocket-Protocol: voice.v1, ${protocols(5_000)}, bearer.${t}\r\n\r\n`,
-    accept: (answer) => edgeError(502, "bridge_rejected")(answer) && json(answer).bridgeStatus === 431,
+    expected:
+      "502 bridge_rejected, bridgeStatus 431: forwarded, and the bridge's header limit (Node: 16 KiB) refuses it",
+    request: (t) =>
+      `${upgradeHead("/voice/ws")}Sec-WebSocket-Protocol: voice.v1, ${protocols(5_000)}, bearer.${t}\r\n\r\n`,
+    accept: (answer) =>
+      edgeError(502, "bridge_rejected")(answer) && json(answer).bridgeStatus === 431,
   },
-  { name: "2,000 header lines, no token", expected: "401 token_missing", request: () => `${upgradeHead("/voice/ws")}${Array.from({ length: 2_000 }, (_, i) => `X-H${i}: v\r\n`).join("")}\r\n`, accept: edgeError(401, "token_missing") },
-  { name: "a 100 KiB header, no token", expected: "401 token_missing (under workerd's 128 KiB limit)", request: () => `${upgradeHead("/voice/ws")}${filler(100 * 1024)}\r\n`, accept: edgeError(401, "token_missing") },
-  { name: "a 200 KiB header", expected: "workerd's own 431, connection closed; the Worker never runs", request: (t) => `${upgradeHead("/voice/ws")}${bearer(t)}${filler(200 * 1024)}\r\n`, accept: runtimeAnswer(431) },
-  { name: "a 1 MiB header", expected: "workerd's own 431, connection closed", request: () => `${upgradeHead("/voice/ws")}${filler(1024 * 1024)}\r\n`, accept: runtimeAnswer(431) },
-  { name: "HTTP/1.0 upgrade with a valid token", expected: "101 and the bridge's 0x00 frame (workerd upgrades HTTP/1.0 too)", request: (t) => `${upgradeHead("/voice/ws", { version: "1.0" })}${bearer(t)}\r\n`, accept: (answer) => answer.status === 101 },
-  { name: "HTTP/1.0 upgrade without a token", expected: "401 token_missing", request: () => `${upgradeHead("/voice/ws", { version: "1.0" })}\r\n`, accept: edgeError(401, "token_missing") },
-  { name: "HTTP/1.0 upgrade without Host", expected: "workerd's own 400", request: (t) => `${upgradeHead("/voice/ws", { version: "1.0", host: null })}${bearer(t)}\r\n`, accept: (answer) => answer.status === 400 && json(answer).error === undefined },
-  { name: "HTTP/1.0 GET without Upgrade", expected: "426 upgrade_required", request: () => "GET /voice/ws HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", accept: edgeError(426, "upgrade_required") },
+  {
+    name: "2,000 header lines, no token",
+    expected: "401 token_missing",
+    request: () =>
+      `${upgradeHead("/voice/ws")}${Array.from({ length: 2_000 }, (_, i) => `X-H${i}: v\r\n`).join("")}\r\n`,
+    accept: edgeError(401, "token_missing"),
+  },
+  {
+    name: "a 100 KiB header, no token",
+    expected: "401 token_missing (under workerd's 128 KiB limit)",
+    request: () => `${upgradeHead("/voice/ws")}${filler(100 * 1024)}\r\n`,
+    accept: edgeError(401, "token_missing"),
+  },
+  {
+    name: "a 200 KiB header",
+    expected: "workerd's own 431, connection closed; the Worker never runs",
+    request: (t) => `${upgradeHead("/voice/ws")}${bearer(t)}${filler(200 * 1024)}\r\n`,
+    accept: runtimeAnswer(431),
+  },
+  {
+    name: "a 1 MiB header",
+    expected: "workerd's own 431, connection closed",
+    request: () => `${upgradeHead("/voice/ws")}${filler(1024 * 1024)}\r\n`,
+    accept: runtimeAnswer(431),
+  },
+  {
+    name: "HTTP/1.0 upgrade with a valid token",
+    expected: "101 and the bridge's 0x00 frame (workerd upgrades HTTP/1.0 too)",
+    request: (t) => `${upgradeHead("/voice/ws", { version: "1.0" })}${bearer(t)}\r\n`,
+    accept: (answer) => answer.status === 101,
+  },
+  {
+    name: "HTTP/1.0 upgrade without a token",
+    expected: "401 token_missing",
+    request: () => `${upgradeHead("/voice/ws", { version: "1.0" })}\r\n`,
+    accept: edgeError(401, "token_missing"),
+  },
+  {
+    name: "HTTP/1.0 upgrade without Host",
+    expected: "workerd's own 400",
+    request: (t) => `${upgradeHead("/voice/ws", { version: "1.0", host: null })}${bearer(t)}\r\n`,
+    accept: (answer) => answer.status === 400 && json(answer).error === undefined,
+  },
+  {
+    name: "HTTP/1.0 GET without Upgrade",
+    expected: "426 upgrade_required",
+    request: () => "GET /voice/ws HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+    accept: edgeError(426, "upgrade_required"),
+  },
   {
     name: "POST upgrade without a token",
-    expected: "401 token_missing: locally Miniflare's entry Worker forwards a WebSocket upgrade as GET (plain workerd keeps POST, which gets 405)",
+    expected:
+      "401 token_missing: locally Miniflare's entry Worker forwards a WebSocket upgrade as GET (plain workerd keeps POST, which gets 405)",
     request: () => `${upgradeHead("/voice/ws", { method: "POST" })}Content-Length: 0\r\n\r\n`,
     accept: edgeError(401, "token_missing"),
   },
@@ -253,15 +430,62 @@ export const PROBES: Probe[] = [
     request: () => `${method} /voice/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`,
     accept: edgeError(405, "method_not_allowed"),
   })),
-  { name: "HEAD /voice/ws", expected: "405, no body", request: () => "HEAD /voice/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", accept: (answer) => answer.status === 405 && answer.headers.allow === "GET" },
-  { name: "Upgrade: websocket, h2c", expected: "426 upgrade_required", request: (t) => `${upgradeHead("/voice/ws")}${bearer(t)}Upgrade: h2c\r\n\r\n`, accept: edgeError(426, "upgrade_required") },
-  { name: "Sec-WebSocket-Version: 8 with a valid token", expected: "workerd's own 400, connection closed", request: (t) => `${upgradeHead("/voice/ws").replace("Version: 13", "Version: 8")}${bearer(t)}\r\n`, accept: runtimeAnswer(400) },
-  { name: "no Sec-WebSocket-Key, valid token", expected: "workerd's own 400, connection closed", request: (t) => `${upgradeHead("/voice/ws").replace(/Sec-WebSocket-Key[^\r]*\r\n/, "")}${bearer(t)}\r\n`, accept: runtimeAnswer(400) },
-  { name: "a header line without a colon", expected: "workerd's own 400, connection closed", request: () => "GET /voice/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nNoColon\r\n\r\n", accept: runtimeAnswer(400) },
-  { name: "two Host headers", expected: "workerd's own 500, connection closed (logged by workerd)", request: (t) => `${upgradeHead("/voice/ws")}Host: other.example\r\n${bearer(t)}\r\n`, accept: runtimeAnswer(500) },
-  { name: "absolute-form target for another host", expected: "workerd's own 500, connection closed (logged by workerd)", request: (t) => `${upgradeHead("http://evil.example/voice/ws")}${bearer(t)}\r\n`, accept: runtimeAnswer(500) },
-  { name: "CONNECT", expected: "workerd's own 500, connection closed (logged by workerd)", request: () => "CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", accept: runtimeAnswer(500) },
-  { name: "an unknown method", expected: "workerd's own 501, connection closed", request: () => "BREW /voice/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", accept: runtimeAnswer(501) },
+  {
+    name: "HEAD /voice/ws",
+    expected: "405, no body",
+    request: () => "HEAD /voice/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    accept: (answer) => answer.status === 405 && answer.headers.allow === "GET",
+  },
+  {
+    name: "Upgrade: websocket, h2c",
+    expected: "426 upgrade_required",
+    request: (t) => `${upgradeHead("/voice/ws")}${bearer(t)}Upgrade: h2c\r\n\r\n`,
+    accept: edgeError(426, "upgrade_required"),
+  },
+  {
+    name: "Sec-WebSocket-Version: 8 with a valid token",
+    expected: "workerd's own 400, connection closed",
+    request: (t) =>
+      `${upgradeHead("/voice/ws").replace("Version: 13", "Version: 8")}${bearer(t)}\r\n`,
+    accept: runtimeAnswer(400),
+  },
+  {
+    name: "no Sec-WebSocket-Key, valid token",
+    expected: "workerd's own 400, connection closed",
+    request: (t) =>
+      `${upgradeHead("/voice/ws").replace(/Sec-WebSocket-Key[^\r]*\r\n/, "")}${bearer(t)}\r\n`,
+    accept: runtimeAnswer(400),
+  },
+  {
+    name: "a header line without a colon",
+    expected: "workerd's own 400, connection closed",
+    request: () => "GET /voice/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nNoColon\r\n\r\n",
+    accept: runtimeAnswer(400),
+  },
+  {
+    name: "two Host headers",
+    expected: "workerd's own 500, connection closed (logged by workerd)",
+    request: (t) => `${upgradeHead("/voice/ws")}Host: other.example\r\n${bearer(t)}\r\n`,
+    accept: runtimeAnswer(500),
+  },
+  {
+    name: "absolute-form target for another host",
+    expected: "workerd's own 500, connection closed (logged by workerd)",
+    request: (t) => `${upgradeHead("http://evil.example/voice/ws")}${bearer(t)}\r\n`,
+    accept: runtimeAnswer(500),
+  },
+  {
+    name: "CONNECT",
+    expected: "workerd's own 500, connection closed (logged by workerd)",
+    request: () => "CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    accept: runtimeAnswer(500),
+  },
+  {
+    name: "an unknown method",
+    expected: "workerd's own 501, connection closed",
+    request: () => "BREW /voice/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    accept: runtimeAnswer(501),
+  },
 ];
 
 export interface ProbeResult {
@@ -282,13 +506,26 @@ export interface ProbeReport {
 }
 
 /** Sends every probe on its own connection (each bounded by `timeoutMs`), then checks the edge still serves, with `stalled` connections mid-headers. */
-export async function rawProbes(h: Harness, options: { stalled: number; timeoutMs?: number }): Promise<ProbeReport> {
+export async function rawProbes(
+  h: Harness,
+  options: { stalled: number; timeoutMs?: number },
+): Promise<ProbeReport> {
   const results: ProbeResult[] = [];
   for (const probe of PROBES) {
-    const answer = await rawRequest(h.edgePort, probe.request(await hs256()), { timeoutMs: options.timeoutMs ?? 5_000 });
+    const answer = await rawRequest(h.edgePort, probe.request(await hs256()), {
+      timeoutMs: options.timeoutMs ?? 5_000,
+    });
     const error = json(answer).error;
-    const got = answer.timedOut ? `no answer within ${options.timeoutMs ?? 5_000} ms` : `${answer.status || answer.statusLine || "nothing"}${error ? ` ${error}` : ""}${answer.closed ? ", closed" : ""}`;
-    results.push({ name: probe.name, expected: probe.expected, got, ok: !answer.timedOut && probe.accept(answer), ms: answer.ms });
+    const got = answer.timedOut
+      ? `no answer within ${options.timeoutMs ?? 5_000} ms`
+      : `${answer.status || answer.statusLine || "nothing"}${error ? ` ${error}` : ""}${answer.closed ? ", closed" : ""}`;
+    results.push({
+      name: probe.name,
+      expected: probe.expected,
+      got,
+      ok: !answer.timedOut && probe.accept(answer),
+      ms: answer.ms,
+    });
   }
 
   const stalled: Socket[] = [];
@@ -313,5 +550,10 @@ export async function rawProbes(h: Harness, options: { stalled: number; timeoutM
     for (const socket of stalled) socket.destroy();
   }
   await new Promise((resolve) => setTimeout(resolve, 200));
-  return { results, edgeStillServes, stalled: stalled.length, bridgeOpenAfter: (await bridgeHealth(h.bridge.origin)).openSessions };
+  return {
+    results,
+    edgeStillServes,
+    stalled: stalled.length,
+    bridgeOpenAfter: (await bridgeHealth(h.bridge.origin)).openSessions,
+  };
 }

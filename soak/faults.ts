@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { bridgeHealth, bridgeSessionWith, marker } from "../test/support/bridge";
-import { startTestEdge, TEST_SECRET, upgrade, expectOpen, jwtEdgeConfig, type OpenSession } from "../test/support/edge";
+import {
+  startTestEdge,
+  TEST_SECRET,
+  upgrade,
+  expectOpen,
+  jwtEdgeConfig,
+  type OpenSession,
+} from "../test/support/edge";
 import { rawRequest, upgradeHead } from "../test/support/rawHttp";
 import { carryToken, hs256 } from "../test/support/tokens";
 import type { Harness } from "./harness";
@@ -12,7 +19,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Opens a session the way a browser does and waits for the bridge's 0x00 frame. */
 async function openSession(url: string): Promise<OpenSession> {
   const carried = carryToken(url, await hs256(), "subprotocol");
-  const session = await expectOpen(carried.url, { protocols: carried.protocols, headers: carried.headers });
+  const session = await expectOpen(carried.url, {
+    protocols: carried.protocols,
+    headers: carried.headers,
+  });
   await session.next();
   return session;
 }
@@ -21,7 +31,10 @@ async function openSession(url: string): Promise<OpenSession> {
 async function attempt(url: string, token?: string): Promise<{ answer: string; ms: number }> {
   const carried = carryToken(url, token ?? (await hs256()), "subprotocol");
   const started = performance.now();
-  const result = await upgrade(carried.url, { protocols: carried.protocols, headers: carried.headers });
+  const result = await upgrade(carried.url, {
+    protocols: carried.protocols,
+    headers: carried.headers,
+  });
   const ms = performance.now() - started;
   if (result.kind === "open") {
     result.session.ws.close(1000);
@@ -51,15 +64,31 @@ export interface BridgeKillReport {
  * Streams 640-byte frames every 20 ms on `sessions` sessions, SIGKILLs the bridge, and records
  * how each client is closed; then what new upgrades get while it is down, and after it is back.
  */
-export async function bridgeKilledMidSession(h: Harness, options: { sessions: number; attemptsWhileDown: number }): Promise<BridgeKillReport> {
-  const sessions = await Promise.all(Array.from({ length: options.sessions }, () => openSession(h.wsUrl)));
-  const tickers = sessions.map((session) => setInterval(() => session.ws.readyState === session.ws.OPEN && session.ws.send(randomBytes(FRAME_BYTES)), 20));
+export async function bridgeKilledMidSession(
+  h: Harness,
+  options: { sessions: number; attemptsWhileDown: number },
+): Promise<BridgeKillReport> {
+  const sessions = await Promise.all(
+    Array.from({ length: options.sessions }, () => openSession(h.wsUrl)),
+  );
+  const tickers = sessions.map((session) =>
+    setInterval(
+      () => session.ws.readyState === session.ws.OPEN && session.ws.send(randomBytes(FRAME_BYTES)),
+      20,
+    ),
+  );
   await sleep(200);
 
   const killedAt = performance.now();
-  const closes = sessions.map((session) => session.closed.then(({ code }) => ({ code, ms: performance.now() - killedAt })));
+  const closes = sessions.map((session) =>
+    session.closed.then(({ code }) => ({ code, ms: performance.now() - killedAt })),
+  );
   await h.killBridge();
-  const closed = await Promise.all(closes.map((close) => Promise.race([close, sleep(30_000).then(() => ({ code: -1, ms: 30_000 }))])));
+  const closed = await Promise.all(
+    closes.map((close) =>
+      Promise.race([close, sleep(30_000).then(() => ({ code: -1, ms: 30_000 }))]),
+    ),
+  );
   tickers.forEach(clearInterval);
 
   const whileDown: { answer: string; ms: number }[] = [];
@@ -78,7 +107,10 @@ export async function bridgeKilledMidSession(h: Harness, options: { sessions: nu
     sessions: sessions.length,
     closeCodes: tally(closed.map(({ code }) => (code === -1 ? "none within 30 s" : String(code)))),
     closeMs: summarize(closed.map(({ ms }) => ms)),
-    whileDown: { answers: tally(whileDown.map(({ answer }) => answer)), maxMs: Math.max(...whileDown.map(({ ms }) => ms)) },
+    whileDown: {
+      answers: tally(whileDown.map(({ answer }) => answer)),
+      maxMs: Math.max(...whileDown.map(({ ms }) => ms)),
+    },
     afterRestart: { ...first, echoed },
   };
 }
@@ -94,7 +126,10 @@ export interface SlowBridgeReport {
 }
 
 /** The stand-in delays its 101 by `?standin_delay_ms`: once within the edge's bridgeConnectTimeoutMs, once beyond it. */
-export async function slowBridge(h: Harness, options: { withinMs: number; beyondMs: number }): Promise<SlowBridgeReport> {
+export async function slowBridge(
+  h: Harness,
+  options: { withinMs: number; beyondMs: number },
+): Promise<SlowBridgeReport> {
   const within = await attempt(`${h.wsUrl}?standin_delay_ms=${options.withinMs}`);
   const beyond = await attempt(`${h.wsUrl}?standin_delay_ms=${options.beyondMs}`);
   await sleep(Math.max(0, options.beyondMs - beyond.ms) + 300);
@@ -114,7 +149,11 @@ export interface VanishReport {
 }
 
 /** A client that disappears without a close frame: its TCP socket destroyed (FIN) or reset (RST). */
-export async function clientVanishes(h: Harness, how: "FIN" | "RST", withinMs = 30_000): Promise<VanishReport> {
+export async function clientVanishes(
+  h: Harness,
+  how: "FIN" | "RST",
+  withinMs = 30_000,
+): Promise<VanishReport> {
   const id = marker();
   const request = `${upgradeHead(`/voice/ws?${id}`)}Sec-WebSocket-Protocol: voice.v1, bearer.${await hs256()}\r\n\r\n`;
   const answer = await rawRequest(h.edgePort, request, { keepOpen: true });
@@ -124,7 +163,11 @@ export async function clientVanishes(h: Harness, how: "FIN" | "RST", withinMs = 
   if (how === "RST") answer.socket.resetAndDestroy();
   else answer.socket.destroy();
   const record = await bridgeSessionWith(h.bridge.origin, id, (s) => !s.open, withinMs);
-  return { how, bridgeSawEndMs: performance.now() - gone, bridgeCloseCode: record.closed?.code ?? 0 };
+  return {
+    how,
+    bridgeSawEndMs: performance.now() - gone,
+    bridgeCloseCode: record.closed?.code ?? 0,
+  };
 }
 
 export interface JwksOutageReport {
@@ -136,7 +179,10 @@ export interface JwksOutageReport {
 }
 
 /** RS256 upgrades while the JWKS endpoint hangs, on the harness edge (keys held) and on a fresh edge (none held). */
-export async function jwksOutage(h: Harness, options: { attempts: number }): Promise<JwksOutageReport> {
+export async function jwksOutage(
+  h: Harness,
+  options: { attempts: number },
+): Promise<JwksOutageReport> {
   const rs256Attempt = async (url: string) => attempt(url, await h.jwks.sign());
   h.jwks.mode = "serve";
   const warm = await rs256Attempt(h.wsUrl);
@@ -157,7 +203,11 @@ export async function jwksOutage(h: Harness, options: { attempts: number }): Pro
     const noKeyHeld = await rs256Attempt(`${fresh.wsOrigin}/voice/ws`);
     return {
       jwksTimeoutMs,
-      keysHeld: { answers: tally(held.map(({ answer }) => answer)), maxMs: Math.max(...held.map(({ ms }) => ms)), jwksRequestsDuring },
+      keysHeld: {
+        answers: tally(held.map(({ answer }) => answer)),
+        maxMs: Math.max(...held.map(({ ms }) => ms)),
+        jwksRequestsDuring,
+      },
       noKeyHeld,
     };
   } finally {

@@ -34,7 +34,10 @@ export interface Harness {
  */
 export async function startHarness(edgeSettings: Record<string, unknown> = {}): Promise<Harness> {
   const [bridge, jwks] = await Promise.all([startStandinBridge(), startJwksServer()]);
-  const settings = jwtEdgeConfig(edgeSettings, { algorithms: ["HS256", "RS256"], jwksUrl: jwks.url });
+  const settings = jwtEdgeConfig(edgeSettings, {
+    algorithms: ["HS256", "RS256"],
+    jwksUrl: jwks.url,
+  });
   const edge = await startTestEdge({
     BRIDGE_URL: `${bridge.origin}/api/chat`,
     EDGE_CONFIG: settings,

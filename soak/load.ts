@@ -19,8 +19,21 @@ export interface StreamTask {
 }
 
 export interface StreamResult {
-  sessions: { requested: number; opened: number; openFailures: string[]; closedWith1000: number; closedEarly: string[] };
-  frames: { sent: number; echoed: number; lost: number; reordered: number; corrupted: number; unexpected: number };
+  sessions: {
+    requested: number;
+    opened: number;
+    openFailures: string[];
+    closedWith1000: number;
+    closedEarly: string[];
+  };
+  frames: {
+    sent: number;
+    echoed: number;
+    lost: number;
+    reordered: number;
+    corrupted: number;
+    unexpected: number;
+  };
   /** Send to echo, in milliseconds, over every echoed frame. */
   latencyMs: Summary;
   /** Upgrade plus the bridge's 0x00 frame, per session. */
@@ -61,7 +74,9 @@ export interface RunningLoad<T extends LoadTask> {
 }
 
 function boundMs(task: LoadTask): number {
-  return task.kind === "stream" ? (task.seconds + 60) * 1000 + task.drainMs : 60_000 + task.cycles * 50;
+  return task.kind === "stream"
+    ? (task.seconds + 60) * 1000 + task.drainMs
+    : 60_000 + task.cycles * 50;
 }
 
 /**

@@ -18,7 +18,11 @@ const NS_PER_MS = 1e6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `worker` over `count` items with at most `concurrency` at once. */
-async function pool(count: number, concurrency: number, worker: (index: number) => Promise<void>): Promise<void> {
+async function pool(
+  count: number,
+  concurrency: number,
+  worker: (index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(concurrency, count) }, async () => {
     while (next < count) await worker(next++);
@@ -27,12 +31,22 @@ async function pool(count: number, concurrency: number, worker: (index: number) 
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`${what} took over ${ms} ms`)))]);
+  return Promise.race([
+    promise,
+    sleep(ms).then(() => Promise.reject(new Error(`${what} took over ${ms} ms`))),
+  ]);
 }
 
-async function openWithHandshake(url: string, token: string, transport: Transport = "subprotocol"): Promise<OpenSession> {
+async function openWithHandshake(
+  url: string,
+  token: string,
+  transport: Transport = "subprotocol",
+): Promise<OpenSession> {
   const carried = carryToken(url, token, transport);
-  const session = await expectOpen(carried.url, { protocols: carried.protocols, headers: carried.headers });
+  const session = await expectOpen(carried.url, {
+    protocols: carried.protocols,
+    headers: carried.headers,
+  });
   const first = await session.next(10_000);
   if (!first.data.equals(HANDSHAKE)) throw new Error("the bridge's first frame was not 0x00");
   return session;
@@ -76,7 +90,15 @@ async function stream(task: StreamTask): Promise<StreamResult> {
       openMs.push(performance.now() - started);
       // From here the stream counts frames itself; the helper's queue would only grow.
       session.ws.removeAllListeners("message");
-      streams.push({ index, ws: session.ws, closed: session.closed, phaseMs: 0, sent: 0, nextExpected: 0, pending: new Map() });
+      streams.push({
+        index,
+        ws: session.ws,
+        closed: session.closed,
+        phaseMs: 0,
+        sent: 0,
+        nextExpected: 0,
+        pending: new Map(),
+      });
     } catch (error) {
       openFailures.push(error instanceof Error ? error.message : String(error));
     }
@@ -98,7 +120,8 @@ async function stream(task: StreamTask): Promise<StreamResult> {
       counts.echoed++;
     });
     void s.closed.then(({ code }) => {
-      if (s.sent < framesPerSession || s.pending.size > 0) s.closedEarly = `session ${s.index} closed with ${code} after ${s.sent} frames`;
+      if (s.sent < framesPerSession || s.pending.size > 0)
+        s.closedEarly = `session ${s.index} closed with ${code} after ${s.sent} frames`;
     });
   }
 
@@ -131,7 +154,11 @@ async function stream(task: StreamTask): Promise<StreamResult> {
   });
   const streamSeconds = (performance.now() - startAt) / 1000;
   const drainUntil = performance.now() + task.drainMs;
-  while (streams.some((s) => s.pending.size > 0 && !s.closedEarly) && performance.now() < drainUntil) await sleep(10);
+  while (
+    streams.some((s) => s.pending.size > 0 && !s.closedEarly) &&
+    performance.now() < drainUntil
+  )
+    await sleep(10);
   loopDelay.disable();
 
   let closedWith1000 = 0;
@@ -145,18 +172,38 @@ async function stream(task: StreamTask): Promise<StreamResult> {
 
   const sent = streams.reduce((sum, s) => sum + s.sent, 0);
   return {
-    sessions: { requested: task.sessions, opened: streams.length, openFailures: openFailures.slice(0, 5), closedWith1000, closedEarly: streams.flatMap((s) => s.closedEarly ?? []).slice(0, 5) },
-    frames: { sent, echoed: counts.echoed, lost: streams.reduce((sum, s) => sum + s.pending.size, 0), reordered: counts.reordered, corrupted: counts.corrupted, unexpected: counts.unexpected },
+    sessions: {
+      requested: task.sessions,
+      opened: streams.length,
+      openFailures: openFailures.slice(0, 5),
+      closedWith1000,
+      closedEarly: streams.flatMap((s) => s.closedEarly ?? []).slice(0, 5),
+    },
+    frames: {
+      sent,
+      echoed: counts.echoed,
+      lost: streams.reduce((sum, s) => sum + s.pending.size, 0),
+      reordered: counts.reordered,
+      corrupted: counts.corrupted,
+      unexpected: counts.unexpected,
+    },
     latencyMs: summarize(latencies.subarray(0, latencyCount)),
     openMs: summarize(openMs),
     sendLateMaxMs,
-    clientLoopDelayMs: { p99: loopDelay.percentile(99) / NS_PER_MS, max: loopDelay.max / NS_PER_MS },
+    clientLoopDelayMs: {
+      p99: loopDelay.percentile(99) / NS_PER_MS,
+      max: loopDelay.max / NS_PER_MS,
+    },
     streamSeconds,
   };
 }
 
 async function churnCycle(task: ChurnTask, index: number, transport: Transport): Promise<void> {
-  const session = await withTimeout(openWithHandshake(task.url, await hs256({ sub: `churn-${index}` }), transport), 15_000, "opening");
+  const session = await withTimeout(
+    openWithHandshake(task.url, await hs256({ sub: `churn-${index}` }), transport),
+    15_000,
+    "opening",
+  );
   try {
     const frame = randomBytes(task.frameBytes);
     session.ws.send(frame);
@@ -187,7 +234,14 @@ async function churn(task: ChurnTask): Promise<ChurnResult> {
       failures[reason] = (failures[reason] ?? 0) + 1;
     }
   });
-  return { cycles: task.cycles, succeeded: cycleMs.length, failures, byTransport, cycleMs: summarize(cycleMs), seconds: (performance.now() - started) / 1000 };
+  return {
+    cycles: task.cycles,
+    succeeded: cycleMs.length,
+    failures,
+    byTransport,
+    cycleMs: summarize(cycleMs),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 process.once("message", async (task: LoadTask) => {
@@ -195,7 +249,10 @@ process.once("message", async (task: LoadTask) => {
     const result = task.kind === "stream" ? await stream(task) : await churn(task);
     process.send!({ kind: "result", result }, () => process.exit(0));
   } catch (error) {
-    process.send!({ kind: "error", message: error instanceof Error ? error.message : String(error) }, () => process.exit(1));
+    process.send!(
+      { kind: "error", message: error instanceof Error ? error.message : String(error) },
+      () => process.exit(1),
+    );
   }
 });
 process.on("disconnect", () => process.exit(0));

@@ -6,7 +6,9 @@ import { PROJECT_ROOT } from "../infra/config/stackFiles";
 
 const read = (path: string) => readFileSync(join(PROJECT_ROOT, path), "utf8");
 const readme = read("README.md");
-const scripts = Object.keys((JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts);
+const scripts = Object.keys(
+  (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts,
+);
 
 /** The README and the reference it links to in docs/: every command a reader is told to run. */
 const docsPages = readdirSync(join(PROJECT_ROOT, "docs"), { recursive: true, encoding: "utf8" })
@@ -18,7 +20,12 @@ const commandPages = ["README.md", ...docsPages];
 const linkPages = [...commandPages, "bench/README.md", "soak/README.md"];
 
 function namedScripts(): { page: string; name: string }[] {
-  return commandPages.flatMap((page) => [...read(page).matchAll(/npm run (?:--silent )?([a-z][\w:-]*)/g)].map((m) => ({ page, name: m[1] })));
+  return commandPages.flatMap((page) =>
+    [...read(page).matchAll(/npm run (?:--silent )?([a-z][\w:-]*)/g)].map((m) => ({
+      page,
+      name: m[1],
+    })),
+  );
 }
 
 /** The part of a page outside fenced code blocks, where headings and links are. */
@@ -31,7 +38,11 @@ function anchors(text: string): Set<string> {
   const seen = new Map<string, number>();
   const found = new Set<string>();
   for (const [, heading] of prose(text).matchAll(/^#{1,6} (.+)$/gm)) {
-    const slug = heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    const slug = heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
     const count = seen.get(slug) ?? 0;
     seen.set(slug, count + 1);
     found.add(count === 0 ? slug : `${slug}-${count}`);
@@ -41,7 +52,10 @@ function anchors(text: string): Set<string> {
 
 /** Every file git would ship (tracked, or new and not ignored), as repository paths. */
 function repositoryFiles(): string[] {
-  const run = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  const run = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+  });
   if (run.status !== 0) throw new Error(`git ls-files failed: ${run.stderr}`);
   return run.stdout.split("\n").filter(Boolean);
 }
@@ -55,19 +69,29 @@ function structureTableFolders(): string[] {
 
 describe("README and docs/", () => {
   it("reads the reference from docs/", () => {
-    expect(docsPages).toEqual(expect.arrayContaining(["docs/configuration.md", "docs/edge-contract.md", "docs/testing.md"]));
+    expect(docsPages).toEqual(
+      expect.arrayContaining(["docs/configuration.md", "docs/edge-contract.md", "docs/testing.md"]),
+    );
   });
 
   it("names only npm scripts that exist", () => {
     const named = namedScripts();
     expect(named.length).toBeGreaterThan(5);
-    expect(named.filter(({ name }) => !scripts.includes(name)).map(({ page, name }) => `${page}: npm run ${name}`)).toEqual([]);
+    expect(
+      named
+        .filter(({ name }) => !scripts.includes(name))
+        .map(({ page, name }) => `${page}: npm run ${name}`),
+    ).toEqual([]);
   });
 
   it("names only commands that answer --help with their usage", () => {
     const named = [...new Set(namedScripts().map(({ name }) => name))];
     const silent = named.filter((name) => {
-      const run = spawnSync("npm", ["run", "--silent", name, "--", "--help"], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 60_000 });
+      const run = spawnSync("npm", ["run", "--silent", name, "--", "--help"], {
+        cwd: PROJECT_ROOT,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
       return run.status !== 0 || !/usage: /.test(run.stdout);
     });
     expect(silent).toEqual([]);
@@ -79,9 +103,11 @@ describe("README and docs/", () => {
       for (const [, target] of prose(read(page)).matchAll(/\]\(([^)\s]+)\)/g)) {
         if (/^[a-z]+:/.test(target)) continue;
         const [path, anchor] = target.split("#") as [string, string | undefined];
-        const file = path === "" ? page : relative(PROJECT_ROOT, join(PROJECT_ROOT, dirname(page), path));
+        const file =
+          path === "" ? page : relative(PROJECT_ROOT, join(PROJECT_ROOT, dirname(page), path));
         if (!existsSync(join(PROJECT_ROOT, file))) broken.push(`${page}: ${target} (no ${file})`);
-        else if (anchor !== undefined && file.endsWith(".md") && !anchors(read(file)).has(anchor)) broken.push(`${page}: ${target} (no heading #${anchor} in ${file})`);
+        else if (anchor !== undefined && file.endsWith(".md") && !anchors(read(file)).has(anchor))
+          broken.push(`${page}: ${target} (no heading #${anchor} in ${file})`);
       }
     }
     expect(broken).toEqual([]);
@@ -101,7 +127,11 @@ describe("README", () => {
 
   it("has a Project structure table naming every top-level folder, and only folders that exist", () => {
     const files = repositoryFiles();
-    const topLevel = [...new Set(files.filter((path) => path.includes("/")).map((path) => `${path.split("/")[0]}/`))]
+    const topLevel = [
+      ...new Set(
+        files.filter((path) => path.includes("/")).map((path) => `${path.split("/")[0]}/`),
+      ),
+    ]
       .filter((folder) => !folder.startsWith(".") || folder === ".ci/" || folder === ".github/")
       .sort();
     const named = structureTableFolders();

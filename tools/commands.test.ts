@@ -14,17 +14,33 @@ import { run as token } from "./token";
 const COMMANDS: [string, string[]][] = [
   ["plan", ["--stack", "--json"]],
   ["dev", ["--stack", "--port", "--allow-origin"]],
-  ["smoke", ["--url", "--token", "--no-token", "--origin", "--protocol", "--no-handshake", "--timeout-ms"]],
+  [
+    "smoke",
+    ["--url", "--token", "--no-token", "--origin", "--protocol", "--no-handshake", "--timeout-ms"],
+  ],
   ["token", ["--stack", "--sub", "--ttl", "--aud", "--iss", "--secret-env"]],
   ["bridge", ["--port", "--host", "--protocols"]],
   ["policy-config", ["--stack"]],
   ["preflight", ["--stack", "--json", "--tunnel-id", "--carry-rules", "--timeout-ms"]],
   ["bench", ["--quick"]],
   ["format", ["--check"]],
-  ["soak", ["--sessions", "--seconds", "--reference-seconds", "--cycles", "--bad-tokens", "--out", "--no-write", "--max-minutes"]],
+  [
+    "soak",
+    [
+      "--sessions",
+      "--seconds",
+      "--reference-seconds",
+      "--cycles",
+      "--bad-tokens",
+      "--out",
+      "--no-write",
+      "--max-minutes",
+    ],
+  ],
 ];
 
-const NOT_A_JWT = "is not a JWT (it contains spaces or line breaks): use npm run --silent token (without --silent, npm prints its own lines into the token)";
+const NOT_A_JWT =
+  "is not a JWT (it contains spaces or line breaks): use npm run --silent token (without --silent, npm prints its own lines into the token)";
 
 function expectNoStackTrace(run: CommandRun): void {
   expect(`${run.stdout}${run.stderr}`).not.toMatch(/^ {4}at /m);
@@ -43,26 +59,37 @@ async function holdPort(): Promise<{ port: number; server: Server }> {
 }
 
 describe.concurrent("every command's usage", () => {
-  it.each(COMMANDS)("%s: an unknown flag is one line naming it, then the usage (exit 2)", async (command) => {
-    const run = await npmRun(command, ["--bogus"]);
-    expect(firstLine(run)).toBe(`${command}: Unknown option '--bogus'`);
-    expect(run.stderr.split("\n")[1]).toMatch(new RegExp(`^usage: npm run (--silent )?${command} --`));
-    expect(run.stdout).toBe("");
-    expectNoStackTrace(run);
-    expect(run.code).toBe(2);
-  });
+  it.each(COMMANDS)(
+    "%s: an unknown flag is one line naming it, then the usage (exit 2)",
+    async (command) => {
+      const run = await npmRun(command, ["--bogus"]);
+      expect(firstLine(run)).toBe(`${command}: Unknown option '--bogus'`);
+      expect(run.stderr.split("\n")[1]).toMatch(
+        new RegExp(`^usage: npm run (--silent )?${command} --`),
+      );
+      expect(run.stdout).toBe("");
+      expectNoStackTrace(run);
+      expect(run.code).toBe(2);
+    },
+  );
 
-  it.each(COMMANDS)("%s: --help prints every option on stdout (exit 0)", async (command, options) => {
-    const run = await npmRun(command, ["--help"]);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^usage: /);
-    for (const option of [...options, "-h, --help"]) expect(run.stdout).toMatch(new RegExp(`^ {2}${option}\\b`, "m"));
-    expect(run.stderr).toBe("");
-  });
+  it.each(COMMANDS)(
+    "%s: --help prints every option on stdout (exit 0)",
+    async (command, options) => {
+      const run = await npmRun(command, ["--help"]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/^usage: /);
+      for (const option of [...options, "-h, --help"])
+        expect(run.stdout).toMatch(new RegExp(`^ {2}${option}\\b`, "m"));
+      expect(run.stderr).toBe("");
+    },
+  );
 
   it("names an option npm kept for itself when the -- was forgotten", async () => {
     const run = await npmRun("plan", ["--stack", "prod"], { separator: false });
-    expect(firstLine(run)).toBe("plan: --stack went to npm, not to plan: put the options after --, as in npm run plan -- --stack <name>");
+    expect(firstLine(run)).toBe(
+      "plan: --stack went to npm, not to plan: put the options after --, as in npm run plan -- --stack <name>",
+    );
     expect(run.code).toBe(2);
   });
 });
@@ -77,7 +104,9 @@ describe.concurrent("npm run token --ttl", () => {
 
   it("refuses 8d in one line with the usage (exit 2)", async () => {
     const run = await npmRun("token", ["--ttl", "8d"]);
-    expect(firstLine(run)).toBe('token: --ttl "8d" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)');
+    expect(firstLine(run)).toBe(
+      'token: --ttl "8d" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)',
+    );
     expect(run.stdout).toBe("");
     expect(run.code).toBe(2);
   });
@@ -87,14 +116,21 @@ describe.concurrent("npm run smoke with a token that is not a JWT", () => {
   const url = "ws://127.0.0.1:9/voice/ws";
 
   it("names --token holding npm's banner lines, with the fix (exit 2)", async () => {
-    const run = await npmRun("smoke", ["--url", url, "--token", "\n> voice-edge@0.1.0 token\n> tsx tools/token.ts\n\neyJhbGciOiJIUzI1NiJ9.e30.c2ln"]);
+    const run = await npmRun("smoke", [
+      "--url",
+      url,
+      "--token",
+      "\n> voice-edge@0.1.0 token\n> tsx tools/token.ts\n\neyJhbGciOiJIUzI1NiJ9.e30.c2ln",
+    ]);
     expect(firstLine(run)).toBe(`smoke: --token ${NOT_A_JWT}`);
     expectNoStackTrace(run);
     expect(run.code).toBe(2);
   });
 
   it("names VOICE_EDGE_TOKEN with spaces in it (exit 2)", async () => {
-    const run = await npmRun("smoke", ["--url", url], { env: { VOICE_EDGE_TOKEN: "eyJhbGciOiJIUzI1NiJ9.e30.c2ln trailing" } });
+    const run = await npmRun("smoke", ["--url", url], {
+      env: { VOICE_EDGE_TOKEN: "eyJhbGciOiJIUzI1NiJ9.e30.c2ln trailing" },
+    });
     expect(firstLine(run)).toBe(`smoke: VOICE_EDGE_TOKEN ${NOT_A_JWT}`);
     expect(run.code).toBe(2);
   });
@@ -105,7 +141,9 @@ describe.concurrent("a busy port", () => {
     const { port, server } = await holdPort();
     try {
       const run = await npmRun("bridge", ["--port", String(port)]);
-      expect(run.stderr).toBe(`bridge: port ${port} is in use: stop what holds it or pass --port\n`);
+      expect(run.stderr).toBe(
+        `bridge: port ${port} is in use: stop what holds it or pass --port\n`,
+      );
       expect(run.code).toBe(1);
     } finally {
       server.close();
@@ -131,7 +169,17 @@ describe("npm run policy-config beside stack files that are invalid", () => {
 
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), "voice-edge-policy-config-"));
-    for (const entry of ["infra", "policy", "tools", "worker", "package.json", "tsconfig.json", "Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]) {
+    for (const entry of [
+      "infra",
+      "policy",
+      "tools",
+      "worker",
+      "package.json",
+      "tsconfig.json",
+      "Pulumi.yaml",
+      "Pulumi.prod.yaml",
+      "Pulumi.staging.yaml",
+    ]) {
       cpSync(join(PROJECT_ROOT, entry), join(root, entry), { recursive: true });
     }
     symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
@@ -142,15 +190,22 @@ describe("npm run policy-config beside stack files that are invalid", () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it("prints a valid stack's config as it does without them", async () => {
-    const [beside, alone] = await Promise.all([npmRun("policy-config", ["--stack", "staging"], { cwd: root }), npmRun("policy-config", ["--stack", "staging"])]);
+    const [beside, alone] = await Promise.all([
+      npmRun("policy-config", ["--stack", "staging"], { cwd: root }),
+      npmRun("policy-config", ["--stack", "staging"]),
+    ]);
     expect(beside.code, beside.stderr).toBe(0);
     expect(beside.stdout).toBe(alone.stdout);
-    expect(JSON.parse(beside.stdout)["worker-routes-rate-limited"].coveredElsewhere).toEqual(["voice-staging.mycosoft.com/voice/*"]);
+    expect(JSON.parse(beside.stdout)["worker-routes-rate-limited"].coveredElsewhere).toEqual([
+      "voice-staging.mycosoft.com/voice/*",
+    ]);
   });
 
   it("names what is wrong with its own invalid stack file in one line (exit 1)", async () => {
     const run = await npmRun("policy-config", ["--stack", "qa"], { cwd: root });
-    expect(run.stderr).toMatch(/^policy-config: Invalid configuration for stack "qa" \(Pulumi\.qa\.yaml\): voice-edge:accountId: [^\n]*; voice-edge:zone: [^\n]*\n$/);
+    expect(run.stderr).toMatch(
+      /^policy-config: Invalid configuration for stack "qa" \(Pulumi\.qa\.yaml\): voice-edge:accountId: [^\n]*; voice-edge:zone: [^\n]*\n$/,
+    );
     expect(run.stdout).toBe("");
     expect(run.code).toBe(1);
   });
@@ -161,7 +216,9 @@ describe("a command imported as a module", () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
     try {
       expect(policyConfig(["--stack", "staging"])).toBe(0);
-      expect(JSON.parse(String(log.mock.calls[0][0]))["worker-routes-rate-limited"].coveredElsewhere).toEqual(["voice-staging.mycosoft.com/voice/*"]);
+      expect(
+        JSON.parse(String(log.mock.calls[0][0]))["worker-routes-rate-limited"].coveredElsewhere,
+      ).toEqual(["voice-staging.mycosoft.com/voice/*"]);
     } finally {
       log.mockRestore();
     }
@@ -169,6 +226,10 @@ describe("a command imported as a module", () => {
 
   it("throws a UsageError for a mistake instead of exiting the process", async () => {
     expect(() => policyConfig(["--bogus"])).toThrow(UsageError);
-    await expect(token(["--ttl", "8d"])).rejects.toThrow(new UsageError('--ttl "8d" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)'));
+    await expect(token(["--ttl", "8d"])).rejects.toThrow(
+      new UsageError(
+        '--ttl "8d" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)',
+      ),
+    );
   });
 });

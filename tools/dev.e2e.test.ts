@@ -19,7 +19,10 @@ async function prodToken(): Promise<string> {
 
 beforeAll(async () => {
   port = await freePort();
-  const run = await startDev(["--stack", "prod", "--port", String(port), "--allow-origin", WEBSITE], { BRIDGE_URL: "" });
+  const run = await startDev(
+    ["--stack", "prod", "--port", String(port), "--allow-origin", WEBSITE],
+    { BRIDGE_URL: "" },
+  );
   dev = run.process;
   output = run.output();
 }, 60_000);
@@ -30,36 +33,61 @@ afterAll(() => {
 
 describe("npm run dev -- --stack prod --allow-origin http://localhost:3000", () => {
   it("prints next commands that mint tokens for the chosen stack", () => {
-    expect(output).toContain(`npm run smoke -- --url ws://127.0.0.1:${port}/voice/ws --token "$(npm run --silent token -- --stack prod)"`);
+    expect(output).toContain(
+      `npm run smoke -- --url ws://127.0.0.1:${port}/voice/ws --token "$(npm run --silent token -- --stack prod)"`,
+    );
     expect(output).toContain(`-s "bearer.$(npm run --silent token -- --stack prod)"`);
   });
 
   it("lists the website's origin among the local overrides", () => {
-    expect(output).toContain(`allowedOrigins += http://127.0.0.1:${port}, http://localhost:${port}, ${WEBSITE}`);
+    expect(output).toContain(
+      `allowedOrigins += http://127.0.0.1:${port}, http://localhost:${port}, ${WEBSITE}`,
+    );
   });
 
   it("lets in an upgrade from the local website's Origin, and still refuses another", async () => {
     const jwt = await prodToken();
     const protocols = ["voice.v1", `bearer.${jwt}`];
-    const session = await expectOpen(`ws://127.0.0.1:${port}/voice/ws`, { protocols, headers: { Origin: WEBSITE } });
+    const session = await expectOpen(`ws://127.0.0.1:${port}/voice/ws`, {
+      protocols,
+      headers: { Origin: WEBSITE },
+    });
     expect((await session.next()).data).toEqual(Buffer.from([0]));
     session.ws.close(1000);
-    const refusal = await expectRefused(`ws://127.0.0.1:${port}/voice/ws`, { protocols, headers: { Origin: "http://localhost:4000" } });
+    const refusal = await expectRefused(`ws://127.0.0.1:${port}/voice/ws`, {
+      protocols,
+      headers: { Origin: "http://localhost:4000" },
+    });
     expect(refusal.status).toBe(403);
   });
 
-  it("has npm run smoke name wss:// against this plain edge from its plain-HTTP probe, not at its timeout", { timeout: 90_000 }, async () => {
-    // At its timeout smoke would say "FAIL no 101 within 30000 ms"; this line comes only from the probe.
-    const run = await npmRun("smoke", ["--url", `wss://127.0.0.1:${port}/voice/ws`, "--token", "x.y.z", "--timeout-ms", "30000"]);
-    expect(run.stderr).toBe(`smoke: FAIL 127.0.0.1:${port} answers without TLS but the URL is wss://: use ws://127.0.0.1:${port}/voice/ws (the local edge is plain ws://)\n`);
-    expect(run.stderr).not.toContain("no 101 within");
-    expect(run.code).toBe(1);
-  });
+  it(
+    "has npm run smoke name wss:// against this plain edge from its plain-HTTP probe, not at its timeout",
+    { timeout: 90_000 },
+    async () => {
+      // At its timeout smoke would say "FAIL no 101 within 30000 ms"; this line comes only from the probe.
+      const run = await npmRun("smoke", [
+        "--url",
+        `wss://127.0.0.1:${port}/voice/ws`,
+        "--token",
+        "x.y.z",
+        "--timeout-ms",
+        "30000",
+      ]);
+      expect(run.stderr).toBe(
+        `smoke: FAIL 127.0.0.1:${port} answers without TLS but the URL is wss://: use ws://127.0.0.1:${port}/voice/ws (the local edge is plain ws://)\n`,
+      );
+      expect(run.stderr).not.toContain("no 101 within");
+      expect(run.code).toBe(1);
+    },
+  );
 
   it("stops tsx, workerd and the stand-in bridge when only npm's own process gets SIGTERM", async () => {
     const exited = new Promise<void>((resolve) => dev.once("exit", () => resolve()));
     process.kill(dev.pid!, "SIGTERM");
     await exited;
-    await expect.poll(() => processGroupAlive(dev.pid!), { timeout: 5_000, interval: 200 }).toBe(false);
+    await expect
+      .poll(() => processGroupAlive(dev.pid!), { timeout: 5_000, interval: 200 })
+      .toBe(false);
   });
 });

@@ -16,11 +16,31 @@ import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 const command = defineCommand({
   name: "dev",
   options: {
-    stack: { type: "string", value: "<name>", default: "staging", description: `the stack file whose edge settings to run (${knownStacks().join(", ")})` },
-    port: { type: "string", value: "<port>", default: process.env.PORT ?? "8787", defaultText: "$PORT or 8787", description: "loopback port of the local edge" },
-    "allow-origin": { type: "string", value: "<origin>", multiple: true, description: "also accept this Origin, e.g. http://localhost:3000 for a local website (repeatable)" },
+    stack: {
+      type: "string",
+      value: "<name>",
+      default: "staging",
+      description: `the stack file whose edge settings to run (${knownStacks().join(", ")})`,
+    },
+    port: {
+      type: "string",
+      value: "<port>",
+      default: process.env.PORT ?? "8787",
+      defaultText: "$PORT or 8787",
+      description: "loopback port of the local edge",
+    },
+    "allow-origin": {
+      type: "string",
+      value: "<origin>",
+      multiple: true,
+      description:
+        "also accept this Origin, e.g. http://localhost:3000 for a local website (repeatable)",
+    },
   },
-  notes: ["environment: BRIDGE_URL (a real bridge instead of the stand-in), PORT", "exit: 0 stopped, 1 failed to start, 2 a usage mistake"],
+  notes: [
+    "environment: BRIDGE_URL (a real bridge instead of the stand-in), PORT",
+    "exit: 0 stopped, 1 failed to start, 2 a usage mistake",
+  ],
 });
 /** workerd's own report of a failure (a kj::Exception and its stack): the one line dev prints says it better. */
 const RUNTIME_DUMP = /kj::Exception|^stack: .*workerd@/;
@@ -38,8 +58,14 @@ function portIsFree(port: number): Promise<boolean> {
 export async function run(argv: string[]): Promise<void> {
   const args = command.parse(argv);
   const port = Number(args.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port "${args.port}" (from ${process.env.PORT === args.port ? "PORT" : "--port"}) is not a TCP port`);
-  if (!knownStacks().includes(args.stack)) throw new UsageError(`unknown stack "${args.stack}": the stacks here are ${knownStacks().join(", ")}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError(
+      `port "${args.port}" (from ${process.env.PORT === args.port ? "PORT" : "--port"}) is not a TCP port`,
+    );
+  if (!knownStacks().includes(args.stack))
+    throw new UsageError(
+      `unknown stack "${args.stack}": the stacks here are ${knownStacks().join(", ")}`,
+    );
   for (const origin of args["allow-origin"]) {
     const problem = originProblem(origin);
     if (problem) throw new UsageError(`--allow-origin "${origin}" ${problem}`);
@@ -75,7 +101,12 @@ export async function run(argv: string[]): Promise<void> {
       bridgeUrl = `${bridge.origin}/api/chat`;
     }
 
-    const local = localEdgeBindings(config, { bridgeUrl, port, devSecret: localDevSecret(), allowOrigins: args["allow-origin"] });
+    const local = localEdgeBindings(config, {
+      bridgeUrl,
+      port,
+      devSecret: localDevSecret(),
+      allowOrigins: args["allow-origin"],
+    });
     let started = false;
     edge = await startLocalEdge({
       code: bundle.code,
@@ -87,7 +118,8 @@ export async function run(argv: string[]): Promise<void> {
         console.log(line);
       },
     }).catch((error: Error) => {
-      if (/EADDRINUSE|address already in use/i.test(String(error?.message) + String(error?.cause))) throw new CommandFailure(busyPort);
+      if (/EADDRINUSE|address already in use/i.test(String(error?.message) + String(error?.cause)))
+        throw new CommandFailure(busyPort);
       throw error;
     });
     started = true;
@@ -109,7 +141,9 @@ Ctrl-C stops the edge and the stand-in bridge.
 `);
   } catch (error) {
     await dispose();
-    throw error instanceof CommandFailure ? error : new CommandFailure(error instanceof Error ? error.message : String(error));
+    throw error instanceof CommandFailure
+      ? error
+      : new CommandFailure(error instanceof Error ? error.message : String(error));
   }
 }
 

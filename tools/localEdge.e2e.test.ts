@@ -14,13 +14,19 @@ let dev: ChildProcess;
 let output = "";
 
 function token(...args: string[]): string {
-  const result = spawnSync("npm", ["run", "--silent", "token", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  const result = spawnSync("npm", ["run", "--silent", "token", "--", ...args], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+  });
   if (result.status !== 0) throw new Error(`token exited ${result.status}: ${result.stderr}`);
   return result.stdout;
 }
 
 function smoke(...args: string[]) {
-  return spawnSync("npm", ["run", "--silent", "smoke", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  return spawnSync("npm", ["run", "--silent", "smoke", "--", ...args], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+  });
 }
 
 beforeAll(async () => {
@@ -50,18 +56,25 @@ describe("npm run dev and npm run token", () => {
     const claims = JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
     expect(claims.sub).toBe("dana");
     expect(claims.exp - claims.iat).toBe(120);
-    const session = await expectOpen(`ws://127.0.0.1:${port}/voice/ws?x=1`, { protocols: ["voice.v1", `bearer.${jwt}`] });
+    const session = await expectOpen(`ws://127.0.0.1:${port}/voice/ws?x=1`, {
+      protocols: ["voice.v1", `bearer.${jwt}`],
+    });
     expect((await session.next()).data).toEqual(Buffer.from([0]));
     session.ws.close(1000);
   });
 
   it("issues tokens for another audience on request, which the edge refuses", async () => {
-    const refusal = await expectRefused(`ws://127.0.0.1:${port}/voice/ws`, { protocols: ["voice.v1", `bearer.${token("--aud", "other").trim()}`] });
+    const refusal = await expectRefused(`ws://127.0.0.1:${port}/voice/ws`, {
+      protocols: ["voice.v1", `bearer.${token("--aud", "other").trim()}`],
+    });
     expect(refusal.body.error).toBe("token_audience_invalid");
   });
 
   it("explains a bad --ttl on stderr and exits non-zero", () => {
-    const result = spawnSync("npm", ["run", "--silent", "token", "--", "--ttl", "soon"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+    const result = spawnSync("npm", ["run", "--silent", "token", "--", "--ttl", "soon"], {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+    });
     expect(result.status).not.toBe(0);
     expect(result.stdout).toBe("");
     expect(result.stderr).toContain('--ttl "soon"');
@@ -71,7 +84,15 @@ describe("npm run dev and npm run token", () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run npm run setup:test`).toBe(true);
     const browser: Browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -84,7 +105,10 @@ describe("npm run dev and npm run token", () => {
           const frames: number[][] = [];
           const sent = [[1, 2, 3], Array.from({ length: 640 }, (_, i) => i % 256)];
           await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`timed out with ${frames.length} frames`)), 10_000);
+            const timer = setTimeout(
+              () => reject(new Error(`timed out with ${frames.length} frames`)),
+              10_000,
+            );
             ws.onerror = () => reject(new Error("websocket error"));
             ws.onopen = () => sent.forEach((frame) => ws.send(new Uint8Array(frame)));
             ws.onmessage = (event) => {
@@ -118,26 +142,43 @@ describe("npm run dev and npm run token", () => {
   });
 
   it("fails npm run smoke in one line on a bad token", () => {
-    const result = smoke("--url", `ws://127.0.0.1:${port}/voice/ws`, "--token", token("--aud", "someone-else").trim());
+    const result = smoke(
+      "--url",
+      `ws://127.0.0.1:${port}/voice/ws`,
+      "--token",
+      token("--aud", "someone-else").trim(),
+    );
     expect(result.status).toBe(1);
-    expect(result.stderr.trim()).toBe("smoke: FAIL upgrade refused: HTTP 401 token_audience_invalid");
+    expect(result.stderr.trim()).toBe(
+      "smoke: FAIL upgrade refused: HTTP 401 token_audience_invalid",
+    );
   });
 
   it("fails npm run smoke in one line against a stopped edge", async () => {
     const stopped = await freePort();
     const result = smoke("--url", `ws://127.0.0.1:${stopped}/voice/ws`, "--token", "x.y.z");
     expect(result.status).toBe(1);
-    expect(result.stderr.trim()).toBe(`smoke: FAIL cannot connect to 127.0.0.1:${stopped}: connection refused (is the edge running?)`);
+    expect(result.stderr.trim()).toBe(
+      `smoke: FAIL cannot connect to 127.0.0.1:${stopped}: connection refused (is the edge running?)`,
+    );
   });
 
   it("signs with a secret from the environment when asked, for smoke tests against deployed stacks", () => {
-    const result = spawnSync("npm", ["run", "--silent", "token", "--", "--secret-env", "SMOKE_SECRET"], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, SMOKE_SECRET: "" } });
+    const result = spawnSync(
+      "npm",
+      ["run", "--silent", "token", "--", "--secret-env", "SMOKE_SECRET"],
+      { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, SMOKE_SECRET: "" } },
+    );
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain("--secret-env SMOKE_SECRET: that environment variable is empty or unset");
+    expect(result.stderr).toContain(
+      "--secret-env SMOKE_SECRET: that environment variable is empty or unset",
+    );
   });
 
   it("stops the edge, workerd and the stand-in bridge on Ctrl-C, leaving no process behind", async () => {
-    const exited = new Promise<string>((resolve) => dev.once("exit", (code, signal) => resolve(`${code ?? signal}`)));
+    const exited = new Promise<string>((resolve) =>
+      dev.once("exit", (code, signal) => resolve(`${code ?? signal}`)),
+    );
     process.kill(-dev.pid!, "SIGINT");
     // npm re-raises the SIGINT it forwarded; tools/dev.ts itself exits 0.
     expect(["0", "SIGINT"]).toContain(await exited);

@@ -3,31 +3,50 @@ import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../infra/config/stackFiles";
 
 function plan(...args: string[]) {
-  return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+  });
 }
 
 describe("npm run plan", () => {
-  it.each(["prod", "staging"])("prints what stack %s declares, saying no API was called and secrets are masked", (stack) => {
-    const result = plan("--stack", stack);
-    expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`voice-edge plan for stack "${stack}" (Pulumi.${stack}.yaml)`);
-    expect(result.stdout).toContain("No Cloudflare API was called");
-    expect(result.stdout).toContain(`pulumi preview --stack ${stack}`);
-    expect(result.stdout).toMatch(/\+ VoiceEdge {2}voice-edge {3}\(voice-edge:index:VoiceEdge\)\n(?: {4}.*\n|\n)*? {4}\+ WorkersScript {2}voice-edge-worker/);
-    expect(result.stdout).toMatch(/JWT_SECRET \(secret_text\) = "\[secret\]"/);
-    expect(result.stdout).toMatch(/tunnelSecret: \[secret\]/);
-    expect(result.stdout).toMatch(/connectorToken: "\[secret\]"/);
-    // Both stacks are on the Free plan: their 5XX alert is the Worker's probe.
-    expect(result.stdout).toContain("bridge_probe: the edge Worker probes the bridge every minute through the tunnel and POSTs the webhook after 3 consecutive failures → webhook");
-    expect(result.stdout).toMatch(/tunnel_health_event: the tunnel to the voice bridge is degraded or down → emails, webhooks/);
-  });
+  it.each(["prod", "staging"])(
+    "prints what stack %s declares, saying no API was called and secrets are masked",
+    (stack) => {
+      const result = plan("--stack", stack);
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stdout).toContain(
+        `voice-edge plan for stack "${stack}" (Pulumi.${stack}.yaml)`,
+      );
+      expect(result.stdout).toContain("No Cloudflare API was called");
+      expect(result.stdout).toContain(`pulumi preview --stack ${stack}`);
+      expect(result.stdout).toMatch(
+        /\+ VoiceEdge {2}voice-edge {3}\(voice-edge:index:VoiceEdge\)\n(?: {4}.*\n|\n)*? {4}\+ WorkersScript {2}voice-edge-worker/,
+      );
+      expect(result.stdout).toMatch(/JWT_SECRET \(secret_text\) = "\[secret\]"/);
+      expect(result.stdout).toMatch(/tunnelSecret: \[secret\]/);
+      expect(result.stdout).toMatch(/connectorToken: "\[secret\]"/);
+      // Both stacks are on the Free plan: their 5XX alert is the Worker's probe.
+      expect(result.stdout).toContain(
+        "bridge_probe: the edge Worker probes the bridge every minute through the tunnel and POSTs the webhook after 3 consecutive failures → webhook",
+      );
+      expect(result.stdout).toMatch(
+        /tunnel_health_event: the tunnel to the voice bridge is degraded or down → emails, webhooks/,
+      );
+    },
+  );
 
   it("prints the same resources as a JSON array of {type, name, inputs} with --json", () => {
     const result = plan("--stack", "prod", "--json");
     expect(result.status, result.stderr).toBe(0);
-    const resources = JSON.parse(result.stdout) as { type: string; name: string; inputs: Record<string, unknown> }[];
+    const resources = JSON.parse(result.stdout) as {
+      type: string;
+      name: string;
+      inputs: Record<string, unknown>;
+    }[];
     expect(resources).toHaveLength(21);
-    for (const resource of resources) expect(Object.keys(resource).sort()).toEqual(["inputs", "name", "type"]);
+    for (const resource of resources)
+      expect(Object.keys(resource).sort()).toEqual(["inputs", "name", "type"]);
     const tunnel = resources.find((r) => r.name === "voice-edge-tunnel")!;
     expect(tunnel.inputs.tunnelSecret).toBe("[secret]");
   });
@@ -35,6 +54,8 @@ describe("npm run plan", () => {
   it("names the known stacks when asked for an unknown one", () => {
     const result = plan("--stack", "qa");
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain("no stack file Pulumi.qa.yaml: the stacks here are prod, staging");
+    expect(result.stderr).toContain(
+      "no stack file Pulumi.qa.yaml: the stacks here are prod, staging",
+    );
   });
 });

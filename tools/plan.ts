@@ -3,7 +3,10 @@
  * under Pulumi's mocks. No Cloudflare API is called; `pulumi preview` gives the real diff.
  */
 import { StackConfigError } from "../infra/config/schema";
-import { BRIDGE_WATCH_BINDINGS, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
+import {
+  BRIDGE_WATCH_BINDINGS,
+  type BridgeWatchSettings,
+} from "../worker/src/bridgeWatch/bindings";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { runProgramOffline, Secret, type DeclaredResource } from "../infra/offlineRun";
 import { RESOURCE_TYPES, shortType } from "../infra/resourceTypes";
@@ -11,7 +14,6 @@ import { knownStacks, stackFileName } from "../infra/config/stackFiles";
 
 const SECRET_MASK = "[secret]";
 const PLACEHOLDER_ID = /^0{32}$/;
-
 
 interface Binding {
   name: string;
@@ -31,21 +33,32 @@ export function displayValue(value: unknown, key = ""): unknown {
     return SECRET_MASK;
   }
   if (Array.isArray(value)) return value.map((item) => displayValue(item));
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, displayValue(v, k)]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, displayValue(v, k)]));
   return value;
 }
 
-const { script: WORKERS_SCRIPT, notification: NOTIFICATION_POLICY, cron: CRON_TRIGGER } = RESOURCE_TYPES;
+const {
+  script: WORKERS_SCRIPT,
+  notification: NOTIFICATION_POLICY,
+  cron: CRON_TRIGGER,
+} = RESOURCE_TYPES;
 
 /** One line per alert: what fires it and where it goes (the reviewer's question about alerts). */
 export function alertSummary(resources: DeclaredResource[]): string[] {
   const lines = resources
     .filter((r) => r.type === NOTIFICATION_POLICY)
-    .map((r) => `${r.inputs.alertType}: ${r.inputs.description} → ${Object.keys((r.inputs.mechanisms as object) ?? {}).join(", ")}`);
+    .map(
+      (r) =>
+        `${r.inputs.alertType}: ${r.inputs.description} → ${Object.keys((r.inputs.mechanisms as object) ?? {}).join(", ")}`,
+    );
   if (resources.some((r) => r.type === CRON_TRIGGER)) {
     const script = resources.find((r) => r.type === WORKERS_SCRIPT);
-    const bindings = script?.inputs.bindings instanceof Secret ? (script.inputs.bindings.value as Binding[]) : [];
-    const watch = JSON.parse(bindings.find((b) => b.name === BRIDGE_WATCH_BINDINGS.settings)?.json ?? "{}") as Partial<BridgeWatchSettings>;
+    const bindings =
+      script?.inputs.bindings instanceof Secret ? (script.inputs.bindings.value as Binding[]) : [];
+    const watch = JSON.parse(
+      bindings.find((b) => b.name === BRIDGE_WATCH_BINDINGS.settings)?.json ?? "{}",
+    ) as Partial<BridgeWatchSettings>;
     lines.push(
       `bridge_probe: the edge Worker probes the bridge every minute through the tunnel and POSTs the webhook after ${watch.failuresBeforeAlert} consecutive failures${watch.notifyRecovery ? ", and when it recovers" : ""} → webhook`,
     );
@@ -56,7 +69,8 @@ export function alertSummary(resources: DeclaredResource[]): string[] {
 /** A resource's inputs as a reviewer reads them: secrets masked, the Worker's bundle as its size. */
 export function displayInputs(resource: DeclaredResource): Record<string, unknown> {
   const inputs = displayValue(resource.inputs) as Record<string, unknown>;
-  if (resource.type === WORKERS_SCRIPT && typeof inputs.content === "string") inputs.content = `<bundle, ${Buffer.byteLength(inputs.content)} bytes>`;
+  if (resource.type === WORKERS_SCRIPT && typeof inputs.content === "string")
+    inputs.content = `<bundle, ${Buffer.byteLength(inputs.content)} bytes>`;
   return inputs;
 }
 
@@ -65,7 +79,10 @@ function formatInputs(resource: DeclaredResource): string[] {
   for (const [key, value] of Object.entries(displayInputs(resource))) {
     if (key === "bindings" && Array.isArray(value)) {
       lines.push("bindings:");
-      for (const binding of value as Binding[]) lines.push(`  ${binding.name} (${binding.type}) = ${binding.json ?? JSON.stringify(binding.text)}`);
+      for (const binding of value as Binding[])
+        lines.push(
+          `  ${binding.name} (${binding.type}) = ${binding.json ?? JSON.stringify(binding.text)}`,
+        );
     } else {
       lines.push(`${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
     }
@@ -76,15 +93,26 @@ function formatInputs(resource: DeclaredResource): string[] {
 const command = defineCommand({
   name: "plan",
   options: {
-    stack: { type: "string", value: "<name>", required: true, description: `the stack to show (${knownStacks().join(", ")})` },
-    json: { type: "boolean", description: "print the resources as a JSON array of {type, name, inputs}" },
+    stack: {
+      type: "string",
+      value: "<name>",
+      required: true,
+      description: `the stack to show (${knownStacks().join(", ")})`,
+    },
+    json: {
+      type: "boolean",
+      description: "print the resources as a JSON array of {type, name, inputs}",
+    },
   },
   notes: ["exit: 0 printed, 1 the program failed, 2 a usage mistake"],
 });
 
 export async function run(argv: string[]): Promise<number> {
   const args = command.parse(argv);
-  if (!knownStacks().includes(args.stack)) throw new UsageError(`no stack file ${stackFileName(args.stack)}: the stacks here are ${knownStacks().join(", ")}`);
+  if (!knownStacks().includes(args.stack))
+    throw new UsageError(
+      `no stack file ${stackFileName(args.stack)}: the stacks here are ${knownStacks().join(", ")}`,
+    );
 
   let resources: DeclaredResource[];
   let outputs: Record<string, unknown>;
@@ -92,33 +120,57 @@ export async function run(argv: string[]): Promise<number> {
     ({ resources, outputs } = await runProgramOffline(args.stack));
     resources.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
   } catch (error) {
-    throw new CommandFailure(error instanceof StackConfigError ? error.message : `the program failed: ${(error as Error).message}`);
+    throw new CommandFailure(
+      error instanceof StackConfigError
+        ? error.message
+        : `the program failed: ${(error as Error).message}`,
+    );
   }
 
   if (args.json) {
-    console.log(JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: displayInputs(r) })), null, 2));
+    console.log(
+      JSON.stringify(
+        resources.map((r) => ({ type: r.type, name: r.name, inputs: displayInputs(r) })),
+        null,
+        2,
+      ),
+    );
   } else {
-    const placeholders = resources.some((r) => Object.entries(r.inputs).some(([key, value]) => /(account|zone)Id$/.test(key) && typeof value === "string" && PLACEHOLDER_ID.test(value)));
+    const placeholders = resources.some((r) =>
+      Object.entries(r.inputs).some(
+        ([key, value]) =>
+          /(account|zone)Id$/.test(key) && typeof value === "string" && PLACEHOLDER_ID.test(value),
+      ),
+    );
     console.log(`voice-edge plan for stack "${args.stack}" (${stackFileName(args.stack)})
 Offline: the real program ran under Pulumi's mocks. No Cloudflare API was called; IDs and
 tokens below are stand-ins and secrets are masked. \`pulumi preview --stack ${args.stack}\` shows the real diff.`);
-    if (placeholders) console.log(`\nwarning: ${stackFileName(args.stack)} still has placeholder account/zone IDs (all zeros); set yours before \`pulumi up\`.`);
+    if (placeholders)
+      console.log(
+        `\nwarning: ${stackFileName(args.stack)} still has placeholder account/zone IDs (all zeros); set yours before \`pulumi up\`.`,
+      );
     console.log(`\n${resources.length} resources:`);
     const print = (resource: DeclaredResource, indent: string) => {
-      console.log(`\n${indent}+ ${shortType(resource.type)}  ${resource.name}   (${resource.type})`);
+      console.log(
+        `\n${indent}+ ${shortType(resource.type)}  ${resource.name}   (${resource.type})`,
+      );
       for (const line of formatInputs(resource)) console.log(`${indent}    ${line}`);
-      for (const child of resources.filter((r) => r.parent === resource.name && r !== resource)) print(child, `${indent}    `);
+      for (const child of resources.filter((r) => r.parent === resource.name && r !== resource))
+        print(child, `${indent}    `);
     };
     for (const resource of resources.filter((r) => r.parent === undefined)) print(resource, "");
     console.log("\nalerts:");
     for (const line of alertSummary(resources)) console.log(`    ${line}`);
     console.log("\noutputs:");
-    for (const [name, value] of Object.entries(outputs)) console.log(`    ${name}: ${JSON.stringify(displayValue(value))}`);
+    for (const [name, value] of Object.entries(outputs))
+      console.log(`    ${name}: ${JSON.stringify(displayValue(value))}`);
   }
   return 0;
 }
 
 if (isEntryPoint(import.meta.url)) {
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => process.exit(error.code === "EPIPE" ? 0 : 1));
+  process.stdout.on("error", (error: NodeJS.ErrnoException) =>
+    process.exit(error.code === "EPIPE" ? 0 : 1),
+  );
   void main(command, run);
 }

@@ -26,22 +26,42 @@ export function policyConfigFor(stack: string): Record<string, unknown> {
     .filter((name) => name !== stack)
     .map(settingsOrUndefined)
     .concat(settings)
-    .find((other) => other?.zone.owner && other.zone.id === settings.zone.id && other.zone.name === settings.zone.name);
-  const ownerRules = (owner?.rateLimit?.rules ?? []).map((rule) => ({ expression: rateLimitExpression(rule) }));
-  const coveredElsewhere = !settings.zone.owner && routeViolations([route], ownerRules).length === 0 ? [route] : [];
+    .find(
+      (other) =>
+        other?.zone.owner &&
+        other.zone.id === settings.zone.id &&
+        other.zone.name === settings.zone.name,
+    );
+  const ownerRules = (owner?.rateLimit?.rules ?? []).map((rule) => ({
+    expression: rateLimitExpression(rule),
+  }));
+  const coveredElsewhere =
+    !settings.zone.owner && routeViolations([route], ownerRules).length === 0 ? [route] : [];
   return { "worker-routes-rate-limited": { coveredElsewhere } };
 }
 
 const command = defineCommand({
   name: "policy-config",
   invocation: "npm run --silent policy-config --",
-  options: { stack: { type: "string", value: "<name>", required: true, description: `the stack whose policy config to print (${knownStacks().join(", ")})` } },
-  notes: ["prints the JSON for `pulumi preview --policy-pack-config`; exit 1 when the stack file is invalid, 2 for a usage mistake"],
+  options: {
+    stack: {
+      type: "string",
+      value: "<name>",
+      required: true,
+      description: `the stack whose policy config to print (${knownStacks().join(", ")})`,
+    },
+  },
+  notes: [
+    "prints the JSON for `pulumi preview --policy-pack-config`; exit 1 when the stack file is invalid, 2 for a usage mistake",
+  ],
 });
 
 export function run(args: string[]): number {
   const { stack } = command.parse(args);
-  if (!knownStacks().includes(stack)) throw new UsageError(`unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`);
+  if (!knownStacks().includes(stack))
+    throw new UsageError(
+      `unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`,
+    );
   let config: Record<string, unknown>;
   try {
     config = policyConfigFor(stack);

@@ -8,7 +8,10 @@ import { keptRateLimitRuleSchema } from "../infra/config/schema";
 import { recordComment } from "../infra/dns";
 import { managedRuleRef } from "../infra/rateLimitExpression";
 import { routePattern } from "../infra/worker";
-import { startCloudflareApiStandIn, type StandInScenario } from "../test/support/cloudflareApiStandIn";
+import {
+  startCloudflareApiStandIn,
+  type StandInScenario,
+} from "../test/support/cloudflareApiStandIn";
 import { REQUIRED_TOKEN_PERMISSIONS } from "../infra/preflight/permissions";
 import { PROJECT_ROOT, loadStackSettings } from "../infra/config/stackFiles";
 
@@ -23,15 +26,32 @@ const staging = loadStackSettings("staging");
 function prodScenario(): StandInScenario {
   return {
     accountId: prod.accountId,
-    token: { value: TOKEN, id: TOKEN_ID, owner: "user", permissionGroups: REQUIRED_TOKEN_PERMISSIONS.map((p) => p.group) },
+    token: {
+      value: TOKEN,
+      id: TOKEN_ID,
+      owner: "user",
+      permissionGroups: REQUIRED_TOKEN_PERMISSIONS.map((p) => p.group),
+    },
     zone: { id: prod.zone.id, name: prod.zone.name, plan: prod.zone.plan },
     zeroTrust: true,
     ssl: "strict",
     records: [
-      { type: "A", name: prod.publicHostname, content: "203.0.113.10", proxied: true, comment: "the website" },
+      {
+        type: "A",
+        name: prod.publicHostname,
+        content: "203.0.113.10",
+        proxied: true,
+        comment: "the website",
+      },
       { type: "TXT", name: prod.publicHostname, content: "v=spf1 -all" },
       { type: "MX", name: prod.publicHostname, content: "mail.mycosoft.com" },
-      { type: "CNAME", name: prod.tunnel.originHostname, content: `${TUNNEL_ID}.cfargotunnel.com`, proxied: true, comment: recordComment(prod, "tunnel to the bridge") },
+      {
+        type: "CNAME",
+        name: prod.tunnel.originHostname,
+        content: `${TUNNEL_ID}.cfargotunnel.com`,
+        proxied: true,
+        comment: recordComment(prod, "tunnel to the bridge"),
+      },
     ],
     routes: [{ pattern: routePattern(prod.publicHostname), script: prod.workerName }],
     tunnels: [{ id: TUNNEL_ID, name: prod.tunnel.name! }],
@@ -43,8 +63,20 @@ function stagingScenario(): StandInScenario {
   return {
     ...prodScenario(),
     records: [
-      { type: "AAAA", name: staging.publicHostname, content: "100::", proxied: true, comment: recordComment(staging, "Worker route only") },
-      { type: "CNAME", name: staging.tunnel.originHostname, content: `${TUNNEL_ID}.cfargotunnel.com`, proxied: true, comment: recordComment(staging, "tunnel to the bridge") },
+      {
+        type: "AAAA",
+        name: staging.publicHostname,
+        content: "100::",
+        proxied: true,
+        comment: recordComment(staging, "Worker route only"),
+      },
+      {
+        type: "CNAME",
+        name: staging.tunnel.originHostname,
+        content: `${TUNNEL_ID}.cfargotunnel.com`,
+        proxied: true,
+        comment: recordComment(staging, "tunnel to the bridge"),
+      },
     ],
     routes: [{ pattern: routePattern(staging.publicHostname), script: staging.workerName }],
     tunnels: [{ id: TUNNEL_ID, name: staging.tunnel.name! }],
@@ -58,12 +90,26 @@ const foreignRule = {
   expression: '(http.request.uri.path eq "/login")',
   action: "block",
   enabled: true,
-  action_parameters: { response: { status_code: 429, content_type: "text/plain", content: "slow down" } },
-  ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requests_per_period: 5, mitigation_timeout: 10 },
+  action_parameters: {
+    response: { status_code: 429, content_type: "text/plain", content: "slow down" },
+  },
+  ratelimit: {
+    characteristics: ["ip.src", "cf.colo.id"],
+    period: 10,
+    requests_per_period: 5,
+    mitigation_timeout: 10,
+  },
   version: "1",
   last_updated: "2026-01-01T00:00:00Z",
 };
-const ownRule = { ...foreignRule, id: "8c7d1f1a2b3c4d5e6f708192a3b4c5d6", ref: managedRuleRef(0), description: "voice", expression: '(http.request.uri.path eq "/voice/ws")', action_parameters: undefined };
+const ownRule = {
+  ...foreignRule,
+  id: "8c7d1f1a2b3c4d5e6f708192a3b4c5d6",
+  ref: managedRuleRef(0),
+  description: "voice",
+  expression: '(http.request.uri.path eq "/voice/ws")',
+  action_parameters: undefined,
+};
 
 interface Run {
   code: number | null;
@@ -94,17 +140,29 @@ function spawnPreflight(args: string[], env: Record<string, string | undefined>)
     execFile(
       process.execPath,
       ["--import", "tsx", join(PROJECT_ROOT, "tools", "preflight.ts"), ...args],
-      { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      {
+        cwd: PROJECT_ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
     );
   });
 }
 
 /** Runs the CLI against a fresh stand-in with this scenario. */
-async function against(scenario: StandInScenario, args: string[], token = TOKEN): Promise<Run & { requests: string[] }> {
+async function against(
+  scenario: StandInScenario,
+  args: string[],
+  token = TOKEN,
+): Promise<Run & { requests: string[] }> {
   const standIn = await startCloudflareApiStandIn(scenario);
   try {
-    const run = await preflight(args, { CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_BASE_URL: standIn.url });
+    const run = await preflight(args, {
+      CLOUDFLARE_API_TOKEN: token,
+      CLOUDFLARE_BASE_URL: standIn.url,
+    });
     return { ...run, requests: standIn.requests };
   } finally {
     await standIn.close();
@@ -115,185 +173,324 @@ const lines = (run: Run) => run.stdout.trim().split("\n");
 const line = (run: Run, prefix: string) => lines(run).find((l) => l.startsWith(prefix));
 const noStackTrace = (run: Run) => expect(`${run.stdout}${run.stderr}`).not.toMatch(/^\s+at /m);
 
-describe.concurrent("npm run preflight against the stand-in Cloudflare API", { timeout: 120_000 }, () => {
-  it("passes a prod stack whose account is as its last deploy left it, paginating the DNS records", async () => {
-    const run = await against(prodScenario(), ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(run.stderr).toBe("");
-    expect(lines(run).map((l) => l.split(":")[0])).toEqual(["ok       token", "ok       zero-trust", "ok       zone", "ok       rate-limit", "ok       dns", "ok       worker-route", "ok       tunnel", "ok       ssl"]);
-    expect(line(run, "ok       zone:")).toBe("ok       zone: mycosoft.com (free plan, matches zone.plan)");
-    expect(run.requests.some((r) => r.includes("/dns_records") && r.includes("page=2"))).toBe(true);
-    expect(run.code).toBe(0);
-  });
+describe.concurrent(
+  "npm run preflight against the stand-in Cloudflare API",
+  { timeout: 120_000 },
+  () => {
+    it("passes a prod stack whose account is as its last deploy left it, paginating the DNS records", async () => {
+      const run = await against(prodScenario(), ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
+      expect(run.stderr).toBe("");
+      expect(lines(run).map((l) => l.split(":")[0])).toEqual([
+        "ok       token",
+        "ok       zero-trust",
+        "ok       zone",
+        "ok       rate-limit",
+        "ok       dns",
+        "ok       worker-route",
+        "ok       tunnel",
+        "ok       ssl",
+      ]);
+      expect(line(run, "ok       zone:")).toBe(
+        "ok       zone: mycosoft.com (free plan, matches zone.plan)",
+      );
+      expect(run.requests.some((r) => r.includes("/dns_records") && r.includes("page=2"))).toBe(
+        true,
+      );
+      expect(run.code).toBe(0);
+    });
 
-  it("passes a staging stack (worker-only DNS, not the zone owner)", async () => {
-    const run = await against(stagingScenario(), ["--stack", "staging", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "ok       rate-limit:")).toContain("the owner stack of mycosoft.com manages the http_ratelimit entry point");
-    expect(lines(run).every((l) => l.startsWith("ok "))).toBe(true);
-    expect(run.code).toBe(0);
-  });
+    it("passes a staging stack (worker-only DNS, not the zone owner)", async () => {
+      const run = await against(stagingScenario(), [
+        "--stack",
+        "staging",
+        "--tunnel-id",
+        TUNNEL_ID,
+      ]);
+      expect(line(run, "ok       rate-limit:")).toContain(
+        "the owner stack of mycosoft.com manages the http_ratelimit entry point",
+      );
+      expect(lines(run).every((l) => l.startsWith("ok "))).toBe(true);
+      expect(run.code).toBe(0);
+    });
 
-  it("prints a JSON array and nothing else with --json", async () => {
-    const run = await against(prodScenario(), ["--stack", "prod", "--tunnel-id", TUNNEL_ID, "--json"]);
-    const results = JSON.parse(run.stdout) as { check: string; status: string; message: string }[];
-    expect(results.map((r) => r.check)).toEqual(["token", "zero-trust", "zone", "rate-limit", "dns", "worker-route", "tunnel", "ssl"]);
-    expect(results.every((r) => r.status === "ok" && r.message.length > 0)).toBe(true);
-    expect(run.code).toBe(0);
-  });
+    it("prints a JSON array and nothing else with --json", async () => {
+      const run = await against(prodScenario(), [
+        "--stack",
+        "prod",
+        "--tunnel-id",
+        TUNNEL_ID,
+        "--json",
+      ]);
+      const results = JSON.parse(run.stdout) as {
+        check: string;
+        status: string;
+        message: string;
+      }[];
+      expect(results.map((r) => r.check)).toEqual([
+        "token",
+        "zero-trust",
+        "zone",
+        "rate-limit",
+        "dns",
+        "worker-route",
+        "tunnel",
+        "ssl",
+      ]);
+      expect(results.every((r) => r.status === "ok" && r.message.length > 0)).toBe(true);
+      expect(run.code).toBe(0);
+    });
 
-  it("names each permission the token's policies lack", async () => {
-    const scenario = prodScenario();
-    scenario.token.permissionGroups = REQUIRED_TOKEN_PERMISSIONS.map((p) => p.group).filter((g) => g !== "Zone WAF Write" && g !== "Notifications Write");
-    const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  token:")).toMatch(/lacks 2 required permission\(s\): "Zone WAF Write" \(Zone → Zone WAF → Edit\), "Notifications Write" \(Account → Notifications → Edit\) → edit the token/);
-    expect(run.code).toBe(1);
-  });
+    it("names each permission the token's policies lack", async () => {
+      const scenario = prodScenario();
+      scenario.token.permissionGroups = REQUIRED_TOKEN_PERMISSIONS.map((p) => p.group).filter(
+        (g) => g !== "Zone WAF Write" && g !== "Notifications Write",
+      );
+      const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
+      expect(line(run, "problem  token:")).toMatch(
+        /lacks 2 required permission\(s\): "Zone WAF Write" \(Zone → Zone WAF → Edit\), "Notifications Write" \(Account → Notifications → Edit\) → edit the token/,
+      );
+      expect(run.code).toBe(1);
+    });
 
-  it("probes each area when an account-owned token may not read its own policies, and warns that edit rights are unconfirmed", async () => {
-    const scenario = prodScenario();
-    scenario.token = { value: TOKEN, id: TOKEN_ID, owner: "account" };
-    scenario.failures = { scripts: { status: 403, code: 10000, message: "Authentication error" } };
-    const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  token:")).toMatch(/account-owned token .* cannot read 1 area\(s\) it needs: "Workers Scripts Write"/);
-    expect(line(run, "warning  token:")).toMatch(/edit rights could not be confirmed.*"Zone WAF Write"/);
-    expect(run.requests).toContain(`GET /client/v4/accounts/${prod.accountId}/tokens/verify`);
-    expect(run.code).toBe(1);
-  });
+    it("probes each area when an account-owned token may not read its own policies, and warns that edit rights are unconfirmed", async () => {
+      const scenario = prodScenario();
+      scenario.token = { value: TOKEN, id: TOKEN_ID, owner: "account" };
+      scenario.failures = {
+        scripts: { status: 403, code: 10000, message: "Authentication error" },
+      };
+      const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
+      expect(line(run, "problem  token:")).toMatch(
+        /account-owned token .* cannot read 1 area\(s\) it needs: "Workers Scripts Write"/,
+      );
+      expect(line(run, "warning  token:")).toMatch(
+        /edit rights could not be confirmed.*"Zone WAF Write"/,
+      );
+      expect(run.requests).toContain(`GET /client/v4/accounts/${prod.accountId}/tokens/verify`);
+      expect(run.code).toBe(1);
+    });
 
-  it("stops at the first line when there is no token", async () => {
-    const run = await preflight(["--stack", "prod"], {});
-    expect(lines(run)).toHaveLength(1);
-    expect(lines(run)[0]).toMatch(/^problem  token: CLOUDFLARE_API_TOKEN is not set → create an API token/);
-    expect(run.code).toBe(1);
-  });
+    it("stops at the first line when there is no token", async () => {
+      const run = await preflight(["--stack", "prod"], {});
+      expect(lines(run)).toHaveLength(1);
+      expect(lines(run)[0]).toMatch(
+        /^problem  token: CLOUDFLARE_API_TOKEN is not set → create an API token/,
+      );
+      expect(run.code).toBe(1);
+    });
 
-  it("gives one line for a wrong token (401, code 1000)", async () => {
-    const run = await against(prodScenario(), ["--stack", "prod"], "wrong-token");
-    expect(lines(run)).toEqual(["problem  token: Cloudflare refused the token (1000 Invalid API Token) → set CLOUDFLARE_API_TOKEN to a valid, active API token"]);
-    noStackTrace(run);
-    expect(run.code).toBe(1);
-  });
+    it("gives one line for a wrong token (401, code 1000)", async () => {
+      const run = await against(prodScenario(), ["--stack", "prod"], "wrong-token");
+      expect(lines(run)).toEqual([
+        "problem  token: Cloudflare refused the token (1000 Invalid API Token) → set CLOUDFLARE_API_TOKEN to a valid, active API token",
+      ]);
+      noStackTrace(run);
+      expect(run.code).toBe(1);
+    });
 
-  it("gives one line when the API is unreachable", async () => {
-    const port = await closedPort();
-    const run = await preflight(["--stack", "prod"], { CLOUDFLARE_API_TOKEN: TOKEN, CLOUDFLARE_BASE_URL: `http://127.0.0.1:${port}/client/v4` });
-    expect(lines(run)).toHaveLength(1);
-    expect(lines(run)[0]).toMatch(/^problem  token: cannot reach the Cloudflare API \(ECONNREFUSED\)/);
-    noStackTrace(run);
-    expect(run.code).toBe(1);
-  });
+    it("gives one line when the API is unreachable", async () => {
+      const port = await closedPort();
+      const run = await preflight(["--stack", "prod"], {
+        CLOUDFLARE_API_TOKEN: TOKEN,
+        CLOUDFLARE_BASE_URL: `http://127.0.0.1:${port}/client/v4`,
+      });
+      expect(lines(run)).toHaveLength(1);
+      expect(lines(run)[0]).toMatch(
+        /^problem  token: cannot reach the Cloudflare API \(ECONNREFUSED\)/,
+      );
+      noStackTrace(run);
+      expect(run.code).toBe(1);
+    });
 
-  it("gives one line when Cloudflare rate-limits (429)", async () => {
-    const run = await against({ ...prodScenario(), rateLimited: true }, ["--stack", "prod"]);
-    expect(lines(run)).toHaveLength(1);
-    expect(lines(run)[0]).toMatch(/^problem  token: Cloudflare rate-limited the request .* \(971 Please wait/);
-    noStackTrace(run);
-    expect(run.code).toBe(1);
-  });
+    it("gives one line when Cloudflare rate-limits (429)", async () => {
+      const run = await against({ ...prodScenario(), rateLimited: true }, ["--stack", "prod"]);
+      expect(lines(run)).toHaveLength(1);
+      expect(lines(run)[0]).toMatch(
+        /^problem  token: Cloudflare rate-limited the request .* \(971 Please wait/,
+      );
+      noStackTrace(run);
+      expect(run.code).toBe(1);
+    });
 
-  it("gives one line for the area the token may not read (403)", async () => {
-    const run = await against({ ...prodScenario(), failures: { routes: { status: 403, code: 10000, message: "Authentication error" } } }, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  worker-route:")).toBe(
-      'problem  worker-route: the token may not read the zone\'s Worker routes (10000 Authentication error) → give the token "Workers Routes Write" (Zone → Workers Routes → Edit) on this zone',
-    );
-    expect(lines(run).filter((l) => l.startsWith("problem"))).toHaveLength(1);
-    noStackTrace(run);
-    expect(run.code).toBe(1);
-  });
+    it("gives one line for the area the token may not read (403)", async () => {
+      const run = await against(
+        {
+          ...prodScenario(),
+          failures: { routes: { status: 403, code: 10000, message: "Authentication error" } },
+        },
+        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+      );
+      expect(line(run, "problem  worker-route:")).toBe(
+        'problem  worker-route: the token may not read the zone\'s Worker routes (10000 Authentication error) → give the token "Workers Routes Write" (Zone → Workers Routes → Edit) on this zone',
+      );
+      expect(lines(run).filter((l) => l.startsWith("problem"))).toHaveLength(1);
+      noStackTrace(run);
+      expect(run.code).toBe(1);
+    });
 
-  it("names the dashboard step when the account has no Zero Trust organization", async () => {
-    const run = await against({ ...prodScenario(), zeroTrust: false }, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  zero-trust:")).toMatch(/no Zero Trust organization .* → Cloudflare dashboard → Zero Trust: choose a team name and the Free plan \(one time; the API cannot do it\)$/);
-    expect(line(run, "ok       token:")).toBeDefined();
-    expect(run.code).toBe(1);
-  });
+    it("names the dashboard step when the account has no Zero Trust organization", async () => {
+      const run = await against({ ...prodScenario(), zeroTrust: false }, [
+        "--stack",
+        "prod",
+        "--tunnel-id",
+        TUNNEL_ID,
+      ]);
+      expect(line(run, "problem  zero-trust:")).toMatch(
+        /no Zero Trust organization .* → Cloudflare dashboard → Zero Trust: choose a team name and the Free plan \(one time; the API cannot do it\)$/,
+      );
+      expect(line(run, "ok       token:")).toBeDefined();
+      expect(run.code).toBe(1);
+    });
 
-  it("reports a zone whose name and plan differ from the stack file", async () => {
-    const run = await against({ ...prodScenario(), zone: { id: prod.zone.id, name: "example.com", plan: "pro" } }, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  zone: zone")).toMatch(/is example\.com, the stack says zone\.name: mycosoft\.com → correct voice-edge:zone → name .* in Pulumi\.prod\.yaml/);
-    expect(line(run, "problem  zone: example.com")).toMatch(/on the pro plan, the stack says zone\.plan: free → set voice-edge:zone → plan: pro in Pulumi\.prod\.yaml/);
-    expect(run.code).toBe(1);
-  });
+    it("reports a zone whose name and plan differ from the stack file", async () => {
+      const run = await against(
+        { ...prodScenario(), zone: { id: prod.zone.id, name: "example.com", plan: "pro" } },
+        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+      );
+      expect(line(run, "problem  zone: zone")).toMatch(
+        /is example\.com, the stack says zone\.name: mycosoft\.com → correct voice-edge:zone → name .* in Pulumi\.prod\.yaml/,
+      );
+      expect(line(run, "problem  zone: example.com")).toMatch(
+        /on the pro plan, the stack says zone\.plan: free → set voice-edge:zone → plan: pro in Pulumi\.prod\.yaml/,
+      );
+      expect(run.code).toBe(1);
+    });
 
-  it("reports rate-limit rules on the zone that the stack neither manages nor carries", async () => {
-    const run = await against({ ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [foreignRule] } }, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  rate-limit:")).toMatch(/1 rule\(s\) this stack neither manages nor carries .*site_login_limit "login attempts per IP" → run `npm run preflight -- --stack prod --carry-rules`/);
-    expect(run.code).toBe(1);
-  });
+    it("reports rate-limit rules on the zone that the stack neither manages nor carries", async () => {
+      const run = await against(
+        { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [foreignRule] } },
+        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+      );
+      expect(line(run, "problem  rate-limit:")).toMatch(
+        /1 rule\(s\) this stack neither manages nor carries .*site_login_limit "login attempts per IP" → run `npm run preflight -- --stack prod --carry-rules`/,
+      );
+      expect(run.code).toBe(1);
+    });
 
-  it("asks for adoptRulesetId when the zone's entry point holds none of the project's rules", async () => {
-    const run = await against({ ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [] } }, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  rate-limit:")).toMatch(new RegExp(`Cloudflare refuses to create a second one → set voice-edge:rateLimit → adoptRulesetId: ${ENTRY_POINT_ID}`));
-    expect(run.code).toBe(1);
-  });
+    it("asks for adoptRulesetId when the zone's entry point holds none of the project's rules", async () => {
+      const run = await against(
+        { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [] } },
+        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+      );
+      expect(line(run, "problem  rate-limit:")).toMatch(
+        new RegExp(
+          `Cloudflare refuses to create a second one → set voice-edge:rateLimit → adoptRulesetId: ${ENTRY_POINT_ID}`,
+        ),
+      );
+      expect(run.code).toBe(1);
+    });
 
-  it("passes an entry point that holds only the project's own rules", async () => {
-    const run = await against({ ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [ownRule] } }, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "ok       rate-limit:")).toContain(`entry point ${ENTRY_POINT_ID}: 1 rule(s) of this project, 0 carried`);
-    expect(run.code).toBe(0);
-  });
+    it("passes an entry point that holds only the project's own rules", async () => {
+      const run = await against(
+        { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [ownRule] } },
+        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+      );
+      expect(line(run, "ok       rate-limit:")).toContain(
+        `entry point ${ENTRY_POINT_ID}: 1 rule(s) of this project, 0 carried`,
+      );
+      expect(run.code).toBe(0);
+    });
 
-  it("prints, with --carry-rules, a keepRules block the stack schema accepts and the ruleset to adopt", async () => {
-    const run = await against({ ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [foreignRule] } }, ["--stack", "prod", "--carry-rules"]);
-    expect(run.code).toBe(0);
-    const block = parse(run.stdout) as { keepRules: unknown[]; adoptRulesetId: string };
-    expect(block.adoptRulesetId).toBe(ENTRY_POINT_ID);
-    expect(block.keepRules.map((rule) => keptRateLimitRuleSchema.parse(rule))).toEqual([
-      {
-        ref: "site_login_limit",
-        description: "login attempts per IP",
-        expression: '(http.request.uri.path eq "/login")',
-        action: "block",
-        enabled: true,
-        actionParameters: { response: { statusCode: 429, contentType: "text/plain", content: "slow down" } },
-        ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requestsPerPeriod: 5, mitigationTimeout: 10 },
-      },
-    ]);
-  });
+    it("prints, with --carry-rules, a keepRules block the stack schema accepts and the ruleset to adopt", async () => {
+      const run = await against(
+        { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [foreignRule] } },
+        ["--stack", "prod", "--carry-rules"],
+      );
+      expect(run.code).toBe(0);
+      const block = parse(run.stdout) as { keepRules: unknown[]; adoptRulesetId: string };
+      expect(block.adoptRulesetId).toBe(ENTRY_POINT_ID);
+      expect(block.keepRules.map((rule) => keptRateLimitRuleSchema.parse(rule))).toEqual([
+        {
+          ref: "site_login_limit",
+          description: "login attempts per IP",
+          expression: '(http.request.uri.path eq "/login")',
+          action: "block",
+          enabled: true,
+          actionParameters: {
+            response: { statusCode: 429, contentType: "text/plain", content: "slow down" },
+          },
+          ratelimit: {
+            characteristics: ["ip.src", "cf.colo.id"],
+            period: 10,
+            requestsPerPeriod: 5,
+            mitigationTimeout: 10,
+          },
+        },
+      ]);
+    });
 
-  it("reports records at the origin hostname that this project did not create", async () => {
-    const scenario = prodScenario();
-    scenario.records = scenario.records.map((r) => (r.name === prod.tunnel.originHostname ? { ...r, comment: "made by hand" } : r));
-    const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  dns:")).toMatch(/voice-origin\.mycosoft\.com already has 1 record\(s\) this project did not create: CNAME .*\(comment "made by hand"\) → delete them .* or choose another voice-edge:tunnel → originHostname/);
-    expect(run.code).toBe(1);
-  });
+    it("reports records at the origin hostname that this project did not create", async () => {
+      const scenario = prodScenario();
+      scenario.records = scenario.records.map((r) =>
+        r.name === prod.tunnel.originHostname ? { ...r, comment: "made by hand" } : r,
+      );
+      const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
+      expect(line(run, "problem  dns:")).toMatch(
+        /voice-origin\.mycosoft\.com already has 1 record\(s\) this project did not create: CNAME .*\(comment "made by hand"\) → delete them .* or choose another voice-edge:tunnel → originHostname/,
+      );
+      expect(run.code).toBe(1);
+    });
 
-  it("reports a public hostname without a proxied record when publicDns is existing", async () => {
-    const scenario = prodScenario();
-    scenario.records = scenario.records.map((r) => (r.type === "A" ? { ...r, proxied: false } : r));
-    const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  dns:")).toMatch(/publicDns: existing, but mycosoft\.com has only .*, not proxied: .* → turn on the proxy \(orange cloud\)/);
-    expect(run.code).toBe(1);
-  });
+    it("reports a public hostname without a proxied record when publicDns is existing", async () => {
+      const scenario = prodScenario();
+      scenario.records = scenario.records.map((r) =>
+        r.type === "A" ? { ...r, proxied: false } : r,
+      );
+      const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
+      expect(line(run, "problem  dns:")).toMatch(
+        /publicDns: existing, but mycosoft\.com has only .*, not proxied: .* → turn on the proxy \(orange cloud\)/,
+      );
+      expect(run.code).toBe(1);
+    });
 
-  it("reports the public hostname's route bound to another Worker", async () => {
-    const run = await against({ ...prodScenario(), routes: [{ pattern: routePattern(prod.publicHostname), script: "someone-elses-worker" }] }, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "problem  worker-route:")).toBe(
-      `problem  worker-route: the route ${routePattern(prod.publicHostname)} is bound to script someone-elses-worker, not voice-edge-prod → delete that route (dashboard → mycosoft.com → Workers Routes) or choose another voice-edge:publicHostname in Pulumi.prod.yaml`,
-    );
-    expect(run.code).toBe(1);
-  });
+    it("reports the public hostname's route bound to another Worker", async () => {
+      const run = await against(
+        {
+          ...prodScenario(),
+          routes: [{ pattern: routePattern(prod.publicHostname), script: "someone-elses-worker" }],
+        },
+        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+      );
+      expect(line(run, "problem  worker-route:")).toBe(
+        `problem  worker-route: the route ${routePattern(prod.publicHostname)} is bound to script someone-elses-worker, not voice-edge-prod → delete that route (dashboard → mycosoft.com → Workers Routes) or choose another voice-edge:publicHostname in Pulumi.prod.yaml`,
+      );
+      expect(run.code).toBe(1);
+    });
 
-  it("reports a tunnel with the stack's tunnel name that is not the stack's, and how to name the stack's own", async () => {
-    const run = await against(prodScenario(), ["--stack", "prod"]);
-    expect(line(run, "problem  tunnel:")).toMatch(
-      /a tunnel named voice-bridge-prod already exists .* Cloudflare refuses a second tunnel with the same name; .* --tunnel-id \$\(pulumi stack output tunnelId --stack prod\) → delete it .* or set voice-edge:tunnel → name/,
-    );
-    expect(run.code).toBe(1);
-  });
+    it("reports a tunnel with the stack's tunnel name that is not the stack's, and how to name the stack's own", async () => {
+      const run = await against(prodScenario(), ["--stack", "prod"]);
+      expect(line(run, "problem  tunnel:")).toMatch(
+        /a tunnel named voice-bridge-prod already exists .* Cloudflare refuses a second tunnel with the same name; .* --tunnel-id \$\(pulumi stack output tunnelId --stack prod\) → delete it .* or set voice-edge:tunnel → name/,
+      );
+      expect(run.code).toBe(1);
+    });
 
-  it("warns, without failing, when the zone's ssl is not strict", async () => {
-    const run = await against({ ...prodScenario(), ssl: "full" }, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
-    expect(line(run, "warning  ssl:")).toMatch(/zone-wide — every proxied origin on mycosoft\.com, the website's too, must then present a valid certificate .* or visitors get 526 → check the website's origin certificate before `pulumi up`; `pulumi destroy` does not switch ssl back/);
-    expect(run.code).toBe(0);
-  });
-});
+    it("warns, without failing, when the zone's ssl is not strict", async () => {
+      const run = await against({ ...prodScenario(), ssl: "full" }, [
+        "--stack",
+        "prod",
+        "--tunnel-id",
+        TUNNEL_ID,
+      ]);
+      expect(line(run, "warning  ssl:")).toMatch(
+        /zone-wide — every proxied origin on mycosoft\.com, the website's too, must then present a valid certificate .* or visitors get 526 → check the website's origin certificate before `pulumi up`; `pulumi destroy` does not switch ssl back/,
+      );
+      expect(run.code).toBe(0);
+    });
+  },
+);
 
 describe("npm run preflight against an API that never answers", () => {
   it("finishes at its bound, with one line", { timeout: 60_000 }, async () => {
-    const run = await against({ ...prodScenario(), hang: true }, ["--stack", "prod", "--timeout-ms", "1500"]);
+    const run = await against({ ...prodScenario(), hang: true }, [
+      "--stack",
+      "prod",
+      "--timeout-ms",
+      "1500",
+    ]);
     // The line that names the bound comes only from the run's own deadline (--timeout-ms) firing.
-    expect(lines(run)).toEqual(["problem  token: no answer from the Cloudflare API within 1.5 s → check the network and https://www.cloudflarestatus.com, then run preflight again"]);
+    expect(lines(run)).toEqual([
+      "problem  token: no answer from the Cloudflare API within 1.5 s → check the network and https://www.cloudflarestatus.com, then run preflight again",
+    ]);
     // One request, the token's, left unanswered: nothing retried it and no other check went on waiting.
     expect(run.requests).toEqual([expect.stringContaining("/user/tokens/verify")]);
     noStackTrace(run);
@@ -317,7 +514,15 @@ describe.concurrent("npm run preflight usage", { timeout: 120_000 }, () => {
 
   it("prints every option with --help (exit 0)", async () => {
     const run = await preflight(["--help"], {});
-    for (const option of ["--stack", "--json", "--tunnel-id", "--carry-rules", "--timeout-ms", "--help"]) expect(run.stdout).toContain(option);
+    for (const option of [
+      "--stack",
+      "--json",
+      "--tunnel-id",
+      "--carry-rules",
+      "--timeout-ms",
+      "--help",
+    ])
+      expect(run.stdout).toContain(option);
     expect(run.code).toBe(0);
   });
 });
@@ -328,7 +533,10 @@ describe("the README's preflight section", () => {
     const start = readme.indexOf("### Preflight: npm run preflight");
     const section = readme.slice(start, readme.indexOf("\n## ", start));
     expect(section.length).toBeGreaterThan(0);
-    const listed = [...section.matchAll(/^\| *`([^`]+)` *\| *(zone|account) *\|/gm)].map((m) => [m[1], m[2]]);
+    const listed = [...section.matchAll(/^\| *`([^`]+)` *\| *(zone|account) *\|/gm)].map((m) => [
+      m[1],
+      m[2],
+    ]);
     expect(listed).toEqual(REQUIRED_TOKEN_PERMISSIONS.map((p) => [p.group, p.scope]));
   });
 });

@@ -17,13 +17,35 @@ import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 const command = defineCommand({
   name: "preflight",
   options: {
-    stack: { type: "string", value: "<name>", required: true, description: `the stack to check (${knownStacks().join(", ")})` },
+    stack: {
+      type: "string",
+      value: "<name>",
+      required: true,
+      description: `the stack to check (${knownStacks().join(", ")})`,
+    },
     json: { type: "boolean", description: "print the results as a JSON array instead of lines" },
-    "tunnel-id": { type: "string", value: "<id>", defaultText: "`pulumi stack output tunnelId` when the pulumi CLI is on PATH", description: "this stack's own tunnel ID" },
-    "carry-rules": { type: "boolean", description: "print the keepRules: block (and adoptRulesetId:) for the zone's existing rate-limit rules instead of checking" },
-    "timeout-ms": { type: "string", value: "<ms>", default: String(DEFAULT_BOUND_MS), description: "bound for the whole run" },
+    "tunnel-id": {
+      type: "string",
+      value: "<id>",
+      defaultText: "`pulumi stack output tunnelId` when the pulumi CLI is on PATH",
+      description: "this stack's own tunnel ID",
+    },
+    "carry-rules": {
+      type: "boolean",
+      description:
+        "print the keepRules: block (and adoptRulesetId:) for the zone's existing rate-limit rules instead of checking",
+    },
+    "timeout-ms": {
+      type: "string",
+      value: "<ms>",
+      default: String(DEFAULT_BOUND_MS),
+      description: "bound for the whole run",
+    },
   },
-  notes: ["environment: CLOUDFLARE_API_TOKEN (required), CLOUDFLARE_BASE_URL (optional API base URL)", "exit: 0 no problem (warnings allowed), 1 a problem, 2 a usage mistake"],
+  notes: [
+    "environment: CLOUDFLARE_API_TOKEN (required), CLOUDFLARE_BASE_URL (optional API base URL)",
+    "exit: 0 no problem (warnings allowed), 1 a problem, 2 a usage mistake",
+  ],
 });
 function print(results: CheckResult[], json: boolean): number {
   if (json) console.log(JSON.stringify(results, null, 2));
@@ -35,8 +57,14 @@ export async function run(argv: string[]): Promise<number> {
   const args = command.parse(argv);
   const stack = args.stack;
   const boundMs = Number(args["timeout-ms"]);
-  if (!Number.isInteger(boundMs) || boundMs < 100 || boundMs > 600_000) throw new UsageError(`--timeout-ms "${args["timeout-ms"]}" must be a whole number of milliseconds between 100 and 600000`);
-  if (!knownStacks().includes(stack)) throw new UsageError(`unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`);
+  if (!Number.isInteger(boundMs) || boundMs < 100 || boundMs > 600_000)
+    throw new UsageError(
+      `--timeout-ms "${args["timeout-ms"]}" must be a whole number of milliseconds between 100 and 600000`,
+    );
+  if (!knownStacks().includes(stack))
+    throw new UsageError(
+      `unknown stack "${stack}": the stacks here are ${knownStacks().join(", ")}`,
+    );
   let settings: StackSettings;
   try {
     settings = loadStackSettings(stack);
@@ -51,7 +79,11 @@ export async function run(argv: string[]): Promise<number> {
       problem(
         "token",
         "CLOUDFLARE_API_TOKEN is not set",
-        `create an API token (dashboard → My Profile → API Tokens) with ${requiredPermissionsFor(settings).map((p) => `"${p.group}"`).join(", ")} and export CLOUDFLARE_API_TOKEN`,
+        `create an API token (dashboard → My Profile → API Tokens) with ${requiredPermissionsFor(
+          settings,
+        )
+          .map((p) => `"${p.group}"`)
+          .join(", ")} and export CLOUDFLARE_API_TOKEN`,
       ),
     ]);
   }
@@ -63,22 +95,50 @@ export async function run(argv: string[]): Promise<number> {
       resolve();
     }, boundMs).unref(),
   );
-  const client = preflightClient({ apiToken, baseURL: process.env.CLOUDFLARE_BASE_URL || undefined, boundMs, signal: abort.signal });
+  const client = preflightClient({
+    apiToken,
+    baseURL: process.env.CLOUDFLARE_BASE_URL || undefined,
+    boundMs,
+    signal: abort.signal,
+  });
 
   if (args["carry-rules"]) {
-    if (!settings.zone.owner) return finish([problem("carry-rules", `stack ${stack} has zone.owner: false`, "run --carry-rules for the stack that owns the zone")]);
+    if (!settings.zone.owner)
+      return finish([
+        problem(
+          "carry-rules",
+          `stack ${stack} has zone.owner: false`,
+          "run --carry-rules for the stack that owns the zone",
+        ),
+      ]);
     let entryPoint;
     try {
-      entryPoint = await Promise.race([rateLimitEntryPoint(client, settings.zone.id), deadline.then(() => Promise.reject(new Error(`no answer within ${boundMs / 1000} s`)))]);
+      entryPoint = await Promise.race([
+        rateLimitEntryPoint(client, settings.zone.id),
+        deadline.then(() => Promise.reject(new Error(`no answer within ${boundMs / 1000} s`))),
+      ]);
     } catch (error) {
       return finish([apiFailure("carry-rules", error, "the zone's http_ratelimit entry point")]);
     }
-    if (!entryPoint) return finish([problem("carry-rules", `${settings.zone.name} has no http_ratelimit entry point: there are no rules to carry`, "nothing to paste; `pulumi up` creates the entry point")]);
+    if (!entryPoint)
+      return finish([
+        problem(
+          "carry-rules",
+          `${settings.zone.name} has no http_ratelimit entry point: there are no rules to carry`,
+          "nothing to paste; `pulumi up` creates the entry point",
+        ),
+      ]);
     let carried;
     try {
       carried = carriedRules(entryPoint);
     } catch (error) {
-      return finish([problem("carry-rules", `a rule of entry point ${entryPoint.id} cannot be carried as it is: ${(error as Error).message.split("\n")[0]}`, "edit or remove that rule in the dashboard (Security → WAF → Rate limiting rules), then run --carry-rules again")]);
+      return finish([
+        problem(
+          "carry-rules",
+          `a rule of entry point ${entryPoint.id} cannot be carried as it is: ${(error as Error).message.split("\n")[0]}`,
+          "edit or remove that rule in the dashboard (Security → WAF → Rate limiting rules), then run --carry-rules again",
+        ),
+      ]);
     }
     console.log(args.json ? JSON.stringify(carried, null, 2) : carriedRulesYaml(stack, carried));
     return 0;
@@ -90,7 +150,10 @@ export async function run(argv: string[]): Promise<number> {
     client,
     stack,
     settings,
-    tunnelId: () => (tunnelIdOption !== undefined ? Promise.resolve(tunnelIdOption) : (pulumiTunnelId ??= tunnelIdFromPulumi(stack))),
+    tunnelId: () =>
+      tunnelIdOption !== undefined
+        ? Promise.resolve(tunnelIdOption)
+        : (pulumiTunnelId ??= tunnelIdFromPulumi(stack)),
   };
   return finish(await runPreflight(context, boundMs, deadline));
 }

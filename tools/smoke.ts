@@ -18,13 +18,41 @@ const fail = (reason: string): never => {
 const command = defineCommand({
   name: "smoke",
   options: {
-    url: { type: "string", value: "<ws(s)://host/voice/ws>", required: true, description: "the edge's WebSocket URL" },
-    token: { type: "string", value: "<jwt>", defaultText: "$VOICE_EDGE_TOKEN", description: 'the bearer token (locally: --token "$(npm run --silent token)")' },
+    url: {
+      type: "string",
+      value: "<ws(s)://host/voice/ws>",
+      required: true,
+      description: "the edge's WebSocket URL",
+    },
+    token: {
+      type: "string",
+      value: "<jwt>",
+      defaultText: "$VOICE_EDGE_TOKEN",
+      description: 'the bearer token (locally: --token "$(npm run --silent token)")',
+    },
     "no-token": { type: "boolean", description: "connect without a token (a stack with auth off)" },
-    origin: { type: "string", value: "<origin>", defaultText: "the URL's http(s) origin", description: "the Origin header, as a browser page would send it" },
-    protocol: { type: "string", value: "<subprotocol>", default: "voice.v1", description: "the subprotocol the edge must select" },
-    "no-handshake": { type: "boolean", description: "do not wait for the bridge's 0x00 handshake frame" },
-    "timeout-ms": { type: "string", value: "<ms>", default: "10000", description: "bound for each step" },
+    origin: {
+      type: "string",
+      value: "<origin>",
+      defaultText: "the URL's http(s) origin",
+      description: "the Origin header, as a browser page would send it",
+    },
+    protocol: {
+      type: "string",
+      value: "<subprotocol>",
+      default: "voice.v1",
+      description: "the subprotocol the edge must select",
+    },
+    "no-handshake": {
+      type: "boolean",
+      description: "do not wait for the bridge's 0x00 handshake frame",
+    },
+    "timeout-ms": {
+      type: "string",
+      value: "<ms>",
+      default: "10000",
+      description: "bound for each step",
+    },
   },
   notes: ["exit: 0 ok, 1 the edge failed a step, 2 a usage mistake"],
 });
@@ -32,7 +60,9 @@ const command = defineCommand({
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 export function tokenProblem(token: string): string | undefined {
   if (JWT_SHAPE.test(token)) return undefined;
-  const why = /\s/.test(token) ? "it contains spaces or line breaks" : "it is not three base64url parts joined by dots";
+  const why = /\s/.test(token)
+    ? "it contains spaces or line breaks"
+    : "it is not three base64url parts joined by dots";
   return `is not a JWT (${why}): use npm run --silent token (without --silent, npm prints its own lines into the token)`;
 }
 
@@ -47,13 +77,25 @@ async function timed<T>(timings: Timings, label: string, step: () => Promise<T>)
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new SmokeFailure(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    promise,
+    new Promise<never>(
+      (_, reject) =>
+        (timer = setTimeout(() => reject(new SmokeFailure(`${what} within ${ms} ms`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Whether something on host:port completes a TLS handshake (certificate unchecked): the answer to "ws:// but the server wanted TLS?". */
 function speaksTls(url: URL, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host: url.hostname, port: Number(url.port || 80), ...(isIP(url.hostname) ? {} : { servername: url.hostname }), rejectUnauthorized: false, timeout: timeoutMs });
+    const socket = tlsConnect({
+      host: url.hostname,
+      port: Number(url.port || 80),
+      ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
+      rejectUnauthorized: false,
+      timeout: timeoutMs,
+    });
     const done = (answer: boolean) => {
       socket.destroy();
       resolve(answer);
@@ -71,7 +113,10 @@ const PLAIN_TO_TLS_BODY = /plain HTTP request was sent to HTTPS port/i;
 /** Whether host:port answers plain HTTP (and is not a TLS server saying it wants TLS): the answer to "wss:// but the server is plain?". */
 async function answersPlainHttp(url: URL, timeoutMs: number): Promise<boolean> {
   try {
-    const response = await fetch(`http://${url.host}${HEALTH_PATH}`, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
+    const response = await fetch(`http://${url.host}${HEALTH_PATH}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: "manual",
+    });
     return !PLAIN_TO_TLS_BODY.test(await response.text());
   } catch {
     return false;
@@ -87,16 +132,29 @@ function plainToTls(url: URL): string {
 }
 
 function describeSocketError(error: NodeJS.ErrnoException, url: URL): string {
-  if (url.protocol === "wss:" && (error.code === "EPROTO" || error.code?.startsWith("ERR_SSL_")) && TLS_TO_PLAIN.test(`${error.code} ${error.message}`)) {
+  if (
+    url.protocol === "wss:" &&
+    (error.code === "EPROTO" || error.code?.startsWith("ERR_SSL_")) &&
+    TLS_TO_PLAIN.test(`${error.code} ${error.message}`)
+  ) {
     return tlsToPlain(url);
   }
-  if (error.code === "ECONNREFUSED") return `cannot connect to ${url.host}: connection refused (is the edge running?)`;
+  if (error.code === "ECONNREFUSED")
+    return `cannot connect to ${url.host}: connection refused (is the edge running?)`;
   if (error.code === "ENOTFOUND") return `cannot resolve ${url.hostname}`;
   return `connection to ${url.host} failed: ${error.code ?? error.message}`;
 }
 
-function open(url: URL, protocols: string[], origin: string, timeoutMs: number): Promise<{ socket: WebSocket; frames: BinaryFrames }> {
-  const socket = new WebSocket(url, protocols, { headers: { Origin: origin }, handshakeTimeout: timeoutMs });
+function open(
+  url: URL,
+  protocols: string[],
+  origin: string,
+  timeoutMs: number,
+): Promise<{ socket: WebSocket; frames: BinaryFrames }> {
+  const socket = new WebSocket(url, protocols, {
+    headers: { Origin: origin },
+    handshakeTimeout: timeoutMs,
+  });
   const frames = new BinaryFrames(socket);
   return new Promise((resolve, reject) => {
     socket.once("open", () => resolve({ socket, frames }));
@@ -122,15 +180,22 @@ function open(url: URL, protocols: string[], origin: string, timeoutMs: number):
           code = body.slice(0, 80).replace(/\s+/g, " ");
         }
         socket.terminate();
-        if (url.protocol === "ws:" && response.statusCode === 400 && PLAIN_TO_TLS_BODY.test(body)) return reject(new SmokeFailure(plainToTls(url)));
-        reject(new SmokeFailure(`upgrade refused: HTTP ${response.statusCode}${code ? ` ${code}` : ""}`));
+        if (url.protocol === "ws:" && response.statusCode === 400 && PLAIN_TO_TLS_BODY.test(body))
+          return reject(new SmokeFailure(plainToTls(url)));
+        reject(
+          new SmokeFailure(`upgrade refused: HTTP ${response.statusCode}${code ? ` ${code}` : ""}`),
+        );
       });
     });
     socket.once("error", async (error: NodeJS.ErrnoException) => {
       if (error instanceof SmokeFailure) return reject(error);
       // A TLS server handed plain HTTP resets the connection or answers with TLS bytes: ask it for a handshake.
-      const garbled = error.code === "ECONNRESET" || error.code?.startsWith("HPE_") || /socket hang up/.test(error.message);
-      if (url.protocol === "ws:" && garbled && (await speaksTls(url, Math.min(timeoutMs, 1000)))) return reject(new SmokeFailure(plainToTls(url)));
+      const garbled =
+        error.code === "ECONNRESET" ||
+        error.code?.startsWith("HPE_") ||
+        /socket hang up/.test(error.message);
+      if (url.protocol === "ws:" && garbled && (await speaksTls(url, Math.min(timeoutMs, 1000))))
+        return reject(new SmokeFailure(plainToTls(url)));
       reject(new SmokeFailure(describeSocketError(error, url)));
     });
   });
@@ -153,7 +218,9 @@ class BinaryFrames {
       this.waiter = undefined;
     });
     socket.on("close", (code: number, reason: Buffer) => {
-      this.closed = new SmokeFailure(`the session closed early with ${code}${reason.length ? ` ${reason.toString()}` : ""}`);
+      this.closed = new SmokeFailure(
+        `the session closed early with ${code}${reason.length ? ` ${reason.toString()}` : ""}`,
+      );
       this.waiter?.reject(this.closed);
     });
   }
@@ -174,31 +241,47 @@ async function smoke(args: ReturnType<typeof command.parse>): Promise<void> {
   } catch {
     throw new UsageError(`--url "${args.url}" is not a URL`);
   }
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new UsageError(`--url must start with ws:// or wss://, got ${url.protocol}`);
-  if (url.pathname !== WS_PATH) throw new UsageError(`--url path must be ${WS_PATH}, got ${url.pathname}`);
+  if (url.protocol !== "ws:" && url.protocol !== "wss:")
+    throw new UsageError(`--url must start with ws:// or wss://, got ${url.protocol}`);
+  if (url.pathname !== WS_PATH)
+    throw new UsageError(`--url path must be ${WS_PATH}, got ${url.pathname}`);
   const timeoutMs = Number(args["timeout-ms"]);
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout-ms "${args["timeout-ms"]}" is not a positive integer`);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
+    throw new UsageError(`--timeout-ms "${args["timeout-ms"]}" is not a positive integer`);
   const httpOrigin = `${url.protocol === "wss:" ? "https:" : "http:"}//${url.host}`;
   const origin = args.origin ?? httpOrigin;
   const token = args.token ?? process.env.VOICE_EDGE_TOKEN;
-  if (!token && !args["no-token"]) throw new UsageError('no token: pass --token <jwt> or set VOICE_EDGE_TOKEN (locally: --token "$(npm run --silent token)"), or --no-token for a stack with auth off');
+  if (!token && !args["no-token"])
+    throw new UsageError(
+      'no token: pass --token <jwt> or set VOICE_EDGE_TOKEN (locally: --token "$(npm run --silent token)"), or --no-token for a stack with auth off',
+    );
   const problem = token ? tokenProblem(token) : undefined;
-  if (problem) throw new UsageError(`${args.token !== undefined ? "--token" : "VOICE_EDGE_TOKEN"} ${problem}`);
+  if (problem)
+    throw new UsageError(`${args.token !== undefined ? "--token" : "VOICE_EDGE_TOKEN"} ${problem}`);
 
   const protocols = [args.protocol, ...(token ? [`${BEARER_PROTOCOL_PREFIX}${token}`] : [])];
-  const { socket, frames } = await timed(timings, "upgrade to 101", () => withTimeout(open(url, protocols, origin, timeoutMs), timeoutMs, "no 101"));
+  const { socket, frames } = await timed(timings, "upgrade to 101", () =>
+    withTimeout(open(url, protocols, origin, timeoutMs), timeoutMs, "no 101"),
+  );
   try {
-    if (socket.protocol !== args.protocol) fail(`the 101 selected subprotocol "${socket.protocol}", expected "${args.protocol}"`);
+    if (socket.protocol !== args.protocol)
+      fail(`the 101 selected subprotocol "${socket.protocol}", expected "${args.protocol}"`);
     if (!args["no-handshake"]) {
-      const first = await timed(timings, "bridge handshake frame", () => withTimeout(frames.next(), timeoutMs, "no 0x00 handshake frame from the bridge"));
-      if (first.length !== 1 || first[0] !== 0x00) fail(`the bridge's first frame was not the 0x00 handshake (got ${first.length} bytes starting ${first[0]})`);
+      const first = await timed(timings, "bridge handshake frame", () =>
+        withTimeout(frames.next(), timeoutMs, "no 0x00 handshake frame from the bridge"),
+      );
+      if (first.length !== 1 || first[0] !== 0x00)
+        fail(
+          `the bridge's first frame was not the 0x00 handshake (got ${first.length} bytes starting ${first[0]})`,
+        );
     }
     const frame = Buffer.concat([Buffer.from([0x01]), randomBytes(639)]);
     const reply = await timed(timings, "binary round trip (640 B)", () => {
       socket.send(frame);
       return withTimeout(frames.next(), timeoutMs, "no binary frame back");
     });
-    if (!reply.equals(frame)) console.log("note: the bridge answered with a different frame (not an echo)");
+    if (!reply.equals(frame))
+      console.log("note: the bridge answered with a different frame (not an echo)");
     await timed(timings, "close 1000", () => {
       const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
       socket.close(1000, "smoke test done");
@@ -215,11 +298,18 @@ async function smoke(args: ReturnType<typeof command.parse>): Promise<void> {
       return fail(`health check failed: ${(error as Error).message}`);
     }
   });
-  const body = (await health.json().catch(() => ({}))) as { status?: string; bridge?: { latencyMs?: number } };
-  if (health.status !== 200 || body.status !== "ok") fail(`health answered ${health.status} ${body.status ?? ""}`.trim());
+  const body = (await health.json().catch(() => ({}))) as {
+    status?: string;
+    bridge?: { latencyMs?: number };
+  };
+  if (health.status !== 200 || body.status !== "ok")
+    fail(`health answered ${health.status} ${body.status ?? ""}`.trim());
 
-  console.log(`smoke: ok — ${url.origin}${WS_PATH} (protocol ${socket.protocol}, bridge health ${body.bridge?.latencyMs ?? "?"} ms)`);
-  for (const [label, ms] of timings) console.log(`  ${label.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms`);
+  console.log(
+    `smoke: ok — ${url.origin}${WS_PATH} (protocol ${socket.protocol}, bridge health ${body.bridge?.latencyMs ?? "?"} ms)`,
+  );
+  for (const [label, ms] of timings)
+    console.log(`  ${label.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms`);
 }
 
 export async function run(argv: string[]): Promise<number> {

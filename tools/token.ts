@@ -23,12 +23,38 @@ const command = defineCommand({
   name: "token",
   invocation: "npm run --silent token --",
   options: {
-    stack: { type: "string", value: "<name>", default: "staging", description: "the stack whose issuer and audience the token carries" },
-    sub: { type: "string", value: "<subject>", default: "local-dev", description: "the token's subject" },
-    ttl: { type: "string", value: "<lifetime>", default: "1h", description: "lifetime: seconds, or a number with s, m, h or d (90, 10m, 1h, 7d); at most 7 days" },
-    aud: { type: "string", value: "<audience>", defaultText: "the stack's", description: "audience" },
+    stack: {
+      type: "string",
+      value: "<name>",
+      default: "staging",
+      description: "the stack whose issuer and audience the token carries",
+    },
+    sub: {
+      type: "string",
+      value: "<subject>",
+      default: "local-dev",
+      description: "the token's subject",
+    },
+    ttl: {
+      type: "string",
+      value: "<lifetime>",
+      default: "1h",
+      description:
+        "lifetime: seconds, or a number with s, m, h or d (90, 10m, 1h, 7d); at most 7 days",
+    },
+    aud: {
+      type: "string",
+      value: "<audience>",
+      defaultText: "the stack's",
+      description: "audience",
+    },
     iss: { type: "string", value: "<issuer>", defaultText: "the stack's", description: "issuer" },
-    "secret-env": { type: "string", value: "<VAR>", defaultText: "the local development secret", description: "sign with the HS256 secret in this environment variable" },
+    "secret-env": {
+      type: "string",
+      value: "<VAR>",
+      defaultText: "the local development secret",
+      description: "sign with the HS256 secret in this environment variable",
+    },
   },
   notes: ["prints one JWT and nothing else; exit 2 for a usage mistake"],
 });
@@ -38,7 +64,11 @@ function fail(message: string): never {
 
 export async function run(argv: string[]): Promise<number> {
   const args = command.parse(argv);
-  const lifetime = parseLifetime(args.ttl) ?? fail(`--ttl "${args.ttl}" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)`);
+  const lifetime =
+    parseLifetime(args.ttl) ??
+    fail(
+      `--ttl "${args.ttl}" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)`,
+    );
 
   let auth;
   try {

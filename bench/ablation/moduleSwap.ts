@@ -17,14 +17,26 @@ const SOURCE_EXTENSIONS = ["", ".ts", "/index.ts"];
  * sources). The build fails naming any module of `mustReach` (default: all of `swaps`) that no
  * import reached, so a moved or renamed module cannot leave a rung measuring the whole edge unnoticed.
  */
-export function moduleSwapPlugin(swaps: ModuleSwaps, options: { projectRoot: string; root: string; mustReach?: string[] }): Plugin {
-  const wanted = new Map(Object.entries(swaps).map(([module, standIn]) => [resolve(options.projectRoot, module), resolve(options.projectRoot, standIn)]));
+export function moduleSwapPlugin(
+  swaps: ModuleSwaps,
+  options: { projectRoot: string; root: string; mustReach?: string[] },
+): Plugin {
+  const wanted = new Map(
+    Object.entries(swaps).map(([module, standIn]) => [
+      resolve(options.projectRoot, module),
+      resolve(options.projectRoot, standIn),
+    ]),
+  );
   for (const [module, standIn] of wanted) {
-    if (!existsSync(module)) throw new Error(`the module ${relative(options.projectRoot, module)} does not exist`);
-    if (!existsSync(standIn)) throw new Error(`the stand-in ${relative(options.projectRoot, standIn)} does not exist`);
+    if (!existsSync(module))
+      throw new Error(`the module ${relative(options.projectRoot, module)} does not exist`);
+    if (!existsSync(standIn))
+      throw new Error(`the stand-in ${relative(options.projectRoot, standIn)} does not exist`);
   }
   const root = resolve(options.root);
-  const mustReach = (options.mustReach ?? Object.keys(swaps)).map((module) => resolve(options.projectRoot, module));
+  const mustReach = (options.mustReach ?? Object.keys(swaps)).map((module) =>
+    resolve(options.projectRoot, module),
+  );
   return {
     name: "bench-module-swaps",
     setup(build) {
@@ -46,7 +58,11 @@ export function moduleSwapPlugin(swaps: ModuleSwaps, options: { projectRoot: str
         if (result.errors.length > 0) return;
         const unreached = mustReach.filter((module) => !reached.has(module));
         if (unreached.length > 0) {
-          return { errors: unreached.map((module) => ({ text: `nothing under ${relative(options.projectRoot, root)} imports ${relative(options.projectRoot, module)} any more` })) };
+          return {
+            errors: unreached.map((module) => ({
+              text: `nothing under ${relative(options.projectRoot, root)} imports ${relative(options.projectRoot, module)} any more`,
+            })),
+          };
         }
         return undefined;
       });

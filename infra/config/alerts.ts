@@ -1,12 +1,28 @@
 import { z } from "zod";
 import { bridgeWatchSettingsSchema } from "../../worker/src/bridgeWatch/bindings";
 import { PROJECT, type Problem } from "./errors";
-import { ALERT_TYPES, ALL_ALERT_TYPES, defaultAlertTypes, PLAN_LIMITS, type AlertType, type ZonePlan } from "./planLimits";
+import {
+  ALERT_TYPES,
+  ALL_ALERT_TYPES,
+  defaultAlertTypes,
+  PLAN_LIMITS,
+  type AlertType,
+  type ZonePlan,
+} from "./planLimits";
 
 export const alertsSchema = z.strictObject({
   emails: z.array(z.email()).default([]),
   /** PagerDuty destinations connected in the dashboard (Notifications → Destinations), by ID. */
-  pagerdutyIds: z.array(z.string().regex(/^[0-9a-f-]{32,36}$/, "must be a PagerDuty destination ID (Notifications → Destinations)")).default([]),
+  pagerdutyIds: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^[0-9a-f-]{32,36}$/,
+          "must be a PagerDuty destination ID (Notifications → Destinations)",
+        ),
+    )
+    .default([]),
   /** A Slack URL carries its credential in the path: the webhook is the secret `alertWebhookUrl`. */
   webhookUrl: z
     .unknown()
@@ -26,7 +42,11 @@ export const alertsSchema = z.strictObject({
 /** What the alert rules read of a stack. */
 export interface AlertRuleInput {
   zone: { plan: ZonePlan };
-  alerts: { types?: readonly AlertType[]; emails: readonly string[]; pagerdutyIds: readonly string[] };
+  alerts: {
+    types?: readonly AlertType[];
+    emails: readonly string[];
+    pagerdutyIds: readonly string[];
+  };
 }
 
 /** Whether the webhook secret is set (its value is never read into a message). */
@@ -43,13 +63,24 @@ export function alertTypesOf(settings: AlertRuleInput): AlertType[] {
 export function validateAlertTypesForPlan(settings: AlertRuleInput): Problem[] {
   const limits = PLAN_LIMITS[settings.zone.plan];
   return (settings.alerts.types ?? []).flatMap((type, index) =>
-    limits.alertTypes.includes(type) ? [] : [{ path: ["alerts", "types", index], message: `${type} is not available on the ${settings.zone.plan} plan (allowed: ${limits.alertTypes.join(", ")})` }],
+    limits.alertTypes.includes(type)
+      ? []
+      : [
+          {
+            path: ["alerts", "types", index],
+            message: `${type} is not available on the ${settings.zone.plan} plan (allowed: ${limits.alertTypes.join(", ")})`,
+          },
+        ],
   );
 }
 
 /** The bridge probe is the Worker's own, and the Worker can notify only a webhook. */
-export function validateBridgeProbeWebhook(settings: AlertRuleInput, secrets: AlertSecretsInput): Problem[] {
-  if (secrets.alertWebhookUrl || !alertTypesOf(settings).includes(ALERT_TYPES.bridgeProbe)) return [];
+export function validateBridgeProbeWebhook(
+  settings: AlertRuleInput,
+  secrets: AlertSecretsInput,
+): Problem[] {
+  if (secrets.alertWebhookUrl || !alertTypesOf(settings).includes(ALERT_TYPES.bridgeProbe))
+    return [];
   const why = settings.alerts.types
     ? "alerts.types includes bridge_probe"
     : `bridge_probe is the ${settings.zone.plan} plan's alert on a failing bridge (the plan has no Cloudflare notification for 5XX)`;
@@ -62,8 +93,16 @@ export function validateBridgeProbeWebhook(settings: AlertRuleInput, secrets: Al
 }
 
 /** An alert nobody receives is no alert. */
-export function validateAlertMechanism(settings: AlertRuleInput, secrets: AlertSecretsInput): Problem[] {
+export function validateAlertMechanism(
+  settings: AlertRuleInput,
+  secrets: AlertSecretsInput,
+): Problem[] {
   const { emails, pagerdutyIds } = settings.alerts;
   if (emails.length > 0 || pagerdutyIds.length > 0 || secrets.alertWebhookUrl) return [];
-  return [{ path: ["alerts"], message: `needs at least one mechanism: alerts.emails, alerts.pagerdutyIds or the secret ${PROJECT}:alertWebhookUrl` }];
+  return [
+    {
+      path: ["alerts"],
+      message: `needs at least one mechanism: alerts.emails, alerts.pagerdutyIds or the secret ${PROJECT}:alertWebhookUrl`,
+    },
+  ];
 }

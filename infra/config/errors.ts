@@ -12,7 +12,9 @@ export class StackConfigError extends Error {
     readonly source: string,
     readonly problems: string[],
   ) {
-    super(`Invalid configuration for stack "${stack}" (${source}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(
+      `Invalid configuration for stack "${stack}" (${source}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
     this.name = "StackConfigError";
   }
 }
@@ -30,11 +32,20 @@ export function describeProblem(problem: Problem): string {
 
 /** A zod issue as problems; an unknown key is named itself, one line each. */
 export function problemsOf(issue: z.core.$ZodIssue): Problem[] {
-  if (issue.code === "unrecognized_keys") return issue.keys.map((key) => ({ path: [...issue.path.map(String), key], message: "unknown key" }));
+  if (issue.code === "unrecognized_keys")
+    return issue.keys.map((key) => ({
+      path: [...issue.path.map(String), key],
+      message: "unknown key",
+    }));
   return [{ path: issue.path.map(String), message: issue.message }];
 }
 
 /** Adds each validator's problems to a zod refinement, under `prefix`. */
-export function addProblems(ctx: z.core.$RefinementCtx, problems: Problem[], prefix: (string | number)[] = []): void {
-  for (const problem of problems) ctx.addIssue({ code: "custom", path: [...prefix, ...problem.path], message: problem.message });
+export function addProblems(
+  ctx: z.core.$RefinementCtx,
+  problems: Problem[],
+  prefix: (string | number)[] = [],
+): void {
+  for (const problem of problems)
+    ctx.addIssue({ code: "custom", path: [...prefix, ...problem.path], message: problem.message });
 }

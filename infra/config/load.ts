@@ -1,11 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
-import { API_TOKEN_KEY, PROJECT, SECRET_KEYS, StackConfigError, parseStackSecrets, parseStackSettings, plaintextSecretProblem, zoneOwnerConflict, type StackConfig } from "./schema";
+import {
+  API_TOKEN_KEY,
+  PROJECT,
+  SECRET_KEYS,
+  StackConfigError,
+  parseStackSecrets,
+  parseStackSettings,
+  plaintextSecretProblem,
+  zoneOwnerConflict,
+  type StackConfig,
+} from "./schema";
 import { otherZoneOwner, stackFileName } from "./stackFiles";
 
 export { API_TOKEN_KEY };
 
 // Pulumi's own check of which config keys were set with --secret (public at run time, untyped).
-const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean })
+  .isConfigSecret;
 
 function decode(raw: string): unknown {
   try {
@@ -37,8 +48,10 @@ export function loadStackConfig(): StackConfig & { apiToken?: pulumi.Output<stri
       settingsValues[name] = decode(raw);
     }
   }
-  if (all[API_TOKEN_KEY] !== undefined && isConfigSecret && !isConfigSecret(API_TOKEN_KEY)) plaintextSecrets.push(API_TOKEN_KEY);
-  if (plaintextSecrets.length > 0) throw new StackConfigError(stack, source, plaintextSecrets.map(plaintextSecretProblem));
+  if (all[API_TOKEN_KEY] !== undefined && isConfigSecret && !isConfigSecret(API_TOKEN_KEY))
+    plaintextSecrets.push(API_TOKEN_KEY);
+  if (plaintextSecrets.length > 0)
+    throw new StackConfigError(stack, source, plaintextSecrets.map(plaintextSecretProblem));
 
   const settings = parseStackSettings(stack, source, settingsValues);
   const secrets = parseStackSecrets(stack, source, settings, secretValues);
@@ -47,5 +60,9 @@ export function loadStackConfig(): StackConfig & { apiToken?: pulumi.Output<stri
     if (owner) throw new StackConfigError(stack, source, [zoneOwnerConflict(settings, owner)]);
   }
   const apiToken = all[API_TOKEN_KEY];
-  return { settings, secrets, apiToken: apiToken === undefined ? undefined : pulumi.secret(apiToken) };
+  return {
+    settings,
+    secrets,
+    apiToken: apiToken === undefined ? undefined : pulumi.secret(apiToken),
+  };
 }

@@ -42,7 +42,8 @@ export const ALERT_TYPES = {
 export type AlertType = (typeof ALERT_TYPES)[keyof typeof ALERT_TYPES];
 export const ALL_ALERT_TYPES = Object.values(ALERT_TYPES) as [AlertType, ...AlertType[]];
 
-const { tunnel, serviceTokenExpiry, healthCheck, originErrorRate, advancedErrorRate, bridgeProbe } = ALERT_TYPES;
+const { tunnel, serviceTokenExpiry, healthCheck, originErrorRate, advancedErrorRate, bridgeProbe } =
+  ALERT_TYPES;
 
 export const PLAN_LIMITS: Record<ZonePlan, PlanLimits> = {
   free: {
@@ -78,8 +79,21 @@ export const PLAN_LIMITS: Record<ZonePlan, PlanLimits> = {
     mitigationTimeouts: [10, 60, 120, 300, 600, 3600, 86400],
     fields: ["path", "host"],
     regex: true,
-    alertTypes: [tunnel, serviceTokenExpiry, healthCheck, originErrorRate, advancedErrorRate, bridgeProbe],
-    defaultAlertTypes: [tunnel, serviceTokenExpiry, healthCheck, originErrorRate, advancedErrorRate],
+    alertTypes: [
+      tunnel,
+      serviceTokenExpiry,
+      healthCheck,
+      originErrorRate,
+      advancedErrorRate,
+      bridgeProbe,
+    ],
+    defaultAlertTypes: [
+      tunnel,
+      serviceTokenExpiry,
+      healthCheck,
+      originErrorRate,
+      advancedErrorRate,
+    ],
   },
 };
 

@@ -14,7 +14,10 @@ const rateLimitRuleSchema = z.strictObject({
   requestsPerPeriod: z.int().min(1).max(1_000_000).default(10),
   period: z
     .int()
-    .refine((period) => (RATE_LIMIT_PERIODS as readonly number[]).includes(period), `must be one of ${RATE_LIMIT_PERIODS.join(", ")} seconds`)
+    .refine(
+      (period) => (RATE_LIMIT_PERIODS as readonly number[]).includes(period),
+      `must be one of ${RATE_LIMIT_PERIODS.join(", ")} seconds`,
+    )
     .default(10),
   mitigationTimeout: z.int().min(0).max(86_400).default(10),
 });
@@ -26,7 +29,13 @@ const rateLimitRuleSchema = z.strictObject({
  * these from the zone in this form.
  */
 export const keptRateLimitRuleSchema = z.strictObject({
-  ref: z.string().min(1).refine((ref) => !isManagedRuleRef(ref), `must not start with ${MANAGED_RULE_REF_PREFIX}: that prefix marks this project's own rules`),
+  ref: z
+    .string()
+    .min(1)
+    .refine(
+      (ref) => !isManagedRuleRef(ref),
+      `must not start with ${MANAGED_RULE_REF_PREFIX}: that prefix marks this project's own rules`,
+    ),
   description: z.string().optional(),
   expression: z.string().min(1),
   action: z.enum(["block", "challenge", "js_challenge", "managed_challenge", "log"]),
@@ -53,7 +62,13 @@ export const rateLimitSchema = z.strictObject({
    * The ID of the zone's existing `http_ratelimit` entry-point ruleset, for the `pulumi up` that
    * adopts it into the stack (imported, then updated to keepRules + rules); remove it afterwards.
    */
-  adoptRulesetId: z.string().regex(/^[0-9a-f]{32}$/, "must be the ruleset ID: 32 lowercase hex characters (npm run preflight prints it)").optional(),
+  adoptRulesetId: z
+    .string()
+    .regex(
+      /^[0-9a-f]{32}$/,
+      "must be the ruleset ID: 32 lowercase hex characters (npm run preflight prints it)",
+    )
+    .optional(),
 });
 
 export type RateLimitSettings = z.infer<typeof rateLimitSchema>;
@@ -62,13 +77,22 @@ type RateLimitRule = RateLimitSettings["rules"][number];
 /** What the rate-limit rules read of a stack. */
 export interface RateLimitRuleInput {
   zone: { plan: ZonePlan; owner: boolean };
-  rateLimit?: { rules: readonly Pick<RateLimitRule, "period" | "mitigationTimeout" | "paths" | "hosts">[]; keepRules: readonly Pick<KeptRateLimitRule, "ref">[] };
+  rateLimit?: {
+    rules: readonly Pick<RateLimitRule, "period" | "mitigationTimeout" | "paths" | "hosts">[];
+    keepRules: readonly Pick<KeptRateLimitRule, "ref">[];
+  };
 }
 
 /** The zone has one `http_ratelimit` entry point, declared by the stack that owns the zone. */
 export function validateRateLimitOwnership(settings: RateLimitRuleInput): Problem[] {
   if (!settings.rateLimit || settings.zone.owner) return [];
-  return [{ path: ["rateLimit"], message: "only the stack with zone.owner: true declares the zone's rate-limit ruleset; move these rules there" }];
+  return [
+    {
+      path: ["rateLimit"],
+      message:
+        "only the stack with zone.owner: true declares the zone's rate-limit ruleset; move these rules there",
+    },
+  ];
 }
 
 /** This project's rules and the kept ones share the plan's rule count. */
@@ -77,14 +101,31 @@ export function validateRateLimitRuleCount(settings: RateLimitRuleInput): Proble
   const kept = settings.rateLimit?.keepRules ?? [];
   const allowed = PLAN_LIMITS[settings.zone.plan].rateLimitRules;
   if (rules.length + kept.length <= allowed) return [];
-  const keptText = kept.length > 0 ? ` and keepRules ${kept.length} (${kept.length + rules.length} in the zone's ruleset)` : "";
-  return [{ path: ["rateLimit", "rules"], message: `has ${rules.length} rules${keptText}; the ${settings.zone.plan} plan allows ${allowed}` }];
+  const keptText =
+    kept.length > 0
+      ? ` and keepRules ${kept.length} (${kept.length + rules.length} in the zone's ruleset)`
+      : "";
+  return [
+    {
+      path: ["rateLimit", "rules"],
+      message: `has ${rules.length} rules${keptText}; the ${settings.zone.plan} plan allows ${allowed}`,
+    },
+  ];
 }
 
 /** A ruleset's refs are unique: a second rule with the same ref would replace the first. */
 export function validateKeptRuleRefs(settings: RateLimitRuleInput): Problem[] {
   const refs = (settings.rateLimit?.keepRules ?? []).map((rule) => rule.ref);
-  return refs.flatMap((ref, index) => (refs.indexOf(ref) === index ? [] : [{ path: ["rateLimit", "keepRules", index, "ref"], message: `${ref} appears twice; refs are unique within a ruleset` }]));
+  return refs.flatMap((ref, index) =>
+    refs.indexOf(ref) === index
+      ? []
+      : [
+          {
+            path: ["rateLimit", "keepRules", index, "ref"],
+            message: `${ref} appears twice; refs are unique within a ruleset`,
+          },
+        ],
+  );
 }
 
 /** Each rule's period, mitigation timeout and expression fields are ones the zone's plan offers. */
@@ -94,13 +135,23 @@ export function validateRateLimitRulesForPlan(settings: RateLimitRuleInput): Pro
   return (settings.rateLimit?.rules ?? []).flatMap((rule, index) => {
     const at = (key: string) => ["rateLimit", "rules", index, key];
     const problems: Problem[] = [];
-    if (!limits.periods.includes(rule.period)) problems.push({ path: at("period"), message: `${rule.period} s is not available on ${plan} (allowed: ${limits.periods.join(", ")})` });
+    if (!limits.periods.includes(rule.period))
+      problems.push({
+        path: at("period"),
+        message: `${rule.period} s is not available on ${plan} (allowed: ${limits.periods.join(", ")})`,
+      });
     if (!limits.mitigationTimeouts.includes(rule.mitigationTimeout)) {
-      problems.push({ path: at("mitigationTimeout"), message: `${rule.mitigationTimeout} s is not available on ${plan} (allowed: ${limits.mitigationTimeouts.join(", ")})` });
+      problems.push({
+        path: at("mitigationTimeout"),
+        message: `${rule.mitigationTimeout} s is not available on ${plan} (allowed: ${limits.mitigationTimeouts.join(", ")})`,
+      });
     }
     for (const field of fieldsUsed(rule)) {
       if (!limits.fields.includes(field)) {
-        problems.push({ path: at(field === "host" ? "hosts" : field), message: `the ${field} field is not available in rate-limit expressions on ${plan} (allowed: ${limits.fields.join(", ")})` });
+        problems.push({
+          path: at(field === "host" ? "hosts" : field),
+          message: `the ${field} field is not available in rate-limit expressions on ${plan} (allowed: ${limits.fields.join(", ")})`,
+        });
       }
     }
     return problems;

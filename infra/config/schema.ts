@@ -3,12 +3,40 @@
 // is declared. Other code imports the config from here.
 import { z } from "zod";
 import { edgeSettingsSchema } from "../../worker/src/bindings";
-import { validateEdgeSettings, validateHmacSecret, validateOriginPolicy, validatePreviousSecretWindow } from "../../worker/src/config/rules";
-import { accessServiceTokenSchema, tunnelSchema, validateOriginHostnameDiffers, validateServiceTokenRotation } from "./tunnel";
-import { alertsSchema, validateAlertMechanism, validateAlertTypesForPlan, validateBridgeProbeWebhook } from "./alerts";
-import { addProblems, describeProblem, PROJECT, problemsOf, StackConfigError, type Problem } from "./errors";
+import {
+  validateEdgeSettings,
+  validateHmacSecret,
+  validateOriginPolicy,
+  validatePreviousSecretWindow,
+} from "../../worker/src/config/rules";
+import {
+  accessServiceTokenSchema,
+  tunnelSchema,
+  validateOriginHostnameDiffers,
+  validateServiceTokenRotation,
+} from "./tunnel";
+import {
+  alertsSchema,
+  validateAlertMechanism,
+  validateAlertTypesForPlan,
+  validateBridgeProbeWebhook,
+} from "./alerts";
+import {
+  addProblems,
+  describeProblem,
+  PROJECT,
+  problemsOf,
+  StackConfigError,
+  type Problem,
+} from "./errors";
 import { cloudflareId, hostname } from "./fields";
-import { rateLimitSchema, validateKeptRuleRefs, validateRateLimitOwnership, validateRateLimitRuleCount, validateRateLimitRulesForPlan } from "./rateLimit";
+import {
+  rateLimitSchema,
+  validateKeptRuleRefs,
+  validateRateLimitOwnership,
+  validateRateLimitRuleCount,
+  validateRateLimitRulesForPlan,
+} from "./rateLimit";
 import {
   isSecretKey,
   plaintextSecretProblem,
@@ -27,7 +55,14 @@ export { alertTypesOf } from "./alerts";
 export { PROJECT, StackConfigError, type Problem } from "./errors";
 export { bridgeServiceProblem } from "./tunnel";
 export { keptRateLimitRuleSchema, type KeptRateLimitRule } from "./rateLimit";
-export { API_TOKEN_KEY, plaintextSecretProblem, SECRET_KEYS, stackSecretsSchema, type SecretKey, type StackSecrets } from "./secrets";
+export {
+  API_TOKEN_KEY,
+  plaintextSecretProblem,
+  SECRET_KEYS,
+  stackSecretsSchema,
+  type SecretKey,
+  type StackSecrets,
+} from "./secrets";
 export { REQUIRED_ZONE_SETTINGS, zoneOwnerConflict } from "./zone";
 
 const stackSettingsObject = z.strictObject({
@@ -37,12 +72,20 @@ const stackSettingsObject = z.strictObject({
   publicHostname: hostname,
   /** `existing`: the hostname's record is managed elsewhere (e.g. the website). `worker-only`: this stack adds a proxied AAAA 100::. */
   publicDns: z.enum(["existing", "worker-only"]).default("existing"),
-  workerName: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes (a Worker script name)"),
+  workerName: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9-]{0,62}$/,
+      "must be lowercase letters, digits and dashes (a Worker script name)",
+    ),
   compatibilityDate: z.iso.date("must be a date written YYYY-MM-DD"),
   edge: edgeSettingsSchema,
   tunnel: tunnelSchema,
   rateLimit: rateLimitSchema.optional(),
-  accessServiceToken: accessServiceTokenSchema.default({ duration: "8760h", clientSecretVersion: 1 }),
+  accessServiceToken: accessServiceTokenSchema.default({
+    duration: "8760h",
+    clientSecretVersion: 1,
+  }),
   alerts: alertsSchema,
 });
 
@@ -53,7 +96,9 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
   return [
     ...validateHostnamesInZone(settings),
     ...validateOriginHostnameDiffers(settings),
-    ...[...validateOriginPolicy(settings.edge), ...validateEdgeSettings(settings.edge)].map((problem) => ({ ...problem, path: ["edge", ...problem.path] })),
+    ...[...validateOriginPolicy(settings.edge), ...validateEdgeSettings(settings.edge)].map(
+      (problem) => ({ ...problem, path: ["edge", ...problem.path] }),
+    ),
     ...validateRateLimitOwnership(settings),
     ...validateRateLimitRuleCount(settings),
     ...validateKeptRuleRefs(settings),
@@ -63,11 +108,19 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
   ];
 }
 
-export const stackSettingsSchema = stackSettingsObject.superRefine((settings, ctx) => addProblems(ctx, validateStackSettings(settings)));
+export const stackSettingsSchema = stackSettingsObject.superRefine((settings, ctx) =>
+  addProblems(ctx, validateStackSettings(settings)),
+);
 
 /** Every rule between the secrets and the settings that need them. */
-export function validateStackSecrets(settings: StackSettings, secrets: Record<string, unknown>): Problem[] {
-  const hint = (problem: Problem) => ({ ...problem, message: `${problem.message}; ${setSecretHint("jwtSecret")}` });
+export function validateStackSecrets(
+  settings: StackSettings,
+  secrets: Record<string, unknown>,
+): Problem[] {
+  const hint = (problem: Problem) => ({
+    ...problem,
+    message: `${problem.message}; ${setSecretHint("jwtSecret")}`,
+  });
   return [
     ...validateHmacSecret(settings.edge, secrets, STACK_KEY_NAMES).map(hint),
     ...validatePreviousSecretWindow(settings.edge, secrets, STACK_KEY_NAMES),
@@ -81,10 +134,18 @@ export function validateStackSecrets(settings: StackSettings, secrets: Record<st
 
 /** The keys a schema takes at `path`, for naming what an unknown key could have been. */
 function knownKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] | undefined {
-  const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
-  if ((def.type === "optional" || def.type === "default") && def.innerType) return knownKeysAt(def.innerType, path);
+  const def = schema._zod.def as {
+    type: string;
+    innerType?: z.core.$ZodType;
+    in?: z.core.$ZodType;
+    shape?: Record<string, z.core.$ZodType>;
+    element?: z.core.$ZodType;
+  };
+  if ((def.type === "optional" || def.type === "default") && def.innerType)
+    return knownKeysAt(def.innerType, path);
   if (def.type === "pipe" && def.in) return knownKeysAt(def.in, path);
-  if (def.type === "array" && def.element) return path.length === 0 ? undefined : knownKeysAt(def.element, path.slice(1));
+  if (def.type === "array" && def.element)
+    return path.length === 0 ? undefined : knownKeysAt(def.element, path.slice(1));
   if (def.type !== "object" || !def.shape) return undefined;
   if (path.length === 0) return Object.keys(def.shape);
   const next = def.shape[String(path[0])];
@@ -92,17 +153,28 @@ function knownKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): str
 }
 
 function describeSettingsIssue(issue: z.core.$ZodIssue): string[] {
-  const known = issue.code === "unrecognized_keys" ? knownKeysAt(stackSettingsObject, issue.path) : undefined;
-  return problemsOf(issue).map((problem) => describeProblem(known ? { ...problem, message: `${problem.message}; known: ${known.join(", ")}` } : problem));
+  const known =
+    issue.code === "unrecognized_keys" ? knownKeysAt(stackSettingsObject, issue.path) : undefined;
+  return problemsOf(issue).map((problem) =>
+    describeProblem(
+      known ? { ...problem, message: `${problem.message}; known: ${known.join(", ")}` } : problem,
+    ),
+  );
 }
 
 /**
  * Validates the stack's non-secret `voice-edge:*` values (already decoded from YAML or JSON).
  * `source` names where they came from, for the message.
  */
-export function parseStackSettings(stack: string, source: string, values: Record<string, unknown>): StackSettings {
+export function parseStackSettings(
+  stack: string,
+  source: string,
+  values: Record<string, unknown>,
+): StackSettings {
   const secretsInPlaintext = Object.keys(values).filter(isSecretKey);
-  const withoutSecrets = Object.fromEntries(Object.entries(values).filter(([key]) => !isSecretKey(key)));
+  const withoutSecrets = Object.fromEntries(
+    Object.entries(values).filter(([key]) => !isSecretKey(key)),
+  );
   const result = stackSettingsSchema.safeParse(withoutSecrets);
   const problems = secretsInPlaintext.map((key) => plaintextSecretProblem(`${PROJECT}:${key}`));
   if (!result.success) problems.push(...result.error.issues.flatMap(describeSettingsIssue));
@@ -111,7 +183,12 @@ export function parseStackSettings(stack: string, source: string, values: Record
 }
 
 /** Validates the secrets against the settings that need them. Messages never include a secret's value. */
-export function parseStackSecrets(stack: string, source: string, settings: StackSettings, values: Record<string, unknown>): StackSecrets {
+export function parseStackSecrets(
+  stack: string,
+  source: string,
+  settings: StackSettings,
+  values: Record<string, unknown>,
+): StackSecrets {
   const problems: string[] = [];
   const result = stackSecretsSchema.safeParse(values);
   if (!result.success) {

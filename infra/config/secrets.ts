@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { jwtSecretSchema, type EdgeKeyNames, type EdgeRuleInput, type HmacSecretsInput } from "../../worker/src/config/rules";
+import {
+  jwtSecretSchema,
+  type EdgeKeyNames,
+  type EdgeRuleInput,
+  type HmacSecretsInput,
+} from "../../worker/src/config/rules";
 import { PROJECT, type Problem } from "./errors";
 
 /** `cloudflare:apiToken`: read by the provider module; a secret like the project's own. */
@@ -13,9 +18,11 @@ export function plaintextSecretProblem(key: string): string {
 /** Secret keys: only ever set with `pulumi config set --secret`; never in a stack file in plaintext. */
 export const SECRET_KEYS = {
   jwtSecret: "HS* signing key shared with whoever issues the tokens (at least 32 characters)",
-  jwtSecretPrevious: "only during an HS* secret rotation: the secret being replaced, accepted until edge.auth.previousSecretAcceptedUntil",
+  jwtSecretPrevious:
+    "only during an HS* secret rotation: the secret being replaced, accepted until edge.auth.previousSecretAcceptedUntil",
   tunnelSecret: "the tunnel's secret: at least 32 random bytes, base64 (openssl rand -base64 32)",
-  alertWebhookUrl: "where alerts go besides email: an https:// webhook (a Slack incoming-webhook URL works); required for bridge_probe, the Free plan's 5XX alert",
+  alertWebhookUrl:
+    "where alerts go besides email: an https:// webhook (a Slack incoming-webhook URL works); required for bridge_probe, the Free plan's 5XX alert",
   alertWebhookSecret: "optional: sent with each webhook notification as cf-webhook-auth",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
@@ -28,11 +35,17 @@ export function setSecretHint(key: SecretKey): string {
 }
 
 /** How the stack names the keys the rules shared with the Worker speak of. */
-export const STACK_KEY_NAMES: EdgeKeyNames = { edge: "edge", jwtSecret: "jwtSecret", jwtSecretPrevious: "jwtSecretPrevious" };
+export const STACK_KEY_NAMES: EdgeKeyNames = {
+  edge: "edge",
+  jwtSecret: "jwtSecret",
+  jwtSecretPrevious: "jwtSecretPrevious",
+};
 
 const base64Secret = z.string().refine((value) => {
   const bytes = Buffer.from(value, "base64");
-  return bytes.length >= 32 && bytes.toString("base64").replace(/=+$/, "") === value.replace(/=+$/, "");
+  return (
+    bytes.length >= 32 && bytes.toString("base64").replace(/=+$/, "") === value.replace(/=+$/, "")
+  );
 }, "must be at least 32 random bytes in base64 (openssl rand -base64 32)");
 
 export const stackSecretsSchema = z.strictObject({
@@ -45,20 +58,38 @@ export const stackSecretsSchema = z.strictObject({
 export type StackSecrets = z.infer<typeof stackSecretsSchema>;
 
 /** A rotation window without the secret it is for accepts nothing the current secret would not. */
-export function validateRotationWindowHasSecret(edge: EdgeRuleInput, secrets: HmacSecretsInput): Problem[] {
+export function validateRotationWindowHasSecret(
+  edge: EdgeRuleInput,
+  secrets: HmacSecretsInput,
+): Problem[] {
   const until = edge.auth.mode === "jwt" ? edge.auth.previousSecretAcceptedUntil : undefined;
   if (!until || secrets.jwtSecretPrevious) return [];
-  return [{ path: ["edge", "auth", "previousSecretAcceptedUntil"], message: `is set but the secret ${PROJECT}:jwtSecretPrevious is not` }];
+  return [
+    {
+      path: ["edge", "auth", "previousSecretAcceptedUntil"],
+      message: `is set but the secret ${PROJECT}:jwtSecretPrevious is not`,
+    },
+  ];
 }
 
 /** The previous secret is the one being replaced, so never the current one. */
 export function validatePreviousSecretDiffers(secrets: HmacSecretsInput): Problem[] {
   if (!secrets.jwtSecretPrevious || secrets.jwtSecretPrevious !== secrets.jwtSecret) return [];
-  return [{ path: ["jwtSecretPrevious"], message: "equals jwtSecret; it must be the secret being replaced" }];
+  return [
+    {
+      path: ["jwtSecretPrevious"],
+      message: "equals jwtSecret; it must be the secret being replaced",
+    },
+  ];
 }
 
 /** The webhook secret authenticates the webhook's notifications, so it needs the webhook. */
-export function validateWebhookSecretHasUrl(secrets: { alertWebhookUrl?: unknown; alertWebhookSecret?: unknown }): Problem[] {
+export function validateWebhookSecretHasUrl(secrets: {
+  alertWebhookUrl?: unknown;
+  alertWebhookSecret?: unknown;
+}): Problem[] {
   if (!secrets.alertWebhookSecret || secrets.alertWebhookUrl) return [];
-  return [{ path: ["alertWebhookSecret"], message: `is set but ${PROJECT}:alertWebhookUrl is not` }];
+  return [
+    { path: ["alertWebhookSecret"], message: `is set but ${PROJECT}:alertWebhookUrl is not` },
+  ];
 }

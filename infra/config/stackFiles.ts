@@ -1,7 +1,15 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { API_TOKEN_KEY, PROJECT, SECRET_KEYS, StackConfigError, parseStackSettings, plaintextSecretProblem, type StackSettings } from "./schema";
+import {
+  API_TOKEN_KEY,
+  PROJECT,
+  SECRET_KEYS,
+  StackConfigError,
+  parseStackSettings,
+  plaintextSecretProblem,
+  type StackSettings,
+} from "./schema";
 
 /** The Pulumi project's directory: where Pulumi.yaml and the `Pulumi.<stack>.yaml` files are. */
 export const PROJECT_ROOT = join(import.meta.dirname, "..", "..");
@@ -20,18 +28,31 @@ export function knownStacks(root = PROJECT_ROOT): string[] {
 /** The raw `config:` map of a stack file: keys as written (`voice-edge:zone`), values as decoded from YAML. */
 export function readStackFile(stack: string, root = PROJECT_ROOT): Record<string, unknown> {
   const path = join(root, stackFileName(stack));
-  if (!existsSync(path)) throw new Error(`No stack file ${stackFileName(stack)}: the stacks here are ${knownStacks(root).join(", ")}`);
-  const document = (parse(readFileSync(path, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  if (!existsSync(path))
+    throw new Error(
+      `No stack file ${stackFileName(stack)}: the stacks here are ${knownStacks(root).join(", ")}`,
+    );
+  const document = (parse(readFileSync(path, "utf8")) ?? {}) as {
+    config?: Record<string, unknown>;
+  };
   return document.config ?? {};
 }
 
 /** How `pulumi config set --secret` stores a value in a stack file: encrypted, as `{secure: "v1:…"}`. */
 export function isEncryptedValue(value: unknown): value is { secure: string } {
-  return typeof value === "object" && value !== null && typeof (value as { secure?: unknown }).secure === "string" && Object.keys(value).length === 1;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { secure?: unknown }).secure === "string" &&
+    Object.keys(value).length === 1
+  );
 }
 
 /** Every secret key of the project, fully qualified, plus the provider's API token. */
-export const SECRET_CONFIG_KEYS: readonly string[] = [...Object.keys(SECRET_KEYS).map((key) => `${PROJECT}:${key}`), API_TOKEN_KEY];
+export const SECRET_CONFIG_KEYS: readonly string[] = [
+  ...Object.keys(SECRET_KEYS).map((key) => `${PROJECT}:${key}`),
+  API_TOKEN_KEY,
+];
 
 /** Secret keys a stack file holds in plaintext (written by hand, or set without `--secret`). */
 export function plaintextSecretsIn(config: Record<string, unknown>): string[] {
@@ -42,7 +63,8 @@ export function plaintextSecretsIn(config: Record<string, unknown>): string[] {
 export function projectValues(config: Record<string, unknown>): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
-    if (key.startsWith(`${PROJECT}:`) && !isEncryptedValue(value)) values[key.slice(PROJECT.length + 1)] = value;
+    if (key.startsWith(`${PROJECT}:`) && !isEncryptedValue(value))
+      values[key.slice(PROJECT.length + 1)] = value;
   }
   return values;
 }
@@ -51,7 +73,11 @@ export function projectValues(config: Record<string, unknown>): Record<string, u
  * The stack file (other than `stack`'s own) that already declares ownership of the zone, if any.
  * Only the `voice-edge:zone` key of the other files is read: they may be invalid in other ways.
  */
-export function otherZoneOwner(stack: string, zone: { id: string; name: string }, root = PROJECT_ROOT): string | undefined {
+export function otherZoneOwner(
+  stack: string,
+  zone: { id: string; name: string },
+  root = PROJECT_ROOT,
+): string | undefined {
   for (const other of knownStacks(root)) {
     if (other === stack) continue;
     let otherZone: unknown;
@@ -60,12 +86,15 @@ export function otherZoneOwner(stack: string, zone: { id: string; name: string }
     } catch {
       continue;
     }
-    const { id, name, owner } = (otherZone ?? {}) as { id?: unknown; name?: unknown; owner?: unknown };
+    const { id, name, owner } = (otherZone ?? {}) as {
+      id?: unknown;
+      name?: unknown;
+      owner?: unknown;
+    };
     if (owner === true && id === zone.id && name === zone.name) return stackFileName(other);
   }
   return undefined;
 }
-
 
 /**
  * Reads `Pulumi.<stack>.yaml` and validates its settings with the stack schema. Secrets set with
@@ -75,6 +104,7 @@ export function otherZoneOwner(stack: string, zone: { id: string; name: string }
 export function loadStackSettings(stack: string): StackSettings {
   const config = readStackFile(stack);
   const plaintext = plaintextSecretsIn(config);
-  if (plaintext.length > 0) throw new StackConfigError(stack, stackFileName(stack), plaintext.map(plaintextSecretProblem));
+  if (plaintext.length > 0)
+    throw new StackConfigError(stack, stackFileName(stack), plaintext.map(plaintextSecretProblem));
   return parseStackSettings(stack, stackFileName(stack), projectValues(config));
 }

@@ -21,18 +21,29 @@ const anyOfNumbers = (values: readonly number[], unit: string) => {
 
 const TLS_VERSIONS = ["1.0", "1.1", "1.2", "1.3"] as const;
 const tlsVersion = z
-  .union([z.enum(TLS_VERSIONS), z.number()], { error: `must be one of ${TLS_VERSIONS.map((v) => `"${v}"`).join(", ")}` })
+  .union([z.enum(TLS_VERSIONS), z.number()], {
+    error: `must be one of ${TLS_VERSIONS.map((v) => `"${v}"`).join(", ")}`,
+  })
   .transform((value, ctx) => {
     const text = typeof value === "number" ? value.toFixed(1) : value;
     if (!(TLS_VERSIONS as readonly string[]).includes(text)) {
-      ctx.addIssue({ code: "custom", message: `must be one of ${TLS_VERSIONS.map((v) => `"${v}"`).join(", ")}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `must be one of ${TLS_VERSIONS.map((v) => `"${v}"`).join(", ")}`,
+      });
       return z.NEVER;
     }
     return text;
   });
 
-const BROWSER_CACHE_TTLS = [0, 30, 60, 120, 300, 1200, 1800, 3600, 7200, 10800, 14400, 18000, 28800, 43200, 57600, 72000, 86400, 172800, 259200, 345600, 432000, 691200, 1382400, 2073600, 2678400, 5356800, 16070400, 31536000];
-const CHALLENGE_TTLS = [300, 900, 1800, 2700, 3600, 7200, 10800, 14400, 28800, 57600, 86400, 604800, 2592000, 31536000];
+const BROWSER_CACHE_TTLS = [
+  0, 30, 60, 120, 300, 1200, 1800, 3600, 7200, 10800, 14400, 18000, 28800, 43200, 57600, 72000,
+  86400, 172800, 259200, 345600, 432000, 691200, 1382400, 2073600, 2678400, 5356800, 16070400,
+  31536000,
+];
+const CHALLENGE_TTLS = [
+  300, 900, 1800, 2700, 3600, 7200, 10800, 14400, 28800, 57600, 86400, 604800, 2592000, 31536000,
+];
 
 export const ZONE_SETTING_VALUES = {
   "0rtt": onOff,

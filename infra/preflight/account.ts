@@ -9,8 +9,15 @@ export const zeroTrustCheck: Check = {
   permission: requiredPermission("Access: Apps and Policies Write"),
   async run({ client, settings }) {
     try {
-      const organization = await client.zeroTrust.organizations.list({ account_id: settings.accountId });
-      return [ok("zero-trust", `organization ${organization.auth_domain ?? organization.name ?? "present"}: Access can lock the origin hostname`)];
+      const organization = await client.zeroTrust.organizations.list({
+        account_id: settings.accountId,
+      });
+      return [
+        ok(
+          "zero-trust",
+          `organization ${organization.auth_domain ?? organization.name ?? "present"}: Access can lock the origin hostname`,
+        ),
+      ];
     } catch (error) {
       if (!isZeroTrustNotEnabled(error)) throw error;
       return [
@@ -35,15 +42,33 @@ export const zoneCheck: Check = {
       zone = await client.zones.get({ zone_id: settings.zone.id });
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      return [problem("zone", `no zone with ID ${settings.zone.id} is visible to this token`, `put the zone's ID (dashboard → ${settings.zone.name} → Overview) into voice-edge:zone → id in ${file}, or give the token access to that zone`)];
+      return [
+        problem(
+          "zone",
+          `no zone with ID ${settings.zone.id} is visible to this token`,
+          `put the zone's ID (dashboard → ${settings.zone.name} → Overview) into voice-edge:zone → id in ${file}, or give the token access to that zone`,
+        ),
+      ];
     }
     const plan = zone.plan?.legacy_id ?? "unknown";
     const results = [];
     if (zone.name !== settings.zone.name) {
-      results.push(problem("zone", `zone ${settings.zone.id} is ${zone.name}, the stack says zone.name: ${settings.zone.name}`, `correct voice-edge:zone → name (or → id) in ${file}`));
+      results.push(
+        problem(
+          "zone",
+          `zone ${settings.zone.id} is ${zone.name}, the stack says zone.name: ${settings.zone.name}`,
+          `correct voice-edge:zone → name (or → id) in ${file}`,
+        ),
+      );
     }
     if (plan !== settings.zone.plan) {
-      results.push(problem("zone", `${zone.name} is on the ${plan} plan, the stack says zone.plan: ${settings.zone.plan}`, `set voice-edge:zone → plan: ${plan} in ${file} (the schema then checks the rules against that plan)`));
+      results.push(
+        problem(
+          "zone",
+          `${zone.name} is on the ${plan} plan, the stack says zone.plan: ${settings.zone.plan}`,
+          `set voice-edge:zone → plan: ${plan} in ${file} (the schema then checks the rules against that plan)`,
+        ),
+      );
     }
     if (results.length > 0) return results;
     return [ok("zone", `${zone.name} (${plan} plan, matches zone.plan)`)];

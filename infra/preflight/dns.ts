@@ -26,10 +26,24 @@ async function recordsAt(client: Cloudflare, zoneId: string, name: string): Prom
   return records;
 }
 
-const describe = (records: DnsRecord[]) => records.map((r) => `${r.type} ${r.content ?? ""}${r.comment ? ` (comment "${r.comment}")` : ""}`.trim()).join(", ");
+const describe = (records: DnsRecord[]) =>
+  records
+    .map((r) =>
+      `${r.type} ${r.content ?? ""}${r.comment ? ` (comment "${r.comment}")` : ""}`.trim(),
+    )
+    .join(", ");
 
-async function foreignRecords(client: Cloudflare, settings: StackSettings, hostname: string, comment: string, key: string, file: string): Promise<CheckResult | undefined> {
-  const foreign = (await recordsAt(client, settings.zone.id, hostname)).filter((record) => record.comment !== comment);
+async function foreignRecords(
+  client: Cloudflare,
+  settings: StackSettings,
+  hostname: string,
+  comment: string,
+  key: string,
+  file: string,
+): Promise<CheckResult | undefined> {
+  const foreign = (await recordsAt(client, settings.zone.id, hostname)).filter(
+    (record) => record.comment !== comment,
+  );
   if (foreign.length === 0) return undefined;
   return problem(
     CHECK,
@@ -45,14 +59,30 @@ export const dnsCheck: Check = {
   async run({ client, stack, settings }) {
     const file = stackFileName(stack);
     const results: CheckResult[] = [];
-    const origin = await foreignRecords(client, settings, settings.tunnel.originHostname, recordComment(settings, "tunnel to the bridge"), "voice-edge:tunnel → originHostname", file);
+    const origin = await foreignRecords(
+      client,
+      settings,
+      settings.tunnel.originHostname,
+      recordComment(settings, "tunnel to the bridge"),
+      "voice-edge:tunnel → originHostname",
+      file,
+    );
     if (origin) results.push(origin);
     if (settings.publicDns === "worker-only") {
-      const publicRecords = await foreignRecords(client, settings, settings.publicHostname, recordComment(settings, "Worker route only"), "voice-edge:publicHostname", file);
+      const publicRecords = await foreignRecords(
+        client,
+        settings,
+        settings.publicHostname,
+        recordComment(settings, "Worker route only"),
+        "voice-edge:publicHostname",
+        file,
+      );
       if (publicRecords) results.push(publicRecords);
     } else {
       const records = await recordsAt(client, settings.zone.id, settings.publicHostname);
-      const proxied = records.filter((r) => ["A", "AAAA", "CNAME"].includes(r.type) && r.proxied === true);
+      const proxied = records.filter(
+        (r) => ["A", "AAAA", "CNAME"].includes(r.type) && r.proxied === true,
+      );
       if (proxied.length === 0) {
         const seen = records.length > 0 ? `only ${describe(records)}, not proxied` : "no record";
         results.push(
@@ -65,7 +95,10 @@ export const dnsCheck: Check = {
       }
     }
     if (results.length > 0) return results;
-    const what = settings.publicDns === "worker-only" ? `${settings.tunnel.originHostname} and ${settings.publicHostname} are free or this stack's` : `${settings.tunnel.originHostname} is free or this stack's; ${settings.publicHostname} is proxied`;
+    const what =
+      settings.publicDns === "worker-only"
+        ? `${settings.tunnel.originHostname} and ${settings.publicHostname} are free or this stack's`
+        : `${settings.tunnel.originHostname} is free or this stack's; ${settings.publicHostname} is proxied`;
     return [ok(CHECK, what)];
   },
 };

@@ -21,7 +21,13 @@ export interface RequiredPermission {
  * token check compares against it, and the README lists exactly these (a test holds them equal).
  */
 export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
-  { group: "Zone Read", scope: "zone", dashboard: "Zone → Zone → Read", why: "read the zone and its plan", probe: (client, s) => client.zones.get({ zone_id: s.zone.id }) },
+  {
+    group: "Zone Read",
+    scope: "zone",
+    dashboard: "Zone → Zone → Read",
+    why: "read the zone and its plan",
+    probe: (client, s) => client.zones.get({ zone_id: s.zone.id }),
+  },
   {
     group: "Zone Settings Write",
     scope: "zone",
@@ -29,8 +35,20 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     why: "websockets, ssl, always_use_https and zone.extraSettings",
     probe: (client, s) => client.zones.settings.get("ssl", { zone_id: s.zone.id }),
   },
-  { group: "DNS Write", scope: "zone", dashboard: "Zone → DNS → Edit", why: "the origin hostname's CNAME and the worker-only AAAA", probe: (client, s) => client.dns.records.list({ zone_id: s.zone.id, per_page: 5 }) },
-  { group: "Workers Routes Write", scope: "zone", dashboard: "Zone → Workers Routes → Edit", why: "the Worker's route", probe: (client, s) => client.workers.routes.list({ zone_id: s.zone.id }) },
+  {
+    group: "DNS Write",
+    scope: "zone",
+    dashboard: "Zone → DNS → Edit",
+    why: "the origin hostname's CNAME and the worker-only AAAA",
+    probe: (client, s) => client.dns.records.list({ zone_id: s.zone.id, per_page: 5 }),
+  },
+  {
+    group: "Workers Routes Write",
+    scope: "zone",
+    dashboard: "Zone → Workers Routes → Edit",
+    why: "the Worker's route",
+    probe: (client, s) => client.workers.routes.list({ zone_id: s.zone.id }),
+  },
   {
     group: "Zone WAF Write",
     scope: "zone",
@@ -38,29 +56,44 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     why: "the http_ratelimit entry-point ruleset and URL normalization",
     probe: (client, s) => client.rulesets.list({ zone_id: s.zone.id }),
   },
-  { group: "Workers Scripts Write", scope: "account", dashboard: "Account → Workers Scripts → Edit", why: "the Worker script", probe: (client, s) => client.workers.scripts.list({ account_id: s.accountId }) },
+  {
+    group: "Workers Scripts Write",
+    scope: "account",
+    dashboard: "Account → Workers Scripts → Edit",
+    why: "the Worker script",
+    probe: (client, s) => client.workers.scripts.list({ account_id: s.accountId }),
+  },
   {
     group: "Cloudflare Tunnel Write",
     scope: "account",
     dashboard: "Account → Cloudflare Tunnel → Edit",
     why: "the tunnel and its ingress",
-    probe: (client, s) => client.zeroTrust.tunnels.cloudflared.list({ account_id: s.accountId, per_page: 5 }),
+    probe: (client, s) =>
+      client.zeroTrust.tunnels.cloudflared.list({ account_id: s.accountId, per_page: 5 }),
   },
   {
     group: "Access: Apps and Policies Write",
     scope: "account",
     dashboard: "Account → Access: Apps and Policies → Edit",
     why: "the Access application and policy that lock the origin hostname",
-    probe: (client, s) => client.zeroTrust.access.applications.list({ account_id: s.accountId, per_page: 5 }),
+    probe: (client, s) =>
+      client.zeroTrust.access.applications.list({ account_id: s.accountId, per_page: 5 }),
   },
   {
     group: "Access: Service Tokens Write",
     scope: "account",
     dashboard: "Account → Access: Service Tokens → Edit",
     why: "the Worker's service token",
-    probe: (client, s) => client.zeroTrust.access.serviceTokens.list({ account_id: s.accountId, per_page: 5 }),
+    probe: (client, s) =>
+      client.zeroTrust.access.serviceTokens.list({ account_id: s.accountId, per_page: 5 }),
   },
-  { group: "Notifications Write", scope: "account", dashboard: "Account → Notifications → Edit", why: "alert policies and the webhook", probe: (client, s) => client.alerting.policies.list({ account_id: s.accountId }) },
+  {
+    group: "Notifications Write",
+    scope: "account",
+    dashboard: "Account → Notifications → Edit",
+    why: "alert policies and the webhook",
+    probe: (client, s) => client.alerting.policies.list({ account_id: s.accountId }),
+  },
   {
     group: "Health Checks Write",
     scope: "zone",

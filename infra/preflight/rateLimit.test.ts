@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { StackSettings } from "../config/schema";
 import { managedRuleRef } from "../rateLimitExpression";
-import { startCloudflareApiStandIn, type StandIn, type StandInScenario } from "../../test/support/cloudflareApiStandIn";
+import {
+  startCloudflareApiStandIn,
+  type StandIn,
+  type StandInScenario,
+} from "../../test/support/cloudflareApiStandIn";
 import { loadStackSettings } from "../config/stackFiles";
 import { rateLimitCheck } from "./rateLimit";
 import { preflightClient } from "./run";
@@ -9,13 +13,28 @@ import { preflightClient } from "./run";
 const TOKEN = "stand-in-token-for-the-rate-limit-check";
 const ENTRY_POINT_ID = "2f2feab2026849078ba485f918791bdc";
 const prod = loadStackSettings("prod");
-const ownRule = { id: "8c7d1f1a2b3c4d5e6f708192a3b4c5d6", ref: managedRuleRef(0), expression: '(http.request.uri.path eq "/voice/ws")', action: "block", ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requests_per_period: 10 } };
-const keptRule = { id: "3a03d665bac047339bb530ecb439a90d", ref: "site_login_limit", expression: '(http.request.uri.path eq "/login")', action: "block", ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requests_per_period: 5 } };
+const ownRule = {
+  id: "8c7d1f1a2b3c4d5e6f708192a3b4c5d6",
+  ref: managedRuleRef(0),
+  expression: '(http.request.uri.path eq "/voice/ws")',
+  action: "block",
+  ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requests_per_period: 10 },
+};
+const keptRule = {
+  id: "3a03d665bac047339bb530ecb439a90d",
+  ref: "site_login_limit",
+  expression: '(http.request.uri.path eq "/login")',
+  action: "block",
+  ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requests_per_period: 5 },
+};
 
 let standIn: StandIn | undefined;
 afterEach(async () => standIn?.close());
 
-async function check(rules: Record<string, unknown>[], rateLimit: Partial<NonNullable<StackSettings["rateLimit"]>>) {
+async function check(
+  rules: Record<string, unknown>[],
+  rateLimit: Partial<NonNullable<StackSettings["rateLimit"]>>,
+) {
   const scenario: StandInScenario = {
     accountId: prod.accountId,
     token: { value: TOKEN, id: "ed17574386854bf78a67040be0a770b0", owner: "user" },
@@ -28,7 +47,12 @@ async function check(rules: Record<string, unknown>[], rateLimit: Partial<NonNul
     tunnels: [],
   };
   standIn = await startCloudflareApiStandIn(scenario);
-  const client = preflightClient({ apiToken: TOKEN, baseURL: standIn.url, boundMs: 5_000, signal: new AbortController().signal });
+  const client = preflightClient({
+    apiToken: TOKEN,
+    baseURL: standIn.url,
+    boundMs: 5_000,
+    signal: new AbortController().signal,
+  });
   const settings = { ...prod, rateLimit: { ...prod.rateLimit!, ...rateLimit } };
   return rateLimitCheck.run({ client, stack: "prod", settings, tunnelId: async () => undefined });
 }
@@ -36,16 +60,41 @@ async function check(rules: Record<string, unknown>[], rateLimit: Partial<NonNul
 describe("the rate-limit check with adoptRulesetId and keepRules", () => {
   it("warns to remove adoptRulesetId once the entry point holds the project's rules", async () => {
     const [result] = await check([ownRule], { adoptRulesetId: ENTRY_POINT_ID });
-    expect(result).toMatchObject({ status: "warning", message: expect.stringContaining("adopted"), action: "remove voice-edge:rateLimit → adoptRulesetId from Pulumi.prod.yaml" });
+    expect(result).toMatchObject({
+      status: "warning",
+      message: expect.stringContaining("adopted"),
+      action: "remove voice-edge:rateLimit → adoptRulesetId from Pulumi.prod.yaml",
+    });
   });
 
   it("passes an entry point of carried rules that the next up adopts", async () => {
-    const [result] = await check([keptRule], { adoptRulesetId: ENTRY_POINT_ID, keepRules: [{ ref: "site_login_limit", expression: keptRule.expression, action: "block", enabled: true, ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requestsPerPeriod: 5 } }] });
-    expect(result).toMatchObject({ status: "ok", message: expect.stringContaining("1 carried in keepRules; the next `pulumi up` adopts it") });
+    const [result] = await check([keptRule], {
+      adoptRulesetId: ENTRY_POINT_ID,
+      keepRules: [
+        {
+          ref: "site_login_limit",
+          expression: keptRule.expression,
+          action: "block",
+          enabled: true,
+          ratelimit: {
+            characteristics: ["ip.src", "cf.colo.id"],
+            period: 10,
+            requestsPerPeriod: 5,
+          },
+        },
+      ],
+    });
+    expect(result).toMatchObject({
+      status: "ok",
+      message: expect.stringContaining("1 carried in keepRules; the next `pulumi up` adopts it"),
+    });
   });
 
   it("refuses an adoptRulesetId that is not the zone's entry point", async () => {
     const [result] = await check([], { adoptRulesetId: "0123456789abcdef0123456789abcdef" });
-    expect(result).toMatchObject({ status: "problem", action: `set voice-edge:rateLimit → adoptRulesetId: ${ENTRY_POINT_ID} in Pulumi.prod.yaml` });
+    expect(result).toMatchObject({
+      status: "problem",
+      action: `set voice-edge:rateLimit → adoptRulesetId: ${ENTRY_POINT_ID} in Pulumi.prod.yaml`,
+    });
   });
 });

@@ -1,6 +1,10 @@
 import type Cloudflare from "cloudflare";
 import { stringify } from "yaml";
-import { keptRateLimitRuleSchema, type KeptRateLimitRule, type StackSettings } from "../config/schema";
+import {
+  keptRateLimitRuleSchema,
+  type KeptRateLimitRule,
+  type StackSettings,
+} from "../config/schema";
 import { isManagedRuleRef } from "../rateLimitExpression";
 import { stackFileName } from "../config/stackFiles";
 import type { Check } from "./check";
@@ -27,7 +31,10 @@ export interface EntryPoint {
 }
 
 /** The zone's `http_ratelimit` entry point, or undefined when the zone has none (404). */
-export async function rateLimitEntryPoint(client: Cloudflare, zoneId: string): Promise<EntryPoint | undefined> {
+export async function rateLimitEntryPoint(
+  client: Cloudflare,
+  zoneId: string,
+): Promise<EntryPoint | undefined> {
   try {
     const ruleset = await client.rulesets.phases.get("http_ratelimit", { zone_id: zoneId });
     return { id: ruleset.id, rules: (ruleset.rules ?? []) as ApiRule[] };
@@ -37,11 +44,15 @@ export async function rateLimitEntryPoint(client: Cloudflare, zoneId: string): P
   }
 }
 
-const camel = (key: string) => key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+const camel = (key: string) =>
+  key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
 
 function camelKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(camelKeys);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([key, inner]) => [camel(key), camelKeys(inner)]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(
+      Object.entries(value).map(([key, inner]) => [camel(key), camelKeys(inner)]),
+    );
   return value;
 }
 
@@ -53,17 +64,22 @@ export function keptRuleFromApi(rule: ApiRule): KeptRateLimitRule {
     expression: rule.expression,
     action: rule.action,
     enabled: rule.enabled ?? true,
-    ...(rule.action_parameters && Object.keys(rule.action_parameters).length > 0 ? { actionParameters: camelKeys(rule.action_parameters) } : {}),
+    ...(rule.action_parameters && Object.keys(rule.action_parameters).length > 0
+      ? { actionParameters: camelKeys(rule.action_parameters) }
+      : {}),
     ratelimit: camelKeys(rule.ratelimit ?? {}),
   });
 }
 
-const describeRule = (rule: ApiRule) => `${rule.ref ?? rule.id ?? "(no ref)"}${rule.description ? ` "${rule.description}"` : ""}`;
+const describeRule = (rule: ApiRule) =>
+  `${rule.ref ?? rule.id ?? "(no ref)"}${rule.description ? ` "${rule.description}"` : ""}`;
 
 /** Rules in the entry point that are neither this project's nor carried in `keepRules`. */
 export function foreignRules(entryPoint: EntryPoint, settings: StackSettings): ApiRule[] {
   const kept = new Set((settings.rateLimit?.keepRules ?? []).map((rule) => rule.ref));
-  return entryPoint.rules.filter((rule) => !isManagedRuleRef(rule.ref) && !(rule.ref !== undefined && kept.has(rule.ref)));
+  return entryPoint.rules.filter(
+    (rule) => !isManagedRuleRef(rule.ref) && !(rule.ref !== undefined && kept.has(rule.ref)),
+  );
 }
 
 export interface CarriedRules {
@@ -75,7 +91,9 @@ export interface CarriedRules {
 /** What `--carry-rules` prints: every rule of the entry point that is not this project's, and the ruleset to adopt. */
 export function carriedRules(entryPoint: EntryPoint): CarriedRules {
   const own = entryPoint.rules.filter((rule) => isManagedRuleRef(rule.ref));
-  const keepRules = entryPoint.rules.filter((rule) => !isManagedRuleRef(rule.ref)).map(keptRuleFromApi);
+  const keepRules = entryPoint.rules
+    .filter((rule) => !isManagedRuleRef(rule.ref))
+    .map(keptRuleFromApi);
   return own.length > 0 ? { keepRules } : { keepRules, adoptRulesetId: entryPoint.id };
 }
 
@@ -90,11 +108,26 @@ export const rateLimitCheck: Check = {
   reading: "the zone's http_ratelimit entry point",
   permission: requiredPermission("Zone WAF Write"),
   async run({ client, stack, settings }) {
-    if (!settings.zone.owner) return [ok(CHECK, `zone.owner is false: the owner stack of ${settings.zone.name} manages the http_ratelimit entry point`)];
+    if (!settings.zone.owner)
+      return [
+        ok(
+          CHECK,
+          `zone.owner is false: the owner stack of ${settings.zone.name} manages the http_ratelimit entry point`,
+        ),
+      ];
     const rateLimit = settings.rateLimit;
-    if (!rateLimit) return [ok(CHECK, "voice-edge:rateLimit is not set: this stack declares no rate-limit ruleset")];
+    if (!rateLimit)
+      return [
+        ok(CHECK, "voice-edge:rateLimit is not set: this stack declares no rate-limit ruleset"),
+      ];
     const entryPoint = await rateLimitEntryPoint(client, settings.zone.id);
-    if (!entryPoint) return [ok(CHECK, `${settings.zone.name} has no http_ratelimit entry point yet: \`pulumi up\` creates it`)];
+    if (!entryPoint)
+      return [
+        ok(
+          CHECK,
+          `${settings.zone.name} has no http_ratelimit entry point yet: \`pulumi up\` creates it`,
+        ),
+      ];
 
     const file = stackFileName(stack);
     const own = entryPoint.rules.filter((rule) => isManagedRuleRef(rule.ref));
@@ -110,7 +143,13 @@ export const rateLimitCheck: Check = {
       ];
     }
     if (adopt && adopt !== entryPoint.id) {
-      return [problem(CHECK, `rateLimit.adoptRulesetId is ${adopt}, but the zone's http_ratelimit entry point is ${entryPoint.id}`, `set voice-edge:rateLimit → adoptRulesetId: ${entryPoint.id} in ${file}`)];
+      return [
+        problem(
+          CHECK,
+          `rateLimit.adoptRulesetId is ${adopt}, but the zone's http_ratelimit entry point is ${entryPoint.id}`,
+          `set voice-edge:rateLimit → adoptRulesetId: ${entryPoint.id} in ${file}`,
+        ),
+      ];
     }
     if (own.length === 0 && !adopt) {
       return [
@@ -122,9 +161,20 @@ export const rateLimitCheck: Check = {
       ];
     }
     if (own.length > 0 && adopt) {
-      return [warning(CHECK, `adopted: the entry point ${entryPoint.id} already holds this project's rules`, `remove voice-edge:rateLimit → adoptRulesetId from ${file}`)];
+      return [
+        warning(
+          CHECK,
+          `adopted: the entry point ${entryPoint.id} already holds this project's rules`,
+          `remove voice-edge:rateLimit → adoptRulesetId from ${file}`,
+        ),
+      ];
     }
     const carried = entryPoint.rules.length - own.length;
-    return [ok(CHECK, `entry point ${entryPoint.id}: ${own.length} rule(s) of this project, ${carried} carried in keepRules${adopt ? "; the next `pulumi up` adopts it" : ""}`)];
+    return [
+      ok(
+        CHECK,
+        `entry point ${entryPoint.id}: ${own.length} rule(s) of this project, ${carried} carried in keepRules${adopt ? "; the next `pulumi up` adopts it" : ""}`,
+      ),
+    ];
   },
 };

@@ -1,4 +1,9 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "cloudflare";
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from "cloudflare";
 import { describePermission, type RequiredPermission } from "./permissions";
 
 export type CheckStatus = "ok" | "problem" | "warning";
@@ -11,9 +16,23 @@ export interface CheckResult {
   action?: string;
 }
 
-export const ok = (check: string, message: string): CheckResult => ({ check, status: "ok", message });
-export const problem = (check: string, message: string, action: string): CheckResult => ({ check, status: "problem", message, action });
-export const warning = (check: string, message: string, action: string): CheckResult => ({ check, status: "warning", message, action });
+export const ok = (check: string, message: string): CheckResult => ({
+  check,
+  status: "ok",
+  message,
+});
+export const problem = (check: string, message: string, action: string): CheckResult => ({
+  check,
+  status: "problem",
+  message,
+  action,
+});
+export const warning = (check: string, message: string, action: string): CheckResult => ({
+  check,
+  status: "warning",
+  message,
+  action,
+});
 
 /** One line: `problem  zone: <message> → <action>`. */
 export function formatResult(result: CheckResult): string {
@@ -34,7 +53,9 @@ export function isNotFound(error: unknown): boolean {
 export const ZERO_TRUST_NOT_ENABLED = "access.api.error.not_enabled";
 
 export function isZeroTrustNotEnabled(error: unknown): boolean {
-  return error instanceof APIError && error.errors.some((e) => e.message === ZERO_TRUST_NOT_ENABLED);
+  return (
+    error instanceof APIError && error.errors.some((e) => e.message === ZERO_TRUST_NOT_ENABLED)
+  );
 }
 
 /** A 403 that means "this token may not", not "Zero Trust is not set up". */
@@ -47,19 +68,67 @@ export function isForbidden(error: unknown): boolean {
  * stack trace. `reading` names what the check was reading, `permission` the token permission
  * that covers it.
  */
-export function apiFailure(check: string, error: unknown, reading: string, permission?: RequiredPermission): CheckResult {
-  if (error instanceof APIUserAbortError) return problem(check, `no answer from the Cloudflare API while reading ${reading} within the time bound`, "check the network and https://www.cloudflarestatus.com, then run preflight again");
-  if (error instanceof APIConnectionTimeoutError) return problem(check, `the Cloudflare API did not answer while reading ${reading} (timed out)`, "check the network and https://www.cloudflarestatus.com, then run preflight again");
+export function apiFailure(
+  check: string,
+  error: unknown,
+  reading: string,
+  permission?: RequiredPermission,
+): CheckResult {
+  if (error instanceof APIUserAbortError)
+    return problem(
+      check,
+      `no answer from the Cloudflare API while reading ${reading} within the time bound`,
+      "check the network and https://www.cloudflarestatus.com, then run preflight again",
+    );
+  if (error instanceof APIConnectionTimeoutError)
+    return problem(
+      check,
+      `the Cloudflare API did not answer while reading ${reading} (timed out)`,
+      "check the network and https://www.cloudflarestatus.com, then run preflight again",
+    );
   if (error instanceof APIConnectionError) {
-    const cause = error.cause instanceof Error ? (((error.cause as Error & { cause?: { code?: string } }).cause?.code ?? error.cause.message) as string) : error.message;
-    return problem(check, `cannot reach the Cloudflare API (${cause}) while reading ${reading}`, "check the network, a proxy or CLOUDFLARE_BASE_URL, then run preflight again");
+    const cause =
+      error.cause instanceof Error
+        ? (((error.cause as Error & { cause?: { code?: string } }).cause?.code ??
+            error.cause.message) as string)
+        : error.message;
+    return problem(
+      check,
+      `cannot reach the Cloudflare API (${cause}) while reading ${reading}`,
+      "check the network, a proxy or CLOUDFLARE_BASE_URL, then run preflight again",
+    );
   }
   if (error instanceof APIError) {
     const text = apiErrorText(error);
-    if (error.status === 401) return problem(check, `Cloudflare refused the token (${text})`, "set CLOUDFLARE_API_TOKEN to a valid, active API token");
-    if (error.status === 403) return problem(check, `the token may not read ${reading} (${text})`, permission ? `give the token ${describePermission(permission)} on this ${permission.scope}` : "give the token the permissions the README lists");
-    if (error.status === 429) return problem(check, `Cloudflare rate-limited the request for ${reading} (${text})`, "wait a few minutes (the API allows 1,200 requests per 5 minutes per user) and run preflight again");
-    return problem(check, `Cloudflare answered ${error.status} while reading ${reading} (${text})`, "run preflight again; if it persists, check https://www.cloudflarestatus.com");
+    if (error.status === 401)
+      return problem(
+        check,
+        `Cloudflare refused the token (${text})`,
+        "set CLOUDFLARE_API_TOKEN to a valid, active API token",
+      );
+    if (error.status === 403)
+      return problem(
+        check,
+        `the token may not read ${reading} (${text})`,
+        permission
+          ? `give the token ${describePermission(permission)} on this ${permission.scope}`
+          : "give the token the permissions the README lists",
+      );
+    if (error.status === 429)
+      return problem(
+        check,
+        `Cloudflare rate-limited the request for ${reading} (${text})`,
+        "wait a few minutes (the API allows 1,200 requests per 5 minutes per user) and run preflight again",
+      );
+    return problem(
+      check,
+      `Cloudflare answered ${error.status} while reading ${reading} (${text})`,
+      "run preflight again; if it persists, check https://www.cloudflarestatus.com",
+    );
   }
-  return problem(check, `unexpected failure while reading ${reading}: ${error instanceof Error ? error.message : String(error)}`, "run preflight again; report it if it persists");
+  return problem(
+    check,
+    `unexpected failure while reading ${reading}: ${error instanceof Error ? error.message : String(error)}`,
+    "run preflight again; report it if it persists",
+  );
 }

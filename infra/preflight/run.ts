@@ -14,7 +14,15 @@ export const DEFAULT_BOUND_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Every check after the token's, in the order they print. */
-export const CHECKS: readonly Check[] = [zeroTrustCheck, zoneCheck, rateLimitCheck, dnsCheck, workerRouteCheck, tunnelCheck, sslCheck];
+export const CHECKS: readonly Check[] = [
+  zeroTrustCheck,
+  zoneCheck,
+  rateLimitCheck,
+  dnsCheck,
+  workerRouteCheck,
+  tunnelCheck,
+  sslCheck,
+];
 
 export interface ClientOptions {
   apiToken: string;
@@ -38,12 +46,20 @@ export function preflightClient(options: ClientOptions): Cloudflare {
     ...(options.baseURL ? { baseURL: options.baseURL } : {}),
     timeout: Math.min(REQUEST_TIMEOUT_MS, options.boundMs),
     maxRetries: 0,
-    fetch: (url, init) => fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, options.signal]) : options.signal }),
+    fetch: (url, init) =>
+      fetch(url, {
+        ...init,
+        signal: init?.signal ? AbortSignal.any([init.signal, options.signal]) : options.signal,
+      }),
   });
 }
 
 const outOfTime = (check: string, boundMs: number): CheckResult[] => [
-  problem(check, `no answer from the Cloudflare API within ${boundMs / 1000} s`, "check the network and https://www.cloudflarestatus.com, then run preflight again"),
+  problem(
+    check,
+    `no answer from the Cloudflare API within ${boundMs / 1000} s`,
+    "check the network and https://www.cloudflarestatus.com, then run preflight again",
+  ),
 ];
 
 /** Runs `work`, or gives `late()` once `deadline` has passed. */
@@ -55,17 +71,24 @@ function bounded<T>(work: Promise<T>, deadline: Promise<void>, late: () => T): P
  * The token first: if it cannot be used, that one line is the whole answer. Then every check at
  * once; an API failure inside a check becomes that check's line.
  */
-export async function runPreflight(context: PreflightContext, boundMs: number, deadline: Promise<void>): Promise<CheckResult[]> {
-  const token = await bounded(
-    checkToken(context.client, context.settings),
-    deadline,
-    () => ({ results: outOfTime("token", boundMs), fatal: true }),
-  );
+export async function runPreflight(
+  context: PreflightContext,
+  boundMs: number,
+  deadline: Promise<void>,
+): Promise<CheckResult[]> {
+  const token = await bounded(checkToken(context.client, context.settings), deadline, () => ({
+    results: outOfTime("token", boundMs),
+    fatal: true,
+  }));
   if (token.fatal) return token.results;
   const rest = await Promise.all(
     CHECKS.map((check) =>
       bounded(
-        check.run(context).catch((error: unknown) => [apiFailure(check.name, error, check.reading, check.permission)]),
+        check
+          .run(context)
+          .catch((error: unknown) => [
+            apiFailure(check.name, error, check.reading, check.permission),
+          ]),
         deadline,
         () => outOfTime(check.name, boundMs),
       ),

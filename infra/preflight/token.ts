@@ -16,7 +16,10 @@ export interface TokenCheck {
 type Owner = "user" | "account";
 
 /** Verifies as a user token first, then as an account-owned token (those fail `/user/tokens/verify` with 401). */
-async function verify(client: Cloudflare, settings: StackSettings): Promise<{ id: string; status: string; owner: Owner; expiresOn?: string }> {
+async function verify(
+  client: Cloudflare,
+  settings: StackSettings,
+): Promise<{ id: string; status: string; owner: Owner; expiresOn?: string }> {
   try {
     const token = await client.user.tokens.verify();
     return { id: token.id, status: token.status, owner: "user", expiresOn: token.expires_on };
@@ -35,30 +38,56 @@ function resourceKeys(resources: TokenPolicy["resources"]): Set<string> {
   const keys = new Set<string>();
   for (const [key, value] of Object.entries(resources ?? {})) {
     keys.add(key);
-    if (value && typeof value === "object") for (const nested of Object.keys(value)) keys.add(nested);
+    if (value && typeof value === "object")
+      for (const nested of Object.keys(value)) keys.add(nested);
   }
   return keys;
 }
 
-function covers(policy: TokenPolicy, permission: RequiredPermission, settings: StackSettings): boolean {
+function covers(
+  policy: TokenPolicy,
+  permission: RequiredPermission,
+  settings: StackSettings,
+): boolean {
   const keys = resourceKeys(policy.resources);
-  if (permission.scope === "zone") return keys.has(`com.cloudflare.api.account.zone.${settings.zone.id}`) || keys.has("com.cloudflare.api.account.zone.*");
-  return keys.has(`com.cloudflare.api.account.${settings.accountId}`) || keys.has("com.cloudflare.api.account.*");
+  if (permission.scope === "zone")
+    return (
+      keys.has(`com.cloudflare.api.account.zone.${settings.zone.id}`) ||
+      keys.has("com.cloudflare.api.account.zone.*")
+    );
+  return (
+    keys.has(`com.cloudflare.api.account.${settings.accountId}`) ||
+    keys.has("com.cloudflare.api.account.*")
+  );
 }
 
 /** The required groups the token's policies do not grant on this stack's zone and account. */
 export function missingPermissions(token: Token, settings: StackSettings): RequiredPermission[] {
   const policies = token.policies ?? [];
-  const names = (policy: TokenPolicy) => new Set(policy.permission_groups.map((group) => group.name));
+  const names = (policy: TokenPolicy) =>
+    new Set(policy.permission_groups.map((group) => group.name));
   return requiredPermissionsFor(settings).filter((permission) => {
-    const granted = policies.some((p) => p.effect === "allow" && names(p).has(permission.group) && covers(p, permission, settings));
-    const denied = policies.some((p) => p.effect === "deny" && names(p).has(permission.group) && covers(p, permission, settings));
+    const granted = policies.some(
+      (p) =>
+        p.effect === "allow" && names(p).has(permission.group) && covers(p, permission, settings),
+    );
+    const denied = policies.some(
+      (p) =>
+        p.effect === "deny" && names(p).has(permission.group) && covers(p, permission, settings),
+    );
     return !granted || denied;
   });
 }
 
-async function readToken(client: Cloudflare, settings: StackSettings, owner: Owner, id: string): Promise<Token> {
-  return owner === "user" ? client.user.tokens.get(id) : client.accounts.tokens.get(id, { account_id: settings.accountId });
+async function readToken(
+  client: Cloudflare,
+  settings: StackSettings,
+  owner: Owner,
+  id: string,
+): Promise<Token> {
+  return owner === "user"
+    ? client.user.tokens.get(id)
+    : client.accounts.tokens.get(id, { account_id: settings.accountId });
 }
 
 /** Reads in each area; a 403 names the group that is missing. Other failures say nothing about permissions. */
@@ -69,26 +98,42 @@ async function probe(client: Cloudflare, settings: StackSettings): Promise<Requi
         () => undefined,
         (error: unknown) => {
           if (isForbidden(error)) return permission;
-          if (error instanceof APIError && error.status !== undefined && error.status !== 429) return undefined;
+          if (error instanceof APIError && error.status !== undefined && error.status !== 429)
+            return undefined;
           throw error;
         },
       ),
     ),
   );
-  return outcomes.filter((permission): permission is RequiredPermission => permission !== undefined);
+  return outcomes.filter(
+    (permission): permission is RequiredPermission => permission !== undefined,
+  );
 }
 
-const listOf = (permissions: readonly RequiredPermission[]) => permissions.map(describePermission).join(", ");
+const listOf = (permissions: readonly RequiredPermission[]) =>
+  permissions.map(describePermission).join(", ");
 
 export async function checkToken(client: Cloudflare, settings: StackSettings): Promise<TokenCheck> {
   let token;
   try {
     token = await verify(client, settings);
   } catch (error) {
-    return { results: [apiFailure(CHECK, error, "the token's own status (/user/tokens/verify)")], fatal: true };
+    return {
+      results: [apiFailure(CHECK, error, "the token's own status (/user/tokens/verify)")],
+      fatal: true,
+    };
   }
   if (token.status !== "active") {
-    return { results: [problem(CHECK, `the token is ${token.status}${token.expiresOn ? ` (expires_on ${token.expiresOn})` : ""}`, "roll or re-create it in the dashboard (My Profile → API Tokens) and update CLOUDFLARE_API_TOKEN")], fatal: true };
+    return {
+      results: [
+        problem(
+          CHECK,
+          `the token is ${token.status}${token.expiresOn ? ` (expires_on ${token.expiresOn})` : ""}`,
+          "roll or re-create it in the dashboard (My Profile → API Tokens) and update CLOUDFLARE_API_TOKEN",
+        ),
+      ],
+      fatal: true,
+    };
   }
   const described = `${token.owner === "user" ? "user" : "account-owned"} token ${token.id}, active`;
 
@@ -96,13 +141,21 @@ export async function checkToken(client: Cloudflare, settings: StackSettings): P
   try {
     policies = await readToken(client, settings, token.owner, token.id);
   } catch (error) {
-    if (!isForbidden(error)) return { results: [apiFailure(CHECK, error, "the token's own policies")], fatal: false };
+    if (!isForbidden(error))
+      return { results: [apiFailure(CHECK, error, "the token's own policies")], fatal: false };
   }
   if (policies) {
     const missing = missingPermissions(policies, settings);
-    if (missing.length === 0) return { results: [ok(CHECK, `${described}, has every required permission`)], fatal: false };
+    if (missing.length === 0)
+      return { results: [ok(CHECK, `${described}, has every required permission`)], fatal: false };
     return {
-      results: [problem(CHECK, `${described}, lacks ${missing.length} required permission(s): ${listOf(missing)}`, `edit the token in the dashboard and add them for zone ${settings.zone.name} / account ${settings.accountId}`)],
+      results: [
+        problem(
+          CHECK,
+          `${described}, lacks ${missing.length} required permission(s): ${listOf(missing)}`,
+          `edit the token in the dashboard and add them for zone ${settings.zone.name} / account ${settings.accountId}`,
+        ),
+      ],
       fatal: false,
     };
   }
@@ -111,11 +164,22 @@ export async function checkToken(client: Cloudflare, settings: StackSettings): P
   try {
     missing = await probe(client, settings);
   } catch (error) {
-    return { results: [apiFailure(CHECK, error, "one area of the account while probing the token's permissions")], fatal: false };
+    return {
+      results: [
+        apiFailure(CHECK, error, "one area of the account while probing the token's permissions"),
+      ],
+      fatal: false,
+    };
   }
   const results: CheckResult[] = [];
   if (missing.length > 0) {
-    results.push(problem(CHECK, `${described}, cannot read ${missing.length} area(s) it needs: ${listOf(missing)}`, "edit the token in the dashboard and add them"));
+    results.push(
+      problem(
+        CHECK,
+        `${described}, cannot read ${missing.length} area(s) it needs: ${listOf(missing)}`,
+        "edit the token in the dashboard and add them",
+      ),
+    );
   } else {
     results.push(ok(CHECK, `${described}, can read every area the stack uses`));
   }
@@ -123,7 +187,9 @@ export async function checkToken(client: Cloudflare, settings: StackSettings): P
     warning(
       CHECK,
       "edit rights could not be confirmed: the token may not read its own policies, so only reads were tried",
-      `make sure it has all of ${requiredPermissionsFor(settings).map((p) => `"${p.group}"`).join(", ")} (the README lists where each is in the dashboard)`,
+      `make sure it has all of ${requiredPermissionsFor(settings)
+        .map((p) => `"${p.group}"`)
+        .join(", ")} (the README lists where each is in the dashboard)`,
     ),
   );
   return { results, fatal: false };

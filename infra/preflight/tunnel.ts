@@ -11,10 +11,15 @@ const PULUMI_BOUND_MS = 10_000;
 /** `pulumi stack output tunnelId --stack <stack>`, bounded at 10 s; undefined when there is no CLI, no stack or no output. */
 export function tunnelIdFromPulumi(stack: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile("pulumi", ["stack", "output", "tunnelId", "--stack", stack], { timeout: PULUMI_BOUND_MS, windowsHide: true }, (error, stdout) => {
-      const id = String(stdout ?? "").trim();
-      resolve(!error && /^[0-9a-f-]{32,36}$/i.test(id) ? id : undefined);
-    });
+    execFile(
+      "pulumi",
+      ["stack", "output", "tunnelId", "--stack", stack],
+      { timeout: PULUMI_BOUND_MS, windowsHide: true },
+      (error, stdout) => {
+        const id = String(stdout ?? "").trim();
+        resolve(!error && /^[0-9a-f-]{32,36}$/i.test(id) ? id : undefined);
+      },
+    );
   });
 }
 
@@ -25,14 +30,22 @@ export const tunnelCheck: Check = {
   async run({ client, stack, settings, tunnelId }) {
     const name = tunnelName(settings);
     const tunnels = [];
-    for await (const tunnel of client.zeroTrust.tunnels.cloudflared.list({ account_id: settings.accountId, name, is_deleted: false })) {
+    for await (const tunnel of client.zeroTrust.tunnels.cloudflared.list({
+      account_id: settings.accountId,
+      name,
+      is_deleted: false,
+    })) {
       if (tunnel.name === name && !tunnel.deleted_at) tunnels.push(tunnel);
     }
-    if (tunnels.length === 0) return [ok(CHECK, `no tunnel named ${name} yet: \`pulumi up\` creates it`)];
+    if (tunnels.length === 0)
+      return [ok(CHECK, `no tunnel named ${name} yet: \`pulumi up\` creates it`)];
     const ownId = await tunnelId();
     const others = tunnels.filter((tunnel) => tunnel.id !== ownId);
     if (others.length === 0) return [ok(CHECK, `${name} is this stack's tunnel (${ownId})`)];
-    const unknown = ownId === undefined ? `; this stack's own tunnel ID is unknown (no --tunnel-id, and no answer from \`pulumi stack output tunnelId\`): a tunnel this stack created is recognised with --tunnel-id $(pulumi stack output tunnelId --stack ${stack})` : "";
+    const unknown =
+      ownId === undefined
+        ? `; this stack's own tunnel ID is unknown (no --tunnel-id, and no answer from \`pulumi stack output tunnelId\`): a tunnel this stack created is recognised with --tunnel-id $(pulumi stack output tunnelId --stack ${stack})`
+        : "";
     return [
       problem(
         CHECK,

@@ -2,15 +2,30 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isEncryptedValue, otherZoneOwner, plaintextSecretsIn, projectValues } from "../config/stackFiles";
+import {
+  isEncryptedValue,
+  otherZoneOwner,
+  plaintextSecretsIn,
+  projectValues,
+} from "../config/stackFiles";
 import { runProgramOffline, Secret, type DeclaredResource } from "../offlineRun";
 import { oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
 
 /** What a first `pulumi up` on a used account needs from the program: order, adoption, API value forms, refusals. */
 
 const ZONE_ID = "0".repeat(32);
-const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test" };
-const zone = (changes: Record<string, unknown>) => ({ id: ZONE_ID, name: "mycosoft.com", plan: "free", owner: true, ...changes });
+const SECRETS = {
+  jwtSecret: "j".repeat(40),
+  tunnelSecret: Buffer.alloc(32, 7).toString("base64"),
+  alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test",
+};
+const zone = (changes: Record<string, unknown>) => ({
+  id: ZONE_ID,
+  name: "mycosoft.com",
+  plan: "free",
+  owner: true,
+  ...changes,
+});
 
 /** A rule an existing website already has on the zone, in the form `--carry-rules` prints. */
 const LOGIN_RULE = {
@@ -19,25 +34,40 @@ const LOGIN_RULE = {
   expression: '(http.request.uri.path eq "/login")',
   action: "managed_challenge",
   enabled: true,
-  ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 60, requestsPerPeriod: 5, mitigationTimeout: 600, requestsToOrigin: false },
+  ratelimit: {
+    characteristics: ["ip.src", "cf.colo.id"],
+    period: 60,
+    requestsPerPeriod: 5,
+    mitigationTimeout: 600,
+    requestsToOrigin: false,
+  },
 };
 
 describe("the Access lock exists before the origin hostname serves the bridge", () => {
-  it.each(["prod", "staging"])("%s: the tunnel's ingress and the origin CNAME wait for the Access application and its policy", async (stack) => {
-    const run = await runProgramOffline(stack, { secrets: SECRETS });
-    for (const [type, name] of [
-      [T.tunnelConfig, "voice-edge-tunnel-config"],
-      [T.dnsRecord, "voice-edge-origin-record"],
-    ]) {
-      expect(one(run, type, name).dependsOn).toEqual(expect.arrayContaining(["voice-edge-origin-application", "voice-edge-origin-policy"]));
-    }
-  });
+  it.each(["prod", "staging"])(
+    "%s: the tunnel's ingress and the origin CNAME wait for the Access application and its policy",
+    async (stack) => {
+      const run = await runProgramOffline(stack, { secrets: SECRETS });
+      for (const [type, name] of [
+        [T.tunnelConfig, "voice-edge-tunnel-config"],
+        [T.dnsRecord, "voice-edge-origin-record"],
+      ]) {
+        expect(one(run, type, name).dependsOn).toEqual(
+          expect.arrayContaining(["voice-edge-origin-application", "voice-edge-origin-policy"]),
+        );
+      }
+    },
+  );
 });
 
 describe("URL normalization", () => {
   it("is declared by the zone owner (Cloudflare normalization of incoming URLs), so /voice/./ws is counted as /voice/ws", async () => {
     const run = await runProgramOffline("prod", { secrets: SECRETS });
-    expect(one(run, T.urlNormalization, "voice-edge-url-normalization").inputs).toEqual({ zoneId: ZONE_ID, type: "cloudflare", scope: "incoming" });
+    expect(one(run, T.urlNormalization, "voice-edge-url-normalization").inputs).toEqual({
+      zoneId: ZONE_ID,
+      type: "cloudflare",
+      scope: "incoming",
+    });
   });
 
   it("is left to the owner by a stack that does not own the zone", async () => {
@@ -46,16 +76,42 @@ describe("URL normalization", () => {
   });
 
   it("takes the configured type and scope", async () => {
-    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:zone": zone({ urlNormalization: { type: "rfc3986", scope: "both" } }) } });
-    expect(one(run, T.urlNormalization, "voice-edge-url-normalization").inputs).toMatchObject({ type: "rfc3986", scope: "both" });
+    const run = await runProgramOffline("prod", {
+      secrets: SECRETS,
+      override: {
+        "voice-edge:zone": zone({ urlNormalization: { type: "rfc3986", scope: "both" } }),
+      },
+    });
+    expect(one(run, T.urlNormalization, "voice-edge-url-normalization").inputs).toMatchObject({
+      type: "rfc3986",
+      scope: "both",
+    });
   });
 });
 
 describe("zone settings reach the API in its value forms", () => {
   it("writes YAML booleans and a numeric TLS version as the API's strings", async () => {
-    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:zone": zone({ extraSettings: { http3: true, min_tls_version: 1.2, browser_cache_ttl: 14400 } }) } });
-    const values = Object.fromEntries(run.resources.filter((r) => r.type === T.zoneSetting).map((r) => [r.inputs.settingId, r.inputs.value]));
-    expect(values).toEqual({ websockets: "on", ssl: "strict", always_use_https: "on", http3: "on", min_tls_version: "1.2", browser_cache_ttl: 14400 });
+    const run = await runProgramOffline("prod", {
+      secrets: SECRETS,
+      override: {
+        "voice-edge:zone": zone({
+          extraSettings: { http3: true, min_tls_version: 1.2, browser_cache_ttl: 14400 },
+        }),
+      },
+    });
+    const values = Object.fromEntries(
+      run.resources
+        .filter((r) => r.type === T.zoneSetting)
+        .map((r) => [r.inputs.settingId, r.inputs.value]),
+    );
+    expect(values).toEqual({
+      websockets: "on",
+      ssl: "strict",
+      always_use_https: "on",
+      http3: "on",
+      min_tls_version: "1.2",
+      browser_cache_ttl: 14400,
+    });
   });
 });
 
@@ -63,7 +119,10 @@ describe("the zone's existing rate-limiting rules are kept", () => {
   const business = { "voice-edge:zone": zone({ plan: "business" }) };
 
   it("carries the zone's other rules first and unchanged, then this project's rules with their own refs", async () => {
-    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } });
+    const run = await runProgramOffline("prod", {
+      secrets: SECRETS,
+      override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } },
+    });
     const ruleset = one(run, T.ruleset, "voice-edge-rate-limit");
     expect(ruleset.inputs.rules).toEqual([
       LOGIN_RULE,
@@ -72,8 +131,14 @@ describe("the zone's existing rate-limiting rules are kept", () => {
         action: "block",
         description: "voice upgrades and health checks per IP",
         enabled: true,
-        expression: '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
-        ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requestsPerPeriod: 10, mitigationTimeout: 10 },
+        expression:
+          '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
+        ratelimit: {
+          characteristics: ["ip.src", "cf.colo.id"],
+          period: 10,
+          requestsPerPeriod: 10,
+          mitigationTimeout: 10,
+        },
       },
     ]);
     expect(ruleset.importId).toBeUndefined();
@@ -81,7 +146,10 @@ describe("the zone's existing rate-limiting rules are kept", () => {
   });
 
   it("leaves a ruleset holding rules it did not create to `pulumi destroy`, and deletes one that holds only its own", async () => {
-    const kept = await runProgramOffline("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } });
+    const kept = await runProgramOffline("prod", {
+      secrets: SECRETS,
+      override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } },
+    });
     expect(one(kept, T.ruleset, "voice-edge-rate-limit").retainOnDelete).toBe(true);
     const own = await runProgramOffline("prod", { secrets: SECRETS });
     expect(one(own, T.ruleset, "voice-edge-rate-limit").retainOnDelete).toBe(false);
@@ -89,17 +157,36 @@ describe("the zone's existing rate-limiting rules are kept", () => {
 
   it("adopts the existing entry point with adoptRulesetId: imported by its zone-scoped ID and updated to the kept rules plus its own in the same up", async () => {
     const rulesetId = "a".repeat(32);
-    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { ...business, "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE], adoptRulesetId: rulesetId } } });
+    const run = await runProgramOffline("prod", {
+      secrets: SECRETS,
+      override: {
+        ...business,
+        "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE], adoptRulesetId: rulesetId },
+      },
+    });
     const ruleset = one(run, T.ruleset, "voice-edge-rate-limit");
     expect(ruleset.importId).toBe(`zones/${ZONE_ID}/${rulesetId}`);
     expect(ruleset.ignoreChanges).toEqual([]);
-    expect(ruleset.inputs).toMatchObject({ zoneId: ZONE_ID, kind: "zone", phase: "http_ratelimit" });
-    expect((ruleset.inputs.rules as { ref: string }[]).map((rule) => rule.ref)).toEqual([LOGIN_RULE.ref, "voice_edge_rate_limit_1"]);
+    expect(ruleset.inputs).toMatchObject({
+      zoneId: ZONE_ID,
+      kind: "zone",
+      phase: "http_ratelimit",
+    });
+    expect((ruleset.inputs.rules as { ref: string }[]).map((rule) => rule.ref)).toEqual([
+      LOGIN_RULE.ref,
+      "voice_edge_rate_limit_1",
+    ]);
   });
 
   it("refuses, before declaring anything, more rules than the plan holds once the kept ones are counted", async () => {
     const declared: DeclaredResource[] = [];
-    await expect(runProgramOffline("prod", { secrets: SECRETS, declared, override: { "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } } })).rejects.toThrow(
+    await expect(
+      runProgramOffline("prod", {
+        secrets: SECRETS,
+        declared,
+        override: { "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } },
+      }),
+    ).rejects.toThrow(
       /has 1 rules and keepRules 1 \(2 in the zone's ruleset\); the free plan allows 1/,
     );
     expect(declared).toEqual([]);
@@ -109,32 +196,78 @@ describe("the zone's existing rate-limiting rules are kept", () => {
 describe("the Access service token rotates through config", () => {
   it("is created for a year at version 1 by default", async () => {
     const run = await runProgramOffline("prod", { secrets: SECRETS });
-    expect(one(run, T.serviceToken, "voice-edge-origin-service-token").inputs).toEqual({ accountId: ZONE_ID, name: "voice-edge-prod worker", duration: "8760h", clientSecretVersion: 1 });
+    expect(one(run, T.serviceToken, "voice-edge-origin-service-token").inputs).toEqual({
+      accountId: ZONE_ID,
+      name: "voice-edge-prod worker",
+      duration: "8760h",
+      clientSecretVersion: 1,
+    });
   });
 
   it("rotates with clientSecretVersion and previousClientSecretExpiresAt, and the Worker gets the token's current secret", async () => {
     const run = await runProgramOffline("prod", {
       secrets: SECRETS,
-      override: { "voice-edge:accessServiceToken": { clientSecretVersion: 2, previousClientSecretExpiresAt: "2026-12-03T12:00:00Z" } },
+      override: {
+        "voice-edge:accessServiceToken": {
+          clientSecretVersion: 2,
+          previousClientSecretExpiresAt: "2026-12-03T12:00:00Z",
+        },
+      },
     });
-    expect(one(run, T.serviceToken, "voice-edge-origin-service-token").inputs).toMatchObject({ clientSecretVersion: 2, previousClientSecretExpiresAt: "2026-12-03T12:00:00Z", duration: "8760h" });
-    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as { name: string; text?: unknown }[];
-    expect(bindings.find((b) => b.name === "BRIDGE_ACCESS_CLIENT_SECRET")?.text).toBe("voice-edge-origin-service-token-client-secret");
+    expect(one(run, T.serviceToken, "voice-edge-origin-service-token").inputs).toMatchObject({
+      clientSecretVersion: 2,
+      previousClientSecretExpiresAt: "2026-12-03T12:00:00Z",
+      duration: "8760h",
+    });
+    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as {
+      name: string;
+      text?: unknown;
+    }[];
+    expect(bindings.find((b) => b.name === "BRIDGE_ACCESS_CLIENT_SECRET")?.text).toBe(
+      "voice-edge-origin-service-token-client-secret",
+    );
   });
 });
 
 describe("the HS256 secret rotates through config", () => {
   it("gives the Worker the previous secret as a secret binding, with the window in its settings", async () => {
-    const edge = { auth: { mode: "jwt", algorithms: ["HS256"], issuer: "https://mycosoft.com", audience: "voice-edge", previousSecretAcceptedUntil: "2026-12-01T12:00:00Z" }, allowedOrigins: ["https://mycosoft.com"] };
-    const run = await runProgramOffline("prod", { secrets: { ...SECRETS, jwtSecretPrevious: "p".repeat(40) }, override: { "voice-edge:edge": edge } });
-    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as { name: string; type: string; text?: unknown; json?: string }[];
-    expect(bindings.find((b) => b.name === "JWT_SECRET_PREVIOUS")).toEqual({ name: "JWT_SECRET_PREVIOUS", type: "secret_text", text: "p".repeat(40) });
-    expect(JSON.parse(bindings.find((b) => b.name === "EDGE_CONFIG")!.json!).auth.previousSecretAcceptedUntil).toBe("2026-12-01T12:00:00Z");
+    const edge = {
+      auth: {
+        mode: "jwt",
+        algorithms: ["HS256"],
+        issuer: "https://mycosoft.com",
+        audience: "voice-edge",
+        previousSecretAcceptedUntil: "2026-12-01T12:00:00Z",
+      },
+      allowedOrigins: ["https://mycosoft.com"],
+    };
+    const run = await runProgramOffline("prod", {
+      secrets: { ...SECRETS, jwtSecretPrevious: "p".repeat(40) },
+      override: { "voice-edge:edge": edge },
+    });
+    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as {
+      name: string;
+      type: string;
+      text?: unknown;
+      json?: string;
+    }[];
+    expect(bindings.find((b) => b.name === "JWT_SECRET_PREVIOUS")).toEqual({
+      name: "JWT_SECRET_PREVIOUS",
+      type: "secret_text",
+      text: "p".repeat(40),
+    });
+    expect(
+      JSON.parse(bindings.find((b) => b.name === "EDGE_CONFIG")!.json!).auth
+        .previousSecretAcceptedUntil,
+    ).toBe("2026-12-01T12:00:00Z");
   });
 });
 
 describe("the program refuses, before declaring anything", () => {
-  async function refusal(stack: string, options: Parameters<typeof runProgramOffline>[1]): Promise<string> {
+  async function refusal(
+    stack: string,
+    options: Parameters<typeof runProgramOffline>[1],
+  ): Promise<string> {
     const declared: DeclaredResource[] = [];
     const error = await runProgramOffline(stack, { ...options, declared }).then(
       () => undefined,
@@ -145,26 +278,58 @@ describe("the program refuses, before declaring anything", () => {
     return (error as Error).message;
   }
 
-  it.each(["voice-edge:jwtSecret", "voice-edge:tunnelSecret", "cloudflare:apiToken"])("a plaintext %s written into the stack file", async (key) => {
-    const message = await refusal("prod", { secrets: { ...SECRETS, "cloudflare:apiToken": "cf-token" }, override: { [key]: "a".repeat(44) } });
-    expect(message).toContain(`${key}: is a secret stored in plaintext; remove it from the stack file and set it with \`pulumi config set --secret ${key}\``);
-    expect(message).not.toContain("a".repeat(44));
-  });
+  it.each(["voice-edge:jwtSecret", "voice-edge:tunnelSecret", "cloudflare:apiToken"])(
+    "a plaintext %s written into the stack file",
+    async (key) => {
+      const message = await refusal("prod", {
+        secrets: { ...SECRETS, "cloudflare:apiToken": "cf-token" },
+        override: { [key]: "a".repeat(44) },
+      });
+      expect(message).toContain(
+        `${key}: is a secret stored in plaintext; remove it from the stack file and set it with \`pulumi config set --secret ${key}\``,
+      );
+      expect(message).not.toContain("a".repeat(44));
+    },
+  );
 
   it("a second stack file claiming the zone, naming the file that owns it", async () => {
-    const message = await refusal("staging", { secrets: SECRETS, override: { "voice-edge:zone": zone({}) } });
+    const message = await refusal("staging", {
+      secrets: SECRETS,
+      override: { "voice-edge:zone": zone({}) },
+    });
     expect(message).toContain('Invalid configuration for stack "staging" (Pulumi.staging.yaml)');
-    expect(message).toContain("voice-edge:zone → owner: zone mycosoft.com (00000000000000000000000000000000) is already owned by Pulumi.prod.yaml; set zone.owner: false here");
+    expect(message).toContain(
+      "voice-edge:zone → owner: zone mycosoft.com (00000000000000000000000000000000) is already owned by Pulumi.prod.yaml; set zone.owner: false here",
+    );
   });
 
   it("a bridge service with a path, which cloudflared would refuse", async () => {
-    const message = await refusal("prod", { secrets: SECRETS, override: { "voice-edge:tunnel": { originHostname: "voice-origin.mycosoft.com", bridgeService: "http://192.168.0.188:8999/api/chat" } } });
-    expect(message).toContain("voice-edge:tunnel → bridgeService: must be scheme, host and port only");
+    const message = await refusal("prod", {
+      secrets: SECRETS,
+      override: {
+        "voice-edge:tunnel": {
+          originHostname: "voice-origin.mycosoft.com",
+          bridgeService: "http://192.168.0.188:8999/api/chat",
+        },
+      },
+    });
+    expect(message).toContain(
+      "voice-edge:tunnel → bridgeService: must be scheme, host and port only",
+    );
   });
 
   it("but accepts secrets that `pulumi config set --secret` stored encrypted in the stack file", async () => {
-    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:jwtSecret": { secure: "v1:c2VjcmV0" }, "voice-edge:alertWebhookSecret": undefined } });
-    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as { name: string; type: string }[];
+    const run = await runProgramOffline("prod", {
+      secrets: SECRETS,
+      override: {
+        "voice-edge:jwtSecret": { secure: "v1:c2VjcmV0" },
+        "voice-edge:alertWebhookSecret": undefined,
+      },
+    });
+    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as {
+      name: string;
+      type: string;
+    }[];
     expect(bindings.find((b) => b.name === "JWT_SECRET")?.type).toBe("secret_text");
   });
 });
@@ -179,21 +344,31 @@ describe("stack files (pure)", () => {
     };
     expect(isEncryptedValue(config["voice-edge:jwtSecret"])).toBe(true);
     expect(isEncryptedValue({ secure: "v1:abc", extra: 1 })).toBe(false);
-    expect(plaintextSecretsIn(config).sort()).toEqual(["cloudflare:apiToken", "voice-edge:tunnelSecret"]);
+    expect(plaintextSecretsIn(config).sort()).toEqual([
+      "cloudflare:apiToken",
+      "voice-edge:tunnelSecret",
+    ]);
     expect(projectValues(config)).toEqual({ tunnelSecret: "plain", workerName: "voice-edge-prod" });
   });
 
   it("finds the other stack file owning the same zone, and nothing for another zone or a non-owner", () => {
     const root = mkdtempSync(join(tmpdir(), "voice-edge-stacks-"));
-    const file = (stack: string, zoneYaml: string) => writeFileSync(join(root, `Pulumi.${stack}.yaml`), `config:\n  voice-edge:zone:\n${zoneYaml}`);
+    const file = (stack: string, zoneYaml: string) =>
+      writeFileSync(join(root, `Pulumi.${stack}.yaml`), `config:\n  voice-edge:zone:\n${zoneYaml}`);
     file("a", `    id: "${"1".repeat(32)}"\n    name: example.com\n    owner: true\n`);
     file("b", `    id: "${"1".repeat(32)}"\n    name: example.com\n    owner: false\n`);
     file("c", `    id: "${"2".repeat(32)}"\n    name: example.org\n    owner: true\n`);
     writeFileSync(join(root, "Pulumi.broken.yaml"), "config: [unclosed");
     try {
-      expect(otherZoneOwner("b", { id: "1".repeat(32), name: "example.com" }, root)).toBe("Pulumi.a.yaml");
-      expect(otherZoneOwner("a", { id: "1".repeat(32), name: "example.com" }, root)).toBeUndefined();
-      expect(otherZoneOwner("b", { id: "3".repeat(32), name: "example.net" }, root)).toBeUndefined();
+      expect(otherZoneOwner("b", { id: "1".repeat(32), name: "example.com" }, root)).toBe(
+        "Pulumi.a.yaml",
+      );
+      expect(
+        otherZoneOwner("a", { id: "1".repeat(32), name: "example.com" }, root),
+      ).toBeUndefined();
+      expect(
+        otherZoneOwner("b", { id: "3".repeat(32), name: "example.net" }, root),
+      ).toBeUndefined();
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

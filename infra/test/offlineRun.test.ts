@@ -7,13 +7,17 @@ const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url)
 
 describe("the offline run answers only what the program uses", () => {
   it("fails on an invoke it has no answer for, naming its token", async () => {
-    await expect(runProgramOffline("prod", { entry: fixture("unknownInvoke.ts"), secrets: {} })).rejects.toThrow(
+    await expect(
+      runProgramOffline("prod", { entry: fixture("unknownInvoke.ts"), secrets: {} }),
+    ).rejects.toThrow(
       "the offline run has no answer for the invoke cloudflare:index/getZone:getZone",
     );
   });
 
   it("refuses a program that declares two resources under one URN, as the engine would", async () => {
-    await expect(runProgramOffline("prod", { entry: fixture("duplicateUrn.ts"), secrets: {} })).rejects.toThrow(
+    await expect(
+      runProgramOffline("prod", { entry: fixture("duplicateUrn.ts"), secrets: {} }),
+    ).rejects.toThrow(
       "Duplicate resource URN (the engine refuses the program): urn:pulumi:prod::voice-edge::cloudflare:index/dnsRecord:DnsRecord::same-name",
     );
   });
@@ -40,6 +44,8 @@ describe("the resource-type table", () => {
   };
 
   it.each(Object.entries(classes))("%s is the provider class's own token", (key, cls) => {
-    expect((cls as { __pulumiType: string }).__pulumiType).toBe(RESOURCE_TYPES[key as keyof typeof RESOURCE_TYPES]);
+    expect((cls as { __pulumiType: string }).__pulumiType).toBe(
+      RESOURCE_TYPES[key as keyof typeof RESOURCE_TYPES],
+    );
   });
 });

@@ -6,8 +6,12 @@ import { inventory, oneResource as one, RESOURCE_TYPES as T } from "../resourceT
 import { VoiceEdgeArgsError } from "../voiceEdgeArgs";
 import { EDGE_BINDING_KINDS } from "./expectedBindings";
 
-
-const SECRETS = { jwtSecret: "j".repeat(40), tunnelSecret: Buffer.alloc(32, 7).toString("base64"), alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test", "cloudflare:apiToken": "cf-token-for-tests" };
+const SECRETS = {
+  jwtSecret: "j".repeat(40),
+  tunnelSecret: Buffer.alloc(32, 7).toString("base64"),
+  alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test",
+  "cloudflare:apiToken": "cf-token-for-tests",
+};
 
 /** What prod and staging both declare: everything but the zone-wide resources and the Worker-only record. */
 const EVERY_STACK = [
@@ -31,7 +35,12 @@ const EVERY_STACK = [
 function bindingsOf(run: ProgramRun) {
   const bindings = one(run, T.script, "voice-edge-worker").inputs.bindings;
   expect(bindings).toBeInstanceOf(Secret);
-  return (bindings as Secret).value as { name: string; type: string; text?: unknown; json?: string }[];
+  return (bindings as Secret).value as {
+    name: string;
+    type: string;
+    text?: unknown;
+    json?: string;
+  }[];
 }
 
 describe("prod stack (owns the mycosoft.com zone)", () => {
@@ -57,39 +66,71 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   it("declares everything as children of one VoiceEdge component, which uses the stack's explicit provider", () => {
     const component = one(run, T.component, "voice-edge");
     expect(component.parent).toBeUndefined();
-    const orphans = run.resources.filter((r) => r !== component && r.type !== T.provider && r.parent !== "voice-edge").map((r) => r.name);
+    const orphans = run.resources
+      .filter((r) => r !== component && r.type !== T.provider && r.parent !== "voice-edge")
+      .map((r) => r.name);
     expect(orphans).toEqual([]);
     expect(one(run, T.provider, "cloudflare").parent).toBeUndefined();
-    const onDefaultProvider = run.resources.filter((r) => r.type.startsWith("cloudflare:") && !r.provider?.includes("::pulumi:providers:cloudflare::cloudflare::")).map((r) => r.name);
+    const onDefaultProvider = run.resources
+      .filter(
+        (r) =>
+          r.type.startsWith("cloudflare:") &&
+          !r.provider?.includes("::pulumi:providers:cloudflare::cloudflare::"),
+      )
+      .map((r) => r.name);
     expect(onDefaultProvider).toEqual([]);
   });
 
   it("uses one explicit provider holding the API token as a secret", () => {
-    expect(one(run, T.provider, "cloudflare").inputs.apiToken).toEqual(new Secret("cf-token-for-tests"));
+    expect(one(run, T.provider, "cloudflare").inputs.apiToken).toEqual(
+      new Secret("cf-token-for-tests"),
+    );
   });
 
   it("turns on WebSockets, SSL Full (strict) and Always Use HTTPS, plus the configured extras", () => {
-    const settings = Object.fromEntries(run.resources.filter((r) => r.type === T.zoneSetting).map((r) => [r.inputs.settingId, r.inputs.value]));
-    expect(settings).toEqual({ websockets: "on", ssl: "strict", always_use_https: "on", min_tls_version: "1.2" });
-    for (const r of run.resources.filter((r) => r.type === T.zoneSetting)) expect(r.inputs.zoneId).toBe("00000000000000000000000000000000");
+    const settings = Object.fromEntries(
+      run.resources
+        .filter((r) => r.type === T.zoneSetting)
+        .map((r) => [r.inputs.settingId, r.inputs.value]),
+    );
+    expect(settings).toEqual({
+      websockets: "on",
+      ssl: "strict",
+      always_use_https: "on",
+      min_tls_version: "1.2",
+    });
+    for (const r of run.resources.filter((r) => r.type === T.zoneSetting))
+      expect(r.inputs.zoneId).toBe("00000000000000000000000000000000");
   });
 
   it("rate-limits WebSocket upgrades and health checks together at 10 requests per 10 s per IP and colo, with a Free-plan expression", () => {
     const ruleset = one(run, T.ruleset, "voice-edge-rate-limit").inputs;
-    expect(ruleset).toMatchObject({ kind: "zone", phase: "http_ratelimit", zoneId: "00000000000000000000000000000000" });
+    expect(ruleset).toMatchObject({
+      kind: "zone",
+      phase: "http_ratelimit",
+      zoneId: "00000000000000000000000000000000",
+    });
     expect(ruleset.rules).toEqual([
       expect.objectContaining({
         action: "block",
         enabled: true,
         ref: "voice_edge_rate_limit_1",
-        expression: '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
-        ratelimit: { characteristics: ["ip.src", "cf.colo.id"], period: 10, requestsPerPeriod: 10, mitigationTimeout: 10 },
+        expression:
+          '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
+        ratelimit: {
+          characteristics: ["ip.src", "cf.colo.id"],
+          period: 10,
+          requestsPerPeriod: 10,
+          mitigationTimeout: 10,
+        },
       }),
     ]);
   });
 
   it("keeps the existing website record and points a proxied CNAME at the tunnel for the origin hostname", () => {
-    expect(run.resources.filter((r) => r.type === T.dnsRecord).map((r) => r.name)).toEqual(["voice-edge-origin-record"]);
+    expect(run.resources.filter((r) => r.type === T.dnsRecord).map((r) => r.name)).toEqual([
+      "voice-edge-origin-record",
+    ]);
     expect(one(run, T.dnsRecord, "voice-edge-origin-record").inputs).toMatchObject({
       name: "voice-origin.mycosoft.com",
       type: "CNAME",
@@ -111,7 +152,12 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   it("routes only the origin hostname to the bridge's private URL, then 404s everything else", () => {
     expect(one(run, T.tunnelConfig, "voice-edge-tunnel-config").inputs).toMatchObject({
       tunnelId: "voice-edge-tunnel-id",
-      config: { ingresses: [{ hostname: "voice-origin.mycosoft.com", service: "http://192.168.0.188:8999" }, { service: "http_status:404" }] },
+      config: {
+        ingresses: [
+          { hostname: "voice-origin.mycosoft.com", service: "http://192.168.0.188:8999" },
+          { service: "http_status:404" },
+        ],
+      },
     });
   });
 
@@ -131,7 +177,12 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   it("uploads the shared bundle byte for byte as an ES module with the pinned compatibility date and observability", () => {
     const script = one(run, T.script, "voice-edge-worker").inputs;
     expect(script.content).toBe(readFileSync(BUNDLE_PATH, "utf8"));
-    expect(script).toMatchObject({ scriptName: "voice-edge-prod", mainModule: "worker.mjs", compatibilityDate: "2026-04-01", observability: { enabled: true } });
+    expect(script).toMatchObject({
+      scriptName: "voice-edge-prod",
+      mainModule: "worker.mjs",
+      compatibilityDate: "2026-04-01",
+      observability: { enabled: true },
+    });
     expect(run.outputs.bundleSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(run.outputs.bundleSizeBytes).toBe(Buffer.byteLength(script.content as string));
   });
@@ -148,10 +199,17 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
     expect(byName.BRIDGE_URL.text).toBe("https://voice-origin.mycosoft.com/api/chat");
     expect(byName.JWT_SECRET.text).toBe(SECRETS.jwtSecret);
     expect(byName.BRIDGE_ACCESS_CLIENT_ID.text).toBe("voice-edge-origin-service-token.access");
-    expect(byName.BRIDGE_ACCESS_CLIENT_SECRET.text).toBe("voice-edge-origin-service-token-client-secret");
+    expect(byName.BRIDGE_ACCESS_CLIENT_SECRET.text).toBe(
+      "voice-edge-origin-service-token-client-secret",
+    );
     const edge = JSON.parse(byName.EDGE_CONFIG.json!);
     expect(edge).toMatchObject({
-      auth: { mode: "jwt", algorithms: ["HS256"], issuer: "https://mycosoft.com", audience: "voice-edge" },
+      auth: {
+        mode: "jwt",
+        algorithms: ["HS256"],
+        issuer: "https://mycosoft.com",
+        audience: "voice-edge",
+      },
       allowedOrigins: ["https://mycosoft.com", "https://www.mycosoft.com"],
       allowMissingOrigin: false,
       bridgeHealthUrl: "https://voice-origin.mycosoft.com/health",
@@ -160,7 +218,11 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   });
 
   it("routes mycosoft.com/voice/* to the Worker", () => {
-    expect(one(run, T.route, "voice-edge-route").inputs).toEqual({ zoneId: "00000000000000000000000000000000", pattern: "mycosoft.com/voice/*", script: "voice-edge-prod" });
+    expect(one(run, T.route, "voice-edge-route").inputs).toEqual({
+      zoneId: "00000000000000000000000000000000",
+      pattern: "mycosoft.com/voice/*",
+      script: "voice-edge-prod",
+    });
   });
 
   it("exports what the website and operators need, the connector token as a secret", () => {
@@ -186,18 +248,38 @@ describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
   });
 
   it("serves voice-staging.mycosoft.com through a proxied AAAA 100:: record", () => {
-    expect(one(run, T.dnsRecord, "voice-edge-public-record").inputs).toMatchObject({ name: "voice-staging.mycosoft.com", type: "AAAA", content: "100::", proxied: true });
-    expect(one(run, T.route, "voice-edge-route").inputs.pattern).toBe("voice-staging.mycosoft.com/voice/*");
+    expect(one(run, T.dnsRecord, "voice-edge-public-record").inputs).toMatchObject({
+      name: "voice-staging.mycosoft.com",
+      type: "AAAA",
+      content: "100::",
+      proxied: true,
+    });
+    expect(one(run, T.route, "voice-edge-route").inputs.pattern).toBe(
+      "voice-staging.mycosoft.com/voice/*",
+    );
   });
 
   it("has its own tunnel, origin hostname and Worker", () => {
-    expect(one(run, T.tunnelConfig, "voice-edge-tunnel-config").inputs).toMatchObject({ config: { ingresses: [{ hostname: "voice-origin-staging.mycosoft.com" }, { service: "http_status:404" }] } });
+    expect(one(run, T.tunnelConfig, "voice-edge-tunnel-config").inputs).toMatchObject({
+      config: {
+        ingresses: [
+          { hostname: "voice-origin-staging.mycosoft.com" },
+          { service: "http_status:404" },
+        ],
+      },
+    });
     expect(one(run, T.script, "voice-edge-worker").inputs.scriptName).toBe("voice-edge-staging");
     expect(run.outputs.publicWsUrl).toBe("wss://voice-staging.mycosoft.com/voice/ws");
   });
 
   it("lets the provider read CLOUDFLARE_API_TOKEN itself when no apiToken is configured", async () => {
-    const withoutToken = await runProgramOffline("staging", { secrets: { jwtSecret: SECRETS.jwtSecret, tunnelSecret: SECRETS.tunnelSecret, alertWebhookUrl: SECRETS.alertWebhookUrl } });
+    const withoutToken = await runProgramOffline("staging", {
+      secrets: {
+        jwtSecret: SECRETS.jwtSecret,
+        tunnelSecret: SECRETS.tunnelSecret,
+        alertWebhookUrl: SECRETS.alertWebhookUrl,
+      },
+    });
     expect(one(withoutToken, T.provider, "cloudflare").inputs).not.toHaveProperty("apiToken");
   });
 });
@@ -208,39 +290,75 @@ describe("plan-dependent resources", () => {
       secrets: SECRETS,
       override: {
         "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true },
-        "voice-edge:rateLimit": { rules: [{ hosts: ["mycosoft.com", "voice-staging.mycosoft.com"], period: 60, mitigationTimeout: 3600 }] },
+        "voice-edge:rateLimit": {
+          rules: [
+            {
+              hosts: ["mycosoft.com", "voice-staging.mycosoft.com"],
+              period: 60,
+              mitigationTimeout: 3600,
+            },
+          ],
+        },
       },
     });
-    expect((one(run, T.ruleset, "voice-edge-rate-limit").inputs.rules as { expression: string }[])[0]).toMatchObject({
-      expression: '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com" "voice-staging.mycosoft.com"})',
-      ratelimit: expect.objectContaining({ period: 60, mitigationTimeout: 3600, requestsPerPeriod: 10 }),
+    expect(
+      (one(run, T.ruleset, "voice-edge-rate-limit").inputs.rules as { expression: string }[])[0],
+    ).toMatchObject({
+      expression:
+        '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com" "voice-staging.mycosoft.com"})',
+      ratelimit: expect.objectContaining({
+        period: 60,
+        mitigationTimeout: 3600,
+        requestsPerPeriod: 10,
+      }),
     });
   });
 });
 
 describe("children named from the component's name, aliased to their former fixed names", () => {
-  const before = JSON.parse(readFileSync(new URL("./fixtures/urnsBeforeChildNames.json", import.meta.url), "utf8")) as Record<string, string[]>;
+  const before = JSON.parse(
+    readFileSync(new URL("./fixtures/urnsBeforeChildNames.json", import.meta.url), "utf8"),
+  ) as Record<string, string[]>;
 
-  it.each(["prod", "staging"])("%s: each URN the stack had before is claimed by exactly one resource, as its URN or an alias, so `pulumi up` updates in place", async (stack) => {
-    const run = await runProgramOffline(stack, { secrets: SECRETS });
-    const claims = (urn: string) => run.resources.filter((r) => r.urn === urn || r.aliases.includes(urn)).map((r) => r.name);
-    expect(Object.fromEntries(before[stack].map((urn) => [urn, claims(urn).length]))).toEqual(Object.fromEntries(before[stack].map((urn) => [urn, 1])));
-    expect(run.resources).toHaveLength(before[stack].length);
-  });
+  it.each(["prod", "staging"])(
+    "%s: each URN the stack had before is claimed by exactly one resource, as its URN or an alias, so `pulumi up` updates in place",
+    async (stack) => {
+      const run = await runProgramOffline(stack, { secrets: SECRETS });
+      const claims = (urn: string) =>
+        run.resources.filter((r) => r.urn === urn || r.aliases.includes(urn)).map((r) => r.name);
+      expect(Object.fromEntries(before[stack].map((urn) => [urn, claims(urn).length]))).toEqual(
+        Object.fromEntries(before[stack].map((urn) => [urn, 1])),
+      );
+      expect(run.resources).toHaveLength(before[stack].length);
+    },
+  );
 
   it("gives the Worker script the name voice-edge-worker and its former URN as an alias (beside the provider's own type aliases)", async () => {
     const run = await runProgramOffline("prod", { secrets: SECRETS });
     const script = one(run, T.script, "voice-edge-worker");
-    expect(script.urn).toBe("urn:pulumi:prod::voice-edge::voice-edge:index:VoiceEdge$cloudflare:index/workersScript:WorkersScript::voice-edge-worker");
-    expect(script.aliases).toContain("urn:pulumi:prod::voice-edge::voice-edge:index:VoiceEdge$cloudflare:index/workersScript:WorkersScript::edge-worker");
+    expect(script.urn).toBe(
+      "urn:pulumi:prod::voice-edge::voice-edge:index:VoiceEdge$cloudflare:index/workersScript:WorkersScript::voice-edge-worker",
+    );
+    expect(script.aliases).toContain(
+      "urn:pulumi:prod::voice-edge::voice-edge:index:VoiceEdge$cloudflare:index/workersScript:WorkersScript::edge-worker",
+    );
   });
 });
 
 describe("children outside the default stacks keep their former names as aliases too", () => {
   it("a Pro zone's Health Check (voice-health-check before) and its policy", async () => {
-    const run = await runProgramOffline("prod", { secrets: SECRETS, override: { "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true } } });
-    expect(one(run, T.healthCheck, "voice-edge-health-check").aliases).toEqual([expect.stringMatching(/\$cloudflare:index\/healthcheck:Healthcheck::voice-health-check$/)]);
-    expect(one(run, T.notification, "voice-edge-alert-voice-health-check").aliases).toEqual([expect.stringMatching(/::alert-voice-health-check$/)]);
+    const run = await runProgramOffline("prod", {
+      secrets: SECRETS,
+      override: {
+        "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true },
+      },
+    });
+    expect(one(run, T.healthCheck, "voice-edge-health-check").aliases).toEqual([
+      expect.stringMatching(/\$cloudflare:index\/healthcheck:Healthcheck::voice-health-check$/),
+    ]);
+    expect(one(run, T.notification, "voice-edge-alert-voice-health-check").aliases).toEqual([
+      expect.stringMatching(/::alert-voice-health-check$/),
+    ]);
   });
 });
 
@@ -251,14 +369,21 @@ describe("the VoiceEdge component in a program of one's own", () => {
     const run = await runProgramOffline("prod", { entry: fixture("ownProgram.ts"), secrets: {} });
     expect(run.outputs.url).toBe("wss://support.example.com/voice/ws");
     const children = run.resources.filter((r) => r.parent === "support-voice");
-    expect(children.map((r) => r.type)).toEqual(expect.arrayContaining([T.script, T.route, T.tunnel, T.accessApp, T.notification]));
-    expect(one(run, T.route, "support-voice-route").inputs.pattern).toBe("support.example.com/voice/*");
+    expect(children.map((r) => r.type)).toEqual(
+      expect.arrayContaining([T.script, T.route, T.tunnel, T.accessApp, T.notification]),
+    );
+    expect(one(run, T.route, "support-voice-route").inputs.pattern).toBe(
+      "support.example.com/voice/*",
+    );
     expect(run.resources.filter((r) => r.type === T.zoneSetting)).toEqual([]);
   });
 
   it("plans two VoiceEdges in one program, each child named after its own component", async () => {
     const run = await runProgramOffline("prod", { entry: fixture("twoEdges.ts"), secrets: {} });
-    expect(run.outputs).toEqual({ url: "wss://support.example.com/voice/ws", salesUrl: "wss://sales.example.com/voice/ws" });
+    expect(run.outputs).toEqual({
+      url: "wss://support.example.com/voice/ws",
+      salesUrl: "wss://sales.example.com/voice/ws",
+    });
     const urns = run.resources.map((r) => r.urn);
     expect(new Set(urns).size).toBe(urns.length);
     for (const edge of ["support-voice", "sales-voice"]) {
@@ -272,7 +397,11 @@ describe("the VoiceEdge component in a program of one's own", () => {
 
   it("refuses arguments it cannot be built from before declaring anything, naming each argument at fault", async () => {
     const declared: DeclaredResource[] = [];
-    const error = await runProgramOffline("prod", { entry: fixture("badArgs.ts"), secrets: {}, declared }).then(
+    const error = await runProgramOffline("prod", {
+      entry: fixture("badArgs.ts"),
+      secrets: {},
+      declared,
+    }).then(
       () => undefined,
       (e: Error) => e,
     );
@@ -291,9 +420,22 @@ describe("the VoiceEdge component in a program of one's own", () => {
 });
 
 describe("the VoiceEdge component's outputs", () => {
-  it.each(["prod", "staging"])("%s: registers every output the stack exports, with the same values", async (stack) => {
-    const run = await runProgramOffline(stack, { secrets: SECRETS });
-    expect(Object.keys(run.outputs).sort()).toEqual(["bundleSha256", "bundleSizeBytes", "connectorToken", "healthUrl", "originHostname", "publicWsUrl", "tunnelId", "websiteOrigin", "workerName"]);
-    expect(one(run, T.component, "voice-edge").registeredOutputs).toEqual(run.outputs);
-  });
+  it.each(["prod", "staging"])(
+    "%s: registers every output the stack exports, with the same values",
+    async (stack) => {
+      const run = await runProgramOffline(stack, { secrets: SECRETS });
+      expect(Object.keys(run.outputs).sort()).toEqual([
+        "bundleSha256",
+        "bundleSizeBytes",
+        "connectorToken",
+        "healthUrl",
+        "originHostname",
+        "publicWsUrl",
+        "tunnelId",
+        "websiteOrigin",
+        "workerName",
+      ]);
+      expect(one(run, T.component, "voice-edge").registeredOutputs).toEqual(run.outputs);
+    },
+  );
 });

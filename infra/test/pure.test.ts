@@ -11,16 +11,27 @@ import { routePattern } from "../worker";
 describe("rateLimitExpression", () => {
   it.each([
     [{ paths: ["/voice/ws"], hosts: [] }, '(http.request.uri.path eq "/voice/ws")'],
-    [{ paths: ["/voice/ws"], hosts: ["mycosoft.com"] }, '(http.request.uri.path eq "/voice/ws" and http.host in {"mycosoft.com"})'],
+    [
+      { paths: ["/voice/ws"], hosts: ["mycosoft.com"] },
+      '(http.request.uri.path eq "/voice/ws" and http.host in {"mycosoft.com"})',
+    ],
     [{ paths: ['/a"b\\c'], hosts: [] }, '(http.request.uri.path eq "/a\\"b\\\\c")'],
-    [{ paths: ["/voice/ws", "/voice/health"], hosts: [] }, '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")'],
-    [{ paths: ["/voice/ws", "/voice/health"], hosts: ["mycosoft.com"] }, '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com"})'],
+    [
+      { paths: ["/voice/ws", "/voice/health"], hosts: [] },
+      '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
+    ],
+    [
+      { paths: ["/voice/ws", "/voice/health"], hosts: ["mycosoft.com"] },
+      '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com"})',
+    ],
   ])("writes %j as %s", (match, expression) => {
     expect(rateLimitExpression(match)).toBe(expression);
   });
 
   it("never uses a regex operator, which only Business and Enterprise have", () => {
-    expect(rateLimitExpression({ paths: ["/voice/ws"], hosts: ["a.example", "b.example"] })).not.toMatch(/matches|~/);
+    expect(
+      rateLimitExpression({ paths: ["/voice/ws"], hosts: ["a.example", "b.example"] }),
+    ).not.toMatch(/matches|~/);
   });
 
   it("reports the Host field only when hosts are listed", () => {
@@ -35,20 +46,37 @@ describe("plan limits", () => {
       const [lower, higher] = [PLAN_LIMITS[ZONE_PLANS[i - 1]], PLAN_LIMITS[ZONE_PLANS[i]]];
       expect(higher.rateLimitRules).toBeGreaterThanOrEqual(lower.rateLimitRules);
       for (const period of lower.periods) expect(higher.periods).toContain(period);
-      for (const timeout of lower.mitigationTimeouts) expect(higher.mitigationTimeouts).toContain(timeout);
+      for (const timeout of lower.mitigationTimeouts)
+        expect(higher.mitigationTimeouts).toContain(timeout);
       for (const alert of lower.alertTypes) expect(higher.alertTypes).toContain(alert);
     }
   });
 
   it("give the Free plan one 10 s rule on the path, and the Worker's probe for want of a Cloudflare 5XX alert", () => {
-    expect(PLAN_LIMITS.free).toMatchObject({ rateLimitRules: 1, periods: [10], mitigationTimeouts: [10], fields: ["path"], regex: false });
-    expect(defaultAlertTypes("free")).toEqual(["tunnel_health_event", "expiring_service_token_alert", "bridge_probe"]);
-    expect(defaultAlertTypes("pro")).toEqual(["tunnel_health_event", "expiring_service_token_alert", "health_check_status_notification"]);
+    expect(PLAN_LIMITS.free).toMatchObject({
+      rateLimitRules: 1,
+      periods: [10],
+      mitigationTimeouts: [10],
+      fields: ["path"],
+      regex: false,
+    });
+    expect(defaultAlertTypes("free")).toEqual([
+      "tunnel_health_event",
+      "expiring_service_token_alert",
+      "bridge_probe",
+    ]);
+    expect(defaultAlertTypes("pro")).toEqual([
+      "tunnel_health_event",
+      "expiring_service_token_alert",
+      "health_check_status_notification",
+    ]);
     expect(defaultAlertTypes("enterprise")).toContain("http_alert_origin_error");
   });
 
   it("default to alert types the plan offers", () => {
-    for (const plan of ZONE_PLANS) for (const type of defaultAlertTypes(plan)) expect(PLAN_LIMITS[plan].alertTypes).toContain(type);
+    for (const plan of ZONE_PLANS)
+      for (const type of defaultAlertTypes(plan))
+        expect(PLAN_LIMITS[plan].alertTypes).toContain(type);
   });
 });
 
@@ -64,7 +92,16 @@ describe("tunnel ingress", () => {
 });
 
 describe("workerBindings", () => {
-  const edge = { auth: { mode: "off" as const }, allowedOrigins: [], allowMissingOrigin: true, forwardHeaders: [], forwardCookies: [], bridgeConnectTimeoutMs: 10_000, healthTimeoutMs: 2_000, jwksTimeoutMs: 2_000 };
+  const edge = {
+    auth: { mode: "off" as const },
+    allowedOrigins: [],
+    allowMissingOrigin: true,
+    forwardHeaders: [],
+    forwardCookies: [],
+    bridgeConnectTimeoutMs: 10_000,
+    healthTimeoutMs: 2_000,
+    jwksTimeoutMs: 2_000,
+  };
 
   it("types settings as json, secrets as secret_text and the rest as plain text, keeping secret outputs secret", async () => {
     const bindings = workerBindings({
@@ -83,7 +120,14 @@ describe("workerBindings", () => {
   });
 
   it("leaves out a binding with no value", () => {
-    const bindings = workerBindings({ BRIDGE_URL: "https://o.example.com/api/chat", EDGE_CONFIG: edge, JWT_SECRET: undefined, JWT_SECRET_PREVIOUS: undefined, BRIDGE_ACCESS_CLIENT_ID: "i", BRIDGE_ACCESS_CLIENT_SECRET: "s" });
+    const bindings = workerBindings({
+      BRIDGE_URL: "https://o.example.com/api/chat",
+      EDGE_CONFIG: edge,
+      JWT_SECRET: undefined,
+      JWT_SECRET_PREVIOUS: undefined,
+      BRIDGE_ACCESS_CLIENT_ID: "i",
+      BRIDGE_ACCESS_CLIENT_SECRET: "s",
+    });
     expect(bindings.map((b) => b.name)).not.toContain("JWT_SECRET");
   });
 
@@ -102,7 +146,11 @@ describe("child names", () => {
 
   it("keeps the component's options, adds the caller's, and aliases the former fixed name", () => {
     const parent = {} as pulumi.Resource;
-    expect(child({ name: "voice-edge", opts: { parent } }, "tunnel-config", "bridge-tunnel-config", { dependsOn: [parent] })).toEqual({
+    expect(
+      child({ name: "voice-edge", opts: { parent } }, "tunnel-config", "bridge-tunnel-config", {
+        dependsOn: [parent],
+      }),
+    ).toEqual({
       name: "voice-edge-tunnel-config",
       opts: { parent, dependsOn: [parent], aliases: [{ name: "bridge-tunnel-config" }] },
     });

@@ -1,11 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { loadStackSettings } from "../config/stackFiles";
-import { addressedToArgument, validateBundle, validateName, validateSecrets, validateSettings, validateVoiceEdgeArgs, VoiceEdgeArgsError } from "../voiceEdgeArgs";
+import {
+  addressedToArgument,
+  validateBundle,
+  validateName,
+  validateSecrets,
+  validateSettings,
+  validateVoiceEdgeArgs,
+  VoiceEdgeArgsError,
+} from "../voiceEdgeArgs";
 
 const prod = loadStackSettings("prod");
 const TUNNEL_SECRET = Buffer.alloc(32, 5).toString("base64");
 const WEBHOOK = "https://hooks.example.com/alerts";
-const BUNDLE = { code: "export default {}", sha256: "a".repeat(64), sizeBytes: 17, path: "dist/worker.mjs" };
+const BUNDLE = {
+  code: "export default {}",
+  sha256: "a".repeat(64),
+  sizeBytes: 17,
+  path: "dist/worker.mjs",
+};
 
 describe("validateName", () => {
   it.each([
@@ -20,51 +33,99 @@ describe("validateName", () => {
 describe("validateSettings", () => {
   it("accepts settings a stack file would accept, with the defaults filled in", () => {
     const { publicDns, accessServiceToken, ...given } = prod;
-    expect(validateSettings(given)).toEqual({ value: { ...given, publicDns, accessServiceToken }, problems: [] });
+    expect(validateSettings(given)).toEqual({
+      value: { ...given, publicDns, accessServiceToken },
+      problems: [],
+    });
   });
 
   it.each([
-    [{ accountId: "x" }, "settings.accountId: must be the account ID: 32 lowercase hex characters (Cloudflare dashboard → Overview)"],
+    [
+      { accountId: "x" },
+      "settings.accountId: must be the account ID: 32 lowercase hex characters (Cloudflare dashboard → Overview)",
+    ],
     [{ zone: { ...prod.zone, plan: "gold" } }, /^settings\.zone\.plan: /],
-    [{ publicHostname: "example.org" }, "settings.publicHostname: example.org is not in zone mycosoft.com"],
-    [{ tunnel: { ...prod.tunnel, bridgeService: "http://10.0.0.5:8998/api" } }, /^settings\.tunnel\.bridgeService: must be scheme, host and port only/],
+    [
+      { publicHostname: "example.org" },
+      "settings.publicHostname: example.org is not in zone mycosoft.com",
+    ],
+    [
+      { tunnel: { ...prod.tunnel, bridgeService: "http://10.0.0.5:8998/api" } },
+      /^settings\.tunnel\.bridgeService: must be scheme, host and port only/,
+    ],
     [{ jwtSecret: "s".repeat(40) }, 'settings: unknown key(s) "jwtSecret"'],
   ] as const)("names the setting at fault: %j", (change, problem) => {
     const { problems } = validateSettings({ ...prod, ...change });
-    expect(problems).toEqual([typeof problem === "string" ? problem : expect.stringMatching(problem)]);
+    expect(problems).toEqual([
+      typeof problem === "string" ? problem : expect.stringMatching(problem),
+    ]);
   });
 });
 
 describe("validateSecrets", () => {
   it("accepts the secrets the settings need", () => {
-    expect(validateSecrets(prod, { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK })).toEqual({
+    expect(
+      validateSecrets(prod, {
+        jwtSecret: "j".repeat(40),
+        tunnelSecret: TUNNEL_SECRET,
+        alertWebhookUrl: WEBHOOK,
+      }),
+    ).toEqual({
       value: { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
       problems: [],
     });
   });
 
   it.each([
-    ["a short tunnel secret", { jwtSecret: "j".repeat(40), tunnelSecret: "short", alertWebhookUrl: WEBHOOK }, "secrets.tunnelSecret: must be at least 32 random bytes in base64 (openssl rand -base64 32)"],
-    ["no HS256 secret", { tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK }, "secrets.jwtSecret: is required because edge.auth.algorithms includes HS256"],
-    ["no webhook for the Free plan's probe", { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET }, /^secrets\.alertWebhookUrl: is required because bridge_probe is the free plan's alert on a failing bridge/],
-    ["a key that is no secret", { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK, extra: "y" }, 'secrets: unknown key(s) "extra"'],
+    [
+      "a short tunnel secret",
+      { jwtSecret: "j".repeat(40), tunnelSecret: "short", alertWebhookUrl: WEBHOOK },
+      "secrets.tunnelSecret: must be at least 32 random bytes in base64 (openssl rand -base64 32)",
+    ],
+    [
+      "no HS256 secret",
+      { tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
+      "secrets.jwtSecret: is required because edge.auth.algorithms includes HS256",
+    ],
+    [
+      "no webhook for the Free plan's probe",
+      { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET },
+      /^secrets\.alertWebhookUrl: is required because bridge_probe is the free plan's alert on a failing bridge/,
+    ],
+    [
+      "a key that is no secret",
+      {
+        jwtSecret: "j".repeat(40),
+        tunnelSecret: TUNNEL_SECRET,
+        alertWebhookUrl: WEBHOOK,
+        extra: "y",
+      },
+      'secrets: unknown key(s) "extra"',
+    ],
   ] as const)("names the secret at fault, never its value: %s", (_case, secrets, problem) => {
     const { problems } = validateSecrets(prod, secrets);
-    expect(problems).toEqual([typeof problem === "string" ? problem : expect.stringMatching(problem)]);
+    expect(problems).toEqual([
+      typeof problem === "string" ? problem : expect.stringMatching(problem),
+    ]);
     expect(problems.join("\n")).not.toContain("j".repeat(40));
   });
 
   it("refuses something that is not an object", () => {
-    expect(validateSecrets(prod, "s3cret").problems).toEqual(["secrets: must be an object of plain strings (jwtSecret, tunnelSecret, …)"]);
+    expect(validateSecrets(prod, "s3cret").problems).toEqual([
+      "secrets: must be an object of plain strings (jwtSecret, tunnelSecret, …)",
+    ]);
   });
 });
 
 describe("addressedToArgument", () => {
   it("re-addresses a stack-config problem to the argument it concerns, without the `pulumi config` advice", () => {
     const problems = {
-      "voice-edge:jwtSecret: is required; set it with `pulumi config set --secret voice-edge:jwtSecret`": "secrets.jwtSecret: is required",
-      "voice-edge:edge → auth.previousSecretAcceptedUntil: is set but the secret voice-edge:jwtSecretPrevious is not": "settings.edge.auth.previousSecretAcceptedUntil: is set but secrets.jwtSecretPrevious is not",
-      "voice-edge:alerts: needs at least one mechanism: alerts.emails or the secret voice-edge:alertWebhookUrl": "settings.alerts: needs at least one mechanism: alerts.emails or secrets.alertWebhookUrl",
+      "voice-edge:jwtSecret: is required; set it with `pulumi config set --secret voice-edge:jwtSecret`":
+        "secrets.jwtSecret: is required",
+      "voice-edge:edge → auth.previousSecretAcceptedUntil: is set but the secret voice-edge:jwtSecretPrevious is not":
+        "settings.edge.auth.previousSecretAcceptedUntil: is set but secrets.jwtSecretPrevious is not",
+      "voice-edge:alerts: needs at least one mechanism: alerts.emails or the secret voice-edge:alertWebhookUrl":
+        "settings.alerts: needs at least one mechanism: alerts.emails or secrets.alertWebhookUrl",
       "something else": "something else",
     };
     expect(Object.keys(problems).map(addressedToArgument)).toEqual(Object.values(problems));
@@ -75,7 +136,13 @@ describe("validateBundle", () => {
   it.each([
     [BUNDLE, []],
     [undefined, ["bundle: must be the result of `await buildWorkerBundle()`"]],
-    [{ ...BUNDLE, code: "" }, ["bundle.code: must be the bundled Worker's source (`await buildWorkerBundle()`)", "bundle.sizeBytes: must be the byte length of bundle.code"]],
+    [
+      { ...BUNDLE, code: "" },
+      [
+        "bundle.code: must be the bundled Worker's source (`await buildWorkerBundle()`)",
+        "bundle.sizeBytes: must be the byte length of bundle.code",
+      ],
+    ],
     [{ ...BUNDLE, sha256: "abc" }, ["bundle.sha256: must be the bundle's SHA-256 in hex"]],
     [{ ...BUNDLE, sizeBytes: 3 }, ["bundle.sizeBytes: must be the byte length of bundle.code"]],
   ])("%j: %j", (bundle, problems) => {
@@ -85,14 +152,25 @@ describe("validateBundle", () => {
 
 describe("validateVoiceEdgeArgs", () => {
   it("returns the validated settings and secrets", () => {
-    const valid = validateVoiceEdgeArgs("voice-edge", { settings: prod, secrets: { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK }, bundle: BUNDLE });
+    const valid = validateVoiceEdgeArgs("voice-edge", {
+      settings: prod,
+      secrets: { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
+      bundle: BUNDLE,
+    });
     expect(valid.settings).toEqual(prod);
     expect(valid.bundle).toBe(BUNDLE);
   });
 
   it("throws one error listing every argument at fault, under the component's name", () => {
-    const attempt = () => validateVoiceEdgeArgs("", { settings: { ...prod, accountId: "x" }, secrets: { tunnelSecret: TUNNEL_SECRET }, bundle: { ...BUNDLE, sha256: "" } });
+    const attempt = () =>
+      validateVoiceEdgeArgs("", {
+        settings: { ...prod, accountId: "x" },
+        secrets: { tunnelSecret: TUNNEL_SECRET },
+        bundle: { ...BUNDLE, sha256: "" },
+      });
     expect(attempt).toThrow(VoiceEdgeArgsError);
-    expect(attempt).toThrow(/^VoiceEdge "": invalid arguments:\n  - name: must be a non-empty string.*\n  - settings\.accountId: .*\n  - bundle\.sha256: /);
+    expect(attempt).toThrow(
+      /^VoiceEdge "": invalid arguments:\n  - name: must be a non-empty string.*\n  - settings\.accountId: .*\n  - bundle\.sha256: /,
+    );
   });
 });

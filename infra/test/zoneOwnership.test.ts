@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { knownStacks, loadStackSettings } from "../config/stackFiles";
 import { zoneOwnershipProblems, type NamedStack } from "../zoneOwnership";
 
-const realStacks = (): NamedStack[] => knownStacks().map((stack) => ({ stack, settings: loadStackSettings(stack) }));
+const realStacks = (): NamedStack[] =>
+  knownStacks().map((stack) => ({ stack, settings: loadStackSettings(stack) }));
 
 describe("zone-wide resources across the repository's stack files", () => {
   it("finds staging and prod in the repository", () => {
@@ -14,14 +15,32 @@ describe("zone-wide resources across the repository's stack files", () => {
   });
 
   it("reports two stacks that both own a zone", () => {
-    const stacks = realStacks().map((s) => ({ ...s, settings: { ...s.settings, zone: { ...s.settings.zone, owner: true } } }));
-    expect(zoneOwnershipProblems(stacks)).toContain("zone mycosoft.com is owned by prod and staging: set zone.owner: true in exactly one of them");
+    const stacks = realStacks().map((s) => ({
+      ...s,
+      settings: { ...s.settings, zone: { ...s.settings.zone, owner: true } },
+    }));
+    expect(zoneOwnershipProblems(stacks)).toContain(
+      "zone mycosoft.com is owned by prod and staging: set zone.owner: true in exactly one of them",
+    );
   });
 
   it("reports an owner whose host-restricted rule leaves another environment uncovered", () => {
     const stacks = realStacks().map((s) =>
-      s.settings.zone.owner ? { ...s, settings: { ...s.settings, rateLimit: { ...s.settings.rateLimit!, rules: s.settings.rateLimit!.rules.map((r) => ({ ...r, hosts: ["mycosoft.com"] })) } } } : s,
+      s.settings.zone.owner
+        ? {
+            ...s,
+            settings: {
+              ...s.settings,
+              rateLimit: {
+                ...s.settings.rateLimit!,
+                rules: s.settings.rateLimit!.rules.map((r) => ({ ...r, hosts: ["mycosoft.com"] })),
+              },
+            },
+          }
+        : s,
     );
-    expect(zoneOwnershipProblems(stacks)).toEqual(["prod's rate limit does not cover voice-staging.mycosoft.com/voice/ws (stack staging)"]);
+    expect(zoneOwnershipProblems(stacks)).toEqual([
+      "prod's rate limit does not cover voice-staging.mycosoft.com/voice/ws (stack staging)",
+    ]);
   });
 });

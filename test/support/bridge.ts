@@ -17,12 +17,20 @@ export async function bridgeSessions(bridgeOrigin: string): Promise<BridgeSessio
 }
 
 /** The bridge's record of the session whose query carried `marker`, waiting up to `withinMs` for it to appear (and satisfy `until`). */
-export async function bridgeSessionWith(bridgeOrigin: string, marker: string, until: (s: BridgeSessionRecord) => boolean = () => true, withinMs = 5_000): Promise<BridgeSessionRecord> {
+export async function bridgeSessionWith(
+  bridgeOrigin: string,
+  marker: string,
+  until: (s: BridgeSessionRecord) => boolean = () => true,
+  withinMs = 5_000,
+): Promise<BridgeSessionRecord> {
   const deadline = Date.now() + withinMs;
   for (;;) {
     const found = (await bridgeSessions(bridgeOrigin)).find((s) => s.query.includes(marker));
     if (found && until(found)) return found;
-    if (Date.now() > deadline) throw new Error(`bridge has no session matching ${marker}${found ? " in the expected state" : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `bridge has no session matching ${marker}${found ? " in the expected state" : ""}`,
+      );
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -48,12 +56,19 @@ export async function bridgeHealth(bridgeOrigin: string): Promise<BridgeHealth> 
 }
 
 /** Polls the bridge's health until `until` holds; resolves with the milliseconds it took, rejects after `withinMs`. */
-export async function bridgeReaches(bridgeOrigin: string, until: (health: BridgeHealth) => boolean, withinMs: number): Promise<number> {
+export async function bridgeReaches(
+  bridgeOrigin: string,
+  until: (health: BridgeHealth) => boolean,
+  withinMs: number,
+): Promise<number> {
   const started = performance.now();
   for (;;) {
     const health = await bridgeHealth(bridgeOrigin);
     if (until(health)) return performance.now() - started;
-    if (performance.now() - started > withinMs) throw new Error(`bridge did not reach the expected state within ${withinMs} ms: ${JSON.stringify(health)}`);
+    if (performance.now() - started > withinMs)
+      throw new Error(
+        `bridge did not reach the expected state within ${withinMs} ms: ${JSON.stringify(health)}`,
+      );
     await new Promise((r) => setTimeout(r, 10));
   }
 }

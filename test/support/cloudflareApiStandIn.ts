@@ -74,21 +74,51 @@ export interface StandIn {
   close(): Promise<void>;
 }
 
-const ZERO_TRUST_NOT_ENABLED: StandInError = { status: 403, code: 9999, message: "access.api.error.not_enabled" };
+const ZERO_TRUST_NOT_ENABLED: StandInError = {
+  status: 403,
+  code: 9999,
+  message: "access.api.error.not_enabled",
+};
 
-function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   response.writeHead(status, { "content-type": "application/json", ...headers });
   response.end(JSON.stringify(body));
 }
 
-const success = (result: unknown, resultInfo?: unknown) => ({ success: true, errors: [], messages: [], result, ...(resultInfo ? { result_info: resultInfo } : {}) });
-const failure = (error: StandInError) => ({ success: false, errors: [{ code: error.code, message: error.message }], messages: [], result: null });
+const success = (result: unknown, resultInfo?: unknown) => ({
+  success: true,
+  errors: [],
+  messages: [],
+  result,
+  ...(resultInfo ? { result_info: resultInfo } : {}),
+});
+const failure = (error: StandInError) => ({
+  success: false,
+  errors: [{ code: error.code, message: error.message }],
+  messages: [],
+  result: null,
+});
 
 function paginate(response: ServerResponse, url: URL, items: unknown[], defaultSize: number): void {
   const page = Math.max(1, Number(url.searchParams.get("page") ?? 1));
   const perPage = Math.max(1, Number(url.searchParams.get("per_page") ?? defaultSize));
   const slice = items.slice((page - 1) * perPage, page * perPage);
-  send(response, 200, success(slice, { page, per_page: perPage, count: slice.length, total_count: items.length, total_pages: Math.max(1, Math.ceil(items.length / perPage)) }));
+  send(
+    response,
+    200,
+    success(slice, {
+      page,
+      per_page: perPage,
+      count: slice.length,
+      total_count: items.length,
+      total_pages: Math.max(1, Math.ceil(items.length / perPage)),
+    }),
+  );
 }
 
 function tokenBody(scenario: StandInScenario) {
@@ -103,90 +133,282 @@ function tokenBody(scenario: StandInScenario) {
       {
         id: "f267e341f3dd4697bd3b9f71dd96247f",
         effect: "allow",
-        resources: { [`com.cloudflare.api.account.${accountId}`]: "*", "com.cloudflare.api.account.zone.*": "*" },
-        permission_groups: (token.permissionGroups ?? []).map((name, index) => ({ id: index.toString(16).padStart(32, "0"), name })),
+        resources: {
+          [`com.cloudflare.api.account.${accountId}`]: "*",
+          "com.cloudflare.api.account.zone.*": "*",
+        },
+        permission_groups: (token.permissionGroups ?? []).map((name, index) => ({
+          id: index.toString(16).padStart(32, "0"),
+          name,
+        })),
       },
     ],
   };
 }
 
 /** Which area a request is for, and how to answer it when no failure is injected. */
-function route(scenario: StandInScenario, url: URL): { area: StandInArea; answer: (response: ServerResponse) => void } | undefined {
+function route(
+  scenario: StandInScenario,
+  url: URL,
+): { area: StandInArea; answer: (response: ServerResponse) => void } | undefined {
   const path = url.pathname.replace(/^\/client\/v4/, "");
   const account = scenario.accountId;
   const zone = scenario.zone;
   const size = scenario.pageSize ?? 100;
   const zoneMatch = path.match(/^\/zones\/([0-9a-f]{32})(\/.*)?$/);
   const zoneKnown = zoneMatch && zone && zoneMatch[1] === zone.id;
-  const unknownZone = (response: ServerResponse) => send(response, 404, failure({ status: 404, code: 7003, message: `Could not route to ${path}, perhaps your object identifier is invalid?` }));
-  const zeroTrust = (answer: (response: ServerResponse) => void) => (response: ServerResponse) => (scenario.zeroTrust ? answer(response) : send(response, 403, failure(ZERO_TRUST_NOT_ENABLED)));
-  const verified = { id: scenario.token.id, status: scenario.token.status ?? "active", expires_on: "2027-01-01T00:00:00Z" };
-  const invalid = (response: ServerResponse) => send(response, 401, failure({ status: 401, code: 1000, message: "Invalid API Token" }));
-  const forbidden = (response: ServerResponse) => send(response, 403, failure({ status: 403, code: 9109, message: "Unauthorized to access requested resource" }));
+  const unknownZone = (response: ServerResponse) =>
+    send(
+      response,
+      404,
+      failure({
+        status: 404,
+        code: 7003,
+        message: `Could not route to ${path}, perhaps your object identifier is invalid?`,
+      }),
+    );
+  const zeroTrust = (answer: (response: ServerResponse) => void) => (response: ServerResponse) =>
+    scenario.zeroTrust ? answer(response) : send(response, 403, failure(ZERO_TRUST_NOT_ENABLED));
+  const verified = {
+    id: scenario.token.id,
+    status: scenario.token.status ?? "active",
+    expires_on: "2027-01-01T00:00:00Z",
+  };
+  const invalid = (response: ServerResponse) =>
+    send(response, 401, failure({ status: 401, code: 1000, message: "Invalid API Token" }));
+  const forbidden = (response: ServerResponse) =>
+    send(
+      response,
+      403,
+      failure({ status: 403, code: 9109, message: "Unauthorized to access requested resource" }),
+    );
 
-  if (path === "/user/tokens/verify") return { area: "userVerify", answer: (r) => (scenario.token.owner === "user" ? send(r, 200, success(verified)) : invalid(r)) };
-  if (path === `/accounts/${account}/tokens/verify`) return { area: "accountVerify", answer: (r) => (scenario.token.owner === "account" ? send(r, 200, success(verified)) : invalid(r)) };
+  if (path === "/user/tokens/verify")
+    return {
+      area: "userVerify",
+      answer: (r) =>
+        scenario.token.owner === "user" ? send(r, 200, success(verified)) : invalid(r),
+    };
+  if (path === `/accounts/${account}/tokens/verify`)
+    return {
+      area: "accountVerify",
+      answer: (r) =>
+        scenario.token.owner === "account" ? send(r, 200, success(verified)) : invalid(r),
+    };
   const tokenPath = path.match(/^\/(?:user|accounts\/[0-9a-f]{32})\/tokens\/([0-9a-f]{32})$/);
   if (tokenPath) {
-    return { area: "tokenDetails", answer: (r) => (scenario.token.permissionGroups && tokenPath[1] === scenario.token.id ? send(r, 200, success(tokenBody(scenario))) : forbidden(r)) };
+    return {
+      area: "tokenDetails",
+      answer: (r) =>
+        scenario.token.permissionGroups && tokenPath[1] === scenario.token.id
+          ? send(r, 200, success(tokenBody(scenario)))
+          : forbidden(r),
+    };
   }
   if (path === `/accounts/${account}/access/organizations`) {
-    return { area: "organizations", answer: zeroTrust((r) => send(r, 200, success({ name: "Mycosoft", auth_domain: "mycosoft.cloudflareaccess.com", created_at: "2026-01-01T00:00:00Z" }))) };
+    return {
+      area: "organizations",
+      answer: zeroTrust((r) =>
+        send(
+          r,
+          200,
+          success({
+            name: "Mycosoft",
+            auth_domain: "mycosoft.cloudflareaccess.com",
+            created_at: "2026-01-01T00:00:00Z",
+          }),
+        ),
+      ),
+    };
   }
-  if (path === `/accounts/${account}/access/apps`) return { area: "accessApps", answer: zeroTrust((r) => paginate(r, url, [], size)) };
-  if (path === `/accounts/${account}/access/service_tokens`) return { area: "serviceTokens", answer: zeroTrust((r) => paginate(r, url, [], size)) };
-  if (path === `/accounts/${account}/workers/scripts`) return { area: "scripts", answer: (r) => send(r, 200, success([])) };
-  if (path === `/accounts/${account}/alerting/v3/policies`) return { area: "notifications", answer: (r) => send(r, 200, success([])) };
-  if (path === `/accounts/${account}/d1/database`) return { area: "d1", answer: (r) => paginate(r, url, [], size) };
+  if (path === `/accounts/${account}/access/apps`)
+    return { area: "accessApps", answer: zeroTrust((r) => paginate(r, url, [], size)) };
+  if (path === `/accounts/${account}/access/service_tokens`)
+    return { area: "serviceTokens", answer: zeroTrust((r) => paginate(r, url, [], size)) };
+  if (path === `/accounts/${account}/workers/scripts`)
+    return { area: "scripts", answer: (r) => send(r, 200, success([])) };
+  if (path === `/accounts/${account}/alerting/v3/policies`)
+    return { area: "notifications", answer: (r) => send(r, 200, success([])) };
+  if (path === `/accounts/${account}/d1/database`)
+    return { area: "d1", answer: (r) => paginate(r, url, [], size) };
   if (path === `/accounts/${account}/cfd_tunnel`) {
     const name = url.searchParams.get("name");
     const tunnels = scenario.tunnels
       .filter((t) => name === null || t.name === name)
-      .map((t) => ({ ...t, account_tag: account, created_at: "2026-01-01T00:00:00Z", deleted_at: null, config_src: "cloudflare", status: "inactive", tun_type: "cfd_tunnel", connections: [] }));
+      .map((t) => ({
+        ...t,
+        account_tag: account,
+        created_at: "2026-01-01T00:00:00Z",
+        deleted_at: null,
+        config_src: "cloudflare",
+        status: "inactive",
+        tun_type: "cfd_tunnel",
+        connections: [],
+      }));
     return { area: "tunnels", answer: (r) => paginate(r, url, tunnels, size) };
   }
   if (!zoneMatch) return undefined;
   const rest = zoneMatch[2] ?? "";
-  const inZone = (area: StandInArea, answer: (response: ServerResponse) => void) => ({ area, answer: zoneKnown ? answer : unknownZone });
+  const inZone = (area: StandInArea, answer: (response: ServerResponse) => void) => ({
+    area,
+    answer: zoneKnown ? answer : unknownZone,
+  });
   if (rest === "") {
-    return inZone("zone", (r) => send(r, 200, success({ id: zone!.id, name: zone!.name, status: "active", account: { id: account }, plan: { id: `${zone!.plan}-plan-id`, name: `${zone!.plan[0].toUpperCase()}${zone!.plan.slice(1)} Website`, legacy_id: zone!.plan } })));
+    return inZone("zone", (r) =>
+      send(
+        r,
+        200,
+        success({
+          id: zone!.id,
+          name: zone!.name,
+          status: "active",
+          account: { id: account },
+          plan: {
+            id: `${zone!.plan}-plan-id`,
+            name: `${zone!.plan[0].toUpperCase()}${zone!.plan.slice(1)} Website`,
+            legacy_id: zone!.plan,
+          },
+        }),
+      ),
+    );
   }
-  if (rest === "/settings/ssl") return inZone("ssl", (r) => send(r, 200, success({ id: "ssl", value: scenario.ssl, editable: true, modified_on: "2026-01-01T00:00:00Z" })));
+  if (rest === "/settings/ssl")
+    return inZone("ssl", (r) =>
+      send(
+        r,
+        200,
+        success({
+          id: "ssl",
+          value: scenario.ssl,
+          editable: true,
+          modified_on: "2026-01-01T00:00:00Z",
+        }),
+      ),
+    );
   if (rest === "/rulesets/phases/http_ratelimit/entrypoint") {
     const entryPoint = scenario.rateLimitEntryPoint;
     return inZone("entrypoint", (r) =>
       entryPoint
-        ? send(r, 200, success({ id: entryPoint.id, name: "default", kind: "zone", phase: "http_ratelimit", version: "3", last_updated: "2026-01-01T00:00:00Z", rules: entryPoint.rules }))
-        : send(r, 404, failure({ status: 404, code: 10003, message: "could not find entrypoint ruleset in the http_ratelimit phase" })),
+        ? send(
+            r,
+            200,
+            success({
+              id: entryPoint.id,
+              name: "default",
+              kind: "zone",
+              phase: "http_ratelimit",
+              version: "3",
+              last_updated: "2026-01-01T00:00:00Z",
+              rules: entryPoint.rules,
+            }),
+          )
+        : send(
+            r,
+            404,
+            failure({
+              status: 404,
+              code: 10003,
+              message: "could not find entrypoint ruleset in the http_ratelimit phase",
+            }),
+          ),
     );
   }
-  if (rest === "/rulesets") return inZone("rulesets", (r) => send(r, 200, success(scenario.rateLimitEntryPoint ? [{ id: scenario.rateLimitEntryPoint.id, kind: "zone", phase: "http_ratelimit", name: "default" }] : [])));
+  if (rest === "/rulesets")
+    return inZone("rulesets", (r) =>
+      send(
+        r,
+        200,
+        success(
+          scenario.rateLimitEntryPoint
+            ? [
+                {
+                  id: scenario.rateLimitEntryPoint.id,
+                  kind: "zone",
+                  phase: "http_ratelimit",
+                  name: "default",
+                },
+              ]
+            : [],
+        ),
+      ),
+    );
   if (rest === "/dns_records") {
-    const exact = (url.searchParams.get("name.exact") ?? url.searchParams.get("name"))?.toLowerCase();
-    const records = scenario.records.filter((r) => exact === undefined || r.name === exact).map((r, index) => ({ id: index.toString(16).padStart(32, "0"), ttl: 1, proxiable: true, comment: null, ...r }));
+    const exact = (
+      url.searchParams.get("name.exact") ?? url.searchParams.get("name")
+    )?.toLowerCase();
+    const records = scenario.records
+      .filter((r) => exact === undefined || r.name === exact)
+      .map((r, index) => ({
+        id: index.toString(16).padStart(32, "0"),
+        ttl: 1,
+        proxiable: true,
+        comment: null,
+        ...r,
+      }));
     return inZone("dns", (r) => paginate(r, url, records, size));
   }
   if (rest === "/healthchecks") return inZone("healthchecks", (r) => paginate(r, url, [], size));
-  if (rest === "/workers/routes") return inZone("routes", (r) => send(r, 200, success(scenario.routes.map((route, index) => ({ id: index.toString(16).padStart(32, "0"), ...route })))));
+  if (rest === "/workers/routes")
+    return inZone("routes", (r) =>
+      send(
+        r,
+        200,
+        success(
+          scenario.routes.map((route, index) => ({
+            id: index.toString(16).padStart(32, "0"),
+            ...route,
+          })),
+        ),
+      ),
+    );
   return undefined;
 }
 
-function handle(scenario: StandInScenario, request: IncomingMessage, response: ServerResponse): void {
+function handle(
+  scenario: StandInScenario,
+  request: IncomingMessage,
+  response: ServerResponse,
+): void {
   if (scenario.hang) return;
   const url = new URL(request.url ?? "/", "http://stand-in");
   if (scenario.rateLimited) {
-    send(response, 429, failure({ status: 429, code: 971, message: "Please wait and consider throttling your request speed" }), { "retry-after": "60" });
+    send(
+      response,
+      429,
+      failure({
+        status: 429,
+        code: 971,
+        message: "Please wait and consider throttling your request speed",
+      }),
+      { "retry-after": "60" },
+    );
     return;
   }
   const authorization = request.headers.authorization ?? "";
   if (authorization !== `Bearer ${scenario.token.value}`) {
     const isVerify = /\/tokens\/verify$/.test(url.pathname);
-    send(response, isVerify ? 401 : 403, failure(isVerify ? { status: 401, code: 1000, message: "Invalid API Token" } : { status: 403, code: 10000, message: "Authentication error" }));
+    send(
+      response,
+      isVerify ? 401 : 403,
+      failure(
+        isVerify
+          ? { status: 401, code: 1000, message: "Invalid API Token" }
+          : { status: 403, code: 10000, message: "Authentication error" },
+      ),
+    );
     return;
   }
   const matched = request.method === "GET" ? route(scenario, url) : undefined;
   if (!matched) {
-    send(response, 404, failure({ status: 404, code: 7003, message: `Could not route to ${url.pathname}, perhaps your object identifier is invalid?` }));
+    send(
+      response,
+      404,
+      failure({
+        status: 404,
+        code: 7003,
+        message: `Could not route to ${url.pathname}, perhaps your object identifier is invalid?`,
+      }),
+    );
     return;
   }
   const injected = scenario.failures?.[matched.area];

@@ -21,11 +21,19 @@ export function processGroupAlive(pgid: number): boolean {
 /** `npm run dev -- <args>` in its own process group, as a user starts it; resolves once it prints its next steps. */
 export function startDev(args: string[], env: NodeJS.ProcessEnv = {}): Promise<DevRun> {
   let output = "";
-  const child = spawn("npm", ["run", "dev", ...(args.length ? ["--", ...args] : [])], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("npm", ["run", "dev", ...(args.length ? ["--", ...args] : [])], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm run dev was not ready within 45 s:\n${output}`)), 45_000);
+    const timer = setTimeout(
+      () => reject(new Error(`npm run dev was not ready within 45 s:\n${output}`)),
+      45_000,
+    );
     child.stdout!.on("data", () => {
       if (!output.includes("Ctrl-C stops")) return;
       clearTimeout(timer);

@@ -19,7 +19,10 @@ export interface TestEdge {
 }
 
 /** The built bundle, run in workerd with the staging stack's pinned compatibility date. */
-export async function startTestEdge(bindings: Record<string, unknown>, options: { d1Databases?: string[] } = {}): Promise<TestEdge> {
+export async function startTestEdge(
+  bindings: Record<string, unknown>,
+  options: { d1Databases?: string[] } = {},
+): Promise<TestEdge> {
   const logs: string[] = [];
   const edge = await startLocalEdge({
     code: readFileSync(BUNDLE_PATH, "utf8"),
@@ -29,12 +32,28 @@ export async function startTestEdge(bindings: Record<string, unknown>, options: 
     onLogLine: (line) => logs.push(line),
   });
   const httpOrigin = edge.url.origin;
-  return { edge, httpOrigin, wsOrigin: httpOrigin.replace(/^http/, "ws"), logs, dispose: () => edge.dispose() };
+  return {
+    edge,
+    httpOrigin,
+    wsOrigin: httpOrigin.replace(/^http/, "ws"),
+    logs,
+    dispose: () => edge.dispose(),
+  };
 }
 
-export function jwtEdgeConfig(overrides: Record<string, unknown> = {}, authOverrides: Record<string, unknown> = {}) {
+export function jwtEdgeConfig(
+  overrides: Record<string, unknown> = {},
+  authOverrides: Record<string, unknown> = {},
+) {
   return {
-    auth: { mode: "jwt", algorithms: ["HS256"], issuer: ISSUER, audience: AUDIENCE, cookieName: "voice_token", ...authOverrides },
+    auth: {
+      mode: "jwt",
+      algorithms: ["HS256"],
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      cookieName: "voice_token",
+      ...authOverrides,
+    },
     allowedOrigins: [APP_ORIGIN],
     allowMissingOrigin: true,
     bridgeConnectTimeoutMs: 1_000,
@@ -58,12 +77,19 @@ export interface OpenSession {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-export type UpgradeResult = { kind: "open"; session: OpenSession } | { kind: "refused"; refusal: Refusal };
+export type UpgradeResult =
+  { kind: "open"; session: OpenSession } | { kind: "refused"; refusal: Refusal };
 
 /** Opens a WebSocket like a real client and reports either the open session or the HTTP refusal. */
-export function upgrade(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<UpgradeResult> {
+export function upgrade(
+  url: string,
+  options: { protocols?: string[]; headers?: Record<string, string> } = {},
+): Promise<UpgradeResult> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers, handshakeTimeout: 15_000 });
+    const ws = new WebSocket(url, options.protocols ?? [], {
+      headers: options.headers,
+      handshakeTimeout: 15_000,
+    });
     const queue: { data: Buffer; isBinary: boolean }[] = [];
     const waiters: ((frame: { data: Buffer; isBinary: boolean }) => void)[] = [];
     ws.on("message", (data, isBinary) => {
@@ -86,7 +112,10 @@ export function upgrade(url: string, options: { protocols?: string[]; headers?: 
             new Promise((resolveFrame, rejectFrame) => {
               const queued = queue.shift();
               if (queued) return resolveFrame(queued);
-              const timer = setTimeout(() => rejectFrame(new Error(`no frame within ${ms} ms`)), ms);
+              const timer = setTimeout(
+                () => rejectFrame(new Error(`no frame within ${ms} ms`)),
+                ms,
+              );
               waiters.push((frame) => {
                 clearTimeout(timer);
                 resolveFrame(frame);
@@ -106,7 +135,10 @@ export function upgrade(url: string, options: { protocols?: string[]; headers?: 
         } catch {
           body = { raw: text };
         }
-        resolve({ kind: "refused", refusal: { status: response.statusCode ?? 0, headers: response.headers, body } });
+        resolve({
+          kind: "refused",
+          refusal: { status: response.statusCode ?? 0, headers: response.headers, body },
+        });
         ws.terminate();
       });
     });
@@ -114,13 +146,22 @@ export function upgrade(url: string, options: { protocols?: string[]; headers?: 
   });
 }
 
-export async function expectOpen(url: string, options?: Parameters<typeof upgrade>[1]): Promise<OpenSession> {
+export async function expectOpen(
+  url: string,
+  options?: Parameters<typeof upgrade>[1],
+): Promise<OpenSession> {
   const result = await upgrade(url, options);
-  if (result.kind !== "open") throw new Error(`expected 101, got ${result.refusal.status} ${JSON.stringify(result.refusal.body)}`);
+  if (result.kind !== "open")
+    throw new Error(
+      `expected 101, got ${result.refusal.status} ${JSON.stringify(result.refusal.body)}`,
+    );
   return result.session;
 }
 
-export async function expectRefused(url: string, options?: Parameters<typeof upgrade>[1]): Promise<Refusal> {
+export async function expectRefused(
+  url: string,
+  options?: Parameters<typeof upgrade>[1],
+): Promise<Refusal> {
   const result = await upgrade(url, options);
   if (result.kind !== "refused") {
     result.session.ws.terminate();

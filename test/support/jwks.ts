@@ -24,7 +24,9 @@ export interface JwksServer {
 async function rs256Key(kid: string) {
   const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" };
-  const spki = Buffer.from(await crypto.subtle.exportKey("spki", publicKey as unknown as globalThis.CryptoKey)).toString("base64");
+  const spki = Buffer.from(
+    await crypto.subtle.exportKey("spki", publicKey as unknown as globalThis.CryptoKey),
+  ).toString("base64");
   const publicPem = `-----BEGIN PUBLIC KEY-----\n${spki.match(/.{1,64}/g)!.join("\n")}\n-----END PUBLIC KEY-----\n`;
   return { privateKey, publicJwk, publicPem };
 }
@@ -40,7 +42,9 @@ export async function startJwksServer(): Promise<JwksServer> {
       res.writeHead(req.url === "/jwks.json" ? 500 : 404).end();
       return;
     }
-    res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [state.key.publicJwk] }));
+    res
+      .writeHead(200, { "Content-Type": "application/json" })
+      .end(JSON.stringify({ keys: [state.key.publicJwk] }));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address() as { port: number };
@@ -69,7 +73,13 @@ export async function startJwksServer(): Promise<JwksServer> {
       state.key = await rs256Key("test-rs256-2");
     },
     sign(claims = {}, kid = state.key.publicJwk.kid) {
-      return new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: "bob", exp: Math.floor(Date.now() / 1000) + 300, ...claims })
+      return new SignJWT({
+        iss: ISSUER,
+        aud: AUDIENCE,
+        sub: "bob",
+        exp: Math.floor(Date.now() / 1000) + 300,
+        ...claims,
+      })
         .setProtectedHeader({ alg: "RS256", kid })
         .sign(state.key.privateKey);
     },

@@ -10,7 +10,8 @@ export function pidListeningOn(port: number): number {
   for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
     const fields = line.trim().split(/\s+/);
     // fields: sl local_address rem_address st ... inode (index 9); st 0A is LISTEN.
-    if (fields.length > 9 && fields[1].endsWith(`:${portHex}`) && fields[3] === "0A") inodes.add(`socket:[${fields[9]}]`);
+    if (fields.length > 9 && fields[1].endsWith(`:${portHex}`) && fields[3] === "0A")
+      inodes.add(`socket:[${fields[9]}]`);
   }
   if (inodes.size === 0) throw new Error(`nothing listens on TCP port ${port}`);
   for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
@@ -84,8 +85,10 @@ export function processTree(rootPid: number): number[] {
     }
   }
   const tree = [rootPid];
-  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parents) if (ppid === tree[i]) tree.push(pid);
+  for (let i = 0; i < tree.length; i++)
+    for (const [pid, ppid] of parents) if (ppid === tree[i]) tree.push(pid);
   return tree;
 }
 
-export const sumOver = (pids: number[], measure: (pid: number) => number) => pids.reduce((total, pid) => total + measure(pid), 0);
+export const sumOver = (pids: number[], measure: (pid: number) => number) =>
+  pids.reduce((total, pid) => total + measure(pid), 0);

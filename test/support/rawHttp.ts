@@ -20,9 +20,14 @@ function parseHead(head: string): Pick<RawAnswer, "status" | "statusLine" | "hea
   const headers: Record<string, string> = {};
   for (const line of lines) {
     const colon = line.indexOf(":");
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    if (colon > 0)
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
-  return { status: Number(statusLine.match(/^HTTP\/1\.[01] (\d{3})/)?.[1] ?? 0), statusLine, headers };
+  return {
+    status: Number(statusLine.match(/^HTTP\/1\.[01] (\d{3})/)?.[1] ?? 0),
+    statusLine,
+    headers,
+  };
 }
 
 /**
@@ -30,7 +35,11 @@ function parseHead(head: string): Pick<RawAnswer, "status" | "statusLine" | "hea
  * oversized headers) and reads one answer. With `keepOpen` a 101 resolves with the socket still
  * open, the bytes after the head in `rest`.
  */
-export function rawRequest(port: number, request: string | Buffer, options: { timeoutMs?: number; keepOpen?: boolean } = {}): Promise<RawAnswer & { socket: Socket; rest: Buffer }> {
+export function rawRequest(
+  port: number,
+  request: string | Buffer,
+  options: { timeoutMs?: number; keepOpen?: boolean } = {},
+): Promise<RawAnswer & { socket: Socket; rest: Buffer }> {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const started = performance.now();
   return new Promise((resolve) => {
@@ -45,9 +54,21 @@ export function rawRequest(port: number, request: string | Buffer, options: { ti
       if (!answer) {
         const text = received.toString("latin1");
         const headEnd = text.indexOf(HEAD_END);
-        const parsed = headEnd === -1 ? { status: 0, statusLine: text.slice(0, 200), headers: {} } : parseHead(text.slice(0, headEnd));
-        const rest = headEnd === -1 ? Buffer.alloc(0) : received.subarray(headEnd + HEAD_END.length);
-        answer = { ...parsed, body: parsed.status === 101 ? "" : rest.toString("utf8"), rest, closed, timedOut, ms: performance.now() - started, socket };
+        const parsed =
+          headEnd === -1
+            ? { status: 0, statusLine: text.slice(0, 200), headers: {} }
+            : parseHead(text.slice(0, headEnd));
+        const rest =
+          headEnd === -1 ? Buffer.alloc(0) : received.subarray(headEnd + HEAD_END.length);
+        answer = {
+          ...parsed,
+          body: parsed.status === 101 ? "" : rest.toString("utf8"),
+          rest,
+          closed,
+          timedOut,
+          ms: performance.now() - started,
+          socket,
+        };
       }
       answer.closed = closed;
       const closing = answer.headers.connection?.toLowerCase() === "close";
@@ -79,14 +100,19 @@ export function rawRequest(port: number, request: string | Buffer, options: { ti
 }
 
 /** The request line and headers of a WebSocket upgrade, ready for extra header lines and the blank line. */
-export function upgradeHead(path: string, options: { method?: string; version?: "1.0" | "1.1"; host?: string | null } = {}): string {
+export function upgradeHead(
+  path: string,
+  options: { method?: string; version?: "1.0" | "1.1"; host?: string | null } = {},
+): string {
   const host = options.host === undefined ? "127.0.0.1" : options.host;
-  return [
-    `${options.method ?? "GET"} ${path} HTTP/${options.version ?? "1.1"}`,
-    ...(host === null ? [] : [`Host: ${host}`]),
-    "Upgrade: websocket",
-    "Connection: Upgrade",
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    "Sec-WebSocket-Version: 13",
-  ].join("\r\n") + "\r\n";
+  return (
+    [
+      `${options.method ?? "GET"} ${path} HTTP/${options.version ?? "1.1"}`,
+      ...(host === null ? [] : [`Host: ${host}`]),
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Version: 13",
+    ].join("\r\n") + "\r\n"
+  );
 }

@@ -34,9 +34,12 @@ describe("the order statistics", () => {
     [[4, 1, 3, 2], 2.5],
     [[-1, 5], 2],
     [[10], 10],
-  ])("takes the middle value, or the mean of the two middle ones: median of %j is %d", (sample, expected) => {
-    expect(median(sample)).toBe(expected);
-  });
+  ])(
+    "takes the middle value, or the mean of the two middle ones: median of %j is %d",
+    (sample, expected) => {
+      expect(median(sample)).toBe(expected);
+    },
+  );
 
   it("sorts numerically, not as text, and leaves its input alone", () => {
     const values = [10, 9, 100, 1];
@@ -51,8 +54,22 @@ describe("the order statistics", () => {
   });
 
   it("summarizes a sample with the same nearest-rank percentiles", () => {
-    expect(summarize(oneTo(1000).reverse())).toEqual({ count: 1000, p50: 500, p90: 900, p99: 990, p999: 999, max: 1000 });
-    expect(summarize(new Float64Array([3, 1, 2]))).toEqual({ count: 3, p50: 2, p90: 3, p99: 3, p999: 3, max: 3 });
+    expect(summarize(oneTo(1000).reverse())).toEqual({
+      count: 1000,
+      p50: 500,
+      p90: 900,
+      p99: 990,
+      p999: 999,
+      max: 1000,
+    });
+    expect(summarize(new Float64Array([3, 1, 2]))).toEqual({
+      count: 3,
+      p50: 2,
+      p90: 3,
+      p99: 3,
+      p999: 3,
+      max: 3,
+    });
     expect(summarize([])).toEqual({ count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 });
   });
 });

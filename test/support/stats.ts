@@ -53,5 +53,12 @@ export interface Summary {
 export function summarize(values: Float64Array | number[]): Summary {
   const sorted = values instanceof Float64Array ? values.sort() : Float64Array.from(values).sort();
   if (sorted.length === 0) return { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
-  return { count: sorted.length, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted[sorted.length - 1] };
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    max: sorted[sorted.length - 1],
+  };
 }

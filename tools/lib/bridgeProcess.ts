@@ -11,7 +11,9 @@ export interface StandinBridge {
 }
 
 /** Starts tools/bridge.ts as a child process (so its sockets never hold up the parent) and waits for its port. */
-export function startStandinBridge(options: { port?: number; protocols?: string[] } = {}): Promise<StandinBridge> {
+export function startStandinBridge(
+  options: { port?: number; protocols?: string[] } = {},
+): Promise<StandinBridge> {
   const args = ["--port", String(options.port ?? 0)];
   if (options.protocols?.length) args.push("--protocols", options.protocols.join(","));
   const child = fork(join(PROJECT_ROOT, "tools", "bridge.ts"), args, {
@@ -30,12 +32,19 @@ export function startStandinBridge(options: { port?: number; protocols?: string[
       reject(new Error("stand-in bridge did not start within 15 s"));
     }, 15_000);
     child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`stand-in bridge exited with code ${code} before listening`)));
+    child.once("exit", (code) =>
+      reject(new Error(`stand-in bridge exited with code ${code} before listening`)),
+    );
     child.on("message", (message: { event?: string; port?: number }) => {
       if (message.event !== "listening" || !message.port) return;
       clearTimeout(timer);
       child.removeAllListeners("exit");
-      resolve({ port: message.port, origin: `http://127.0.0.1:${message.port}`, process: child, stop });
+      resolve({
+        port: message.port,
+        origin: `http://127.0.0.1:${message.port}`,
+        process: child,
+        stop,
+      });
     });
   });
 }

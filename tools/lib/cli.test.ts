@@ -4,7 +4,10 @@ import { defineCommand, HelpRequested, oneLine, UsageError } from "./cli";
 describe("oneLine", () => {
   it.each([
     ["port 8999 is in use", "port 8999 is in use"],
-    ['Invalid configuration for stack "qa" (Pulumi.qa.yaml):\n  - voice-edge:zone: expected object\n  - voice-edge:tunnel: missing', 'Invalid configuration for stack "qa" (Pulumi.qa.yaml): voice-edge:zone: expected object; voice-edge:tunnel: missing'],
+    [
+      'Invalid configuration for stack "qa" (Pulumi.qa.yaml):\n  - voice-edge:zone: expected object\n  - voice-edge:tunnel: missing',
+      'Invalid configuration for stack "qa" (Pulumi.qa.yaml): voice-edge:zone: expected object; voice-edge:tunnel: missing',
+    ],
     ["first\nsecond", "first: second"],
   ])("turns %j into one line", (message, line) => {
     expect(oneLine(message)).toBe(line);
@@ -38,11 +41,18 @@ describe("a command's usage", () => {
   });
 
   it("parses values with their defaults: false for flags, [] for repeatable options", () => {
-    expect(cli.parse(["--stack", "prod", "--origin", "http://a", "--origin", "http://b"])).toEqual({ stack: "prod", port: "8787", origin: ["http://a", "http://b"], json: false });
+    expect(cli.parse(["--stack", "prod", "--origin", "http://a", "--origin", "http://b"])).toEqual({
+      stack: "prod",
+      port: "8787",
+      origin: ["http://a", "http://b"],
+      json: false,
+    });
   });
 
   it("throws a UsageError naming a mistake in arguments it was given, and exits nothing", () => {
-    expect(() => cli.parse(["--stack", "prod", "--bogus"])).toThrow(new UsageError("Unknown option '--bogus'"));
+    expect(() => cli.parse(["--stack", "prod", "--bogus"])).toThrow(
+      new UsageError("Unknown option '--bogus'"),
+    );
     expect(() => cli.parse([])).toThrow(new UsageError("--stack is required"));
   });
 

@@ -103,8 +103,13 @@ function firstSentence(message: string): string {
 
 /** A message as one line: `Invalid … (file):\n  - a\n  - b` becomes `Invalid … (file): a; b`. */
 export function oneLine(message: string): string {
-  const [head, ...items] = message.trim().split("\n").map((line) => line.trim().replace(/^- /, ""));
-  return items.length === 0 ? head : `${head}${head.endsWith(":") ? " " : ": "}${items.filter(Boolean).join("; ")}`;
+  const [head, ...items] = message
+    .trim()
+    .split("\n")
+    .map((line) => line.trim().replace(/^- /, ""));
+  return items.length === 0
+    ? head
+    : `${head}${head.endsWith(":") ? " " : ": "}${items.filter(Boolean).join("; ")}`;
 }
 
 const debug = () => Boolean(process.env.VOICE_EDGE_DEBUG);
@@ -123,7 +128,11 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
   const width = Math.max(...labels.map((label) => label.length)) + 2;
   const lines = Object.entries(all).map(([key, option], i) => {
     const stated = option.defaultText ?? option.default;
-    const suffix = option.required ? "; required" : stated !== undefined && stated !== "" ? ` (default: ${stated})` : "";
+    const suffix = option.required
+      ? "; required"
+      : stated !== undefined && stated !== ""
+        ? ` (default: ${stated})`
+        : "";
     return `  ${labels[i].padEnd(width)}${option.description}${suffix}`;
   });
   const usage = [`usage: ${invocation} ${synopsis}`, ...lines, ...(spec.notes ?? [])].join("\n");
@@ -171,7 +180,14 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
       ({ values } = parseArgs({
         args: argv,
         options: Object.fromEntries(
-          Object.entries(all).map(([key, option]) => [key, { type: option.type, multiple: Boolean(option.multiple), ...(key === "help" ? { short: "h" } : {}) }]),
+          Object.entries(all).map(([key, option]) => [
+            key,
+            {
+              type: option.type,
+              multiple: Boolean(option.multiple),
+              ...(key === "help" ? { short: "h" } : {}),
+            },
+          ]),
         ),
         strict: true,
         allowPositionals: false,
@@ -190,14 +206,19 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
       if (option.multiple) parsed[key] = value ?? [];
       else if (option.type === "boolean") parsed[key] = value ?? false;
       else parsed[key] = value ?? option.default;
-      if (option.required && parsed[key] === undefined) throw new UsageError(`--${key} is required`);
+      if (option.required && parsed[key] === undefined)
+        throw new UsageError(`--${key} is required`);
     }
     return parsed as Values<O>;
   }
 
   /** `npm run x --stack prod` (no `--`): npm keeps --stack as its own config (npm_config_stack) and passes on `prod`. */
   function eatenByNpm(values: Record<string, unknown>): string | undefined {
-    const eaten = Object.keys(spec.options).find((key) => values[key] === undefined && process.env[`npm_config_${key.replace(/-/g, "_")}`] !== undefined);
+    const eaten = Object.keys(spec.options).find(
+      (key) =>
+        values[key] === undefined &&
+        process.env[`npm_config_${key.replace(/-/g, "_")}`] !== undefined,
+    );
     if (eaten === undefined) return undefined;
     return `--${eaten} went to npm, not to ${name}: put the options after --, as in ${invocation} ${optionLabel(eaten, spec.options[eaten])}`;
   }
@@ -220,7 +241,10 @@ export function isEntryPoint(moduleUrl: string): boolean {
  * code `run` returns becomes the process's. A `run` that returns nothing leaves the process to
  * what it started (a server runs on).
  */
-export async function main(command: Pick<Command<Options>, "report">, run: (args: string[]) => Promise<number | void> | number | void): Promise<void> {
+export async function main(
+  command: Pick<Command<Options>, "report">,
+  run: (args: string[]) => Promise<number | void> | number | void,
+): Promise<void> {
   process.on("uncaughtException", command.report);
   process.on("unhandledRejection", command.report);
   try {

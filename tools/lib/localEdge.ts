@@ -47,7 +47,9 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   const onLine = options.onLogLine ?? ((line: string) => console.log(line));
   const miniflare = new Miniflare({
     modules: [
-      ...(options.entryWrapper ? [{ type: "ESModule" as const, path: "entry.mjs", contents: options.entryWrapper }] : []),
+      ...(options.entryWrapper
+        ? [{ type: "ESModule" as const, path: "entry.mjs", contents: options.entryWrapper }]
+        : []),
       { type: "ESModule" as const, path: BUNDLE_MODULE_NAME, contents: options.code },
     ],
     compatibilityDate: options.compatibilityDate,
@@ -64,6 +66,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     },
   });
   const url = await miniflare.ready;
-  const fireCron = async (scheduledTime = new Date()) => (await miniflare.getWorker()).scheduled({ cron: BRIDGE_WATCH_CRON, scheduledTime });
+  const fireCron = async (scheduledTime = new Date()) =>
+    (await miniflare.getWorker()).scheduled({ cron: BRIDGE_WATCH_CRON, scheduledTime });
   return { url, miniflare, fireCron, dispose: () => miniflare.dispose() };
 }

@@ -25,7 +25,9 @@ function alive(pid: number): boolean {
  * watch tsx, workerd and the stand-in bridge would live on as orphans.
  */
 export function whenLauncherExits(onGone: () => void, intervalMs = 500): void {
-  const watched = [process.ppid, parentOf(process.ppid)].filter((pid): pid is number => pid !== undefined && pid > 1);
+  const watched = [process.ppid, parentOf(process.ppid)].filter(
+    (pid): pid is number => pid !== undefined && pid > 1,
+  );
   const timer = setInterval(() => {
     if (watched.every(alive)) return;
     clearInterval(timer);

@@ -2,7 +2,15 @@
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
 import { JWT_ALGORITHMS } from "./config/algorithms";
-import { jwtSecretSchema, rfc3339TimeSchema, validateEdgeSettings, validateHmacSecret, validatePreviousSecretWindow, type EdgeKeyNames, type Problem } from "./config/rules";
+import {
+  jwtSecretSchema,
+  rfc3339TimeSchema,
+  validateEdgeSettings,
+  validateHmacSecret,
+  validatePreviousSecretWindow,
+  type EdgeKeyNames,
+  type Problem,
+} from "./config/rules";
 import { foldHeaderName, HEADERS_NEVER_FORWARDED } from "./headers";
 
 // zod/mini ships without messages; English alone adds ~4 KiB and names what was expected.
@@ -16,14 +24,21 @@ export function originProblem(text: string): string | undefined {
   } catch {
     return "is not a URL: use a bare origin such as http://localhost:3000";
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return `has scheme ${url.protocol}: use http:// or https://, e.g. http://localhost:3000`;
-  if (url.origin !== text) return `is not a bare origin: use ${url.origin} (scheme, host and optional port; no path or trailing slash)`;
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    return `has scheme ${url.protocol}: use http:// or https://, e.g. http://localhost:3000`;
+  if (url.origin !== text)
+    return `is not a bare origin: use ${url.origin} (scheme, host and optional port; no path or trailing slash)`;
   return undefined;
 }
 
-const origin = z.string().check(
-  z.refine((value) => originProblem(value) === undefined, "must be a bare origin such as https://mycosoft.com (scheme, host and optional port; no path or trailing slash)"),
-);
+const origin = z
+  .string()
+  .check(
+    z.refine(
+      (value) => originProblem(value) === undefined,
+      "must be a bare origin such as https://mycosoft.com (scheme, host and optional port; no path or trailing slash)",
+    ),
+  );
 
 const IPV4_LITERAL = /^\d{1,3}(\.\d{1,3}){3}$/;
 const LOOPBACK_HOSTS = new Set(["localhost", "[::1]"]);
@@ -42,7 +57,8 @@ export function bridgeUrlProblem(value: string): string | undefined {
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     return `scheme ${url.protocol} is not fetchable from a Worker: use https:// (or http://) with the bridge's path, e.g. https://voice-origin.example.com/api/chat`;
   }
-  if (url.search || url.hash) return "must not carry a query string or fragment (the client's query is forwarded)";
+  if (url.search || url.hash)
+    return "must not carry a query string or fragment (the client's query is forwarded)";
   const loopback = LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith("127.");
   if (!loopback && (IPV4_LITERAL.test(url.hostname) || url.hostname.startsWith("["))) {
     return `${url.hostname} is an IP address: Workers fetch hostnames only; reach a private bridge through a Cloudflare Tunnel hostname`;
@@ -65,7 +81,8 @@ const bridgeUrl = z.pipe(
 );
 
 const boundedInt = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
-const millis = (min: number, max: number, fallback: number) => z._default(boundedInt(min, max), fallback);
+const millis = (min: number, max: number, fallback: number) =>
+  z._default(boundedInt(min, max), fallback);
 const httpUrl = z.url({ protocol: /^https?$/ });
 const nonEmpty = z.string().check(z.minLength(1));
 
@@ -88,16 +105,24 @@ const jwtAuth = z.strictObject({
 });
 
 /** Whether the edge authenticates: `off` must be written out; a missing `auth` is an error. */
-export const authSettingsSchema = z.discriminatedUnion("mode", [z.strictObject({ mode: z.literal("off") }), jwtAuth], {
-  error: 'must be { mode: "jwt", algorithms: [...] } or { mode: "off" } (auth is never off by omission)',
-});
+export const authSettingsSchema = z.discriminatedUnion(
+  "mode",
+  [z.strictObject({ mode: z.literal("off") }), jwtAuth],
+  {
+    error:
+      'must be { mode: "jwt", algorithms: [...] } or { mode: "off" } (auth is never off by omission)',
+  },
+);
 
 const NEVER_FORWARDED = new Set(HEADERS_NEVER_FORWARDED.map(foldHeaderName));
 
 /** A header name the stack may forward: not a credential, an identity, a transport or a forgeable address. */
 const forwardableHeader = z.string().check(
   z.regex(HTTP_TOKEN, "must be a header name"),
-  z.refine((name) => !NEVER_FORWARDED.has(foldHeaderName(name)), "is set by the edge or carries credentials or a forgeable address: it cannot be forwarded"),
+  z.refine(
+    (name) => !NEVER_FORWARDED.has(foldHeaderName(name)),
+    "is set by the edge or carries credentials or a forgeable address: it cannot be forwarded",
+  ),
 );
 
 /** Non-secret settings of the edge, carried in the `EDGE_CONFIG` json binding. */
@@ -111,7 +136,10 @@ export const edgeSettingsSchema = z.strictObject({
   /** Client headers the bridge also receives (by name); none by default. */
   forwardHeaders: z._default(z.array(forwardableHeader), []),
   /** Client cookies the bridge receives (by name); none by default, never the token cookie. */
-  forwardCookies: z._default(z.array(z.string().check(z.regex(HTTP_TOKEN, "must be a cookie name"))), []),
+  forwardCookies: z._default(
+    z.array(z.string().check(z.regex(HTTP_TOKEN, "must be a cookie name"))),
+    [],
+  ),
   /** Header that gives the bridge the client's address, from Cloudflare's `CF-Connecting-IP` (never the client's own headers). */
   clientAddressHeader: z.optional(forwardableHeader),
   bridgeConnectTimeoutMs: millis(100, 60_000, 10_000),
@@ -123,13 +151,27 @@ export type EdgeSettings = z.infer<typeof edgeSettingsSchema>;
 export type JwtAuthSettings = z.infer<typeof jwtAuth>;
 
 /** How the Worker names the keys the shared rules speak of. */
-export const BINDING_KEY_NAMES: EdgeKeyNames = { edge: "EDGE_CONFIG", jwtSecret: "JWT_SECRET", jwtSecretPrevious: "JWT_SECRET_PREVIOUS" };
+export const BINDING_KEY_NAMES: EdgeKeyNames = {
+  edge: "EDGE_CONFIG",
+  jwtSecret: "JWT_SECRET",
+  jwtSecretPrevious: "JWT_SECRET_PREVIOUS",
+};
 
 /** The Access service token is an ID and a secret: one without the other cannot authenticate. */
-export function validateAccessServiceToken(env: { BRIDGE_ACCESS_CLIENT_ID?: string; BRIDGE_ACCESS_CLIENT_SECRET?: string }): Problem[] {
+export function validateAccessServiceToken(env: {
+  BRIDGE_ACCESS_CLIENT_ID?: string;
+  BRIDGE_ACCESS_CLIENT_SECRET?: string;
+}): Problem[] {
   if (!env.BRIDGE_ACCESS_CLIENT_ID === !env.BRIDGE_ACCESS_CLIENT_SECRET) return [];
-  const missing = env.BRIDGE_ACCESS_CLIENT_ID ? "BRIDGE_ACCESS_CLIENT_SECRET" : "BRIDGE_ACCESS_CLIENT_ID";
-  return [{ path: [missing], message: "BRIDGE_ACCESS_CLIENT_ID and BRIDGE_ACCESS_CLIENT_SECRET must be set together" }];
+  const missing = env.BRIDGE_ACCESS_CLIENT_ID
+    ? "BRIDGE_ACCESS_CLIENT_SECRET"
+    : "BRIDGE_ACCESS_CLIENT_ID";
+  return [
+    {
+      path: [missing],
+      message: "BRIDGE_ACCESS_CLIENT_ID and BRIDGE_ACCESS_CLIENT_SECRET must be set together",
+    },
+  ];
 }
 
 const bindingFields = z.object({
@@ -151,7 +193,10 @@ export function validateBindings(env: z.infer<typeof bindingFields>): Problem[] 
   return [
     ...validateHmacSecret(edge, secrets, BINDING_KEY_NAMES),
     ...validatePreviousSecretWindow(edge, secrets, BINDING_KEY_NAMES),
-    ...validateEdgeSettings(edge).map((problem) => ({ ...problem, path: ["EDGE_CONFIG", ...problem.path] })),
+    ...validateEdgeSettings(edge).map((problem) => ({
+      ...problem,
+      path: ["EDGE_CONFIG", ...problem.path],
+    })),
     ...validateAccessServiceToken(env),
   ];
 }
@@ -159,7 +204,13 @@ export function validateBindings(env: z.infer<typeof bindingFields>): Problem[] 
 /** Every binding the Worker reads. Pulumi and the local edge build their binding lists from these names. */
 export const bindingsSchema = bindingFields.check(
   z.superRefine((env, ctx) => {
-    for (const problem of validateBindings(env)) ctx.addIssue({ code: "custom", input: undefined, path: problem.path, message: problem.message });
+    for (const problem of validateBindings(env))
+      ctx.addIssue({
+        code: "custom",
+        input: undefined,
+        path: problem.path,
+        message: problem.message,
+      });
   }),
 );
 
@@ -167,7 +218,12 @@ export type Bindings = z.infer<typeof bindingsSchema>;
 export type BindingName = keyof z.input<typeof bindingsSchema>;
 
 /** Bindings that hold secrets: uploaded as `secret_text`, never logged. */
-export const SECRET_BINDINGS = ["JWT_SECRET", "JWT_SECRET_PREVIOUS", "BRIDGE_ACCESS_CLIENT_ID", "BRIDGE_ACCESS_CLIENT_SECRET"] as const satisfies readonly BindingName[];
+export const SECRET_BINDINGS = [
+  "JWT_SECRET",
+  "JWT_SECRET_PREVIOUS",
+  "BRIDGE_ACCESS_CLIENT_ID",
+  "BRIDGE_ACCESS_CLIENT_SECRET",
+] as const satisfies readonly BindingName[];
 
 export interface BindingProblem {
   binding: string;
@@ -175,7 +231,8 @@ export interface BindingProblem {
   message: string;
 }
 
-export type ParsedBindings = { ok: true; bindings: Bindings } | { ok: false; problems: BindingProblem[] };
+export type ParsedBindings =
+  { ok: true; bindings: Bindings } | { ok: false; problems: BindingProblem[] };
 
 /** Each zod issue as the binding it concerns (the first path segment), for the `config_invalid` log line. */
 export function bindingProblems(issues: readonly z.core.$ZodIssue[]): BindingProblem[] {

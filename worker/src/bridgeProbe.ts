@@ -19,11 +19,16 @@ export async function probeBridge(bindings: Bindings): Promise<BridgeProbe> {
   const started = Date.now();
   try {
     // Never follow a redirect with the service token: a 3xx counts as unreachable, with its status.
-    const response = await fetch(url, { headers: originCredentialHeaders(bindings), signal: AbortSignal.timeout(settings.healthTimeoutMs), redirect: "manual" });
+    const response = await fetch(url, {
+      headers: originCredentialHeaders(bindings),
+      signal: AbortSignal.timeout(settings.healthTimeoutMs),
+      redirect: "manual",
+    });
     await response.body?.cancel();
     return { reachable: response.ok, status: response.status, latencyMs: Date.now() - started };
   } catch (error) {
-    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    const timedOut =
+      error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
     return { reachable: false, latencyMs: Date.now() - started, ...(timedOut ? { timedOut } : {}) };
   }
 }

@@ -30,10 +30,12 @@ const MESSAGES: Record<ErrorCode, string> = {
   not_found: "No such endpoint under /voice/.",
   method_not_allowed: "Method not allowed.",
   upgrade_required: "This endpoint speaks WebSocket: send GET with Upgrade: websocket.",
-  subprotocol_required: "Offer an application subprotocol besides the bearer entry, e.g. ['voice.v1', 'bearer.<jwt>'].",
+  subprotocol_required:
+    "Offer an application subprotocol besides the bearer entry, e.g. ['voice.v1', 'bearer.<jwt>'].",
   origin_required: "Requests without an Origin header are not allowed here.",
   origin_not_allowed: "This Origin is not allowed.",
-  token_missing: "No token: send it as a 'bearer.<jwt>' subprotocol, an Authorization header, the session cookie or the access_token parameter.",
+  token_missing:
+    "No token: send it as a 'bearer.<jwt>' subprotocol, an Authorization header, the session cookie or the access_token parameter.",
   token_malformed: "The token is not a well-formed JWT.",
   token_signature_invalid: "The token's signature does not verify.",
   token_expired: "The token has expired.",
@@ -68,9 +70,18 @@ export function errorResponse(error: EdgeError, headers: HeadersInit = {}): Resp
   responseHeaders.set("Content-Type", "application/json; charset=utf-8");
   responseHeaders.set("Cache-Control", "no-store");
   if (error.code === "token_missing") responseHeaders.set("WWW-Authenticate", "Bearer");
-  else if (error.status === 401) responseHeaders.set("WWW-Authenticate", `Bearer error="invalid_token", error_description="${error.code}"`);
+  else if (error.status === 401)
+    responseHeaders.set(
+      "WWW-Authenticate",
+      `Bearer error="invalid_token", error_description="${error.code}"`,
+    );
   // workerd drops this hop-by-hop header from non-101 responses; the body says it too.
   if (error.status === 426) responseHeaders.set("Upgrade", "websocket");
-  const body = { error: error.code, message: MESSAGES[error.code], ...(error.status === 426 ? { upgrade: "websocket" } : {}), ...error.detail };
+  const body = {
+    error: error.code,
+    message: MESSAGES[error.code],
+    ...(error.status === 426 ? { upgrade: "websocket" } : {}),
+    ...error.detail,
+  };
   return new Response(JSON.stringify(body), { status: error.status, headers: responseHeaders });
 }

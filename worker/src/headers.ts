@@ -19,7 +19,11 @@ export function isBearerProtocol(protocol: string): boolean {
  * else the bridge receives is set by the Worker (`Sec-WebSocket-Protocol` without the bearer entry,
  * the subject, the origin credentials) or named by the stack (`edge.forwardHeaders`, `edge.forwardCookies`).
  */
-export const UPGRADE_HEADERS_FORWARDED = ["Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions"] as const;
+export const UPGRADE_HEADERS_FORWARDED = [
+  "Sec-WebSocket-Key",
+  "Sec-WebSocket-Version",
+  "Sec-WebSocket-Extensions",
+] as const;
 
 /**
  * Headers a stack may not name in `edge.forwardHeaders`: credentials, identity the Worker sets

@@ -25,7 +25,8 @@ function json(body: object, status: number): Response {
 
 /** `GET /voice/health`: is the edge configured, and does the bridge answer within the bound? No addresses or secrets. */
 export async function healthResponse(parsed: ParsedBindings): Promise<Response> {
-  if (!parsed.ok) return json({ status: "misconfigured", configured: false, error: "misconfigured" }, 503);
+  if (!parsed.ok)
+    return json({ status: "misconfigured", configured: false, error: "misconfigured" }, 503);
   const { bindings } = parsed;
   const settings = bindings.EDGE_CONFIG;
   const shared = sharedProbe(bindings);
@@ -34,7 +35,11 @@ export async function healthResponse(parsed: ParsedBindings): Promise<Response> 
     status: probe.reachable ? "ok" : "bridge_down",
     configured: true,
     auth: settings.auth.mode,
-    bridge: { ...probe, timeoutMs: settings.healthTimeoutMs, checkedMsAgo: Math.max(0, Date.now() - shared.startedAt - probe.latencyMs) },
+    bridge: {
+      ...probe,
+      timeoutMs: settings.healthTimeoutMs,
+      checkedMsAgo: Math.max(0, Date.now() - shared.startedAt - probe.latencyMs),
+    },
     ...(probe.reachable ? {} : { error: "bridge_unavailable" }),
   };
   return json(body, probe.reachable ? 200 : 503);

@@ -1,7 +1,11 @@
 import { bindingsFor, type Bindings } from "./bindings";
 import { bridgeWatchTick } from "./bridgeWatch/watch";
 import { checkOrigin } from "./auth/origin";
-import { readClientCredentials, type ClientCredentials, type TransportSettings } from "./auth/transports";
+import {
+  readClientCredentials,
+  type ClientCredentials,
+  type TransportSettings,
+} from "./auth/transports";
 import { verifyToken } from "./auth/verify";
 import { EdgeError, errorResponse } from "./errors";
 import { healthResponse } from "./health";
@@ -15,14 +19,21 @@ interface UpgradeOutcome {
 }
 
 /** Authenticates before any socket exists; returns the caller's subject, or null when the stack turned auth off. */
-async function authenticate(credentials: ClientCredentials, bindings: Bindings): Promise<string | null> {
+async function authenticate(
+  credentials: ClientCredentials,
+  bindings: Bindings,
+): Promise<string | null> {
   const auth = bindings.EDGE_CONFIG.auth;
   if (auth.mode === "off") return null;
-  if (credentials.token === undefined) throw new EdgeError(credentials.malformedAuthorization ? "token_malformed" : "token_missing");
+  if (credentials.token === undefined)
+    throw new EdgeError(credentials.malformedAuthorization ? "token_malformed" : "token_missing");
   const caller = await verifyToken(credentials.token, auth, {
     secret: bindings.JWT_SECRET,
     previousSecret: bindings.JWT_SECRET_PREVIOUS,
-    previousSecretAcceptedUntil: auth.previousSecretAcceptedUntil === undefined ? undefined : Date.parse(auth.previousSecretAcceptedUntil),
+    previousSecretAcceptedUntil:
+      auth.previousSecretAcceptedUntil === undefined
+        ? undefined
+        : Date.parse(auth.previousSecretAcceptedUntil),
     jwksTimeoutMs: bindings.EDGE_CONFIG.jwksTimeoutMs,
   });
   return caller.subject;
@@ -35,7 +46,10 @@ function transportsOf(bindings: Bindings): TransportSettings {
   let settings = transportSettings.get(bindings);
   if (!settings) {
     const { auth, forwardCookies } = bindings.EDGE_CONFIG;
-    settings = auth.mode === "jwt" ? { cookieName: auth.cookieName, queryParameter: auth.queryParameter, forwardCookies } : { forwardCookies };
+    settings =
+      auth.mode === "jwt"
+        ? { cookieName: auth.cookieName, queryParameter: auth.queryParameter, forwardCookies }
+        : { forwardCookies };
     transportSettings.set(bindings, settings);
   }
   return settings;
@@ -45,12 +59,17 @@ async function upgrade(request: Request, url: URL, bindings: Bindings): Promise<
   const started = Date.now();
   checkOrigin(request.headers.get("Origin"), bindings);
   const credentials = readClientCredentials(request.headers, url, transportsOf(bindings));
-  if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0) throw new EdgeError("subprotocol_required");
+  if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0)
+    throw new EdgeError("subprotocol_required");
   const subject = await authenticate(credentials, bindings);
   const session = await openBridgeSession(request.headers, credentials, subject, bindings);
   return {
     response: session.response,
-    fields: { transport: credentials.transport ?? null, protocol: session.protocol, msTo101: Date.now() - started },
+    fields: {
+      transport: credentials.transport ?? null,
+      protocol: session.protocol,
+      msTo101: Date.now() - started,
+    },
   };
 }
 
@@ -59,7 +78,9 @@ function isWebSocketUpgrade(request: Request): boolean {
 }
 
 async function handleWebSocketPath(request: Request, url: URL, env: object): Promise<Response> {
-  const fields: Record<string, unknown> = { colo: (request.cf?.colo as string | undefined) ?? null };
+  const fields: Record<string, unknown> = {
+    colo: (request.cf?.colo as string | undefined) ?? null,
+  };
   let response: Response;
   try {
     if (request.method !== "GET") throw new EdgeError("method_not_allowed");
@@ -74,12 +95,20 @@ async function handleWebSocketPath(request: Request, url: URL, env: object): Pro
     response = outcome.response;
   } catch (error) {
     const edgeError = error instanceof EdgeError ? error : new EdgeError("internal_error");
-    if (!(error instanceof EdgeError)) fields.exception = error instanceof Error ? error.name : typeof error;
+    if (!(error instanceof EdgeError))
+      fields.exception = error instanceof Error ? error.name : typeof error;
     Object.assign(fields, { error: edgeError.code, ...edgeError.detail });
-    response = errorResponse(edgeError, edgeError.code === "method_not_allowed" ? { Allow: "GET" } : {});
+    response = errorResponse(
+      edgeError,
+      edgeError.code === "method_not_allowed" ? { Allow: "GET" } : {},
+    );
   }
   // Written in line: deferring it (waitUntil + a timer) cost more CPU per upgrade than the line itself.
-  logEvent("upgrade", { outcome: response.status === 101 ? "connected" : "refused", status: response.status, ...fields });
+  logEvent("upgrade", {
+    outcome: response.status === 101 ? "connected" : "refused",
+    status: response.status,
+    ...fields,
+  });
   return response;
 }
 
@@ -88,7 +117,8 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === WS_PATH) return handleWebSocketPath(request, url, env);
     if (url.pathname === HEALTH_PATH) {
-      if (request.method !== "GET" && request.method !== "HEAD") return errorResponse(new EdgeError("method_not_allowed"), { Allow: "GET, HEAD" });
+      if (request.method !== "GET" && request.method !== "HEAD")
+        return errorResponse(new EdgeError("method_not_allowed"), { Allow: "GET, HEAD" });
       return healthResponse(bindingsFor(env));
     }
     return errorResponse(new EdgeError("not_found"));

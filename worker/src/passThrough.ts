@@ -2,7 +2,13 @@ import type { Bindings } from "./bindings";
 import type { ClientCredentials } from "./auth/transports";
 import { selectProtocol } from "./auth/transports";
 import { EdgeError } from "./errors";
-import { ACCESS_CLIENT_ID_HEADER, ACCESS_CLIENT_SECRET_HEADER, CLIENT_ADDRESS_SOURCE_HEADER, SUBJECT_HEADER, UPGRADE_HEADERS_FORWARDED } from "./headers";
+import {
+  ACCESS_CLIENT_ID_HEADER,
+  ACCESS_CLIENT_SECRET_HEADER,
+  CLIENT_ADDRESS_SOURCE_HEADER,
+  SUBJECT_HEADER,
+  UPGRADE_HEADERS_FORWARDED,
+} from "./headers";
 
 /** Headers the Worker presents to the bridge's origin hostname (the Access service token). */
 export function originCredentialHeaders(bindings: Bindings): Record<string, string> {
@@ -19,7 +25,12 @@ export function originCredentialHeaders(bindings: Bindings): Record<string, stri
  * credentials, and only the headers and cookies the stack names. Nothing else the client sent
  * reaches the bridge, whatever its spelling.
  */
-export function bridgeRequestHeaders(client: Headers, credentials: ClientCredentials, subject: string | null, bindings: Bindings): Record<string, string> {
+export function bridgeRequestHeaders(
+  client: Headers,
+  credentials: ClientCredentials,
+  subject: string | null,
+  bindings: Bindings,
+): Record<string, string> {
   const settings = bindings.EDGE_CONFIG;
   // A plain record: cheaper for the runtime than a Headers object built up with set().
   const headers: Record<string, string> = { Upgrade: "websocket" };
@@ -31,7 +42,8 @@ export function bridgeRequestHeaders(client: Headers, credentials: ClientCredent
     const value = client.get(name);
     if (value !== null) headers[name] = value;
   }
-  if (credentials.applicationProtocols.length > 0) headers["Sec-WebSocket-Protocol"] = credentials.applicationProtocols.join(", ");
+  if (credentials.applicationProtocols.length > 0)
+    headers["Sec-WebSocket-Protocol"] = credentials.applicationProtocols.join(", ");
   if (credentials.forwardedCookie !== null) headers.Cookie = credentials.forwardedCookie;
   if (settings.clientAddressHeader) {
     const address = client.get(CLIENT_ADDRESS_SOURCE_HEADER);
@@ -50,7 +62,12 @@ export interface BridgeSession {
  * Opens the bridge's WebSocket and hands it back to the runtime un-accepted, so workerd couples
  * client and bridge natively: no JavaScript runs per frame, and close codes pass both ways.
  */
-export async function openBridgeSession(clientHeaders: Headers, credentials: ClientCredentials, subject: string | null, bindings: Bindings): Promise<BridgeSession> {
+export async function openBridgeSession(
+  clientHeaders: Headers,
+  credentials: ClientCredentials,
+  subject: string | null,
+  bindings: Bindings,
+): Promise<BridgeSession> {
   // BRIDGE_URL carries no query (the bindings schema refuses one): the client's goes on as it is.
   const target = bindings.BRIDGE_URL + credentials.forwardedSearch;
   const headers = bridgeRequestHeaders(clientHeaders, credentials, subject, bindings);
@@ -71,7 +88,14 @@ export async function openBridgeSession(clientHeaders: Headers, credentials: Cli
     throw new EdgeError("bridge_rejected", { bridgeStatus: upstream.status });
   }
 
-  const protocol = selectProtocol(credentials.applicationProtocols, upstream.headers.get("Sec-WebSocket-Protocol"));
-  const headers101: Record<string, string> = protocol === null ? {} : { "Sec-WebSocket-Protocol": protocol };
-  return { response: new Response(null, { status: 101, webSocket: bridgeSocket, headers: headers101 }), protocol };
+  const protocol = selectProtocol(
+    credentials.applicationProtocols,
+    upstream.headers.get("Sec-WebSocket-Protocol"),
+  );
+  const headers101: Record<string, string> =
+    protocol === null ? {} : { "Sec-WebSocket-Protocol": protocol };
+  return {
+    response: new Response(null, { status: 101, webSocket: bridgeSocket, headers: headers101 }),
+    protocol,
+  };
 }

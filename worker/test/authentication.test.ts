@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { bridgeSessions, marker } from "../../test/support/bridge";
-import { APP_ORIGIN, expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import {
+  APP_ORIGIN,
+  expectOpen,
+  expectRefused,
+  jwtEdgeConfig,
+  startTestEdge,
+  TEST_SECRET,
+  type TestEdge,
+} from "../../test/support/edge";
 import { startJwksServer, type JwksServer } from "../../test/support/jwks";
 import { badTokenCases, hs256 } from "../../test/support/tokens";
 
@@ -13,7 +21,10 @@ beforeAll(async () => {
   [bridge, jwks] = await Promise.all([startStandinBridge(), startJwksServer()]);
   edge = await startTestEdge({
     BRIDGE_URL: `${bridge.origin}/api/chat`,
-    EDGE_CONFIG: jwtEdgeConfig({ allowMissingOrigin: false }, { algorithms: ["HS256", "RS256"], jwksUrl: jwks.url }),
+    EDGE_CONFIG: jwtEdgeConfig(
+      { allowMissingOrigin: false },
+      { algorithms: ["HS256", "RS256"], jwksUrl: jwks.url },
+    ),
     JWT_SECRET: TEST_SECRET,
   });
 });
@@ -25,27 +36,35 @@ afterAll(async () => {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-
 async function withToken(token: string) {
   return { protocols: ["voice.v1", `bearer.${token}`], headers: { Origin: APP_ORIGIN } };
 }
 
 describe("accepted tokens", () => {
   it("accepts an HS256 token signed with the Worker secret", async () => {
-    const session = await expectOpen(`${edge.wsOrigin}/voice/ws?${marker()}`, await withToken(await hs256()));
+    const session = await expectOpen(
+      `${edge.wsOrigin}/voice/ws?${marker()}`,
+      await withToken(await hs256()),
+    );
     session.ws.close(1000);
   });
 
   it("accepts an RS256 token whose key comes from the JWKS URL, fetching the key set once", async () => {
     for (let i = 0; i < 3; i++) {
-      const session = await expectOpen(`${edge.wsOrigin}/voice/ws?${marker()}`, await withToken(await jwks.sign()));
+      const session = await expectOpen(
+        `${edge.wsOrigin}/voice/ws?${marker()}`,
+        await withToken(await jwks.sign()),
+      );
       session.ws.close(1000);
     }
     expect(jwks.requests).toBe(1);
   });
 
   it("accepts a token that expired within the clock tolerance", async () => {
-    const session = await expectOpen(`${edge.wsOrigin}/voice/ws?${marker()}`, await withToken(await hs256({ exp: now() - 10 })));
+    const session = await expectOpen(
+      `${edge.wsOrigin}/voice/ws?${marker()}`,
+      await withToken(await hs256({ exp: now() - 10 })),
+    );
     session.ws.close(1000);
   });
 });
@@ -56,7 +75,10 @@ describe("refused tokens: 401 with the cause, and nothing reaches the bridge", (
   it.each(cases)("refuses a token %s", async (_name, makeToken, code) => {
     const before = (await bridgeSessions(bridge.origin)).length;
     const token = await makeToken();
-    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws?${marker()}`, await withToken(token));
+    const refusal = await expectRefused(
+      `${edge.wsOrigin}/voice/ws?${marker()}`,
+      await withToken(token),
+    );
     expect(refusal.status).toBe(401);
     expect(refusal.body.error).toBe(code);
     expect(refusal.headers["www-authenticate"]).toContain(code);
@@ -65,20 +87,28 @@ describe("refused tokens: 401 with the cause, and nothing reaches the bridge", (
   });
 
   it("refuses an upgrade with no token at all with 401 token_missing", async () => {
-    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, { protocols: ["voice.v1"], headers: { Origin: APP_ORIGIN } });
+    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, {
+      protocols: ["voice.v1"],
+      headers: { Origin: APP_ORIGIN },
+    });
     expect(refusal.status).toBe(401);
     expect(refusal.body.error).toBe("token_missing");
     expect(refusal.headers["www-authenticate"]).toBe("Bearer");
   });
 
   it("refuses an Authorization header that is not a bearer token with 401 token_malformed", async () => {
-    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, { protocols: ["voice.v1"], headers: { Origin: APP_ORIGIN, Authorization: "Basic YWxpY2U6c2VjcmV0" } });
+    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, {
+      protocols: ["voice.v1"],
+      headers: { Origin: APP_ORIGIN, Authorization: "Basic YWxpY2U6c2VjcmV0" },
+    });
     expect(refusal.status).toBe(401);
     expect(refusal.body.error).toBe("token_malformed");
   });
 
   it("refuses a request without Origin where the stack requires one, before looking at the token", async () => {
-    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, { headers: { Authorization: `Bearer ${await hs256()}` } });
+    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, {
+      headers: { Authorization: `Bearer ${await hs256()}` },
+    });
     expect(refusal.status).toBe(403);
     expect(refusal.body.error).toBe("origin_required");
   });
@@ -98,7 +128,10 @@ describe("RS-only stacks", () => {
       EDGE_CONFIG: jwtEdgeConfig({}, { algorithms: ["RS256"], jwksUrl: jwks.url }),
     });
     try {
-      const refusal = await expectRefused(`${rsOnly.wsOrigin}/voice/ws`, await withToken(await hs256({}, { secret: jwks.publicPem })));
+      const refusal = await expectRefused(
+        `${rsOnly.wsOrigin}/voice/ws`,
+        await withToken(await hs256({}, { secret: jwks.publicPem })),
+      );
       expect(refusal.status).toBe(401);
       expect(refusal.body.error).toBe("token_algorithm_not_allowed");
     } finally {
@@ -111,10 +144,16 @@ describe("RS-only stacks", () => {
     hanging.mode = "hang";
     const unreachable = await startTestEdge({
       BRIDGE_URL: `${bridge.origin}/api/chat`,
-      EDGE_CONFIG: jwtEdgeConfig({ jwksTimeoutMs: 500 }, { algorithms: ["RS256"], jwksUrl: hanging.url }),
+      EDGE_CONFIG: jwtEdgeConfig(
+        { jwksTimeoutMs: 500 },
+        { algorithms: ["RS256"], jwksUrl: hanging.url },
+      ),
     });
     try {
-      const refusal = await expectRefused(`${unreachable.wsOrigin}/voice/ws`, await withToken(await hanging.sign()));
+      const refusal = await expectRefused(
+        `${unreachable.wsOrigin}/voice/ws`,
+        await withToken(await hanging.sign()),
+      );
       // The JWKS never answers its one request: the answer comes from the edge's own jwksTimeoutMs bound.
       expect(refusal.status).toBe(503);
       expect(refusal.body.error).toBe("auth_unavailable");
@@ -134,7 +173,10 @@ describe("auth turned off explicitly", () => {
     });
     try {
       const id = marker();
-      const session = await expectOpen(`${open.wsOrigin}/voice/ws?${id}`, { protocols: ["voice.v1"], headers: { Origin: APP_ORIGIN, "X-Voice-Subject": "admin" } });
+      const session = await expectOpen(`${open.wsOrigin}/voice/ws?${id}`, {
+        protocols: ["voice.v1"],
+        headers: { Origin: APP_ORIGIN, "X-Voice-Subject": "admin" },
+      });
       session.ws.close(1000);
       const record = (await bridgeSessions(bridge.origin)).find((s) => s.query.includes(id));
       expect(record?.headers["x-voice-subject"]).toBeUndefined();

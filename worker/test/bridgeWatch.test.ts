@@ -41,7 +41,9 @@ function startReceiver() {
     server,
     failNext: (path: string, count: number) => failures.set(path, count),
     to: (path: string) => posts.filter((post) => post.path === path),
-    listening: new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port))),
+    listening: new Promise<number>((resolve) =>
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+    ),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -56,7 +58,10 @@ let receiverOrigin: string;
 const edges: TestEdge[] = [];
 
 beforeAll(async () => {
-  [bridge] = await Promise.all([startStandinBridge(), receiver.listening.then((port) => (receiverOrigin = `http://127.0.0.1:${port}`))]);
+  [bridge] = await Promise.all([
+    startStandinBridge(),
+    receiver.listening.then((port) => (receiverOrigin = `http://127.0.0.1:${port}`)),
+  ]);
 });
 
 afterAll(async () => {
@@ -79,7 +84,11 @@ interface WatchedEdge {
   settledLogs(): Promise<Record<string, unknown>[]>;
 }
 
-async function watchedEdge(name: string, watch: Record<string, unknown>, edgeSettings: Record<string, unknown> = {}): Promise<WatchedEdge> {
+async function watchedEdge(
+  name: string,
+  watch: Record<string, unknown>,
+  edgeSettings: Record<string, unknown> = {},
+): Promise<WatchedEdge> {
   const hook = hookPath(name);
   const edge = await startTestEdge(
     {
@@ -107,7 +116,10 @@ async function watchedEdge(name: string, watch: Record<string, unknown>, edgeSet
     },
     async row() {
       const db = await edge.edge.miniflare.getD1Database(BRIDGE_WATCH_BINDINGS.state);
-      return (await db.prepare("SELECT failures, down, changed_at FROM bridge_watch").first()) ?? undefined;
+      return (
+        (await db.prepare("SELECT failures, down, changed_at FROM bridge_watch").first()) ??
+        undefined
+      );
     },
     settledLogs: () => settledLogs(edge),
   };
@@ -118,7 +130,9 @@ async function settledLogs(edge: TestEdge): Promise<Record<string, unknown>[]> {
   const upgradesBefore = parsed().filter((line) => line.event === "upgrade").length;
   // A refused upgrade logs one line after it answers: once it is in, every earlier line is too.
   await fetch(`${edge.httpOrigin}/voice/ws`);
-  await expect.poll(() => parsed().filter((line) => line.event === "upgrade").length).toBe(upgradesBefore + 1);
+  await expect
+    .poll(() => parsed().filter((line) => line.event === "upgrade").length)
+    .toBe(upgradesBefore + 1);
   return parsed().filter((line) => line.event !== "upgrade");
 }
 
@@ -126,7 +140,17 @@ const tickTime = (tick: number) => new Date(T0 + tick * MINUTE).toISOString();
 
 /** Nothing a notification or log line carries may reveal where the webhook or bridge is, or any credential. */
 function expectNoSecrets(text: string) {
-  for (const secret of [WEBHOOK_SECRET, ACCESS_ID, ACCESS_SECRET, HOOK_TOKEN, TEST_SECRET, "127.0.0.1", "http://", "https://"]) expect(text).not.toContain(secret);
+  for (const secret of [
+    WEBHOOK_SECRET,
+    ACCESS_ID,
+    ACCESS_SECRET,
+    HOOK_TOKEN,
+    TEST_SECRET,
+    "127.0.0.1",
+    "http://",
+    "https://",
+  ])
+    expect(text).not.toContain(secret);
 }
 
 describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge goes down", () => {
@@ -172,9 +196,26 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
 
     const logs = await quiet.settledLogs();
     expect(logs).toEqual([
-      { event: "bridge_watch", state: "failing", failures: 1, probe: { latencyMs: expect.any(Number) } },
-      { event: "bridge_watch", state: "failing", failures: 2, probe: { latencyMs: expect.any(Number) } },
-      { event: "bridge_watch", state: "down", failures: 3, probe: { latencyMs: expect.any(Number) }, notified: "down", webhookStatus: 200 },
+      {
+        event: "bridge_watch",
+        state: "failing",
+        failures: 1,
+        probe: { latencyMs: expect.any(Number) },
+      },
+      {
+        event: "bridge_watch",
+        state: "failing",
+        failures: 2,
+        probe: { latencyMs: expect.any(Number) },
+      },
+      {
+        event: "bridge_watch",
+        state: "down",
+        failures: 3,
+        probe: { latencyMs: expect.any(Number) },
+        notified: "down",
+        webhookStatus: 200,
+      },
     ]);
     expectNoSecrets(JSON.stringify(post.body) + quiet.edge.logs.join("\n"));
   });
@@ -190,7 +231,9 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     const recovered = receiver.to(loud.hook).slice(1);
     expect(recovered.map((post) => post.body)).toEqual([
       {
-        text: expect.stringMatching(/^voice-edge-test \(loud\): the voice bridge is back up — the probe through the tunnel answered HTTP 200 in \d+ ms$/),
+        text: expect.stringMatching(
+          /^voice-edge-test \(loud\): the voice bridge is back up — the probe through the tunnel answered HTTP 200 in \d+ ms$/,
+        ),
         service: "voice-edge-test (loud)",
         status: "recovered",
         failures: 0,
@@ -202,12 +245,25 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     for (let i = 0; i < 3; i++) await Promise.all([quiet.tick(), loud.tick()]);
     expect(receiver.to(quiet.hook)).toHaveLength(1);
     expect(receiver.to(loud.hook)).toHaveLength(2);
-    expect((await quiet.settledLogs()).at(-1)).toEqual({ event: "bridge_watch", state: "healthy", failures: 0, probe: { status: 200, latencyMs: expect.any(Number) } });
-    expect((await loud.settledLogs()).at(-1)).toMatchObject({ event: "bridge_watch", state: "healthy", notified: "recovered" });
+    expect((await quiet.settledLogs()).at(-1)).toEqual({
+      event: "bridge_watch",
+      state: "healthy",
+      failures: 0,
+      probe: { status: 200, latencyMs: expect.any(Number) },
+    });
+    expect((await loud.settledLogs()).at(-1)).toMatchObject({
+      event: "bridge_watch",
+      state: "healthy",
+      notified: "recovered",
+    });
   });
 
   it("retries a down notification the webhook refused on the next tick, and sends it once in the end", async () => {
-    const flaky = await watchedEdge("flaky", { failuresBeforeAlert: 2 }, { bridgeHealthUrl: `${bridge.origin}/status/502` });
+    const flaky = await watchedEdge(
+      "flaky",
+      { failuresBeforeAlert: 2 },
+      { bridgeHealthUrl: `${bridge.origin}/status/502` },
+    );
     receiver.failNext(flaky.hook, 1);
     const answers: number[][] = [];
     for (let i = 0; i < 5; i++) {
@@ -216,11 +272,18 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     }
     expect(answers).toEqual([[], [500], [500, 200], [500, 200], [500, 200]]);
     const delivered = receiver.to(flaky.hook)[1];
-    expect(delivered.body).toMatchObject({ status: "down", failures: 2, probe: { status: 502 }, at: tickTime(3) });
+    expect(delivered.body).toMatchObject({
+      status: "down",
+      failures: 2,
+      probe: { status: 502 },
+      at: tickTime(3),
+    });
     expect(delivered.body.text).toContain("(last: HTTP 502)");
     expect(await flaky.row()).toEqual({ failures: 2, down: 1, changed_at: tickTime(3) });
     const logs = await flaky.settledLogs();
-    expect(logs.map((line) => [line.event, line.state ?? line.notification, line.webhookStatus])).toEqual([
+    expect(
+      logs.map((line) => [line.event, line.state ?? line.notification, line.webhookStatus]),
+    ).toEqual([
       ["bridge_watch", "failing", undefined],
       ["bridge_watch_notify_failed", "down", 500],
       ["bridge_watch", "down", 200],
@@ -234,25 +297,50 @@ describe("a misconfigured bridge watch", () => {
     BRIDGE_URL: `${bridge.origin}/api/chat`,
     EDGE_CONFIG: jwtEdgeConfig({ bridgeHealthUrl: `${bridge.origin}/status/502` }),
     JWT_SECRET: TEST_SECRET,
-    [BRIDGE_WATCH_BINDINGS.settings]: { service: "voice-edge-test (misconfigured)", failuresBeforeAlert: 1 },
+    [BRIDGE_WATCH_BINDINGS.settings]: {
+      service: "voice-edge-test (misconfigured)",
+      failuresBeforeAlert: 1,
+    },
     [BRIDGE_WATCH_BINDINGS.webhookUrl]: `${receiverOrigin}${hookPath("misconfigured")}`,
   });
 
   it.each<[string, string, (bindings: Record<string, unknown>) => void, boolean]>([
-    ["the webhook URL is plain http to a public host", BRIDGE_WATCH_BINDINGS.webhookUrl, (b) => (b[BRIDGE_WATCH_BINDINGS.webhookUrl] = `http://hooks.example/${HOOK_TOKEN}`), true],
-    ["the settings name no service", BRIDGE_WATCH_BINDINGS.settings, (b) => (b[BRIDGE_WATCH_BINDINGS.settings] = { failuresBeforeAlert: 1 }), true],
+    [
+      "the webhook URL is plain http to a public host",
+      BRIDGE_WATCH_BINDINGS.webhookUrl,
+      (b) => (b[BRIDGE_WATCH_BINDINGS.webhookUrl] = `http://hooks.example/${HOOK_TOKEN}`),
+      true,
+    ],
+    [
+      "the settings name no service",
+      BRIDGE_WATCH_BINDINGS.settings,
+      (b) => (b[BRIDGE_WATCH_BINDINGS.settings] = { failuresBeforeAlert: 1 }),
+      true,
+    ],
     ["the D1 binding is missing", BRIDGE_WATCH_BINDINGS.state, () => undefined, false],
-  ])("logs config_invalid naming the binding, sends nothing and does not crash when %s", async (_case, binding, breakIt, withD1) => {
-    const bindings = good();
-    breakIt(bindings);
-    const edge = await startTestEdge(bindings, withD1 ? { d1Databases: [BRIDGE_WATCH_BINDINGS.state] } : {});
-    edges.push(edge);
-    const before = receiver.posts.length;
-    for (let minute = 1; minute <= 2; minute++) expect((await edge.edge.fireCron(new Date(T0 + minute * MINUTE))).outcome).toBe("ok");
-    expect(receiver.posts.length).toBe(before);
-    const logs = await settledLogs(edge);
-    expect(logs).toHaveLength(2);
-    expect(logs[0]).toEqual({ event: "config_invalid", handler: "scheduled", problems: [{ binding, path: expect.any(String), message: expect.any(String) }] });
-    for (const revealing of [HOOK_TOKEN, "hooks.example", bridge.origin]) expect(JSON.stringify(logs)).not.toContain(revealing);
-  });
+  ])(
+    "logs config_invalid naming the binding, sends nothing and does not crash when %s",
+    async (_case, binding, breakIt, withD1) => {
+      const bindings = good();
+      breakIt(bindings);
+      const edge = await startTestEdge(
+        bindings,
+        withD1 ? { d1Databases: [BRIDGE_WATCH_BINDINGS.state] } : {},
+      );
+      edges.push(edge);
+      const before = receiver.posts.length;
+      for (let minute = 1; minute <= 2; minute++)
+        expect((await edge.edge.fireCron(new Date(T0 + minute * MINUTE))).outcome).toBe("ok");
+      expect(receiver.posts.length).toBe(before);
+      const logs = await settledLogs(edge);
+      expect(logs).toHaveLength(2);
+      expect(logs[0]).toEqual({
+        event: "config_invalid",
+        handler: "scheduled",
+        problems: [{ binding, path: expect.any(String), message: expect.any(String) }],
+      });
+      for (const revealing of [HOOK_TOKEN, "hooks.example", bridge.origin])
+        expect(JSON.stringify(logs)).not.toContain(revealing);
+    },
+  );
 });

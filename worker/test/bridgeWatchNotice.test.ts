@@ -14,7 +14,12 @@ const notice = (overrides: Partial<WatchNotice>): WatchNotice => ({
 describe("the webhook notice", () => {
   it.each([
     ["an error status", { status: 502, latencyMs: 40 }, "HTTP 502", { status: 502, latencyMs: 40 }],
-    ["a timeout", { timedOut: true, latencyMs: 2_001 }, "timed out after 2000 ms", { timedOut: true, latencyMs: 2_001 }],
+    [
+      "a timeout",
+      { timedOut: true, latencyMs: 2_001 },
+      "timed out after 2000 ms",
+      { timedOut: true, latencyMs: 2_001 },
+    ],
     ["a refused connection", { latencyMs: 3 }, "unreachable", { latencyMs: 3 }],
   ])("says how the last probe failed for %s", (_name, probe, last, probeFields) => {
     expect(noticeBody(notice({ probe }))).toEqual({
@@ -28,8 +33,16 @@ describe("the webhook notice", () => {
   });
 
   it("says the bridge is back up with the probe's answer", () => {
-    const body = noticeBody(notice({ status: "recovered", failures: 0, probe: { status: 200, latencyMs: 9 } }));
-    expect(body).toMatchObject({ status: "recovered", failures: 0, probe: { status: 200, latencyMs: 9 } });
-    expect(body.text).toBe("voice-edge-prod (mycosoft.com): the voice bridge is back up — the probe through the tunnel answered HTTP 200 in 9 ms");
+    const body = noticeBody(
+      notice({ status: "recovered", failures: 0, probe: { status: 200, latencyMs: 9 } }),
+    );
+    expect(body).toMatchObject({
+      status: "recovered",
+      failures: 0,
+      probe: { status: 200, latencyMs: 9 },
+    });
+    expect(body.text).toBe(
+      "voice-edge-prod (mycosoft.com): the voice bridge is back up — the probe through the tunnel answered HTTP 200 in 9 ms",
+    );
   });
 });

@@ -1,10 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { INITIAL_WATCH_STATE, watchStep, type WatchNotification, type WatchState } from "../src/bridgeWatch/state";
+import {
+  INITIAL_WATCH_STATE,
+  watchStep,
+  type WatchNotification,
+  type WatchState,
+} from "../src/bridgeWatch/state";
 
 const settings = { failuresBeforeAlert: 3, notifyRecovery: false };
 
 /** Runs `probes` (true = ok) from `start`; returns the notifications sent and how many ticks wrote storage. */
-function run(probes: boolean[], options: Partial<typeof settings> = {}, start: WatchState = INITIAL_WATCH_STATE) {
+function run(
+  probes: boolean[],
+  options: Partial<typeof settings> = {},
+  start: WatchState = INITIAL_WATCH_STATE,
+) {
   let state = start;
   const notifications: WatchNotification[] = [];
   let writes = 0;
@@ -21,22 +30,60 @@ const times = (n: number, ok: boolean) => Array<boolean>(n).fill(ok);
 
 describe("the bridge watch's state machine", () => {
   it.each([
-    ["healthy, probe ok", { failures: 0, down: false }, true, { next: { failures: 0, down: false }, changed: false }],
-    ["healthy, probe fails", { failures: 0, down: false }, false, { next: { failures: 1, down: false }, changed: true }],
-    ["one short of the threshold, probe fails", { failures: 2, down: false }, false, { next: { failures: 3, down: true }, changed: true, notification: "down" }],
-    ["failing, probe ok again", { failures: 2, down: false }, true, { next: { failures: 0, down: false }, changed: true }],
-    ["down, probe fails", { failures: 3, down: true }, false, { next: { failures: 3, down: true }, changed: false }],
-    ["down, probe ok", { failures: 3, down: true }, true, { next: { failures: 0, down: false }, changed: true }],
+    [
+      "healthy, probe ok",
+      { failures: 0, down: false },
+      true,
+      { next: { failures: 0, down: false }, changed: false },
+    ],
+    [
+      "healthy, probe fails",
+      { failures: 0, down: false },
+      false,
+      { next: { failures: 1, down: false }, changed: true },
+    ],
+    [
+      "one short of the threshold, probe fails",
+      { failures: 2, down: false },
+      false,
+      { next: { failures: 3, down: true }, changed: true, notification: "down" },
+    ],
+    [
+      "failing, probe ok again",
+      { failures: 2, down: false },
+      true,
+      { next: { failures: 0, down: false }, changed: true },
+    ],
+    [
+      "down, probe fails",
+      { failures: 3, down: true },
+      false,
+      { next: { failures: 3, down: true }, changed: false },
+    ],
+    [
+      "down, probe ok",
+      { failures: 3, down: true },
+      true,
+      { next: { failures: 0, down: false }, changed: true },
+    ],
   ])("%s", (_name, state, ok, expected) => {
     expect(watchStep(state, ok, settings)).toEqual(expected);
   });
 
   it("sends exactly one down notification over 10 failing ticks, and writes only until it is down", () => {
-    expect(run(times(10, false))).toEqual({ state: { failures: 3, down: true }, notifications: ["down"], writes: 3 });
+    expect(run(times(10, false))).toEqual({
+      state: { failures: 3, down: true },
+      notifications: ["down"],
+      writes: 3,
+    });
   });
 
   it("sends none and writes nothing while healthy", () => {
-    expect(run(times(10, true))).toEqual({ state: INITIAL_WATCH_STATE, notifications: [], writes: 0 });
+    expect(run(times(10, true))).toEqual({
+      state: INITIAL_WATCH_STATE,
+      notifications: [],
+      writes: 0,
+    });
   });
 
   it("sends none when failures stay under the threshold between good probes", () => {
@@ -47,7 +94,9 @@ describe("the bridge watch's state machine", () => {
     [false, ["down"]],
     [true, ["down", "recovered"]],
   ])("notifies recovery only when configured (notifyRecovery %s)", (notifyRecovery, expected) => {
-    expect(run([...times(4, false), ...times(3, true)], { notifyRecovery }).notifications).toEqual(expected);
+    expect(run([...times(4, false), ...times(3, true)], { notifyRecovery }).notifications).toEqual(
+      expected,
+    );
   });
 
   it("alerts on the first failure when failuresBeforeAlert is 1", () => {
@@ -55,6 +104,9 @@ describe("the bridge watch's state machine", () => {
   });
 
   it("alerts again for a second outage", () => {
-    expect(run([...times(3, false), true, ...times(3, false)]).notifications).toEqual(["down", "down"]);
+    expect(run([...times(3, false), true, ...times(3, false)]).notifications).toEqual([
+      "down",
+      "down",
+    ]);
   });
 });

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { bridgeSessions, bridgeSessionWith, marker } from "../../test/support/bridge";
-import { APP_ORIGIN, expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import {
+  APP_ORIGIN,
+  expectOpen,
+  expectRefused,
+  jwtEdgeConfig,
+  startTestEdge,
+  TEST_SECRET,
+  type TestEdge,
+} from "../../test/support/edge";
 import { hs256 } from "../../test/support/tokens";
 
 /** What a black-box attack run found, each finding as the behaviour the edge now has. */
@@ -15,7 +23,11 @@ let bridge: StandinBridge;
 let elsewhere: StandinBridge;
 const edges: Record<string, TestEdge> = {};
 
-const credentials = { JWT_SECRET: TEST_SECRET, BRIDGE_ACCESS_CLIENT_ID: ACCESS_ID, BRIDGE_ACCESS_CLIENT_SECRET: ACCESS_SECRET };
+const credentials = {
+  JWT_SECRET: TEST_SECRET,
+  BRIDGE_ACCESS_CLIENT_ID: ACCESS_ID,
+  BRIDGE_ACCESS_CLIENT_SECRET: ACCESS_SECRET,
+};
 const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
 
 beforeAll(async () => {
@@ -25,16 +37,32 @@ beforeAll(async () => {
     startTestEdge({ BRIDGE_URL: chat, EDGE_CONFIG: jwtEdgeConfig(), ...credentials }),
     startTestEdge({
       BRIDGE_URL: chat,
-      EDGE_CONFIG: jwtEdgeConfig({ forwardHeaders: ["X-Client-Version"], forwardCookies: ["lang"], clientAddressHeader: "X-Client-Address" }),
+      EDGE_CONFIG: jwtEdgeConfig({
+        forwardHeaders: ["X-Client-Version"],
+        forwardCookies: ["lang"],
+        clientAddressHeader: "X-Client-Address",
+      }),
       ...credentials,
     }),
     startTestEdge({
       BRIDGE_URL: `${bridge.origin}/redirect-to/${elsewhere.port}/api/chat`,
-      EDGE_CONFIG: jwtEdgeConfig({ bridgeHealthUrl: `${bridge.origin}/redirect-to/${elsewhere.port}/health` }),
+      EDGE_CONFIG: jwtEdgeConfig({
+        bridgeHealthUrl: `${bridge.origin}/redirect-to/${elsewhere.port}/health`,
+      }),
       ...credentials,
     }),
-    startTestEdge({ BRIDGE_URL: chat, EDGE_CONFIG: jwtEdgeConfig({}, { previousSecretAcceptedUntil: inAnHour() }), ...credentials, JWT_SECRET_PREVIOUS: OLD_SECRET }),
-    startTestEdge({ BRIDGE_URL: chat, EDGE_CONFIG: jwtEdgeConfig({}, { previousSecretAcceptedUntil: "2026-01-01T00:00:00Z" }), ...credentials, JWT_SECRET_PREVIOUS: OLD_SECRET }),
+    startTestEdge({
+      BRIDGE_URL: chat,
+      EDGE_CONFIG: jwtEdgeConfig({}, { previousSecretAcceptedUntil: inAnHour() }),
+      ...credentials,
+      JWT_SECRET_PREVIOUS: OLD_SECRET,
+    }),
+    startTestEdge({
+      BRIDGE_URL: chat,
+      EDGE_CONFIG: jwtEdgeConfig({}, { previousSecretAcceptedUntil: "2026-01-01T00:00:00Z" }),
+      ...credentials,
+      JWT_SECRET_PREVIOUS: OLD_SECRET,
+    }),
   ]);
   Object.assign(edges, { plain, forwarding, redirecting, rotating, rotated });
 });
@@ -46,28 +74,42 @@ afterAll(async () => {
 
 const wsUrl = (edge: TestEdge, query = "") => `${edge.wsOrigin}/voice/ws${query}`;
 
-async function counts(origin: string): Promise<{ healthRequests: number; upgradesReceived: number }> {
-  return (await (await fetch(`${origin}/debug/counts`)).json()) as { healthRequests: number; upgradesReceived: number };
+async function counts(
+  origin: string,
+): Promise<{ healthRequests: number; upgradesReceived: number }> {
+  return (await (await fetch(`${origin}/debug/counts`)).json()) as {
+    healthRequests: number;
+    upgradesReceived: number;
+  };
 }
 
 describe("the bearer subprotocol prefix, in any letter case", () => {
-  it.each(["Bearer.", "BEARER."])("never lets a %s entry reach the bridge, the 101 or the log", async (prefix) => {
-    const edge = edges.plain;
-    const id = marker();
-    const token = await hs256();
-    const before = edge.logs.length;
-    const session = await expectOpen(wsUrl(edge, `?${id}`), { protocols: [`${prefix}${token}`, "voice.v1"], headers: { Origin: APP_ORIGIN, Authorization: `Bearer ${token}` } });
-    expect(session.protocol).toBe("voice.v1");
-    const record = await bridgeSessionWith(bridge.origin, id);
-    expect(record.headers["sec-websocket-protocol"]).toBe("voice.v1");
-    expect(JSON.stringify(record)).not.toContain(token.split(".")[2]);
-    session.ws.close(1000);
-    await expect.poll(() => edge.logs.length).toBeGreaterThan(before);
-    expect(edge.logs.slice(before).join("\n")).not.toContain(token.split(".")[2]);
-  });
+  it.each(["Bearer.", "BEARER."])(
+    "never lets a %s entry reach the bridge, the 101 or the log",
+    async (prefix) => {
+      const edge = edges.plain;
+      const id = marker();
+      const token = await hs256();
+      const before = edge.logs.length;
+      const session = await expectOpen(wsUrl(edge, `?${id}`), {
+        protocols: [`${prefix}${token}`, "voice.v1"],
+        headers: { Origin: APP_ORIGIN, Authorization: `Bearer ${token}` },
+      });
+      expect(session.protocol).toBe("voice.v1");
+      const record = await bridgeSessionWith(bridge.origin, id);
+      expect(record.headers["sec-websocket-protocol"]).toBe("voice.v1");
+      expect(JSON.stringify(record)).not.toContain(token.split(".")[2]);
+      session.ws.close(1000);
+      await expect.poll(() => edge.logs.length).toBeGreaterThan(before);
+      expect(edge.logs.slice(before).join("\n")).not.toContain(token.split(".")[2]);
+    },
+  );
 
   it("authenticates with a token carried in a BEARER. entry alone", async () => {
-    const session = await expectOpen(wsUrl(edges.plain, `?${marker()}`), { protocols: ["voice.v1", `BEARER.${await hs256()}`], headers: { Origin: APP_ORIGIN } });
+    const session = await expectOpen(wsUrl(edges.plain, `?${marker()}`), {
+      protocols: ["voice.v1", `BEARER.${await hs256()}`],
+      headers: { Origin: APP_ORIGIN },
+    });
     expect(session.protocol).toBe("voice.v1");
     session.ws.close(1000);
   });
@@ -76,7 +118,10 @@ describe("the bearer subprotocol prefix, in any letter case", () => {
 describe("redirects from the bridge", () => {
   it("answers a redirecting bridge with 502 bridge_rejected and its status, sending nothing to where it points", async () => {
     const before = await counts(elsewhere.origin);
-    const refusal = await expectRefused(wsUrl(edges.redirecting, `?${marker()}`), { protocols: ["voice.v1", `bearer.${await hs256()}`], headers: { Origin: APP_ORIGIN } });
+    const refusal = await expectRefused(wsUrl(edges.redirecting, `?${marker()}`), {
+      protocols: ["voice.v1", `bearer.${await hs256()}`],
+      headers: { Origin: APP_ORIGIN },
+    });
     expect(refusal.status).toBe(502);
     expect(refusal.body).toMatchObject({ error: "bridge_rejected", bridgeStatus: 302 });
     expect(await counts(elsewhere.origin)).toEqual(before);
@@ -87,7 +132,10 @@ describe("redirects from the bridge", () => {
     const before = await counts(elsewhere.origin);
     const response = await fetch(`${edges.redirecting.httpOrigin}/voice/health`);
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ status: "bridge_down", bridge: { reachable: false, status: 302 } });
+    expect(await response.json()).toMatchObject({
+      status: "bridge_down",
+      bridge: { reachable: false, status: 302 },
+    });
     expect(await counts(elsewhere.origin)).toEqual(before);
   });
 });
@@ -108,16 +156,36 @@ describe("what the bridge receives: an allow-list", () => {
     "User-Agent": "attack-kit/1.0",
   };
   /** The header names a default edge sends the bridge (Node lower-cases them; Host, Connection and CF-Worker — the zone's name — come from the runtime). */
-  const ALLOWED = new Set(["host", "connection", "cf-worker", "upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol", "x-voice-subject", "cf-access-client-id", "cf-access-client-secret"]);
+  const ALLOWED = new Set([
+    "host",
+    "connection",
+    "cf-worker",
+    "upgrade",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+    "x-voice-subject",
+    "cf-access-client-id",
+    "cf-access-client-secret",
+  ]);
 
   it("gets none of the client's other headers, whatever their spelling, and the subject and credentials only from the Worker", async () => {
     const id = marker();
-    const session = await expectOpen(wsUrl(edges.plain, `?${id}`), { protocols: ["voice.v1", `bearer.${await hs256({ sub: "user-7" })}`], headers: { Origin: APP_ORIGIN, ...SPOOFED } });
+    const session = await expectOpen(wsUrl(edges.plain, `?${id}`), {
+      protocols: ["voice.v1", `bearer.${await hs256({ sub: "user-7" })}`],
+      headers: { Origin: APP_ORIGIN, ...SPOOFED },
+    });
     const record = await bridgeSessionWith(bridge.origin, id);
     const unexpected = Object.keys(record.headers).filter((name) => !ALLOWED.has(name));
     expect(unexpected).toEqual([]);
-    expect(record.headers).toMatchObject({ "x-voice-subject": "user-7", "cf-access-client-id": ACCESS_ID, "cf-access-client-secret": ACCESS_SECRET });
-    for (const value of Object.values(SPOOFED)) expect(JSON.stringify(record.headers)).not.toContain(value);
+    expect(record.headers).toMatchObject({
+      "x-voice-subject": "user-7",
+      "cf-access-client-id": ACCESS_ID,
+      "cf-access-client-secret": ACCESS_SECRET,
+    });
+    for (const value of Object.values(SPOOFED))
+      expect(JSON.stringify(record.headers)).not.toContain(value);
     session.ws.close(1000);
   });
 
@@ -126,7 +194,10 @@ describe("what the bridge receives: an allow-list", () => {
     const token = await hs256();
     const session = await expectOpen(wsUrl(edges.plain, `?${id}`), {
       protocols: ["voice.v1"],
-      headers: { Origin: APP_ORIGIN, Cookie: ["session=website-session-secret", `voice_token=${token}`] as unknown as string },
+      headers: {
+        Origin: APP_ORIGIN,
+        Cookie: ["session=website-session-secret", `voice_token=${token}`] as unknown as string,
+      },
     });
     const record = await bridgeSessionWith(bridge.origin, id);
     expect(record.headers.cookie).toBeUndefined();
@@ -139,7 +210,15 @@ describe("what the bridge receives: an allow-list", () => {
     const token = await hs256();
     const session = await expectOpen(wsUrl(edges.forwarding, `?${id}`), {
       protocols: ["voice.v1"],
-      headers: { Origin: APP_ORIGIN, ...SPOOFED, "CF-Connecting-IP": "203.0.113.9", Cookie: ["session=website-session-secret; lang=en", `voice_token=${token}`] as unknown as string },
+      headers: {
+        Origin: APP_ORIGIN,
+        ...SPOOFED,
+        "CF-Connecting-IP": "203.0.113.9",
+        Cookie: [
+          "session=website-session-secret; lang=en",
+          `voice_token=${token}`,
+        ] as unknown as string,
+      },
     });
     const record = await bridgeSessionWith(bridge.origin, id);
     expect(record.headers["x-client-version"]).toBe("2.4.0");
@@ -152,17 +231,27 @@ describe("what the bridge receives: an allow-list", () => {
 });
 
 describe("the subject", () => {
-  it.each([" alice", "alice ", "   ", "\talice"])("refuses a sub of %j with 401 token_claims_invalid", async (sub) => {
-    const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), { protocols: ["voice.v1", `bearer.${await hs256({ sub })}`], headers: { Origin: APP_ORIGIN } });
-    expect(refusal.status).toBe(401);
-    expect(refusal.body).toMatchObject({ error: "token_claims_invalid", claim: "sub" });
-  });
+  it.each([" alice", "alice ", "   ", "\talice"])(
+    "refuses a sub of %j with 401 token_claims_invalid",
+    async (sub) => {
+      const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), {
+        protocols: ["voice.v1", `bearer.${await hs256({ sub })}`],
+        headers: { Origin: APP_ORIGIN },
+      });
+      expect(refusal.status).toBe(401);
+      expect(refusal.body).toMatchObject({ error: "token_claims_invalid", claim: "sub" });
+    },
+  );
 });
 
 describe("/voice/health", () => {
   it("probes the bridge at most once per few seconds however many requests arrive", async () => {
     const before = (await counts(bridge.origin)).healthRequests;
-    const answers = await Promise.all(Array.from({ length: 200 }, () => fetch(`${edges.forwarding.httpOrigin}/voice/health`).then((r) => r.status)));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        fetch(`${edges.forwarding.httpOrigin}/voice/health`).then((r) => r.status),
+      ),
+    );
     expect(answers.every((status) => status === 200)).toBe(true);
     const probes = (await counts(bridge.origin)).healthRequests - before;
     expect(probes).toBeGreaterThanOrEqual(1);
@@ -172,7 +261,10 @@ describe("/voice/health", () => {
 
 describe("HS256 secret rotation", () => {
   const open = async (edge: TestEdge, secret: string) =>
-    (await import("../../test/support/edge")).upgrade(wsUrl(edge, `?${marker()}`), { protocols: ["voice.v1", `bearer.${await hs256({}, { secret })}`], headers: { Origin: APP_ORIGIN } });
+    (await import("../../test/support/edge")).upgrade(wsUrl(edge, `?${marker()}`), {
+      protocols: ["voice.v1", `bearer.${await hs256({}, { secret })}`],
+      headers: { Origin: APP_ORIGIN },
+    });
 
   it("accepts tokens signed with the previous secret during the window, and the current secret always", async () => {
     for (const secret of [TEST_SECRET, OLD_SECRET]) {
@@ -186,7 +278,8 @@ describe("HS256 secret rotation", () => {
     for (const edge of [edges.rotated, edges.plain]) {
       const result = await open(edge, OLD_SECRET);
       expect(result.kind).toBe("refused");
-      if (result.kind === "refused") expect(result.refusal.body.error).toBe("token_signature_invalid");
+      if (result.kind === "refused")
+        expect(result.refusal.body.error).toBe("token_signature_invalid");
     }
   });
 });

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { freePort } from "../../test/support/freePort";
 import { bridgeSessions } from "../../test/support/bridge";
-import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import {
+  expectOpen,
+  expectRefused,
+  jwtEdgeConfig,
+  startTestEdge,
+  TEST_SECRET,
+  type TestEdge,
+} from "../../test/support/edge";
 import { startJwksServer, type JwksServer } from "../../test/support/jwks";
 import { hs256 } from "../../test/support/tokens";
 
@@ -32,7 +39,10 @@ async function jwksServer(): Promise<JwksServer> {
 async function edgeWithJwks(jwksUrl: string): Promise<TestEdge> {
   const edge = await startTestEdge({
     BRIDGE_URL: `${bridge.origin}/api/chat`,
-    EDGE_CONFIG: jwtEdgeConfig({ jwksTimeoutMs: JWKS_TIMEOUT_MS }, { algorithms: ["HS256", "RS256"], jwksUrl }),
+    EDGE_CONFIG: jwtEdgeConfig(
+      { jwksTimeoutMs: JWKS_TIMEOUT_MS },
+      { algorithms: ["HS256", "RS256"], jwksUrl },
+    ),
     JWT_SECRET: TEST_SECRET,
   });
   edges.push(edge);
@@ -51,22 +61,31 @@ describe("with keys cached, a JWKS outage does not stop sessions", () => {
     (await expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign()))).ws.close(1000);
   });
 
-  it.each(["fail", "hang"] as const)("accepts RS256 tokens without waiting or refetching while the JWKS endpoint is %s", async (mode) => {
-    jwks.mode = mode;
-    const before = jwks.requests;
-    for (let i = 0; i < 3; i++) {
-      const session = await expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign({ sub: `user-${i}` })));
-      // Nothing waits on the JWKS: no upgrade asks it anything.
+  it.each(["fail", "hang"] as const)(
+    "accepts RS256 tokens without waiting or refetching while the JWKS endpoint is %s",
+    async (mode) => {
+      jwks.mode = mode;
+      const before = jwks.requests;
+      for (let i = 0; i < 3; i++) {
+        const session = await expectOpen(
+          `${edge.wsOrigin}/voice/ws`,
+          bearer(await jwks.sign({ sub: `user-${i}` })),
+        );
+        // Nothing waits on the JWKS: no upgrade asks it anything.
+        expect(jwks.requests).toBe(before);
+        session.ws.close(1000);
+      }
       expect(jwks.requests).toBe(before);
-      session.ws.close(1000);
-    }
-    expect(jwks.requests).toBe(before);
-    jwks.mode = "serve";
-  });
+      jwks.mode = "serve";
+    },
+  );
 
   it("refuses a key id it does not hold with 401 token_key_unknown while the JWKS is down (within the 30 s lookup cooldown)", async () => {
     jwks.mode = "fail";
-    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign({}, "rotated-in-later")));
+    const refusal = await expectRefused(
+      `${edge.wsOrigin}/voice/ws`,
+      bearer(await jwks.sign({}, "rotated-in-later")),
+    );
     expect(refusal.status).toBe(401);
     expect(refusal.body.error).toBe("token_key_unknown");
     jwks.mode = "serve";
@@ -75,31 +94,58 @@ describe("with keys cached, a JWKS outage does not stop sessions", () => {
 
 describe("with no key cached, a JWKS outage is a prompt 503, never a hang or a 401", () => {
   it.each([
-    ["answers HTTP 500", async () => {
-      const jwks = await jwksServer();
-      jwks.mode = "fail";
-      return { url: jwks.url, sign: () => jwks.sign(), requests: () => jwks.requests, expectedRequests: 1 };
-    }],
-    ["hangs", async () => {
-      const jwks = await jwksServer();
-      jwks.mode = "hang";
-      return { url: jwks.url, sign: () => jwks.sign(), requests: () => jwks.requests, expectedRequests: 1 };
-    }],
-    ["refuses connections", async () => {
-      const jwks = await jwksServer();
-      return { url: `http://127.0.0.1:${await freePort()}/jwks.json`, sign: () => jwks.sign(), requests: () => jwks.requests, expectedRequests: 0 };
-    }],
-  ])("answers 503 auth_unavailable within the fetch bound when the JWKS endpoint %s", async (_name, setUp) => {
-    const jwks = await setUp();
-    const edge = await edgeWithJwks(jwks.url);
-    const before = (await bridgeSessions(bridge.origin)).length;
-    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign()));
-    // One fetch and no retry: a hung one ends only at the edge's own jwksTimeoutMs bound.
-    expect(refusal.status).toBe(503);
-    expect(refusal.body).toEqual({ error: "auth_unavailable", message: expect.any(String) });
-    expect(jwks.requests()).toBe(jwks.expectedRequests);
-    expect((await bridgeSessions(bridge.origin)).length).toBe(before);
+    [
+      "answers HTTP 500",
+      async () => {
+        const jwks = await jwksServer();
+        jwks.mode = "fail";
+        return {
+          url: jwks.url,
+          sign: () => jwks.sign(),
+          requests: () => jwks.requests,
+          expectedRequests: 1,
+        };
+      },
+    ],
+    [
+      "hangs",
+      async () => {
+        const jwks = await jwksServer();
+        jwks.mode = "hang";
+        return {
+          url: jwks.url,
+          sign: () => jwks.sign(),
+          requests: () => jwks.requests,
+          expectedRequests: 1,
+        };
+      },
+    ],
+    [
+      "refuses connections",
+      async () => {
+        const jwks = await jwksServer();
+        return {
+          url: `http://127.0.0.1:${await freePort()}/jwks.json`,
+          sign: () => jwks.sign(),
+          requests: () => jwks.requests,
+          expectedRequests: 0,
+        };
+      },
+    ],
+  ])(
+    "answers 503 auth_unavailable within the fetch bound when the JWKS endpoint %s",
+    async (_name, setUp) => {
+      const jwks = await setUp();
+      const edge = await edgeWithJwks(jwks.url);
+      const before = (await bridgeSessions(bridge.origin)).length;
+      const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign()));
+      // One fetch and no retry: a hung one ends only at the edge's own jwksTimeoutMs bound.
+      expect(refusal.status).toBe(503);
+      expect(refusal.body).toEqual({ error: "auth_unavailable", message: expect.any(String) });
+      expect(jwks.requests()).toBe(jwks.expectedRequests);
+      expect((await bridgeSessions(bridge.origin)).length).toBe(before);
 
-    (await expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(await hs256()))).ws.close(1000);
-  });
+      (await expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(await hs256()))).ws.close(1000);
+    },
+  );
 });

@@ -37,12 +37,18 @@ function keySet(): JWTVerifyGetKey {
     kept.push(ageMs);
     keptErrors.push(error);
   };
-  return lastGoodRemoteKeySet(jwks.url, { timeoutMs: TIMEOUT, maxAgeMs: HOUR, cooldownMs: COOLDOWN, onStaleKeysKept });
+  return lastGoodRemoteKeySet(jwks.url, {
+    timeoutMs: TIMEOUT,
+    maxAgeMs: HOUR,
+    cooldownMs: COOLDOWN,
+    onStaleKeysKept,
+  });
 }
 
 /** Valid for a day, so advancing the clock past the cache age does not expire it. */
 const token = (kid?: string) => jwks.sign({ exp: Math.floor(Date.now() / 1000) + 24 * 3600 }, kid);
-const verify = async (getKey: JWTVerifyGetKey, jwt: string) => (await jwtVerify(jwt, getKey, { algorithms: ["RS256"] })).payload.sub;
+const verify = async (getKey: JWTVerifyGetKey, jwt: string) =>
+  (await jwtVerify(jwt, getKey, { algorithms: ["RS256"] })).payload.sub;
 
 describe("the remote key set keeps serving its last good keys", () => {
   it("fetches the key set once and reuses it within its age", async () => {
@@ -119,7 +125,9 @@ describe("the remote key set keeps serving its last good keys", () => {
     await verify(keys, await token());
     jwks.mode = "fail";
     advance(COOLDOWN);
-    await expect(verify(keys, await token("someone-else"))).rejects.toBeInstanceOf(KeySetUnavailable);
+    await expect(verify(keys, await token("someone-else"))).rejects.toBeInstanceOf(
+      KeySetUnavailable,
+    );
   });
 
   it("fails when no key set was ever fetched and the JWKS answers HTTP 500", async () => {
@@ -139,7 +147,11 @@ describe("the remote key set keeps serving its last good keys", () => {
 
 describe("why: jose's createRemoteJWKSet alone", () => {
   it("refuses every token once its cache age has passed while the JWKS is down", async () => {
-    const keys = createRemoteJWKSet(new URL(jwks.url), { cacheMaxAge: HOUR, cooldownDuration: COOLDOWN, timeoutDuration: TIMEOUT });
+    const keys = createRemoteJWKSet(new URL(jwks.url), {
+      cacheMaxAge: HOUR,
+      cooldownDuration: COOLDOWN,
+      timeoutDuration: TIMEOUT,
+    });
     const jwt = await token();
     await verify(keys, jwt);
     jwks.mode = "fail";

@@ -1,5 +1,12 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { APP_ORIGIN, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import {
+  APP_ORIGIN,
+  expectRefused,
+  jwtEdgeConfig,
+  startTestEdge,
+  TEST_SECRET,
+  type TestEdge,
+} from "../../test/support/edge";
 import { hs256 } from "../../test/support/tokens";
 
 const BRIDGE_URL = "http://127.0.0.1:9/api/chat";
@@ -9,39 +16,154 @@ afterAll(async () => {
 });
 
 const badBindings: [string, Record<string, unknown>, string, RegExp][] = [
-  ["BRIDGE_URL missing", { EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET }, "BRIDGE_URL", /expected string/],
-  ["BRIDGE_URL with a ws:// scheme (the seed's design)", { BRIDGE_URL: "ws://voice-origin.example.com/api/chat", EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET }, "BRIDGE_URL", /https:\/\//],
-  ["BRIDGE_URL with a private IP", { BRIDGE_URL: "http://192.168.0.188:8999/api/chat", EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET }, "BRIDGE_URL", /Tunnel/],
-  ["EDGE_CONFIG missing", { BRIDGE_URL, JWT_SECRET: TEST_SECRET }, "EDGE_CONFIG", /expected object/],
-  ["auth missing (auth is never off by omission)", { BRIDGE_URL, EDGE_CONFIG: { allowedOrigins: [APP_ORIGIN] } }, "EDGE_CONFIG", /./],
-  ["an algorithm none", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({}, { algorithms: ["none"] }), JWT_SECRET: TEST_SECRET }, "EDGE_CONFIG", /HS256/],
-  ["HS256 without JWT_SECRET", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig() }, "JWT_SECRET", /required/],
-  ["a JWT_SECRET too short", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: "short" }, "JWT_SECRET", /32/],
-  ["RS256 without a JWKS URL", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({}, { algorithms: ["RS256"] }) }, "EDGE_CONFIG", /jwksUrl/],
-  ["an origin with a path", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({ allowedOrigins: ["https://app.example/"] }), JWT_SECRET: TEST_SECRET }, "EDGE_CONFIG", /bare origin/],
-  ["an unknown setting", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({ allowOrigins: [] }), JWT_SECRET: TEST_SECRET }, "EDGE_CONFIG", /allowOrigins/],
-  ["JWT_SECRET_PREVIOUS without a rotation window", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET, JWT_SECRET_PREVIOUS: "p".repeat(40) }, "JWT_SECRET_PREVIOUS", /previousSecretAcceptedUntil is not/],
-  ["the token cookie forwarded to the bridge", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({ forwardCookies: ["voice_token"] }, { cookieName: "voice_token" }), JWT_SECRET: TEST_SECRET }, "EDGE_CONFIG", /forwardCookies must not name the token cookie/],
-  ["half an Access service token", { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET, BRIDGE_ACCESS_CLIENT_ID: "id" }, "BRIDGE_ACCESS_CLIENT_SECRET", /together/],
+  [
+    "BRIDGE_URL missing",
+    { EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET },
+    "BRIDGE_URL",
+    /expected string/,
+  ],
+  [
+    "BRIDGE_URL with a ws:// scheme (the seed's design)",
+    {
+      BRIDGE_URL: "ws://voice-origin.example.com/api/chat",
+      EDGE_CONFIG: jwtEdgeConfig(),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "BRIDGE_URL",
+    /https:\/\//,
+  ],
+  [
+    "BRIDGE_URL with a private IP",
+    {
+      BRIDGE_URL: "http://192.168.0.188:8999/api/chat",
+      EDGE_CONFIG: jwtEdgeConfig(),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "BRIDGE_URL",
+    /Tunnel/,
+  ],
+  [
+    "EDGE_CONFIG missing",
+    { BRIDGE_URL, JWT_SECRET: TEST_SECRET },
+    "EDGE_CONFIG",
+    /expected object/,
+  ],
+  [
+    "auth missing (auth is never off by omission)",
+    { BRIDGE_URL, EDGE_CONFIG: { allowedOrigins: [APP_ORIGIN] } },
+    "EDGE_CONFIG",
+    /./,
+  ],
+  [
+    "an algorithm none",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig({}, { algorithms: ["none"] }),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "EDGE_CONFIG",
+    /HS256/,
+  ],
+  [
+    "HS256 without JWT_SECRET",
+    { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig() },
+    "JWT_SECRET",
+    /required/,
+  ],
+  [
+    "a JWT_SECRET too short",
+    { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: "short" },
+    "JWT_SECRET",
+    /32/,
+  ],
+  [
+    "RS256 without a JWKS URL",
+    { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({}, { algorithms: ["RS256"] }) },
+    "EDGE_CONFIG",
+    /jwksUrl/,
+  ],
+  [
+    "an origin with a path",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig({ allowedOrigins: ["https://app.example/"] }),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "EDGE_CONFIG",
+    /bare origin/,
+  ],
+  [
+    "an unknown setting",
+    { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig({ allowOrigins: [] }), JWT_SECRET: TEST_SECRET },
+    "EDGE_CONFIG",
+    /allowOrigins/,
+  ],
+  [
+    "JWT_SECRET_PREVIOUS without a rotation window",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig(),
+      JWT_SECRET: TEST_SECRET,
+      JWT_SECRET_PREVIOUS: "p".repeat(40),
+    },
+    "JWT_SECRET_PREVIOUS",
+    /previousSecretAcceptedUntil is not/,
+  ],
+  [
+    "the token cookie forwarded to the bridge",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig(
+        { forwardCookies: ["voice_token"] },
+        { cookieName: "voice_token" },
+      ),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "EDGE_CONFIG",
+    /forwardCookies must not name the token cookie/,
+  ],
+  [
+    "half an Access service token",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig(),
+      JWT_SECRET: TEST_SECRET,
+      BRIDGE_ACCESS_CLIENT_ID: "id",
+    },
+    "BRIDGE_ACCESS_CLIENT_SECRET",
+    /together/,
+  ],
 ];
 
 describe("invalid bindings fail closed", () => {
-  it.each(badBindings)("answers 500 misconfigured and logs the bad binding for %s", async (_name, bindings, binding, message) => {
-    const edge = await startTestEdge(bindings);
-    edges.push(edge);
-    const token = await hs256();
-    const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, { protocols: ["voice.v1", `bearer.${token}`], headers: { Origin: APP_ORIGIN } });
-    expect(refusal.status).toBe(500);
-    expect(refusal.body).toEqual({ error: "misconfigured", message: expect.any(String) });
-    await expect.poll(() => edge.logs.find((line) => line.includes("config_invalid"))).toBeDefined();
-    const logged = JSON.parse(edge.logs.find((line) => line.includes("config_invalid"))!);
-    const problem = logged.problems.find((p: { binding: string }) => p.binding === binding);
-    expect(problem, JSON.stringify(logged.problems)).toBeDefined();
-    expect(`${problem.path} ${problem.message}`).toMatch(message);
-    expect(edge.logs.join("\n")).not.toContain(TEST_SECRET);
+  it.each(badBindings)(
+    "answers 500 misconfigured and logs the bad binding for %s",
+    async (_name, bindings, binding, message) => {
+      const edge = await startTestEdge(bindings);
+      edges.push(edge);
+      const token = await hs256();
+      const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, {
+        protocols: ["voice.v1", `bearer.${token}`],
+        headers: { Origin: APP_ORIGIN },
+      });
+      expect(refusal.status).toBe(500);
+      expect(refusal.body).toEqual({ error: "misconfigured", message: expect.any(String) });
+      await expect
+        .poll(() => edge.logs.find((line) => line.includes("config_invalid")))
+        .toBeDefined();
+      const logged = JSON.parse(edge.logs.find((line) => line.includes("config_invalid"))!);
+      const problem = logged.problems.find((p: { binding: string }) => p.binding === binding);
+      expect(problem, JSON.stringify(logged.problems)).toBeDefined();
+      expect(`${problem.path} ${problem.message}`).toMatch(message);
+      expect(edge.logs.join("\n")).not.toContain(TEST_SECRET);
 
-    const health = await fetch(`${edge.httpOrigin}/voice/health`);
-    expect(health.status).toBe(503);
-    expect(await health.json()).toEqual({ status: "misconfigured", configured: false, error: "misconfigured" });
-  });
+      const health = await fetch(`${edge.httpOrigin}/voice/health`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({
+        status: "misconfigured",
+        configured: false,
+        error: "misconfigured",
+      });
+    },
+  );
 });

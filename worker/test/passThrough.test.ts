@@ -1,7 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import { APP_ORIGIN, expectOpen, expectRefused, jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import {
+  APP_ORIGIN,
+  expectOpen,
+  expectRefused,
+  jwtEdgeConfig,
+  startTestEdge,
+  TEST_SECRET,
+  type TestEdge,
+} from "../../test/support/edge";
 import { bridgeSessionWith, marker } from "../../test/support/bridge";
 import { hs256 } from "../../test/support/tokens";
 
@@ -29,16 +37,28 @@ afterAll(async () => {
 
 const wsUrl = (query = "") => `${edge.wsOrigin}/voice/ws${query}`;
 
-async function openAuthenticated(query: string, extra: { protocols?: string[]; headers?: Record<string, string> } = {}) {
+async function openAuthenticated(
+  query: string,
+  extra: { protocols?: string[]; headers?: Record<string, string> } = {},
+) {
   const token = await hs256();
-  return expectOpen(wsUrl(query), { protocols: ["voice.v1", `bearer.${token}`, ...(extra.protocols ?? [])], headers: { Origin: APP_ORIGIN, ...extra.headers } });
+  return expectOpen(wsUrl(query), {
+    protocols: ["voice.v1", `bearer.${token}`, ...(extra.protocols ?? [])],
+    headers: { Origin: APP_ORIGIN, ...extra.headers },
+  });
 }
 
 describe("frames and close codes pass through unchanged", () => {
   it("delivers the bridge's 0x00 handshake frame first, then echoes binary frames byte for byte", async () => {
     const session = await openAuthenticated(`?${marker()}`);
     expect(await session.next()).toEqual({ data: Buffer.from([0x00]), isBinary: true });
-    const frames = [Buffer.from([0x01]), randomBytes(640), randomBytes(65_536), Buffer.alloc(0), Buffer.from([0x00, 0xff, 0x00])];
+    const frames = [
+      Buffer.from([0x01]),
+      randomBytes(640),
+      randomBytes(65_536),
+      Buffer.alloc(0),
+      Buffer.from([0x00, 0xff, 0x00]),
+    ];
     for (const frame of frames) session.ws.send(frame);
     for (const frame of frames) {
       const echoed = await session.next();
@@ -52,7 +72,7 @@ describe("frames and close codes pass through unchanged", () => {
   it("keeps text frames as text, including multi-byte UTF-8", async () => {
     const session = await openAuthenticated(`?${marker()}`);
     await session.next();
-    for (const text of ["hello", "héllo wörld — 音声 🎙️", "{\"type\":\"ping\"}", ""]) {
+    for (const text of ["hello", "héllo wörld — 音声 🎙️", '{"type":"ping"}', ""]) {
       session.ws.send(text);
       const echoed = await session.next();
       expect(echoed.isBinary).toBe(false);
@@ -91,10 +111,15 @@ describe("what the bridge receives", () => {
     const id = marker();
     const token = await hs256();
     const query = `?${id}&text_temperature=0.7&voice_prompt=NATF2.pt&access_token=${token}&seed=-1&note=a%20b+c`;
-    const session = await expectOpen(wsUrl(query), { protocols: ["voice.v1"], headers: { Origin: APP_ORIGIN } });
+    const session = await expectOpen(wsUrl(query), {
+      protocols: ["voice.v1"],
+      headers: { Origin: APP_ORIGIN },
+    });
     const record = await bridgeSessionWith(bridge.origin, id);
     expect(record.path).toBe("/api/chat");
-    expect(record.query).toBe(`?${id}&text_temperature=0.7&voice_prompt=NATF2.pt&seed=-1&note=a%20b+c`);
+    expect(record.query).toBe(
+      `?${id}&text_temperature=0.7&voice_prompt=NATF2.pt&seed=-1&note=a%20b+c`,
+    );
     session.ws.close(1000);
   });
 
@@ -112,7 +137,9 @@ describe("what the bridge receives", () => {
 
   it("presents the Access service token from the Worker's secrets, never the client's", async () => {
     const id = marker();
-    const session = await openAuthenticated(`?${id}`, { headers: { "CF-Access-Client-Id": "spoofed", "CF-Access-Client-Secret": "spoofed" } });
+    const session = await openAuthenticated(`?${id}`, {
+      headers: { "CF-Access-Client-Id": "spoofed", "CF-Access-Client-Secret": "spoofed" },
+    });
     const record = await bridgeSessionWith(bridge.origin, id);
     expect(record.headers["cf-access-client-id"]).toBe(ACCESS_ID);
     expect(record.headers["cf-access-client-secret"]).toBe(ACCESS_SECRET);
@@ -120,23 +147,53 @@ describe("what the bridge receives", () => {
   });
 
   it.each([
-    ["Authorization header", async (t: string) => ({ headers: { Authorization: `Bearer ${t}` }, protocols: ["voice.v1"], query: "" })],
-    ["subprotocol entry", async (t: string) => ({ headers: {}, protocols: ["voice.v1", `bearer.${t}`], query: "" })],
-    ["cookie", async (t: string) => ({ headers: { Cookie: `theme=dark; voice_token=${t}; lang=en` }, protocols: ["voice.v1"], query: "" })],
-    ["query parameter", async (t: string) => ({ headers: {}, protocols: ["voice.v1"], query: `&access_token=${t}` })],
-  ])("strips the token carried by the %s before the bridge sees the request", async (_transport, carry) => {
-    const id = marker();
-    const token = await hs256();
-    const how = (await carry(token)) as { headers: Record<string, string>; protocols: string[]; query: string };
-    const session = await expectOpen(wsUrl(`?${id}${how.query}`), { protocols: how.protocols, headers: { Origin: APP_ORIGIN, ...how.headers } });
-    const record = await bridgeSessionWith(bridge.origin, id);
-    expect(JSON.stringify(record)).not.toContain(token);
-    expect(JSON.stringify(record)).not.toContain(token.split(".")[2]);
-    expect(record.headers.authorization).toBeUndefined();
-    expect(record.headers.cookie).toBeUndefined();
-    expect(record.headers["x-voice-subject"]).toBe("alice");
-    session.ws.close(1000);
-  });
+    [
+      "Authorization header",
+      async (t: string) => ({
+        headers: { Authorization: `Bearer ${t}` },
+        protocols: ["voice.v1"],
+        query: "",
+      }),
+    ],
+    [
+      "subprotocol entry",
+      async (t: string) => ({ headers: {}, protocols: ["voice.v1", `bearer.${t}`], query: "" }),
+    ],
+    [
+      "cookie",
+      async (t: string) => ({
+        headers: { Cookie: `theme=dark; voice_token=${t}; lang=en` },
+        protocols: ["voice.v1"],
+        query: "",
+      }),
+    ],
+    [
+      "query parameter",
+      async (t: string) => ({ headers: {}, protocols: ["voice.v1"], query: `&access_token=${t}` }),
+    ],
+  ])(
+    "strips the token carried by the %s before the bridge sees the request",
+    async (_transport, carry) => {
+      const id = marker();
+      const token = await hs256();
+      const how = (await carry(token)) as {
+        headers: Record<string, string>;
+        protocols: string[];
+        query: string;
+      };
+      const session = await expectOpen(wsUrl(`?${id}${how.query}`), {
+        protocols: how.protocols,
+        headers: { Origin: APP_ORIGIN, ...how.headers },
+      });
+      const record = await bridgeSessionWith(bridge.origin, id);
+      expect(JSON.stringify(record)).not.toContain(token);
+      expect(JSON.stringify(record)).not.toContain(token.split(".")[2]);
+      expect(record.headers.authorization).toBeUndefined();
+      expect(record.headers.cookie).toBeUndefined();
+      expect(record.headers["x-voice-subject"]).toBe("alice");
+      session.ws.close(1000);
+    },
+  );
 
   it("never writes a token, secret or query string to the log", async () => {
     const token = await hs256();
@@ -145,7 +202,14 @@ describe("what the bridge receives", () => {
     await session.closed;
     const log = edge.logs.join("\n");
     expect(log).toContain('"outcome":"connected"');
-    for (const secret of [token, token.split(".")[2], TEST_SECRET, ACCESS_SECRET, "text_temperature"]) expect(log).not.toContain(secret);
+    for (const secret of [
+      token,
+      token.split(".")[2],
+      TEST_SECRET,
+      ACCESS_SECRET,
+      "text_temperature",
+    ])
+      expect(log).not.toContain(secret);
   });
 
   it("logs one JSON line per upgrade with outcome, status, transport and time to 101", async () => {
@@ -154,7 +218,14 @@ describe("what the bridge receives", () => {
     session.ws.close(1000);
     await expect.poll(() => edge.logs.length).toBeGreaterThan(before);
     const line = JSON.parse(edge.logs[before]);
-    expect(line).toMatchObject({ event: "upgrade", outcome: "connected", status: 101, transport: "subprotocol", protocol: "voice.v1", colo: null });
+    expect(line).toMatchObject({
+      event: "upgrade",
+      outcome: "connected",
+      status: 101,
+      transport: "subprotocol",
+      protocol: "voice.v1",
+      colo: null,
+    });
     expect(line.msTo101).toBeGreaterThanOrEqual(0);
   });
 });
@@ -163,7 +234,10 @@ describe("subprotocols", () => {
   it("offers the bridge the client's protocols minus the bearer entry", async () => {
     const id = marker();
     const token = await hs256();
-    const session = await expectOpen(wsUrl(`?${id}`), { protocols: ["voice.v1", `bearer.${token}`, "voice.v0"], headers: { Origin: APP_ORIGIN } });
+    const session = await expectOpen(wsUrl(`?${id}`), {
+      protocols: ["voice.v1", `bearer.${token}`, "voice.v0"],
+      headers: { Origin: APP_ORIGIN },
+    });
     const record = await bridgeSessionWith(bridge.origin, id);
     expect(record.headers["sec-websocket-protocol"]).toBe("voice.v1, voice.v0");
     session.ws.close(1000);
@@ -183,14 +257,19 @@ describe("subprotocols", () => {
 
   it("selects no protocol when the client offered none", async () => {
     const token = await hs256();
-    const session = await expectOpen(wsUrl(`?${marker()}`), { headers: { Origin: APP_ORIGIN, Authorization: `Bearer ${token}` } });
+    const session = await expectOpen(wsUrl(`?${marker()}`), {
+      headers: { Origin: APP_ORIGIN, Authorization: `Bearer ${token}` },
+    });
     expect(session.protocol).toBe("");
     session.ws.close(1000);
   });
 
   it("refuses a client that offered only a bearer entry with 400 subprotocol_required", async () => {
     const token = await hs256();
-    const refusal = await expectRefused(wsUrl(), { protocols: [`bearer.${token}`], headers: { Origin: APP_ORIGIN } });
+    const refusal = await expectRefused(wsUrl(), {
+      protocols: [`bearer.${token}`],
+      headers: { Origin: APP_ORIGIN },
+    });
     expect(refusal.status).toBe(400);
     expect(refusal.body.error).toBe("subprotocol_required");
     expect(JSON.stringify(refusal)).not.toContain(token);
@@ -201,22 +280,34 @@ describe("origins", () => {
   it("refuses a browser upgrade from another origin with 403 origin_not_allowed", async () => {
     const id = marker();
     const token = await hs256();
-    const refusal = await expectRefused(wsUrl(`?${id}`), { protocols: ["voice.v1", `bearer.${token}`], headers: { Origin: "https://evil.example" } });
+    const refusal = await expectRefused(wsUrl(`?${id}`), {
+      protocols: ["voice.v1", `bearer.${token}`],
+      headers: { Origin: "https://evil.example" },
+    });
     expect(refusal.status).toBe(403);
     expect(refusal.body.error).toBe("origin_not_allowed");
   });
 
   it("treats an origin that differs only by port or scheme as another origin", async () => {
     const token = await hs256();
-    for (const origin of ["https://app.example:8443", "http://app.example", "https://app.example.evil.test"]) {
-      const refusal = await expectRefused(wsUrl(), { protocols: ["voice.v1", `bearer.${token}`], headers: { Origin: origin } });
+    for (const origin of [
+      "https://app.example:8443",
+      "http://app.example",
+      "https://app.example.evil.test",
+    ]) {
+      const refusal = await expectRefused(wsUrl(), {
+        protocols: ["voice.v1", `bearer.${token}`],
+        headers: { Origin: origin },
+      });
       expect(refusal.body.error).toBe("origin_not_allowed");
     }
   });
 
   it("lets a native client without Origin through where the config allows it", async () => {
     const token = await hs256();
-    const session = await expectOpen(wsUrl(`?${marker()}`), { headers: { Authorization: `Bearer ${token}` } });
+    const session = await expectOpen(wsUrl(`?${marker()}`), {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     session.ws.close(1000);
   });
 });
@@ -226,29 +317,44 @@ describe("routes", () => {
     const response = await fetch(`${edge.httpOrigin}/voice/ws`);
     expect(response.status).toBe(426);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    expect(await response.json()).toMatchObject({ error: "upgrade_required", upgrade: "websocket" });
+    expect(await response.json()).toMatchObject({
+      error: "upgrade_required",
+      upgrade: "websocket",
+    });
   });
 
-  it.each(["POST", "PUT", "DELETE", "PATCH"])("answers %s /voice/ws with 405 and Allow: GET", async (method) => {
-    const response = await fetch(`${edge.httpOrigin}/voice/ws`, { method });
-    expect(response.status).toBe(405);
-    expect(response.headers.get("allow")).toBe("GET");
-    expect(await response.json()).toMatchObject({ error: "method_not_allowed" });
-  });
+  it.each(["POST", "PUT", "DELETE", "PATCH"])(
+    "answers %s /voice/ws with 405 and Allow: GET",
+    async (method) => {
+      const response = await fetch(`${edge.httpOrigin}/voice/ws`, { method });
+      expect(response.status).toBe(405);
+      expect(response.headers.get("allow")).toBe("GET");
+      expect(await response.json()).toMatchObject({ error: "method_not_allowed" });
+    },
+  );
 
-  it.each(["/voice/", "/voice/wss", "/voice/ws/", "/voice/api/chat", "/voice/%77s"])("answers %s with 404 JSON", async (path) => {
-    const response = await fetch(`${edge.httpOrigin}${path}`);
-    expect(response.status).toBe(404);
-    expect(await response.json()).toMatchObject({ error: "not_found" });
-  });
+  it.each(["/voice/", "/voice/wss", "/voice/ws/", "/voice/api/chat", "/voice/%77s"])(
+    "answers %s with 404 JSON",
+    async (path) => {
+      const response = await fetch(`${edge.httpOrigin}${path}`);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ error: "not_found" });
+    },
+  );
 
   it("reports a healthy bridge with 200, its latency and no addresses or secrets", async () => {
     const response = await fetch(`${edge.httpOrigin}/voice/health`);
     expect(response.status).toBe(200);
     const text = await response.text();
     const body = JSON.parse(text);
-    expect(body).toMatchObject({ status: "ok", configured: true, auth: "jwt", bridge: { reachable: true, status: 200, timeoutMs: 500 } });
+    expect(body).toMatchObject({
+      status: "ok",
+      configured: true,
+      auth: "jwt",
+      bridge: { reachable: true, status: 200, timeoutMs: 500 },
+    });
     expect(body.bridge.latencyMs).toBeGreaterThanOrEqual(0);
-    for (const leak of ["127.0.0.1", String(bridge.port), TEST_SECRET, ACCESS_SECRET, ACCESS_ID]) expect(text).not.toContain(leak);
+    for (const leak of ["127.0.0.1", String(bridge.port), TEST_SECRET, ACCESS_SECRET, ACCESS_ID])
+      expect(text).not.toContain(leak);
   });
 });

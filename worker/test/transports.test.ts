@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { parseProtocolList, readClientCredentials, selectProtocol, type TransportSettings } from "../src/auth/transports";
+import {
+  parseProtocolList,
+  readClientCredentials,
+  selectProtocol,
+  type TransportSettings,
+} from "../src/auth/transports";
 
 const settings: TransportSettings = { cookieName: "voice_token", queryParameter: "access_token" };
 
@@ -16,16 +21,30 @@ describe("readClientCredentials", () => {
   ])("finds a token carried by %s", (transport, headers, url) => {
     const found = read(url, headers);
     expect(found.transport).toBe(transport);
-    expect(found.token).toBe({ authorization: "A", subprotocol: "B", cookie: "C", query: "D" }[transport]);
+    expect(found.token).toBe(
+      { authorization: "A", subprotocol: "B", cookie: "C", query: "D" }[transport],
+    );
   });
 
   it("prefers Authorization, then subprotocol, then cookie, then query, and strips all of them", () => {
-    const found = read("https://h/voice/ws?x=1&access_token=D", { Authorization: "Bearer A", "Sec-WebSocket-Protocol": "bearer.B, voice.v1", Cookie: "voice_token=C; a=b" });
-    expect(found).toMatchObject({ token: "A", transport: "authorization", applicationProtocols: ["voice.v1"], forwardedSearch: "?x=1", forwardedCookie: null });
+    const found = read("https://h/voice/ws?x=1&access_token=D", {
+      Authorization: "Bearer A",
+      "Sec-WebSocket-Protocol": "bearer.B, voice.v1",
+      Cookie: "voice_token=C; a=b",
+    });
+    expect(found).toMatchObject({
+      token: "A",
+      transport: "authorization",
+      applicationProtocols: ["voice.v1"],
+      forwardedSearch: "?x=1",
+      forwardedCookie: null,
+    });
   });
 
   it("keeps the rest of the query byte for byte, in order, including odd encodings and repeats", () => {
-    const found = read("https://h/voice/ws?b=2&access_token=T&a=%20x+y&a=3&empty=&flag&access%5Ftoken=U");
+    const found = read(
+      "https://h/voice/ws?b=2&access_token=T&a=%20x+y&a=3&empty=&flag&access%5Ftoken=U",
+    );
     expect(found.token).toBe("T");
     expect(found.forwardedSearch).toBe("?b=2&a=%20x+y&a=3&empty=&flag");
   });
@@ -35,7 +54,11 @@ describe("readClientCredentials", () => {
   });
 
   it("leaves the query alone when the query transport is off", () => {
-    const found = read("https://h/voice/ws?access_token=T", {}, { cookieName: "voice_token", queryParameter: null as unknown as string });
+    const found = read(
+      "https://h/voice/ws?access_token=T",
+      {},
+      { cookieName: "voice_token", queryParameter: null as unknown as string },
+    );
     expect(found.token).toBeUndefined();
     expect(found.forwardedSearch).toBe("?access_token=T");
   });
@@ -45,31 +68,72 @@ describe("readClientCredentials", () => {
   });
 
   it("reads a quoted cookie value and ignores cookies whose name merely contains the token cookie's", () => {
-    const found = read("https://h/voice/ws", { Cookie: 'my_voice_token=X; voice_token="C"' }, { ...settings, forwardCookies: ["my_voice_token"] });
+    const found = read(
+      "https://h/voice/ws",
+      { Cookie: 'my_voice_token=X; voice_token="C"' },
+      { ...settings, forwardCookies: ["my_voice_token"] },
+    );
     expect(found).toMatchObject({ token: "C", forwardedCookie: "my_voice_token=X" });
   });
 
   it("forwards only the cookies the stack names, never the token cookie, also from two Cookie lines joined with a comma", () => {
     const joined = "session=website-secret; lang=en, voice_token=C";
-    expect(read("https://h/voice/ws", { Cookie: joined })).toMatchObject({ token: "C", forwardedCookie: null });
-    expect(read("https://h/voice/ws", { Cookie: joined }, { ...settings, forwardCookies: ["lang", "voice_token"] })).toMatchObject({ token: "C", forwardedCookie: "lang=en" });
-    expect(read("https://h/voice/ws", { Cookie: "lang=en, voice_token=C" }, { ...settings, forwardCookies: ["lang"] }).forwardedCookie).toBe("lang=en");
+    expect(read("https://h/voice/ws", { Cookie: joined })).toMatchObject({
+      token: "C",
+      forwardedCookie: null,
+    });
+    expect(
+      read(
+        "https://h/voice/ws",
+        { Cookie: joined },
+        { ...settings, forwardCookies: ["lang", "voice_token"] },
+      ),
+    ).toMatchObject({ token: "C", forwardedCookie: "lang=en" });
+    expect(
+      read(
+        "https://h/voice/ws",
+        { Cookie: "lang=en, voice_token=C" },
+        { ...settings, forwardCookies: ["lang"] },
+      ).forwardedCookie,
+    ).toBe("lang=en");
   });
 
-  it.each(["Bearer.", "BEARER.", "bEaReR."])("recognises and removes a %s entry in any letter case", (prefix) => {
-    const found = read("https://h/voice/ws", { Authorization: "Bearer A", "Sec-WebSocket-Protocol": `${prefix}B, voice.v1` });
-    expect(found).toMatchObject({ token: "A", applicationProtocols: ["voice.v1"], bearerProtocolOffered: true });
-    expect(read("https://h/voice/ws", { "Sec-WebSocket-Protocol": `voice.v1, ${prefix}B` })).toMatchObject({ token: "B", transport: "subprotocol" });
-  });
+  it.each(["Bearer.", "BEARER.", "bEaReR."])(
+    "recognises and removes a %s entry in any letter case",
+    (prefix) => {
+      const found = read("https://h/voice/ws", {
+        Authorization: "Bearer A",
+        "Sec-WebSocket-Protocol": `${prefix}B, voice.v1`,
+      });
+      expect(found).toMatchObject({
+        token: "A",
+        applicationProtocols: ["voice.v1"],
+        bearerProtocolOffered: true,
+      });
+      expect(
+        read("https://h/voice/ws", { "Sec-WebSocket-Protocol": `voice.v1, ${prefix}B` }),
+      ).toMatchObject({ token: "B", transport: "subprotocol" });
+    },
+  );
 
   it("flags an Authorization header that is not a bearer token", () => {
-    expect(read("https://h/voice/ws", { Authorization: "Basic abc" })).toMatchObject({ token: undefined, malformedAuthorization: true });
-    expect(read("https://h/voice/ws", { Authorization: "Bearer" })).toMatchObject({ token: undefined, malformedAuthorization: true });
+    expect(read("https://h/voice/ws", { Authorization: "Basic abc" })).toMatchObject({
+      token: undefined,
+      malformedAuthorization: true,
+    });
+    expect(read("https://h/voice/ws", { Authorization: "Bearer" })).toMatchObject({
+      token: undefined,
+      malformedAuthorization: true,
+    });
   });
 
   it("never counts a bearer entry as an application protocol", () => {
     const found = read("https://h/voice/ws", { "Sec-WebSocket-Protocol": "bearer.x, bearer.y" });
-    expect(found).toMatchObject({ token: "x", applicationProtocols: [], bearerProtocolOffered: true });
+    expect(found).toMatchObject({
+      token: "x",
+      applicationProtocols: [],
+      bearerProtocolOffered: true,
+    });
   });
 });
 

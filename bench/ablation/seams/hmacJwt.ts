@@ -4,4 +4,5 @@
  */
 export { protectedHeader } from "../../../worker/src/auth/hmacJwt";
 
-export const verifyHmacJwt: typeof import("../../../worker/src/auth/hmacJwt").verifyHmacJwt = async () => ({ sub: "bench" });
+export const verifyHmacJwt: typeof import("../../../worker/src/auth/hmacJwt").verifyHmacJwt =
+  async () => ({ sub: "bench" });

@@ -7,7 +7,10 @@ import { bridgeRequestHeaders } from "../../../worker/src/passThrough";
 
 export { originCredentialHeaders } from "../../../worker/src/passThrough";
 
-export const openBridgeSession: typeof import("../../../worker/src/passThrough").openBridgeSession = async (clientHeaders, credentials, subject, bindings) => ({
-  response: await fetch(bindings.BRIDGE_URL + credentials.forwardedSearch, { headers: bridgeRequestHeaders(clientHeaders, credentials, subject, bindings) }),
-  protocol: null,
-});
+export const openBridgeSession: typeof import("../../../worker/src/passThrough").openBridgeSession =
+  async (clientHeaders, credentials, subject, bindings) => ({
+    response: await fetch(bindings.BRIDGE_URL + credentials.forwardedSearch, {
+      headers: bridgeRequestHeaders(clientHeaders, credentials, subject, bindings),
+    }),
+    protocol: null,
+  });

@@ -1,12 +1,13 @@
 /** Stand-in for worker/src/auth/transports.ts: the credentials are fixed; no transport is read and nothing is stripped. */
 export { selectProtocol } from "../../../worker/src/auth/transports";
 
-export const readClientCredentials: typeof import("../../../worker/src/auth/transports").readClientCredentials = (_headers, url) => ({
-  token: "bench",
-  transport: "subprotocol",
-  malformedAuthorization: false,
-  applicationProtocols: [],
-  bearerProtocolOffered: false,
-  forwardedSearch: url.search,
-  forwardedCookie: null,
-});
+export const readClientCredentials: typeof import("../../../worker/src/auth/transports").readClientCredentials =
+  (_headers, url) => ({
+    token: "bench",
+    transport: "subprotocol",
+    malformedAuthorization: false,
+    applicationProtocols: [],
+    bearerProtocolOffered: false,
+    forwardedSearch: url.search,
+    forwardedCookie: null,
+  });

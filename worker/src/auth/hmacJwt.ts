@@ -33,7 +33,8 @@ function parseObject(segment: string): Record<string, unknown> {
   } catch (error) {
     throw error instanceof EdgeError ? error : new EdgeError("token_malformed");
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new EdgeError("token_malformed");
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new EdgeError("token_malformed");
   return value as Record<string, unknown>;
 }
 
@@ -58,21 +59,36 @@ export function protectedHeader(token: string): Record<string, unknown> {
  * failure: presence (iss, aud, sub, exp), then iss, aud, iat, nbf, exp.
  */
 function checkClaims(payload: Record<string, unknown>, rules: HmacClaimRules, now: number): void {
-  const required = ["exp", "sub", ...(rules.audience !== undefined ? ["aud"] : []), ...(rules.issuer !== undefined ? ["iss"] : [])].reverse();
+  const required = [
+    "exp",
+    "sub",
+    ...(rules.audience !== undefined ? ["aud"] : []),
+    ...(rules.issuer !== undefined ? ["iss"] : []),
+  ].reverse();
   for (const claim of required) {
-    if (!(claim in payload)) throw claim === "iss" ? new EdgeError("token_issuer_invalid", { claim }) : claim === "aud" ? new EdgeError("token_audience_invalid", { claim }) : claimInvalid(claim);
+    if (!(claim in payload))
+      throw claim === "iss"
+        ? new EdgeError("token_issuer_invalid", { claim })
+        : claim === "aud"
+          ? new EdgeError("token_audience_invalid", { claim })
+          : claimInvalid(claim);
   }
-  if (rules.issuer !== undefined && payload.iss !== rules.issuer) throw new EdgeError("token_issuer_invalid", { claim: "iss" });
+  if (rules.issuer !== undefined && payload.iss !== rules.issuer)
+    throw new EdgeError("token_issuer_invalid", { claim: "iss" });
   if (rules.audience !== undefined) {
     const aud = payload.aud;
-    const matches = typeof aud === "string" ? aud === rules.audience : Array.isArray(aud) && aud.includes(rules.audience);
+    const matches =
+      typeof aud === "string"
+        ? aud === rules.audience
+        : Array.isArray(aud) && aud.includes(rules.audience);
     if (!matches) throw new EdgeError("token_audience_invalid", { claim: "aud" });
   }
   const tolerance = rules.clockToleranceSeconds;
   if (payload.iat !== undefined && typeof payload.iat !== "number") throw claimInvalid("iat");
   if (payload.nbf !== undefined) {
     // jose reports a malformed nbf against the nbf claim, which the edge names token_not_yet_valid.
-    if (typeof payload.nbf !== "number") throw new EdgeError("token_not_yet_valid", { claim: "nbf" });
+    if (typeof payload.nbf !== "number")
+      throw new EdgeError("token_not_yet_valid", { claim: "nbf" });
     if (payload.nbf > now + tolerance) throw new EdgeError("token_not_yet_valid", { claim: "nbf" });
   }
   if (typeof payload.exp !== "number") throw claimInvalid("exp");
@@ -84,10 +100,17 @@ function checkClaims(payload: Record<string, unknown>, rules: HmacClaimRules, no
  * key in turn — the current secret, then a previous one during a rotation window. Returns the
  * payload once the signature and the claims hold; throws an EdgeError naming the failure.
  */
-export async function verifyHmacJwt(token: string, header: Record<string, unknown>, keys: CryptoKey[], rules: HmacClaimRules, now = Math.floor(Date.now() / 1000)): Promise<VerifiedClaims> {
+export async function verifyHmacJwt(
+  token: string,
+  header: Record<string, unknown>,
+  keys: CryptoKey[],
+  rules: HmacClaimRules,
+  now = Math.floor(Date.now() / 1000),
+): Promise<VerifiedClaims> {
   const first = token.indexOf(".");
   const second = token.indexOf(".", first + 1);
-  if (first < 0 || second < 0 || token.indexOf(".", second + 1) !== -1) throw new EdgeError("token_malformed");
+  if (first < 0 || second < 0 || token.indexOf(".", second + 1) !== -1)
+    throw new EdgeError("token_malformed");
   // jose refuses a critical header extension it does not implement; none is implemented here.
   if ("crit" in header) throw new EdgeError("token_malformed");
   const signature = asciiBytes(decodeSegment(token.slice(second + 1)));

@@ -51,14 +51,17 @@ export function lastGoodRemoteKeySet(url: string, options: RemoteKeySetOptions):
     if (!held) return (await refresh())(header, token);
     const current = held;
     if (Date.now() - current.fetchedAt >= options.maxAgeMs && mayFetch()) {
-      await refresh().catch((error: unknown) => options.onStaleKeysKept?.(Date.now() - current.fetchedAt, error));
+      await refresh().catch((error: unknown) =>
+        options.onStaleKeysKept?.(Date.now() - current.fetchedAt, error),
+      );
     }
     try {
       return await held.keys(header, token);
     } catch (error) {
       // A key id we do not hold may be a newly rotated key: look once per cooldown. If that
       // fetch fails, the caller learns the keys are unavailable, not that the token is bad.
-      if (error instanceof errors.JWKSNoMatchingKey && mayFetch()) return (await refresh())(header, token);
+      if (error instanceof errors.JWKSNoMatchingKey && mayFetch())
+        return (await refresh())(header, token);
       throw error;
     }
   };

@@ -43,7 +43,10 @@ function decodeComponent(raw: string): string {
 }
 
 /** Splits `?a=1&b=2` into raw pairs so the rest of the query travels unchanged. */
-function takeQueryParameter(search: string, name: string | null | undefined): { value?: string; rest: string } {
+function takeQueryParameter(
+  search: string,
+  name: string | null | undefined,
+): { value?: string; rest: string } {
   if (!name || search.length <= 1) return { rest: search };
   // Nothing to take unless the name, or an escape that could spell it, is in the query.
   if (!search.includes(name) && !search.includes("%")) return { rest: search };
@@ -78,14 +81,21 @@ export function parseCookies(header: string | null): [string, string][] {
   return cookies;
 }
 
-function takeCookie(headers: Headers, settings: TransportSettings): { value?: string; forwarded: string | null } {
+function takeCookie(
+  headers: Headers,
+  settings: TransportSettings,
+): { value?: string; forwarded: string | null } {
   // With neither the cookie transport nor forwarded cookies, the Cookie header is not even read.
   if (!settings.cookieName && !settings.forwardCookies?.length) return { forwarded: null };
   const cookies = parseCookies(headers.get("Cookie"));
-  const value = settings.cookieName ? cookies.find(([name]) => name === settings.cookieName)?.[1] : undefined;
+  const value = settings.cookieName
+    ? cookies.find(([name]) => name === settings.cookieName)?.[1]
+    : undefined;
   const allowed = new Set(settings.forwardCookies ?? []);
   if (settings.cookieName) allowed.delete(settings.cookieName);
-  const forwarded = cookies.filter(([name]) => allowed.has(name)).map(([name, cookieValue]) => `${name}=${cookieValue}`);
+  const forwarded = cookies
+    .filter(([name]) => allowed.has(name))
+    .map(([name, cookieValue]) => `${name}=${cookieValue}`);
   return { value, forwarded: forwarded.length > 0 ? forwarded.join("; ") : null };
 }
 
@@ -93,7 +103,11 @@ function takeCookie(headers: Headers, settings: TransportSettings): { value?: st
  * Finds the token in whichever transport carried it and computes what may be forwarded:
  * every transport is stripped, so a token never reaches the bridge even when several were sent.
  */
-export function readClientCredentials(headers: Headers, url: URL, settings: TransportSettings): ClientCredentials {
+export function readClientCredentials(
+  headers: Headers,
+  url: URL,
+  settings: TransportSettings,
+): ClientCredentials {
   const offered = parseProtocolList(headers.get("Sec-WebSocket-Protocol"));
   const bearerEntry = offered.find(isBearerProtocol);
   const query = takeQueryParameter(url.search, settings.queryParameter);
@@ -125,7 +139,10 @@ export function readClientCredentials(headers: Headers, url: URL, settings: Tran
  * The protocol the 101 names: the bridge's choice when it made one the client offered,
  * otherwise the client's first application protocol; null when the client offered none.
  */
-export function selectProtocol(applicationProtocols: string[], bridgeChoice: string | null): string | null {
+export function selectProtocol(
+  applicationProtocols: string[],
+  bridgeChoice: string | null,
+): string | null {
   if (bridgeChoice && applicationProtocols.includes(bridgeChoice)) return bridgeChoice;
   return applicationProtocols[0] ?? null;
 }

@@ -34,7 +34,10 @@ function remoteKeySet(url: string, timeoutMs: number): JWTVerifyGetKey {
       maxAgeMs: JWKS_CACHE_MAX_AGE_MS,
       cooldownMs: JWKS_COOLDOWN_MS,
       onStaleKeysKept: (keyAgeMs, error) =>
-        logEvent("jwks_refresh_failed", { keptKeysAgeSeconds: Math.round(keyAgeMs / 1000), exception: error instanceof Error ? error.name : typeof error }),
+        logEvent("jwks_refresh_failed", {
+          keptKeysAgeSeconds: Math.round(keyAgeMs / 1000),
+          exception: error instanceof Error ? error.name : typeof error,
+        }),
     });
     remoteKeySets.set(cacheKey, keySet);
   }
@@ -49,7 +52,13 @@ function hmacKey(secret: string, alg: string): CryptoKey | Promise<CryptoKey> {
   const cacheKey = alg + secret;
   let key = hmacKeys.get(cacheKey);
   if (!key) {
-    const imported = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: HMAC_HASH[alg] }, false, ["verify"]);
+    const imported = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: HMAC_HASH[alg] },
+      false,
+      ["verify"],
+    );
     hmacKeys.set(cacheKey, imported);
     void imported.then((resolved) => hmacKeys.set(cacheKey, resolved));
     key = imported;
@@ -68,13 +77,23 @@ export function classify(error: unknown): EdgeError {
   if (error instanceof EdgeError) return error;
   if (error instanceof errors.JWTExpired) return new EdgeError("token_expired");
   if (error instanceof errors.JWTClaimValidationFailed) {
-    return new EdgeError(CLAIM_ERRORS[error.claim] ?? "token_claims_invalid", { claim: error.claim });
+    return new EdgeError(CLAIM_ERRORS[error.claim] ?? "token_claims_invalid", {
+      claim: error.claim,
+    });
   }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return new EdgeError("token_signature_invalid");
-  if (error instanceof errors.JOSEAlgNotAllowed) return new EdgeError("token_algorithm_not_allowed");
-  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return new EdgeError("token_key_unknown");
-  if (error instanceof KeySetUnavailable || error instanceof errors.JWKSInvalid) return new EdgeError("auth_unavailable");
-  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid || error instanceof errors.JOSENotSupported) {
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return new EdgeError("token_signature_invalid");
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return new EdgeError("token_algorithm_not_allowed");
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
+    return new EdgeError("token_key_unknown");
+  if (error instanceof KeySetUnavailable || error instanceof errors.JWKSInvalid)
+    return new EdgeError("auth_unavailable");
+  if (
+    error instanceof errors.JWSInvalid ||
+    error instanceof errors.JWTInvalid ||
+    error instanceof errors.JOSENotSupported
+  ) {
     return new EdgeError("token_malformed");
   }
   // A failed JWKS fetch surfaces as the runtime's own error (TypeError: network connection lost, ...).
@@ -84,18 +103,29 @@ export function classify(error: unknown): EdgeError {
 const PRINTABLE_SUBJECT = /^[\x20-\x7e]{1,256}$/;
 
 /** Verifies a compact JWT against the stack's rules; throws an EdgeError naming the failure. */
-export async function verifyToken(token: string, settings: JwtAuthSettings, keys: VerificationKeys): Promise<Caller> {
+export async function verifyToken(
+  token: string,
+  settings: JwtAuthSettings,
+  keys: VerificationKeys,
+): Promise<Caller> {
   const header = protectedHeader(token);
   const alg = header.alg;
-  if (typeof alg !== "string" || !(settings.algorithms as readonly string[]).includes(alg)) throw new EdgeError("token_algorithm_not_allowed");
+  if (typeof alg !== "string" || !(settings.algorithms as readonly string[]).includes(alg))
+    throw new EdgeError("token_algorithm_not_allowed");
 
   let payload: { sub?: unknown };
   if (isHmacAlgorithm(alg)) {
     const current = hmacKey(keys.secret as string, alg);
     const candidates = [current instanceof Promise ? await current : current];
-    const inRotationWindow = keys.previousSecret !== undefined && (keys.now ?? Date.now()) <= (keys.previousSecretAcceptedUntil ?? 0);
+    const inRotationWindow =
+      keys.previousSecret !== undefined &&
+      (keys.now ?? Date.now()) <= (keys.previousSecretAcceptedUntil ?? 0);
     if (inRotationWindow) candidates.push(await hmacKey(keys.previousSecret as string, alg));
-    payload = await verifyHmacJwt(token, header, candidates, { issuer: settings.issuer, audience: settings.audience, clockToleranceSeconds: settings.clockToleranceSeconds });
+    payload = await verifyHmacJwt(token, header, candidates, {
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clockToleranceSeconds: settings.clockToleranceSeconds,
+    });
   } else {
     if (token.split(".").length !== 3) throw new EdgeError("token_malformed");
     const options = {
@@ -106,12 +136,20 @@ export async function verifyToken(token: string, settings: JwtAuthSettings, keys
       requiredClaims: ["exp", "sub"],
     };
     try {
-      ({ payload } = await jwtVerify(token, remoteKeySet(settings.jwksUrl as string, keys.jwksTimeoutMs), options));
+      ({ payload } = await jwtVerify(
+        token,
+        remoteKeySet(settings.jwksUrl as string, keys.jwksTimeoutMs),
+        options,
+      ));
     } catch (error) {
       throw classify(error);
     }
   }
-  if (typeof payload.sub !== "string" || !PRINTABLE_SUBJECT.test(payload.sub) || payload.sub.trim() !== payload.sub) {
+  if (
+    typeof payload.sub !== "string" ||
+    !PRINTABLE_SUBJECT.test(payload.sub) ||
+    payload.sub.trim() !== payload.sub
+  ) {
     throw new EdgeError("token_claims_invalid", { claim: "sub" });
   }
   return { subject: payload.sub };

@@ -19,7 +19,10 @@ export const BRIDGE_WATCH_BINDINGS = {
   webhookSecret: "ALERT_WEBHOOK_SECRET",
 } as const;
 
-export const BRIDGE_WATCH_SECRET_BINDINGS = [BRIDGE_WATCH_BINDINGS.webhookUrl, BRIDGE_WATCH_BINDINGS.webhookSecret] as const;
+export const BRIDGE_WATCH_SECRET_BINDINGS = [
+  BRIDGE_WATCH_BINDINGS.webhookUrl,
+  BRIDGE_WATCH_BINDINGS.webhookSecret,
+] as const;
 
 export const bridgeWatchSettingsSchema = z.strictObject({
   /** Names the service in every notification, e.g. "voice-edge-prod (mycosoft.com)". */

@@ -1,6 +1,10 @@
 import * as z from "zod/mini";
 import { bindingProblems, type BindingProblem } from "../bindings";
-import { BRIDGE_WATCH_BINDINGS, bridgeWatchSettingsSchema, type BridgeWatchSettings } from "./bindings";
+import {
+  BRIDGE_WATCH_BINDINGS,
+  bridgeWatchSettingsSchema,
+  type BridgeWatchSettings,
+} from "./bindings";
 import type { Webhook } from "./notify";
 
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost"]);
@@ -19,9 +23,14 @@ const nonEmpty = z.string().check(z.minLength(1));
 
 // Messages never echo the value: the webhook URL is a secret.
 const watchBindingsSchema = z.object({
-  [BRIDGE_WATCH_BINDINGS.state]: z.custom<D1Database>((value) => typeof (value as D1Database | undefined)?.batch === "function", "must be a D1 database binding"),
+  [BRIDGE_WATCH_BINDINGS.state]: z.custom<D1Database>(
+    (value) => typeof (value as D1Database | undefined)?.batch === "function",
+    "must be a D1 database binding",
+  ),
   [BRIDGE_WATCH_BINDINGS.settings]: bridgeWatchSettingsSchema,
-  [BRIDGE_WATCH_BINDINGS.webhookUrl]: nonEmpty.check(z.refine(webhookUrlAllowed, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)")),
+  [BRIDGE_WATCH_BINDINGS.webhookUrl]: nonEmpty.check(
+    z.refine(webhookUrlAllowed, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)"),
+  ),
   [BRIDGE_WATCH_BINDINGS.webhookSecret]: z.optional(nonEmpty),
 });
 
@@ -31,7 +40,8 @@ export interface WatchBindings {
   webhook: Webhook;
 }
 
-export type ParsedWatchBindings = { ok: true; watch: WatchBindings } | { ok: false; problems: BindingProblem[] };
+export type ParsedWatchBindings =
+  { ok: true; watch: WatchBindings } | { ok: false; problems: BindingProblem[] };
 
 /** Read by the scheduled handler only: the upgrade path never parses these. */
 export function parseWatchBindings(env: unknown): ParsedWatchBindings {
@@ -43,7 +53,10 @@ export function parseWatchBindings(env: unknown): ParsedWatchBindings {
     watch: {
       db: parsed[BRIDGE_WATCH_BINDINGS.state],
       settings: parsed[BRIDGE_WATCH_BINDINGS.settings],
-      webhook: { url: parsed[BRIDGE_WATCH_BINDINGS.webhookUrl], secret: parsed[BRIDGE_WATCH_BINDINGS.webhookSecret] },
+      webhook: {
+        url: parsed[BRIDGE_WATCH_BINDINGS.webhookUrl],
+        secret: parsed[BRIDGE_WATCH_BINDINGS.webhookSecret],
+      },
     },
   };
 }

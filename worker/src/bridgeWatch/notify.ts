@@ -24,7 +24,9 @@ export interface Webhook {
 }
 
 /** How the POST went: only a 2xx counts as sent. Never carries the URL. */
-export type Delivery = { sent: true; status: number } | { sent: false; status?: number; error?: "timed_out" | "unreachable" };
+export type Delivery =
+  | { sent: true; status: number }
+  | { sent: false; status?: number; error?: "timed_out" | "unreachable" };
 
 const WEBHOOK_TIMEOUT_MS = 5_000;
 
@@ -34,8 +36,16 @@ function describeProbe(probe: ProbeOutcome, timeoutMs: number): string {
 }
 
 /** The probe as notices and logs show it (without `reachable`: the notice's status says it). */
-export function probeSummary(probe: ProbeOutcome): { status?: number; timedOut?: true; latencyMs: number } {
-  return { ...(probe.status !== undefined ? { status: probe.status } : {}), ...(probe.timedOut ? { timedOut: true } : {}), latencyMs: probe.latencyMs };
+export function probeSummary(probe: ProbeOutcome): {
+  status?: number;
+  timedOut?: true;
+  latencyMs: number;
+} {
+  return {
+    ...(probe.status !== undefined ? { status: probe.status } : {}),
+    ...(probe.timedOut ? { timedOut: true } : {}),
+    latencyMs: probe.latencyMs,
+  };
 }
 
 /** Slack-compatible (`text`), with the same facts as fields for anything else. No URLs, tokens or secrets. */
@@ -61,9 +71,17 @@ export async function sendNotice(webhook: Webhook, notice: WatchNotice): Promise
   if (webhook.secret) headers["cf-webhook-auth"] = webhook.secret;
   const signal = AbortSignal.timeout(WEBHOOK_TIMEOUT_MS);
   try {
-    const response = await fetch(webhook.url, { method: "POST", headers, body: JSON.stringify(noticeBody(notice)), redirect: "manual", signal });
+    const response = await fetch(webhook.url, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(noticeBody(notice)),
+      redirect: "manual",
+      signal,
+    });
     await response.body?.cancel();
-    return response.status >= 200 && response.status < 300 ? { sent: true, status: response.status } : { sent: false, status: response.status };
+    return response.status >= 200 && response.status < 300
+      ? { sent: true, status: response.status }
+      : { sent: false, status: response.status };
   } catch {
     return { sent: false, error: signal.aborted ? "timed_out" : "unreachable" };
   }

@@ -23,7 +23,11 @@ const unchanged = (state: WatchState): WatchStep => ({ next: state, changed: fal
  * One tick of the watch. "down" is sent once, when the failures reach the threshold; while down
  * the count stops (nothing to write); the first good probe ends the outage.
  */
-export function watchStep(state: WatchState, probeOk: boolean, settings: Pick<BridgeWatchSettings, "failuresBeforeAlert" | "notifyRecovery">): WatchStep {
+export function watchStep(
+  state: WatchState,
+  probeOk: boolean,
+  settings: Pick<BridgeWatchSettings, "failuresBeforeAlert" | "notifyRecovery">,
+): WatchStep {
   if (probeOk) {
     if (!state.down && state.failures === 0) return unchanged(state);
     const notification = state.down && settings.notifyRecovery ? "recovered" : undefined;
@@ -31,6 +35,7 @@ export function watchStep(state: WatchState, probeOk: boolean, settings: Pick<Br
   }
   if (state.down) return unchanged(state);
   const failures = state.failures + 1;
-  if (failures < settings.failuresBeforeAlert) return { next: { failures, down: false }, changed: true };
+  if (failures < settings.failuresBeforeAlert)
+    return { next: { failures, down: false }, changed: true };
   return { next: { failures, down: true }, changed: true, notification: "down" };
 }

@@ -15,7 +15,10 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
   const main = bindingsFor(env);
   const parsed = parseWatchBindings(env);
   if (!main.ok || !parsed.ok) {
-    logEvent("config_invalid", { handler: "scheduled", problems: [...(main.ok ? [] : main.problems), ...(parsed.ok ? [] : parsed.problems)] });
+    logEvent("config_invalid", {
+      handler: "scheduled",
+      problems: [...(main.ok ? [] : main.problems), ...(parsed.ok ? [] : parsed.problems)],
+    });
     return;
   }
   const { db, settings, webhook } = parsed.watch;
@@ -24,12 +27,27 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
   if (!step.changed) return;
 
   const at = new Date(scheduledTime);
-  const fields = { state: step.next.down ? "down" : step.next.failures > 0 ? "failing" : "healthy", failures: step.next.failures, probe: probeSummary(probe) };
+  const fields = {
+    state: step.next.down ? "down" : step.next.failures > 0 ? "failing" : "healthy",
+    failures: step.next.failures,
+    probe: probeSummary(probe),
+  };
   if (step.notification) {
-    const notice = { service: settings.service, status: step.notification, failures: step.next.failures, probe, timeoutMs: main.bindings.EDGE_CONFIG.healthTimeoutMs, at };
+    const notice = {
+      service: settings.service,
+      status: step.notification,
+      failures: step.next.failures,
+      probe,
+      timeoutMs: main.bindings.EDGE_CONFIG.healthTimeoutMs,
+      at,
+    };
     const { sent, ...delivery } = await sendNotice(webhook, notice);
     if (!sent) {
-      logEvent("bridge_watch_notify_failed", { notification: step.notification, failures: step.next.failures, ...webhookFields(delivery) });
+      logEvent("bridge_watch_notify_failed", {
+        notification: step.notification,
+        failures: step.next.failures,
+        ...webhookFields(delivery),
+      });
       return;
     }
     Object.assign(fields, { notified: step.notification, ...webhookFields(delivery) });
@@ -39,5 +57,8 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
 }
 
 function webhookFields(delivery: { status?: number; error?: string }) {
-  return { ...(delivery.status !== undefined ? { webhookStatus: delivery.status } : {}), ...(delivery.error ? { webhookError: delivery.error } : {}) };
+  return {
+    ...(delivery.status !== undefined ? { webhookStatus: delivery.status } : {}),
+    ...(delivery.error ? { webhookError: delivery.error } : {}),
+  };
 }

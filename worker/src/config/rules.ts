@@ -19,7 +19,15 @@ export interface EdgeKeyNames {
 
 /** The edge settings these rules read (the parsed `EDGE_CONFIG` / `voice-edge:edge`). */
 export interface EdgeRuleInput {
-  auth: { mode: "off" } | { mode: "jwt"; algorithms: readonly string[]; jwksUrl?: string; cookieName?: string; previousSecretAcceptedUntil?: string };
+  auth:
+    | { mode: "off" }
+    | {
+        mode: "jwt";
+        algorithms: readonly string[];
+        jwksUrl?: string;
+        cookieName?: string;
+        previousSecretAcceptedUntil?: string;
+      };
   allowedOrigins: readonly string[];
   allowMissingOrigin: boolean;
   forwardCookies: readonly string[];
@@ -34,10 +42,17 @@ export interface HmacSecretsInput {
 export const JWT_SECRET_MIN_LENGTH = 32;
 
 /** An HS* signing key, current or previous. */
-export const jwtSecretSchema = z.string().check(z.minLength(JWT_SECRET_MIN_LENGTH, `must be at least ${JWT_SECRET_MIN_LENGTH} characters`));
+export const jwtSecretSchema = z
+  .string()
+  .check(
+    z.minLength(JWT_SECRET_MIN_LENGTH, `must be at least ${JWT_SECRET_MIN_LENGTH} characters`),
+  );
 
 /** A point in time with its offset, e.g. the end of a rotation window. */
-export const rfc3339TimeSchema = z.iso.datetime({ offset: true, error: "must be an RFC 3339 time such as 2026-12-01T12:00:00Z" });
+export const rfc3339TimeSchema = z.iso.datetime({
+  offset: true,
+  error: "must be an RFC 3339 time such as 2026-12-01T12:00:00Z",
+});
 
 /**
  * Some client must be able to connect: browsers send an Origin, native clients none. The stack
@@ -45,7 +60,12 @@ export const rfc3339TimeSchema = z.iso.datetime({ offset: true, error: "must be 
  */
 export function validateOriginPolicy(edge: EdgeRuleInput): Problem[] {
   if (edge.allowedOrigins.length > 0 || edge.allowMissingOrigin) return [];
-  return [{ path: ["allowedOrigins"], message: "is empty and allowMissingOrigin is false: no client could connect" }];
+  return [
+    {
+      path: ["allowedOrigins"],
+      message: "is empty and allowMissingOrigin is false: no client could connect",
+    },
+  ];
 }
 
 /** Asymmetric algorithms verify with public keys, which come only from a JWKS. */
@@ -54,14 +74,22 @@ export function validateJwksUrl(edge: EdgeRuleInput): Problem[] {
   if (auth.mode !== "jwt" || auth.jwksUrl) return [];
   const asymmetric = auth.algorithms.filter((alg) => !isHmacAlgorithm(alg));
   if (asymmetric.length === 0) return [];
-  return [{ path: ["auth", "jwksUrl"], message: `is required because auth.algorithms includes ${asymmetric.join(", ")} (their keys come from a JWKS)` }];
+  return [
+    {
+      path: ["auth", "jwksUrl"],
+      message: `is required because auth.algorithms includes ${asymmetric.join(", ")} (their keys come from a JWKS)`,
+    },
+  ];
 }
 
 /** The cookie that carries the token never reaches the bridge. */
 export function validateTokenCookieNotForwarded(edge: EdgeRuleInput): Problem[] {
   const auth = edge.auth;
-  if (auth.mode !== "jwt" || !auth.cookieName || !edge.forwardCookies.includes(auth.cookieName)) return [];
-  return [{ path: ["forwardCookies"], message: `must not name the token cookie (${auth.cookieName})` }];
+  if (auth.mode !== "jwt" || !auth.cookieName || !edge.forwardCookies.includes(auth.cookieName))
+    return [];
+  return [
+    { path: ["forwardCookies"], message: `must not name the token cookie (${auth.cookieName})` },
+  ];
 }
 
 /** The edge-settings rules both the stack and the Worker apply, with paths relative to the edge settings. */
@@ -70,17 +98,35 @@ export function validateEdgeSettings(edge: EdgeRuleInput): Problem[] {
 }
 
 /** HS* tokens verify with the shared secret, so allowing one needs it. */
-export function validateHmacSecret(edge: EdgeRuleInput, secrets: HmacSecretsInput, names: EdgeKeyNames): Problem[] {
+export function validateHmacSecret(
+  edge: EdgeRuleInput,
+  secrets: HmacSecretsInput,
+  names: EdgeKeyNames,
+): Problem[] {
   const auth = edge.auth;
   if (auth.mode !== "jwt" || secrets.jwtSecret) return [];
   const hmac = auth.algorithms.filter(isHmacAlgorithm);
   if (hmac.length === 0) return [];
-  return [{ path: [names.jwtSecret], message: `is required because ${names.edge}.auth.algorithms includes ${hmac.join(", ")}` }];
+  return [
+    {
+      path: [names.jwtSecret],
+      message: `is required because ${names.edge}.auth.algorithms includes ${hmac.join(", ")}`,
+    },
+  ];
 }
 
 /** A previous secret is accepted only inside a rotation window, which must end. */
-export function validatePreviousSecretWindow(edge: EdgeRuleInput, secrets: HmacSecretsInput, names: EdgeKeyNames): Problem[] {
+export function validatePreviousSecretWindow(
+  edge: EdgeRuleInput,
+  secrets: HmacSecretsInput,
+  names: EdgeKeyNames,
+): Problem[] {
   const until = edge.auth.mode === "jwt" ? edge.auth.previousSecretAcceptedUntil : undefined;
   if (!secrets.jwtSecretPrevious || until) return [];
-  return [{ path: [names.jwtSecretPrevious], message: `is set but ${names.edge}.auth.previousSecretAcceptedUntil is not: say until when the previous secret is accepted (RFC 3339)` }];
+  return [
+    {
+      path: [names.jwtSecretPrevious],
+      message: `is set but ${names.edge}.auth.previousSecretAcceptedUntil is not: say until when the previous secret is accepted (RFC 3339)`,
+    },
+  ];
 }
