@@ -12,8 +12,6 @@ import {
 } from "./schema";
 import { otherZoneOwner, stackFileName } from "./stackFiles";
 
-export { API_TOKEN_KEY };
-
 // Pulumi's own check of which config keys were set with --secret (public at run time, untyped).
 const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean })
   .isConfigSecret;
