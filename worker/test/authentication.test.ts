@@ -1,15 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { bridgeSessions, marker } from "../../test/support/bridge";
-import {
-  APP_ORIGIN,
-  expectOpen,
-  expectRefused,
-  jwtEdgeConfig,
-  startTestEdge,
-  TEST_SECRET,
-  type TestEdge,
-} from "../../test/support/edge";
+import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { startJwksServer, type JwksServer } from "../../test/support/jwks";
 import { badTokenCases, hs256 } from "../../test/support/tokens";
 

@@ -1,14 +1,8 @@
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import {
-  APP_ORIGIN,
-  expectRefused,
-  jwtEdgeConfig,
-  startTestEdge,
-  TEST_SECRET,
-  type TestEdge,
-} from "../../test/support/edge";
+import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { bridgeHealth } from "../../test/support/bridge";
 import { hs256 } from "../../test/support/tokens";
 

@@ -2,14 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { freePort } from "../../test/support/freePort";
 import { bridgeSessions } from "../../test/support/bridge";
-import {
-  expectOpen,
-  expectRefused,
-  jwtEdgeConfig,
-  startTestEdge,
-  TEST_SECRET,
-  type TestEdge,
-} from "../../test/support/edge";
+import { TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { startJwksServer, type JwksServer } from "../../test/support/jwks";
 import { hs256 } from "../../test/support/tokens";
 

@@ -1,12 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  APP_ORIGIN,
-  expectRefused,
-  jwtEdgeConfig,
-  startTestEdge,
-  TEST_SECRET,
-  type TestEdge,
-} from "../../test/support/edge";
+import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { hs256 } from "../../test/support/tokens";
 
 const BRIDGE_URL = "http://127.0.0.1:9/api/chat";

@@ -1,15 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import {
-  APP_ORIGIN,
-  expectOpen,
-  expectRefused,
-  jwtEdgeConfig,
-  startTestEdge,
-  TEST_SECRET,
-  type TestEdge,
-} from "../../test/support/edge";
+import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { bridgeSessionWith, marker } from "../../test/support/bridge";
 import { hs256 } from "../../test/support/tokens";
 

@@ -1,10 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  parseProtocolList,
-  readClientCredentials,
-  selectProtocol,
-  type TransportSettings,
-} from "../src/auth/transports";
+import { type TransportSettings } from "../src/auth/transports";
+import { parseProtocolList, readClientCredentials, selectProtocol } from "../src/auth/transports";
 
 const settings: TransportSettings = { cookieName: "voice_token", queryParameter: "access_token" };
 
