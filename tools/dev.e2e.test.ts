@@ -1,15 +1,9 @@
-import type { ChildProcess } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { expectOpen, expectRefused } from "../test/support/edge";
-import { processGroupAlive, startDev } from "../test/support/devProcess";
-import { freePort } from "../test/support/freePort";
+import { devForTheseTests, processGroupAlive } from "../test/support/devProcess";
 import { npmRun } from "../test/support/runCommand";
 
 const WEBSITE = "http://localhost:3000";
-
-let port: number;
-let dev: ChildProcess;
-let output = "";
 
 async function prodToken(): Promise<string> {
   const run = await npmRun("token", ["--stack", "prod"]);
@@ -17,44 +11,35 @@ async function prodToken(): Promise<string> {
   return run.stdout.trim();
 }
 
-beforeAll(async () => {
-  port = await freePort();
-  const run = await startDev(
-    ["--stack", "prod", "--port", String(port), "--allow-origin", WEBSITE],
-    { BRIDGE_URL: "" },
-  );
-  dev = run.process;
-  output = run.output();
-}, 60_000);
-
-afterAll(() => {
-  if (dev?.pid && processGroupAlive(dev.pid)) process.kill(-dev.pid, "SIGKILL");
-});
+const local = devForTheseTests((port) => ({
+  args: ["--stack", "prod", "--port", String(port), "--allow-origin", WEBSITE],
+  env: { BRIDGE_URL: "" },
+}));
 
 describe("npm run dev -- --stack prod --allow-origin http://localhost:3000", () => {
   it("prints next commands that mint tokens for the chosen stack", () => {
-    expect(output).toContain(
-      `npm run smoke -- --url ws://127.0.0.1:${port}/voice/ws --token "$(npm run --silent token -- --stack prod)"`,
+    expect(local.output).toContain(
+      `npm run smoke -- --url ws://127.0.0.1:${local.port}/voice/ws --token "$(npm run --silent token -- --stack prod)"`,
     );
-    expect(output).toContain(`-s "bearer.$(npm run --silent token -- --stack prod)"`);
+    expect(local.output).toContain(`-s "bearer.$(npm run --silent token -- --stack prod)"`);
   });
 
   it("lists the website's origin among the local overrides", () => {
-    expect(output).toContain(
-      `allowedOrigins += http://127.0.0.1:${port}, http://localhost:${port}, ${WEBSITE}`,
+    expect(local.output).toContain(
+      `allowedOrigins += http://127.0.0.1:${local.port}, http://localhost:${local.port}, ${WEBSITE}`,
     );
   });
 
   it("lets in an upgrade from the local website's Origin, and still refuses another", async () => {
     const jwt = await prodToken();
     const protocols = ["voice.v1", `bearer.${jwt}`];
-    const session = await expectOpen(`ws://127.0.0.1:${port}/voice/ws`, {
+    const session = await expectOpen(`ws://127.0.0.1:${local.port}/voice/ws`, {
       protocols,
       headers: { Origin: WEBSITE },
     });
     expect((await session.next()).data).toEqual(Buffer.from([0]));
     session.ws.close(1000);
-    const refusal = await expectRefused(`ws://127.0.0.1:${port}/voice/ws`, {
+    const refusal = await expectRefused(`ws://127.0.0.1:${local.port}/voice/ws`, {
       protocols,
       headers: { Origin: "http://localhost:4000" },
     });
@@ -68,14 +53,14 @@ describe("npm run dev -- --stack prod --allow-origin http://localhost:3000", () 
       // At its timeout smoke would say "FAIL no 101 within 30000 ms"; this line comes only from the probe.
       const run = await npmRun("smoke", [
         "--url",
-        `wss://127.0.0.1:${port}/voice/ws`,
+        `wss://127.0.0.1:${local.port}/voice/ws`,
         "--token",
         "x.y.z",
         "--timeout-ms",
         "30000",
       ]);
       expect(run.stderr).toBe(
-        `smoke: FAIL 127.0.0.1:${port} answers without TLS but the URL is wss://: use ws://127.0.0.1:${port}/voice/ws (the local edge is plain ws://)\n`,
+        `smoke: FAIL 127.0.0.1:${local.port} answers without TLS but the URL is wss://: use ws://127.0.0.1:${local.port}/voice/ws (the local edge is plain ws://)\n`,
       );
       expect(run.stderr).not.toContain("no 101 within");
       expect(run.code).toBe(1);
@@ -83,11 +68,11 @@ describe("npm run dev -- --stack prod --allow-origin http://localhost:3000", () 
   );
 
   it("stops tsx, workerd and the stand-in bridge when only npm's own process gets SIGTERM", async () => {
-    const exited = new Promise<void>((resolve) => dev.once("exit", () => resolve()));
-    process.kill(dev.pid!, "SIGTERM");
+    const exited = new Promise<void>((resolve) => local.process.once("exit", () => resolve()));
+    process.kill(local.process.pid!, "SIGTERM");
     await exited;
     await expect
-      .poll(() => processGroupAlive(dev.pid!), { timeout: 5_000, interval: 200 })
+      .poll(() => processGroupAlive(local.process.pid!), { timeout: 5_000, interval: 200 })
       .toBe(false);
   });
 });

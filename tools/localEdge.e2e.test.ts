@@ -1,17 +1,13 @@
-import { spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { expectOpen, expectRefused } from "../test/support/edge";
-import { processGroupAlive, startDev } from "../test/support/devProcess";
+import { devForTheseTests, processGroupAlive } from "../test/support/devProcess";
 import { freePort } from "../test/support/freePort";
 import { PROJECT_ROOT } from "../infra/config/stackFiles";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-let port: number;
-let dev: ChildProcess;
-let output = "";
 
 function token(...args: string[]): string {
   const result = spawnSync("npm", ["run", "--silent", "token", "--", ...args], {
@@ -29,22 +25,16 @@ function smoke(...args: string[]) {
   });
 }
 
-beforeAll(async () => {
-  port = await freePort();
-  const run = await startDev([], { PORT: String(port), BRIDGE_URL: "" });
-  dev = run.process;
-  output = run.output();
-}, 60_000);
-
-afterAll(() => {
-  if (dev?.pid && processGroupAlive(dev.pid)) process.kill(-dev.pid, "SIGKILL");
-});
+const local = devForTheseTests((port) => ({
+  args: [],
+  env: { PORT: String(port), BRIDGE_URL: "" },
+}));
 
 describe("npm run dev and npm run token", () => {
   it("prints the bundle size, the ws URL and the next command", () => {
-    expect(output).toMatch(/worker bundle .*: [\d.]+ KiB/);
-    expect(output).toContain(`ws://127.0.0.1:${port}/voice/ws`);
-    expect(output).toContain("npm run --silent token");
+    expect(local.output).toMatch(/worker bundle .*: [\d.]+ KiB/);
+    expect(local.output).toContain(`ws://127.0.0.1:${local.port}/voice/ws`);
+    expect(local.output).toContain("npm run --silent token");
   });
 
   it("prints nothing but a JWT from npm run --silent token", () => {
@@ -56,7 +46,7 @@ describe("npm run dev and npm run token", () => {
     const claims = JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
     expect(claims.sub).toBe("dana");
     expect(claims.exp - claims.iat).toBe(120);
-    const session = await expectOpen(`ws://127.0.0.1:${port}/voice/ws?x=1`, {
+    const session = await expectOpen(`ws://127.0.0.1:${local.port}/voice/ws?x=1`, {
       protocols: ["voice.v1", `bearer.${jwt}`],
     });
     expect((await session.next()).data).toEqual(Buffer.from([0]));
@@ -64,7 +54,7 @@ describe("npm run dev and npm run token", () => {
   });
 
   it("issues tokens for another audience on request, which the edge refuses", async () => {
-    const refusal = await expectRefused(`ws://127.0.0.1:${port}/voice/ws`, {
+    const refusal = await expectRefused(`ws://127.0.0.1:${local.port}/voice/ws`, {
       protocols: ["voice.v1", `bearer.${token("--aud", "other").trim()}`],
     });
     expect(refusal.body.error).toBe("token_audience_invalid");
@@ -96,7 +86,7 @@ describe("npm run dev and npm run token", () => {
     });
     try {
       const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${port}/voice/health`);
+      await page.goto(`http://127.0.0.1:${local.port}/voice/health`);
       const jwt = token().trim();
       const result = await page.evaluate(
         async ({ url, jwt }) => {
@@ -123,7 +113,7 @@ describe("npm run dev and npm run token", () => {
           ws.close(1000);
           return { protocol, frames, sent };
         },
-        { url: `ws://127.0.0.1:${port}/voice/ws?session=browser`, jwt },
+        { url: `ws://127.0.0.1:${local.port}/voice/ws?session=browser`, jwt },
       );
       expect(result.protocol).toBe("voice.v1");
       expect(result.frames).toEqual([[0], ...result.sent]);
@@ -133,7 +123,12 @@ describe("npm run dev and npm run token", () => {
   });
 
   it("passes npm run smoke against the local edge, printing its timings", () => {
-    const result = smoke("--url", `ws://127.0.0.1:${port}/voice/ws`, "--token", token().trim());
+    const result = smoke(
+      "--url",
+      `ws://127.0.0.1:${local.port}/voice/ws`,
+      "--token",
+      token().trim(),
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain("smoke: ok");
     expect(result.stdout).toMatch(/upgrade to 101 +[\d.]+ ms/);
@@ -144,7 +139,7 @@ describe("npm run dev and npm run token", () => {
   it("fails npm run smoke in one line on a bad token", () => {
     const result = smoke(
       "--url",
-      `ws://127.0.0.1:${port}/voice/ws`,
+      `ws://127.0.0.1:${local.port}/voice/ws`,
       "--token",
       token("--aud", "someone-else").trim(),
     );
@@ -177,11 +172,11 @@ describe("npm run dev and npm run token", () => {
 
   it("stops the edge, workerd and the stand-in bridge on Ctrl-C, leaving no process behind", async () => {
     const exited = new Promise<string>((resolve) =>
-      dev.once("exit", (code, signal) => resolve(`${code ?? signal}`)),
+      local.process.once("exit", (code, signal) => resolve(`${code ?? signal}`)),
     );
-    process.kill(-dev.pid!, "SIGINT");
+    process.kill(-local.process.pid!, "SIGINT");
     // npm re-raises the SIGINT it forwarded; tools/dev.ts itself exits 0.
     expect(["0", "SIGINT"]).toContain(await exited);
-    await expect.poll(() => processGroupAlive(dev.pid!), { timeout: 5_000 }).toBe(false);
+    await expect.poll(() => processGroupAlive(local.process.pid!), { timeout: 5_000 }).toBe(false);
   });
 });

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { afterAll, beforeAll } from "vitest";
+import { freePort } from "./freePort";
 import { PROJECT_ROOT } from "../../infra/config/stackFiles";
 
 export interface DevRun {
@@ -16,6 +18,11 @@ export function processGroupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Ends every process left in the group `child` leads (npm, tsx, workerd, the stand-in bridge). */
+export function killProcessGroup(child: ChildProcess | undefined): void {
+  if (child?.pid && processGroupAlive(child.pid)) process.kill(-child.pid, "SIGKILL");
 }
 
 /** `npm run dev -- <args>` in its own process group, as a user starts it; resolves once it prints its next steps. */
@@ -41,4 +48,30 @@ export function startDev(args: string[], env: NodeJS.ProcessEnv = {}): Promise<D
     });
     child.once("exit", (code) => reject(new Error(`npm run dev exited with ${code}:\n${output}`)));
   });
+}
+
+export interface DevUnderTest {
+  port: number;
+  process: ChildProcess;
+  /** What it printed until it was ready. */
+  output: string;
+}
+
+/**
+ * `npm run dev` on a free port for a test file: started before its tests with the arguments and
+ * environment `start` builds from the port, and its whole process group ended after them.
+ */
+export function devForTheseTests(
+  start: (port: number) => { args: string[]; env?: NodeJS.ProcessEnv },
+): DevUnderTest {
+  const dev = { port: 0, output: "" } as DevUnderTest;
+  beforeAll(async () => {
+    dev.port = await freePort();
+    const { args, env } = start(dev.port);
+    const run = await startDev(args, env);
+    dev.process = run.process;
+    dev.output = run.output();
+  }, 60_000);
+  afterAll(() => killProcessGroup(dev.process));
+  return dev;
 }

@@ -16,14 +16,18 @@ import { foldHeaderName, HEADERS_NEVER_FORWARDED } from "./headers";
 // zod/mini ships without messages; English alone adds ~4 KiB and names what was expected.
 z.config(en());
 
+function urlOrUndefined(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Why `text` is not a bare origin such as http://localhost:3000 (scheme, host, optional port), or undefined when it is one. */
 export function originProblem(text: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return "is not a URL: use a bare origin such as http://localhost:3000";
-  }
+  const url = urlOrUndefined(text);
+  if (!url) return "is not a URL: use a bare origin such as http://localhost:3000";
   if (url.protocol !== "http:" && url.protocol !== "https:")
     return `has scheme ${url.protocol}: use http:// or https://, e.g. http://localhost:3000`;
   if (url.origin !== text)
@@ -48,12 +52,8 @@ const LOOPBACK_HOSTS = new Set(["localhost", "[::1]"]);
  * is unreachable from Cloudflare. Loopback stays allowed so the same bundle runs locally.
  */
 export function bridgeUrlProblem(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return "must be an absolute URL such as https://voice-origin.example.com/api/chat";
-  }
+  const url = urlOrUndefined(value);
+  if (!url) return "must be an absolute URL such as https://voice-origin.example.com/api/chat";
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     return `scheme ${url.protocol} is not fetchable from a Worker: use https:// (or http://) with the bridge's path, e.g. https://voice-origin.example.com/api/chat`;
   }
@@ -231,8 +231,10 @@ export interface BindingProblem {
   message: string;
 }
 
-export type ParsedBindings =
-  { ok: true; bindings: Bindings } | { ok: false; problems: BindingProblem[] };
+/** A parse of some bindings: the values, or every problem with them. */
+export type Parsed<T> = ({ ok: true } & T) | { ok: false; problems: BindingProblem[] };
+
+export type ParsedBindings = Parsed<{ bindings: Bindings }>;
 
 /** Each zod issue as the binding it concerns (the first path segment), for the `config_invalid` log line. */
 export function bindingProblems(issues: readonly z.core.$ZodIssue[]): BindingProblem[] {

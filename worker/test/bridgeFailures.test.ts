@@ -47,6 +47,19 @@ async function refusalFrom(edge: TestEdge) {
   });
 }
 
+/** The edge's last log line, once it has written one. */
+async function lastLogLine(edge: TestEdge): Promise<Record<string, unknown>> {
+  await expect.poll(() => edge.logs.length).toBeGreaterThan(0);
+  return JSON.parse(edge.logs.at(-1)!) as Record<string, unknown>;
+}
+
+const refusedUpgrade = (status: number, error: string) => ({
+  event: "upgrade",
+  outcome: "refused",
+  status,
+  error,
+});
+
 describe("when the bridge fails, the client gets a precise answer, never a hang or a stack trace", () => {
   it("answers 502 bridge_unavailable when nothing listens at the bridge URL", async () => {
     const edge = await edgeInFrontOf(`http://127.0.0.1:${await closedPort()}/api/chat`);
@@ -74,24 +87,14 @@ describe("when the bridge fails, the client gets a precise answer, never a hang 
     expect(refusal.body.error).toBe("bridge_timeout");
     // The upgrade reached the bridge, which never answered: the edge waited for it until that bound.
     expect((await bridgeHealth(bridge.origin)).upgradesReceived - upgradesBefore).toBe(1);
-    await expect.poll(() => edge.logs.length).toBeGreaterThan(0);
-    expect(JSON.parse(edge.logs.at(-1)!)).toMatchObject({
-      event: "upgrade",
-      outcome: "refused",
-      status: 504,
-      error: "bridge_timeout",
-    });
+    expect(await lastLogLine(edge)).toMatchObject(refusedUpgrade(504, "bridge_timeout"));
   });
 
   it("logs the failed attempt with its error code and status", async () => {
     const edge = await edgeInFrontOf(`${bridge.origin}/status/403`);
     await refusalFrom(edge);
-    await expect.poll(() => edge.logs.length).toBeGreaterThan(0);
-    expect(JSON.parse(edge.logs.at(-1)!)).toMatchObject({
-      event: "upgrade",
-      outcome: "refused",
-      status: 502,
-      error: "bridge_rejected",
+    expect(await lastLogLine(edge)).toMatchObject({
+      ...refusedUpgrade(502, "bridge_rejected"),
       bridgeStatus: 403,
     });
   });

@@ -27,45 +27,21 @@ function run(
 }
 
 const times = (n: number, ok: boolean) => Array<boolean>(n).fill(ok);
+const at = (failures: number, down: boolean) => ({ failures, down });
 
 describe("the bridge watch's state machine", () => {
   it.each([
-    [
-      "healthy, probe ok",
-      { failures: 0, down: false },
-      true,
-      { next: { failures: 0, down: false }, changed: false },
-    ],
-    [
-      "healthy, probe fails",
-      { failures: 0, down: false },
-      false,
-      { next: { failures: 1, down: false }, changed: true },
-    ],
+    ["healthy, probe ok", at(0, false), true, { next: at(0, false), changed: false }],
+    ["healthy, probe fails", at(0, false), false, { next: at(1, false), changed: true }],
     [
       "one short of the threshold, probe fails",
-      { failures: 2, down: false },
+      at(2, false),
       false,
-      { next: { failures: 3, down: true }, changed: true, notification: "down" },
+      { next: at(3, true), changed: true, notification: "down" },
     ],
-    [
-      "failing, probe ok again",
-      { failures: 2, down: false },
-      true,
-      { next: { failures: 0, down: false }, changed: true },
-    ],
-    [
-      "down, probe fails",
-      { failures: 3, down: true },
-      false,
-      { next: { failures: 3, down: true }, changed: false },
-    ],
-    [
-      "down, probe ok",
-      { failures: 3, down: true },
-      true,
-      { next: { failures: 0, down: false }, changed: true },
-    ],
+    ["failing, probe ok again", at(2, false), true, { next: at(0, false), changed: true }],
+    ["down, probe fails", at(3, true), false, { next: at(3, true), changed: false }],
+    ["down, probe ok", at(3, true), true, { next: at(0, false), changed: true }],
   ])("%s", (_name, state, ok, expected) => {
     expect(watchStep(state, ok, settings)).toEqual(expected);
   });

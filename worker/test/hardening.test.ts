@@ -67,6 +67,22 @@ afterAll(async () => {
 
 const wsUrl = (edge: TestEdge, query = "") => `${edge.wsOrigin}/voice/ws${query}`;
 
+/** Opens a session marked in its query; returns it with what the bridge received for it. */
+async function openMarked(edge: TestEdge, options: Parameters<typeof expectOpen>[1]) {
+  const id = marker();
+  const session = await expectOpen(wsUrl(edge, `?${id}`), options);
+  return { session, record: await bridgeSessionWith(bridge.origin, id) };
+}
+
+/** A session whose client sends `lines` and the token's cookie as separate Cookie header lines. */
+async function openWithCookieLines(edge: TestEdge, lines: string[], headers = {}) {
+  const Cookie = [...lines, `voice_token=${await hs256()}`] as unknown as string;
+  return openMarked(edge, {
+    protocols: ["voice.v1"],
+    headers: { Origin: APP_ORIGIN, ...headers, Cookie },
+  });
+}
+
 async function counts(
   origin: string,
 ): Promise<{ healthRequests: number; upgradesReceived: number }> {
@@ -164,12 +180,10 @@ describe("what the bridge receives: an allow-list", () => {
   ]);
 
   it("gets none of the client's other headers, whatever their spelling, and the subject and credentials only from the Worker", async () => {
-    const id = marker();
-    const session = await expectOpen(wsUrl(edges.plain, `?${id}`), {
+    const { session, record } = await openMarked(edges.plain, {
       protocols: ["voice.v1", `bearer.${await hs256({ sub: "user-7" })}`],
       headers: { Origin: APP_ORIGIN, ...SPOOFED },
     });
-    const record = await bridgeSessionWith(bridge.origin, id);
     const unexpected = Object.keys(record.headers).filter((name) => !ALLOWED.has(name));
     expect(unexpected).toEqual([]);
     expect(record.headers).toMatchObject({
@@ -183,37 +197,20 @@ describe("what the bridge receives: an allow-list", () => {
   });
 
   it("gets no cookie by default: neither the website's session nor the token, also from two Cookie lines", async () => {
-    const id = marker();
-    const token = await hs256();
-    const session = await expectOpen(wsUrl(edges.plain, `?${id}`), {
-      protocols: ["voice.v1"],
-      headers: {
-        Origin: APP_ORIGIN,
-        Cookie: ["session=website-session-secret", `voice_token=${token}`] as unknown as string,
-      },
-    });
-    const record = await bridgeSessionWith(bridge.origin, id);
+    const { session, record } = await openWithCookieLines(edges.plain, [
+      "session=website-session-secret",
+    ]);
     expect(record.headers.cookie).toBeUndefined();
     expect(JSON.stringify(record)).not.toContain("website-session-secret");
     session.ws.close(1000);
   });
 
   it("gets exactly the headers and cookies the stack names, and the client's address from CF-Connecting-IP", async () => {
-    const id = marker();
-    const token = await hs256();
-    const session = await expectOpen(wsUrl(edges.forwarding, `?${id}`), {
-      protocols: ["voice.v1"],
-      headers: {
-        Origin: APP_ORIGIN,
-        ...SPOOFED,
-        "CF-Connecting-IP": "203.0.113.9",
-        Cookie: [
-          "session=website-session-secret; lang=en",
-          `voice_token=${token}`,
-        ] as unknown as string,
-      },
-    });
-    const record = await bridgeSessionWith(bridge.origin, id);
+    const { session, record } = await openWithCookieLines(
+      edges.forwarding,
+      ["session=website-session-secret; lang=en"],
+      { ...SPOOFED, "CF-Connecting-IP": "203.0.113.9" },
+    );
     expect(record.headers["x-client-version"]).toBe("2.4.0");
     expect(record.headers.cookie).toBe("lang=en");
     expect(record.headers["x-client-address"]).toBe("203.0.113.9");

@@ -4,7 +4,7 @@ import { freePort } from "../../test/support/freePort";
 import { bridgeSessions } from "../../test/support/bridge";
 import { TEST_SECRET, type TestEdge } from "../../test/support/edge";
 import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
-import { startJwksServer, type JwksServer } from "../../test/support/jwks";
+import { startJwksServer, type JwksMode, type JwksServer } from "../../test/support/jwks";
 import { hs256 } from "../../test/support/tokens";
 
 const JWKS_TIMEOUT_MS = 500;
@@ -86,46 +86,19 @@ describe("with keys cached, a JWKS outage does not stop sessions", () => {
   });
 });
 
+/** A JWKS endpoint in `mode`, or (refused) a closed port where the edge looks for it. */
+async function outage(mode: JwksMode, expectedRequests: number, { refused = false } = {}) {
+  const jwks = await jwksServer();
+  jwks.mode = mode;
+  const url = refused ? `http://127.0.0.1:${await freePort()}/jwks.json` : jwks.url;
+  return { url, sign: () => jwks.sign(), requests: () => jwks.requests, expectedRequests };
+}
+
 describe("with no key cached, a JWKS outage is a prompt 503, never a hang or a 401", () => {
   it.each([
-    [
-      "answers HTTP 500",
-      async () => {
-        const jwks = await jwksServer();
-        jwks.mode = "fail";
-        return {
-          url: jwks.url,
-          sign: () => jwks.sign(),
-          requests: () => jwks.requests,
-          expectedRequests: 1,
-        };
-      },
-    ],
-    [
-      "hangs",
-      async () => {
-        const jwks = await jwksServer();
-        jwks.mode = "hang";
-        return {
-          url: jwks.url,
-          sign: () => jwks.sign(),
-          requests: () => jwks.requests,
-          expectedRequests: 1,
-        };
-      },
-    ],
-    [
-      "refuses connections",
-      async () => {
-        const jwks = await jwksServer();
-        return {
-          url: `http://127.0.0.1:${await freePort()}/jwks.json`,
-          sign: () => jwks.sign(),
-          requests: () => jwks.requests,
-          expectedRequests: 0,
-        };
-      },
-    ],
+    ["answers HTTP 500", () => outage("fail", 1)],
+    ["hangs", () => outage("hang", 1)],
+    ["refuses connections", () => outage("serve", 0, { refused: true })],
   ])(
     "answers 503 auth_unavailable within the fetch bound when the JWKS endpoint %s",
     async (_name, setUp) => {

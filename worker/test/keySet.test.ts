@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { KeySetUnavailable, lastGoodRemoteKeySet } from "../src/auth/keySet";
-import { startJwksServer, type JwksServer } from "../../test/support/jwks";
+import { startJwksServer, type JwksMode, type JwksServer } from "../../test/support/jwks";
 
 const HOUR = 60 * 60 * 1000;
 const COOLDOWN = 30_000;
@@ -50,6 +50,16 @@ const token = (kid?: string) => jwks.sign({ exp: Math.floor(Date.now() / 1000) +
 const verify = async (getKey: JWTVerifyGetKey, jwt: string) =>
   (await jwtVerify(jwt, getKey, { algorithms: ["RS256"] })).payload.sub;
 
+/** A key set that verified a token once, then its cache age passed with the JWKS in `mode`. */
+async function heldKeysPastTheirAge(mode: JwksMode) {
+  const keys = keySet();
+  const jwt = await token();
+  await verify(keys, jwt);
+  jwks.mode = mode;
+  advance(HOUR + 1);
+  return { keys, jwt, before: jwks.requests };
+}
+
 describe("the remote key set keeps serving its last good keys", () => {
   it("fetches the key set once and reuses it within its age", async () => {
     const keys = keySet();
@@ -59,12 +69,7 @@ describe("the remote key set keeps serving its last good keys", () => {
   });
 
   it("keeps verifying with the held keys when the refresh after the cache age gets HTTP 500, retrying once per cooldown", async () => {
-    const keys = keySet();
-    const jwt = await token();
-    await verify(keys, jwt);
-    jwks.mode = "fail";
-    advance(HOUR + 1);
-    const before = jwks.requests;
+    const { keys, jwt, before } = await heldKeysPastTheirAge("fail");
     expect(await verify(keys, jwt)).toBe("bob");
     expect(jwks.requests - before).toBe(1);
     expect(kept).toEqual([HOUR + 1]);
@@ -78,12 +83,7 @@ describe("the remote key set keeps serving its last good keys", () => {
 
   it("keeps verifying when the refresh hangs: only the refreshing request waits, and no longer than the fetch bound", async () => {
     const timeouts = vi.spyOn(AbortSignal, "timeout");
-    const keys = keySet();
-    const jwt = await token();
-    await verify(keys, jwt);
-    jwks.mode = "hang";
-    advance(HOUR + 1);
-    const before = jwks.requests;
+    const { keys, jwt, before } = await heldKeysPastTheirAge("hang");
     expect(await verify(keys, jwt)).toBe("bob");
     // The refresh ended when its own bound fired: AbortSignal.timeout(TIMEOUT) raised the TimeoutError.
     expect(timeouts.mock.calls.at(-1)).toEqual([TIMEOUT]);

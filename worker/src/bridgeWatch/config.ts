@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { bindingProblems, type BindingProblem } from "../bindings";
+import { bindingProblems, type Parsed } from "../bindings";
 import {
   BRIDGE_WATCH_BINDINGS,
   bridgeWatchSettingsSchema,
@@ -40,8 +40,7 @@ export interface WatchBindings {
   webhook: Webhook;
 }
 
-export type ParsedWatchBindings =
-  { ok: true; watch: WatchBindings } | { ok: false; problems: BindingProblem[] };
+export type ParsedWatchBindings = Parsed<{ watch: WatchBindings }>;
 
 /** Read by the scheduled handler only: the upgrade path never parses these. */
 export function parseWatchBindings(env: unknown): ParsedWatchBindings {
