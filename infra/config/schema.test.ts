@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runProgramOffline, type DeclaredResource } from "../offlineRun";
+import { refusal } from "../test/programRun";
 import { loadStackSettings, projectValues, readStackFile } from "./stackFiles";
 import { parseStackSecrets, parseStackSettings, StackConfigError } from "./schema";
 
@@ -489,34 +489,24 @@ describe("bad settings are refused with the key, the stack file and what is allo
 
 describe("the program refuses invalid config before declaring anything", () => {
   it("fails on a bad plan without declaring a single resource", async () => {
-    const declared: DeclaredResource[] = [];
-    await expect(
-      runProgramOffline("prod", {
-        secrets: SECRETS,
-        declared,
-        override: { "voice-edge:zone": zone({ plan: "gold" }) },
-      }),
-    ).rejects.toThrow(/voice-edge:zone → plan/);
-    expect(declared).toEqual([]);
+    const message = await refusal("prod", {
+      secrets: SECRETS,
+      override: { "voice-edge:zone": zone({ plan: "gold" }) },
+    });
+    expect(message).toMatch(/voice-edge:zone → plan/);
   });
 
   it("fails when a secret was set without --secret", async () => {
-    const declared: DeclaredResource[] = [];
-    await expect(
-      runProgramOffline("prod", { secrets: SECRETS, plaintext: ["jwtSecret"], declared }),
-    ).rejects.toThrow(
+    const message = await refusal("prod", { secrets: SECRETS, plaintext: ["jwtSecret"] });
+    expect(message).toMatch(
       /voice-edge:jwtSecret: is a secret stored in plaintext; remove it from the stack file and set it with `pulumi config set --secret voice-edge:jwtSecret`/,
     );
-    expect(declared).toEqual([]);
   });
 
   it("fails when the tunnel secret is missing", async () => {
-    const declared: DeclaredResource[] = [];
-    await expect(
-      runProgramOffline("staging", { secrets: { jwtSecret: SECRETS.jwtSecret }, declared }),
-    ).rejects.toThrow(
+    const message = await refusal("staging", { secrets: { jwtSecret: SECRETS.jwtSecret } });
+    expect(message).toMatch(
       /voice-edge:tunnelSecret: .*pulumi config set --secret voice-edge:tunnelSecret/,
     );
-    expect(declared).toEqual([]);
   });
 });

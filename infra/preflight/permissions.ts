@@ -16,6 +16,9 @@ export interface RequiredPermission {
   neededBy?: (settings: StackSettings) => boolean;
 }
 
+/** A probe's list call in the account: one small page is enough to see a 403. */
+const firstPageOfAccount = (s: StackSettings) => ({ account_id: s.accountId, per_page: 5 });
+
 /**
  * Every permission group the token needs for `pulumi up` and for preflight, in one place: the
  * token check compares against it, and the README lists exactly these (a test holds them equal).
@@ -68,24 +71,21 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "account",
     dashboard: "Account → Cloudflare Tunnel → Edit",
     why: "the tunnel and its ingress",
-    probe: (client, s) =>
-      client.zeroTrust.tunnels.cloudflared.list({ account_id: s.accountId, per_page: 5 }),
+    probe: (client, s) => client.zeroTrust.tunnels.cloudflared.list(firstPageOfAccount(s)),
   },
   {
     group: "Access: Apps and Policies Write",
     scope: "account",
     dashboard: "Account → Access: Apps and Policies → Edit",
     why: "the Access application and policy that lock the origin hostname",
-    probe: (client, s) =>
-      client.zeroTrust.access.applications.list({ account_id: s.accountId, per_page: 5 }),
+    probe: (client, s) => client.zeroTrust.access.applications.list(firstPageOfAccount(s)),
   },
   {
     group: "Access: Service Tokens Write",
     scope: "account",
     dashboard: "Account → Access: Service Tokens → Edit",
     why: "the Worker's service token",
-    probe: (client, s) =>
-      client.zeroTrust.access.serviceTokens.list({ account_id: s.accountId, per_page: 5 }),
+    probe: (client, s) => client.zeroTrust.access.serviceTokens.list(firstPageOfAccount(s)),
   },
   {
     group: "Notifications Write",

@@ -8,8 +8,9 @@ import {
   plaintextSecretsIn,
   projectValues,
 } from "../config/stackFiles";
-import { runProgramOffline, Secret, type DeclaredResource } from "../offlineRun";
+import { runProgramOffline } from "../offlineRun";
 import { oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
+import { bindingsOf, DEFAULT_VOICE_RULE, refusal, zoneSettingValues } from "./programRun";
 
 /** What a first `pulumi up` on a used account needs from the program: order, adoption, API value forms, refusals. */
 
@@ -99,12 +100,7 @@ describe("zone settings reach the API in its value forms", () => {
         }),
       },
     });
-    const values = Object.fromEntries(
-      run.resources
-        .filter((r) => r.type === T.zoneSetting)
-        .map((r) => [r.inputs.settingId, r.inputs.value]),
-    );
-    expect(values).toEqual({
+    expect(zoneSettingValues(run)).toEqual({
       websockets: "on",
       ssl: "strict",
       always_use_https: "on",
@@ -126,20 +122,7 @@ describe("the zone's existing rate-limiting rules are kept", () => {
     const ruleset = one(run, T.ruleset, "voice-edge-rate-limit");
     expect(ruleset.inputs.rules).toEqual([
       LOGIN_RULE,
-      {
-        ref: "voice_edge_rate_limit_1",
-        action: "block",
-        description: "voice upgrades and health checks per IP",
-        enabled: true,
-        expression:
-          '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
-        ratelimit: {
-          characteristics: ["ip.src", "cf.colo.id"],
-          period: 10,
-          requestsPerPeriod: 10,
-          mitigationTimeout: 10,
-        },
-      },
+      { ...DEFAULT_VOICE_RULE, description: "voice upgrades and health checks per IP" },
     ]);
     expect(ruleset.importId).toBeUndefined();
     expect(ruleset.ignoreChanges).toEqual([]);
@@ -179,17 +162,13 @@ describe("the zone's existing rate-limiting rules are kept", () => {
   });
 
   it("refuses, before declaring anything, more rules than the plan holds once the kept ones are counted", async () => {
-    const declared: DeclaredResource[] = [];
-    await expect(
-      runProgramOffline("prod", {
-        secrets: SECRETS,
-        declared,
-        override: { "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } },
-      }),
-    ).rejects.toThrow(
+    const message = await refusal("prod", {
+      secrets: SECRETS,
+      override: { "voice-edge:rateLimit": { rules: [{}], keepRules: [LOGIN_RULE] } },
+    });
+    expect(message).toMatch(
       /has 1 rules and keepRules 1 \(2 in the zone's ruleset\); the free plan allows 1/,
     );
-    expect(declared).toEqual([]);
   });
 });
 
@@ -219,11 +198,7 @@ describe("the Access service token rotates through config", () => {
       previousClientSecretExpiresAt: "2026-12-03T12:00:00Z",
       duration: "8760h",
     });
-    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as {
-      name: string;
-      text?: unknown;
-    }[];
-    expect(bindings.find((b) => b.name === "BRIDGE_ACCESS_CLIENT_SECRET")?.text).toBe(
+    expect(bindingsOf(run).find((b) => b.name === "BRIDGE_ACCESS_CLIENT_SECRET")?.text).toBe(
       "voice-edge-origin-service-token-client-secret",
     );
   });
@@ -245,12 +220,7 @@ describe("the HS256 secret rotates through config", () => {
       secrets: { ...SECRETS, jwtSecretPrevious: "p".repeat(40) },
       override: { "voice-edge:edge": edge },
     });
-    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as {
-      name: string;
-      type: string;
-      text?: unknown;
-      json?: string;
-    }[];
+    const bindings = bindingsOf(run);
     expect(bindings.find((b) => b.name === "JWT_SECRET_PREVIOUS")).toEqual({
       name: "JWT_SECRET_PREVIOUS",
       type: "secret_text",
@@ -264,20 +234,6 @@ describe("the HS256 secret rotates through config", () => {
 });
 
 describe("the program refuses, before declaring anything", () => {
-  async function refusal(
-    stack: string,
-    options: Parameters<typeof runProgramOffline>[1],
-  ): Promise<string> {
-    const declared: DeclaredResource[] = [];
-    const error = await runProgramOffline(stack, { ...options, declared }).then(
-      () => undefined,
-      (e: Error) => e,
-    );
-    expect(error, "the program should have failed").toBeInstanceOf(Error);
-    expect(declared).toEqual([]);
-    return (error as Error).message;
-  }
-
   it.each(["voice-edge:jwtSecret", "voice-edge:tunnelSecret", "cloudflare:apiToken"])(
     "a plaintext %s written into the stack file",
     async (key) => {
@@ -292,30 +248,30 @@ describe("the program refuses, before declaring anything", () => {
     },
   );
 
-  it("a second stack file claiming the zone, naming the file that owns it", async () => {
-    const message = await refusal("staging", {
-      secrets: SECRETS,
+  it.each([
+    {
+      what: "a second stack file claiming the zone, naming the file that owns it",
+      stack: "staging",
       override: { "voice-edge:zone": zone({}) },
-    });
-    expect(message).toContain('Invalid configuration for stack "staging" (Pulumi.staging.yaml)');
-    expect(message).toContain(
-      "voice-edge:zone → owner: zone mycosoft.com (00000000000000000000000000000000) is already owned by Pulumi.prod.yaml; set zone.owner: false here",
-    );
-  });
-
-  it("a bridge service with a path, which cloudflared would refuse", async () => {
-    const message = await refusal("prod", {
-      secrets: SECRETS,
+      says: [
+        'Invalid configuration for stack "staging" (Pulumi.staging.yaml)',
+        "voice-edge:zone → owner: zone mycosoft.com (00000000000000000000000000000000) is already owned by Pulumi.prod.yaml; set zone.owner: false here",
+      ],
+    },
+    {
+      what: "a bridge service with a path, which cloudflared would refuse",
+      stack: "prod",
       override: {
         "voice-edge:tunnel": {
           originHostname: "voice-origin.mycosoft.com",
           bridgeService: "http://192.168.0.188:8999/api/chat",
         },
       },
-    });
-    expect(message).toContain(
-      "voice-edge:tunnel → bridgeService: must be scheme, host and port only",
-    );
+      says: ["voice-edge:tunnel → bridgeService: must be scheme, host and port only"],
+    },
+  ])("$what", async ({ stack, override, says }) => {
+    const message = await refusal(stack, { secrets: SECRETS, override });
+    for (const part of says) expect(message).toContain(part);
   });
 
   it("but accepts secrets that `pulumi config set --secret` stored encrypted in the stack file", async () => {
@@ -326,11 +282,7 @@ describe("the program refuses, before declaring anything", () => {
         "voice-edge:alertWebhookSecret": undefined,
       },
     });
-    const bindings = (one(run, T.script, "voice-edge-worker").inputs.bindings as Secret).value as {
-      name: string;
-      type: string;
-    }[];
-    expect(bindings.find((b) => b.name === "JWT_SECRET")?.type).toBe("secret_text");
+    expect(bindingsOf(run).find((b) => b.name === "JWT_SECRET")?.type).toBe("secret_text");
   });
 });
 

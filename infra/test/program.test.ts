@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_PATH } from "../../worker/build";
-import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
+import { runProgramOffline, Secret, type ProgramRun } from "../offlineRun";
 import { inventory, oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
 import { VoiceEdgeArgsError } from "../voiceEdgeArgs";
 import { EDGE_BINDING_KINDS } from "./expectedBindings";
+import { bindingsOf, DEFAULT_VOICE_RULE, refusalError, zoneSettingValues } from "./programRun";
 
 const SECRETS = {
   jwtSecret: "j".repeat(40),
@@ -32,15 +33,15 @@ const EVERY_STACK = [
   "cloudflare cloudflare",
 ];
 
-function bindingsOf(run: ProgramRun) {
-  const bindings = one(run, T.script, "voice-edge-worker").inputs.bindings;
-  expect(bindings).toBeInstanceOf(Secret);
-  return (bindings as Secret).value as {
-    name: string;
-    type: string;
-    text?: unknown;
-    json?: string;
-  }[];
+/** Prod's stack on a Pro zone (which has the Host field and Health Checks), with other overrides. */
+function runOnProZone(override: Record<string, unknown> = {}): Promise<ProgramRun> {
+  return runProgramOffline("prod", {
+    secrets: SECRETS,
+    override: {
+      "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true },
+      ...override,
+    },
+  });
 }
 
 describe("prod stack (owns the mycosoft.com zone)", () => {
@@ -88,12 +89,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
   });
 
   it("turns on WebSockets, SSL Full (strict) and Always Use HTTPS, plus the configured extras", () => {
-    const settings = Object.fromEntries(
-      run.resources
-        .filter((r) => r.type === T.zoneSetting)
-        .map((r) => [r.inputs.settingId, r.inputs.value]),
-    );
-    expect(settings).toEqual({
+    expect(zoneSettingValues(run)).toEqual({
       websockets: "on",
       ssl: "strict",
       always_use_https: "on",
@@ -110,21 +106,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
       phase: "http_ratelimit",
       zoneId: "00000000000000000000000000000000",
     });
-    expect(ruleset.rules).toEqual([
-      expect.objectContaining({
-        action: "block",
-        enabled: true,
-        ref: "voice_edge_rate_limit_1",
-        expression:
-          '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
-        ratelimit: {
-          characteristics: ["ip.src", "cf.colo.id"],
-          period: 10,
-          requestsPerPeriod: 10,
-          mitigationTimeout: 10,
-        },
-      }),
-    ]);
+    expect(ruleset.rules).toEqual([expect.objectContaining(DEFAULT_VOICE_RULE)]);
   });
 
   it("keeps the existing website record and points a proxied CNAME at the tunnel for the origin hostname", () => {
@@ -286,19 +268,15 @@ describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
 
 describe("plan-dependent resources", () => {
   it("restricts the rule to listed hosts where the plan has the Host field", async () => {
-    const run = await runProgramOffline("prod", {
-      secrets: SECRETS,
-      override: {
-        "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true },
-        "voice-edge:rateLimit": {
-          rules: [
-            {
-              hosts: ["mycosoft.com", "voice-staging.mycosoft.com"],
-              period: 60,
-              mitigationTimeout: 3600,
-            },
-          ],
-        },
+    const run = await runOnProZone({
+      "voice-edge:rateLimit": {
+        rules: [
+          {
+            hosts: ["mycosoft.com", "voice-staging.mycosoft.com"],
+            period: 60,
+            mitigationTimeout: 3600,
+          },
+        ],
       },
     });
     expect(
@@ -347,12 +325,7 @@ describe("children named from the component's name, aliased to their former fixe
 
 describe("children outside the default stacks keep their former names as aliases too", () => {
   it("a Pro zone's Health Check (voice-health-check before) and its policy", async () => {
-    const run = await runProgramOffline("prod", {
-      secrets: SECRETS,
-      override: {
-        "voice-edge:zone": { id: "0".repeat(32), name: "mycosoft.com", plan: "pro", owner: true },
-      },
-    });
+    const run = await runOnProZone();
     expect(one(run, T.healthCheck, "voice-edge-health-check").aliases).toEqual([
       expect.stringMatching(/\$cloudflare:index\/healthcheck:Healthcheck::voice-health-check$/),
     ]);
@@ -396,15 +369,7 @@ describe("the VoiceEdge component in a program of one's own", () => {
   });
 
   it("refuses arguments it cannot be built from before declaring anything, naming each argument at fault", async () => {
-    const declared: DeclaredResource[] = [];
-    const error = await runProgramOffline("prod", {
-      entry: fixture("badArgs.ts"),
-      secrets: {},
-      declared,
-    }).then(
-      () => undefined,
-      (e: Error) => e,
-    );
+    const error = await refusalError("prod", { entry: fixture("badArgs.ts"), secrets: {} });
     expect(error).toBeInstanceOf(VoiceEdgeArgsError);
     expect((error as VoiceEdgeArgsError).problems).toEqual(
       expect.arrayContaining([
@@ -414,8 +379,7 @@ describe("the VoiceEdge component in a program of one's own", () => {
         "bundle.code: must be the bundled Worker's source (`await buildWorkerBundle()`)",
       ]),
     );
-    expect((error as Error).message).toMatch(/^VoiceEdge "broken-voice": invalid arguments:/);
-    expect(declared).toEqual([]);
+    expect(error.message).toMatch(/^VoiceEdge "broken-voice": invalid arguments:/);
   });
 });
 

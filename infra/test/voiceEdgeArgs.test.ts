@@ -1,14 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadStackSettings } from "../config/stackFiles";
-import {
-  addressedToArgument,
-  validateBundle,
-  validateName,
-  validateSecrets,
-  validateSettings,
-  validateVoiceEdgeArgs,
-  VoiceEdgeArgsError,
-} from "../voiceEdgeArgs";
+import * as voiceEdgeArgs from "../voiceEdgeArgs";
 
 const prod = loadStackSettings("prod");
 const TUNNEL_SECRET = Buffer.alloc(32, 5).toString("base64");
@@ -26,14 +18,14 @@ describe("validateName", () => {
     ["", ["name: must be a non-empty string (every child's name starts with it)"]],
     [undefined, ["name: must be a non-empty string (every child's name starts with it)"]],
   ])("%j: %j", (name, problems) => {
-    expect(validateName(name)).toEqual(problems);
+    expect(voiceEdgeArgs.validateName(name)).toEqual(problems);
   });
 });
 
 describe("validateSettings", () => {
   it("accepts settings a stack file would accept, with the defaults filled in", () => {
     const { publicDns, accessServiceToken, ...given } = prod;
-    expect(validateSettings(given)).toEqual({
+    expect(voiceEdgeArgs.validateSettings(given)).toEqual({
       value: { ...given, publicDns, accessServiceToken },
       problems: [],
     });
@@ -55,7 +47,7 @@ describe("validateSettings", () => {
     ],
     [{ jwtSecret: "s".repeat(40) }, 'settings: unknown key(s) "jwtSecret"'],
   ] as const)("names the setting at fault: %j", (change, problem) => {
-    const { problems } = validateSettings({ ...prod, ...change });
+    const { problems } = voiceEdgeArgs.validateSettings({ ...prod, ...change });
     expect(problems).toEqual([
       typeof problem === "string" ? problem : expect.stringMatching(problem),
     ]);
@@ -65,7 +57,7 @@ describe("validateSettings", () => {
 describe("validateSecrets", () => {
   it("accepts the secrets the settings need", () => {
     expect(
-      validateSecrets(prod, {
+      voiceEdgeArgs.validateSecrets(prod, {
         jwtSecret: "j".repeat(40),
         tunnelSecret: TUNNEL_SECRET,
         alertWebhookUrl: WEBHOOK,
@@ -103,7 +95,7 @@ describe("validateSecrets", () => {
       'secrets: unknown key(s) "extra"',
     ],
   ] as const)("names the secret at fault, never its value: %s", (_case, secrets, problem) => {
-    const { problems } = validateSecrets(prod, secrets);
+    const { problems } = voiceEdgeArgs.validateSecrets(prod, secrets);
     expect(problems).toEqual([
       typeof problem === "string" ? problem : expect.stringMatching(problem),
     ]);
@@ -111,7 +103,7 @@ describe("validateSecrets", () => {
   });
 
   it("refuses something that is not an object", () => {
-    expect(validateSecrets(prod, "s3cret").problems).toEqual([
+    expect(voiceEdgeArgs.validateSecrets(prod, "s3cret").problems).toEqual([
       "secrets: must be an object of plain strings (jwtSecret, tunnelSecret, …)",
     ]);
   });
@@ -128,7 +120,9 @@ describe("addressedToArgument", () => {
         "settings.alerts: needs at least one mechanism: alerts.emails or secrets.alertWebhookUrl",
       "something else": "something else",
     };
-    expect(Object.keys(problems).map(addressedToArgument)).toEqual(Object.values(problems));
+    expect(Object.keys(problems).map(voiceEdgeArgs.addressedToArgument)).toEqual(
+      Object.values(problems),
+    );
   });
 });
 
@@ -146,13 +140,13 @@ describe("validateBundle", () => {
     [{ ...BUNDLE, sha256: "abc" }, ["bundle.sha256: must be the bundle's SHA-256 in hex"]],
     [{ ...BUNDLE, sizeBytes: 3 }, ["bundle.sizeBytes: must be the byte length of bundle.code"]],
   ])("%j: %j", (bundle, problems) => {
-    expect(validateBundle(bundle)).toEqual(problems);
+    expect(voiceEdgeArgs.validateBundle(bundle)).toEqual(problems);
   });
 });
 
 describe("validateVoiceEdgeArgs", () => {
   it("returns the validated settings and secrets", () => {
-    const valid = validateVoiceEdgeArgs("voice-edge", {
+    const valid = voiceEdgeArgs.validateVoiceEdgeArgs("voice-edge", {
       settings: prod,
       secrets: { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
       bundle: BUNDLE,
@@ -163,12 +157,12 @@ describe("validateVoiceEdgeArgs", () => {
 
   it("throws one error listing every argument at fault, under the component's name", () => {
     const attempt = () =>
-      validateVoiceEdgeArgs("", {
+      voiceEdgeArgs.validateVoiceEdgeArgs("", {
         settings: { ...prod, accountId: "x" },
         secrets: { tunnelSecret: TUNNEL_SECRET },
         bundle: { ...BUNDLE, sha256: "" },
       });
-    expect(attempt).toThrow(VoiceEdgeArgsError);
+    expect(attempt).toThrow(voiceEdgeArgs.VoiceEdgeArgsError);
     expect(attempt).toThrow(
       /^VoiceEdge "": invalid arguments:\n  - name: must be a non-empty string.*\n  - settings\.accountId: .*\n  - bundle\.sha256: /,
     );
