@@ -68,16 +68,29 @@ const summarize = (samples: number[]): Percentiles => {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 };
 
-/** Upgrade time in µs, from `new WebSocket` to `open`, one connection after another. */
-export async function handshakes(target: Target, count: number): Promise<Percentiles> {
+/**
+ * How long `run` takes in µs, `warmup + count` times one after another, the first `warmup` not
+ * measured; `after` gets each run's value and is not timed.
+ */
+async function timed<T>(
+  count: number,
+  run: () => Promise<T>,
+  options: { warmup?: number; after?: (value: T) => Promise<void> } = {},
+): Promise<Percentiles> {
+  const { warmup = 0, after } = options;
   const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < warmup + count; i++) {
     const started = performance.now();
-    const socket = await openSocket(target);
-    samples.push((performance.now() - started) * 1000);
-    await closed(socket.ws);
+    const value = await run();
+    if (i >= warmup) samples.push((performance.now() - started) * 1000);
+    await after?.(value);
   }
   return summarize(samples);
+}
+
+/** Upgrade time in µs, from `new WebSocket` to `open`, one connection after another. */
+export function handshakes(target: Target, count: number): Promise<Percentiles> {
+  return timed(count, () => openSocket(target), { after: (socket) => closed(socket.ws) });
 }
 
 /** Round-trip time in µs of 640-byte binary frames, one at a time, after `warmup` unmeasured ones. */
@@ -89,16 +102,18 @@ export async function roundTrips(
   const socket = await openSocket(target);
   await socket.next();
   const frame = randomBytes(FRAME_BYTES);
-  const samples: number[] = [];
-  for (let i = 0; i < warmup + count; i++) {
-    const started = performance.now();
-    socket.ws.send(frame);
-    const echo = await socket.next();
-    if (echo.length !== FRAME_BYTES) throw new Error(`${target.url}: echo of ${echo.length} bytes`);
-    if (i >= warmup) samples.push((performance.now() - started) * 1000);
-  }
+  const rtt = await timed(
+    count,
+    async () => {
+      socket.ws.send(frame);
+      const echo = await socket.next();
+      if (echo.length !== FRAME_BYTES)
+        throw new Error(`${target.url}: echo of ${echo.length} bytes`);
+    },
+    { warmup },
+  );
   await closed(socket.ws);
-  return summarize(samples);
+  return rtt;
 }
 
 /** Messages per second echoed with `inFlight` frames outstanding. */

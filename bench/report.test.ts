@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest";
-import {
-  checkFloorTargets,
-  checkTargets,
-  cpuTable,
-  floorTable,
-  latencyChartSvg,
-  resultsTable,
-  type PathResult,
-} from "./report";
+import * as report from "./report";
 import { capnpBindings } from "./workerdProcess";
 
-const path = (name: string, hs: number, rtt: number, mps: number): PathResult => ({
+const path = (name: string, hs: number, rtt: number, mps: number): report.PathResult => ({
   name,
   handshake: { p50: hs, p99: hs * 2 },
   rtt: { p50: rtt, p99: rtt * 2 },
@@ -26,7 +18,7 @@ describe("bench report", () => {
   ];
 
   it("gives every figure as a ratio to direct", () => {
-    const table = resultsTable(results);
+    const table = report.resultsTable(results);
     expect(table).toContain(
       "| edge | 1,200 | 2,400 | 2.00× | 140 | 280 | +40 | 1.40× | 44,000 | 0.63× |",
     );
@@ -34,16 +26,18 @@ describe("bench report", () => {
   });
 
   it("checks the three targets against the best peer and nginx", () => {
-    expect(checkTargets(results).map((t) => [t.target, t.met])).toEqual([
+    expect(report.checkTargets(results).map((t) => [t.target, t.met])).toEqual([
       ["edge RTT p50 added over direct ≤ best peer's", true],
       ["edge throughput ≥ best peer's (or within 10%)", true],
       ["authenticated edge handshake p50 ≤ 1.5× nginx's", false],
     ]);
-    expect(checkTargets(results)[2].detail).toBe("edge (HS256) 1,200 µs vs nginx 750 µs (1.60×)");
+    expect(report.checkTargets(results)[2].detail).toBe(
+      "edge (HS256) 1,200 µs vs nginx 750 µs (1.60×)",
+    );
   });
 
   it("says when no peer could be measured", () => {
-    expect(checkTargets([results[0], results[3]])).toEqual([
+    expect(report.checkTargets([results[0], results[3]])).toEqual([
       {
         target: "peers",
         met: false,
@@ -53,7 +47,9 @@ describe("bench report", () => {
   });
 
   it("draws one bar per series per path", () => {
-    expect(latencyChartSvg(results, "t").match(/<rect x=/g)).toHaveLength(results.length * 3 + 3);
+    expect(report.latencyChartSvg(results, "t").match(/<rect x=/g)).toHaveLength(
+      results.length * 3 + 3,
+    );
   });
 
   it("writes text and json bindings for a bare workerd config", () => {
@@ -111,7 +107,7 @@ describe("the floor-relative report", () => {
   ];
 
   it("divides each row by its own runtime's floor and shows the spread", () => {
-    const table = floorTable(rows);
+    const table = report.floorTable(rows);
     expect(table).toContain(
       "| workerd | edge HS256 | 1,080 (1,000–1,200) | 1.08× | 126 (126–126) | +6 | 57,000 (57,000–57,000) | 0.95× |",
     );
@@ -121,15 +117,14 @@ describe("the floor-relative report", () => {
   });
 
   it("gives the Worker's own CPU per upgrade as the edge's minus the floor's", () => {
-    expect(cpuTable(cpu)).toContain("| edge HS256 | 700 (650–760) | 200 |");
+    expect(report.cpuTable(cpu)).toContain("| edge HS256 | 700 (650–760) | 200 |");
   });
 
   it("checks the targets against the floor, each able to fail", () => {
     expect(
-      checkFloorTargets({ workerd: rows.filter((r) => r.runtime === "workerd"), cpu }).map((t) => [
-        t.target,
-        t.met,
-      ]),
+      report
+        .checkFloorTargets({ workerd: rows.filter((r) => r.runtime === "workerd"), cpu })
+        .map((t) => [t.target, t.met]),
     ).toEqual([
       ["handshake ≤ 1.10× the floor with HS256", true],
       ["handshake ≤ 1.20× the floor with a cached JWKS key (RS256)", false],

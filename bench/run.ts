@@ -419,26 +419,19 @@ async function main() {
           name: name === "edge" ? "edge HS256" : name,
           handshake: spreadOf(s.handshake.map((x) => x.p50)),
         },
-        ...(s.es256.length
-          ? [
-              {
-                runtime: row.runtime,
-                floor: false,
-                name: "edge ES256",
-                handshake: spreadOf(s.es256.map((x) => x.p50)),
-              },
-            ]
-          : []),
-        ...(s.rs256.length
-          ? [
-              {
-                runtime: row.runtime,
-                floor: false,
-                name: "edge RS256",
-                handshake: spreadOf(s.rs256.map((x) => x.p50)),
-              },
-            ]
-          : []),
+        ...(
+          [
+            ["edge ES256", s.es256],
+            ["edge RS256", s.rs256],
+          ] as const
+        )
+          .filter(([, handshakes]) => handshakes.length)
+          .map(([name, handshakes]) => ({
+            runtime: row.runtime,
+            floor: false,
+            name,
+            handshake: spreadOf(handshakes.map((x) => x.p50)),
+          })),
       ];
     });
   const cpuRows: CpuRow[] = cpuTargets.map(([name]) => ({

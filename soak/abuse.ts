@@ -47,26 +47,19 @@ function badUpgrades(h: Harness): BadUpgrade[] {
       code: "token_missing",
       build: async (url) => ({ url, protocols: ["voice.v1"], headers: {} }),
     },
-    {
-      name: "Basic credentials",
+    ...[
+      ["Basic credentials", "Basic YWRtaW46YWRtaW4="],
+      ["Bearer without a token", "Bearer"],
+    ].map(([name, authorization]) => ({
+      name,
       status: 401,
       code: "token_malformed",
-      build: async (url) => ({
+      build: async (url: string) => ({
         url,
         protocols: ["voice.v1"],
-        headers: { Authorization: "Basic YWRtaW46YWRtaW4=" },
+        headers: { Authorization: authorization },
       }),
-    },
-    {
-      name: "Bearer without a token",
-      status: 401,
-      code: "token_malformed",
-      build: async (url) => ({
-        url,
-        protocols: ["voice.v1"],
-        headers: { Authorization: "Bearer" },
-      }),
-    },
+    })),
     {
       name: "only a bearer subprotocol",
       status: 400,
@@ -296,55 +289,30 @@ const protocols = (count: number, prefix = "p") =>
 const filler = (bytes: number) => `X-Filler: ${"a".repeat(bytes)}\r\n`;
 const bearer = (token: string) => `Authorization: Bearer ${token}\r\n`;
 
+/** Paths that look like /voice/ws but are not it (and a note on why), each sent with a valid token. */
+const NEAR_PATHS: [path: string, note?: string][] = [
+  ["/voice/ws/", "trailing slash"],
+  ["//voice/ws"],
+  ["/voice/%77s", "encoded w"],
+  ["/voice%2fws", "encoded slash"],
+  ["/voice/ws/../x", "resolves to /voice/x"],
+  ["/VOICE/WS"],
+  ["/voice/ws;x=1"],
+];
+
 /** Requests that fetch and ws would not send, each with the answer it must get. */
 export const PROBES: Probe[] = [
-  {
-    name: "GET /voice/ws/ (trailing slash)",
+  ...NEAR_PATHS.map(([path, note]) => ({
+    name: `GET ${path}${note ? ` (${note})` : ""}`,
     expected: "404 not_found",
-    request: (t) => `${upgradeHead("/voice/ws/")}${bearer(t)}\r\n`,
+    request: (t: string) => `${upgradeHead(path)}${bearer(t)}\r\n`,
     accept: edgeError(404, "not_found"),
-  },
-  {
-    name: "GET //voice/ws",
-    expected: "404 not_found",
-    request: (t) => `${upgradeHead("//voice/ws")}${bearer(t)}\r\n`,
-    accept: edgeError(404, "not_found"),
-  },
-  {
-    name: "GET /voice/%77s (encoded w)",
-    expected: "404 not_found",
-    request: (t) => `${upgradeHead("/voice/%77s")}${bearer(t)}\r\n`,
-    accept: edgeError(404, "not_found"),
-  },
-  {
-    name: "GET /voice%2fws (encoded slash)",
-    expected: "404 not_found",
-    request: (t) => `${upgradeHead("/voice%2fws")}${bearer(t)}\r\n`,
-    accept: edgeError(404, "not_found"),
-  },
-  {
-    name: "GET /voice/ws/../x (resolves to /voice/x)",
-    expected: "404 not_found",
-    request: (t) => `${upgradeHead("/voice/ws/../x")}${bearer(t)}\r\n`,
-    accept: edgeError(404, "not_found"),
-  },
+  })),
   {
     name: "GET /voice/x/../ws without a token (resolves to /voice/ws)",
     expected: "401 token_missing: the full checks",
     request: () => `${upgradeHead("/voice/x/../ws")}\r\n`,
     accept: edgeError(401, "token_missing"),
-  },
-  {
-    name: "GET /VOICE/WS",
-    expected: "404 not_found",
-    request: (t) => `${upgradeHead("/VOICE/WS")}${bearer(t)}\r\n`,
-    accept: edgeError(404, "not_found"),
-  },
-  {
-    name: "GET /voice/ws;x=1",
-    expected: "404 not_found",
-    request: (t) => `${upgradeHead("/voice/ws;x=1")}${bearer(t)}\r\n`,
-    accept: edgeError(404, "not_found"),
   },
   {
     name: "5,000 subprotocols, no token",

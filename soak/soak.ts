@@ -185,6 +185,18 @@ function versions(): Record<string, string> {
 /** Milliseconds until the bridge holds no session, or undefined when it still holds some after 10 s. */
 const drained = (h: Harness) => bridgeDrains(h, 10_000).catch(() => undefined);
 
+/** Waits for the bridge to let go of every session and reports how long it took as `check`. */
+async function drainRow(h: Harness, area: string, check: string): Promise<void> {
+  const drainMs = await drained(h);
+  row(
+    area,
+    check,
+    drainMs === undefined ? "some still open after 10 s" : `0 after ${ms(drainMs)}`,
+    "0 within 10 s",
+    drainMs !== undefined,
+  );
+}
+
 async function settledRss(h: Harness): Promise<number> {
   await drained(h);
   await sleep(2_000);
@@ -283,14 +295,7 @@ async function soak(h: Harness, baselineRss: number): Promise<void> {
     `${mib(peakRss)} (${signedMib(peakRss - baselineRss)}, ${((peakRss - baselineRss) / SESSIONS / 1024).toFixed(0)} KiB a streaming session)`,
     "reported",
   );
-  const drainMs = await drained(h);
-  row(
-    area,
-    "bridge sessions open after the clients closed",
-    drainMs === undefined ? "some still open after 10 s" : `0 after ${ms(drainMs)}`,
-    "0 within 10 s",
-    drainMs !== undefined,
-  );
+  await drainRow(h, area, "bridge sessions open after the clients closed");
   if (result.clientLoopDelayMs.max > 20)
     notes.push(
       `The load process's own event loop stalled up to ${ms(result.clientLoopDelayMs.max)} during the soak and its sender fell up to ${ms(result.sendLateMaxMs)} behind schedule: the latency tail (p99.9, max) includes that client-side delay.`,
@@ -350,14 +355,7 @@ async function churn(h: Harness): Promise<void> {
     Object.keys(result.byTransport).length === 4,
   );
   row(area, "cycle time", percentiles(result.cycleMs), "reported");
-  const drainMs = await drained(h);
-  row(
-    area,
-    "bridge sessions open afterwards",
-    drainMs === undefined ? "some still open after 10 s" : `0 after ${ms(drainMs)}`,
-    "0 within 10 s",
-    drainMs !== undefined,
-  );
+  await drainRow(h, area, "bridge sessions open afterwards");
   const after = await settledRss(h);
   const fds = openFileDescriptors(h.workerdPid);
   row(

@@ -355,39 +355,41 @@ describe.concurrent(
       expect(run.code).toBe(1);
     });
 
-    it("reports rate-limit rules on the zone that the stack neither manages nor carries", async () => {
+    it.each(
+      [
+        {
+          title: "reports rate-limit rules on the zone that the stack neither manages nor carries",
+          rules: [foreignRule],
+          prefix: "problem  rate-limit:",
+          says: /1 rule\(s\) this stack neither manages nor carries .*site_login_limit "login attempts per IP" → run `npm run preflight -- --stack prod --carry-rules`/,
+          code: 1,
+        },
+        {
+          title:
+            "asks for adoptRulesetId when the zone's entry point holds none of the project's rules",
+          rules: [],
+          prefix: "problem  rate-limit:",
+          says: new RegExp(
+            `Cloudflare refuses to create a second one → set voice-edge:rateLimit → adoptRulesetId: ${ENTRY_POINT_ID}`,
+          ),
+          code: 1,
+        },
+        {
+          title: "passes an entry point that holds only the project's own rules",
+          rules: [ownRule],
+          prefix: "ok       rate-limit:",
+          // a string: toMatch checks that the line contains it
+          says: `entry point ${ENTRY_POINT_ID}: 1 rule(s) of this project, 0 carried`,
+          code: 0,
+        },
+      ].map((c) => [c.title, c] as const),
+    )("%s", async (_title, { rules, prefix, says, code }) => {
       const run = await against(
-        { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [foreignRule] } },
+        { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules } },
         ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
       );
-      expect(line(run, "problem  rate-limit:")).toMatch(
-        /1 rule\(s\) this stack neither manages nor carries .*site_login_limit "login attempts per IP" → run `npm run preflight -- --stack prod --carry-rules`/,
-      );
-      expect(run.code).toBe(1);
-    });
-
-    it("asks for adoptRulesetId when the zone's entry point holds none of the project's rules", async () => {
-      const run = await against(
-        { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [] } },
-        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
-      );
-      expect(line(run, "problem  rate-limit:")).toMatch(
-        new RegExp(
-          `Cloudflare refuses to create a second one → set voice-edge:rateLimit → adoptRulesetId: ${ENTRY_POINT_ID}`,
-        ),
-      );
-      expect(run.code).toBe(1);
-    });
-
-    it("passes an entry point that holds only the project's own rules", async () => {
-      const run = await against(
-        { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [ownRule] } },
-        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
-      );
-      expect(line(run, "ok       rate-limit:")).toContain(
-        `entry point ${ENTRY_POINT_ID}: 1 rule(s) of this project, 0 carried`,
-      );
-      expect(run.code).toBe(0);
+      expect(line(run, prefix)).toMatch(says);
+      expect(run.code).toBe(code);
     });
 
     it("prints, with --carry-rules, a keepRules block the stack schema accepts and the ruleset to adopt", async () => {

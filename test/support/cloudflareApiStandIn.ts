@@ -121,6 +121,19 @@ function paginate(response: ServerResponse, url: URL, items: unknown[], defaultS
   );
 }
 
+/** Cloudflare's 404 for a path it has no route (or no such object) for. */
+function notRouted(response: ServerResponse, path: string): void {
+  send(
+    response,
+    404,
+    failure({
+      status: 404,
+      code: 7003,
+      message: `Could not route to ${path}, perhaps your object identifier is invalid?`,
+    }),
+  );
+}
+
 function tokenBody(scenario: StandInScenario) {
   const { token, accountId } = scenario;
   return {
@@ -157,16 +170,7 @@ function route(
   const size = scenario.pageSize ?? 100;
   const zoneMatch = path.match(/^\/zones\/([0-9a-f]{32})(\/.*)?$/);
   const zoneKnown = zoneMatch && zone && zoneMatch[1] === zone.id;
-  const unknownZone = (response: ServerResponse) =>
-    send(
-      response,
-      404,
-      failure({
-        status: 404,
-        code: 7003,
-        message: `Could not route to ${path}, perhaps your object identifier is invalid?`,
-      }),
-    );
+  const unknownZone = (response: ServerResponse) => notRouted(response, path);
   const zeroTrust = (answer: (response: ServerResponse) => void) => (response: ServerResponse) =>
     scenario.zeroTrust ? answer(response) : send(response, 403, failure(ZERO_TRUST_NOT_ENABLED));
   const verified = {
@@ -400,15 +404,7 @@ function handle(
   }
   const matched = request.method === "GET" ? route(scenario, url) : undefined;
   if (!matched) {
-    send(
-      response,
-      404,
-      failure({
-        status: 404,
-        code: 7003,
-        message: `Could not route to ${url.pathname}, perhaps your object identifier is invalid?`,
-      }),
-    );
+    notRouted(response, url.pathname);
     return;
   }
   const injected = scenario.failures?.[matched.area];
