@@ -1,15 +1,13 @@
 import type { z } from "zod";
 import type { WorkerBundle } from "../worker/build";
 import {
-  parseStackSecrets,
-  PROJECT,
-  SECRET_KEYS,
-  StackConfigError,
   stackSecretsSchema,
   stackSettingsSchema,
+  validateStackSecrets,
   type StackSecrets,
   type StackSettings,
 } from "./config/schema";
+import { isSecretKey, type SecretNaming } from "./config/secrets";
 
 /** The edge's settings as plain values: a stack file's `voice-edge:*` keys without the prefix. */
 export type VoiceEdgeSettings = z.input<typeof stackSettingsSchema>;
@@ -70,28 +68,22 @@ export function validateSettings(settings: unknown): Validated<StackSettings> {
     : { problems: result.error.issues.map((issue) => describe("settings", issue)) };
 }
 
-/**
- * Re-addresses a stack-config problem (`voice-edge:jwtSecret: …`, `voice-edge:edge → auth.x: …`)
- * to the argument it concerns (`secrets.jwtSecret: …`, `settings.edge.auth.x: …`), dropping the
- * `pulumi config set` advice that means nothing outside a stack.
- */
-export function addressedToArgument(problem: string): string {
-  const match = new RegExp(`^${PROJECT}:([A-Za-z]+)(?: → ([^:]+))?: (.*)$`, "s").exec(problem);
-  if (!match) return problem;
-  const [, key, rest, message] = match;
-  const root = key in SECRET_KEYS ? "secrets" : "settings";
-  const text = message
-    .replace(/; set it with `pulumi config set --secret [^`]+`/g, "")
-    .replaceAll(`the secret ${PROJECT}:`, "secrets.")
-    .replaceAll(`${PROJECT}:`, "secrets.");
-  return `${root}.${key}${rest ? `.${rest}` : ""}: ${text}`;
-}
+/** The rules between secrets and settings, in the words of the component's own arguments. */
+const ARGUMENT_NAMING: SecretNaming = {
+  name: (key) => `secrets.${key}`,
+  howToSet: (key) => `pass it as secrets.${key}`,
+  edgeKeys: {
+    edge: "settings.edge",
+    jwtSecret: "jwtSecret",
+    jwtSecretPrevious: "jwtSecretPrevious",
+  },
+};
 
 /**
  * `secrets`: each value, then against the settings that need them (an HS* algorithm needs
  * `jwtSecret`, the Free plan's probe a webhook, …). Messages never include a secret's value. The
- * cross-field rules are the stack's own (parseStackSecrets), so a program of one's own and a stack
- * file are held to the same ones.
+ * cross-field rules are the stack's own (validateStackSecrets), so a program of one's own and a
+ * stack file are held to the same ones.
  */
 export function validateSecrets(
   settings: StackSettings,
@@ -104,20 +96,11 @@ export function validateSecrets(
   const result = stackSecretsSchema.safeParse(secrets);
   if (!result.success)
     return { problems: result.error.issues.map((issue) => describe("secrets", issue)) };
-  try {
-    return {
-      value: parseStackSecrets(
-        PROJECT,
-        "VoiceEdge args",
-        settings,
-        secrets as Record<string, unknown>,
-      ),
-      problems: [],
-    };
-  } catch (error) {
-    if (!(error instanceof StackConfigError)) throw error;
-    return { problems: error.problems.map(addressedToArgument) };
-  }
+  const problems = validateStackSecrets(settings, result.data, ARGUMENT_NAMING).map(
+    ({ path, message }) =>
+      `${argumentPath(isSecretKey(String(path[0])) ? "secrets" : "settings", path)}: ${message}`,
+  );
+  return problems.length > 0 ? { problems } : { value: result.data, problems: [] };
 }
 
 /** `bundle`: what `buildWorkerBundle()` returns; a hand-made object that does not match would upload a broken Worker. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { bridgeWatchSettingsSchema } from "../../worker/src/bridgeWatch/bindings";
 import { PROJECT, type Problem } from "./errors";
+import { STACK_SECRET_NAMING, type SecretNaming } from "./secrets";
 import {
   ALERT_TYPES,
   ALL_ALERT_TYPES,
@@ -78,6 +79,7 @@ export function validateAlertTypesForPlan(settings: AlertRuleInput): Problem[] {
 export function validateBridgeProbeWebhook(
   settings: AlertRuleInput,
   secrets: AlertSecretsInput,
+  naming: SecretNaming = STACK_SECRET_NAMING,
 ): Problem[] {
   if (secrets.alertWebhookUrl || !alertTypesOf(settings).includes(ALERT_TYPES.bridgeProbe))
     return [];
@@ -87,7 +89,7 @@ export function validateBridgeProbeWebhook(
   return [
     {
       path: ["alertWebhookUrl"],
-      message: `is required because ${why}, and the Worker's probe can notify only a webhook; set it with \`pulumi config set --secret ${PROJECT}:alertWebhookUrl\` (a Slack incoming-webhook URL works), or list alerts.types without bridge_probe`,
+      message: `is required because ${why}, and the Worker's probe can notify only a webhook; ${naming.howToSet("alertWebhookUrl")} (a Slack incoming-webhook URL works), or list alerts.types without bridge_probe`,
     },
   ];
 }
@@ -96,13 +98,14 @@ export function validateBridgeProbeWebhook(
 export function validateAlertMechanism(
   settings: AlertRuleInput,
   secrets: AlertSecretsInput,
+  naming: SecretNaming = STACK_SECRET_NAMING,
 ): Problem[] {
   const { emails, pagerdutyIds } = settings.alerts;
   if (emails.length > 0 || pagerdutyIds.length > 0 || secrets.alertWebhookUrl) return [];
   return [
     {
       path: ["alerts"],
-      message: `needs at least one mechanism: alerts.emails, alerts.pagerdutyIds or the secret ${PROJECT}:alertWebhookUrl`,
+      message: `needs at least one mechanism: alerts.emails, alerts.pagerdutyIds or the secret ${naming.name("alertWebhookUrl")}`,
     },
   ];
 }

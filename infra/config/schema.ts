@@ -42,7 +42,8 @@ import {
   plaintextSecretProblem,
   SECRET_KEYS,
   setSecretHint,
-  STACK_KEY_NAMES,
+  STACK_SECRET_NAMING,
+  type SecretNaming,
   stackSecretsSchema,
   validatePreviousSecretDiffers,
   validateRotationWindowHasSecret,
@@ -112,23 +113,24 @@ export const stackSettingsSchema = stackSettingsObject.superRefine((settings, ct
   addProblems(ctx, validateStackSettings(settings)),
 );
 
-/** Every rule between the secrets and the settings that need them. */
+/** Every rule between the secrets and the settings that need them, in `naming`'s words. */
 export function validateStackSecrets(
   settings: StackSettings,
   secrets: Record<string, unknown>,
+  naming: SecretNaming = STACK_SECRET_NAMING,
 ): Problem[] {
   const hint = (problem: Problem) => ({
     ...problem,
-    message: `${problem.message}; ${setSecretHint("jwtSecret")}`,
+    message: `${problem.message}; ${naming.howToSet("jwtSecret")}`,
   });
   return [
-    ...validateHmacSecret(settings.edge, secrets, STACK_KEY_NAMES).map(hint),
-    ...validatePreviousSecretWindow(settings.edge, secrets, STACK_KEY_NAMES),
-    ...validateRotationWindowHasSecret(settings.edge, secrets),
+    ...validateHmacSecret(settings.edge, secrets, naming.edgeKeys).map(hint),
+    ...validatePreviousSecretWindow(settings.edge, secrets, naming.edgeKeys),
+    ...validateRotationWindowHasSecret(settings.edge, secrets, naming),
     ...validatePreviousSecretDiffers(secrets),
-    ...validateWebhookSecretHasUrl(secrets),
-    ...validateBridgeProbeWebhook(settings, secrets),
-    ...validateAlertMechanism(settings, secrets),
+    ...validateWebhookSecretHasUrl(secrets, naming),
+    ...validateBridgeProbeWebhook(settings, secrets, naming),
+    ...validateAlertMechanism(settings, secrets, naming),
   ];
 }
 

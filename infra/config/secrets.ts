@@ -41,6 +41,26 @@ export const STACK_KEY_NAMES: EdgeKeyNames = {
   jwtSecretPrevious: "jwtSecretPrevious",
 };
 
+/**
+ * How the rules between secrets and settings name what they speak of: a stack file's
+ * `voice-edge:` keys set with `pulumi config`, or the `secrets` and `settings` arguments of a
+ * VoiceEdge in a program of one's own.
+ */
+export interface SecretNaming {
+  /** A secret as the user writes it: `voice-edge:jwtSecret`, `secrets.jwtSecret`. */
+  name(key: SecretKey): string;
+  /** How to give it, to end a message with. */
+  howToSet(key: SecretKey): string;
+  /** The names the rules shared with the Worker use. */
+  edgeKeys: EdgeKeyNames;
+}
+
+export const STACK_SECRET_NAMING: SecretNaming = {
+  name: (key) => `${PROJECT}:${key}`,
+  howToSet: setSecretHint,
+  edgeKeys: STACK_KEY_NAMES,
+};
+
 const base64Secret = z.string().refine((value) => {
   const bytes = Buffer.from(value, "base64");
   return (
@@ -61,13 +81,14 @@ export type StackSecrets = z.infer<typeof stackSecretsSchema>;
 export function validateRotationWindowHasSecret(
   edge: EdgeRuleInput,
   secrets: HmacSecretsInput,
+  naming: SecretNaming = STACK_SECRET_NAMING,
 ): Problem[] {
   const until = edge.auth.mode === "jwt" ? edge.auth.previousSecretAcceptedUntil : undefined;
   if (!until || secrets.jwtSecretPrevious) return [];
   return [
     {
       path: ["edge", "auth", "previousSecretAcceptedUntil"],
-      message: `is set but the secret ${PROJECT}:jwtSecretPrevious is not`,
+      message: `is set but the secret ${naming.name("jwtSecretPrevious")} is not`,
     },
   ];
 }
@@ -84,12 +105,15 @@ export function validatePreviousSecretDiffers(secrets: HmacSecretsInput): Proble
 }
 
 /** The webhook secret authenticates the webhook's notifications, so it needs the webhook. */
-export function validateWebhookSecretHasUrl(secrets: {
-  alertWebhookUrl?: unknown;
-  alertWebhookSecret?: unknown;
-}): Problem[] {
+export function validateWebhookSecretHasUrl(
+  secrets: { alertWebhookUrl?: unknown; alertWebhookSecret?: unknown },
+  naming: SecretNaming = STACK_SECRET_NAMING,
+): Problem[] {
   if (!secrets.alertWebhookSecret || secrets.alertWebhookUrl) return [];
   return [
-    { path: ["alertWebhookSecret"], message: `is set but ${PROJECT}:alertWebhookUrl is not` },
+    {
+      path: ["alertWebhookSecret"],
+      message: `is set but ${naming.name("alertWebhookUrl")} is not`,
+    },
   ];
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadStackSettings } from "../config/stackFiles";
+import type { StackSettings } from "../config/schema";
 import * as voiceEdgeArgs from "../voiceEdgeArgs";
 
 const prod = loadStackSettings("prod");
@@ -77,7 +78,7 @@ describe("validateSecrets", () => {
     [
       "no HS256 secret",
       { tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
-      "secrets.jwtSecret: is required because edge.auth.algorithms includes HS256",
+      "secrets.jwtSecret: is required because settings.edge.auth.algorithms includes HS256; pass it as secrets.jwtSecret",
     ],
     [
       "no webhook for the Free plan's probe",
@@ -109,21 +110,40 @@ describe("validateSecrets", () => {
   });
 });
 
-describe("addressedToArgument", () => {
-  it("re-addresses a stack-config problem to the argument it concerns, without the `pulumi config` advice", () => {
-    const problems = {
-      "voice-edge:jwtSecret: is required; set it with `pulumi config set --secret voice-edge:jwtSecret`":
-        "secrets.jwtSecret: is required",
-      "voice-edge:edge → auth.previousSecretAcceptedUntil: is set but the secret voice-edge:jwtSecretPrevious is not":
-        "settings.edge.auth.previousSecretAcceptedUntil: is set but secrets.jwtSecretPrevious is not",
-      "voice-edge:alerts: needs at least one mechanism: alerts.emails or the secret voice-edge:alertWebhookUrl":
-        "settings.alerts: needs at least one mechanism: alerts.emails or secrets.alertWebhookUrl",
-      "something else": "something else",
-    };
-    expect(Object.keys(problems).map(voiceEdgeArgs.addressedToArgument)).toEqual(
-      Object.values(problems),
-    );
-  });
+describe("the rules between secrets and settings, in the arguments' words", () => {
+  const auth = prod.edge.auth as Extract<typeof prod.edge.auth, { mode: "jwt" }>;
+  const inRotation = {
+    ...prod,
+    edge: { ...prod.edge, auth: { ...auth, previousSecretAcceptedUntil: "2030-01-01T00:00:00Z" } },
+  };
+  const unheard = { ...prod, alerts: { ...prod.alerts, emails: [], pagerdutyIds: [] } };
+  it.each([
+    [
+      "no HS256 secret",
+      prod,
+      { tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
+      "secrets.jwtSecret: is required because settings.edge.auth.algorithms includes HS256; pass it as secrets.jwtSecret",
+    ],
+    [
+      "a rotation window without the previous secret",
+      inRotation,
+      { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
+      "settings.edge.auth.previousSecretAcceptedUntil: is set but the secret secrets.jwtSecretPrevious is not",
+    ],
+    [
+      "a webhook secret without the webhook",
+      { ...unheard, alerts: { ...unheard.alerts, emails: ["oncall@example.com"] } },
+      { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookSecret: "w" },
+      "secrets.alertWebhookSecret: is set but secrets.alertWebhookUrl is not",
+    ],
+  ] as [string, StackSettings, Record<string, string>, string][])(
+    "%s",
+    (_case, settings, secrets, problem) => {
+      const { problems } = voiceEdgeArgs.validateSecrets(settings, secrets);
+      expect(problems).toContain(problem);
+      expect(problems.join("\n")).not.toMatch(/voice-edge:|pulumi config/);
+    },
+  );
 });
 
 describe("validateBundle", () => {
