@@ -30,6 +30,7 @@ import {
   type Problem,
 } from "./errors";
 import { cloudflareId, hostname } from "./fields";
+import { guardSchema } from "./guard";
 import {
   rateLimitSchema,
   validateKeptRuleRefs,
@@ -88,6 +89,7 @@ const stackSettingsObject = z.strictObject({
     clientSecretVersion: 1,
   }),
   alerts: alertsSchema,
+  guard: guardSchema.prefault({}),
 });
 
 export type StackSettings = z.infer<typeof stackSettingsObject>;

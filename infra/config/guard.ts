@@ -1,0 +1,41 @@
+import { z } from "zod";
+
+/** A voice file name as PersonaPlex's `voice_prompt` names it, e.g. NATF0.pt (one line of HAProxy's pattern file). */
+export const voiceName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "must be a voice file name such as NATF0.pt");
+
+const absolutePath = z
+  .string()
+  .regex(/^\/[^\s'"]*$/, "must be an absolute path on the VM without spaces or quotes");
+
+/**
+ * The guard on each GPU VM: HAProxy between cloudflared and the PersonaPlex server, configured
+ * from these settings by `npm run guard -- --print-config --stack <name>`.
+ */
+export const guardSchema = z.strictObject({
+  /** Where the guard listens on the VM's loopback; cloudflared's ingress points at http://localhost:<listenPort>. */
+  listenPort: z.int().min(1).max(65535).default(8999),
+  /** The PersonaPlex server on the same VM: https when it runs with `--ssl` (its default port is 8998). */
+  upstream: z
+    .url({
+      protocol: /^https?$/,
+      error: "must be an http:// or https:// URL such as https://127.0.0.1:8998",
+    })
+    .refine((value) => new URL(value).pathname === "/" && !new URL(value).search, {
+      message: "must be scheme, host and port only, e.g. https://127.0.0.1:8998",
+    })
+    .default("https://127.0.0.1:8998"),
+  /** The server's own certificate (or its CA), which an https upstream is verified against. */
+  upstreamCaFile: absolutePath.default("/etc/haproxy/personaplex-cert.pem"),
+  /** Reach an https upstream without verifying its certificate (`ssl verify none`). */
+  upstreamInsecure: z.boolean().default(false),
+  /** Sessions at once; the real server runs one conversation at a time. */
+  capacity: z.int().min(1).max(64).default(1),
+  /** Seconds a refused client is told to wait (Retry-After and retryAfterS). */
+  retryAfterS: z.int().min(1).max(3600).default(5),
+  /** The server's voice files; a `voice_prompt` outside the list is refused. Without it, any non-empty voice_prompt passes. */
+  voices: z.array(voiceName).min(1).optional(),
+});
+
+export type GuardSettings = z.infer<typeof guardSchema>;

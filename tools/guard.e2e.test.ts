@@ -1,0 +1,348 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { PROJECT_ROOT } from "../infra/config/stackFiles";
+import { freePort } from "../test/support/freePort";
+import { processTree } from "../test/support/processes";
+import { npmRun } from "../test/support/runCommand";
+import { startEchoUpstream, type EchoUpstream } from "../test/support/wsEchoUpstream";
+import { runDirectory, run as guardCommand } from "./guard";
+
+interface Guard {
+  port: number;
+  process: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** `npm run guard` as a child process (tsx directly, so SIGTERM reaches it), once it says it listens. */
+async function startGuard(args: string[]): Promise<Guard> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(PROJECT_ROOT, "tools", "guard.ts"), "--port", String(port), ...args],
+    { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
+  await until(() => output.includes("guard: http://") || child.exitCode !== null, 15_000);
+  if (child.exitCode !== null) throw new Error(`guard exited: ${output}`);
+  return { port, process: child, output: () => output, stop };
+}
+
+/** Polls `check` every 50 ms, at most `withinMs`. */
+async function until(check: () => boolean | Promise<boolean>, withinMs = 10_000): Promise<void> {
+  for (let waited = 0; waited <= withinMs; waited += 50) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`not reached within ${withinMs} ms`);
+}
+
+type Upgrade =
+  | { opened: true; ws: WebSocket }
+  | { opened: false; status: number; headers: Record<string, unknown>; body: unknown };
+
+function upgrade(url: string): Promise<Upgrade> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.once("open", () => resolve({ opened: true, ws }));
+    ws.once("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () =>
+        resolve({
+          opened: false,
+          status: res.statusCode!,
+          headers: res.headers,
+          body: JSON.parse(body),
+        }),
+      );
+    });
+    ws.once("error", reject);
+  });
+}
+
+async function session(url: string): Promise<WebSocket> {
+  const answer = await upgrade(url);
+  if (!answer.opened)
+    throw new Error(`upgrade refused: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.ws;
+}
+
+function echo(ws: WebSocket, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no echo within 5 s")), 5_000);
+    ws.once("message", (data) => (clearTimeout(timer), resolve(data.toString())));
+    ws.send(text);
+  });
+}
+
+function close(ws: WebSocket): Promise<void> {
+  return new Promise((resolve) => {
+    ws.once("close", () => resolve());
+    ws.close(1000);
+  });
+}
+
+async function health(port: number): Promise<{ status: number; text: string; body: unknown }> {
+  const response = await fetch(`http://127.0.0.1:${port}/health`);
+  const text = await response.text();
+  return { status: response.status, text, body: JSON.parse(text) };
+}
+
+const QUERY = "text_prompt=You%20are%20kind&voice_prompt=NATF0.pt&text_seed=42&secretmarker=q1";
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("the guard in front of a plain http upstream", () => {
+  let upstream: EchoUpstream;
+  let guard: Guard;
+  let dir: string;
+  let chat: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "guard-test-"));
+    writeFileSync(join(dir, "voices.txt"), "NATF0.pt\nNATM1.pt\n");
+    upstream = await startEchoUpstream();
+    guard = await startGuard([
+      "--upstream",
+      `http://127.0.0.1:${upstream.port}`,
+      "--voices",
+      join(dir, "voices.txt"),
+      "--retry-after",
+      "7",
+    ]);
+    chat = `ws://127.0.0.1:${guard.port}/api/chat?${QUERY}`;
+    await until(async () => ((await health(guard.port)).body as { up: boolean }).up);
+  }, 30_000);
+
+  afterAll(async () => {
+    await guard?.stop();
+    await upstream?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers a second concurrent session 503 + Retry-After while the first echoes, then admits a new one", async () => {
+    const first = await session(chat);
+    expect(await echo(first, "one")).toBe("one");
+    expect(await health(guard.port)).toMatchObject({
+      status: 200,
+      body: { up: true, sessions: 1, capacity: 1, draining: false },
+    });
+    const second = await upgrade(chat);
+    expect(second).toMatchObject({
+      opened: false,
+      status: 503,
+      headers: { "retry-after": "7", "content-type": "application/json" },
+      body: { error: "bridge_busy", retryAfterS: 7 },
+    });
+    expect(await echo(first, "still here")).toBe("still here");
+    await close(first);
+    await until(
+      async () => ((await health(guard.port)).body as { sessions: number }).sessions === 0,
+    );
+    const third = await session(chat);
+    expect(await echo(third, "three")).toBe("three");
+    await close(third);
+  });
+
+  it.each([
+    ["text_prompt", "voice_prompt=NATF0.pt"],
+    ["voice_prompt", "text_prompt=hi"],
+    ["voice_prompt", "text_prompt=hi&voice_prompt=NOPE.pt"],
+    ["seed", "text_prompt=hi&voice_prompt=NATF0.pt&seed=1"],
+  ])("refuses the upgrade with 400 naming %s (%s)", async (parameter, query) => {
+    expect(await upgrade(`ws://127.0.0.1:${guard.port}/api/chat?${query}`)).toMatchObject({
+      opened: false,
+      status: 400,
+      body: { error: "session_options_invalid", parameter },
+    });
+  });
+
+  it.each(["/", "/index.html", "/api/chat/x", "/static/app.js"])(
+    "answers %s with 404 JSON",
+    async (path) => {
+      const response = await fetch(`http://127.0.0.1:${guard.port}${path}`);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toEqual({ error: "not_found" });
+    },
+  );
+
+  it("drains: the live session continues, new ones get 503, --ready admits them again", async () => {
+    const live = await session(chat);
+    expect(await guardCommand(["--drain", "--port", String(guard.port)])).toBe(0);
+    expect((await health(guard.port)).body).toEqual({
+      up: true,
+      sessions: 1,
+      capacity: 1,
+      draining: true,
+    });
+    await close(live);
+    expect(await upgrade(chat)).toMatchObject({
+      status: 503,
+      headers: { "retry-after": "7" },
+      body: { error: "bridge_busy", retryAfterS: 7 },
+    });
+    expect(await guardCommand(["--ready", "--port", String(guard.port)])).toBe(0);
+    const next = await session(chat);
+    expect(await echo(next, "back")).toBe("back");
+    await close(next);
+  });
+
+  it("logs one line per session with status and termination, never a query string", async () => {
+    await until(() => /status=101 termination=-- path=\/api\/chat/.test(guard.output()));
+    const lines = guard.output().split("\n");
+    expect(lines.filter((line) => line.includes("status=101")).length).toBeGreaterThanOrEqual(3);
+    expect(lines.some((line) => /status=503 .*refused=bridge_busy/.test(line))).toBe(true);
+    expect(lines.some((line) => line.includes("refused=session_options_invalid/seed"))).toBe(true);
+    for (const line of lines) {
+      expect(line).not.toContain("secretmarker");
+      expect(line).not.toContain("?");
+    }
+  });
+
+  it("says down (503, up:false, no address) once the upstream is gone, and new sessions get 503 bridge_unavailable", async () => {
+    const idle = await health(guard.port);
+    expect(idle.text).not.toMatch(/127\.0\.0\.1|\d+\.\d+\.\d+\.\d+|localhost/);
+    await upstream.stop();
+    await until(async () => (await health(guard.port)).status === 503);
+    expect(await health(guard.port)).toMatchObject({
+      status: 503,
+      body: { up: false, sessions: 0, capacity: 1, draining: false },
+    });
+    expect(await upgrade(chat)).toMatchObject({
+      status: 503,
+      body: { error: "bridge_unavailable" },
+    });
+  });
+
+  it("stops on SIGTERM, leaving no haproxy and no run directory", async () => {
+    const tree = processTree(guard.process.pid!);
+    expect(tree.length).toBeGreaterThan(1);
+    await guard.stop();
+    await until(() => tree.every((pid) => !alive(pid)), 5_000);
+    expect(existsSync(runDirectory(guard.port))).toBe(false);
+  });
+});
+
+describe("the guard in front of a self-signed https upstream", () => {
+  let dir: string;
+  let upstream: EchoUpstream;
+  const cert = (name: string) => {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-keyout",
+        join(dir, `${name}-key.pem`),
+        "-out",
+        join(dir, `${name}.pem`),
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      ],
+      { stdio: "ignore" },
+    );
+    return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
+  };
+  let server: { cert: string; key: string };
+  let other: { cert: string; key: string };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "guard-tls-"));
+    server = cert("server");
+    other = cert("other");
+    upstream = await startEchoUpstream(server);
+  }, 30_000);
+
+  afterAll(async () => {
+    await upstream?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ["the IP address", "127.0.0.1"],
+    ["localhost", "localhost"],
+  ])("carries a session verified against the server's certificate (%s)", async (_, host) => {
+    const guard = await startGuard([
+      "--upstream",
+      `https://${host}:${upstream.port}`,
+      "--upstream-ca",
+      server.cert,
+    ]);
+    try {
+      await until(async () => ((await health(guard.port)).body as { up: boolean }).up);
+      const ws = await session(
+        `ws://127.0.0.1:${guard.port}/api/chat?text_prompt=a&voice_prompt=X.pt`,
+      );
+      expect(await echo(ws, "tls")).toBe("tls");
+      await close(ws);
+    } finally {
+      await guard.stop();
+    }
+  });
+
+  it("says down with one line naming the TLS failure when the certificate is not the one given", async () => {
+    const guard = await startGuard([
+      "--upstream",
+      `https://127.0.0.1:${upstream.port}`,
+      "--upstream-ca",
+      other.cert,
+    ]);
+    try {
+      await until(async () => (await health(guard.port)).status === 503);
+      await until(() => /is DOWN, reason: Layer6 .*SSL handshake failure/.test(guard.output()));
+    } finally {
+      await guard.stop();
+    }
+  });
+
+  it("refuses an https upstream without --upstream-ca or --upstream-insecure, naming both (exit 2)", async () => {
+    const run = await npmRun("guard", [
+      "--upstream",
+      `https://127.0.0.1:${upstream.port}`,
+      "--port",
+      "9",
+    ]);
+    expect(run.stderr.split("\n")[0]).toBe(
+      `guard: --upstream https://127.0.0.1:${upstream.port} is https: pass --upstream-ca <file> (the server's certificate) or --upstream-insecure`,
+    );
+    expect(run.code).toBe(2);
+  });
+});
+
+describe("npm run guard without haproxy", () => {
+  it("names the package to install in one line (exit 1)", async () => {
+    const run = await npmRun("guard", ["--upstream", "http://127.0.0.1:9", "--port", "9"], {
+      env: { HAPROXY_PATH: "/nonexistent/haproxy" },
+    });
+    expect(run.stderr.trim()).toBe(
+      "guard: haproxy is not installed: install the Debian/Ubuntu package haproxy (sudo apt-get install haproxy, or npm run setup:test), or set HAPROXY_PATH",
+    );
+    expect(run.code).toBe(1);
+  });
+});
