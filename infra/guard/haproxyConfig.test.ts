@@ -1,0 +1,170 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { guardSchema } from "../config/guard";
+import { knownStacks, loadStackSettings } from "../config/stackFiles";
+import { haproxyConfig, VM_PATHS, vmFiles, type GuardConfigInput } from "./haproxyConfig";
+
+const BASE: GuardConfigInput = {
+  listen: { host: "127.0.0.1", port: 8999 },
+  upstream: "http://127.0.0.1:8998",
+  capacity: 1,
+  retryAfterS: 5,
+  statsSocket: "/tmp/guard.sock",
+};
+
+const serverLine = (config: string) => config.split("\n").find((line) => /^\s+server /.test(line));
+
+describe("haproxyConfig's server line", () => {
+  it.each<[string, Partial<GuardConfigInput>, string]>([
+    ["plain http", {}, "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1"],
+    [
+      "https verified against a CA file, IP address: the chain only",
+      { upstream: "https://127.0.0.1:8998", tls: { verify: "ca-file", caFile: "/etc/ca.pem" } },
+      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 ssl verify required ca-file /etc/ca.pem",
+    ],
+    [
+      "https verified against a CA file, a name: SNI and the name checked",
+      { upstream: "https://localhost:8998", tls: { verify: "ca-file", caFile: "/etc/ca.pem" } },
+      "server personaplex localhost:8998 maxconn 1 check inter 1s fall 2 rise 1 ssl verify required ca-file /etc/ca.pem sni str(localhost) verifyhost localhost",
+    ],
+    [
+      "https, explicitly unverified",
+      { upstream: "https://127.0.0.1:8998", tls: { verify: "none" } },
+      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 ssl verify none",
+    ],
+    [
+      "capacity 3, default https port",
+      { upstream: "https://gpu.internal", tls: { verify: "none" }, capacity: 3 },
+      "server personaplex gpu.internal:443 maxconn 3 check inter 1s fall 2 rise 1 ssl verify none",
+    ],
+  ])("%s", (_, input, line) => {
+    expect(serverLine(haproxyConfig({ ...BASE, ...input }))?.trim()).toBe(line);
+  });
+});
+
+describe("haproxyConfig's refusals", () => {
+  it.each<[string, Partial<GuardConfigInput>, string]>([
+    [
+      "the busy test follows capacity",
+      { capacity: 2 },
+      "acl busy srv_conn(bridge/personaplex) ge 2",
+    ],
+    [
+      "a voice list is a pattern file",
+      { voicesFile: "/v.txt" },
+      "acl known_voice url_param(voice_prompt) -m str -f /v.txt",
+    ],
+    [
+      "without a list any non-empty voice",
+      {},
+      "acl known_voice url_param(voice_prompt) -m len gt 0",
+    ],
+    [
+      "Retry-After follows retryAfterS",
+      { retryAfterS: 9 },
+      `string '{"error":"bridge_busy","retryAfterS":9}' hdr Retry-After 9 if busy or queued`,
+    ],
+    ["health reports capacity", { capacity: 4 }, `"capacity":4,`],
+    ["never a query string in the log", {}, "path=%HPO"],
+  ])("%s", (_, input, fragment) => {
+    expect(haproxyConfig({ ...BASE, ...input })).toContain(fragment);
+  });
+
+  it.each<[string, Partial<GuardConfigInput>, string]>([
+    [
+      "https without tls",
+      { upstream: "https://127.0.0.1:8998" },
+      "tls is required for an https upstream",
+    ],
+    ["tls for http", { tls: { verify: "none" } }, "tls applies to an https upstream only"],
+    [
+      "a path in the upstream",
+      { upstream: "http://127.0.0.1:8998/api" },
+      'upstream "http://127.0.0.1:8998/api" must be scheme, host and port only',
+    ],
+    [
+      "a ws:// upstream",
+      { upstream: "ws://127.0.0.1:8998" },
+      'upstream "ws://127.0.0.1:8998" must be http:// or https://',
+    ],
+    ["capacity 0", { capacity: 0 }, "capacity must be a whole number of sessions from 1"],
+  ])("refuses %s, naming the argument", (_, input, message) => {
+    expect(() => haproxyConfig({ ...BASE, ...input })).toThrow(message);
+  });
+});
+
+describe("the VM's files from the stack", () => {
+  const dir = mkdtempSync(join(tmpdir(), "guard-config-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** `haproxy -c` on a VM config, its VM paths moved into a temp dir (the CA file must exist to be checked). */
+  function check(config: string, caFile: string): void {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "ca.pem"),
+        "-subj",
+        "/CN=localhost",
+      ],
+      { stdio: "ignore" },
+    );
+    writeFileSync(join(dir, "voices.txt"), "NATF0.pt\n");
+    const local = config
+      .replace(caFile, join(dir, "ca.pem"))
+      .replace(VM_PATHS.voices, join(dir, "voices.txt"))
+      .replace(VM_PATHS.socket, join(dir, "admin.sock"))
+      .replace(/^\s+(user|group|chroot) .*$/gm, "");
+    writeFileSync(join(dir, "haproxy.cfg"), local);
+    execFileSync("haproxy", ["-c", "-q", "-f", join(dir, "haproxy.cfg")], { stdio: "pipe" });
+  }
+
+  it.each(knownStacks())("stack %s: haproxy -c accepts its haproxy.cfg", (stack) => {
+    const settings = loadStackSettings(stack).guard;
+    const [config] = vmFiles(settings);
+    expect(config.path).toBe("/etc/haproxy/haproxy.cfg");
+    check(config.content, settings.upstreamCaFile);
+  });
+
+  it("defaults: localhost:8999 in front of https://127.0.0.1:8998 verified against the CA file, one session", () => {
+    const files = vmFiles(guardSchema.parse({}));
+    expect(files.map((file) => file.path)).toEqual([VM_PATHS.config, VM_PATHS.dropIn]);
+    const config = files[0].content;
+    expect(config).toContain("bind 127.0.0.1:8999");
+    expect(serverLine(config)?.trim()).toBe(
+      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 ssl verify required ca-file /etc/haproxy/personaplex-cert.pem",
+    );
+    expect(config).toContain("stats socket /run/haproxy/admin.sock mode 600 level admin");
+  });
+
+  it("a stack's voice list becomes a pattern file the config reads", () => {
+    const files = vmFiles(guardSchema.parse({ voices: ["NATF0.pt", "NATM1.pt"], capacity: 2 }));
+    expect(files[1]).toEqual({ path: VM_PATHS.voices, content: "NATF0.pt\nNATM1.pt\n" });
+    expect(files[0].content).toContain(`-f ${VM_PATHS.voices}`);
+    check(files[0].content, "/etc/haproxy/personaplex-cert.pem");
+  });
+
+  it.each<[string, unknown, string]>([
+    ["a path in upstream", { upstream: "https://127.0.0.1:8998/x" }, "upstream"],
+    ["capacity 0", { capacity: 0 }, "capacity"],
+    ["a voice with a space", { voices: ["NAT F0.pt"] }, "voices"],
+    ["a relative CA file", { upstreamCaFile: "cert.pem" }, "upstreamCaFile"],
+    ["an unknown key", { listen: 1 }, ""],
+  ])("the stack schema refuses %s", (_, value, key) => {
+    const result = guardSchema.safeParse(value);
+    expect(result.success).toBe(false);
+    expect(String(result.error?.issues[0].path[0] ?? "")).toBe(key);
+  });
+});
