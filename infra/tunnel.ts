@@ -17,7 +17,8 @@ export function tunnelName(settings: StackSettings): string {
 }
 
 /**
- * A remotely managed tunnel: the origin hostname to the bridge's private URL, everything else 404.
+ * A remotely managed tunnel: the origin hostname to the bridge's private URL (by default the
+ * guard on the VM, `http://localhost:8999`), everything else 404.
  * The ingress is written only after `originGuard` (the Access lock) exists, so the origin
  * hostname never serves the bridge unlocked, not even between two steps of a `pulumi up`.
  */
@@ -48,7 +49,11 @@ export function bridgeTunnel(
       accountId,
       tunnelId: tunnel.id,
       config: {
-        ingresses: tunnelIngress(settings.tunnel.originHostname, settings.tunnel.bridgeService),
+        ingresses: tunnelIngress(
+          settings.tunnel.originHostname,
+          settings.tunnel.bridgeService,
+          settings.tunnel.originRequest,
+        ),
       },
     },
     configChild.opts,

@@ -1,6 +1,7 @@
+import type { types } from "@pulumi/cloudflare";
 import { z } from "zod";
 import { rfc3339TimeSchema } from "../../worker/src/config/rules";
-import type { Problem } from "./errors";
+import { addProblems, type Problem } from "./errors";
 import { hostname, urlPath } from "./fields";
 
 /** cloudflared's ingress `service` is an origin: a path there is refused by cloudflared when the tunnel config loads. */
@@ -14,26 +15,91 @@ export function bridgeServiceProblem(value: string): string | undefined {
   return undefined;
 }
 
-export const tunnelSchema = z.strictObject({
-  name: z
+/** The seed's own bridge port, where the guard (HAProxy) on the VM listens in front of PersonaPlex's 8998. */
+export const DEFAULT_BRIDGE_SERVICE = "http://localhost:8999";
+
+type ProviderOriginRequest = types.input.ZeroTrustTunnelCloudflaredConfigConfigIngressOriginRequest;
+
+/** A certificate's name: DNS labels, a single one (`localhost`, what mkcert certifies) included. */
+const serverName = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    "must be a lowercase hostname the origin's certificate names, such as localhost or bridge.internal",
+  );
+
+/**
+ * How cloudflared's TLS to an https:// bridge is checked, when it reaches PersonaPlex's `--ssl`
+ * server directly instead of the guard. The keys are the provider's own input names (the
+ * `satisfies` makes a rename upstream fail to compile) and go to the bridge's ingress rule as they are.
+ */
+export const originRequestSchema = z.strictObject({
+  /** Accept any certificate the origin presents. */
+  noTlsVerify: z.boolean().optional(),
+  /** The CA (or the self-signed certificate itself) the origin's certificate is checked against: a file on the VM. */
+  caPool: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/)
+    .regex(
+      /^\/[^\0\n]*[^/\0\n]$/,
+      "must be an absolute path to a PEM file on the bridge's VM, such as /etc/cloudflared/personaplex-ca.pem",
+    )
     .optional(),
-  /** Public hostname of the bridge behind the tunnel; locked to the Worker by Access. */
-  originHostname: hostname,
-  /** Where cloudflared on the bridge's VM finds the bridge, e.g. http://192.168.0.188:8999. */
-  bridgeService: z
-    .url({
-      protocol: /^https?$/,
-      error: "must be an http:// or https:// URL such as http://192.168.0.188:8999",
-    })
-    .superRefine((value, ctx) => {
-      const problem = bridgeServiceProblem(value);
-      if (problem) ctx.addIssue({ code: "custom", input: value, message: problem });
-    }),
-  bridgePath: urlPath.default("/api/chat"),
-  healthPath: urlPath.default("/health"),
-});
+  /** The name to expect on the origin's certificate (and to send as SNI) when it is not the service's host. */
+  originServerName: serverName.optional(),
+} satisfies { [K in keyof ProviderOriginRequest]?: z.ZodType });
+
+export type OriginRequestSettings = z.infer<typeof originRequestSchema>;
+
+/** TLS settings mean nothing over http://, and noTlsVerify leaves a CA pool unused: both are mistakes worth a refusal. */
+export function validateOriginRequest(tunnel: {
+  bridgeService: string;
+  originRequest?: OriginRequestSettings;
+}): Problem[] {
+  const originRequest = tunnel.originRequest ?? {};
+  const set = (Object.keys(originRequest) as (keyof OriginRequestSettings)[]).filter(
+    (key) => originRequest[key] !== undefined,
+  );
+  if (set.length > 0 && !tunnel.bridgeService.startsWith("https://"))
+    return set.map((key) => ({
+      path: ["originRequest", key],
+      message: `is a TLS setting and applies only to an https:// tunnel.bridgeService (bridgeService is ${tunnel.bridgeService}); remove it, or point bridgeService at the server's https:// port`,
+    }));
+  if (originRequest.noTlsVerify === true && originRequest.caPool !== undefined)
+    return [
+      {
+        path: ["originRequest", "caPool"],
+        message:
+          "is never read while originRequest.noTlsVerify is true (no certificate is checked); keep one of the two",
+      },
+    ];
+  return [];
+}
+
+export const tunnelSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/)
+      .optional(),
+    /** Public hostname of the bridge behind the tunnel; locked to the Worker by Access. */
+    originHostname: hostname,
+    /** Where cloudflared on the bridge's VM finds the bridge: by default the guard on the same VM. */
+    bridgeService: z
+      .url({
+        protocol: /^https?$/,
+        error: `must be an http:// or https:// URL such as ${DEFAULT_BRIDGE_SERVICE}`,
+      })
+      .superRefine((value, ctx) => {
+        const problem = bridgeServiceProblem(value);
+        if (problem) ctx.addIssue({ code: "custom", input: value, message: problem });
+      })
+      .default(DEFAULT_BRIDGE_SERVICE),
+    /** Only with an https:// bridgeService: how cloudflared checks the bridge's certificate. */
+    originRequest: originRequestSchema.optional(),
+    bridgePath: urlPath.default("/api/chat"),
+    healthPath: urlPath.default("/health"),
+  })
+  .superRefine((tunnel, ctx) => addProblems(ctx, validateOriginRequest(tunnel)));
 
 /** The Access service token the Worker presents to the origin hostname; rotated through config. */
 export const accessServiceTokenSchema = z.strictObject({

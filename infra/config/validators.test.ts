@@ -18,7 +18,12 @@ import {
   validateRotationWindowHasSecret,
   validateWebhookSecretHasUrl,
 } from "./secrets";
-import { validateOriginHostnameDiffers, validateServiceTokenRotation } from "./tunnel";
+import {
+  validateOriginHostnameDiffers,
+  validateOriginRequest,
+  validateServiceTokenRotation,
+  type OriginRequestSettings,
+} from "./tunnel";
 import { validateHostnamesInZone } from "./zone";
 
 type Case<T> = [string, T, Problem[]];
@@ -87,6 +92,49 @@ describe("zone and tunnel hostnames", () => {
     ],
   ])("validateServiceTokenRotation: %s", (_name, input, problems) =>
     expect(validateServiceTokenRotation(input)).toEqual(problems),
+  );
+
+  const origin = (bridgeService: string, originRequest?: OriginRequestSettings) => ({
+    bridgeService,
+    originRequest,
+  });
+  const overHttp = (key: string) => ({
+    path: ["originRequest", key],
+    message:
+      "is a TLS setting and applies only to an https:// tunnel.bridgeService (bridgeService is http://localhost:8999); remove it, or point bridgeService at the server's https:// port",
+  });
+  it.each<Case<ReturnType<typeof origin>>>([
+    ["the guard, no TLS settings", origin("http://localhost:8999"), []],
+    ["an empty originRequest over http", origin("http://localhost:8999", {}), []],
+    [
+      "https with a CA pool and a server name",
+      origin("https://localhost:8998", { caPool: "/etc/ca.pem", originServerName: "localhost" }),
+      [],
+    ],
+    ["https without verification", origin("https://localhost:8998", { noTlsVerify: true }), []],
+    [
+      "noTlsVerify: false beside a CA pool",
+      origin("https://localhost:8998", { noTlsVerify: false, caPool: "/etc/ca.pem" }),
+      [],
+    ],
+    [
+      "TLS settings over http, one problem each",
+      origin("http://localhost:8999", { noTlsVerify: false, originServerName: "localhost" }),
+      [overHttp("noTlsVerify"), overHttp("originServerName")],
+    ],
+    [
+      "a CA pool noTlsVerify makes unused",
+      origin("https://localhost:8998", { noTlsVerify: true, caPool: "/etc/ca.pem" }),
+      [
+        {
+          path: ["originRequest", "caPool"],
+          message:
+            "is never read while originRequest.noTlsVerify is true (no certificate is checked); keep one of the two",
+        },
+      ],
+    ],
+  ])("validateOriginRequest: %s", (_name, input, problems) =>
+    expect(validateOriginRequest(input)).toEqual(problems),
   );
 });
 

@@ -131,12 +131,12 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
     });
   });
 
-  it("routes only the origin hostname to the bridge's private URL, then 404s everything else", () => {
+  it("routes only the origin hostname to the guard on the bridge's VM, then 404s everything else", () => {
     expect(one(run, T.tunnelConfig, "voice-edge-tunnel-config").inputs).toMatchObject({
       tunnelId: "voice-edge-tunnel-id",
       config: {
         ingresses: [
-          { hostname: "voice-origin.mycosoft.com", service: "http://192.168.0.188:8999" },
+          { hostname: "voice-origin.mycosoft.com", service: "http://localhost:8999" },
           { service: "http_status:404" },
         ],
       },

@@ -89,6 +89,22 @@ describe("tunnel ingress", () => {
     expect(CATCH_ALL_SERVICE).toBe("http_status:404");
     expect(tunnelCnameTarget("abc")).toBe("abc.cfargotunnel.com");
   });
+
+  it("gives the bridge's rule the origin TLS settings that are set, under the provider's names", () => {
+    const [bridge, catchAll] = tunnelIngress("o.example.com", "https://localhost:8998", {
+      caPool: "/etc/ca.pem",
+      originServerName: undefined,
+    });
+    expect(bridge).toEqual({
+      hostname: "o.example.com",
+      service: "https://localhost:8998",
+      originRequest: { caPool: "/etc/ca.pem" },
+    });
+    expect(catchAll).toEqual({ service: CATCH_ALL_SERVICE });
+    expect(tunnelIngress("o.example.com", "https://localhost:8998", {})[0]).not.toHaveProperty(
+      "originRequest",
+    );
+  });
 });
 
 describe("workerBindings", () => {

@@ -46,6 +46,10 @@ describe("validateSettings", () => {
       { tunnel: { ...prod.tunnel, bridgeService: "http://10.0.0.5:8998/api" } },
       /^settings\.tunnel\.bridgeService: must be scheme, host and port only/,
     ],
+    [
+      { tunnel: { ...prod.tunnel, originRequest: { noTlsVerify: true } } },
+      /^settings\.tunnel\.originRequest\.noTlsVerify: is a TLS setting and applies only to an https:\/\/ tunnel\.bridgeService/,
+    ],
     [{ jwtSecret: "s".repeat(40) }, 'settings: unknown key(s) "jwtSecret"'],
   ] as const)("names the setting at fault: %j", (change, problem) => {
     const { problems } = voiceEdgeArgs.validateSettings({ ...prod, ...change });
