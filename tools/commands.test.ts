@@ -19,7 +19,21 @@ const COMMANDS: [string, string[]][] = [
     ["--url", "--token", "--no-token", "--origin", "--protocol", "--no-handshake", "--timeout-ms"],
   ],
   ["token", ["--stack", "--sub", "--ttl", "--aud", "--iss", "--secret-env"]],
-  ["bridge", ["--port", "--host", "--protocols"]],
+  [
+    "bridge",
+    [
+      "--mode",
+      "--port",
+      "--host",
+      "--voices",
+      "--prompt-delay-ms",
+      "--static",
+      "--protocols",
+      "--tls",
+      "--cert",
+      "--key",
+    ],
+  ],
   [
     "guard",
     [

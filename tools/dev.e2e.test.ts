@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { expectOpen, expectRefused } from "../test/support/edge";
+import { PERSONAPLEX_QUERY } from "../test/support/bridge";
 import { devForTheseTests, processGroupAlive } from "../test/support/devProcess";
 import { npmRun } from "../test/support/runCommand";
 
@@ -33,7 +34,7 @@ describe("npm run dev -- --stack prod --allow-origin http://localhost:3000", () 
   it("lets in an upgrade from the local website's Origin, and still refuses another", async () => {
     const jwt = await prodToken();
     const protocols = ["voice.v1", `bearer.${jwt}`];
-    const session = await expectOpen(`ws://127.0.0.1:${local.port}/voice/ws`, {
+    const session = await expectOpen(`ws://127.0.0.1:${local.port}/voice/ws?${PERSONAPLEX_QUERY}`, {
       protocols,
       headers: { Origin: WEBSITE },
     });

@@ -1,6 +1,6 @@
 /**
  * `npm run dev`: the edge in workerd, with the bundle Pulumi uploads, configured from a stack
- * file, in front of the stand-in bridge (or BRIDGE_URL).
+ * file, in front of the PersonaPlex stand-in bridge (or BRIDGE_URL).
  */
 import { createServer } from "node:net";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
@@ -42,6 +42,11 @@ const command = defineCommand({
     "exit: 0 stopped, 1 failed to start, 2 a usage mistake",
   ],
 });
+/** The personaplex stand-in's system prompts: long enough to see the wait for 0x00, short enough not to. */
+const STANDIN_PROMPT_DELAY_MS = 200;
+/** Session options the real PersonaPlex server accepts (it drops the connection without them). */
+const SESSION_QUERY =
+  "text_prompt=You%20enjoy%20having%20a%20good%20conversation.&voice_prompt=NATF2.pt";
 /** workerd's own report of a failure (a kj::Exception and its stack): the one line dev prints says it better. */
 const RUNTIME_DUMP = /kj::Exception|^stack: .*workerd@/;
 
@@ -97,7 +102,10 @@ export async function run(argv: string[]): Promise<void> {
       const problem = bridgeUrlProblem(bridgeUrl);
       if (problem) throw new CommandFailure(`BRIDGE_URL "${bridgeUrl}": ${problem}`);
     } else {
-      bridge = await startStandinBridge();
+      bridge = await startStandinBridge({
+        mode: "personaplex",
+        promptDelayMs: STANDIN_PROMPT_DELAY_MS,
+      });
       bridgeUrl = `${bridge.origin}/api/chat`;
     }
 
@@ -130,13 +138,14 @@ export async function run(argv: string[]): Promise<void> {
 voice edge running in workerd (stack ${args.stack}, compatibility date ${config.compatibilityDate})
   WebSocket  ${wsUrl}
   health     http://127.0.0.1:${port}/voice/health
-  bridge     ${bridge ? `stand-in (Moshi-shaped echo) at ${bridgeUrl}` : `${new URL(bridgeUrl).origin} (from BRIDGE_URL)`}
+  bridge     ${bridge ? `PersonaPlex stand-in at ${bridgeUrl} (one session at a time, 0x00 after ${STANDIN_PROMPT_DELAY_MS} ms, text_prompt and voice_prompt required, no /health)` : `${new URL(bridgeUrl).origin} (from BRIDGE_URL)`}
   local overrides of Pulumi.${args.stack}.yaml:
 ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
 next, in another terminal:
   npm run smoke -- --url ${wsUrl} --token "$(npm run --silent token${stackArgs})"
-  or by hand: npx wscat -c "${wsUrl}" -s voice.v1 -s "bearer.$(npm run --silent token${stackArgs})"
+  or by hand: npx wscat -c "${wsUrl}?${SESSION_QUERY}" -s voice.v1 -s "bearer.$(npm run --silent token${stackArgs})"
+  in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame
 Ctrl-C stops the edge and the stand-in bridge.
 `);
   } catch (error) {

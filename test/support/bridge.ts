@@ -1,4 +1,61 @@
 import type { IncomingHttpHeaders } from "node:http";
+import WebSocket from "ws";
+
+/**
+ * Session options the real PersonaPlex server (and the personaplex stand-in) accepts: a text
+ * prompt and a voice from its list. Without them it drops the connection right after the 101.
+ */
+export const PERSONAPLEX_QUERY = new URLSearchParams({
+  text_prompt: "You enjoy having a good conversation.",
+  voice_prompt: "NATF2.pt",
+}).toString();
+
+export interface StandinClient {
+  ws: WebSocket;
+  /** Every binary frame received so far, in order. */
+  frames: Buffer[];
+  /** Resolves with the next binary frame not yet taken; rejects if the socket closes first. */
+  next(): Promise<Buffer>;
+  /** Resolves on the 101. */
+  opened: Promise<void>;
+  /** Resolves with the close code the client saw (1006: the connection dropped without a close frame). */
+  closed: Promise<number>;
+}
+
+/** A `ws` client that keeps every binary frame from the start (the 0x00 can come with the 101). */
+export function standinClient(url: string, options: { ca?: Buffer } = {}): StandinClient {
+  const ws = new WebSocket(url, { ca: options.ca, handshakeTimeout: 10_000 });
+  const frames: Buffer[] = [];
+  let taken = 0;
+  let wake: (() => void) | undefined;
+  let ended = false;
+  ws.on("message", (data, isBinary) => {
+    if (!isBinary) return;
+    frames.push(data as Buffer);
+    wake?.();
+  });
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  const closed = new Promise<number>((resolve) =>
+    ws.once("close", (code) => {
+      ended = true;
+      wake?.();
+      resolve(code);
+    }),
+  );
+  const next = async (): Promise<Buffer> => {
+    while (taken >= frames.length) {
+      if (ended) throw new Error(`the socket closed after ${frames.length} frames`);
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+    return frames[taken++];
+  };
+  return { ws, frames, next, opened, closed };
+}
+
+/** The echo stand-in's records (`--mode echo` only: the personaplex mode has no debug routes). */
 
 export interface BridgeSessionRecord {
   id: number;

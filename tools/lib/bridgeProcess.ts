@@ -1,22 +1,54 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../infra/config/stackFiles";
+import type { StandinMode } from "../bridge";
 
 export interface StandinBridge {
   port: number;
-  /** `http://127.0.0.1:<port>` */
+  mode: StandinMode;
+  /** `http://127.0.0.1:<port>` (`https://` with TLS) */
   origin: string;
+  /** The PEM certificate it serves with TLS (a client trusts it to connect), else undefined. */
+  certificate?: string;
   process: ChildProcess;
   stop(): Promise<void>;
 }
 
-/** Starts tools/bridge.ts as a child process (so its sockets never hold up the parent) and waits for its port. */
-export function startStandinBridge(
-  options: { port?: number; protocols?: string[] } = {},
-): Promise<StandinBridge> {
-  const args = ["--port", String(options.port ?? 0)];
+export interface StandinOptions {
+  /**
+   * `echo` (the default: what the Worker tests, soak and bench rely on — byte-exact echo, any
+   * query, many sessions, /health and the test routes) or `personaplex` (behaves like the real
+   * server: one session at a time, options checked after the 101, audio answered with audio).
+   */
+  mode?: StandinMode;
+  port?: number;
+  /** echo: subprotocols to select when offered. */
+  protocols?: string[];
+  /** personaplex: the voice_prompt values it knows. */
+  voices?: string[];
+  /** personaplex: milliseconds before the 0x00 handshake (the system prompts). */
+  promptDelayMs?: number;
+  /** personaplex: a directory to serve at / and below. */
+  staticDir?: string;
+  /** Serve https/wss with a self-signed certificate (see `certificate`). */
+  tls?: boolean;
+}
+
+function standinArguments(options: StandinOptions): string[] {
+  const args = ["--mode", options.mode ?? "echo", "--port", String(options.port ?? 0)];
   if (options.protocols?.length) args.push("--protocols", options.protocols.join(","));
-  const child = fork(join(PROJECT_ROOT, "tools", "bridge.ts"), args, {
+  if (options.voices?.length) args.push("--voices", options.voices.join(","));
+  if (options.promptDelayMs !== undefined)
+    args.push("--prompt-delay-ms", String(options.promptDelayMs));
+  if (options.staticDir !== undefined) args.push("--static", options.staticDir);
+  if (options.tls) args.push("--tls");
+  return args;
+}
+
+/** Starts tools/bridge.ts as a child process (so its sockets never hold up the parent) and waits for its port. */
+export function startStandinBridge(options: StandinOptions = {}): Promise<StandinBridge> {
+  const mode = options.mode ?? "echo";
+  const child = fork(join(PROJECT_ROOT, "tools", "bridge.ts"), standinArguments(options), {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -35,13 +67,15 @@ export function startStandinBridge(
     child.once("exit", (code) =>
       reject(new Error(`stand-in bridge exited with code ${code} before listening`)),
     );
-    child.on("message", (message: { event?: string; port?: number }) => {
+    child.on("message", (message: { event?: string; port?: number; certificate?: string }) => {
       if (message.event !== "listening" || !message.port) return;
       clearTimeout(timer);
       child.removeAllListeners("exit");
       resolve({
         port: message.port,
-        origin: `http://127.0.0.1:${message.port}`,
+        mode,
+        origin: `${message.certificate ? "https" : "http"}://127.0.0.1:${message.port}`,
+        certificate: message.certificate,
         process: child,
         stop,
       });
