@@ -38,7 +38,8 @@ export function retryAfterSeconds(
 ): number {
   const value = header?.trim() ?? "";
   if (/^\d{1,10}$/.test(value)) return clamp(Number(value));
-  const date = value === "" ? NaN : Date.parse(value);
+  // An HTTP date ends in GMT; V8's lenient Date.parse would read "-3" or "2.5" as dates.
+  const date = / GMT$/.test(value) ? Date.parse(value) : NaN;
   if (!Number.isNaN(date)) return clamp((date - now) / 1000);
   return clamp(fallback);
 }
