@@ -231,8 +231,12 @@ export function describeClose(code: number, reason: string): string {
   const said = `close ${code}${reason ? ` ${reason}` : ""}`;
   if (code === 1013 && parsed.error === "bridge_busy")
     return `the bridge is busy (${said}): retry after ${parsed.retryAfterS ?? "a few"} s`;
-  if (code === 4400 && parsed.error === "session_options_invalid")
-    return `the bridge refused the session options (${said})${parsed.parameter ? `: check ${parsed.parameter} (--${parsed.parameter.replace("_", "-")})` : ""}`;
+  if (code === 4400 && parsed.error === "session_options_invalid") {
+    const flag = parsed.parameter?.endsWith("_prompt")
+      ? ` (--${parsed.parameter.replace("_", "-")})`
+      : "";
+    return `the bridge refused the session options (${said})${parsed.parameter ? `: check ${parsed.parameter}${flag}` : ""}`;
+  }
   if (code === 1014) return `the bridge is unavailable (${said})`;
   if (code === 1006)
     return "the session dropped (close 1006, no reason): a server without a guard drops a session whose options it cannot use";
