@@ -27,7 +27,11 @@ async function openSession(url: string): Promise<OpenSession> {
   return session;
 }
 
-/** One upgrade attempt with `token` (an HS256 one by default), as "101" or "<status> <error>", and how long it took. */
+/**
+ * One upgrade attempt with `token` (an HS256 one by default), as "101" (a session whose first event
+ * is a frame), "<close code> <reason's error>" (a 101 the edge closed at once: the bridge did not take
+ * it) or "<status> <error>" (an HTTP refusal), and how long it took.
+ */
 async function attempt(url: string, token?: string): Promise<{ answer: string; ms: number }> {
   const carried = carryToken(url, token ?? (await hs256()), "subprotocol");
   const started = performance.now();
@@ -37,8 +41,23 @@ async function attempt(url: string, token?: string): Promise<{ answer: string; m
   });
   const ms = performance.now() - started;
   if (result.kind === "open") {
-    result.session.ws.close(1000);
-    return { answer: "101", ms };
+    const { session } = result;
+    const first = await Promise.race([
+      session.closed,
+      session.next(15_000).then(
+        () => null,
+        () => null,
+      ),
+    ]);
+    session.ws.close(1000);
+    if (first === null) return { answer: "101", ms };
+    let error = "";
+    try {
+      error = (JSON.parse(first.reason) as { error?: string }).error ?? "";
+    } catch {
+      // a close without a JSON reason: the code alone
+    }
+    return { answer: `${first.code} ${error}`.trim(), ms };
   }
   return { answer: `${result.refusal.status} ${result.refusal.body.error ?? ""}`.trim(), ms };
 }

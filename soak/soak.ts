@@ -455,8 +455,9 @@ async function faults(h: Harness): Promise<void> {
     area,
     `bridge answers the upgrade after ${slow.beyondBound.delayMs} ms`,
     `${slow.beyondBound.answer} in ${ms(slow.beyondBound.ms)}`,
-    `504 within ${slow.boundMs}+250 ms`,
-    slow.beyondBound.answer === "504 bridge_timeout" && slow.beyondBound.ms < slow.boundMs + 250,
+    `1014 within ${slow.boundMs}+250 ms`,
+    slow.beyondBound.answer === "1014 bridge_unavailable" &&
+      slow.beyondBound.ms < slow.boundMs + 250,
   );
   row(
     area,
@@ -505,8 +506,8 @@ async function faults(h: Harness): Promise<void> {
     area,
     "new upgrades while the bridge is down",
     `${list(kill.whileDown.answers)}, slowest ${ms(kill.whileDown.maxMs)}`,
-    "all 502 within 1 s",
-    kill.whileDown.answers["502 bridge_unavailable"] === 10 && kill.whileDown.maxMs < 1_000,
+    "all 1014 within 1 s",
+    kill.whileDown.answers["1014 bridge_unavailable"] === 10 && kill.whileDown.maxMs < 1_000,
   );
   row(
     area,

@@ -1,6 +1,8 @@
 /**
- * `npm run smoke -- --url <wss url> [--token <jwt>]`: connects the way a browser does and checks
- * the edge end to end. Prints timings; on any failure, one line saying why, and exit code 1.
+ * `npm run smoke -- --url <wss url> [--token <jwt>]`: connects the way a browser does, with a query
+ * the real PersonaPlex server accepts, and checks the edge end to end. Prints timings; on any
+ * failure, one line saying why (a close before the handshake with its code and JSON reason), and
+ * exit code 1.
  */
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
@@ -14,6 +16,10 @@ class SmokeFailure extends Error {}
 const fail = (reason: string): never => {
   throw new SmokeFailure(reason);
 };
+
+/** What the real server needs before it sends 0x00: a text prompt and a voice it has. */
+const DEFAULT_TEXT_PROMPT = "You enjoy having a good conversation.";
+const DEFAULT_VOICE_PROMPT = "NATF2.pt";
 
 const command = defineCommand({
   name: "smoke",
@@ -42,6 +48,19 @@ const command = defineCommand({
       value: "<subprotocol>",
       default: "voice.v1",
       description: "the subprotocol the edge must select",
+    },
+    "text-prompt": {
+      type: "string",
+      value: "<text>",
+      default: DEFAULT_TEXT_PROMPT,
+      description: "the text_prompt query parameter (unless the URL has one)",
+    },
+    "voice-prompt": {
+      type: "string",
+      value: "<file>",
+      default: DEFAULT_VOICE_PROMPT,
+      description:
+        "the voice_prompt query parameter, a voice the server knows (unless the URL has one)",
     },
     "no-handshake": {
       type: "boolean",
@@ -201,6 +220,29 @@ function open(
   });
 }
 
+/** The edge's close codes after a 101 (docs/edge-contract.md), said with the code and JSON reason as they came. */
+export function describeClose(code: number, reason: string): string {
+  let parsed: { error?: string; retryAfterS?: number; parameter?: string } = {};
+  try {
+    parsed = JSON.parse(reason) as typeof parsed;
+  } catch {
+    // not one of the edge's reasons
+  }
+  const said = `close ${code}${reason ? ` ${reason}` : ""}`;
+  if (code === 1013 && parsed.error === "bridge_busy")
+    return `the bridge is busy (${said}): retry after ${parsed.retryAfterS ?? "a few"} s`;
+  if (code === 4400 && parsed.error === "session_options_invalid") {
+    const flag = parsed.parameter?.endsWith("_prompt")
+      ? ` (--${parsed.parameter.replace("_", "-")})`
+      : "";
+    return `the bridge refused the session options (${said})${parsed.parameter ? `: check ${parsed.parameter}${flag}` : ""}`;
+  }
+  if (code === 1014) return `the bridge is unavailable (${said})`;
+  if (code === 1006)
+    return "the session dropped (close 1006, no reason): a server without a guard drops a session whose options it cannot use";
+  return `the session closed early (${said})`;
+}
+
 /**
  * Collects binary frames from the moment the socket exists: the bridge's handshake frame can
  * arrive in the same packet as the 101, before any later listener would be attached.
@@ -218,9 +260,7 @@ class BinaryFrames {
       this.waiter = undefined;
     });
     socket.on("close", (code: number, reason: Buffer) => {
-      this.closed = new SmokeFailure(
-        `the session closed early with ${code}${reason.length ? ` ${reason.toString()}` : ""}`,
-      );
+      this.closed = new SmokeFailure(describeClose(code, reason.toString()));
       this.waiter?.reject(this.closed);
     });
   }
@@ -259,6 +299,11 @@ async function smoke(args: ReturnType<typeof command.parse>): Promise<void> {
   if (problem)
     throw new UsageError(`${args.token !== undefined ? "--token" : "VOICE_EDGE_TOKEN"} ${problem}`);
 
+  for (const [name, value] of [
+    ["text_prompt", args["text-prompt"]],
+    ["voice_prompt", args["voice-prompt"]],
+  ] as const)
+    if (!url.searchParams.has(name)) url.searchParams.set(name, value);
   const protocols = [args.protocol, ...(token ? [`${BEARER_PROTOCOL_PREFIX}${token}`] : [])];
   const { socket, frames } = await timed(timings, "upgrade to 101", () =>
     withTimeout(open(url, protocols, origin, timeoutMs), timeoutMs, "no 101"),
@@ -302,11 +347,12 @@ async function smoke(args: ReturnType<typeof command.parse>): Promise<void> {
     status?: string;
     bridge?: { latencyMs?: number };
   };
-  if (health.status !== 200 || body.status !== "ok")
+  // busy: another session holds the bridge now, which is not an outage.
+  if (health.status !== 200 || (body.status !== "ok" && body.status !== "busy"))
     fail(`health answered ${health.status} ${body.status ?? ""}`.trim());
 
   console.log(
-    `smoke: ok — ${url.origin}${WS_PATH} (protocol ${socket.protocol}, bridge health ${body.bridge?.latencyMs ?? "?"} ms)`,
+    `smoke: ok — ${url.origin}${WS_PATH} (protocol ${socket.protocol}, bridge health ${body.status} in ${body.bridge?.latencyMs ?? "?"} ms)`,
   );
   for (const [label, ms] of timings)
     console.log(`  ${label.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms`);

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { IncomingHttpHeaders } from "node:http";
 import WebSocket from "ws";
 import { BUNDLE_PATH } from "../../worker/build";
 import { startLocalEdge, type LocalEdge } from "../../tools/lib/localEdge";
@@ -71,6 +72,8 @@ export interface Refusal {
 export interface OpenSession {
   ws: WebSocket;
   protocol: string;
+  /** The 101's headers. */
+  headers: IncomingHttpHeaders;
   /** Resolves with the next frame; rejects after `ms` or on error. */
   next(ms?: number): Promise<{ data: Buffer; isBinary: boolean }>;
   /** Resolves with the close code and reason the client received. */
@@ -101,12 +104,15 @@ export function upgrade(
     const closed = new Promise<{ code: number; reason: string }>((resolveClose) => {
       ws.on("close", (code, reason) => resolveClose({ code, reason: reason.toString() }));
     });
+    let headers: IncomingHttpHeaders = {};
+    ws.once("upgrade", (response) => (headers = response.headers));
     ws.once("open", () => {
       resolve({
         kind: "open",
         session: {
           ws,
           protocol: ws.protocol,
+          headers,
           closed,
           next: (ms = 5_000) =>
             new Promise((resolveFrame, rejectFrame) => {
@@ -168,4 +174,46 @@ export async function expectRefused(
     throw new Error("expected a refusal, but the upgrade succeeded");
   }
   return result.refusal;
+}
+
+/** A session the edge refused after authentication: a 101, then at once a close with a JSON reason. */
+export interface RefusedSession {
+  code: number;
+  reason: Record<string, unknown>;
+  /** The reason as it came, to check its size. */
+  rawReason: string;
+  protocol: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** Expects a 101 whose first event is a close (not a frame) and reads its code and JSON reason. */
+export async function expectRefusedSession(
+  url: string,
+  options?: Parameters<typeof upgrade>[1],
+): Promise<RefusedSession> {
+  const session = await expectOpen(url, options);
+  const first = await Promise.race([
+    session.closed.then((close) => ({ close })),
+    session.next(15_000).then(
+      (frame) => ({ frame }),
+      () => ({ frame: null }),
+    ),
+  ]);
+  if (!("close" in first)) {
+    session.ws.terminate();
+    throw new Error("expected the session to close at once, but a frame came first");
+  }
+  let reason: Record<string, unknown>;
+  try {
+    reason = JSON.parse(first.close.reason) as Record<string, unknown>;
+  } catch {
+    reason = { raw: first.close.reason };
+  }
+  return {
+    code: first.close.code,
+    reason,
+    rawReason: first.close.reason,
+    protocol: session.protocol,
+    headers: session.headers,
+  };
 }

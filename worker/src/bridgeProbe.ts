@@ -1,17 +1,27 @@
 import type { Bindings } from "./bindings";
+import { guardHealthOf, readBodyPrefix } from "./guardAnswers";
 import { originCredentialHeaders } from "./passThrough";
 
 /** One look at the bridge's health URL through the same path an upgrade takes (tunnel hostname, Access service token). */
 export interface BridgeProbe {
+  /** The guard answered 2xx and says its server is up; a busy bridge is reachable. */
   reachable: boolean;
   status?: number;
   latencyMs: number;
   timedOut?: boolean;
+  /** The guard answered, and says the server behind it is down (`up: false`). */
+  serverDown?: true;
+  /** Reachable, and admitting no new session now (sessions at capacity, or draining). */
+  busy?: boolean;
+  sessions?: number;
+  capacity?: number;
+  draining?: true;
 }
 
 /**
- * Fetches the bridge's health URL (`bridgeHealthUrl`, else `/health` on the bridge's origin) with the
- * origin credentials, bounded by `healthTimeoutMs`. Used by `/voice/health` and the bridge watch alike.
+ * Fetches the bridge's health URL (`bridgeHealthUrl`, else `/health` on the bridge's origin: the
+ * guard's `{up, sessions, capacity}`) with the origin credentials, bounded by `healthTimeoutMs`.
+ * Used by `/voice/health` and the bridge watch alike.
  */
 export async function probeBridge(bindings: Bindings): Promise<BridgeProbe> {
   const settings = bindings.EDGE_CONFIG;
@@ -24,8 +34,18 @@ export async function probeBridge(bindings: Bindings): Promise<BridgeProbe> {
       signal: AbortSignal.timeout(settings.healthTimeoutMs),
       redirect: "manual",
     });
-    await response.body?.cancel();
-    return { reachable: response.ok, status: response.status, latencyMs: Date.now() - started };
+    const { up, busy, ...guard } = guardHealthOf(
+      response.status,
+      response.ok ? await readBodyPrefix(response.body) : "",
+    );
+    if (!response.ok) await response.body?.cancel();
+    return {
+      reachable: up,
+      status: response.status,
+      latencyMs: Date.now() - started,
+      ...(up ? { busy } : {}),
+      ...guard,
+    };
   } catch (error) {
     const timedOut =
       error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");

@@ -1,4 +1,10 @@
-/** Every refusal the edge can give: a stable `error` code and its HTTP status, in one table. */
+import type { SessionRefusalCause, SessionRefusalReason } from "./guardAnswers";
+
+/**
+ * Every refusal the edge gives before a client is authenticated (and the few that are not about the
+ * bridge): a stable `error` code and its HTTP status, in one table. An unauthenticated client never
+ * gets a socket.
+ */
 export const ERRORS = {
   not_found: 404,
   method_not_allowed: 405,
@@ -18,9 +24,6 @@ export const ERRORS = {
   token_key_unknown: 401,
   auth_unavailable: 503,
   misconfigured: 500,
-  bridge_unavailable: 502,
-  bridge_rejected: 502,
-  bridge_timeout: 504,
   internal_error: 500,
 } as const;
 
@@ -47,9 +50,6 @@ const MESSAGES: Record<ErrorCode, string> = {
   token_key_unknown: "No key is known for the token's key id.",
   auth_unavailable: "Token keys cannot be fetched right now; retry shortly.",
   misconfigured: "The edge is misconfigured.",
-  bridge_unavailable: "The voice service is unreachable.",
-  bridge_rejected: "The voice service refused the session.",
-  bridge_timeout: "The voice service did not answer in time.",
   internal_error: "The edge failed unexpectedly.",
 };
 
@@ -84,4 +84,33 @@ export function errorResponse(error: EdgeError, headers: HeadersInit = {}): Resp
     ...error.detail,
   };
   return new Response(JSON.stringify(body), { status: error.status, headers: responseHeaders });
+}
+
+/**
+ * After authentication what the page must act on arrives as a 101 and then a close code with a
+ * short JSON reason: page script cannot read a failed upgrade (it sees 1006). 1013 "Try Again
+ * Later" and 1014 "Bad Gateway" are IANA's; 4400 is the edge's own.
+ */
+export const SESSION_CLOSE_CODES = {
+  bridge_busy: 1013,
+  session_options_invalid: 4400,
+  bridge_unavailable: 1014,
+} as const satisfies Record<SessionRefusalReason["error"], number>;
+
+/** The bridge did not take an authenticated session: answered with a 101 and a close, never with HTTP. */
+export class SessionRefusal extends Error {
+  readonly closeCode: number;
+  readonly closeReason: string;
+  constructor(
+    readonly reason: SessionRefusalReason,
+    /** What the log line names (`bridge_timeout`, `bridge_rejected`, … ): finer than the reason. */
+    readonly failure: SessionRefusalCause,
+    readonly detail: Record<string, number> = {},
+  ) {
+    super(failure);
+    this.name = "SessionRefusal";
+    this.closeCode = SESSION_CLOSE_CODES[reason.error];
+    // At most 123 bytes fit a close frame; every reason is built here from known names and numbers.
+    this.closeReason = JSON.stringify(reason);
+  }
 }

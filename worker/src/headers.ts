@@ -18,12 +18,10 @@ export function isBearerProtocol(protocol: string): boolean {
  * The client's headers a WebSocket upgrade needs, copied to the bridge's upgrade request. Everything
  * else the bridge receives is set by the Worker (`Sec-WebSocket-Protocol` without the bearer entry,
  * the subject, the origin credentials) or named by the stack (`edge.forwardHeaders`, `edge.forwardCookies`).
+ * `Sec-WebSocket-Extensions` is not among them: no compression on either leg (Opus gains nothing,
+ * and a small compressed message can inflate to a huge one at the bridge).
  */
-export const UPGRADE_HEADERS_FORWARDED = [
-  "Sec-WebSocket-Key",
-  "Sec-WebSocket-Version",
-  "Sec-WebSocket-Extensions",
-] as const;
+export const UPGRADE_HEADERS_FORWARDED = ["Sec-WebSocket-Key", "Sec-WebSocket-Version"] as const;
 
 /**
  * Headers a stack may not name in `edge.forwardHeaders`: credentials, identity the Worker sets
@@ -39,6 +37,7 @@ export const HEADERS_NEVER_FORWARDED = [
   "Upgrade",
   "Connection",
   "Sec-WebSocket-Protocol",
+  "Sec-WebSocket-Extensions",
   ...UPGRADE_HEADERS_FORWARDED,
   "Cf-Access-Jwt-Assertion",
   "Cf-Access-Authenticated-User-Email",

@@ -23,7 +23,10 @@ function json(body: object, status: number): Response {
   });
 }
 
-/** `GET /voice/health`: is the edge configured, and does the bridge answer within the bound? No addresses or secrets. */
+/**
+ * `GET /voice/health`: is the edge configured, and is the bridge up within the bound? `busy` (the
+ * guard at capacity, or draining) is up: 200, not an outage. No addresses or secrets.
+ */
 export async function healthResponse(parsed: ParsedBindings): Promise<Response> {
   if (!parsed.ok)
     return json({ status: "misconfigured", configured: false, error: "misconfigured" }, 503);
@@ -32,7 +35,7 @@ export async function healthResponse(parsed: ParsedBindings): Promise<Response> 
   const shared = sharedProbe(bindings);
   const probe = await shared.probe;
   const body = {
-    status: probe.reachable ? "ok" : "bridge_down",
+    status: probe.reachable ? (probe.busy ? "busy" : "ok") : "bridge_down",
     configured: true,
     auth: settings.auth.mode,
     bridge: {

@@ -3,19 +3,23 @@ import { bridgeWatchTick } from "./bridgeWatch/watch";
 import { checkOrigin } from "./auth/origin";
 import {
   readClientCredentials,
+  selectProtocol,
   type ClientCredentials,
   type TransportSettings,
 } from "./auth/transports";
 import { verifyToken } from "./auth/verify";
-import { EdgeError, errorResponse } from "./errors";
+import { EdgeError, errorResponse, SessionRefusal } from "./errors";
 import { healthResponse } from "./health";
 import { logEvent } from "./log";
 import { openBridgeSession } from "./passThrough";
+import { refusedSessionResponse } from "./refusedSession";
 import { HEALTH_PATH, WS_PATH } from "./routes";
 
 interface UpgradeOutcome {
   response: Response;
-  fields: Record<string, string | number | boolean | null | undefined>;
+  /** Set when the bridge did not take the session: the 101 closes at once. */
+  refused?: true;
+  fields: Record<string, string | number | boolean | object | null | undefined>;
 }
 
 /** Authenticates before any socket exists; returns the caller's subject, or null when the stack turned auth off. */
@@ -62,15 +66,30 @@ async function upgrade(request: Request, url: URL, bindings: Bindings): Promise<
   if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0)
     throw new EdgeError("subprotocol_required");
   const subject = await authenticate(credentials, bindings);
-  const session = await openBridgeSession(request.headers, credentials, subject, bindings);
-  return {
-    response: session.response,
-    fields: {
-      transport: credentials.transport ?? null,
-      protocol: session.protocol,
-      msTo101: Date.now() - started,
-    },
-  };
+  const transport = credentials.transport ?? null;
+  try {
+    const session = await openBridgeSession(request.headers, credentials, subject, bindings);
+    return {
+      response: session.response,
+      fields: { transport, protocol: session.protocol, msTo101: Date.now() - started },
+    };
+  } catch (error) {
+    if (!(error instanceof SessionRefusal)) throw error;
+    const protocol = selectProtocol(credentials.applicationProtocols, null);
+    return {
+      response: refusedSessionResponse(error, protocol),
+      refused: true,
+      fields: {
+        transport,
+        protocol,
+        error: error.failure,
+        ...error.detail,
+        closeCode: error.closeCode,
+        closeReason: error.reason,
+        msTo101: Date.now() - started,
+      },
+    };
+  }
 }
 
 function isWebSocketUpgrade(request: Request): boolean {
@@ -82,6 +101,7 @@ async function handleWebSocketPath(request: Request, url: URL, env: object): Pro
     colo: (request.cf?.colo as string | undefined) ?? null,
   };
   let response: Response;
+  let refused = false;
   try {
     if (request.method !== "GET") throw new EdgeError("method_not_allowed");
     if (!isWebSocketUpgrade(request)) throw new EdgeError("upgrade_required");
@@ -93,6 +113,7 @@ async function handleWebSocketPath(request: Request, url: URL, env: object): Pro
     const outcome = await upgrade(request, url, parsed.bindings);
     Object.assign(fields, outcome.fields);
     response = outcome.response;
+    refused = outcome.refused === true;
   } catch (error) {
     const edgeError = error instanceof EdgeError ? error : new EdgeError("internal_error");
     if (!(error instanceof EdgeError))
@@ -105,7 +126,7 @@ async function handleWebSocketPath(request: Request, url: URL, env: object): Pro
   }
   // Written in line: deferring it (waitUntil + a timer) cost more CPU per upgrade than the line itself.
   logEvent("upgrade", {
-    outcome: response.status === 101 ? "connected" : "refused",
+    outcome: response.status === 101 && !refused ? "connected" : "refused",
     status: response.status,
     ...fields,
   });

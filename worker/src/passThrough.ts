@@ -1,7 +1,8 @@
 import type { Bindings } from "./bindings";
 import type { ClientCredentials } from "./auth/transports";
 import { selectProtocol } from "./auth/transports";
-import { EdgeError } from "./errors";
+import { SessionRefusal } from "./errors";
+import { answerBodyMatters, readBodyPrefix, refusalOfAnswer } from "./guardAnswers";
 import {
   ACCESS_CLIENT_ID_HEADER,
   ACCESS_CLIENT_SECRET_HEADER,
@@ -58,9 +59,22 @@ export interface BridgeSession {
   protocol: string | null;
 }
 
+/** The refusal a non-101 answer means for the page; only a busy or refused-options body is read. */
+async function refusalOf(upstream: Response): Promise<SessionRefusal> {
+  const body = answerBodyMatters(upstream.status) ? await readBodyPrefix(upstream.body) : "";
+  if (!answerBodyMatters(upstream.status)) await upstream.body?.cancel();
+  const { reason, failure } = refusalOfAnswer(
+    upstream.status,
+    upstream.headers.get("Retry-After"),
+    body,
+  );
+  return new SessionRefusal(reason, failure, { bridgeStatus: upstream.status });
+}
+
 /**
  * Opens the bridge's WebSocket and hands it back to the runtime un-accepted, so workerd couples
- * client and bridge natively: no JavaScript runs per frame, and close codes pass both ways.
+ * client and bridge natively: no JavaScript runs per frame, and close codes pass both ways. A bridge
+ * that does not take the session throws a `SessionRefusal` (busy, options refused, unavailable).
  */
 export async function openBridgeSession(
   clientHeaders: Headers,
@@ -79,14 +93,16 @@ export async function openBridgeSession(
     // A redirect would carry the service token and the subject to another origin: a 3xx is a refusal.
     upstream = await fetch(target, { headers, signal, redirect: "manual" });
   } catch {
-    throw new EdgeError(signal.aborted ? "bridge_timeout" : "bridge_unavailable");
+    const failure = signal.aborted ? "bridge_timeout" : "bridge_unavailable";
+    throw new SessionRefusal({ error: "bridge_unavailable" }, failure);
   }
 
   const bridgeSocket = upstream.webSocket;
-  if (upstream.status !== 101 || !bridgeSocket) {
-    await upstream.body?.cancel();
-    throw new EdgeError("bridge_rejected", { bridgeStatus: upstream.status });
-  }
+  if (upstream.status !== 101) throw await refusalOf(upstream);
+  if (!bridgeSocket)
+    throw new SessionRefusal({ error: "bridge_unavailable" }, "bridge_rejected", {
+      bridgeStatus: 101,
+    });
 
   const protocol = selectProtocol(
     credentials.applicationProtocols,

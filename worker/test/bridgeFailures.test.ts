@@ -2,21 +2,20 @@ import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
-import { expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
+import { expectRefusedSession, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { bridgeHealth } from "../../test/support/bridge";
 import { hs256 } from "../../test/support/tokens";
+import {
+  answerQuery,
+  healthUrl,
+  startGuardAnswers,
+  type GuardAnswers,
+} from "./support/guardAnswers";
 
 let bridge: StandinBridge;
+let guard: GuardAnswers;
+let atGuard: TestEdge;
 const edges: TestEdge[] = [];
-
-beforeAll(async () => {
-  bridge = await startStandinBridge();
-});
-
-afterAll(async () => {
-  await Promise.all(edges.map((edge) => edge.dispose()));
-  await bridge?.stop();
-});
 
 async function edgeInFrontOf(
   bridgeUrl: string,
@@ -31,6 +30,16 @@ async function edgeInFrontOf(
   return edge;
 }
 
+beforeAll(async () => {
+  [bridge, guard] = await Promise.all([startStandinBridge(), startGuardAnswers()]);
+  atGuard = await edgeInFrontOf(`${guard.origin}/api/chat`);
+});
+
+afterAll(async () => {
+  await Promise.all(edges.map((edge) => edge.dispose()));
+  await Promise.all([bridge?.stop(), guard?.stop()]);
+});
+
 /** A loopback port with nothing listening on it. */
 async function closedPort(): Promise<number> {
   const server: Server = createServer();
@@ -40,8 +49,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function refusalFrom(edge: TestEdge) {
-  return expectRefused(`${edge.wsOrigin}/voice/ws`, {
+async function refusedSessionAt(edge: TestEdge, query = "") {
+  return expectRefusedSession(`${edge.wsOrigin}/voice/ws${query}`, {
     protocols: ["voice.v1", `bearer.${await hs256()}`],
     headers: { Origin: APP_ORIGIN },
   });
@@ -53,54 +62,162 @@ async function lastLogLine(edge: TestEdge): Promise<Record<string, unknown>> {
   return JSON.parse(edge.logs.at(-1)!) as Record<string, unknown>;
 }
 
-const refusedUpgrade = (status: number, error: string) => ({
+const refusedUpgrade = (closeCode: number, error: string) => ({
   event: "upgrade",
   outcome: "refused",
-  status,
+  status: 101,
   error,
+  closeCode,
 });
 
-describe("when the bridge fails, the client gets a precise answer, never a hang or a stack trace", () => {
-  it("answers 502 bridge_unavailable when nothing listens at the bridge URL", async () => {
+const UNAVAILABLE = { error: "bridge_unavailable" };
+
+describe("when the bridge fails after authentication, the page gets a 101 and a close code with a JSON reason", () => {
+  it("closes with 1014 bridge_unavailable when nothing listens at the bridge URL", async () => {
     const edge = await edgeInFrontOf(`http://127.0.0.1:${await closedPort()}/api/chat`);
-    const refusal = await refusalFrom(edge);
-    expect(refusal.status).toBe(502);
-    expect(refusal.body).toEqual({ error: "bridge_unavailable", message: expect.any(String) });
+    const refused = await refusedSessionAt(edge);
+    expect(refused).toMatchObject({ code: 1014, reason: UNAVAILABLE, protocol: "voice.v1" });
+    expect(await lastLogLine(edge)).toMatchObject({
+      ...refusedUpgrade(1014, "bridge_unavailable"),
+      closeReason: UNAVAILABLE,
+    });
   });
 
-  it.each([403, 404, 500, 200])(
-    "answers 502 bridge_rejected with the status when the bridge answers the upgrade with %i",
+  it.each([403, 404, 500, 502, 504, 530, 200])(
+    "closes with 1014 bridge_unavailable when the bridge answers the upgrade with %i, logging its status",
     async (status) => {
       const edge = await edgeInFrontOf(`${bridge.origin}/status/${status}`);
-      const refusal = await refusalFrom(edge);
-      expect(refusal.status).toBe(502);
-      expect(refusal.body).toMatchObject({ error: "bridge_rejected", bridgeStatus: status });
+      const refused = await refusedSessionAt(edge);
+      expect(refused).toMatchObject({ code: 1014, reason: UNAVAILABLE });
+      expect(await lastLogLine(edge)).toMatchObject({
+        ...refusedUpgrade(1014, "bridge_rejected"),
+        bridgeStatus: status,
+      });
     },
   );
 
-  it("answers 504 bridge_timeout when the bridge does not answer the upgrade within the bound", async () => {
+  it("closes with 1014 when the bridge does not answer the upgrade within the bound, logging bridge_timeout", async () => {
     const edge = await edgeInFrontOf(`${bridge.origin}/hang`, { bridgeConnectTimeoutMs: 700 });
     const upgradesBefore = (await bridgeHealth(bridge.origin)).upgradesReceived;
-    const refusal = await refusalFrom(edge);
-    // bridge_timeout is the edge's answer only when its own AbortSignal.timeout(bridgeConnectTimeoutMs) fired.
-    expect(refusal.status).toBe(504);
-    expect(refusal.body.error).toBe("bridge_timeout");
+    const refused = await refusedSessionAt(edge);
+    expect(refused).toMatchObject({ code: 1014, reason: UNAVAILABLE });
+    // bridge_timeout is logged only when the edge's own AbortSignal.timeout(bridgeConnectTimeoutMs) fired.
+    expect(await lastLogLine(edge)).toMatchObject(refusedUpgrade(1014, "bridge_timeout"));
     // The upgrade reached the bridge, which never answered: the edge waited for it until that bound.
     expect((await bridgeHealth(bridge.origin)).upgradesReceived - upgradesBefore).toBe(1);
-    expect(await lastLogLine(edge)).toMatchObject(refusedUpgrade(504, "bridge_timeout"));
   });
 
-  it("logs the failed attempt with its error code and status", async () => {
-    const edge = await edgeInFrontOf(`${bridge.origin}/status/403`);
-    await refusalFrom(edge);
-    expect(await lastLogLine(edge)).toMatchObject({
-      ...refusedUpgrade(502, "bridge_rejected"),
-      bridgeStatus: 403,
-    });
+  it.each<[string, number, string | undefined, unknown, number]>([
+    ["503 with Retry-After: 7", 503, "7", { error: "bridge_busy", retryAfterS: 7 }, 7],
+    ["429 with Retry-After: 12", 429, "12", {}, 12],
+    ["503 with no Retry-After, the body's retryAfterS", 503, undefined, { retryAfterS: 9 }, 9],
+    ["503 with no Retry-After and no body", 503, undefined, "", 5],
+    ["503 with an unreadable Retry-After", 503, "soon", {}, 5],
+    ["503 with Retry-After: 0", 503, "0", {}, 1],
+    ["503 with a Retry-After of a day", 503, "86400", {}, 300],
+  ])(
+    "closes with 1013 bridge_busy when the guard answers %s",
+    async (_case, status, retryAfter, body, retryAfterS) => {
+      const refused = await refusedSessionAt(atGuard, answerQuery(status, { retryAfter, body }));
+      expect(refused.code).toBe(1013);
+      expect(refused.reason).toEqual({ error: "bridge_busy", retryAfterS });
+      expect(await lastLogLine(atGuard)).toMatchObject({
+        ...refusedUpgrade(1013, "bridge_busy"),
+        bridgeStatus: status,
+        closeReason: { error: "bridge_busy", retryAfterS },
+      });
+    },
+  );
+
+  it.each(["text_prompt", "voice_prompt", "seed"])(
+    "closes with 4400 session_options_invalid naming %s when the guard refuses it",
+    async (parameter) => {
+      const body = { error: "session_options_invalid", parameter };
+      const refused = await refusedSessionAt(atGuard, answerQuery(400, { body }));
+      expect(refused).toMatchObject({ code: 4400, reason: body });
+      expect(await lastLogLine(atGuard)).toMatchObject(
+        refusedUpgrade(4400, "session_options_invalid"),
+      );
+    },
+  );
+
+  it.each<[string, unknown]>([
+    ["an unknown parameter", { error: "session_options_invalid", parameter: "<img src=x>" }],
+    ["another error code", { error: "whatever", parameter: "text_prompt" }],
+    ["free text", "text_prompt is missing, see http://10.0.0.5/help"],
+  ])(
+    "passes no free text from the bridge: a 400 with %s closes with 4400 and no parameter",
+    async (_case, body) => {
+      const refused = await refusedSessionAt(atGuard, answerQuery(400, { body }));
+      expect(refused).toMatchObject({ code: 4400 });
+      expect(refused.reason).toEqual({ error: "session_options_invalid" });
+    },
+  );
+
+  it("keeps every reason within a close frame's 123 bytes and selects the offered subprotocol", async () => {
+    const refused = await refusedSessionAt(
+      atGuard,
+      answerQuery(400, { body: { error: "session_options_invalid", parameter: "voice_prompt" } }),
+    );
+    expect(Buffer.byteLength(refused.rawReason)).toBeLessThanOrEqual(123);
+    expect(refused.headers["sec-websocket-protocol"]).toBe("voice.v1");
+    // The refusal reached the guard without the client's compression offer.
+    const [received] = (await guard.upgrades()).slice(-1);
+    expect(received.headers["sec-websocket-extensions"]).toBeUndefined();
+  });
+
+  it("answers a client that offered no subprotocol with a 101 that selects none", async () => {
+    const refused = await expectRefusedSession(
+      `${atGuard.wsOrigin}/voice/ws${answerQuery(503, { retryAfter: "3" })}`,
+      { headers: { Origin: APP_ORIGIN, Authorization: `Bearer ${await hs256()}` } },
+    );
+    expect(refused).toMatchObject({ code: 1013, protocol: "" });
+    expect(refused.headers["sec-websocket-protocol"]).toBeUndefined();
   });
 });
 
 describe("health", () => {
+  const guardUp = (sessions: number, capacity: number, extra: object = {}) => ({
+    up: true,
+    sessions,
+    capacity,
+    ...extra,
+  });
+
+  it.each<[string, number, unknown, number, Record<string, unknown>]>([
+    ["a guard with a free slot", 200, guardUp(0, 1), 200, { status: "ok" }],
+    ["a guard at capacity", 200, guardUp(1, 1), 200, { status: "busy" }],
+    ["a draining guard", 200, guardUp(0, 1, { draining: true }), 200, { status: "busy" }],
+    ["a health URL that answers 200 without the guard's JSON", 200, "ok", 200, { status: "ok" }],
+    ["a guard whose server is down", 200, { up: false, sessions: 0, capacity: 1 }, 503, {}],
+    ["a guard answering 503", 503, { up: false }, 503, {}],
+  ])("reports %s", async (_case, status, body, expectedStatus, expected) => {
+    const edge = await edgeInFrontOf(`${guard.origin}/api/chat`, {
+      bridgeHealthUrl: healthUrl(guard.origin, status, body),
+    });
+    const response = await fetch(`${edge.httpOrigin}/voice/health`);
+    expect(response.status).toBe(expectedStatus);
+    const answer = await response.json();
+    if (expectedStatus === 503)
+      expect(answer).toMatchObject({
+        status: "bridge_down",
+        error: "bridge_unavailable",
+        bridge: { reachable: false, status },
+      });
+    else expect(answer).toMatchObject({ ...expected, bridge: { reachable: true, status } });
+  });
+
+  it("says how many sessions the guard holds and its capacity when busy", async () => {
+    const edge = await edgeInFrontOf(`${guard.origin}/api/chat`, {
+      bridgeHealthUrl: healthUrl(guard.origin, 200, guardUp(2, 2)),
+    });
+    const response = await fetch(`${edge.httpOrigin}/voice/health`);
+    expect(await response.json()).toMatchObject({
+      status: "busy",
+      bridge: { reachable: true, busy: true, sessions: 2, capacity: 2 },
+    });
+  });
+
   it("answers 503 with bridge_down when the bridge's health URL refuses connections", async () => {
     const edge = await edgeInFrontOf(`http://127.0.0.1:${await closedPort()}/api/chat`);
     const response = await fetch(`${edge.httpOrigin}/voice/health`);

@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { BRIDGE_WATCH_BINDINGS } from "../src/bridgeWatch/bindings";
 import { jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { healthUrl, startGuardAnswers, type GuardAnswers } from "./support/guardAnswers";
 
 const WEBHOOK_SECRET = "webhook-secret-5f2c9a";
 const ACCESS_ID = "access-id-7d1e.access";
@@ -52,21 +52,22 @@ function startReceiver() {
   };
 }
 
-let bridge: StandinBridge;
+/** The guard's /health stands for the bridge: the watch probes nothing else. */
+let guard: GuardAnswers;
 const receiver = startReceiver();
 let receiverOrigin: string;
 const edges: TestEdge[] = [];
 
 beforeAll(async () => {
-  [bridge] = await Promise.all([
-    startStandinBridge(),
+  [guard] = await Promise.all([
+    startGuardAnswers(),
     receiver.listening.then((port) => (receiverOrigin = `http://127.0.0.1:${port}`)),
   ]);
 });
 
 afterAll(async () => {
   await Promise.all(edges.map((edge) => edge.dispose()));
-  await Promise.all([bridge?.stop(), receiver.close()]);
+  await Promise.all([guard?.stop(), receiver.close()]);
 });
 
 function hookPath(name: string): string {
@@ -92,7 +93,7 @@ async function watchedEdge(
   const hook = hookPath(name);
   const edge = await startTestEdge(
     {
-      BRIDGE_URL: `${bridge.origin}/api/chat`,
+      BRIDGE_URL: `${guard.origin}/api/chat`,
       EDGE_CONFIG: jwtEdgeConfig(edgeSettings),
       JWT_SECRET: TEST_SECRET,
       BRIDGE_ACCESS_CLIENT_ID: ACCESS_ID,
@@ -172,7 +173,7 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
   });
 
   it("sends exactly one down notification at the third failed probe, and nothing while it stays down", async () => {
-    await bridge.stop();
+    await guard.stop();
     const postsAfterTick: number[] = [];
     for (let i = 0; i < 8; i++) {
       await quiet.tick();
@@ -224,7 +225,7 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     for (let i = 0; i < 3; i++) await loud.tick();
     expect(receiver.to(loud.hook).map((post) => post.body.status)).toEqual(["down"]);
 
-    bridge = await startStandinBridge({ port: bridge.port });
+    guard = await startGuardAnswers(guard.port);
     await Promise.all([quiet.tick(), loud.tick()]);
     expect(receiver.to(quiet.hook)).toHaveLength(1);
     expect(await quiet.row()).toMatchObject({ failures: 0, down: 0 });
@@ -262,7 +263,7 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     const flaky = await watchedEdge(
       "flaky",
       { failuresBeforeAlert: 2 },
-      { bridgeHealthUrl: `${bridge.origin}/status/502` },
+      { bridgeHealthUrl: healthUrl(guard.origin, 502, "") },
     );
     receiver.failNext(flaky.hook, 1);
     const answers: number[][] = [];
@@ -292,10 +293,51 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
   });
 });
 
+describe("the bridge watch reads the guard's health", () => {
+  it("counts a busy or draining guard as up: no notice, no state, no log line", async () => {
+    const busy = await watchedEdge(
+      "busy",
+      { failuresBeforeAlert: 1 },
+      { bridgeHealthUrl: healthUrl(guard.origin, 200, { up: true, sessions: 1, capacity: 1 }) },
+    );
+    const draining = await watchedEdge(
+      "draining",
+      { failuresBeforeAlert: 1 },
+      {
+        bridgeHealthUrl: healthUrl(guard.origin, 200, {
+          up: true,
+          sessions: 0,
+          capacity: 1,
+          draining: true,
+        }),
+      },
+    );
+    for (let i = 0; i < 3; i++) await Promise.all([busy.tick(), draining.tick()]);
+    expect([...receiver.to(busy.hook), ...receiver.to(draining.hook)]).toEqual([]);
+    expect(await busy.row()).toBeUndefined();
+    expect(await draining.settledLogs()).toEqual([]);
+  });
+
+  it("counts a guard that answers up: false as down, and says so", async () => {
+    const serverDown = await watchedEdge(
+      "server-down",
+      { failuresBeforeAlert: 1 },
+      { bridgeHealthUrl: healthUrl(guard.origin, 200, { up: false, sessions: 0, capacity: 1 }) },
+    );
+    await serverDown.tick();
+    const [post] = receiver.to(serverDown.hook);
+    expect(post.body).toMatchObject({
+      status: "down",
+      probe: { status: 200, serverDown: true },
+    });
+    expect(post.body.text).toContain("(last: HTTP 200, the guard says its server is down)");
+  });
+});
+
 describe("a misconfigured bridge watch", () => {
   const good = () => ({
-    BRIDGE_URL: `${bridge.origin}/api/chat`,
-    EDGE_CONFIG: jwtEdgeConfig({ bridgeHealthUrl: `${bridge.origin}/status/502` }),
+    BRIDGE_URL: `${guard.origin}/api/chat`,
+    EDGE_CONFIG: jwtEdgeConfig({ bridgeHealthUrl: healthUrl(guard.origin, 502, "") }),
     JWT_SECRET: TEST_SECRET,
     [BRIDGE_WATCH_BINDINGS.settings]: {
       service: "voice-edge-test (misconfigured)",
@@ -339,7 +381,7 @@ describe("a misconfigured bridge watch", () => {
         handler: "scheduled",
         problems: [{ binding, path: expect.any(String), message: expect.any(String) }],
       });
-      for (const revealing of [HOOK_TOKEN, "hooks.example", bridge.origin])
+      for (const revealing of [HOOK_TOKEN, "hooks.example", guard.origin])
         expect(JSON.stringify(logs)).not.toContain(revealing);
     },
   );

@@ -21,6 +21,12 @@ describe("the webhook notice", () => {
       { timedOut: true, latencyMs: 2_001 },
     ],
     ["a refused connection", { latencyMs: 3 }, "unreachable", { latencyMs: 3 }],
+    [
+      "a guard whose server is down",
+      { status: 200, serverDown: true as const, latencyMs: 5 },
+      "HTTP 200, the guard says its server is down",
+      { status: 200, serverDown: true, latencyMs: 5 },
+    ],
   ])("says how the last probe failed for %s", (_name, probe, last, probeFields) => {
     expect(noticeBody(notice({ probe }))).toEqual({
       text: `voice-edge-prod (mycosoft.com): the voice bridge is down — 3 consecutive failed probes through the tunnel (last: ${last})`,

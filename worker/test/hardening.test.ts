@@ -3,6 +3,7 @@ import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgePr
 import { bridgeSessions, bridgeSessionWith, marker } from "../../test/support/bridge";
 import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
 import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
+import { expectRefusedSession } from "../../test/support/edge";
 import { hs256 } from "../../test/support/tokens";
 
 /** What a black-box attack run found, each finding as the behaviour the edge now has. */
@@ -125,14 +126,22 @@ describe("the bearer subprotocol prefix, in any letter case", () => {
 });
 
 describe("redirects from the bridge", () => {
-  it("answers a redirecting bridge with 502 bridge_rejected and its status, sending nothing to where it points", async () => {
+  it("closes the session to a redirecting bridge with 1014, logging bridge_rejected and its status, sending nothing to where it points", async () => {
     const before = await counts(elsewhere.origin);
-    const refusal = await expectRefused(wsUrl(edges.redirecting, `?${marker()}`), {
+    const refused = await expectRefusedSession(wsUrl(edges.redirecting, `?${marker()}`), {
       protocols: ["voice.v1", `bearer.${await hs256()}`],
       headers: { Origin: APP_ORIGIN },
     });
-    expect(refusal.status).toBe(502);
-    expect(refusal.body).toMatchObject({ error: "bridge_rejected", bridgeStatus: 302 });
+    expect(refused).toMatchObject({ code: 1014, reason: { error: "bridge_unavailable" } });
+    await expect
+      .poll(() => edges.redirecting.logs.map((line) => JSON.parse(line)))
+      .toContainEqual(
+        expect.objectContaining({
+          outcome: "refused",
+          error: "bridge_rejected",
+          bridgeStatus: 302,
+        }),
+      );
     expect(await counts(elsewhere.origin)).toEqual(before);
     expect(await bridgeSessions(elsewhere.origin)).toEqual([]);
   });
@@ -172,7 +181,6 @@ describe("what the bridge receives: an allow-list", () => {
     "upgrade",
     "sec-websocket-key",
     "sec-websocket-version",
-    "sec-websocket-extensions",
     "sec-websocket-protocol",
     "x-voice-subject",
     "cf-access-client-id",
@@ -193,6 +201,17 @@ describe("what the bridge receives: an allow-list", () => {
     });
     for (const value of Object.values(SPOOFED))
       expect(JSON.stringify(record.headers)).not.toContain(value);
+    session.ws.close(1000);
+  });
+
+  it("gets no Sec-WebSocket-Extensions, and the client's 101 takes none: no compression on either leg", async () => {
+    const { session, record } = await openMarked(edges.plain, {
+      protocols: ["voice.v1", `bearer.${await hs256()}`],
+      headers: { Origin: APP_ORIGIN, "Sec-WebSocket-Extensions": "permessage-deflate" },
+    });
+    expect(record.headers["sec-websocket-extensions"]).toBeUndefined();
+    expect(session.headers["sec-websocket-extensions"]).toBeUndefined();
+    expect(session.ws.extensions).toBe("");
     session.ws.close(1000);
   });
 

@@ -5,18 +5,24 @@ import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge"
 import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { bridgeSessionWith, marker } from "../../test/support/bridge";
 import { hs256 } from "../../test/support/tokens";
+import { startGuardAnswers, type GuardAnswers } from "./support/guardAnswers";
 
 const ACCESS_ID = "access-client-id.access";
 const ACCESS_SECRET = "access-client-secret-value";
 
 let bridge: StandinBridge;
 let edge: TestEdge;
+let guard: GuardAnswers;
 
 beforeAll(async () => {
-  bridge = await startStandinBridge({ protocols: ["voice.v2"] });
+  [bridge, guard] = await Promise.all([
+    startStandinBridge({ protocols: ["voice.v2"] }),
+    startGuardAnswers(),
+  ]);
   edge = await startTestEdge({
     BRIDGE_URL: `${bridge.origin}/api/chat`,
-    EDGE_CONFIG: jwtEdgeConfig(),
+    // The guard's /health (the real server has none): {"up":true,"sessions":0,"capacity":1}.
+    EDGE_CONFIG: jwtEdgeConfig({ bridgeHealthUrl: `${guard.origin}/health` }),
     JWT_SECRET: TEST_SECRET,
     BRIDGE_ACCESS_CLIENT_ID: ACCESS_ID,
     BRIDGE_ACCESS_CLIENT_SECRET: ACCESS_SECRET,
@@ -25,7 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await edge?.dispose();
-  await bridge?.stop();
+  await Promise.all([bridge?.stop(), guard?.stop()]);
 });
 
 const wsUrl = (query = "") => `${edge.wsOrigin}/voice/ws${query}`;
@@ -344,10 +350,24 @@ describe("routes", () => {
       status: "ok",
       configured: true,
       auth: "jwt",
-      bridge: { reachable: true, status: 200, timeoutMs: 500 },
+      bridge: {
+        reachable: true,
+        busy: false,
+        sessions: 0,
+        capacity: 1,
+        status: 200,
+        timeoutMs: 500,
+      },
     });
     expect(body.bridge.latencyMs).toBeGreaterThanOrEqual(0);
-    for (const leak of ["127.0.0.1", String(bridge.port), TEST_SECRET, ACCESS_SECRET, ACCESS_ID])
+    for (const leak of [
+      "127.0.0.1",
+      String(bridge.port),
+      String(guard.port),
+      TEST_SECRET,
+      ACCESS_SECRET,
+      ACCESS_ID,
+    ])
       expect(text).not.toContain(leak);
   });
 });

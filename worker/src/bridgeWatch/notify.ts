@@ -4,6 +4,8 @@ import type { WatchNotification } from "./state";
 export interface ProbeOutcome {
   status?: number;
   timedOut?: boolean;
+  /** The guard answered but says its server is down. */
+  serverDown?: true;
   latencyMs: number;
 }
 
@@ -31,6 +33,7 @@ export type Delivery =
 const WEBHOOK_TIMEOUT_MS = 5_000;
 
 function describeProbe(probe: ProbeOutcome, timeoutMs: number): string {
+  if (probe.serverDown) return `HTTP ${probe.status}, the guard says its server is down`;
   if (probe.status !== undefined) return `HTTP ${probe.status}`;
   return probe.timedOut ? `timed out after ${timeoutMs} ms` : "unreachable";
 }
@@ -39,11 +42,13 @@ function describeProbe(probe: ProbeOutcome, timeoutMs: number): string {
 export function probeSummary(probe: ProbeOutcome): {
   status?: number;
   timedOut?: true;
+  serverDown?: true;
   latencyMs: number;
 } {
   return {
     ...(probe.status !== undefined ? { status: probe.status } : {}),
     ...(probe.timedOut ? { timedOut: true } : {}),
+    ...(probe.serverDown ? { serverDown: true } : {}),
     latencyMs: probe.latencyMs,
   };
 }

@@ -1,0 +1,161 @@
+/**
+ * What the guard in front of each bridge (HAProxy: infra/guard) answers, read into typed values:
+ * its refusals of an upgrade and its `/health`. Pure functions, free of Worker types, tested in Node.
+ */
+
+/** The session options the guard may name in a 400; nothing else a bridge writes reaches a client. */
+export const SESSION_OPTION_PARAMETERS = ["text_prompt", "voice_prompt", "seed"] as const;
+export type SessionOptionParameter = (typeof SESSION_OPTION_PARAMETERS)[number];
+
+/** `retryAfterS` when the guard's `Retry-After` is missing or unreadable, and the bounds put on it. */
+export const RETRY_AFTER_DEFAULT_S = 5;
+export const RETRY_AFTER_MIN_S = 1;
+export const RETRY_AFTER_MAX_S = 300;
+
+/** Why a session the edge authenticated did not reach a bridge, as the page receives it. */
+export type SessionRefusalReason =
+  | { error: "bridge_busy"; retryAfterS: number }
+  | { error: "session_options_invalid"; parameter?: SessionOptionParameter }
+  | { error: "bridge_unavailable" };
+
+/** What the log line names: the reason, or for `bridge_unavailable` the finer cause. */
+export type SessionRefusalCause =
+  SessionRefusalReason["error"] | "bridge_timeout" | "bridge_rejected";
+
+export interface ClassifiedRefusal {
+  reason: SessionRefusalReason;
+  failure: SessionRefusalCause;
+}
+
+const clamp = (seconds: number) =>
+  Math.min(RETRY_AFTER_MAX_S, Math.max(RETRY_AFTER_MIN_S, Math.ceil(seconds)));
+
+/** `Retry-After` as whole seconds within the bounds: delta-seconds or an HTTP date; else `fallback`. */
+export function retryAfterSeconds(
+  header: string | null,
+  now: number = Date.now(),
+  fallback: number = RETRY_AFTER_DEFAULT_S,
+): number {
+  const value = header?.trim() ?? "";
+  if (/^\d{1,10}$/.test(value)) return clamp(Number(value));
+  // An HTTP date ends in GMT; V8's lenient Date.parse would read "-3" or "2.5" as dates.
+  const date = / GMT$/.test(value) ? Date.parse(value) : NaN;
+  if (!Number.isNaN(date)) return clamp((date - now) / 1000);
+  return clamp(fallback);
+}
+
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function knownParameter(value: unknown): SessionOptionParameter | undefined {
+  return SESSION_OPTION_PARAMETERS.find((name) => name === value);
+}
+
+/** Statuses whose body the edge reads (busy and refused options); every other body is cancelled unread. */
+export function answerBodyMatters(status: number): boolean {
+  return status === 400 || status === 429 || status === 503;
+}
+
+/**
+ * The page's reason for a non-101 answer to the upgrade: 503 or 429 is busy (seconds from
+ * `Retry-After`, else the body's `retryAfterS`), 400 is refused options (the parameter only when the
+ * guard names a known one), anything else — 502/504/530 from the tunnel, a 3xx, a 404 — is unavailable.
+ */
+export function refusalOfAnswer(
+  status: number,
+  retryAfter: string | null,
+  body: string,
+  now: number = Date.now(),
+): ClassifiedRefusal {
+  if (status === 503 || status === 429) {
+    const fromBody = jsonObject(body)?.retryAfterS;
+    const fallback = typeof fromBody === "number" ? fromBody : RETRY_AFTER_DEFAULT_S;
+    const retryAfterS = retryAfterSeconds(retryAfter, now, fallback);
+    return { reason: { error: "bridge_busy", retryAfterS }, failure: "bridge_busy" };
+  }
+  if (status === 400) {
+    const answer = jsonObject(body);
+    const parameter =
+      answer?.error === "session_options_invalid" ? knownParameter(answer.parameter) : undefined;
+    return {
+      reason: { error: "session_options_invalid", ...(parameter ? { parameter } : {}) },
+      failure: "session_options_invalid",
+    };
+  }
+  return { reason: { error: "bridge_unavailable" }, failure: "bridge_rejected" };
+}
+
+/** The guard's `/health` as the edge reads it. */
+export interface GuardHealth {
+  /** The guard answered 2xx and did not say `up: false`. */
+  up: boolean;
+  /** The guard answered 2xx with `up: false`: it runs, the server behind it does not. */
+  serverDown?: true;
+  sessions?: number;
+  capacity?: number;
+  draining?: true;
+  /** Up, and admitting no new session now (full, or draining). Not an outage. */
+  busy: boolean;
+}
+
+const count = (value: unknown) =>
+  typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
+
+/**
+ * 2xx is up unless the JSON says `up: false` (a health URL that is not the guard's, answering 2xx
+ * without that JSON, counts as up); any other status is down. Busy: `sessions >= capacity` or draining.
+ */
+export function guardHealthOf(status: number, body: string): GuardHealth {
+  if (status < 200 || status > 299) return { up: false, busy: false };
+  const answer = jsonObject(body) ?? {};
+  if (answer.up === false) return { up: false, serverDown: true, busy: false };
+  const sessions = count(answer.sessions);
+  const capacity = count(answer.capacity);
+  const draining = answer.draining === true;
+  const full = sessions !== undefined && capacity !== undefined && sessions >= capacity;
+  return {
+    up: true,
+    ...(sessions !== undefined ? { sessions } : {}),
+    ...(capacity !== undefined ? { capacity } : {}),
+    ...(draining ? { draining: true as const } : {}),
+    busy: full || draining,
+  };
+}
+
+/** Reads at most `maxBytes` of a body and cancels the rest: a bridge's answer is never read whole. */
+export async function readBodyPrefix(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes = 2_048,
+): Promise<string> {
+  if (!body) return "";
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    // A body that breaks off says no more than what came.
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes.subarray(0, maxBytes));
+}
