@@ -65,8 +65,9 @@ export function answerBodyMatters(status: number): boolean {
 }
 
 /**
- * The page's reason for a non-101 answer to the upgrade: 503 or 429 is busy (seconds from
- * `Retry-After`, else the body's `retryAfterS`), 400 is refused options (the parameter only when the
+ * The page's reason for a non-101 answer to the upgrade: 429, or a 503 that says busy (a
+ * `Retry-After`, or the guard's `bridge_busy` body), is busy (seconds from `Retry-After`, else the
+ * body's `retryAfterS`), 400 is refused options (the parameter only when the
  * guard names a known one), anything else — 502/504/530 from the tunnel, a 3xx, a 404 — is unavailable.
  */
 export function refusalOfAnswer(
@@ -75,14 +76,18 @@ export function refusalOfAnswer(
   body: string,
   now: number = Date.now(),
 ): ClassifiedRefusal {
-  if (status === 503 || status === 429) {
-    const fromBody = jsonObject(body)?.retryAfterS;
+  const answer = jsonObject(body);
+  const fromBody = answer?.retryAfterS;
+  // The guard's 503 says busy with Retry-After; its 503 without (`bridge_unavailable`: the server
+  // behind it is down) and a tunnel's bare 503 are no reason to come back in N seconds.
+  const saysBusy =
+    retryAfter !== null || answer?.error === "bridge_busy" || typeof fromBody === "number";
+  if (status === 429 || (status === 503 && saysBusy)) {
     const fallback = typeof fromBody === "number" ? fromBody : RETRY_AFTER_DEFAULT_S;
     const retryAfterS = retryAfterSeconds(retryAfter, now, fallback);
     return { reason: { error: "bridge_busy", retryAfterS }, failure: "bridge_busy" };
   }
   if (status === 400) {
-    const answer = jsonObject(body);
     const parameter =
       answer?.error === "session_options_invalid" ? knownParameter(answer.parameter) : undefined;
     return {
