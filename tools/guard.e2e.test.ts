@@ -1,44 +1,18 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { PROJECT_ROOT } from "../infra/config/stackFiles";
-import { freePort } from "../test/support/freePort";
 import { processTree } from "../test/support/processes";
 import { npmRun } from "../test/support/runCommand";
 import { startEchoUpstream, type EchoUpstream } from "../test/support/wsEchoUpstream";
 import { runDirectory, run as guardCommand } from "./guard";
+import { startGuardProcess, type GuardProcess } from "./lib/guardProcess";
 
-interface Guard {
-  port: number;
-  process: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
+type Guard = GuardProcess;
 
-/** `npm run guard` as a child process (tsx directly, so SIGTERM reaches it), once it says it listens. */
-async function startGuard(args: string[]): Promise<Guard> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(PROJECT_ROOT, "tools", "guard.ts"), "--port", String(port), ...args],
-    { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-    });
-  await until(() => output.includes("guard: http://") || child.exitCode !== null, 15_000);
-  if (child.exitCode !== null) throw new Error(`guard exited: ${output}`);
-  return { port, process: child, output: () => output, stop };
-}
+const startGuard = (args: string[]) => startGuardProcess(args);
 
 /** Polls `check` every 50 ms, at most `withinMs`. */
 async function until(check: () => boolean | Promise<boolean>, withinMs = 10_000): Promise<void> {
