@@ -2,10 +2,20 @@
  * `npm run dev`: the edge in workerd, with the bundle Pulumi uploads, configured from a stack
  * file, in front of the PersonaPlex stand-in bridge (or BRIDGE_URL).
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
 import { bridgeUrlProblem, originProblem } from "../worker/src/bindings";
+import { DEFAULT_VOICES } from "./bridge";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
+import {
+  haproxyBinary,
+  HAPROXY_MISSING,
+  startGuardProcess,
+  type GuardProcess,
+} from "./lib/guardProcess";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
 import { localEdgeBindings } from "./lib/localBindings";
@@ -77,12 +87,16 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   let bridge: StandinBridge | undefined;
+  let guard: GuardProcess | undefined;
+  let guardDir: string | undefined;
   let edge: LocalEdge | undefined;
   let stopping: Promise<void> | undefined;
   const dispose = () =>
     (stopping ??= (async () => {
       await edge?.dispose().catch(() => undefined);
+      await guard?.stop();
       await bridge?.stop();
+      if (guardDir) rmSync(guardDir, { recursive: true, force: true });
     })());
   const stop = () => void dispose().then(() => process.exit(0));
   process.on("SIGINT", stop);
@@ -107,6 +121,18 @@ export async function run(argv: string[]): Promise<void> {
         promptDelayMs: STANDIN_PROMPT_DELAY_MS,
       });
       bridgeUrl = `${bridge.origin}/api/chat`;
+      if (haproxyBinary()) {
+        // The guard as each GPU VM runs it: one session at a time, bad options refused before the 101, /health.
+        guardDir = mkdtempSync(join(tmpdir(), "voice-edge-dev-guard-"));
+        const voices = join(guardDir, "voices.txt");
+        writeFileSync(voices, `${DEFAULT_VOICES.join("\n")}\n`);
+        guard = await startGuardProcess(["--upstream", bridge.origin, "--voices", voices]);
+        bridgeUrl = `${guard.origin}/api/chat`;
+      } else {
+        console.log(
+          `guard: ${HAPROXY_MISSING}; the edge reaches the stand-in directly, so a second session waits in silence and /voice/health says bridge_down (the server has no /health)`,
+        );
+      }
     }
 
     const local = localEdgeBindings(config, {
@@ -138,7 +164,7 @@ export async function run(argv: string[]): Promise<void> {
 voice edge running in workerd (stack ${args.stack}, compatibility date ${config.compatibilityDate})
   WebSocket  ${wsUrl}
   health     http://127.0.0.1:${port}/voice/health
-  bridge     ${bridge ? `PersonaPlex stand-in at ${bridgeUrl} (one session at a time, 0x00 after ${STANDIN_PROMPT_DELAY_MS} ms, text_prompt and voice_prompt required, no /health)` : `${new URL(bridgeUrl).origin} (from BRIDGE_URL)`}
+  bridge     ${bridge ? `PersonaPlex stand-in at ${bridge.origin}/api/chat (one session at a time, 0x00 after ${STANDIN_PROMPT_DELAY_MS} ms, text_prompt and voice_prompt required, no /health)` : `${new URL(bridgeUrl).origin} (from BRIDGE_URL)`}${guard ? `\n  guard      HAProxy at ${guard.origin} (capacity 1: a second session gets 1013; /health; bad options 4400)` : ""}
   local overrides of Pulumi.${args.stack}.yaml:
 ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
@@ -146,7 +172,7 @@ next, in another terminal:
   npm run smoke -- --url ${wsUrl} --token "$(npm run --silent token${stackArgs})"
   or by hand: npx wscat -c "${wsUrl}?${SESSION_QUERY}" -s voice.v1 -s "bearer.$(npm run --silent token${stackArgs})"
   in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame
-Ctrl-C stops the edge and the stand-in bridge.
+Ctrl-C stops the edge, the guard and the stand-in bridge.
 `);
   } catch (error) {
     await dispose();

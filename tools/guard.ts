@@ -10,7 +10,7 @@
  *   npm run guard -- --print-config --stack <name>
  *     the files for the VM, each after a `### <path>` line.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -28,6 +28,7 @@ import {
   type UpstreamTls,
 } from "../infra/guard/haproxyConfig";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
+import { haproxyBinary, HAPROXY_MISSING } from "./lib/guardProcess";
 import { whenLauncherExits } from "./lib/parentWatch";
 
 const command = defineCommand({
@@ -98,9 +99,6 @@ const command = defineCommand({
 });
 
 type Args = ReturnType<typeof command.parse>;
-
-const HAPROXY_MISSING =
-  "haproxy is not installed: install the Debian/Ubuntu package haproxy (sudo apt-get install haproxy, or npm run setup:test), or set HAPROXY_PATH";
 
 function tcpPort(value: string | undefined, flag = "--port"): number {
   const port = Number(value);
@@ -237,9 +235,8 @@ async function serve(args: Args): Promise<void> {
   const tls = upstreamTls(args);
   const voices = args.voices ? readVoices(args.voices) : undefined;
 
-  const haproxy = process.env.HAPROXY_PATH || "haproxy";
-  const probe = spawnSync(haproxy, ["-v"], { encoding: "utf8" });
-  if (probe.error) throw new CommandFailure(HAPROXY_MISSING);
+  const haproxy = haproxyBinary();
+  if (!haproxy) throw new CommandFailure(HAPROXY_MISSING);
 
   const dir = runDirectory(port);
   const socket = join(dir, "admin.sock");

@@ -152,17 +152,21 @@ describe("npm run dev and npm run token", () => {
     }
   });
 
-  it("runs npm run smoke's session through the edge to the PersonaPlex stand-in; its health step says bridge_down", () => {
-    // smoke checks /voice/health last: this line means the 101, the 0x00, the audio round trip
-    // and the close passed. The real server has no /health; the guard's /health (issue 18) fixes it.
+  it("runs npm run smoke as dev prints it: through the edge and the guard to the PersonaPlex stand-in, health ok", () => {
     const result = smoke(
       "--url",
-      `ws://127.0.0.1:${local.port}/voice/ws?${PERSONAPLEX_QUERY}`,
+      `ws://127.0.0.1:${local.port}/voice/ws`,
       "--token",
       token().trim(),
     );
-    expect(result.stderr).toBe("smoke: FAIL health answered 503 bridge_down\n");
-    expect(result.status).toBe(1);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toMatch(/^smoke: ok — .*bridge health ok/m);
+    expect(result.stdout).toContain("bridge handshake frame");
+    expect(result.status).toBe(0);
+  });
+
+  it("says it runs the guard in front of the stand-in", () => {
+    expect(local.output).toMatch(/^ {2}guard {6}HAProxy at http:\/\/127\.0\.0\.1:\d+/m);
   });
 
   it("fails npm run smoke in one line on a bad token", () => {

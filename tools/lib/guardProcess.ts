@@ -1,7 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../infra/config/stackFiles";
+
+export const HAPROXY_MISSING =
+  "haproxy is not installed: install the Debian/Ubuntu package haproxy (sudo apt-get install haproxy, or npm run setup:test), or set HAPROXY_PATH";
+
+/** The haproxy binary (HAPROXY_PATH, else haproxy on PATH), or undefined when it cannot be run. */
+export function haproxyBinary(): string | undefined {
+  const haproxy = process.env.HAPROXY_PATH || "haproxy";
+  return spawnSync(haproxy, ["-v"], { encoding: "utf8" }).error ? undefined : haproxy;
+}
 
 export interface GuardProcess {
   port: number;
