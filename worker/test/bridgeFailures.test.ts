@@ -111,7 +111,13 @@ describe("when the bridge fails after authentication, the page gets a 101 and a 
     ["503 with Retry-After: 7", 503, "7", { error: "bridge_busy", retryAfterS: 7 }, 7],
     ["429 with Retry-After: 12", 429, "12", {}, 12],
     ["503 with no Retry-After, the body's retryAfterS", 503, undefined, { retryAfterS: 9 }, 9],
-    ["503 with no Retry-After and no body", 503, undefined, "", 5],
+    [
+      "503 with no Retry-After, the guard's bridge_busy body",
+      503,
+      undefined,
+      { error: "bridge_busy" },
+      5,
+    ],
     ["503 with an unreadable Retry-After", 503, "soon", {}, 5],
     ["503 with Retry-After: 0", 503, "0", {}, 1],
     ["503 with a Retry-After of a day", 503, "86400", {}, 300],
@@ -125,6 +131,21 @@ describe("when the bridge fails after authentication, the page gets a 101 and a 
         ...refusedUpgrade(1013, "bridge_busy"),
         bridgeStatus: status,
         closeReason: { error: "bridge_busy", retryAfterS },
+      });
+    },
+  );
+
+  it.each<[string, unknown]>([
+    ["no body", ""],
+    ["the guard's body for a server that is down", { error: "bridge_unavailable" }],
+  ])(
+    "closes with 1014 bridge_unavailable when the guard answers 503 with no Retry-After and %s",
+    async (_case, body) => {
+      const refused = await refusedSessionAt(atGuard, answerQuery(503, { body }));
+      expect(refused).toMatchObject({ code: 1014, reason: UNAVAILABLE });
+      expect(await lastLogLine(atGuard)).toMatchObject({
+        ...refusedUpgrade(1014, "bridge_rejected"),
+        bridgeStatus: 503,
       });
     },
   );
