@@ -63,7 +63,7 @@ export interface Percentiles {
 }
 
 /** Nearest-rank p50 and p99 (`test/support/stats.ts`). */
-const summarize = (samples: number[]): Percentiles => {
+export const percentilesOf = (samples: number[]): Percentiles => {
   const sorted = sortedAscending(samples);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 };
@@ -85,7 +85,7 @@ async function timed<T>(
     if (i >= warmup) samples.push((performance.now() - started) * 1000);
     await after?.(value);
   }
-  return summarize(samples);
+  return percentilesOf(samples);
 }
 
 /** Upgrade time in µs, from `new WebSocket` to `open`, one connection after another. */

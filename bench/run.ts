@@ -8,7 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
+import WebSocket from "ws";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
+import { haproxyBinary, HAPROXY_MISSING, startGuardProcess } from "../tools/lib/guardProcess";
 import { defineCommand } from "../tools/lib/cli";
 import { freePort } from "../test/support/freePort";
 import { startLocalEdge } from "../tools/lib/localEdge";
@@ -19,6 +21,7 @@ import {
   throughput,
   withIdleSessions,
   openSocket,
+  percentilesOf,
   FRAME_BYTES,
   type Percentiles,
   type Target,
@@ -176,6 +179,52 @@ function machineDescription(): string[] {
   ];
 }
 
+/** Session options the guard admits (it refuses a missing text_prompt or voice_prompt before the upgrade). */
+const GUARD_OPTIONS = "text_prompt=bench&voice_prompt=NATF2.pt";
+
+/**
+ * The page's wait for a busy bridge: the edge in workerd in front of a guard of capacity 1 whose one
+ * session is held open; each upgrade timed from the client's start to its close 1013.
+ */
+async function busyRefusals(
+  code: string,
+  compatibilityDate: string,
+  bridgeOrigin: string,
+  jwksUrl: string,
+  token: string,
+): Promise<{ count: number; ms: Percentiles }> {
+  const guard = await startGuardProcess(["--upstream", bridgeOrigin, "--capacity", "1"]);
+  cleanup.add(() => guard.stop());
+  const edge = await startWorkerd({
+    code,
+    compatibilityDate,
+    bindings: benchEdgeBindings(`${guard.origin}${BENCH_BRIDGE_PATH}`, jwksUrl),
+  });
+  cleanup.add(() => edge.stop());
+  const target = benchEdgeTarget(edge.port, token);
+  const withOptions = { ...target, url: `${target.url}&${GUARD_OPTIONS}` };
+  const held = await openSocket(withOptions);
+  const count = args.quick ? 50 : 200;
+  const micros: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    const closeCode = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(withOptions.url, withOptions.protocols, {
+        headers: withOptions.headers,
+        perMessageDeflate: false,
+      });
+      ws.once("close", (closed) => resolve(closed));
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      ws.once("error", reject);
+    });
+    if (closeCode !== 1013) throw new Error(`busy bridge: expected close 1013, got ${closeCode}`);
+    micros.push((performance.now() - started) * 1000);
+  }
+  held.ws.close(1000);
+  await Promise.all([edge.stop(), guard.stop()]);
+  return { count, ms: percentilesOf(micros) };
+}
+
 async function main() {
   log(
     `mode: ${args.quick ? "quick" : "full"} — ${PLAN.rounds} rounds; ${PLAN.handshakes} handshakes, ${PLAN.roundTrips} round trips, ${PLAN.throughputMessages} pipelined messages per path per round; ${PLAN.idleSessions} idle sessions`,
@@ -228,6 +277,13 @@ async function main() {
     log,
   });
   for (const peer of peers) cleanup.add(() => peer.stop());
+  // The guard as each GPU VM runs it (npm run guard), in front of the same echo bridge; capacity
+  // above one so the sequential loops here are admitted (its per-frame cost does not depend on it).
+  const guard = haproxyBinary()
+    ? await startGuardProcess(["--upstream", bridge.origin, "--capacity", "64"])
+    : undefined;
+  if (guard) cleanup.add(() => guard.stop());
+  else log(`guard: ${HAPROXY_MISSING} — going on without it`);
   log(
     `running: direct, ${peers.map((p) => `${p.name} ${p.version}`).join(", ")}, edge (workerd ${versionOf("workerd")})`,
   );
@@ -244,6 +300,15 @@ async function main() {
   });
   const paths: BenchPath[] = [
     { name: "direct", target: plain(bridge.port), pids: () => [] },
+    ...(guard
+      ? [
+          {
+            name: "guard (npm run guard)",
+            target: { ...plain(guard.port), url: `${plain(guard.port).url}&${GUARD_OPTIONS}` },
+            pids: () => [],
+          },
+        ]
+      : []),
     ...peers.map((peer) => ({
       name: peer.name,
       target: plain(peer.port),
@@ -379,6 +444,11 @@ async function main() {
     await new Promise((r) => setTimeout(r, 1_000));
   }
 
+  const busy = haproxyBinary()
+    ? await busyRefusals(bundle.code, compatibilityDate, bridge.origin, jwks.url, hsToken)
+    : undefined;
+  if (busy) log(`busy bridge: ${busy.count} upgrades closed with 1013`);
+
   const jsWork = await jsWorkPerMessage(bundle.code, bindings, compatibilityDate, hsToken);
   log(
     `JS work check: ${jsWork.frames} frames → ${jsWork.fetchCalls} fetch call(s), ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls`,
@@ -473,6 +543,10 @@ async function main() {
   );
   for (const t of floorTargets)
     console.log(`${t.met ? "met   " : "MISSED"} ${t.target}: ${t.detail}`);
+  const busySection = busy
+    ? `A busy bridge, as the page sees it: the edge in workerd in front of a guard of capacity 1 whose one session is held open; ${busy.count} upgrades, each timed from \`new WebSocket\` to its close 1013: p50 ${(busy.ms.p50 / 1000).toFixed(2)} ms, p99 ${(busy.ms.p99 / 1000).toFixed(2)} ms.`
+    : `A busy bridge: not measured (${HAPROXY_MISSING}).`;
+  console.log(`\n${busySection}`);
   console.log(
     `\nWorker bundle: ${bundle.sizeBytes} bytes. JS per message: ${jsWork.fetchCalls} fetch call for ${jsWork.frames} frames, ${jsWork.listeners} listeners, ${jsWork.accepts} accept() calls.`,
   );
@@ -513,6 +587,14 @@ first 101.${args.baseline ? ` Rows marked "before:" are \`--baseline ${args.base
 ${floorSection}
 
 ${floorTargets.map((t) => `- ${t.met ? "**met**" : "**missed**"} — ${t.target}: ${t.detail}`).join("\n")}
+
+## The guard
+
+The row \`guard (npm run guard)\` is HAProxy as \`npm run guard\` configures it for a GPU VM (the
+session options checked, capacity 64 here so the sequential loops are admitted), in front of the
+same echo bridge: its cost against \`direct\`.
+
+${busySection}
 
 ## The Worker does no work per message
 
