@@ -26,7 +26,6 @@
  * printed) or --cert/--key. Started with an IPC channel (as tests and `npm run dev` do), it
  * reports its port (and certificate) to the parent and exits when the parent goes away.
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import {
@@ -42,6 +41,7 @@ import { tmpdir } from "node:os";
 import { extname, join, resolve, sep } from "node:path";
 import { WebSocketServer, WebSocket } from "ws";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
+import { selfSignedCertificate } from "./lib/selfSignedCertificate";
 
 export const MODES = ["personaplex", "echo"] as const;
 export type StandinMode = (typeof MODES)[number];
@@ -412,21 +412,11 @@ function echoHandlers(preferredProtocols: string[]): StandinHandlers {
   };
 }
 
-/** A self-signed certificate for localhost and 127.0.0.1, made with openssl in a new temporary directory. */
-function selfSignedCertificate(): { dir: string; cert: string; key: string } {
+/** A self-signed certificate made with openssl in a new temporary directory. */
+function temporaryCertificate(): { dir: string; cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), "standin-bridge-tls-"));
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
   try {
-    execFileSync(
-      "openssl",
-      [
-        ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7"],
-        ...["-keyout", key, "-out", cert, "-subj", "/CN=localhost"],
-        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
+    return { dir, ...selfSignedCertificate(dir) };
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
@@ -436,7 +426,6 @@ function selfSignedCertificate(): { dir: string; cert: string; key: string } {
         : `openssl could not make a certificate: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`,
     );
   }
-  return { dir, cert, key };
 }
 
 function parseArguments(argv: string[]) {
@@ -486,7 +475,7 @@ export async function run(argv: string[]): Promise<void> {
           promptDelayMs: args.promptDelayMs,
           staticDir: args.static,
         });
-  const generated = args.tls ? selfSignedCertificate() : undefined;
+  const generated = args.tls ? temporaryCertificate() : undefined;
   const certFile = generated?.cert ?? args.cert;
   const keyFile = generated?.key ?? args.key;
   const server =

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +8,7 @@ import { npmRun } from "../test/support/runCommand";
 import { startEchoUpstream, type EchoUpstream } from "../test/support/wsEchoUpstream";
 import { runDirectory, run as guardCommand } from "./guard";
 import { startGuardProcess, type GuardProcess } from "./lib/guardProcess";
+import { selfSignedCertificate } from "./lib/selfSignedCertificate";
 
 type Guard = GuardProcess;
 
@@ -219,30 +219,7 @@ describe("the guard in front of a plain http upstream", () => {
 describe("the guard in front of a self-signed https upstream", () => {
   let dir: string;
   let upstream: EchoUpstream;
-  const cert = (name: string) => {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-keyout",
-        join(dir, `${name}-key.pem`),
-        "-out",
-        join(dir, `${name}.pem`),
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
-    return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
-  };
+  const cert = (name: string) => selfSignedCertificate(dir, name, 1);
   let server: { cert: string; key: string };
   let other: { cert: string; key: string };
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { selfSignedCertificate } from "../../tools/lib/selfSignedCertificate";
 import { guardSchema } from "../config/guard";
 import { knownStacks, loadStackSettings } from "../config/stackFiles";
 import { haproxyConfig, VM_PATHS, vmFiles, type GuardConfigInput } from "./haproxyConfig";
@@ -102,28 +103,10 @@ describe("the VM's files from the stack", () => {
 
   /** `haproxy -c` on a VM config, its VM paths moved into a temp dir (the CA file must exist to be checked). */
   function check(config: string, caFile: string): void {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "ca.pem"),
-        "-subj",
-        "/CN=localhost",
-      ],
-      { stdio: "ignore" },
-    );
+    const { cert } = selfSignedCertificate(dir, "ca", 1);
     writeFileSync(join(dir, "voices.txt"), "NATF0.pt\n");
     const local = config
-      .replace(caFile, join(dir, "ca.pem"))
+      .replace(caFile, cert)
       .replace(VM_PATHS.voices, join(dir, "voices.txt"))
       .replace(VM_PATHS.socket, join(dir, "admin.sock"))
       .replace(/^\s+(user|group|chroot) .*$/gm, "");

@@ -3,12 +3,13 @@
  * `/api/chat` echoes every frame; with `--cert <file> --key <file>` it speaks https/wss.
  * Reports `{ event: "listening", port }` over IPC and exits when the parent goes away.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer as createHttp } from "node:http";
 import { createServer as createHttps } from "node:https";
 import { parseArgs } from "node:util";
 import { WebSocketServer } from "ws";
+import { forkListening } from "../../tools/lib/childServer";
 
 export interface EchoUpstream {
   port: number;
@@ -17,31 +18,17 @@ export interface EchoUpstream {
 }
 
 /** Starts this file as a child process and waits for its port. */
-export function startEchoUpstream(tls?: { cert: string; key: string }): Promise<EchoUpstream> {
+export async function startEchoUpstream(tls?: {
+  cert: string;
+  key: string;
+}): Promise<EchoUpstream> {
   const args = tls ? ["--cert", tls.cert, "--key", tls.key] : [];
-  const child = fork(import.meta.filename, args, {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-    });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error("echo upstream did not start within 15 s"));
-    }, 15_000);
-    child.once("exit", (code) => reject(new Error(`echo upstream exited (${code})`)));
-    child.on("message", (message: { event?: string; port?: number }) => {
-      if (message.event !== "listening" || !message.port) return;
-      clearTimeout(timer);
-      child.removeAllListeners("exit");
-      resolve({ port: message.port, process: child, stop });
-    });
-  });
+  const {
+    listening,
+    process: child,
+    stop,
+  } = await forkListening(import.meta.filename, args, "echo upstream");
+  return { port: listening.port, process: child, stop };
 }
 
 if (process.send && process.argv[1] === import.meta.filename) {

@@ -1,7 +1,8 @@
-import { fork, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../infra/config/stackFiles";
 import type { StandinMode } from "../bridge";
+import { forkListening } from "./childServer";
 
 export interface StandinBridge {
   port: number;
@@ -46,39 +47,22 @@ function standinArguments(options: StandinOptions): string[] {
 }
 
 /** Starts tools/bridge.ts as a child process (so its sockets never hold up the parent) and waits for its port. */
-export function startStandinBridge(options: StandinOptions = {}): Promise<StandinBridge> {
-  const mode = options.mode ?? "echo";
-  const child = fork(join(PROJECT_ROOT, "tools", "bridge.ts"), standinArguments(options), {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-    });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error("stand-in bridge did not start within 15 s"));
-    }, 15_000);
-    child.once("error", reject);
-    child.once("exit", (code) =>
-      reject(new Error(`stand-in bridge exited with code ${code} before listening`)),
-    );
-    child.on("message", (message: { event?: string; port?: number; certificate?: string }) => {
-      if (message.event !== "listening" || !message.port) return;
-      clearTimeout(timer);
-      child.removeAllListeners("exit");
-      resolve({
-        port: message.port,
-        mode,
-        origin: `${message.certificate ? "https" : "http"}://127.0.0.1:${message.port}`,
-        certificate: message.certificate,
-        process: child,
-        stop,
-      });
-    });
-  });
+export async function startStandinBridge(options: StandinOptions = {}): Promise<StandinBridge> {
+  const {
+    listening,
+    process: child,
+    stop,
+  } = await forkListening<{ certificate?: string }>(
+    join(PROJECT_ROOT, "tools", "bridge.ts"),
+    standinArguments(options),
+    "stand-in bridge",
+  );
+  return {
+    port: listening.port,
+    mode: options.mode ?? "echo",
+    origin: `${listening.certificate ? "https" : "http"}://127.0.0.1:${listening.port}`,
+    certificate: listening.certificate,
+    process: child,
+    stop,
+  };
 }
