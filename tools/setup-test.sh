@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages: Debian's chromium for the browser test and
-# Debian's haproxy for the guard's tests.
+# Debian's haproxy for the guard's tests, openssl for their certificates.
 set -euo pipefail
 
 case "${1:-}" in
   "") ;;
-  -h|--help) echo "usage: npm run setup:test   installs Debian's chromium and haproxy when they are missing (CHROMIUM_PATH and HAPROXY_PATH point at other ones)"; exit 0 ;;
+  -h|--help) echo "usage: npm run setup:test   installs Debian's chromium, haproxy and openssl when they are missing (CHROMIUM_PATH and HAPROXY_PATH point at other ones)"; exit 0 ;;
   *) echo "setup:test: unknown argument '$1'" >&2; echo "usage: npm run setup:test" >&2; exit 2 ;;
 esac
 
@@ -20,6 +20,8 @@ if command -v haproxy >/dev/null 2>&1; then
 else
   missing+=(haproxy)
 fi
+# The guard's and the stand-in's TLS tests make self-signed certificates with openssl.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -40,5 +42,6 @@ for package in "${missing[@]}"; do
   case "$package" in
     chromium) echo "setup:test: $(chromium --version | head -n1) installed" ;;
     haproxy) echo "setup:test: $(haproxy -v | head -n1) installed" ;;
+    openssl) echo "setup:test: $(openssl version) installed" ;;
   esac
 done
