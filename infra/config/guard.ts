@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Problem } from "./errors";
 
 /** A voice file name as PersonaPlex's `voice_prompt` names it, e.g. NATF0.pt (one line of HAProxy's pattern file). */
 export const voiceName = z
@@ -39,3 +40,31 @@ export const guardSchema = z.strictObject({
 });
 
 export type GuardSettings = z.infer<typeof guardSchema>;
+
+/** The guard's default port: cloudflared's default ingress (`tunnel.bridgeService`) points at it. */
+export const GUARD_DEFAULT_PORT = 8999;
+
+/** What the guard's rule across keys reads of a stack. */
+export interface GuardRuleInput {
+  guard: { listenPort: number };
+  tunnel: { bridgeService: string };
+}
+
+/**
+ * A guard moved off its default port is meant to be behind the tunnel: cloudflared's service on
+ * the VM's loopback must then be that port, or the tunnel reaches past the guard (or nothing).
+ */
+export function validateGuardBehindTunnel(settings: GuardRuleInput): Problem[] {
+  const { listenPort } = settings.guard;
+  if (listenPort === GUARD_DEFAULT_PORT) return [];
+  const service = new URL(settings.tunnel.bridgeService);
+  const loopback = service.hostname === "localhost" || service.hostname === "127.0.0.1";
+  const port = Number(service.port || (service.protocol === "https:" ? 443 : 80));
+  if (service.protocol !== "http:" || !loopback || port === listenPort) return [];
+  return [
+    {
+      path: ["tunnel", "bridgeService"],
+      message: `is ${settings.tunnel.bridgeService} but guard.listenPort is ${listenPort}: point it at the guard (http://localhost:${listenPort}), or leave guard.listenPort at ${GUARD_DEFAULT_PORT}`,
+    },
+  ];
+}

@@ -301,6 +301,11 @@ describe("bad settings are refused with the key, the stack file and what is allo
       { rateLimit: { rules: [{}], adoptRulesetId: "my-ruleset" } },
       /voice-edge:rateLimit → adoptRulesetId: must be the ruleset ID: 32 lowercase hex/,
     ],
+    [
+      "a guard moved off the port the tunnel reaches",
+      { guard: { listenPort: 9100 } },
+      /voice-edge:tunnel → bridgeService: is http:\/\/localhost:8999 but guard.listenPort is 9100/,
+    ],
   ];
 
   it.each(cases)("refuses %s", (_name, changes, message) => {

@@ -30,7 +30,7 @@ import {
   type Problem,
 } from "./errors";
 import { cloudflareId, hostname } from "./fields";
-import { guardSchema } from "./guard";
+import { guardSchema, validateGuardBehindTunnel } from "./guard";
 import {
   rateLimitSchema,
   validateKeptRuleRefs,
@@ -108,6 +108,7 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
     ...validateServiceTokenRotation(settings),
     ...validateRateLimitRulesForPlan(settings),
     ...validateAlertTypesForPlan(settings),
+    ...validateGuardBehindTunnel(settings),
   ];
 }
 

@@ -6,6 +6,7 @@ import {
   type AlertRuleInput,
 } from "./alerts";
 import type { Problem } from "./errors";
+import { validateGuardBehindTunnel, type GuardRuleInput } from "./guard";
 import {
   validateKeptRuleRefs,
   validateRateLimitOwnership,
@@ -381,5 +382,32 @@ describe("secrets the stack alone checks", () => {
     ],
   ])("validateWebhookSecretHasUrl: %s", (_name, secrets, problems) =>
     expect(validateWebhookSecretHasUrl(secrets)).toEqual(problems),
+  );
+});
+
+describe("the guard behind the tunnel", () => {
+  const stack = (listenPort: number, bridgeService: string): GuardRuleInput => ({
+    guard: { listenPort },
+    tunnel: { bridgeService },
+  });
+  it.each<Case<GuardRuleInput>>([
+    ["the defaults", stack(8999, "http://localhost:8999"), []],
+    ["a moved guard the tunnel follows", stack(9100, "http://localhost:9100"), []],
+    ["the same on 127.0.0.1", stack(9100, "http://127.0.0.1:9100"), []],
+    ["no guard: the server's own https port", stack(9100, "https://localhost:8998"), []],
+    ["no guard: another host", stack(9100, "http://10.0.0.5:8998"), []],
+    [
+      "a moved guard the tunnel does not follow",
+      stack(9100, "http://localhost:8999"),
+      [
+        {
+          path: ["tunnel", "bridgeService"],
+          message:
+            "is http://localhost:8999 but guard.listenPort is 9100: point it at the guard (http://localhost:9100), or leave guard.listenPort at 8999",
+        },
+      ],
+    ],
+  ])("validateGuardBehindTunnel: %s", (_name, input, problems) =>
+    expect(validateGuardBehindTunnel(input)).toEqual(problems),
   );
 });
