@@ -4,6 +4,7 @@
  * refusal itself, before the upgrade reaches the PersonaPlex server.
  */
 import { isIP } from "node:net";
+import type { SessionOptionParameter, SessionRefusalReason } from "../../worker/src/guardAnswers";
 import type { GuardSettings } from "../config/guard";
 
 export const BACKEND = "bridge";
@@ -44,12 +45,12 @@ export class GuardConfigError extends Error {
 /** The JSON bodies the guard answers with: the Worker maps them to close codes. */
 export const GUARD_ANSWERS = {
   notFound: { error: "not_found" },
-  optionsInvalid: (parameter: "text_prompt" | "voice_prompt" | "seed") => ({
+  optionsInvalid: (parameter: SessionOptionParameter): SessionRefusalReason => ({
     error: "session_options_invalid",
     parameter,
   }),
-  busy: (retryAfterS: number) => ({ error: "bridge_busy", retryAfterS }),
-  unavailable: { error: "bridge_unavailable" },
+  busy: (retryAfterS: number): SessionRefusalReason => ({ error: "bridge_busy", retryAfterS }),
+  unavailable: { error: "bridge_unavailable" } satisfies SessionRefusalReason,
 } as const;
 
 /** Health checks: a TCP connect (with the TLS handshake for https), the real server has no /health. */
