@@ -142,6 +142,12 @@ describe("the guard in front of a plain http upstream", () => {
     ["voice_prompt", "text_prompt=hi"],
     ["voice_prompt", "text_prompt=hi&voice_prompt=NOPE.pt"],
     ["seed", "text_prompt=hi&voice_prompt=NATF0.pt&seed=1"],
+    ["voice_prompt", "text_prompt=hi&voice_prompt=evil.pt&voice_prompt=NATF0.pt"],
+    ["voice_prompt", "text_prompt=hi&voice_prompt=NATF0.pt&voice%5Fprompt=evil.pt"],
+    ["voice_prompt", "text_prompt=hi&voice_prompt=NATF0.pt;x"],
+    ["voice_prompt", "text_prompt=hi&voice_prompt=%2Fetc%2Fpasswd"],
+    ["text_prompt", "text_prompt=a&voice_prompt=NATF0.pt&text_prompt=b"],
+    ["seed", "text_prompt=hi&voice_prompt=NATF0.pt&s%65ed=1"],
   ])("refuses the upgrade with 400 naming %s (%s)", async (parameter, query) => {
     expect(await upgrade(`ws://127.0.0.1:${guard.port}/api/chat?${query}`)).toMatchObject({
       opened: false,

@@ -183,6 +183,12 @@ export function haproxyConfig(input: GuardConfigInput): string {
     "  acl has_text url_param(text_prompt) -m found",
     `  acl known_voice ${voice}`,
     "  acl has_seed url_param(seed) -m found",
+    // The server reads each option's first value after percent-decoding; HAProxy's url_param matches
+    // any occurrence, raw. So a repeated or encoded option, or a voice cut at ';', is refused too.
+    "  acl text_repeated query,url_dec -m reg (^|&)text_prompt=.*&text_prompt=",
+    "  acl voice_repeated query,url_dec -m reg (^|&)voice_prompt=.*&voice_prompt=",
+    "  acl voice_cut query -m reg (^|&)voice_prompt=[^&]*;",
+    "  acl seed_encoded query,url_dec -m reg (^|&)seed(=|&|$)",
     "  http-request set-log-level silent if health",
     `  http-request return status 200 content-type application/json lf-string ${health(true)} hdr Cache-Control no-store if health up`,
     `  http-request return status 503 content-type application/json lf-string ${health(false)} hdr Cache-Control no-store if health`,
@@ -192,9 +198,11 @@ export function haproxyConfig(input: GuardConfigInput): string {
         400,
         `session_options_invalid/${parameter}`,
         `string ${json(GUARD_ANSWERS.optionsInvalid(parameter))}`,
-        { text_prompt: "unless has_text", voice_prompt: "unless known_voice", seed: "if has_seed" }[
-          parameter
-        ],
+        {
+          text_prompt: "if !has_text || text_repeated",
+          voice_prompt: "if !known_voice || voice_repeated || voice_cut",
+          seed: "if has_seed || seed_encoded",
+        }[parameter],
       ),
     ),
     ...refuse(503, "bridge_unavailable", `string ${json(GUARD_ANSWERS.unavailable)}`, "unless up"),
