@@ -34,11 +34,13 @@ export async function probeBridge(bindings: Bindings): Promise<BridgeProbe> {
       signal: AbortSignal.timeout(settings.healthTimeoutMs),
       redirect: "manual",
     });
+    // The guard says "server down" in its 503's body: read that one too, and nothing else not 2xx.
+    const readable = response.ok || response.status === 503;
     const { up, busy, ...guard } = guardHealthOf(
       response.status,
-      response.ok ? await readBodyPrefix(response.body) : "",
+      readable ? await readBodyPrefix(response.body) : "",
     );
-    if (!response.ok) await response.body?.cancel();
+    if (!readable) await response.body?.cancel();
     return {
       reachable: up,
       status: response.status,

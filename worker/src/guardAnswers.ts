@@ -116,12 +116,13 @@ const count = (value: unknown) =>
 
 /**
  * 2xx is up unless the JSON says `up: false` (a health URL that is not the guard's, answering 2xx
- * without that JSON, counts as up); any other status is down. Busy: `sessions >= capacity` or draining.
+ * without that JSON, counts as up); any other status is down — the guard's own 503 with
+ * `up: false` says it runs and its server does not. Busy: `sessions >= capacity` or draining.
  */
 export function guardHealthOf(status: number, body: string): GuardHealth {
-  if (status < 200 || status > 299) return { up: false, busy: false };
   const answer = jsonObject(body) ?? {};
   if (answer.up === false) return { up: false, serverDown: true, busy: false };
+  if (status < 200 || status > 299) return { up: false, busy: false };
   const sessions = count(answer.sessions);
   const capacity = count(answer.capacity);
   const draining = answer.draining === true;

@@ -322,15 +322,15 @@ describe("the bridge watch reads the guard's health", () => {
     const serverDown = await watchedEdge(
       "server-down",
       { failuresBeforeAlert: 1 },
-      { bridgeHealthUrl: healthUrl(guard.origin, 200, { up: false, sessions: 0, capacity: 1 }) },
+      { bridgeHealthUrl: healthUrl(guard.origin, 503, { up: false, sessions: 0, capacity: 1 }) },
     );
     await serverDown.tick();
     const [post] = receiver.to(serverDown.hook);
     expect(post.body).toMatchObject({
       status: "down",
-      probe: { status: 200, serverDown: true },
+      probe: { status: 503, serverDown: true },
     });
-    expect(post.body.text).toContain("(last: HTTP 200, the guard says its server is down)");
+    expect(post.body.text).toContain("(last: HTTP 503, the guard says its server is down)");
   });
 });
 

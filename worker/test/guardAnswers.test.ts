@@ -130,12 +130,18 @@ describe("the guard's /health", () => {
       { up: true, busy: true, sessions: 0, capacity: 1, draining: true },
     ],
     [
-      "its server down",
+      "its server down, as the guard answers it",
+      503,
+      '{"up":false,"sessions":0,"capacity":1,"draining":false}',
+      { up: false, serverDown: true, busy: false },
+    ],
+    [
+      "its server down, in a 200",
       200,
       '{"up":false,"sessions":0,"capacity":1}',
       { up: false, serverDown: true, busy: false },
     ],
-    ["503", 503, '{"up":false}', { up: false, busy: false }],
+    ["a 503 without the guard's JSON", 503, "<html>503</html>", { up: false, busy: false }],
     ["2xx without its JSON", 204, "", { up: true, busy: false }],
     ["odd counts", 200, '{"up":true,"sessions":-1,"capacity":"1"}', { up: true, busy: false }],
   ])("reads %s", (_case, status, body, health) => {

@@ -129,7 +129,11 @@ describe("a page in front of a guarded single-session bridge", () => {
     await expect
       .poll(async () => (await health()).status, { timeout: 15_000, interval: 250 })
       .toBe(503);
-    expect((await health()).body).toMatchObject({ status: "bridge_down" });
+    // The guard answers, its server does not: health tells the two apart.
+    expect((await health()).body).toMatchObject({
+      status: "bridge_down",
+      bridge: { serverDown: true },
+    });
     const { url, options } = await page();
     const refused = await expectRefusedSession(url, options);
     expect(refused.code).toBe(1014);
