@@ -2,6 +2,7 @@
  * `npm run dev`: the edge in workerd, with the bundle Pulumi uploads, configured from a stack
  * file, in front of the PersonaPlex stand-in bridge (or BRIDGE_URL).
  */
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -88,6 +89,7 @@ export async function run(argv: string[]): Promise<void> {
 
   let bridge: StandinBridge | undefined;
   let guard: GuardProcess | undefined;
+  let guardStarting: ChildProcess | undefined;
   let guardDir: string | undefined;
   let edge: LocalEdge | undefined;
   let stopping: Promise<void> | undefined;
@@ -95,6 +97,7 @@ export async function run(argv: string[]): Promise<void> {
     (stopping ??= (async () => {
       await edge?.dispose().catch(() => undefined);
       await guard?.stop();
+      if (!guard) guardStarting?.kill("SIGTERM");
       await bridge?.stop();
       if (guardDir) rmSync(guardDir, { recursive: true, force: true });
     })());
@@ -126,7 +129,9 @@ export async function run(argv: string[]): Promise<void> {
         guardDir = mkdtempSync(join(tmpdir(), "voice-edge-dev-guard-"));
         const voices = join(guardDir, "voices.txt");
         writeFileSync(voices, `${DEFAULT_VOICES.join("\n")}\n`);
-        guard = await startGuardProcess(["--upstream", bridge.origin, "--voices", voices]);
+        guard = await startGuardProcess(["--upstream", bridge.origin, "--voices", voices], {
+          onSpawn: (child) => (guardStarting = child),
+        });
         bridgeUrl = `${guard.origin}/api/chat`;
       } else {
         console.log(

@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -219,6 +220,23 @@ describe("the guard in front of a plain http upstream", () => {
     await guard.stop();
     await until(() => tree.every((pid) => !alive(pid)), 5_000);
     expect(existsSync(runDirectory(guard.port))).toBe(false);
+  });
+});
+
+describe("a guard stopped while HAProxy starts", () => {
+  it("leaves no haproxy and no run directory", async () => {
+    let child: ChildProcess | undefined;
+    const starting = startGuardProcess(["--upstream", "http://127.0.0.1:9"], {
+      onSpawn: (spawned) => (child = spawned),
+    });
+    // The guard's own SIGTERM handler is there from HAProxy's spawn on: wait for HAProxy, not for the port.
+    await until(() => child !== undefined && processTree(child.pid!).length > 1, 10_000);
+    const tree = processTree(child!.pid!);
+    child!.kill("SIGTERM");
+    await expect(starting).rejects.toThrow(/guard exited/);
+    await until(() => tree.every((pid) => !alive(pid)), 5_000);
+    const port = Number(/--port (\d+)/.exec(child!.spawnargs.join(" "))![1]);
+    expect(existsSync(runDirectory(port))).toBe(false);
   });
 });
 

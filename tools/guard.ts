@@ -302,6 +302,12 @@ async function serve(args: Args): Promise<void> {
     command.fail(`haproxy exited (code ${code}): ${alertOf(stderr)}`);
   });
 
+  // From the spawn on, not once it listens: a stop while HAProxy starts must end it too.
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  process.on("SIGHUP", stop);
+  whenLauncherExits(stop);
+
   for (let attempt = 0; attempt < 100 && !started; attempt++) {
     if (child.exitCode !== null) break;
     if (await portAnswers(port)) started = true;
@@ -317,10 +323,6 @@ async function serve(args: Args): Promise<void> {
         : `haproxy did not start: ${alert}`,
     );
   }
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  process.on("SIGHUP", stop);
-  whenLauncherExits(stop);
   if (stderr) process.stderr.write(stderr);
   console.log(
     `guard: http://127.0.0.1:${port}/api/chat → ${args.upstream} (capacity ${capacity}${tls ? `, TLS ${tls.verify === "none" ? "unverified" : `verified against ${tls.caFile}`}` : ""}${voices ? `, ${voices.length} voices` : ""}); /health; npm run guard -- --drain --port ${port} drains it`,

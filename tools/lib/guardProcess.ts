@@ -36,7 +36,12 @@ async function freeLoopbackPort(): Promise<number> {
  */
 export async function startGuardProcess(
   args: string[],
-  options: { port?: number; withinMs?: number } = {},
+  options: {
+    port?: number;
+    withinMs?: number;
+    /** Gets the child at once, so a caller stopped while the guard starts can still end it. */
+    onSpawn?: (child: ChildProcess) => void;
+  } = {},
 ): Promise<GuardProcess> {
   const port = options.port ?? (await freeLoopbackPort());
   const child = spawn(
@@ -44,6 +49,7 @@ export async function startGuardProcess(
     ["--import", "tsx", join(PROJECT_ROOT, "tools", "guard.ts"), "--port", String(port), ...args],
     { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
+  options.onSpawn?.(child);
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
@@ -56,7 +62,8 @@ export async function startGuardProcess(
   const withinMs = options.withinMs ?? 15_000;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+      // SIGTERM: the guard then stops its HAProxy too (SIGKILL would leave it running).
+      child.kill("SIGTERM");
       reject(new Error(`guard did not listen within ${withinMs} ms: ${output}`));
     }, withinMs);
     const check = () => {
