@@ -233,7 +233,8 @@ describe("a guard stopped while HAProxy starts", () => {
     await until(() => child !== undefined && processTree(child.pid!).length > 1, 10_000);
     const tree = processTree(child!.pid!);
     child!.kill("SIGTERM");
-    await expect(starting).rejects.toThrow(/guard exited/);
+    // Whether HAProxy was already listening or not, the stop must end it.
+    await starting.catch(() => undefined);
     await until(() => tree.every((pid) => !alive(pid)), 5_000);
     const port = Number(/--port (\d+)/.exec(child!.spawnargs.join(" "))![1]);
     expect(existsSync(runDirectory(port))).toBe(false);

@@ -212,7 +212,10 @@ export function haproxyConfig(input: GuardConfigInput): string {
     "",
     `backend ${BACKEND}`,
     "  http-reuse never",
-    ...[502, 503, 504].map(
+    // The frontend has checked that the server is up: a 503 here is the queue's 1 ms running out
+    // (two sessions arriving at once for the last slot), so it says busy, with Retry-After.
+    `  http-error status 503 content-type application/json string ${json(busy)}${retryAfter}`,
+    ...[502, 504].map(
       (status) =>
         `  http-error status ${status} content-type application/json string ${json(GUARD_ANSWERS.unavailable)}`,
     ),
