@@ -181,6 +181,11 @@ describe("bridges the stack refuses", () => {
       says: "voice-edge:bridges: must list at least one bridge",
     },
     {
+      what: "a tunnel-form key in a bridge",
+      bridges: [{ ...GPU1, bridgeService: "http://localhost:8999" }],
+      says: "voice-edge:bridges → 0.bridgeService: unknown key; known: name, originHostname, service, path, capacity",
+    },
+    {
       what: "a service with a path",
       bridges: [{ ...GPU1, service: "http://localhost:8999/api" }],
       says: "voice-edge:bridges → 0.service: must be scheme, host and port only",
