@@ -34,3 +34,21 @@ export function child(
     opts: { ...scope.opts, ...extra, aliases: [{ name: formerName }] },
   };
 }
+
+/**
+ * A bridge's child: `<component>-<bridge>-<suffix>` for a listed bridge; the single-bridge `tunnel`
+ * form keeps `<component>-<suffix>` and its former name, so a stack of one updates in place.
+ */
+export function bridgeChild(
+  scope: Scope,
+  bridge: { name: string; single: boolean },
+  suffix: string,
+  formerName: string,
+  extra: pulumi.CustomResourceOptions = {},
+): Child {
+  if (bridge.single) return child(scope, suffix, formerName, extra);
+  return {
+    name: childName(scope.name, `${bridge.name}-${suffix}`),
+    opts: { ...scope.opts, ...extra },
+  };
+}

@@ -1,7 +1,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import type * as pulumi from "@pulumi/pulumi";
-import { child, type Scope } from "./childNames";
-import type { StackSettings } from "./config/schema";
+import { bridgeChild, child, type Scope } from "./childNames";
+import type { Bridge, StackSettings } from "./config/schema";
 import { tunnelCnameTarget } from "./tunnelIngress";
 
 /** A proxied AAAA to the discard prefix: the hostname exists only for the Worker route. */
@@ -10,7 +10,8 @@ const AUTOMATIC_TTL = 1;
 
 export interface ServiceRecords {
   publicRecord?: cloudflare.DnsRecord;
-  originRecord: cloudflare.DnsRecord;
+  /** One CNAME per bridge, in the stack's order. */
+  originRecords: cloudflare.DnsRecord[];
 }
 
 /** Marks the records this project creates (preflight tells them from records made by others). */
@@ -21,10 +22,10 @@ export function recordComment(
   return `${settings.workerName}: ${purpose}`;
 }
 
-/** The origin hostname's CNAME is published only after `originGuard` (the Access lock) exists. */
+/** Each bridge's CNAME to its tunnel is published only after `originGuard` (the Access lock) exists. */
 export function serviceRecords(
   settings: StackSettings,
-  tunnelId: pulumi.Output<string>,
+  tunnels: { bridge: Bridge; tunnelId: pulumi.Output<string> }[],
   originGuard: pulumi.Resource[],
   scope: Scope,
 ): ServiceRecords {
@@ -46,19 +47,23 @@ export function serviceRecords(
           publicChild.opts,
         )
       : undefined;
-  const originChild = child(scope, "origin-record", "origin-hostname", { dependsOn: originGuard });
-  const originRecord = new cloudflare.DnsRecord(
-    originChild.name,
-    {
-      zoneId,
-      name: settings.tunnel.originHostname,
-      type: "CNAME",
-      content: tunnelId.apply(tunnelCnameTarget),
-      proxied: true,
-      ttl: AUTOMATIC_TTL,
-      comment: recordComment(settings, "tunnel to the bridge"),
-    },
-    originChild.opts,
-  );
-  return { publicRecord, originRecord };
+  const originRecords = tunnels.map(({ bridge, tunnelId }) => {
+    const originChild = bridgeChild(scope, bridge, "origin-record", "origin-hostname", {
+      dependsOn: originGuard,
+    });
+    return new cloudflare.DnsRecord(
+      originChild.name,
+      {
+        zoneId,
+        name: bridge.originHostname,
+        type: "CNAME",
+        content: tunnelId.apply(tunnelCnameTarget),
+        proxied: true,
+        ttl: AUTOMATIC_TTL,
+        comment: recordComment(settings, "tunnel to the bridge"),
+      },
+      originChild.opts,
+    );
+  });
+  return { publicRecord, originRecords };
 }

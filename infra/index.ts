@@ -21,3 +21,5 @@ export const bundleSizeBytes = edge.bundleSizeBytes;
 export const originHostname = edge.originHostname;
 export const tunnelId = edge.tunnelId;
 export const connectorToken = edge.connectorToken;
+export const bridges = edge.bridges;
+export const bridgeConnectorTokens = edge.bridgeConnectorTokens;

@@ -1,6 +1,6 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import { child, type Scope } from "./childNames";
-import type { StackSettings } from "./config/schema";
+import { bridgesOf, type StackSettings } from "./config/schema";
 
 export interface OriginLock {
   serviceToken: cloudflare.ZeroTrustAccessServiceToken;
@@ -9,8 +9,8 @@ export interface OriginLock {
 }
 
 /**
- * Keeps the origin hostname from being a public way around the Worker: an Access application
- * on it whose only policy admits the service token the Worker presents (non_identity), and
+ * Keeps the bridges' origin hostnames from being a public way around the Worker: one Access
+ * application over all of them (a fleet of one keeps its single `domain`) whose only policy admits the service token the Worker presents (non_identity), and
  * answers 401 instead of a login redirect to anything else.
  */
 export function originLock(settings: StackSettings, scope: Scope): OriginLock {
@@ -48,7 +48,7 @@ export function originLock(settings: StackSettings, scope: Scope): OriginLock {
       accountId,
       name: `${settings.workerName} bridge origin`,
       type: "self_hosted",
-      domain: settings.tunnel.originHostname,
+      ...accessDomains(bridgesOf(settings).map((bridge) => bridge.originHostname)),
       policies: [{ id: policy.id, precedence: 1 }],
       serviceAuth401Redirect: true,
       appLauncherVisible: false,
@@ -56,4 +56,19 @@ export function originLock(settings: StackSettings, scope: Scope): OriginLock {
     applicationChild.opts,
   );
   return { serviceToken, policy, application };
+}
+
+/**
+ * The hostnames an Access application secures: one as `domain`, as a one-bridge stack always
+ * had it; several as public `destinations` (which supersede `domain` for what Access checks).
+ */
+export function accessDomains(hostnames: string[]): {
+  domain: string;
+  destinations?: { type: "public"; uri: string }[];
+} {
+  if (hostnames.length <= 1) return { domain: hostnames[0] ?? "" };
+  return {
+    domain: hostnames[0],
+    destinations: hostnames.map((uri) => ({ type: "public", uri })),
+  };
 }

@@ -1,19 +1,25 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { child, type Scope } from "./childNames";
-import type { StackSecrets, StackSettings } from "./config/schema";
+import { bridgeChild, type Scope } from "./childNames";
+import { bridgeTunnelSecret } from "./config/bridges";
+import type { Bridge, StackSecrets, StackSettings } from "./config/schema";
 import { tunnelIngress } from "./tunnelIngress";
 
 export interface BridgeTunnel {
+  bridge: Bridge;
   tunnel: cloudflare.ZeroTrustTunnelCloudflared;
   config: cloudflare.ZeroTrustTunnelCloudflaredConfig;
   /** What `cloudflared tunnel run --token` needs on the bridge's VM. */
   connectorToken: pulumi.Output<string>;
 }
 
-/** The tunnel's name: `tunnel.name`, or `<workerName>-bridge`. Cloudflare refuses a second tunnel with the same name. */
-export function tunnelName(settings: StackSettings): string {
-  return settings.tunnel.name ?? `${settings.workerName}-bridge`;
+/**
+ * A bridge's tunnel name: the single form's `tunnel.name` or `<workerName>-bridge`; a listed
+ * bridge's `<workerName>-<name>`. Cloudflare refuses a second tunnel with the same name.
+ */
+export function tunnelName(settings: StackSettings, bridge: Bridge): string {
+  if (!bridge.single) return `${settings.workerName}-${bridge.name}`;
+  return settings.tunnel?.name ?? `${settings.workerName}-bridge`;
 }
 
 /**
@@ -24,23 +30,24 @@ export function tunnelName(settings: StackSettings): string {
  */
 export function bridgeTunnel(
   settings: StackSettings,
+  bridge: Bridge,
   secrets: StackSecrets,
   originGuard: pulumi.Resource[],
   scope: Scope,
 ): BridgeTunnel {
   const accountId = settings.accountId;
-  const tunnelChild = child(scope, "tunnel", "bridge-tunnel");
+  const tunnelChild = bridgeChild(scope, bridge, "tunnel", "bridge-tunnel");
   const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
     tunnelChild.name,
     {
       accountId,
-      name: tunnelName(settings),
+      name: tunnelName(settings, bridge),
       configSrc: "cloudflare",
-      tunnelSecret: pulumi.secret(secrets.tunnelSecret),
+      tunnelSecret: pulumi.secret(bridgeTunnelSecret(secrets.tunnelSecret, bridge)),
     },
     tunnelChild.opts,
   );
-  const configChild = child(scope, "tunnel-config", "bridge-tunnel-config", {
+  const configChild = bridgeChild(scope, bridge, "tunnel-config", "bridge-tunnel-config", {
     dependsOn: originGuard,
   });
   const config = new cloudflare.ZeroTrustTunnelCloudflaredConfig(
@@ -49,11 +56,7 @@ export function bridgeTunnel(
       accountId,
       tunnelId: tunnel.id,
       config: {
-        ingresses: tunnelIngress(
-          settings.tunnel.originHostname,
-          settings.tunnel.bridgeService,
-          settings.tunnel.originRequest,
-        ),
+        ingresses: tunnelIngress(bridge.originHostname, bridge.service, bridge.originRequest),
       },
     },
     configChild.opts,
@@ -64,5 +67,5 @@ export function bridgeTunnel(
       scope.opts,
     ).token,
   );
-  return { tunnel, config, connectorToken };
+  return { bridge, tunnel, config, connectorToken };
 }

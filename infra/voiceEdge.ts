@@ -7,12 +7,32 @@ import { serviceRecords } from "./dns";
 import { originLock } from "./originLock";
 import { rateLimitRuleset } from "./rateLimit";
 import { RESOURCE_TYPES } from "./resourceTypes";
-import { bridgeTunnel } from "./tunnel";
+import { bridgesOf } from "./config/schema";
+import { bridgeTunnel, tunnelName } from "./tunnel";
 import { validateVoiceEdgeArgs, type VoiceEdgeArgs } from "./voiceEdgeArgs";
 import { edgeWorker } from "./worker";
 import { zoneSettings } from "./zoneSettings";
 
 export type { VoiceEdgeArgs } from "./voiceEdgeArgs";
+
+export interface BridgeOutput {
+  name: string;
+  hostname: string;
+  /** The tunnel's name in the account (dashboard → Networks → Tunnels). */
+  tunnelName: string;
+  tunnelId: string;
+  /** Prints the guard's files for the bridge's VM. */
+  guardConfigCommand: string;
+  guardConfigNote: string;
+}
+
+/** The guard's files come from the stack's `guard` settings alone, so one command serves every bridge. */
+export function guardConfigCommand(stack: string): string {
+  return `npm run guard -- --print-config --stack ${stack}`;
+}
+
+export const GUARD_CONFIG_NOTE =
+  "the guard's files are the stack's (voice-edge:guard), the same on every bridge: --print-config has no per-bridge selector";
 
 /**
  * The voice edge as one Pulumi component: zone settings and rate limit (zone owner only), the
@@ -31,10 +51,15 @@ export class VoiceEdge extends pulumi.ComponentResource {
   readonly workerName: pulumi.Output<string>;
   readonly bundleSha256: string;
   readonly bundleSizeBytes: number;
+  /** The first bridge's hostname, tunnel and connector token (a fleet of one's only bridge). */
   readonly originHostname: string;
   readonly tunnelId: pulumi.Output<string>;
   /** What `cloudflared service install` needs on the bridge's VM (a secret). */
   readonly connectorToken: pulumi.Output<string>;
+  /** Every bridge: its name, hostname, tunnel and the command that prints its guard's files. */
+  readonly bridges: pulumi.Output<BridgeOutput[]>;
+  /** Each bridge's connector token by bridge name (one secret). */
+  readonly bridgeConnectorTokens: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: VoiceEdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     const { settings, secrets, bundle } = validateVoiceEdgeArgs(name, args);
@@ -45,15 +70,23 @@ export class VoiceEdge extends pulumi.ComponentResource {
     rateLimitRuleset(settings, children);
     const lock = originLock(settings, children);
     const originGuard = [lock.application, lock.policy];
-    const bridge = bridgeTunnel(settings, secrets, originGuard, children);
-    serviceRecords(settings, bridge.tunnel.id, originGuard, children);
+    const tunnels = bridgesOf(settings).map((bridge) =>
+      bridgeTunnel(settings, bridge, secrets, originGuard, children),
+    );
+    const [first] = tunnels;
+    serviceRecords(
+      settings,
+      tunnels.map((t) => ({ bridge: t.bridge, tunnelId: t.tunnel.id })),
+      originGuard,
+      children,
+    );
     const watchState = bridgeWatchDatabase(settings, children);
     const worker = edgeWorker(settings, secrets, bundle, lock, watchState, children);
     bridgeWatchSchedule(settings, worker.script, children);
     alerts(
       settings,
       secrets,
-      { tunnelId: bridge.tunnel.id, serviceTokenId: lock.serviceToken.id },
+      { tunnelId: first.tunnel.id, serviceTokenId: lock.serviceToken.id },
       children,
     );
 
@@ -63,9 +96,26 @@ export class VoiceEdge extends pulumi.ComponentResource {
     this.workerName = worker.script.scriptName;
     this.bundleSha256 = bundle.sha256;
     this.bundleSizeBytes = bundle.sizeBytes;
-    this.originHostname = settings.tunnel.originHostname;
-    this.tunnelId = bridge.tunnel.id;
-    this.connectorToken = bridge.connectorToken;
+    this.originHostname = first.bridge.originHostname;
+    this.tunnelId = first.tunnel.id;
+    this.connectorToken = first.connectorToken;
+    this.bridges = pulumi.output(
+      tunnels.map(({ bridge, tunnel }) => ({
+        name: bridge.name,
+        hostname: bridge.originHostname,
+        tunnelName: tunnelName(settings, bridge),
+        tunnelId: tunnel.id,
+        guardConfigCommand: guardConfigCommand(pulumi.getStack()),
+        guardConfigNote: GUARD_CONFIG_NOTE,
+      })),
+    );
+    this.bridgeConnectorTokens = pulumi.secret(
+      pulumi
+        .all(tunnels.map((t) => t.connectorToken))
+        .apply((tokens) =>
+          Object.fromEntries(tokens.map((token, i) => [tunnels[i].bridge.name, token])),
+        ),
+    );
     this.registerOutputs({
       publicWsUrl: this.publicWsUrl,
       healthUrl: this.healthUrl,
@@ -76,6 +126,8 @@ export class VoiceEdge extends pulumi.ComponentResource {
       originHostname: this.originHostname,
       tunnelId: this.tunnelId,
       connectorToken: this.connectorToken,
+      bridges: this.bridges,
+      bridgeConnectorTokens: this.bridgeConnectorTokens,
     });
   }
 }

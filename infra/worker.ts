@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BUNDLE_MODULE_NAME, type WorkerBundle } from "../worker/build";
 import { ROUTE_PREFIX } from "../worker/src/routes";
 import { child, type Scope } from "./childNames";
-import type { StackSecrets, StackSettings } from "./config/schema";
+import { bridgesOf, type StackSecrets, type StackSettings } from "./config/schema";
 import { bridgeWatchSettings } from "./bridgeWatch";
 import type { OriginLock } from "./originLock";
 import { bridgeWatchBindings, workerBindings } from "./workerBindings";
@@ -26,12 +26,14 @@ export function edgeWorker(
   watchState: cloudflare.D1Database | undefined,
   scope: Scope,
 ): EdgeWorker {
-  const origin = `https://${settings.tunnel.originHostname}`;
+  // The Worker reaches one bridge until it admits sessions across the fleet (issue 19, item 3).
+  const bridge = bridgesOf(settings)[0];
+  const origin = `https://${bridge.originHostname}`;
   const bindings = workerBindings({
-    BRIDGE_URL: `${origin}${settings.tunnel.bridgePath}`,
+    BRIDGE_URL: `${origin}${bridge.path}`,
     EDGE_CONFIG: {
       ...settings.edge,
-      bridgeHealthUrl: settings.edge.bridgeHealthUrl ?? `${origin}${settings.tunnel.healthPath}`,
+      bridgeHealthUrl: settings.edge.bridgeHealthUrl ?? `${origin}${bridge.healthPath}`,
     },
     JWT_SECRET: secrets.jwtSecret === undefined ? undefined : pulumi.secret(secrets.jwtSecret),
     JWT_SECRET_PREVIOUS:

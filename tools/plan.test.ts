@@ -1,6 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../infra/config/stackFiles";
+import { runProgramOffline } from "../infra/offlineRun";
+import { fleetSummary } from "./plan";
 
 function plan(...args: string[]) {
   return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], {
@@ -22,6 +24,11 @@ describe("npm run plan", () => {
       expect(result.stdout).toContain(`pulumi preview --stack ${stack}`);
       expect(result.stdout).toMatch(
         /\+ VoiceEdge {2}voice-edge {3}\(voice-edge:index:VoiceEdge\)\n(?: {4}.*\n|\n)*? {4}\+ WorkersScript {2}voice-edge-worker/,
+      );
+      expect(result.stdout).toMatch(
+        new RegExp(
+          `bridges \\(1\\):\n {4}bridge: voice-origin(-staging)?\\.mycosoft\\.com → http://localhost:8999 \\(tunnel voice-bridge-${stack}\\)\n`,
+        ),
       );
       expect(result.stdout).toMatch(/JWT_SECRET \(secret_text\) = "\[secret\]"/);
       expect(result.stdout).toMatch(/tunnelSecret: \[secret\]/);
@@ -49,6 +56,26 @@ describe("npm run plan", () => {
       expect(Object.keys(resource).sort()).toEqual(["inputs", "name", "type"]);
     const tunnel = resources.find((r) => r.name === "voice-edge-tunnel")!;
     expect(tunnel.inputs.tunnelSecret).toBe("[secret]");
+  });
+
+  it("shows each bridge of a fleet: its hostname, the service its tunnel reaches, its tunnel", async () => {
+    const { resources, outputs } = await runProgramOffline("staging", {
+      override: {
+        "voice-edge:tunnel": undefined,
+        "voice-edge:bridges": [
+          { name: "gpu-1", originHostname: "voice-gpu-1.mycosoft.com" },
+          {
+            name: "gpu-2",
+            originHostname: "voice-gpu-2.mycosoft.com",
+            service: "https://localhost:8998",
+          },
+        ],
+      },
+    });
+    expect(fleetSummary(resources, outputs)).toEqual([
+      "gpu-1: voice-gpu-1.mycosoft.com → http://localhost:8999 (tunnel voice-edge-staging-gpu-1)",
+      "gpu-2: voice-gpu-2.mycosoft.com → https://localhost:8998 (tunnel voice-edge-staging-gpu-2)",
+    ]);
   });
 
   it("names the known stacks when asked for an unknown one", () => {

@@ -66,6 +66,31 @@ export function alertSummary(resources: DeclaredResource[]): string[] {
   return lines;
 }
 
+interface BridgeLine {
+  name: string;
+  hostname: string;
+  tunnelName: string;
+  tunnelId: string;
+}
+
+/** One line per bridge: its hostname, the service its tunnel reaches, and its tunnel's name. */
+export function fleetSummary(
+  resources: DeclaredResource[],
+  outputs: Record<string, unknown>,
+): string[] {
+  const bridges = (outputs.bridges as BridgeLine[] | undefined) ?? [];
+  return bridges.map((bridge) => {
+    const config = resources.find(
+      (r) => r.type === RESOURCE_TYPES.tunnelConfig && r.inputs.tunnelId === bridge.tunnelId,
+    );
+    const ingresses =
+      (config?.inputs.config as { ingresses?: { hostname?: string; service: string }[] })
+        ?.ingresses ?? [];
+    const service = ingresses.find((rule) => rule.hostname === bridge.hostname)?.service ?? "?";
+    return `${bridge.name}: ${bridge.hostname} → ${service} (tunnel ${bridge.tunnelName})`;
+  });
+}
+
 /** A resource's inputs as a reviewer reads them: secrets masked, the Worker's bundle as its size. */
 export function displayInputs(resource: DeclaredResource): Record<string, unknown> {
   const inputs = displayValue(resource.inputs) as Record<string, unknown>;
@@ -159,6 +184,9 @@ tokens below are stand-ins and secrets are masked. \`pulumi preview --stack ${ar
         print(child, `${indent}    `);
     };
     for (const resource of resources.filter((r) => r.parent === undefined)) print(resource, "");
+    const fleet = fleetSummary(resources, outputs);
+    console.log(`\nbridges (${fleet.length}):`);
+    for (const line of fleet) console.log(`    ${line}`);
     console.log("\nalerts:");
     for (const line of alertSummary(resources)) console.log(`    ${line}`);
     console.log("\noutputs:");

@@ -47,14 +47,14 @@ function prodScenario(): StandInScenario {
       { type: "MX", name: prod.publicHostname, content: "mail.mycosoft.com" },
       {
         type: "CNAME",
-        name: prod.tunnel.originHostname,
+        name: prod.tunnel!.originHostname,
         content: `${TUNNEL_ID}.cfargotunnel.com`,
         proxied: true,
         comment: recordComment(prod, "tunnel to the bridge"),
       },
     ],
     routes: [{ pattern: routePattern(prod.publicHostname), script: prod.workerName }],
-    tunnels: [{ id: TUNNEL_ID, name: prod.tunnel.name! }],
+    tunnels: [{ id: TUNNEL_ID, name: prod.tunnel!.name! }],
     pageSize: 2,
   };
 }
@@ -72,14 +72,14 @@ function stagingScenario(): StandInScenario {
       },
       {
         type: "CNAME",
-        name: staging.tunnel.originHostname,
+        name: staging.tunnel!.originHostname,
         content: `${TUNNEL_ID}.cfargotunnel.com`,
         proxied: true,
         comment: recordComment(staging, "tunnel to the bridge"),
       },
     ],
     routes: [{ pattern: routePattern(staging.publicHostname), script: staging.workerName }],
-    tunnels: [{ id: TUNNEL_ID, name: staging.tunnel.name! }],
+    tunnels: [{ id: TUNNEL_ID, name: staging.tunnel!.name! }],
   };
 }
 
@@ -423,7 +423,7 @@ describe.concurrent(
     it("reports records at the origin hostname that this project did not create", async () => {
       const scenario = prodScenario();
       scenario.records = scenario.records.map((r) =>
-        r.name === prod.tunnel.originHostname ? { ...r, comment: "made by hand" } : r,
+        r.name === prod.tunnel!.originHostname ? { ...r, comment: "made by hand" } : r,
       );
       const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
       expect(line(run, "problem  dns:")).toMatch(

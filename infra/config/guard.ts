@@ -1,3 +1,4 @@
+import { servicesOf } from "./bridges";
 import { z } from "zod";
 import type { Problem } from "./errors";
 
@@ -47,7 +48,8 @@ export const GUARD_DEFAULT_PORT = 8999;
 /** What the guard's rule across keys reads of a stack. */
 export interface GuardRuleInput {
   guard: { listenPort: number };
-  tunnel: { bridgeService: string };
+  tunnel?: { bridgeService: string };
+  bridges?: { service: string }[];
 }
 
 /**
@@ -57,14 +59,16 @@ export interface GuardRuleInput {
 export function validateGuardBehindTunnel(settings: GuardRuleInput): Problem[] {
   const { listenPort } = settings.guard;
   if (listenPort === GUARD_DEFAULT_PORT) return [];
-  const service = new URL(settings.tunnel.bridgeService);
-  const loopback = service.hostname === "localhost" || service.hostname === "127.0.0.1";
-  const port = Number(service.port || (service.protocol === "https:" ? 443 : 80));
-  if (service.protocol !== "http:" || !loopback || port === listenPort) return [];
-  return [
-    {
-      path: ["tunnel", "bridgeService"],
-      message: `is ${settings.tunnel.bridgeService} but guard.listenPort is ${listenPort}: point it at the guard (http://localhost:${listenPort}), or leave guard.listenPort at ${GUARD_DEFAULT_PORT}`,
-    },
-  ];
+  return servicesOf(settings).flatMap(({ path, service: value }) => {
+    const service = new URL(value);
+    const loopback = service.hostname === "localhost" || service.hostname === "127.0.0.1";
+    const port = Number(service.port || (service.protocol === "https:" ? 443 : 80));
+    if (service.protocol !== "http:" || !loopback || port === listenPort) return [];
+    return [
+      {
+        path,
+        message: `is ${value} but guard.listenPort is ${listenPort}: point it at the guard (http://localhost:${listenPort}), or leave guard.listenPort at ${GUARD_DEFAULT_PORT}`,
+      },
+    ];
+  });
 }

@@ -10,6 +10,12 @@ import {
   validatePreviousSecretWindow,
 } from "../../worker/src/config/rules";
 import {
+  bridgeSchema,
+  validateBridgeCount,
+  validateTunnelOrBridges,
+  validateUniqueBridges,
+} from "./bridges";
+import {
   accessServiceTokenSchema,
   tunnelSchema,
   validateOriginHostnameDiffers,
@@ -56,6 +62,7 @@ import { validateHostnamesInZone, zoneSchema } from "./zone";
 export { alertTypesOf } from "./alerts";
 export { PROJECT, StackConfigError, type Problem } from "./errors";
 export { bridgeServiceProblem } from "./tunnel";
+export { bridgesOf, type Bridge } from "./bridges";
 export { keptRateLimitRuleSchema, type KeptRateLimitRule } from "./rateLimit";
 export {
   API_TOKEN_KEY,
@@ -82,7 +89,9 @@ const stackSettingsObject = z.strictObject({
     ),
   compatibilityDate: z.iso.date("must be a date written YYYY-MM-DD"),
   edge: edgeSettingsSchema,
-  tunnel: tunnelSchema,
+  /** A fleet of one bridge; `bridges` lists several instead. */
+  tunnel: tunnelSchema.optional(),
+  bridges: z.array(bridgeSchema).optional(),
   rateLimit: rateLimitSchema.optional(),
   accessServiceToken: accessServiceTokenSchema.default({
     duration: "8760h",
@@ -97,6 +106,9 @@ export type StackSettings = z.infer<typeof stackSettingsObject>;
 /** Every rule across the stack's non-secret settings, in the order the keys are written. */
 export function validateStackSettings(settings: StackSettings): Problem[] {
   return [
+    ...validateTunnelOrBridges(settings),
+    ...validateBridgeCount(settings),
+    ...validateUniqueBridges(settings),
     ...validateHostnamesInZone(settings),
     ...validateOriginHostnameDiffers(settings),
     ...[...validateOriginPolicy(settings.edge), ...validateEdgeSettings(settings.edge)].map(

@@ -1,6 +1,7 @@
 import type { types } from "@pulumi/cloudflare";
 import { z } from "zod";
 import { rfc3339TimeSchema } from "../../worker/src/config/rules";
+import { originHostnamesOf } from "./bridges";
 import { addProblems, type Problem } from "./errors";
 import { hostname, urlPath } from "./fields";
 
@@ -119,15 +120,15 @@ export const accessServiceTokenSchema = z.strictObject({
 /** The Worker fetches the origin hostname: were it the public one, the Worker would fetch itself. */
 export function validateOriginHostnameDiffers(settings: {
   publicHostname: string;
-  tunnel: { originHostname: string };
+  tunnel?: { originHostname: string };
+  bridges?: { originHostname: string }[];
 }): Problem[] {
-  if (settings.tunnel.originHostname !== settings.publicHostname) return [];
-  return [
-    {
-      path: ["tunnel", "originHostname"],
+  return originHostnamesOf(settings)
+    .filter(({ hostname }) => hostname === settings.publicHostname)
+    .map(({ path }) => ({
+      path,
       message: "must differ from publicHostname (the Worker fetches the origin hostname)",
-    },
-  ];
+    }));
 }
 
 /** A rotated client secret says until when the one it replaces keeps working. */

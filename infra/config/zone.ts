@@ -1,3 +1,4 @@
+import { originHostnamesOf } from "./bridges";
 import { z } from "zod";
 import { PROJECT, type Problem } from "./errors";
 import { cloudflareId, hostname } from "./fields";
@@ -86,7 +87,8 @@ export type ZoneSettings = z.infer<typeof zoneSchema>;
 export function validateHostnamesInZone(settings: {
   zone: { name: string };
   publicHostname: string;
-  tunnel: { originHostname: string };
+  tunnel?: { originHostname: string };
+  bridges?: { originHostname: string }[];
 }): Problem[] {
   const zone = settings.zone.name;
   const inZone = (host: string) => host === zone || host.endsWith(`.${zone}`);
@@ -96,12 +98,8 @@ export function validateHostnamesInZone(settings: {
       path: ["publicHostname"],
       message: `${settings.publicHostname} is not in zone ${zone}`,
     });
-  const origin = settings.tunnel.originHostname;
-  if (!inZone(origin))
-    problems.push({
-      path: ["tunnel", "originHostname"],
-      message: `${origin} is not in zone ${zone}`,
-    });
+  for (const { path, hostname } of originHostnamesOf(settings))
+    if (!inZone(hostname)) problems.push({ path, message: `${hostname} is not in zone ${zone}` });
   return problems;
 }
 

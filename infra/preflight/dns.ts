@@ -1,4 +1,6 @@
 import type Cloudflare from "cloudflare";
+import { originHostnamesOf } from "../config/bridges";
+import { keyName } from "../config/errors";
 import type { StackSettings } from "../config/schema";
 import { recordComment } from "../dns";
 import { stackFileName } from "../config/stackFiles";
@@ -59,15 +61,18 @@ export const dnsCheck: Check = {
   async run({ client, stack, settings }) {
     const file = stackFileName(stack);
     const results: CheckResult[] = [];
-    const origin = await foreignRecords(
-      client,
-      settings,
-      settings.tunnel.originHostname,
-      recordComment(settings, "tunnel to the bridge"),
-      "voice-edge:tunnel → originHostname",
-      file,
-    );
-    if (origin) results.push(origin);
+    const origins = originHostnamesOf(settings);
+    for (const { path, hostname } of origins) {
+      const origin = await foreignRecords(
+        client,
+        settings,
+        hostname,
+        recordComment(settings, "tunnel to the bridge"),
+        keyName(path),
+        file,
+      );
+      if (origin) results.push(origin);
+    }
     if (settings.publicDns === "worker-only") {
       const publicRecords = await foreignRecords(
         client,
@@ -95,10 +100,11 @@ export const dnsCheck: Check = {
       }
     }
     if (results.length > 0) return results;
+    const originList = origins.map((o) => o.hostname).join(", ");
     const what =
       settings.publicDns === "worker-only"
-        ? `${settings.tunnel.originHostname} and ${settings.publicHostname} are free or this stack's`
-        : `${settings.tunnel.originHostname} is free or this stack's; ${settings.publicHostname} is proxied`;
+        ? `${originList} and ${settings.publicHostname} are free or this stack's`
+        : `${originList} ${origins.length > 1 ? "are" : "is"} free or this stack's; ${settings.publicHostname} is proxied`;
     return [ok(CHECK, what)];
   },
 };

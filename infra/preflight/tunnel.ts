@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { bridgesOf } from "../config/schema";
 import { tunnelName } from "../tunnel";
 import { stackFileName } from "../config/stackFiles";
 import type { Check } from "./check";
@@ -28,7 +29,8 @@ export const tunnelCheck: Check = {
   reading: "the account's tunnels",
   permission: requiredPermission("Cloudflare Tunnel Write"),
   async run({ client, stack, settings, tunnelId }) {
-    const name = tunnelName(settings);
+    // Checks the first bridge's tunnel: `--tunnel-id` and the tunnelId output name one tunnel.
+    const name = tunnelName(settings, bridgesOf(settings)[0]);
     const tunnels = [];
     for await (const tunnel of client.zeroTrust.tunnels.cloudflared.list({
       account_id: settings.accountId,

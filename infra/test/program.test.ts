@@ -389,6 +389,8 @@ describe("the VoiceEdge component's outputs", () => {
     async (stack) => {
       const run = await runProgramOffline(stack, { secrets: SECRETS });
       expect(Object.keys(run.outputs).sort()).toEqual([
+        "bridgeConnectorTokens",
+        "bridges",
         "bundleSha256",
         "bundleSizeBytes",
         "connectorToken",
