@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { z } from "zod";
 import type { Problem } from "./errors";
 import { hostname, urlPath } from "./fields";
-import { bridgeServiceProblem, DEFAULT_BRIDGE_SERVICE, type OriginRequestSettings } from "./tunnel";
+import { bridgeServiceSchema, type OriginRequestSettings } from "./tunnel";
 
 /** Each bridge is its own tunnel, CNAME and Access destination; Access caps an application's destinations. */
 export const MAX_BRIDGES = 20;
@@ -19,16 +19,7 @@ export const bridgeSchema = z.strictObject({
   /** Public hostname of this bridge's tunnel; locked to the Worker by Access. */
   originHostname: hostname,
   /** Where cloudflared on the bridge's VM finds the bridge: by default the guard on the same VM. */
-  service: z
-    .url({
-      protocol: /^https?$/,
-      error: `must be an http:// or https:// URL such as ${DEFAULT_BRIDGE_SERVICE}`,
-    })
-    .superRefine((value, ctx) => {
-      const problem = bridgeServiceProblem(value);
-      if (problem) ctx.addIssue({ code: "custom", input: value, message: problem });
-    })
-    .default(DEFAULT_BRIDGE_SERVICE),
+  service: bridgeServiceSchema,
   path: urlPath.default("/api/chat"),
   /** Sessions the bridge serves at once: one GPU, one conversation. */
   capacity: z.int().min(1).default(1),

@@ -76,6 +76,18 @@ export function validateOriginRequest(tunnel: {
   return [];
 }
 
+/** Where cloudflared on the bridge's VM finds the bridge: by default the guard on the same VM. */
+export const bridgeServiceSchema = z
+  .url({
+    protocol: /^https?$/,
+    error: `must be an http:// or https:// URL such as ${DEFAULT_BRIDGE_SERVICE}`,
+  })
+  .superRefine((value, ctx) => {
+    const problem = bridgeServiceProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", input: value, message: problem });
+  })
+  .default(DEFAULT_BRIDGE_SERVICE);
+
 export const tunnelSchema = z
   .strictObject({
     name: z
@@ -85,16 +97,7 @@ export const tunnelSchema = z
     /** Public hostname of the bridge behind the tunnel; locked to the Worker by Access. */
     originHostname: hostname,
     /** Where cloudflared on the bridge's VM finds the bridge: by default the guard on the same VM. */
-    bridgeService: z
-      .url({
-        protocol: /^https?$/,
-        error: `must be an http:// or https:// URL such as ${DEFAULT_BRIDGE_SERVICE}`,
-      })
-      .superRefine((value, ctx) => {
-        const problem = bridgeServiceProblem(value);
-        if (problem) ctx.addIssue({ code: "custom", input: value, message: problem });
-      })
-      .default(DEFAULT_BRIDGE_SERVICE),
+    bridgeService: bridgeServiceSchema,
     /** Only with an https:// bridgeService: how cloudflared checks the bridge's certificate. */
     originRequest: originRequestSchema.optional(),
     bridgePath: urlPath.default("/api/chat"),
