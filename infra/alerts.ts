@@ -6,7 +6,8 @@ import { child, type Scope } from "./childNames";
 import { alertTypesOf, type StackSecrets, type StackSettings } from "./config/schema";
 
 export interface AlertTargets {
-  tunnelId: pulumi.Input<string>;
+  /** Every bridge's tunnel: one tunnel-health policy watches them all. */
+  tunnelIds: pulumi.Input<string>[];
   serviceTokenId: pulumi.Input<string>;
 }
 
@@ -98,14 +99,14 @@ export function policySpecs(settings: StackSettings, targets: PolicyTargets): Po
       name: "alert-tunnel-health-event",
       alertType: ALERT_TYPES.tunnel,
       description: "the tunnel to the voice bridge is degraded or down",
-      filters: { tunnelIds: [targets.tunnelId], newStatuses: TUNNEL_TROUBLE },
+      filters: { tunnelIds: targets.tunnelIds, newStatuses: TUNNEL_TROUBLE },
     });
     if (config.notifyRecovery) {
       specs.push({
         name: "alert-tunnel-recovered",
         alertType: ALERT_TYPES.tunnel,
         description: "the tunnel to the voice bridge is healthy again",
-        filters: { tunnelIds: [targets.tunnelId], newStatuses: TUNNEL_RECOVERED },
+        filters: { tunnelIds: targets.tunnelIds, newStatuses: TUNNEL_RECOVERED },
       });
     }
   }

@@ -86,7 +86,7 @@ export class VoiceEdge extends pulumi.ComponentResource {
     alerts(
       settings,
       secrets,
-      { tunnelId: first.tunnel.id, serviceTokenId: lock.serviceToken.id },
+      { tunnelIds: tunnels.map((t) => t.tunnel.id), serviceTokenId: lock.serviceToken.id },
       children,
     );
 

@@ -294,7 +294,7 @@ describe("the alert spec builder (pure, no Pulumi)", () => {
     zone: { ...prod.zone, plan },
     alerts: { ...prod.alerts, ...alerts },
   });
-  const targets = { tunnelId: "tunnel", serviceTokenId: "token", healthCheckId: "check" };
+  const targets = { tunnelIds: ["tunnel"], serviceTokenId: "token", healthCheckId: "check" };
 
   it.each([
     ["free", {}, ["alert-tunnel-health-event", "alert-service-token-expiry"]],
@@ -357,9 +357,9 @@ describe("the alert spec builder (pure, no Pulumi)", () => {
   });
 
   it("refuses a health check policy without the health check to point at", () => {
-    expect(() => policySpecs(on("pro"), { tunnelId: "tunnel", serviceTokenId: "token" })).toThrow(
-      "needs targets.healthCheckId",
-    );
+    expect(() =>
+      policySpecs(on("pro"), { tunnelIds: ["tunnel"], serviceTokenId: "token" }),
+    ).toThrow("needs targets.healthCheckId");
   });
 
   it("leaves out mechanisms with nothing in them", () => {

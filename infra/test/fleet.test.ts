@@ -106,6 +106,15 @@ describe("a stack of two bridges", () => {
       expect(resource.dependsOn).toEqual(expect.arrayContaining(lock));
   });
 
+  it("watches every bridge's tunnel with the one tunnel-health policy", () => {
+    const tunnelAlert = run.resources.find(
+      (r) => r.type === T.notification && r.inputs.alertType === "tunnel_health_event",
+    );
+    expect(tunnelAlert?.inputs.filters).toMatchObject({
+      tunnelIds: ["voice-edge-gpu-1-tunnel-id", "voice-edge-gpu-2-tunnel-id"],
+    });
+  });
+
   it("keeps the Worker on the first bridge until it admits sessions across the fleet", () => {
     const bridgeUrl = bindingsOf(run).find((b) => b.name === "BRIDGE_URL");
     expect(bridgeUrl?.text).toBe(`https://${GPU1.originHostname}/api/chat`);
