@@ -3,10 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { BUNDLE_MODULE_NAME, type WorkerBundle } from "../worker/build";
 import { ROUTE_PREFIX } from "../worker/src/routes";
 import { child, type Scope } from "./childNames";
-import { bridgesOf, type StackSecrets, type StackSettings } from "./config/schema";
+import { bridgesOf, type Bridge, type StackSecrets, type StackSettings } from "./config/schema";
 import { bridgeWatchSettings } from "./bridgeWatch";
 import type { OriginLock } from "./originLock";
-import { bridgeWatchBindings, workerBindings } from "./workerBindings";
+import { bridgeWatchBindings, workerBindings, type BindingValues } from "./workerBindings";
 
 export interface EdgeWorker {
   script: cloudflare.WorkersScript;
@@ -15,6 +15,38 @@ export interface EdgeWorker {
 
 export function routePattern(publicHostname: string): string {
   return `${publicHostname}${ROUTE_PREFIX}*`;
+}
+
+/**
+ * Where the Worker finds its bridges. The `tunnel` form keeps the one `BRIDGE_URL` (and its health
+ * URL) a one-bridge stack always had, so its Worker's bindings do not change; a `bridges` list is
+ * the `BRIDGES` json, each bridge by name with its origin hostname's URL.
+ */
+export function bridgeBindings(
+  settings: StackSettings,
+): Pick<BindingValues, "BRIDGE_URL" | "BRIDGES" | "EDGE_CONFIG"> {
+  const bridges = bridgesOf(settings);
+  const origin = (bridge: Bridge) => `https://${bridge.originHostname}`;
+  if (bridges.length === 1 && bridges[0].single) {
+    const [bridge] = bridges;
+    return {
+      BRIDGE_URL: `${origin(bridge)}${bridge.path}`,
+      BRIDGES: undefined,
+      EDGE_CONFIG: {
+        ...settings.edge,
+        bridgeHealthUrl: settings.edge.bridgeHealthUrl ?? `${origin(bridge)}${bridge.healthPath}`,
+      },
+    };
+  }
+  return {
+    BRIDGE_URL: undefined,
+    BRIDGES: bridges.map((bridge) => ({
+      name: bridge.name,
+      url: `${origin(bridge)}${bridge.path}`,
+      healthUrl: `${origin(bridge)}${bridge.healthPath}`,
+    })),
+    EDGE_CONFIG: settings.edge,
+  };
 }
 
 /** The Worker from the shared bundle, bound to the bridge through the origin hostname, and its route. */
@@ -26,15 +58,8 @@ export function edgeWorker(
   watchState: cloudflare.D1Database | undefined,
   scope: Scope,
 ): EdgeWorker {
-  // The Worker reaches one bridge until it admits sessions across the fleet (issue 19, item 3).
-  const bridge = bridgesOf(settings)[0];
-  const origin = `https://${bridge.originHostname}`;
   const bindings = workerBindings({
-    BRIDGE_URL: `${origin}${bridge.path}`,
-    EDGE_CONFIG: {
-      ...settings.edge,
-      bridgeHealthUrl: settings.edge.bridgeHealthUrl ?? `${origin}${bridge.healthPath}`,
-    },
+    ...bridgeBindings(settings),
     JWT_SECRET: secrets.jwtSecret === undefined ? undefined : pulumi.secret(secrets.jwtSecret),
     JWT_SECRET_PREVIOUS:
       secrets.jwtSecretPrevious === undefined

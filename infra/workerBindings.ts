@@ -8,7 +8,8 @@ import {
 
 /** A value for every binding the Worker reads: a renamed binding fails to compile here. */
 export type BindingValues = {
-  BRIDGE_URL: pulumi.Input<string>;
+  BRIDGE_URL: pulumi.Input<string> | undefined;
+  BRIDGES: { name: string; url: string; healthUrl?: string }[] | undefined;
   EDGE_CONFIG: EdgeSettings;
   JWT_SECRET: pulumi.Input<string> | undefined;
   JWT_SECRET_PREVIOUS: pulumi.Input<string> | undefined;
@@ -16,14 +17,15 @@ export type BindingValues = {
   BRIDGE_ACCESS_CLIENT_SECRET: pulumi.Input<string>;
 } & Record<BindingName, unknown>;
 
-/** The Worker's binding list: json for the settings object, `secret_text` for secrets, plain text otherwise. */
+/** The Worker's binding list: json for the settings and the bridge list, `secret_text` for secrets, plain text otherwise. */
 export function workerBindings(
   values: BindingValues,
 ): cloudflare.types.input.WorkersScriptBinding[] {
   const bindings: cloudflare.types.input.WorkersScriptBinding[] = [];
   for (const [name, value] of Object.entries(values) as [BindingName, unknown][]) {
     if (value === undefined) continue;
-    if (name === "EDGE_CONFIG") bindings.push({ name, type: "json", json: JSON.stringify(value) });
+    if (name === "EDGE_CONFIG" || name === "BRIDGES")
+      bindings.push({ name, type: "json", json: JSON.stringify(value) });
     else if ((SECRET_BINDINGS as readonly string[]).includes(name))
       bindings.push({ name, type: "secret_text", text: value as pulumi.Input<string> });
     else bindings.push({ name, type: "plain_text", text: value as pulumi.Input<string> });

@@ -117,6 +117,20 @@ export function validateUniqueBridges(
   return problems.sort((a, b) => Number(a.path[1]) - Number(b.path[1]));
 }
 
+/** `edge.bridgeHealthUrl` is one bridge's health URL: a listed bridge's is `/health` on its hostname. */
+export function validateFleetHealthUrl(
+  settings: FleetKeys<unknown, unknown> & { edge: { bridgeHealthUrl?: string } },
+): Problem[] {
+  if (settings.bridges === undefined || settings.edge.bridgeHealthUrl === undefined) return [];
+  return [
+    {
+      path: ["edge", "bridgeHealthUrl"],
+      message:
+        "names one bridge's health URL; with voice-edge:bridges each bridge is probed at /health on its originHostname: remove it",
+    },
+  ];
+}
+
 /** A bridge as the resources read it, whichever form the stack wrote it in. */
 export interface Bridge {
   name: string;

@@ -13,6 +13,7 @@ import {
   bridgeSchema,
   validateBridgeCount,
   validateTunnelOrBridges,
+  validateFleetHealthUrl,
   validateUniqueBridges,
 } from "./bridges";
 import {
@@ -109,6 +110,7 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
     ...validateTunnelOrBridges(settings),
     ...validateBridgeCount(settings),
     ...validateUniqueBridges(settings),
+    ...validateFleetHealthUrl(settings),
     ...validateHostnamesInZone(settings),
     ...validateOriginHostnameDiffers(settings),
     ...[...validateOriginPolicy(settings.edge), ...validateEdgeSettings(settings.edge)].map(

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadStackSettings } from "../config/stackFiles";
 import { bridgeTunnelSecret } from "../config/bridges";
 import { bridgesOf } from "../config/schema";
 import { runProgramOffline, Secret, type ProgramRun } from "../offlineRun";
@@ -115,9 +116,20 @@ describe("a stack of two bridges", () => {
     });
   });
 
-  it("keeps the Worker on the first bridge until it admits sessions across the fleet", () => {
-    const bridgeUrl = bindingsOf(run).find((b) => b.name === "BRIDGE_URL");
-    expect(bridgeUrl?.text).toBe(`https://${GPU1.originHostname}/api/chat`);
+  it("binds the Worker to every bridge by name (BRIDGES), with no BRIDGE_URL or one bridge's health URL", () => {
+    const bindings = bindingsOf(run);
+    expect(bindings.find((b) => b.name === "BRIDGE_URL")).toBeUndefined();
+    const fleet = bindings.find((b) => b.name === "BRIDGES");
+    expect(fleet?.type).toBe("json");
+    expect(JSON.parse(fleet?.json as string)).toEqual(
+      [GPU1, GPU2].map((bridge) => ({
+        name: bridge.name,
+        url: `https://${bridge.originHostname}/api/chat`,
+        healthUrl: `https://${bridge.originHostname}/health`,
+      })),
+    );
+    const edge = JSON.parse(bindings.find((b) => b.name === "EDGE_CONFIG")?.json as string);
+    expect(edge).not.toHaveProperty("bridgeHealthUrl");
   });
 
   it("outputs each bridge's name, hostname, tunnel and guard command, and its connector token as a secret", () => {
@@ -203,6 +215,25 @@ describe("bridges the stack refuses", () => {
     const message = await refusal("prod", withBridges(bridges));
     expect(message).toContain('Invalid configuration for stack "prod" (Pulumi.prod.yaml)');
     expect(message).toContain(says);
+  });
+
+  it("one bridge's health URL with a list of bridges", async () => {
+    const prodEdge = loadStackSettings("prod").edge;
+    const message = await refusal("prod", {
+      secrets: SECRETS,
+      override: {
+        "voice-edge:tunnel": undefined,
+        "voice-edge:bridges": [GPU1, GPU2],
+        "voice-edge:edge": {
+          ...prodEdge,
+          bridgeHealthUrl: "https://voice-gpu-1.mycosoft.com/health",
+        },
+      },
+    });
+    expect(message).toContain('Invalid configuration for stack "prod" (Pulumi.prod.yaml)');
+    expect(message).toContain(
+      "voice-edge:edge → bridgeHealthUrl: names one bridge's health URL; with voice-edge:bridges",
+    );
   });
 
   it("tunnel and bridges together", async () => {

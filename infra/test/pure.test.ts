@@ -115,6 +115,7 @@ describe("workerBindings", () => {
     forwardHeaders: [],
     forwardCookies: [],
     bridgeConnectTimeoutMs: 10_000,
+    admissionTimeoutMs: 20_000,
     healthTimeoutMs: 2_000,
     jwksTimeoutMs: 2_000,
   };
@@ -122,6 +123,7 @@ describe("workerBindings", () => {
   it("types settings as json, secrets as secret_text and the rest as plain text, keeping secret outputs secret", async () => {
     const bindings = workerBindings({
       BRIDGE_URL: "https://voice-origin.example.com/api/chat",
+      BRIDGES: undefined,
       EDGE_CONFIG: edge,
       JWT_SECRET: pulumi.secret("s".repeat(32)),
       JWT_SECRET_PREVIOUS: undefined,
@@ -138,6 +140,7 @@ describe("workerBindings", () => {
   it("leaves out a binding with no value", () => {
     const bindings = workerBindings({
       BRIDGE_URL: "https://o.example.com/api/chat",
+      BRIDGES: undefined,
       EDGE_CONFIG: edge,
       JWT_SECRET: undefined,
       JWT_SECRET_PREVIOUS: undefined,

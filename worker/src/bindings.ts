@@ -80,6 +80,43 @@ const bridgeUrl = z.pipe(
   }),
 );
 
+/** A bridge's name: what logs and alerts call it (the stack's `bridges[].name`). */
+export const BRIDGE_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+
+/** What a `BRIDGE_URL` bridge is called: a fleet of one. */
+export const SINGLE_BRIDGE_NAME = "bridge";
+
+/** At most this many bridges: the Worker tries each once per upgrade, one after another. */
+export const MAX_BRIDGES = 20;
+
+const bridgeEntry = z.strictObject({
+  name: z
+    .string()
+    .check(z.regex(BRIDGE_NAME, "must be 1 to 32 lowercase letters, digits and dashes")),
+  url: bridgeUrl,
+  /** The guard's health URL; defaults to `/health` on the bridge's origin. */
+  healthUrl: z.optional(z.url({ protocol: /^https?$/ })),
+});
+
+/** `BRIDGES`: the fleet, each bridge with its name and upgrade URL. */
+const bridgeList = z.array(bridgeEntry).check(
+  z.minLength(1),
+  z.maxLength(MAX_BRIDGES),
+  z.superRefine((bridges, ctx) => {
+    const seen = new Set<string>();
+    bridges.forEach((bridge, i) => {
+      if (seen.has(bridge.name))
+        ctx.addIssue({
+          code: "custom",
+          input: bridge.name,
+          path: [i, "name"],
+          message: `${bridge.name} names two bridges; each bridge needs its own name`,
+        });
+      seen.add(bridge.name);
+    });
+  }),
+);
+
 const boundedInt = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
 const millis = (min: number, max: number, fallback: number) =>
   z._default(boundedInt(min, max), fallback);
@@ -142,7 +179,10 @@ export const edgeSettingsSchema = z.strictObject({
   ),
   /** Header that gives the bridge the client's address, from Cloudflare's `CF-Connecting-IP` (never the client's own headers). */
   clientAddressHeader: z.optional(forwardableHeader),
+  /** Bounds one try of one bridge: the connect and the handshake up to its 101 or refusal. */
   bridgeConnectTimeoutMs: millis(100, 60_000, 10_000),
+  /** Bounds all the tries of one upgrade together; a try never outlives it. */
+  admissionTimeoutMs: millis(100, 120_000, 20_000),
   healthTimeoutMs: millis(100, 30_000, 2_000),
   jwksTimeoutMs: millis(100, 30_000, 2_000),
 });
@@ -175,7 +215,10 @@ export function validateAccessServiceToken(env: {
 }
 
 const bindingFields = z.object({
-  BRIDGE_URL: bridgeUrl,
+  /** The one bridge's upgrade URL (a fleet of one), or … */
+  BRIDGE_URL: z.optional(bridgeUrl),
+  /** … json: every bridge, `[{name, url, healthUrl?}]`. Exactly one of the two is set. */
+  BRIDGES: z.optional(bridgeList),
   EDGE_CONFIG: edgeSettingsSchema,
   /** HMAC key for HS* tokens (a Worker secret). */
   JWT_SECRET: z.optional(jwtSecretSchema),
@@ -198,7 +241,57 @@ export function validateBindings(env: z.infer<typeof bindingFields>): Problem[] 
       path: ["EDGE_CONFIG", ...problem.path],
     })),
     ...validateAccessServiceToken(env),
+    ...validateBridgeBindings(env),
   ];
+}
+
+/** One way to name the bridges; `bridgeHealthUrl` is one bridge's, so only with `BRIDGE_URL`. */
+export function validateBridgeBindings(env: {
+  BRIDGE_URL?: string;
+  BRIDGES?: unknown[];
+  EDGE_CONFIG: { bridgeHealthUrl?: string };
+}): Problem[] {
+  if (env.BRIDGE_URL !== undefined && env.BRIDGES !== undefined)
+    return [{ path: ["BRIDGES"], message: "is set together with BRIDGE_URL: set one of the two" }];
+  if (env.BRIDGE_URL === undefined && env.BRIDGES === undefined)
+    return [
+      {
+        path: ["BRIDGE_URL"],
+        message: "is required, or BRIDGES (json: [{name, url}], one entry per bridge)",
+      },
+    ];
+  if (env.BRIDGES !== undefined && env.EDGE_CONFIG.bridgeHealthUrl !== undefined)
+    return [
+      {
+        path: ["EDGE_CONFIG", "bridgeHealthUrl"],
+        message: "names one bridge's health URL: with BRIDGES give an entry its own healthUrl",
+      },
+    ];
+  return [];
+}
+
+/** One bridge as the upgrade and the probes reach it. */
+export interface BridgeTarget {
+  name: string;
+  /** Origin and path, without a query: the client's query is appended. */
+  url: string;
+  healthUrl: string;
+}
+
+/** The fleet, whichever binding named it: `BRIDGE_URL` is a fleet of one called `bridge`. */
+function bridgeTargets(env: z.infer<typeof bindingFields>): BridgeTarget[] {
+  const entries = env.BRIDGES ?? [
+    {
+      name: SINGLE_BRIDGE_NAME,
+      url: env.BRIDGE_URL ?? "",
+      healthUrl: env.EDGE_CONFIG.bridgeHealthUrl,
+    },
+  ];
+  return entries.map((entry) => ({
+    name: entry.name,
+    url: entry.url,
+    healthUrl: entry.healthUrl ?? new URL("/health", entry.url).toString(),
+  }));
 }
 
 /** Every binding the Worker reads. Pulumi and the local edge build their binding lists from these names. */
@@ -214,7 +307,7 @@ export const bindingsSchema = bindingFields.check(
   }),
 );
 
-export type Bindings = z.infer<typeof bindingsSchema>;
+export type Bindings = z.infer<typeof bindingsSchema> & { bridges: readonly BridgeTarget[] };
 export type BindingName = keyof z.input<typeof bindingsSchema>;
 
 /** Bindings that hold secrets: uploaded as `secret_text`, never logged. */
@@ -247,7 +340,8 @@ export function bindingProblems(issues: readonly z.core.$ZodIssue[]): BindingPro
 
 export function parseBindings(env: unknown): ParsedBindings {
   const result = bindingsSchema.safeParse(env);
-  if (result.success) return { ok: true, bindings: result.data };
+  if (result.success)
+    return { ok: true, bindings: { ...result.data, bridges: bridgeTargets(result.data) } };
   return { ok: false, problems: bindingProblems(result.error.issues) };
 }
 

@@ -1,4 +1,4 @@
-import type { Bindings } from "./bindings";
+import type { Bindings, BridgeTarget } from "./bindings";
 import { guardHealthOf, readBodyPrefix } from "./guardAnswers";
 import { originCredentialHeaders } from "./passThrough";
 
@@ -19,13 +19,13 @@ export interface BridgeProbe {
 }
 
 /**
- * Fetches the bridge's health URL (`bridgeHealthUrl`, else `/health` on the bridge's origin: the
- * guard's `{up, sessions, capacity}`) with the origin credentials, bounded by `healthTimeoutMs`.
+ * Fetches one bridge's health URL (its `healthUrl`, else `/health` on its origin: the guard's
+ * `{up, sessions, capacity}`) with the origin credentials, bounded by `healthTimeoutMs`.
  * Used by `/voice/health` and the bridge watch alike.
  */
-export async function probeBridge(bindings: Bindings): Promise<BridgeProbe> {
+export async function probeBridge(bindings: Bindings, bridge: BridgeTarget): Promise<BridgeProbe> {
   const settings = bindings.EDGE_CONFIG;
-  const url = settings.bridgeHealthUrl ?? new URL("/health", bindings.BRIDGE_URL).toString();
+  const url = bridge.healthUrl;
   const started = Date.now();
   try {
     // Never follow a redirect with the service token: a 3xx counts as unreachable, with its status.

@@ -1,19 +1,35 @@
 import type { Bindings, ParsedBindings } from "./bindings";
 import { probeBridge, type BridgeProbe } from "./bridgeProbe";
+import { logEvent } from "./log";
 
-/** `/voice/health` probes the bridge at most this often per isolate, whatever the request rate. */
+/** `/voice/health` probes each bridge at most this often per isolate, whatever the request rate. */
 export const HEALTH_PROBE_INTERVAL_MS = 5_000;
 
-const latestProbe = new WeakMap<Bindings, { startedAt: number; probe: Promise<BridgeProbe> }>();
+interface FleetProbe {
+  startedAt: number;
+  probes: Promise<BridgeProbe[]>;
+}
 
-/** The last probe while it is younger than the interval (in flight or done), else a new one. */
-function sharedProbe(bindings: Bindings): { probe: Promise<BridgeProbe>; startedAt: number } {
+const latestProbe = new WeakMap<Bindings, FleetProbe>();
+
+/** The last probe of the fleet while it is younger than the interval (in flight or done), else a new one, every bridge in parallel. */
+function sharedProbe(bindings: Bindings): FleetProbe {
   const now = Date.now();
   const latest = latestProbe.get(bindings);
   if (latest && now - latest.startedAt < HEALTH_PROBE_INTERVAL_MS) return latest;
-  const fresh = { startedAt: now, probe: probeBridge(bindings) };
+  const probes = Promise.all(bindings.bridges.map((bridge) => probeBridge(bindings, bridge)));
+  const fresh = { startedAt: now, probes: probes.then((all) => logProbes(bindings, all)) };
   latestProbe.set(bindings, fresh);
   return fresh;
+}
+
+/** Which bridge answered what, for the operator's log (the response itself says counts only). */
+function logProbes(bindings: Bindings, probes: BridgeProbe[]): BridgeProbe[] {
+  logEvent("health_probe", {
+    bridges: probes.map((probe, i) => ({ bridge: bindings.bridges[i].name, ...probe })),
+    timeoutMs: bindings.EDGE_CONFIG.healthTimeoutMs,
+  });
+  return probes;
 }
 
 function json(body: object, status: number): Response {
@@ -23,27 +39,35 @@ function json(body: object, status: number): Response {
   });
 }
 
+/** The fleet in counts: `up` answered and its server runs, `free` is up and admits a session now. */
+export function fleetCounts(probes: readonly BridgeProbe[]): {
+  total: number;
+  up: number;
+  free: number;
+} {
+  const up = probes.filter((probe) => probe.reachable);
+  return { total: probes.length, up: up.length, free: up.filter((probe) => !probe.busy).length };
+}
+
 /**
- * `GET /voice/health`: is the edge configured, and is the bridge up within the bound? `busy` (the
- * guard at capacity, or draining) is up: 200, not an outage. No addresses or secrets.
+ * `GET /voice/health`: is the edge configured, and how many bridges are up and free? Counts only:
+ * no bridge names, addresses or upstream statuses (the public may read this). Busy is not an
+ * outage (200); no bridge up is 503.
  */
 export async function healthResponse(parsed: ParsedBindings): Promise<Response> {
   if (!parsed.ok)
     return json({ status: "misconfigured", configured: false, error: "misconfigured" }, 503);
   const { bindings } = parsed;
-  const settings = bindings.EDGE_CONFIG;
   const shared = sharedProbe(bindings);
-  const probe = await shared.probe;
+  const bridges = fleetCounts(await shared.probes);
+  const status = bridges.up === 0 ? "bridge_down" : bridges.free === 0 ? "busy" : "ok";
   const body = {
-    status: probe.reachable ? (probe.busy ? "busy" : "ok") : "bridge_down",
+    status,
     configured: true,
-    auth: settings.auth.mode,
-    bridge: {
-      ...probe,
-      timeoutMs: settings.healthTimeoutMs,
-      checkedMsAgo: Math.max(0, Date.now() - shared.startedAt - probe.latencyMs),
-    },
-    ...(probe.reachable ? {} : { error: "bridge_unavailable" }),
+    auth: bindings.EDGE_CONFIG.auth.mode,
+    bridges,
+    checkedMsAgo: Date.now() - shared.startedAt,
+    ...(bridges.up === 0 ? { error: "bridge_unavailable" } : {}),
   };
-  return json(body, probe.reachable ? 200 : 503);
+  return json(body, bridges.up === 0 ? 503 : 200);
 }

@@ -8,10 +8,11 @@ import {
   type TransportSettings,
 } from "./auth/transports";
 import { verifyToken } from "./auth/verify";
-import { EdgeError, errorResponse, SessionRefusal } from "./errors";
+import { EdgeError, errorResponse } from "./errors";
 import { healthResponse } from "./health";
 import { logEvent } from "./log";
-import { openBridgeSession } from "./passThrough";
+import { admitToBridge } from "./admission";
+import { bridgeRequestOf } from "./passThrough";
 import { refusedSessionResponse } from "./refusedSession";
 import { HEALTH_PATH, WS_PATH } from "./routes";
 
@@ -59,37 +60,45 @@ function transportsOf(bindings: Bindings): TransportSettings {
   return settings;
 }
 
-async function upgrade(request: Request, url: URL, bindings: Bindings): Promise<UpgradeOutcome> {
+async function upgrade(client: Request, url: URL, bindings: Bindings): Promise<UpgradeOutcome> {
   const started = Date.now();
-  checkOrigin(request.headers.get("Origin"), bindings);
-  const credentials = readClientCredentials(request.headers, url, transportsOf(bindings));
+  checkOrigin(client.headers.get("Origin"), bindings);
+  const credentials = readClientCredentials(client.headers, url, transportsOf(bindings));
   if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0)
     throw new EdgeError("subprotocol_required");
   const subject = await authenticate(credentials, bindings);
   const transport = credentials.transport ?? null;
-  try {
-    const session = await openBridgeSession(request.headers, credentials, subject, bindings);
+  const bridgeRequest = bridgeRequestOf(client.headers, credentials, subject, bindings);
+  const admission = await admitToBridge(bridgeRequest, bindings);
+  const tries = { tries: admission.tries };
+  if (admission.served)
     return {
-      response: session.response,
-      fields: { transport, protocol: session.protocol, msTo101: Date.now() - started },
-    };
-  } catch (error) {
-    if (!(error instanceof SessionRefusal)) throw error;
-    const protocol = selectProtocol(credentials.applicationProtocols, null);
-    return {
-      response: refusedSessionResponse(error, protocol),
-      refused: true,
+      response: admission.session.response,
       fields: {
         transport,
-        protocol,
-        error: error.failure,
-        ...error.detail,
-        closeCode: error.closeCode,
-        closeReason: error.reason,
+        protocol: admission.session.protocol,
+        bridge: admission.bridge,
+        ...tries,
         msTo101: Date.now() - started,
       },
     };
-  }
+  const { refusal } = admission;
+  const protocol = selectProtocol(credentials.applicationProtocols, null);
+  return {
+    response: refusedSessionResponse(refusal, protocol),
+    refused: true,
+    fields: {
+      transport,
+      protocol,
+      error: refusal.failure,
+      ...refusal.detail,
+      closeCode: refusal.closeCode,
+      closeReason: refusal.reason,
+      ...tries,
+      ...(admission.untried > 0 ? { untried: admission.untried } : {}),
+      msTo101: Date.now() - started,
+    },
+  };
 }
 
 function isWebSocketUpgrade(request: Request): boolean {

@@ -1,4 +1,4 @@
-import type { Bindings } from "./bindings";
+import type { Bindings, BridgeTarget } from "./bindings";
 import type { ClientCredentials } from "./auth/transports";
 import { selectProtocol } from "./auth/transports";
 import { SessionRefusal } from "./errors";
@@ -71,27 +71,45 @@ async function refusalOf(upstream: Response): Promise<SessionRefusal> {
   return new SessionRefusal(reason, failure, { bridgeStatus: upstream.status });
 }
 
-/**
- * Opens the bridge's WebSocket and hands it back to the runtime un-accepted, so workerd couples
- * client and bridge natively: no JavaScript runs per frame, and close codes pass both ways. A bridge
- * that does not take the session throws a `SessionRefusal` (busy, options refused, unavailable).
- */
-export async function openBridgeSession(
+/** What every try of one upgrade sends, whichever bridge it goes to: built once per upgrade. */
+export interface BridgeRequest {
+  headers: HeadersInit;
+  /** The client's query, appended to the bridge's URL as it came. */
+  search: string;
+  applicationProtocols: string[];
+}
+
+/** The upgrade request for `bridge`, from the client's allow-listed headers and credentials. */
+export function bridgeRequestOf(
   clientHeaders: Headers,
   credentials: ClientCredentials,
   subject: string | null,
   bindings: Bindings,
-): Promise<BridgeSession> {
-  // BRIDGE_URL carries no query (the bindings schema refuses one): the client's goes on as it is.
-  const target = bindings.BRIDGE_URL + credentials.forwardedSearch;
-  const headers = bridgeRequestHeaders(clientHeaders, credentials, subject, bindings);
+): BridgeRequest {
+  return {
+    headers: bridgeRequestHeaders(clientHeaders, credentials, subject, bindings),
+    search: credentials.forwardedSearch,
+    applicationProtocols: credentials.applicationProtocols,
+  };
+}
 
-  // A native timer bounds both a hung connect and a hung handshake, with no JavaScript racing it.
-  const signal = AbortSignal.timeout(bindings.EDGE_CONFIG.bridgeConnectTimeoutMs);
+/**
+ * Opens one bridge's WebSocket and hands it back to the runtime un-accepted, so workerd couples
+ * client and bridge natively: no JavaScript runs per frame, and close codes pass both ways. A bridge
+ * that does not take the session throws a `SessionRefusal` (busy, options refused, unavailable).
+ * `signal` (a native timer) bounds both a hung connect and a hung handshake.
+ */
+export async function openBridgeSession(
+  bridge: BridgeTarget,
+  request: BridgeRequest,
+  signal: AbortSignal,
+): Promise<BridgeSession> {
+  // A bridge URL carries no query (the bindings schema refuses one): the client's goes on as it is.
+  const target = bridge.url + request.search;
   let upstream: Response;
   try {
     // A redirect would carry the service token and the subject to another origin: a 3xx is a refusal.
-    upstream = await fetch(target, { headers, signal, redirect: "manual" });
+    upstream = await fetch(target, { headers: request.headers, signal, redirect: "manual" });
   } catch {
     const failure = signal.aborted ? "bridge_timeout" : "bridge_unavailable";
     throw new SessionRefusal({ error: "bridge_unavailable" }, failure);
@@ -105,7 +123,7 @@ export async function openBridgeSession(
     });
 
   const protocol = selectProtocol(
-    credentials.applicationProtocols,
+    request.applicationProtocols,
     upstream.headers.get("Sec-WebSocket-Protocol"),
   );
   const headers101: Record<string, string> =

@@ -205,37 +205,82 @@ describe("health", () => {
     ...extra,
   });
 
-  it.each<[string, number, unknown, number, Record<string, unknown>]>([
-    ["a guard with a free slot", 200, guardUp(0, 1), 200, { status: "ok" }],
-    ["a guard at capacity", 200, guardUp(1, 1), 200, { status: "busy" }],
-    ["a draining guard", 200, guardUp(0, 1, { draining: true }), 200, { status: "busy" }],
-    ["a health URL that answers 200 without the guard's JSON", 200, "ok", 200, { status: "ok" }],
-    ["a guard whose server is down", 200, { up: false, sessions: 0, capacity: 1 }, 503, {}],
-    ["a guard answering 503", 503, { up: false }, 503, {}],
-  ])("reports %s", async (_case, status, body, expectedStatus, expected) => {
-    const edge = await edgeInFrontOf(`${guard.origin}/api/chat`, {
-      bridgeHealthUrl: healthUrl(guard.origin, status, body),
-    });
-    const response = await fetch(`${edge.httpOrigin}/voice/health`);
-    expect(response.status).toBe(expectedStatus);
-    const answer = await response.json();
-    if (expectedStatus === 503)
-      expect(answer).toMatchObject({
-        status: "bridge_down",
-        error: "bridge_unavailable",
-        bridge: { reachable: false, status },
-      });
-    else expect(answer).toMatchObject({ ...expected, bridge: { reachable: true, status } });
-  });
+  /** The `health_probe` log line's entry for the one bridge (`BRIDGE_URL` names it `bridge`). */
+  async function probeLogged(edge: TestEdge): Promise<Record<string, unknown>> {
+    await expect
+      .poll(() => edge.logs.filter((line) => line.includes('"health_probe"')).length)
+      .toBe(1);
+    const line = JSON.parse(edge.logs.find((l) => l.includes('"health_probe"'))!) as {
+      bridges: Record<string, unknown>[];
+    };
+    expect(line.bridges).toHaveLength(1);
+    return line.bridges[0];
+  }
 
-  it("says how many sessions the guard holds and its capacity when busy", async () => {
+  it.each<[string, number, unknown, number, Record<string, unknown>]>([
+    ["a guard with a free slot", 200, guardUp(0, 1), 200, { status: "ok", up: 1, free: 1 }],
+    ["a guard at capacity", 200, guardUp(1, 1), 200, { status: "busy", up: 1, free: 0 }],
+    [
+      "a draining guard",
+      200,
+      guardUp(0, 1, { draining: true }),
+      200,
+      { status: "busy", up: 1, free: 0 },
+    ],
+    [
+      "a health URL that answers 200 without the guard's JSON",
+      200,
+      "ok",
+      200,
+      { status: "ok", up: 1, free: 1 },
+    ],
+    [
+      "a guard whose server is down",
+      200,
+      { up: false, sessions: 0, capacity: 1 },
+      503,
+      { status: "bridge_down", up: 0, free: 0 },
+    ],
+    ["a guard answering 503", 503, { up: false }, 503, { status: "bridge_down", up: 0, free: 0 }],
+  ])(
+    "reports %s in counts, and logs the guard's answer",
+    async (_case, status, body, expectedStatus, expected) => {
+      const edge = await edgeInFrontOf(`${guard.origin}/api/chat`, {
+        bridgeHealthUrl: healthUrl(guard.origin, status, body),
+      });
+      const response = await fetch(`${edge.httpOrigin}/voice/health`);
+      expect(response.status).toBe(expectedStatus);
+      const answer = (await response.json()) as Record<string, unknown>;
+      expect(answer).toEqual({
+        status: expected.status,
+        configured: true,
+        auth: "jwt",
+        bridges: { total: 1, up: expected.up, free: expected.free },
+        checkedMsAgo: expect.any(Number),
+        ...(expectedStatus === 503 ? { error: "bridge_unavailable" } : {}),
+      });
+      expect(await probeLogged(edge)).toMatchObject({
+        bridge: "bridge",
+        reachable: expectedStatus === 200,
+        status,
+      });
+    },
+  );
+
+  it("logs how many sessions the guard holds and its capacity when busy; the page sees counts", async () => {
     const edge = await edgeInFrontOf(`${guard.origin}/api/chat`, {
       bridgeHealthUrl: healthUrl(guard.origin, 200, guardUp(2, 2)),
     });
     const response = await fetch(`${edge.httpOrigin}/voice/health`);
     expect(await response.json()).toMatchObject({
       status: "busy",
-      bridge: { reachable: true, busy: true, sessions: 2, capacity: 2 },
+      bridges: { total: 1, up: 1, free: 0 },
+    });
+    expect(await probeLogged(edge)).toMatchObject({
+      reachable: true,
+      busy: true,
+      sessions: 2,
+      capacity: 2,
     });
   });
 
@@ -247,8 +292,9 @@ describe("health", () => {
       status: "bridge_down",
       configured: true,
       error: "bridge_unavailable",
-      bridge: { reachable: false },
+      bridges: { total: 1, up: 0, free: 0 },
     });
+    expect(await probeLogged(edge)).toMatchObject({ reachable: false });
   });
 
   it("answers 503 within the bound when the bridge's health URL hangs", async () => {
@@ -258,19 +304,20 @@ describe("health", () => {
     });
     const response = await fetch(`${edge.httpOrigin}/voice/health`);
     expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ status: "bridge_down" });
     // timedOut: the probe's own AbortSignal.timeout(healthTimeoutMs) ended it, at the bound it received.
-    expect(await response.json()).toMatchObject({
-      status: "bridge_down",
-      bridge: { reachable: false, timedOut: true, timeoutMs: 600 },
-    });
+    const line = JSON.parse(edge.logs.find((l) => l.includes('"health_probe"'))!) as object;
+    expect(line).toMatchObject({ timeoutMs: 600, bridges: [{ reachable: false, timedOut: true }] });
   });
 
-  it("answers 503 when the bridge's health URL answers with an error status", async () => {
+  it("answers 503 when the bridge's health URL answers with an error status, which only the log names", async () => {
     const edge = await edgeInFrontOf(`${bridge.origin}/api/chat`, {
       bridgeHealthUrl: `${bridge.origin}/status/500`,
     });
     const response = await fetch(`${edge.httpOrigin}/voice/health`);
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ bridge: { reachable: false, status: 500 } });
+    const { checkedMsAgo: _, ...answer } = (await response.json()) as Record<string, unknown>;
+    expect(JSON.stringify(answer)).not.toContain("500");
+    expect(await probeLogged(edge)).toMatchObject({ reachable: false, status: 500 });
   });
 });

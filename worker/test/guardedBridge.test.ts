@@ -129,10 +129,14 @@ describe("a page in front of a guarded single-session bridge", () => {
     await expect
       .poll(async () => (await health()).status, { timeout: 15_000, interval: 250 })
       .toBe(503);
-    // The guard answers, its server does not: health tells the two apart.
     expect((await health()).body).toMatchObject({
       status: "bridge_down",
-      bridge: { serverDown: true },
+      bridges: { total: 1, up: 0, free: 0 },
+    });
+    // The guard answers, its server does not: the operator's log tells the two apart.
+    const lastProbe = edge.logs.filter((line) => line.includes('"health_probe"')).at(-1);
+    expect(JSON.parse(lastProbe!)).toMatchObject({
+      bridges: [{ bridge: "bridge", reachable: false, serverDown: true }],
     });
     const { url, options } = await page();
     const refused = await expectRefusedSession(url, options);

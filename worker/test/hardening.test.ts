@@ -152,8 +152,11 @@ describe("redirects from the bridge", () => {
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({
       status: "bridge_down",
-      bridge: { reachable: false, status: 302 },
+      bridges: { total: 1, up: 0, free: 0 },
     });
+    await expect
+      .poll(() => edges.redirecting.logs.find((line) => line.includes('"health_probe"')))
+      .toContain('"status":302');
     expect(await counts(elsewhere.origin)).toEqual(before);
   });
 });

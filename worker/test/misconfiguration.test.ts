@@ -14,7 +14,57 @@ const badBindings: [string, Record<string, unknown>, string, RegExp][] = [
     "BRIDGE_URL missing",
     { EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET },
     "BRIDGE_URL",
-    /expected string/,
+    /is required, or BRIDGES/,
+  ],
+  [
+    "BRIDGE_URL and BRIDGES both set",
+    {
+      BRIDGE_URL,
+      BRIDGES: [{ name: "gpu-1", url: BRIDGE_URL }],
+      EDGE_CONFIG: jwtEdgeConfig(),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "BRIDGES",
+    /set one of the two/,
+  ],
+  [
+    "two bridges of one name",
+    {
+      BRIDGES: [
+        { name: "gpu-1", url: BRIDGE_URL },
+        { name: "gpu-1", url: "https://other.example.com/api/chat" },
+      ],
+      EDGE_CONFIG: jwtEdgeConfig(),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "BRIDGES",
+    /gpu-1 names two bridges/,
+  ],
+  [
+    "a listed bridge at a private IP",
+    {
+      BRIDGES: [{ name: "gpu-1", url: "http://192.168.0.188:8999/api/chat" }],
+      EDGE_CONFIG: jwtEdgeConfig(),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "BRIDGES",
+    /Tunnel/,
+  ],
+  [
+    "no bridge listed",
+    { BRIDGES: [], EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: TEST_SECRET },
+    "BRIDGES",
+    /./,
+  ],
+  [
+    "one bridge's health URL with a fleet",
+    {
+      BRIDGES: [{ name: "gpu-1", url: BRIDGE_URL }],
+      EDGE_CONFIG: jwtEdgeConfig({ bridgeHealthUrl: "https://voice-origin.example.com/health" }),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "EDGE_CONFIG",
+    /give an entry its own healthUrl/,
   ],
   [
     "BRIDGE_URL with a ws:// scheme (the seed's design)",

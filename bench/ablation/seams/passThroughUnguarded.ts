@@ -3,14 +3,10 @@
  * allow-list, but sent without a timeout or refused redirects, and the bridge's response returned
  * as it came (no check of its status, no 101 of the edge's own).
  */
-import { bridgeRequestHeaders } from "../../../worker/src/passThrough";
-
-export { originCredentialHeaders } from "../../../worker/src/passThrough";
+export { bridgeRequestOf, originCredentialHeaders } from "../../../worker/src/passThrough";
 
 export const openBridgeSession: typeof import("../../../worker/src/passThrough").openBridgeSession =
-  async (clientHeaders, credentials, subject, bindings) => ({
-    response: await fetch(bindings.BRIDGE_URL + credentials.forwardedSearch, {
-      headers: bridgeRequestHeaders(clientHeaders, credentials, subject, bindings),
-    }),
+  async (bridge, request) => ({
+    response: await fetch(bridge.url + request.search, { headers: request.headers }),
     protocol: null,
   });

@@ -22,7 +22,10 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
     return;
   }
   const { db, settings, webhook } = parsed.watch;
-  const [state, probe] = await Promise.all([readWatchState(db), probeBridge(main.bindings)]);
+  const [state, probe] = await Promise.all([
+    readWatchState(db),
+    probeBridge(main.bindings, main.bindings.bridges[0]),
+  ]);
   const step = watchStep(state, probe.reachable, settings);
   if (!step.changed) return;
 

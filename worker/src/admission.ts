@@ -1,0 +1,95 @@
+import type { Bindings, BridgeTarget } from "./bindings";
+import { refusalOfTries, tryOrder, type BridgeMark } from "./bridgeChoice";
+import { SessionRefusal } from "./errors";
+import { openBridgeSession, type BridgeRequest, type BridgeSession } from "./passThrough";
+
+/** How one try of one bridge ended, as the upgrade's log line lists it. */
+export interface BridgeTry {
+  bridge: string;
+  outcome: "served" | "busy" | "options_refused" | "down";
+  /** The finer cause of `down` (`bridge_timeout`, `bridge_unavailable`, `bridge_rejected`). */
+  failure?: string;
+  /** The bridge's HTTP status when it answered other than 101. */
+  status?: number;
+  ms: number;
+}
+
+export type Admission =
+  | { served: true; session: BridgeSession; bridge: string; tries: BridgeTry[] }
+  | { served: false; refusal: SessionRefusal; tries: BridgeTry[]; untried: number };
+
+/** Per isolate: each bridge's last mark. */
+const lastTried = new WeakMap<Bindings, Map<string, BridgeMark>>();
+
+function memoryOf(bindings: Bindings): Map<string, BridgeMark> {
+  let memory = lastTried.get(bindings);
+  if (!memory) {
+    memory = new Map();
+    lastTried.set(bindings, memory);
+  }
+  return memory;
+}
+
+/**
+ * Admits one authenticated upgrade to the first bridge that takes it: bridges in `tryOrder`, one
+ * try each and one at a time (a Worker has few simultaneous connections), each try bounded by
+ * `bridgeConnectTimeoutMs` and all of them by `admissionTimeoutMs`. Busy or down moves on; a
+ * refusal of the session options is the page's to fix, the same on every bridge: no more tries.
+ */
+export async function admitToBridge(
+  request: BridgeRequest,
+  bindings: Bindings,
+): Promise<Admission> {
+  const settings = bindings.EDGE_CONFIG;
+  const memory = memoryOf(bindings);
+  const started = Date.now();
+  const deadline = started + settings.admissionTimeoutMs;
+  const order = tryOrder(bindings.bridges, memory, started);
+  const tries: BridgeTry[] = [];
+  const refusals: SessionRefusal[] = [];
+  for (const bridge of order) {
+    const tryStarted = Date.now();
+    const remaining = deadline - tryStarted;
+    if (remaining <= 0) break;
+    const signal = AbortSignal.timeout(
+      Math.max(1, Math.min(settings.bridgeConnectTimeoutMs, remaining)),
+    );
+    try {
+      const session = await openBridgeSession(bridge, request, signal);
+      memory.set(bridge.name, { at: Date.now(), kind: "busy" });
+      tries.push({ bridge: bridge.name, outcome: "served", ms: Date.now() - tryStarted });
+      return { served: true, session, bridge: bridge.name, tries };
+    } catch (error) {
+      if (!(error instanceof SessionRefusal)) throw error;
+      tries.push(tryOf(bridge, error, Date.now() - tryStarted));
+      if (error.reason.error === "session_options_invalid")
+        return { served: false, refusal: error, tries, untried: order.length - tries.length };
+      const busy = error.reason.error === "bridge_busy";
+      memory.set(bridge.name, { at: Date.now(), kind: busy ? "busy" : "down" });
+      refusals.push(error);
+    }
+  }
+  return {
+    served: false,
+    refusal: refusalOfTries(refusals),
+    tries,
+    untried: order.length - tries.length,
+  };
+}
+
+function tryOf(bridge: BridgeTarget, refusal: SessionRefusal, ms: number): BridgeTry {
+  const status = refusal.detail.bridgeStatus;
+  const outcome =
+    refusal.reason.error === "bridge_busy"
+      ? "busy"
+      : refusal.reason.error === "session_options_invalid"
+        ? "options_refused"
+        : "down";
+  return {
+    bridge: bridge.name,
+    outcome,
+    ...(outcome === "down" ? { failure: refusal.failure } : {}),
+    ...(status !== undefined ? { status } : {}),
+    ms,
+  };
+}
