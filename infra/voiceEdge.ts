@@ -7,7 +7,7 @@ import { serviceRecords } from "./dns";
 import { originLock } from "./originLock";
 import { rateLimitRuleset } from "./rateLimit";
 import { RESOURCE_TYPES } from "./resourceTypes";
-import { bridgesOf } from "./config/schema";
+import { bridgesOf, type Bridge } from "./config/schema";
 import { bridgeTunnel, tunnelName } from "./tunnel";
 import { validateVoiceEdgeArgs, type VoiceEdgeArgs } from "./voiceEdgeArgs";
 import { edgeWorker } from "./worker";
@@ -23,16 +23,16 @@ export interface BridgeOutput {
   tunnelId: string;
   /** Prints the guard's files for the bridge's VM. */
   guardConfigCommand: string;
-  guardConfigNote: string;
 }
 
-/** The guard's files come from the stack's `guard` settings alone, so one command serves every bridge. */
-export function guardConfigCommand(stack: string): string {
-  return `npm run guard -- --print-config --stack ${stack}`;
+/**
+ * The command that prints a bridge's guard files: the stack's `guard` settings with, for a listed
+ * bridge, its own `capacity`. The `tunnel` form's one bridge needs no selector.
+ */
+export function guardConfigCommand(stack: string, bridge: Bridge): string {
+  const command = `npm run guard -- --print-config --stack ${stack}`;
+  return bridge.single ? command : `${command} --bridge ${bridge.name}`;
 }
-
-export const GUARD_CONFIG_NOTE =
-  "the guard's files are the stack's (voice-edge:guard), the same on every bridge: --print-config has no per-bridge selector";
 
 /**
  * The voice edge as one Pulumi component: zone settings and rate limit (zone owner only), the
@@ -105,8 +105,7 @@ export class VoiceEdge extends pulumi.ComponentResource {
         hostname: bridge.originHostname,
         tunnelName: tunnelName(settings, bridge),
         tunnelId: tunnel.id,
-        guardConfigCommand: guardConfigCommand(pulumi.getStack()),
-        guardConfigNote: GUARD_CONFIG_NOTE,
+        guardConfigCommand: guardConfigCommand(pulumi.getStack(), bridge),
       })),
     );
     this.bridgeConnectorTokens = pulumi.secret(

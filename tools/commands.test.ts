@@ -49,6 +49,7 @@ const COMMANDS: [string, string[]][] = [
       "--socket",
       "--print-config",
       "--stack",
+      "--bridge",
     ],
   ],
   ["policy-config", ["--stack"]],

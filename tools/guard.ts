@@ -7,15 +7,16 @@
  *     on exit); HAProxy's session lines go to stdout.
  *   npm run guard -- --drain --port <p>   /   --ready --port <p>
  *     no new sessions (the live ones continue) / sessions again, through the running guard's socket.
- *   npm run guard -- --print-config --stack <name>
- *     the files for the VM, each after a `### <path>` line.
+ *   npm run guard -- --print-config --stack <name> [--bridge <name>]
+ *     the files for the VM, each after a `### <path>` line (for a stack that lists bridges: that
+ *     bridge's, with its capacity).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { voiceName } from "../infra/config/guard";
+import { guardOfBridge, voiceName } from "../infra/config/guard";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 import {
   GuardConfigError,
@@ -91,6 +92,12 @@ const command = defineCommand({
       value: "<name>",
       description: `with --print-config: the stack (${knownStacks().join(", ")})`,
     },
+    bridge: {
+      type: "string",
+      value: "<name>",
+      description:
+        "with --print-config, for a stack that lists voice-edge:bridges: the bridge whose VM gets the files",
+    },
   },
   notes: [
     "HAPROXY_PATH: the haproxy binary (default: haproxy on PATH; Debian/Ubuntu package haproxy)",
@@ -152,7 +159,7 @@ async function setState(args: Args): Promise<number> {
   return 0;
 }
 
-function printConfig(stack: string | undefined): number {
+function printConfig(stack: string | undefined, bridgeName: string | undefined): number {
   if (!stack) throw new UsageError("--print-config needs --stack <name>");
   if (!knownStacks().includes(stack))
     throw new UsageError(
@@ -160,8 +167,11 @@ function printConfig(stack: string | undefined): number {
     );
   let files;
   try {
-    files = vmFiles(loadStackSettings(stack).guard);
+    const chosen = guardOfBridge(stack, loadStackSettings(stack), bridgeName);
+    if ("problem" in chosen) throw new UsageError(chosen.problem);
+    files = vmFiles(chosen.guard);
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     throw new CommandFailure((error as Error).message);
   }
   console.log(files.map((file) => `### ${file.path}\n${file.content}`).join("\n"));
@@ -331,7 +341,11 @@ async function serve(args: Args): Promise<void> {
 
 export async function run(args: string[]): Promise<number | void> {
   const parsed = command.parse(args);
-  if (parsed["print-config"]) return printConfig(parsed.stack);
+  if (parsed["print-config"]) return printConfig(parsed.stack, parsed.bridge);
+  if (parsed.bridge !== undefined || parsed.stack !== undefined)
+    throw new UsageError(
+      `--${parsed.bridge !== undefined ? "bridge" : "stack"} goes with --print-config`,
+    );
   if (parsed.drain && parsed.ready) throw new UsageError("--drain and --ready exclude each other");
   if (parsed.drain || parsed.ready) return setState(parsed);
   return serve(parsed);

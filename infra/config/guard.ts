@@ -1,4 +1,4 @@
-import { servicesOf } from "./bridges";
+import { bridgesOf, servicesOf, type FleetSettings } from "./bridges";
 import { z } from "zod";
 import type { Problem } from "./errors";
 
@@ -71,4 +71,33 @@ export function validateGuardBehindTunnel(settings: GuardRuleInput): Problem[] {
       },
     ];
   });
+}
+
+/**
+ * The guard settings of one bridge's VM, or why `bridgeName` does not pick one: the stack's
+ * `guard`, with a listed bridge's own `capacity`. The `tunnel` form has one bridge and no selector.
+ */
+export function guardOfBridge(
+  stack: string,
+  settings: FleetSettings & { guard: GuardSettings },
+  bridgeName: string | undefined,
+): { guard: GuardSettings } | { problem: string } {
+  const bridges = bridgesOf(settings);
+  const names = bridges.map((bridge) => bridge.name).join(", ");
+  if (settings.bridges === undefined)
+    return bridgeName === undefined
+      ? { guard: settings.guard }
+      : {
+          problem: `--bridge ${bridgeName}: stack "${stack}" has one bridge (voice-edge:tunnel): leave --bridge out`,
+        };
+  if (bridgeName === undefined)
+    return {
+      problem: `stack "${stack}" lists bridges (${names}): pass --bridge <name> for the VM the files are for`,
+    };
+  const bridge = bridges.find((candidate) => candidate.name === bridgeName);
+  if (!bridge)
+    return {
+      problem: `--bridge ${bridgeName}: stack "${stack}" has no such bridge; its bridges are ${names}`,
+    };
+  return { guard: { ...settings.guard, capacity: bridge.capacity } };
 }

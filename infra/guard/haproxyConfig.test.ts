@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { selfSignedCertificate } from "../../tools/lib/selfSignedCertificate";
-import { guardSchema } from "../config/guard";
+import { guardOfBridge, guardSchema } from "../config/guard";
 import { knownStacks, loadStackSettings } from "../config/stackFiles";
 import { haproxyConfig, VM_PATHS, vmFiles, type GuardConfigInput } from "./haproxyConfig";
 
@@ -149,5 +149,70 @@ describe("the VM's files from the stack", () => {
     const result = guardSchema.safeParse(value);
     expect(result.success).toBe(false);
     expect(String(result.error?.issues[0].path[0] ?? "")).toBe(key);
+  });
+});
+
+describe("guardOfBridge: whose files --print-config prints", () => {
+  const guard = guardSchema.parse({ capacity: 1, retryAfterS: 9 });
+  const bridge = (name: string, capacity: number) => ({
+    name,
+    originHostname: `voice-${name}.mycosoft.com`,
+    service: "http://localhost:8999",
+    path: "/api/chat",
+    capacity,
+  });
+  const fleet = { guard, bridges: [bridge("gpu-1", 1), bridge("gpu-2", 2)] };
+
+  it("gives a listed bridge the stack's guard with its own capacity", () => {
+    expect(guardOfBridge("prod", fleet, "gpu-2")).toEqual({ guard: { ...guard, capacity: 2 } });
+    const chosen = guardOfBridge("prod", fleet, "gpu-2");
+    if (!("guard" in chosen)) throw new Error(chosen.problem);
+    expect(serverLine(vmFiles(chosen.guard)[0].content)).toContain("maxconn 2");
+  });
+
+  it.each<[string, Parameters<typeof guardOfBridge>[1], string | undefined, string]>([
+    [
+      "a listed bridge not named",
+      fleet,
+      undefined,
+      'stack "prod" lists bridges (gpu-1, gpu-2): pass --bridge <name>',
+    ],
+    [
+      "an unknown bridge",
+      fleet,
+      "gpu-9",
+      '--bridge gpu-9: stack "prod" has no such bridge; its bridges are gpu-1, gpu-2',
+    ],
+    [
+      "a selector on the one-bridge tunnel form",
+      {
+        guard,
+        tunnel: {
+          originHostname: "voice-origin.mycosoft.com",
+          bridgeService: "http://localhost:8999",
+          bridgePath: "/api/chat",
+          healthPath: "/health",
+        },
+      },
+      "gpu-1",
+      '--bridge gpu-1: stack "prod" has one bridge (voice-edge:tunnel): leave --bridge out',
+    ],
+  ])("refuses %s, naming the stack and the bridges", (_, settings, name, problem) => {
+    expect(guardOfBridge("prod", settings, name)).toEqual({
+      problem: expect.stringContaining(problem) as string,
+    });
+  });
+
+  it("gives the tunnel form the stack's guard as it is", () => {
+    const single = {
+      guard,
+      tunnel: {
+        originHostname: "o.mycosoft.com",
+        bridgeService: "http://localhost:8999",
+        bridgePath: "/api/chat",
+        healthPath: "/health",
+      },
+    };
+    expect(guardOfBridge("staging", single, undefined)).toEqual({ guard });
   });
 });

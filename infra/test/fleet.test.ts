@@ -139,8 +139,7 @@ describe("a stack of two bridges", () => {
         hostname: bridge.originHostname,
         tunnelName: `voice-edge-prod-${bridge.name}`,
         tunnelId: `voice-edge-${bridge.name}-tunnel-id`,
-        guardConfigCommand: "npm run guard -- --print-config --stack prod",
-        guardConfigNote: expect.stringContaining("no per-bridge selector") as string,
+        guardConfigCommand: `npm run guard -- --print-config --stack prod --bridge ${bridge.name}`,
       })),
     );
     expect(run.outputs.bridgeConnectorTokens).toBeInstanceOf(Secret);
@@ -166,6 +165,7 @@ describe("the single-bridge tunnel form", () => {
         hostname: "voice-origin.mycosoft.com",
         tunnelName: "voice-bridge-prod",
         tunnelId: "voice-edge-tunnel-id",
+        guardConfigCommand: "npm run guard -- --print-config --stack prod",
       }),
     ]);
   });
