@@ -160,7 +160,7 @@ describe("npm run dev and npm run token", () => {
       token().trim(),
     );
     expect(result.stderr).toBe("");
-    expect(result.stdout).toMatch(/^smoke: ok — .*bridge health ok/m);
+    expect(result.stdout).toMatch(/^smoke: ok — .*bridge health ok: 1 of 1 up, 1 free\)/m);
     expect(result.stdout).toContain("bridge handshake frame");
     expect(result.status).toBe(0);
   });

@@ -345,14 +345,14 @@ async function smoke(args: ReturnType<typeof command.parse>): Promise<void> {
   });
   const body = (await health.json().catch(() => ({}))) as {
     status?: string;
-    bridge?: { latencyMs?: number };
+    bridges?: { total?: number; up?: number; free?: number };
   };
   // busy: another session holds the bridge now, which is not an outage.
   if (health.status !== 200 || (body.status !== "ok" && body.status !== "busy"))
     fail(`health answered ${health.status} ${body.status ?? ""}`.trim());
 
   console.log(
-    `smoke: ok — ${url.origin}${WS_PATH} (protocol ${socket.protocol}, bridge health ${body.status} in ${body.bridge?.latencyMs ?? "?"} ms)`,
+    `smoke: ok — ${url.origin}${WS_PATH} (protocol ${socket.protocol}, bridge health ${body.status}: ${body.bridges?.up ?? "?"} of ${body.bridges?.total ?? "?"} up, ${body.bridges?.free ?? "?"} free)`,
   );
   for (const [label, ms] of timings)
     console.log(`  ${label.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms`);
