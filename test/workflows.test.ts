@@ -179,6 +179,12 @@ describe("GitHub workflows", () => {
       expect(up.with).toMatchObject({ command: "up", "stack-name": stack });
       const smoke = job.steps[job.steps.indexOf(up) + 1];
       expect(smoke.run).toContain('npm run smoke -- --url "$WS_URL"');
+      // npm echoes a script's arguments into the log: the token goes by environment, masked first.
+      const lines = smoke.run!.trim().split("\n");
+      expect(lines[0]).toMatch(/^token="\$\(npm run --silent token -- /);
+      expect(lines[1]).toBe('echo "::add-mask::$token"');
+      expect(lines[2]).toMatch(/^VOICE_EDGE_TOKEN="\$token" npm run smoke -- /);
+      expect(smoke.run).not.toMatch(/--token/);
       expect(smoke.env?.WS_URL).toBe(`\${{ steps.${up.id}.outputs.publicWsUrl }}`);
     }
   });

@@ -7,6 +7,7 @@ import { SignJWT } from "jose";
 import { defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
 import { loadStackSettings } from "../infra/config/stackFiles";
+import { jwtSecretSchema } from "../worker/src/config/rules";
 
 const MAX_LIFETIME_SECONDS = 7 * 24 * 3600;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
@@ -91,6 +92,12 @@ export async function run(argv: string[]): Promise<number> {
   const secretEnv = args["secret-env"];
   const secret = secretEnv ? process.env[secretEnv] : localDevSecret();
   if (!secret) fail(`--secret-env ${secretEnv}: that environment variable is empty or unset`);
+  const checked = jwtSecretSchema.safeParse(secret);
+  // The edge refuses such a JWT_SECRET: a token signed with it could never be accepted. Never echo it.
+  if (!checked.success)
+    fail(
+      `--secret-env ${secretEnv}: the secret there ${checked.error.issues[0].message}, as the edge's JWT_SECRET must be`,
+    );
   console.log(await jwt.sign(new TextEncoder().encode(secret)));
   return 0;
 }
