@@ -233,13 +233,13 @@ describe("npm run policy-config beside stack files that are invalid", () => {
     ]);
   });
 
-  it("names what is wrong with its own invalid stack file in one line (exit 1)", async () => {
+  it("names what is wrong with its own invalid stack file in one line (exit 2, as every command)", async () => {
     const run = await npmRun("policy-config", ["--stack", "qa"], { cwd: root });
     expect(run.stderr).toMatch(
       /^policy-config: Invalid configuration for stack "qa" \(Pulumi\.qa\.yaml\): voice-edge:accountId: [^\n]*; voice-edge:zone: [^\n]*\n$/,
     );
     expect(run.stdout).toBe("");
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
   });
 });
 

@@ -22,6 +22,7 @@ import { localDevSecret } from "./lib/devSecret";
 import { localEdgeBindings } from "./lib/localBindings";
 import { startLocalEdge, type LocalEdge } from "./lib/localEdge";
 import { whenLauncherExits } from "./lib/parentWatch";
+import { StackConfigError } from "../infra/config/errors";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 
 const command = defineCommand({
@@ -181,7 +182,7 @@ Ctrl-C stops the edge, the guard and the stand-in bridge.
 `);
   } catch (error) {
     await dispose();
-    throw error instanceof CommandFailure
+    throw error instanceof CommandFailure || error instanceof StackConfigError
       ? error
       : new CommandFailure(error instanceof Error ? error.message : String(error));
   }

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { StackConfigError } from "../infra/config/errors";
 import { guardOfBridge, voiceName } from "../infra/config/guard";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 import {
@@ -171,7 +172,7 @@ function printConfig(stack: string | undefined, bridgeName: string | undefined):
     if ("problem" in chosen) throw new UsageError(chosen.problem);
     files = vmFiles(chosen.guard);
   } catch (error) {
-    if (error instanceof UsageError) throw error;
+    if (error instanceof UsageError || error instanceof StackConfigError) throw error;
     throw new CommandFailure((error as Error).message);
   }
   console.log(files.map((file) => `### ${file.path}\n${file.content}`).join("\n"));

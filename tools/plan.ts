@@ -145,11 +145,8 @@ export async function run(argv: string[]): Promise<number> {
     ({ resources, outputs } = await runProgramOffline(args.stack));
     resources.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
   } catch (error) {
-    throw new CommandFailure(
-      error instanceof StackConfigError
-        ? error.message
-        : `the program failed: ${(error as Error).message}`,
-    );
+    if (error instanceof StackConfigError) throw error;
+    throw new CommandFailure(`the program failed: ${(error as Error).message}`);
   }
 
   if (args.json) {

@@ -7,6 +7,7 @@ import { routeViolations } from "../policy/rules";
 import { rateLimitExpression } from "../infra/rateLimitExpression";
 import { routePattern } from "../infra/worker";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
+import { StackConfigError } from "../infra/config/errors";
 import type { StackSettings } from "../infra/config/schema";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 
@@ -52,7 +53,7 @@ const command = defineCommand({
     },
   },
   notes: [
-    "prints the JSON for `pulumi preview --policy-pack-config`; exit 1 when the stack file is invalid, 2 for a usage mistake",
+    "prints the JSON for `pulumi preview --policy-pack-config`; exit 2 when the stack file is invalid or for a usage mistake",
   ],
 });
 
@@ -66,6 +67,7 @@ export function run(args: string[]): number {
   try {
     config = policyConfigFor(stack);
   } catch (error) {
+    if (error instanceof StackConfigError) throw error;
     throw new CommandFailure((error as Error).message);
   }
   console.log(JSON.stringify(config, null, 2));

@@ -6,7 +6,7 @@
 import { SignJWT } from "jose";
 import { defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
-import { loadStackSettings } from "../infra/config/stackFiles";
+import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 import { jwtSecretSchema } from "../worker/src/config/rules";
 
 const MAX_LIFETIME_SECONDS = 7 * 24 * 3600;
@@ -71,12 +71,9 @@ export async function run(argv: string[]): Promise<number> {
       `--ttl "${args.ttl}" is not a lifetime from 1 s to 7 days: use seconds or a number with s, m, h or d (e.g. 90, 10m, 1h, 7d)`,
     );
 
-  let auth;
-  try {
-    auth = loadStackSettings(args.stack).edge.auth;
-  } catch (error) {
-    fail((error as Error).message);
-  }
+  if (!knownStacks().includes(args.stack))
+    fail(`unknown stack "${args.stack}": the stacks here are ${knownStacks().join(", ")}`);
+  const auth = loadStackSettings(args.stack).edge.auth;
   if (auth.mode !== "jwt") fail(`stack "${args.stack}" has auth.mode off: the edge needs no token`);
 
   const now = Math.floor(Date.now() / 1000);

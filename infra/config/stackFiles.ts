@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { parse, YAMLParseError } from "yaml";
 import {
   API_TOKEN_KEY,
   PROJECT,
@@ -10,32 +10,51 @@ import {
   plaintextSecretProblem,
   type StackSettings,
 } from "./schema";
+import { yamlSyntaxProblem } from "./yamlErrors";
 
 /** The Pulumi project's directory: where Pulumi.yaml and the `Pulumi.<stack>.yaml` files are. */
 export const PROJECT_ROOT = join(import.meta.dirname, "..", "..");
+
+/**
+ * Where the `Pulumi.<stack>.yaml` files are read from: the project's directory, or the directory
+ * `VOICE_EDGE_STACK_DIR` names (tests point it at their own fixtures; a user may keep stacks
+ * elsewhere). The Pulumi CLI itself reads the project's directory.
+ */
+export const STACK_DIR_ENV = "VOICE_EDGE_STACK_DIR";
+
+export function stackDirectory(): string {
+  return process.env[STACK_DIR_ENV] || PROJECT_ROOT;
+}
 
 export function stackFileName(stack: string): string {
   return `Pulumi.${stack}.yaml`;
 }
 
 /** The stacks that have a file in the project. */
-export function knownStacks(root = PROJECT_ROOT): string[] {
+export function knownStacks(root = stackDirectory()): string[] {
   return readdirSync(root)
     .map((name) => name.match(/^Pulumi\.(.+)\.yaml$/)?.[1])
     .filter((stack): stack is string => stack !== undefined);
 }
 
 /** The raw `config:` map of a stack file: keys as written (`voice-edge:zone`), values as decoded from YAML. */
-export function readStackFile(stack: string, root = PROJECT_ROOT): Record<string, unknown> {
+export function readStackFile(stack: string, root = stackDirectory()): Record<string, unknown> {
   const path = join(root, stackFileName(stack));
   if (!existsSync(path))
     throw new Error(
       `No stack file ${stackFileName(stack)}: the stacks here are ${knownStacks(root).join(", ")}`,
     );
-  const document = (parse(readFileSync(path, "utf8")) ?? {}) as {
-    config?: Record<string, unknown>;
-  };
-  return document.config ?? {};
+  const text = readFileSync(path, "utf8");
+  let document: { config?: Record<string, unknown> } | null;
+  try {
+    document = parse(text) as typeof document;
+  } catch (error) {
+    if (!(error instanceof YAMLParseError)) throw error;
+    throw new StackConfigError(stack, stackFileName(stack), [
+      yamlSyntaxProblem(text, error, SECRET_CONFIG_KEYS),
+    ]);
+  }
+  return document?.config ?? {};
 }
 
 /** How `pulumi config set --secret` stores a value in a stack file: encrypted, as `{secure: "v1:…"}`. */
@@ -76,7 +95,7 @@ export function projectValues(config: Record<string, unknown>): Record<string, u
 export function otherZoneOwner(
   stack: string,
   zone: { id: string; name: string },
-  root = PROJECT_ROOT,
+  root = stackDirectory(),
 ): string | undefined {
   for (const other of knownStacks(root)) {
     if (other === stack) continue;
@@ -101,8 +120,8 @@ export function otherZoneOwner(
  * `pulumi config set --secret` (encrypted in the file) are fine and not read; a secret in
  * plaintext is refused with the same words the Pulumi program uses.
  */
-export function loadStackSettings(stack: string): StackSettings {
-  const config = readStackFile(stack);
+export function loadStackSettings(stack: string, root = stackDirectory()): StackSettings {
+  const config = readStackFile(stack, root);
   const plaintext = plaintextSecretsIn(config);
   if (plaintext.length > 0)
     throw new StackConfigError(stack, stackFileName(stack), plaintext.map(plaintextSecretProblem));

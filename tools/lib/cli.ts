@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { StackConfigError } from "../../infra/config/errors";
 
 /**
  * The developer commands' shared front door. A user mistake is one line `<command>: <what is
@@ -152,6 +153,8 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
     }
     if (debug() && error instanceof Error) console.error(error.stack);
     if (error instanceof UsageError) return usageError(error.message);
+    // A stack file that does not parse or validate is bad input like a bad flag: exit 2, every command alike.
+    if (error instanceof StackConfigError) return fail(error.message, 2);
     const message = error instanceof Error ? error.message : String(error);
     return fail(message, error instanceof CommandFailure ? error.exitCode : 1);
   };

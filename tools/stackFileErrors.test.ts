@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STACK_DIR_ENV } from "../infra/config/stackFiles";
+import { freePort } from "../test/support/freePort";
+import { npmRun } from "../test/support/runCommand";
+
+/** A stack file with a quote never closed on line 3 (yaml notices it where the file ends). */
+const BROKEN = [
+  "config:",
+  "  voice-edge:accountId: 00000000000000000000000000000000",
+  '  voice-edge:workerName: "voice-edge-broken',
+  "  voice-edge:publicHostname: voice.mycosoft.com",
+  "",
+].join("\n");
+
+const LINE =
+  'Invalid configuration for stack "broken" (Pulumi.broken.yaml): line 3: Missing closing "quote — voice-edge:workerName: "voice-edge-broken';
+
+let stackDir: string;
+beforeAll(() => {
+  stackDir = mkdtempSync(join(tmpdir(), "voice-edge-stacks-"));
+  writeFileSync(join(stackDir, "Pulumi.broken.yaml"), BROKEN);
+});
+afterAll(() => rmSync(stackDir, { recursive: true, force: true }));
+
+describe("a stack file with a YAML syntax error", () => {
+  it.each([
+    ["plan", ["--stack", "broken"]],
+    ["preflight", ["--stack", "broken"]],
+    ["token", ["--stack", "broken"]],
+    ["guard", ["--print-config", "--stack", "broken"]],
+    ["policy-config", ["--stack", "broken"]],
+    ["dev", ["--stack", "broken", "--port", "PORT"]],
+  ])(
+    "npm run %s names the file and the line of the mistake, in one line, exit 2",
+    async (script, args) => {
+      const port = String(await freePort());
+      const run = await npmRun(
+        script,
+        args.map((arg) => (arg === "PORT" ? port : arg)),
+        { env: { [STACK_DIR_ENV]: stackDir, CLOUDFLARE_API_TOKEN: "" } },
+      );
+      expect(run.stderr.trim()).toBe(`${script}: ${LINE}`);
+      expect(run.code).toBe(2);
+    },
+    60_000,
+  );
+});
