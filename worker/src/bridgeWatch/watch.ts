@@ -1,10 +1,16 @@
 import { bindingsFor } from "../bindings";
 import { probeBridge, type BridgeProbe } from "../bridgeProbe";
 import { logEvent, type LogFields } from "../log";
-import type { Webhook } from "./notify";
 import { parseWatchBindings } from "./config";
-import { probeSummary, sendNotice, type WatchNotice } from "./notify";
-import { capacityStep, fleetCounts, watchStep, type FleetCounts, type WatchStep } from "./state";
+import { probeSummary, sendNotice, type Webhook, type WatchNotice } from "./notify";
+import {
+  capacityStep,
+  fleetCounts,
+  watchStep,
+  type CapacityStep,
+  type FleetCounts,
+  type WatchStep,
+} from "./state";
 import { readWatchState, writeWatchState, type WatchWrites } from "./store";
 
 /**
@@ -25,11 +31,9 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
   }
   const { db, settings, webhook } = parsed.watch;
   const { bridges } = main.bindings;
+  const names = bridges.map((bridge) => bridge.name);
   const [stored, probes] = await Promise.all([
-    readWatchState(
-      db,
-      bridges.map((bridge) => bridge.name),
-    ),
+    readWatchState(db, names),
     Promise.all(bridges.map((bridge) => probeBridge(main.bindings, bridge))),
   ]);
   const changedBridges = bridges.flatMap((bridge, i) => {
@@ -40,31 +44,18 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
   const capacity = capacityStep(stored.capacity, fleet, settings);
   if (changedBridges.length === 0 && !capacity.changed) return;
 
-  const at = new Date(scheduledTime);
-  const timeoutMs = main.bindings.EDGE_CONFIG.healthTimeoutMs;
+  const context = {
+    service: settings.service,
+    timeoutMs: main.bindings.EDGE_CONFIG.healthTimeoutMs,
+    at: new Date(scheduledTime),
+  };
   const [bridgeLines, capacityLine] = await Promise.all([
     Promise.all(
       changedBridges.map(({ bridge, probe, step }) =>
-        bridgeTransition(webhook, bridge, probe, step, {
-          service: settings.service,
-          timeoutMs,
-          at,
-        }),
+        bridgeTransition(webhook, bridge, probe, step, context),
       ),
     ),
-    capacity.changed
-      ? announce(
-          webhook,
-          capacity.notification && {
-            service: settings.service,
-            status: capacity.notification,
-            busyMinutes: capacity.next.busyMinutes,
-            fleet,
-            at,
-          },
-          { busyMinutes: capacity.next.busyMinutes },
-        ).then((notified) => notified && { ...capacityFields(capacity.next, fleet), ...notified })
-      : undefined,
+    capacity.changed ? capacityTransition(webhook, capacity, fleet, context) : undefined,
   ]);
 
   const writes: WatchWrites = {
@@ -73,7 +64,7 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
     ),
     ...(capacityLine ? { capacity: capacity.next } : {}),
   };
-  await writeWatchState(db, writes, at);
+  await writeWatchState(db, writes, context.at);
   for (const line of bridgeLines) if (line) logEvent("bridge_watch", line);
   if (capacityLine) logEvent("bridge_watch_capacity", capacityLine);
 }
@@ -103,12 +94,33 @@ async function bridgeTransition(
   );
 }
 
-function capacityFields(next: { busyMinutes: number; alerted: boolean }, fleet: FleetCounts) {
-  return {
-    state: next.alerted ? "full" : fleet.up === 0 ? "all_down" : fleet.free > 0 ? "free" : "busy",
-    busyMinutes: next.busyMinutes,
-    bridges: { ...fleet },
-  };
+/** The log line of the capacity watch's stored transition, or undefined when its notice failed. */
+async function capacityTransition(
+  webhook: Webhook,
+  step: CapacityStep,
+  fleet: FleetCounts,
+  context: { service: string; at: Date },
+): Promise<LogFields | undefined> {
+  const { busyMinutes, alerted } = step.next;
+  const notified = await announce(
+    webhook,
+    step.notification && {
+      service: context.service,
+      status: step.notification,
+      busyMinutes,
+      fleet,
+      at: context.at,
+    },
+    { busyMinutes },
+  );
+  return (
+    notified && {
+      state: alerted ? "full" : fleet.up === 0 ? "all_down" : fleet.free > 0 ? "free" : "busy",
+      busyMinutes,
+      bridges: { ...fleet },
+      ...notified,
+    }
+  );
 }
 
 /**
