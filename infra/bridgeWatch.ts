@@ -6,8 +6,9 @@ import { ALERT_TYPES } from "./config/planLimits";
 
 /**
  * `bridge_probe`: the edge Worker's own alert for plans without a Cloudflare notification on 5XX.
- * A Cron Trigger runs it every minute; it probes the bridge through the same path as an upgrade
- * and keeps one row of state in a D1 database, written only when it changes.
+ * A Cron Trigger runs it every minute; it probes every bridge through the same path as an upgrade
+ * and keeps a row of state per bridge (and one for capacity) in a D1 database, written only when
+ * it changes.
  */
 export function bridgeProbeEnabled(settings: StackSettings): boolean {
   return alertTypesOf(settings).includes(ALERT_TYPES.bridgeProbe);
@@ -18,6 +19,7 @@ export function bridgeWatchSettings(settings: StackSettings): BridgeWatchSetting
     service: `${settings.workerName} (${settings.publicHostname})`,
     failuresBeforeAlert: settings.alerts.failuresBeforeAlert,
     notifyRecovery: settings.alerts.notifyRecovery,
+    busyMinutesBeforeAlert: settings.alerts.busyMinutesBeforeAlert,
   };
 }
 

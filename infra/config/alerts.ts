@@ -38,6 +38,8 @@ export const alertsSchema = z.strictObject({
   notifyRecovery: bridgeWatchSettingsSchema.shape.notifyRecovery,
   /** Consecutive failures (a minute apart) before the health check or the bridge probe alerts; the bridge watch's own bounds. */
   failuresBeforeAlert: bridgeWatchSettingsSchema.shape.failuresBeforeAlert,
+  /** Consecutive minutes with no free bridge before the bridge probe's capacity alert ("add a GPU"); the bridge watch's own bounds. */
+  busyMinutesBeforeAlert: bridgeWatchSettingsSchema.shape.busyMinutesBeforeAlert,
 });
 
 /** What the alert rules read of a stack. */

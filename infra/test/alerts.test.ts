@@ -99,6 +99,7 @@ describe("the strongest alert set each plan offers, by default", () => {
       service: "voice-edge-prod (mycosoft.com)",
       failuresBeforeAlert: 3,
       notifyRecovery: false,
+      busyMinutesBeforeAlert: 10,
     });
     expect(bindings.ALERT_WEBHOOK_URL).toEqual({
       name: "ALERT_WEBHOOK_URL",
@@ -240,6 +241,17 @@ describe("mechanisms and options", () => {
     ).find((b) => b.name === "BRIDGE_WATCH")!;
     expect(JSON.parse(watch.json!)).toMatchObject({ failuresBeforeAlert: 5 });
   });
+
+  it("passes busyMinutesBeforeAlert to the probe's capacity alert", async () => {
+    const run = await onPlan("free", { emails: ["ops@mycosoft.com"], busyMinutesBeforeAlert: 30 });
+    const watch = (
+      (ofType(run, T.script)[0].inputs.bindings as Secret).value as {
+        name: string;
+        json?: string;
+      }[]
+    ).find((b) => b.name === "BRIDGE_WATCH")!;
+    expect(JSON.parse(watch.json!)).toMatchObject({ busyMinutesBeforeAlert: 30 });
+  });
 });
 
 describe("impossible alerts are refused before anything is declared", () => {
@@ -265,6 +277,23 @@ describe("impossible alerts are refused before anything is declared", () => {
       `voice-edge:alerts → types.0: ${type} is not available on the ${plan} plan`,
     );
   });
+
+  it.each([
+    [0, "Too small: expected number to be >=1"],
+    [1441, "Too big: expected number to be <=1440"],
+    [2.5, "expected int"],
+  ])(
+    "busyMinutesBeforeAlert %s (1 to 1440 whole minutes): names the key, the stack file and the bound",
+    async (busyMinutesBeforeAlert, bound) => {
+      const message = await refusal("free", {
+        emails: ["ops@mycosoft.com"],
+        busyMinutesBeforeAlert,
+      });
+      expect(message).toContain('Invalid configuration for stack "prod" (Pulumi.prod.yaml)');
+      expect(message).toContain("voice-edge:alerts → busyMinutesBeforeAlert: ");
+      expect(message).toContain(bound);
+    },
+  );
 
   it("a policy with no mechanism", async () => {
     const message = await refusal(

@@ -79,21 +79,28 @@ interface WatchedEdge {
   hook: string;
   /** Fires the cron once; tick n is scheduled n minutes after T0. */
   tick(): Promise<number>;
-  /** The watch's row in D1 (undefined while nothing was written). */
-  row(): Promise<{ failures: number; down: number; changed_at: string } | undefined>;
+  /** A bridge's row in D1 (undefined while nothing was written); `bridge` is BRIDGE_URL's one. */
+  row(bridge?: string): Promise<{ failures: number; down: number; changed_at: string } | undefined>;
+  /** The capacity row in D1 (undefined while nothing was written). */
+  capacityRow(): Promise<{ busy_minutes: number; alerted: number; changed_at: string } | undefined>;
   /** The edge's log lines other than `upgrade`, once every line logged so far has arrived. */
   settledLogs(): Promise<Record<string, unknown>[]>;
 }
+
+/** A fleet for `BRIDGES`: each bridge's health is `/health` on its own guard stand-in. */
+const fleetOf = (bridges: Record<string, GuardAnswers>) =>
+  Object.entries(bridges).map(([name, answers]) => ({ name, url: `${answers.origin}/api/chat` }));
 
 async function watchedEdge(
   name: string,
   watch: Record<string, unknown>,
   edgeSettings: Record<string, unknown> = {},
+  bridges?: { name: string; url: string }[],
 ): Promise<WatchedEdge> {
   const hook = hookPath(name);
   const edge = await startTestEdge(
     {
-      BRIDGE_URL: `${guard.origin}/api/chat`,
+      ...(bridges ? { BRIDGES: bridges } : { BRIDGE_URL: `${guard.origin}/api/chat` }),
       EDGE_CONFIG: jwtEdgeConfig(edgeSettings),
       JWT_SECRET: TEST_SECRET,
       BRIDGE_ACCESS_CLIENT_ID: ACCESS_ID,
@@ -115,11 +122,21 @@ async function watchedEdge(
       expect(result.outcome).toBe("ok");
       return ticks;
     },
-    async row() {
+    async row(bridge = "bridge") {
       const db = await edge.edge.miniflare.getD1Database(BRIDGE_WATCH_BINDINGS.state);
       return (
-        (await db.prepare("SELECT failures, down, changed_at FROM bridge_watch").first()) ??
-        undefined
+        (await db
+          .prepare("SELECT failures, down, changed_at FROM bridge_watch_bridges WHERE name = ?1")
+          .bind(bridge)
+          .first()) ?? undefined
+      );
+    },
+    async capacityRow() {
+      const db = await edge.edge.miniflare.getD1Database(BRIDGE_WATCH_BINDINGS.state);
+      return (
+        (await db
+          .prepare("SELECT busy_minutes, alerted, changed_at FROM bridge_watch_capacity")
+          .first()) ?? undefined
       );
     },
     settledLogs: () => settledLogs(edge),
@@ -169,6 +186,7 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     for (let i = 0; i < 5; i++) await quiet.tick();
     expect(receiver.to(quiet.hook)).toEqual([]);
     expect(await quiet.row()).toBeUndefined();
+    expect(await quiet.capacityRow()).toBeUndefined();
     expect(await quiet.settledLogs()).toEqual([]);
   });
 
@@ -187,6 +205,7 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     expect(post.body).toEqual({
       text: "voice-edge-test (quiet): the voice bridge is down — 3 consecutive failed probes through the tunnel (last: unreachable)",
       service: "voice-edge-test (quiet)",
+      bridge: "bridge",
       status: "down",
       failures: 3,
       probe: { latencyMs: expect.any(Number) },
@@ -196,21 +215,26 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     expect(await quiet.row()).toEqual({ failures: 3, down: 1, changed_at: tickTime(8) });
 
     const logs = await quiet.settledLogs();
+    // Every bridge down says nothing about capacity: no capacity line, no capacity row.
+    expect(await quiet.capacityRow()).toBeUndefined();
     expect(logs).toEqual([
       {
         event: "bridge_watch",
+        bridge: "bridge",
         state: "failing",
         failures: 1,
         probe: { latencyMs: expect.any(Number) },
       },
       {
         event: "bridge_watch",
+        bridge: "bridge",
         state: "failing",
         failures: 2,
         probe: { latencyMs: expect.any(Number) },
       },
       {
         event: "bridge_watch",
+        bridge: "bridge",
         state: "down",
         failures: 3,
         probe: { latencyMs: expect.any(Number) },
@@ -236,6 +260,7 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
           /^voice-edge-test \(loud\): the voice bridge is back up — the probe through the tunnel answered HTTP 200 in \d+ ms$/,
         ),
         service: "voice-edge-test (loud)",
+        bridge: "bridge",
         status: "recovered",
         failures: 0,
         probe: { status: 200, latencyMs: expect.any(Number) },
@@ -248,6 +273,7 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     expect(receiver.to(loud.hook)).toHaveLength(2);
     expect((await quiet.settledLogs()).at(-1)).toEqual({
       event: "bridge_watch",
+      bridge: "bridge",
       state: "healthy",
       failures: 0,
       probe: { status: 200, latencyMs: expect.any(Number) },
@@ -283,18 +309,271 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
     expect(await flaky.row()).toEqual({ failures: 2, down: 1, changed_at: tickTime(3) });
     const logs = await flaky.settledLogs();
     expect(
-      logs.map((line) => [line.event, line.state ?? line.notification, line.webhookStatus]),
+      logs.map((line) => [
+        line.event,
+        line.bridge,
+        line.state ?? line.notification,
+        line.webhookStatus,
+      ]),
     ).toEqual([
-      ["bridge_watch", "failing", undefined],
-      ["bridge_watch_notify_failed", "down", 500],
-      ["bridge_watch", "down", 200],
+      ["bridge_watch", "bridge", "failing", undefined],
+      ["bridge_watch_notify_failed", "bridge", "down", 500],
+      ["bridge_watch", "bridge", "down", 200],
     ]);
     expectNoSecrets(flaky.edge.logs.join("\n"));
   });
 });
 
+describe("the bridge watch over a fleet: state, notices and log lines per bridge", () => {
+  let gpu1: GuardAnswers;
+  let gpu2: GuardAnswers;
+  const FREE = { up: true, sessions: 0, capacity: 1 };
+  const BUSY = { up: true, sessions: 1, capacity: 1 };
+  const DRAINING = { up: true, sessions: 0, capacity: 1, draining: true };
+  const bridges = () => fleetOf({ "gpu-1": gpu1, "gpu-2": gpu2 });
+  const health = (one: [number, unknown], two: [number, unknown]) =>
+    Promise.all([gpu1.setHealth(...one), gpu2.setHealth(...two)]);
+
+  beforeAll(async () => {
+    [gpu1, gpu2] = await Promise.all([startGuardAnswers(), startGuardAnswers()]);
+  });
+  afterAll(async () => {
+    await Promise.all([gpu1?.stop(), gpu2?.stop()]);
+  });
+
+  it("notifies once, naming the bridge that went down, and names it when it is back; the other stays quiet", async () => {
+    await health([200, FREE], [200, FREE]);
+    const fleet = await watchedEdge(
+      "fleet-down",
+      { failuresBeforeAlert: 3, notifyRecovery: true },
+      {},
+      bridges(),
+    );
+    await fleet.tick();
+    await gpu2.setHealth(502, "");
+    const postsAfterTick: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await fleet.tick();
+      postsAfterTick.push(receiver.to(fleet.hook).length);
+    }
+    expect(postsAfterTick).toEqual([0, 0, 1, 1, 1]);
+    expect(receiver.to(fleet.hook)[0].body).toEqual({
+      text: "voice-edge-test (fleet-down): bridge gpu-2 is down — 3 consecutive failed probes through the tunnel (last: HTTP 502)",
+      service: "voice-edge-test (fleet-down)",
+      bridge: "gpu-2",
+      status: "down",
+      failures: 3,
+      probe: { status: 502, latencyMs: expect.any(Number) },
+      at: tickTime(4),
+    });
+    expect(await fleet.row("gpu-2")).toEqual({ failures: 3, down: 1, changed_at: tickTime(4) });
+    // Only rows that changed are written; gpu-1 is free, so capacity has nothing to count.
+    expect(await fleet.row("gpu-1")).toBeUndefined();
+    expect(await fleet.capacityRow()).toBeUndefined();
+
+    await gpu2.setHealth(200, FREE);
+    await fleet.tick();
+    await fleet.tick();
+    expect(
+      receiver
+        .to(fleet.hook)
+        .slice(1)
+        .map((post) => post.body),
+    ).toEqual([
+      {
+        text: expect.stringMatching(
+          /^voice-edge-test \(fleet-down\): bridge gpu-2 is back up — the probe through the tunnel answered HTTP 200 in \d+ ms$/,
+        ),
+        service: "voice-edge-test (fleet-down)",
+        bridge: "gpu-2",
+        status: "recovered",
+        failures: 0,
+        probe: { status: 200, latencyMs: expect.any(Number) },
+        at: tickTime(7),
+      },
+    ]);
+    const logs = await fleet.settledLogs();
+    expect(logs.map((line) => [line.event, line.bridge, line.state, line.notified])).toEqual([
+      ["bridge_watch", "gpu-2", "failing", undefined],
+      ["bridge_watch", "gpu-2", "failing", undefined],
+      ["bridge_watch", "gpu-2", "down", "down"],
+      ["bridge_watch", "gpu-2", "healthy", "recovered"],
+    ]);
+    expectNoSecrets(
+      receiver
+        .to(fleet.hook)
+        .map((post) => JSON.stringify(post.body))
+        .join("\n") + fleet.edge.logs.join("\n"),
+    );
+  });
+
+  it("sends one capacity notice once every bridge has been busy for busyMinutesBeforeAlert ticks, not before, and one when a bridge is free again", async () => {
+    await health([200, BUSY], [200, DRAINING]);
+    const fleet = await watchedEdge(
+      "fleet-full",
+      { busyMinutesBeforeAlert: 3, notifyRecovery: true },
+      {},
+      bridges(),
+    );
+    const postsAfterTick: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await fleet.tick();
+      postsAfterTick.push(receiver.to(fleet.hook).length);
+    }
+    expect(postsAfterTick).toEqual([0, 0, 1, 1, 1]);
+    expect(receiver.to(fleet.hook)[0].body).toEqual({
+      text: "voice-edge-test (fleet-full): every bridge has been busy for 3 minutes: add a GPU (2 bridges: 2 up, 0 free)",
+      service: "voice-edge-test (fleet-full)",
+      status: "capacity",
+      busyMinutes: 3,
+      bridges: { total: 2, up: 2, free: 0 },
+      at: tickTime(3),
+    });
+    expect(await fleet.capacityRow()).toEqual({
+      busy_minutes: 3,
+      alerted: 1,
+      changed_at: tickTime(3),
+    });
+    expect(await fleet.row("gpu-1")).toBeUndefined();
+
+    await gpu1.setHealth(200, FREE);
+    await fleet.tick();
+    await fleet.tick();
+    expect(
+      receiver
+        .to(fleet.hook)
+        .slice(1)
+        .map((post) => post.body),
+    ).toEqual([
+      {
+        text: "voice-edge-test (fleet-full): a bridge is free again (2 bridges: 2 up, 1 free)",
+        service: "voice-edge-test (fleet-full)",
+        status: "capacity_recovered",
+        busyMinutes: 0,
+        bridges: { total: 2, up: 2, free: 1 },
+        at: tickTime(6),
+      },
+    ]);
+    expect(await fleet.capacityRow()).toEqual({
+      busy_minutes: 0,
+      alerted: 0,
+      changed_at: tickTime(6),
+    });
+    const logs = await fleet.settledLogs();
+    expect(logs.map((line) => [line.event, line.state, line.busyMinutes, line.notified])).toEqual([
+      ["bridge_watch_capacity", "busy", 1, undefined],
+      ["bridge_watch_capacity", "busy", 2, undefined],
+      ["bridge_watch_capacity", "full", 3, "capacity"],
+      ["bridge_watch_capacity", "free", 0, "capacity_recovered"],
+    ]);
+    expect(logs[2]).toEqual({
+      event: "bridge_watch_capacity",
+      state: "full",
+      busyMinutes: 3,
+      bridges: { total: 2, up: 2, free: 0 },
+      notified: "capacity",
+      webhookStatus: 200,
+    });
+  });
+
+  it("sends no capacity notice, writes and logs nothing while one bridge is free", async () => {
+    await health([200, BUSY], [200, FREE]);
+    const fleet = await watchedEdge("fleet-one-free", { busyMinutesBeforeAlert: 2 }, {}, bridges());
+    for (let i = 0; i < 5; i++) await fleet.tick();
+    expect(receiver.to(fleet.hook)).toEqual([]);
+    expect(await fleet.capacityRow()).toBeUndefined();
+    expect(await fleet.settledLogs()).toEqual([]);
+  });
+
+  it("retries a refused down notice and a refused capacity notice on the next tick, once each in the end (a down bridge and the rest busy is no free bridge)", async () => {
+    await health([502, ""], [200, BUSY]);
+    const fleet = await watchedEdge(
+      "fleet-flaky",
+      { failuresBeforeAlert: 1, busyMinutesBeforeAlert: 1 },
+      {},
+      bridges(),
+    );
+    receiver.failNext(fleet.hook, 2);
+    const answers: number[][] = [];
+    for (let i = 0; i < 3; i++) {
+      await fleet.tick();
+      answers.push(receiver.to(fleet.hook).map((post) => post.answered));
+    }
+    expect(answers).toEqual([
+      [500, 500],
+      [500, 500, 200, 200],
+      [500, 500, 200, 200],
+    ]);
+    const delivered = receiver.to(fleet.hook).slice(2);
+    expect(delivered.map((post) => post.body)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ bridge: "gpu-1", status: "down", at: tickTime(2) }),
+        expect.objectContaining({
+          status: "capacity",
+          busyMinutes: 1,
+          bridges: { total: 2, up: 1, free: 0 },
+          at: tickTime(2),
+        }),
+      ]),
+    );
+    expect(await fleet.row("gpu-1")).toEqual({ failures: 1, down: 1, changed_at: tickTime(2) });
+    expect(await fleet.capacityRow()).toEqual({
+      busy_minutes: 1,
+      alerted: 1,
+      changed_at: tickTime(2),
+    });
+    const logs = await fleet.settledLogs();
+    const sorted = (lines: Record<string, unknown>[]) =>
+      lines.map((line) => JSON.stringify(line)).sort();
+    expect(sorted(logs.slice(0, 2))).toEqual(
+      sorted([
+        {
+          event: "bridge_watch_notify_failed",
+          bridge: "gpu-1",
+          failures: 1,
+          notification: "down",
+          webhookStatus: 500,
+        },
+        {
+          event: "bridge_watch_notify_failed",
+          busyMinutes: 1,
+          notification: "capacity",
+          webhookStatus: 500,
+        },
+      ]),
+    );
+    expect(logs.slice(2).map((line) => [line.event, line.bridge, line.notified])).toEqual([
+      ["bridge_watch", "gpu-1", "down"],
+      ["bridge_watch_capacity", undefined, "capacity"],
+    ]);
+    expectNoSecrets(fleet.edge.logs.join("\n"));
+  });
+
+  it("ignores the rows of bridges no longer in the fleet", async () => {
+    await health([200, FREE], [200, FREE]);
+    const fleet = await watchedEdge(
+      "fleet-removed",
+      { failuresBeforeAlert: 1, notifyRecovery: true },
+      {},
+      bridges(),
+    );
+    await fleet.tick();
+    const db = await fleet.edge.edge.miniflare.getD1Database(BRIDGE_WATCH_BINDINGS.state);
+    await db
+      .prepare(
+        "INSERT INTO bridge_watch_bridges (name, failures, down, changed_at) VALUES (?1, 1, 1, ?2)",
+      )
+      .bind("gpu-9", tickTime(1))
+      .run();
+    for (let i = 0; i < 3; i++) await fleet.tick();
+    expect(receiver.to(fleet.hook)).toEqual([]);
+    expect(await fleet.row("gpu-9")).toEqual({ failures: 1, down: 1, changed_at: tickTime(1) });
+    expect(await fleet.settledLogs()).toEqual([]);
+  });
+});
+
 describe("the bridge watch reads the guard's health", () => {
-  it("counts a busy or draining guard as up: no notice, no state, no log line", async () => {
+  it("counts a busy or draining guard as up: no notice, no bridge state, no bridge log line; only the capacity count moves", async () => {
     const busy = await watchedEdge(
       "busy",
       { failuresBeforeAlert: 1 },
@@ -315,7 +594,20 @@ describe("the bridge watch reads the guard's health", () => {
     for (let i = 0; i < 3; i++) await Promise.all([busy.tick(), draining.tick()]);
     expect([...receiver.to(busy.hook), ...receiver.to(draining.hook)]).toEqual([]);
     expect(await busy.row()).toBeUndefined();
-    expect(await draining.settledLogs()).toEqual([]);
+    // A fleet of one that is busy has no free bridge: 3 of the default 10 minutes counted.
+    expect(await busy.capacityRow()).toEqual({
+      busy_minutes: 3,
+      alerted: 0,
+      changed_at: tickTime(3),
+    });
+    expect(await draining.settledLogs()).toEqual(
+      [1, 2, 3].map((busyMinutes) => ({
+        event: "bridge_watch_capacity",
+        state: "busy",
+        busyMinutes,
+        bridges: { total: 1, up: 1, free: 0 },
+      })),
+    );
   });
 
   it("counts a guard that answers up: false as down, and says so", async () => {

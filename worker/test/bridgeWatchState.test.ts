@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
+  capacityStep,
+  fleetCounts,
+  INITIAL_CAPACITY_STATE,
   INITIAL_WATCH_STATE,
   watchStep,
+  type CapacityNotification,
+  type FleetCounts,
   type WatchNotification,
   type WatchState,
 } from "../src/bridgeWatch/state";
@@ -84,5 +89,97 @@ describe("the bridge watch's state machine", () => {
       "down",
       "down",
     ]);
+  });
+});
+
+const capacitySettings = { busyMinutesBeforeAlert: 3, notifyRecovery: false };
+const fleet = (up: number, free: number, total = 3): FleetCounts => ({ total, up, free });
+const FULL = fleet(3, 0);
+const ONE_FREE = fleet(3, 1);
+const ALL_DOWN = fleet(0, 0);
+
+/** Runs one fleet count per tick; returns the notifications sent and how many ticks wrote storage. */
+function runCapacity(ticks: FleetCounts[], options: Partial<typeof capacitySettings> = {}) {
+  let state = INITIAL_CAPACITY_STATE;
+  const notifications: CapacityNotification[] = [];
+  let writes = 0;
+  for (const counts of ticks) {
+    const step = capacityStep(state, counts, { ...capacitySettings, ...options });
+    if (step.notification) notifications.push(step.notification);
+    if (step.changed) writes++;
+    state = step.next;
+  }
+  return { state, notifications, writes };
+}
+
+const ticks = (n: number, counts: FleetCounts) => Array<FleetCounts>(n).fill(counts);
+
+describe("the capacity watch's state machine", () => {
+  it("sends one capacity notification after busyMinutesBeforeAlert ticks with no free bridge, not before", () => {
+    expect(runCapacity(ticks(2, FULL))).toEqual({
+      state: { busyMinutes: 2, alerted: false },
+      notifications: [],
+      writes: 2,
+    });
+    expect(runCapacity(ticks(10, FULL))).toEqual({
+      state: { busyMinutes: 3, alerted: true },
+      notifications: ["capacity"],
+      writes: 3,
+    });
+  });
+
+  it("sends none and writes nothing while a bridge is free", () => {
+    expect(runCapacity(ticks(10, ONE_FREE))).toEqual({
+      state: INITIAL_CAPACITY_STATE,
+      notifications: [],
+      writes: 0,
+    });
+  });
+
+  it("counts only consecutive ticks: a free bridge starts the count again", () => {
+    expect(runCapacity([FULL, FULL, ONE_FREE, FULL, FULL, ONE_FREE]).notifications).toEqual([]);
+  });
+
+  it.each([
+    [false, ["capacity"]],
+    [true, ["capacity", "capacity_recovered"]],
+  ])(
+    "notifies a free bridge again only when configured (notifyRecovery %s)",
+    (notifyRecovery, expected) => {
+      expect(
+        runCapacity([...ticks(4, FULL), ...ticks(3, ONE_FREE)], { notifyRecovery }).notifications,
+      ).toEqual(expected);
+    },
+  );
+
+  it("counts bridges that are down as not busy, and the rest busy as no free bridge", () => {
+    expect(runCapacity(ticks(3, fleet(1, 0))).notifications).toEqual(["capacity"]);
+  });
+
+  it("says nothing about capacity while every bridge is down: a count under way ends, an alert holds", () => {
+    expect(runCapacity([FULL, FULL, ALL_DOWN, FULL, FULL]).notifications).toEqual([]);
+    expect(runCapacity(ticks(5, ALL_DOWN))).toEqual({
+      state: INITIAL_CAPACITY_STATE,
+      notifications: [],
+      writes: 0,
+    });
+    expect(
+      runCapacity([...ticks(3, FULL), ...ticks(3, ALL_DOWN), ONE_FREE], { notifyRecovery: true }),
+    ).toEqual({
+      state: INITIAL_CAPACITY_STATE,
+      notifications: ["capacity", "capacity_recovered"],
+      writes: 4,
+    });
+  });
+
+  it("counts up and free from the probes: reachable, and reachable and not busy", () => {
+    expect(
+      fleetCounts([
+        { reachable: true, busy: false },
+        { reachable: true, busy: true },
+        { reachable: false },
+        { reachable: true },
+      ]),
+    ).toEqual({ total: 4, up: 3, free: 2 });
   });
 });

@@ -1,4 +1,5 @@
-import type { WatchNotification } from "./state";
+import { SINGLE_BRIDGE_NAME } from "../bindings";
+import type { CapacityNotification, FleetCounts, WatchNotification } from "./state";
 
 /** What a notice says about the last probe (a `BridgeProbe` fits); kept free of Worker types so it is testable in Node. */
 export interface ProbeOutcome {
@@ -9,8 +10,11 @@ export interface ProbeOutcome {
   latencyMs: number;
 }
 
-export interface WatchNotice {
+/** One bridge went down or came back. */
+export interface BridgeNotice {
   service: string;
+  /** The bridge's name (`bridges[].name`; `bridge` for a `BRIDGE_URL`). */
+  bridge: string;
   status: WatchNotification;
   /** Consecutive failed probes as of this tick (0 on recovery). */
   failures: number;
@@ -19,6 +23,21 @@ export interface WatchNotice {
   timeoutMs: number;
   at: Date;
 }
+
+/** No bridge has been free for `busyMinutes` ticks, or one is free again. */
+export interface CapacityNotice {
+  service: string;
+  status: CapacityNotification;
+  /** Consecutive ticks with no free bridge as of this tick (0 when one is free again). */
+  busyMinutes: number;
+  fleet: FleetCounts;
+  at: Date;
+}
+
+export type WatchNotice = BridgeNotice | CapacityNotice;
+
+const isCapacityNotice = (notice: WatchNotice): notice is CapacityNotice =>
+  notice.status === "capacity" || notice.status === "capacity_recovered";
 
 export interface Webhook {
   url: string;
@@ -53,16 +72,43 @@ export function probeSummary(probe: ProbeOutcome): {
   };
 }
 
+/** A fleet of one from `BRIDGE_URL` keeps "the voice bridge"; a named bridge is named. */
+function bridgeSubject(bridge: string): string {
+  return bridge === SINGLE_BRIDGE_NAME ? "the voice bridge" : `bridge ${bridge}`;
+}
+
+function describeFleet({ total, up, free }: FleetCounts): string {
+  return `${total} ${total === 1 ? "bridge" : "bridges"}: ${up} up, ${free} free`;
+}
+
+const minutes = (n: number) => `${n} ${n === 1 ? "minute" : "minutes"}`;
+
 /** Slack-compatible (`text`), with the same facts as fields for anything else. No URLs, tokens or secrets. */
 export function noticeBody(notice: WatchNotice): Record<string, unknown> {
+  if (isCapacityNotice(notice)) {
+    const text =
+      notice.status === "capacity"
+        ? `${notice.service}: every bridge has been busy for ${minutes(notice.busyMinutes)}: add a GPU (${describeFleet(notice.fleet)})`
+        : `${notice.service}: a bridge is free again (${describeFleet(notice.fleet)})`;
+    return {
+      text,
+      service: notice.service,
+      status: notice.status,
+      busyMinutes: notice.busyMinutes,
+      bridges: { ...notice.fleet },
+      at: notice.at.toISOString(),
+    };
+  }
   const { probe } = notice;
+  const subject = bridgeSubject(notice.bridge);
   const text =
     notice.status === "down"
-      ? `${notice.service}: the voice bridge is down — ${notice.failures} consecutive failed probes through the tunnel (last: ${describeProbe(probe, notice.timeoutMs)})`
-      : `${notice.service}: the voice bridge is back up — the probe through the tunnel answered ${describeProbe(probe, notice.timeoutMs)} in ${probe.latencyMs} ms`;
+      ? `${notice.service}: ${subject} is down — ${notice.failures} consecutive failed probes through the tunnel (last: ${describeProbe(probe, notice.timeoutMs)})`
+      : `${notice.service}: ${subject} is back up — the probe through the tunnel answered ${describeProbe(probe, notice.timeoutMs)} in ${probe.latencyMs} ms`;
   return {
     text,
     service: notice.service,
+    bridge: notice.bridge,
     status: notice.status,
     failures: notice.failures,
     probe: probeSummary(probe),

@@ -1,30 +1,79 @@
-import { INITIAL_WATCH_STATE, type WatchState } from "./state";
+import {
+  INITIAL_CAPACITY_STATE,
+  INITIAL_WATCH_STATE,
+  type CapacityState,
+  type WatchState,
+} from "./state";
 
-// One table, one row (id 1). `changed_at` is the scheduled time of the tick that last wrote it.
-const CREATE_TABLE =
-  "CREATE TABLE IF NOT EXISTS bridge_watch (id INTEGER PRIMARY KEY CHECK (id = 1), failures INTEGER NOT NULL, down INTEGER NOT NULL, changed_at TEXT NOT NULL)";
-const SELECT_STATE = "SELECT failures, down FROM bridge_watch WHERE id = 1";
-const UPSERT_STATE =
-  "INSERT INTO bridge_watch (id, failures, down, changed_at) VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET failures = excluded.failures, down = excluded.down, changed_at = excluded.changed_at";
+// A row per bridge, by name, and one capacity row (id 1). `changed_at` is the scheduled time of
+// the tick that last wrote the row. The single-row `bridge_watch` table of the one-bridge watch is
+// no longer read (nor dropped).
+const CREATE_BRIDGES =
+  "CREATE TABLE IF NOT EXISTS bridge_watch_bridges (name TEXT PRIMARY KEY, failures INTEGER NOT NULL, down INTEGER NOT NULL, changed_at TEXT NOT NULL)";
+const CREATE_CAPACITY =
+  "CREATE TABLE IF NOT EXISTS bridge_watch_capacity (id INTEGER PRIMARY KEY CHECK (id = 1), busy_minutes INTEGER NOT NULL, alerted INTEGER NOT NULL, changed_at TEXT NOT NULL)";
+const SELECT_BRIDGES = "SELECT name, failures, down FROM bridge_watch_bridges";
+const SELECT_CAPACITY = "SELECT busy_minutes, alerted FROM bridge_watch_capacity WHERE id = 1";
+const UPSERT_BRIDGE =
+  "INSERT INTO bridge_watch_bridges (name, failures, down, changed_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET failures = excluded.failures, down = excluded.down, changed_at = excluded.changed_at";
+const UPSERT_CAPACITY =
+  "INSERT INTO bridge_watch_capacity (id, busy_minutes, alerted, changed_at) VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET busy_minutes = excluded.busy_minutes, alerted = excluded.alerted, changed_at = excluded.changed_at";
 
-/** The watch's state, creating the table on first use; one round trip to D1. */
-export async function readWatchState(db: D1Database): Promise<WatchState> {
-  const [, selected] = await db.batch<{ failures: number; down: number }>([
-    db.prepare(CREATE_TABLE),
-    db.prepare(SELECT_STATE),
-  ]);
-  const row = selected.results[0];
-  return row ? { failures: row.failures, down: row.down === 1 } : INITIAL_WATCH_STATE;
+export interface StoredWatch {
+  /** Every bridge in `names`, its stored state or the initial one. */
+  bridges: Map<string, WatchState>;
+  capacity: CapacityState;
 }
 
-/** Call only when the state changed: a healthy tick writes nothing. */
+export interface WatchWrites {
+  bridges: readonly { name: string; state: WatchState }[];
+  capacity?: CapacityState;
+}
+
+/**
+ * The state of the bridges named (rows of bridges no longer in the fleet are ignored) and of the
+ * capacity watch, creating the tables on first use; one round trip to D1.
+ */
+export async function readWatchState(
+  db: D1Database,
+  names: readonly string[],
+): Promise<StoredWatch> {
+  const [, , bridgeRows, capacityRows] = await db.batch<Record<string, unknown>>([
+    db.prepare(CREATE_BRIDGES),
+    db.prepare(CREATE_CAPACITY),
+    db.prepare(SELECT_BRIDGES),
+    db.prepare(SELECT_CAPACITY),
+  ]);
+  const stored = new Map(
+    (bridgeRows.results as { name: string; failures: number; down: number }[]).map((row) => [
+      row.name,
+      { failures: row.failures, down: row.down === 1 },
+    ]),
+  );
+  const capacity = (capacityRows.results as { busy_minutes: number; alerted: number }[])[0];
+  return {
+    bridges: new Map(names.map((name) => [name, stored.get(name) ?? INITIAL_WATCH_STATE])),
+    capacity: capacity
+      ? { busyMinutes: capacity.busy_minutes, alerted: capacity.alerted === 1 }
+      : INITIAL_CAPACITY_STATE,
+  };
+}
+
+/** Writes only what changed, in one round trip; a healthy tick has nothing to write and calls nothing. */
 export async function writeWatchState(
   db: D1Database,
-  state: WatchState,
+  writes: WatchWrites,
   changedAt: Date,
 ): Promise<void> {
-  await db
-    .prepare(UPSERT_STATE)
-    .bind(state.failures, state.down ? 1 : 0, changedAt.toISOString())
-    .run();
+  const at = changedAt.toISOString();
+  const statements = writes.bridges.map(({ name, state }) =>
+    db.prepare(UPSERT_BRIDGE).bind(name, state.failures, state.down ? 1 : 0, at),
+  );
+  if (writes.capacity)
+    statements.push(
+      db
+        .prepare(UPSERT_CAPACITY)
+        .bind(writes.capacity.busyMinutes, writes.capacity.alerted ? 1 : 0, at),
+    );
+  if (statements.length > 0) await db.batch(statements);
 }
