@@ -60,7 +60,7 @@ const command = defineCommand({
   },
   notes: [
     "environment: BRIDGE_URL (a real bridge instead of the stand-in; not with --bridges or --bridge-url), PORT",
-    "exit: 0 stopped, 1 failed to start, 2 a usage mistake",
+    "exit: 0 stopped, 1 failed to start, 2 a usage mistake or --bridges without HAProxy",
   ],
 });
 /** The personaplex stand-in's system prompts: long enough to see the wait for 0x00, short enough not to. */
