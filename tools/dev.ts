@@ -1,25 +1,23 @@
 /**
  * `npm run dev`: the edge in workerd, with the bundle Pulumi uploads, configured from a stack
- * file, in front of the PersonaPlex stand-in bridge (or BRIDGE_URL).
+ * file, in front of the PersonaPlex stand-in bridge (or BRIDGE_URL), a fleet of stand-ins each
+ * behind a guard (`--bridges N`), or bridges already running (`--bridge-url`, repeatable).
  */
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { buildWorkerBundle, describeBundle } from "../worker/build";
-import { bridgeUrlProblem, originProblem } from "../worker/src/bindings";
-import { DEFAULT_VOICES } from "./bridge";
+import { bridgeUrlProblem, MAX_BRIDGES, originProblem } from "../worker/src/bindings";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
-import {
-  haproxyBinary,
-  HAPROXY_MISSING,
-  startGuardProcess,
-  type GuardProcess,
-} from "./lib/guardProcess";
+import { haproxyBinary, HAPROXY_MISSING, type GuardProcess } from "./lib/guardProcess";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
-import { localEdgeBindings } from "./lib/localBindings";
+import { localEdgeBindings, type LocalBridge, type LocalBridges } from "./lib/localBindings";
+import {
+  bridgeSource,
+  namedBridges,
+  standinFleet,
+  type GuardedStandin,
+  type StandinFleet,
+} from "./lib/localFleet";
 import { startLocalEdge, type LocalEdge } from "./lib/localEdge";
 import { whenLauncherExits } from "./lib/parentWatch";
 import { StackConfigError } from "../infra/config/errors";
@@ -48,10 +46,22 @@ const command = defineCommand({
       description:
         "also accept this Origin, e.g. http://localhost:3000 for a local website (repeatable)",
     },
+    bridges: {
+      type: "string",
+      value: "<n>",
+      description: `run a fleet: n PersonaPlex stand-ins (1-${MAX_BRIDGES}), each behind its own guard (needs HAProxy)`,
+    },
+    "bridge-url": {
+      type: "string",
+      value: "<url>",
+      multiple: true,
+      description:
+        "a bridge or guard already running, e.g. http://127.0.0.1:8999/api/chat (repeatable: a fleet)",
+    },
   },
   notes: [
-    "environment: BRIDGE_URL (a real bridge instead of the stand-in), PORT",
-    "exit: 0 stopped, 1 failed to start, 2 a usage mistake",
+    "environment: BRIDGE_URL (a real bridge instead of the stand-in; not with --bridges or --bridge-url), PORT",
+    "exit: 0 stopped, 1 failed to start, 2 a usage mistake or --bridges without HAProxy",
   ],
 });
 /** The personaplex stand-in's system prompts: long enough to see the wait for 0x00, short enough not to. */
@@ -71,7 +81,20 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** Starts the edge (and the stand-in bridge) and returns once they run; a signal or the launcher's exit stops them. */
+function guardLine(guard: GuardProcess): string {
+  return `guard      HAProxy at ${guard.origin} (capacity 1: a second session gets 1013; /health; bad options 4400)`;
+}
+
+/** The fleet, one line a bridge: its name, its URL and, for a stand-in, what stands behind the guard. */
+function fleetLines(bridges: (LocalBridge | GuardedStandin)[]): string[] {
+  const width = Math.max(...bridges.map(({ name }) => name.length));
+  return bridges.map(
+    (bridge) =>
+      `  ${bridge.name.padEnd(width)}  ${bridge.url}${"standin" in bridge ? ` → stand-in ${bridge.standin.origin} (guard health ${bridge.guard.origin}/health)` : ""}`,
+  );
+}
+
+/** Starts the edge (and the stand-in bridges and guards) and returns once they run; a signal or the launcher's exit stops them. */
 export async function run(argv: string[]): Promise<void> {
   const args = command.parse(argv);
   const port = Number(args.port);
@@ -88,19 +111,25 @@ export async function run(argv: string[]): Promise<void> {
     if (problem) throw new UsageError(`--allow-origin "${origin}" ${problem}`);
   }
 
+  const source = bridgeSource(
+    { bridges: args.bridges, bridgeUrls: args["bridge-url"] },
+    process.env.BRIDGE_URL,
+  );
+  if (source.kind === "fleet" && !haproxyBinary())
+    throw new CommandFailure(
+      `--bridges runs each stand-in behind its own guard, which needs HAProxy: ${HAPROXY_MISSING}`,
+      2,
+    );
+
   let bridge: StandinBridge | undefined;
-  let guard: GuardProcess | undefined;
-  let guardStarting: ChildProcess | undefined;
-  let guardDir: string | undefined;
+  let fleet: StandinFleet | undefined;
   let edge: LocalEdge | undefined;
   let stopping: Promise<void> | undefined;
   const dispose = () =>
     (stopping ??= (async () => {
       await edge?.dispose().catch(() => undefined);
-      await guard?.stop();
-      if (!guard) guardStarting?.kill("SIGTERM");
+      await fleet?.stop();
       await bridge?.stop();
-      if (guardDir) rmSync(guardDir, { recursive: true, force: true });
     })());
   const stop = () => void dispose().then(() => process.exit(0));
   process.on("SIGINT", stop);
@@ -108,41 +137,93 @@ export async function run(argv: string[]): Promise<void> {
   process.on("SIGHUP", stop);
   whenLauncherExits(stop);
 
+  /** Starts what `source` asks for; returns the edge's bridges and how the summary describes them. */
+  async function startBridges(): Promise<{
+    bridges: LocalBridges;
+    lines: string[];
+    stops: string;
+  }> {
+    switch (source.kind) {
+      case "env": {
+        const problem = bridgeUrlProblem(source.url);
+        if (problem) throw new CommandFailure(`BRIDGE_URL "${source.url}": ${problem}`);
+        return {
+          bridges: { url: source.url },
+          lines: [`bridge     ${new URL(source.url).origin} (from BRIDGE_URL)`],
+          stops: "the edge; the bridge keeps running",
+        };
+      }
+      case "given":
+        if (source.urls.length === 1)
+          return {
+            bridges: { url: source.urls[0] },
+            lines: [`bridge     ${source.urls[0]} (from --bridge-url)`],
+            stops: "the edge; the bridge keeps running",
+          };
+        return {
+          bridges: { fleet: namedBridges(source.urls) },
+          lines: [
+            `bridges    ${source.urls.length} from --bridge-url, bound as BRIDGES: a session takes a free one, tried one at a time in random order`,
+            ...fleetLines(namedBridges(source.urls)),
+          ],
+          stops: "the edge; the bridges keep running",
+        };
+      case "fleet": {
+        const count = source.count;
+        console.log(
+          `fleet: starting ${count} PersonaPlex stand-in${count === 1 ? "" : "s"}, each behind its own guard (HAProxy)…`,
+        );
+        fleet = standinFleet({ promptDelayMs: STANDIN_PROMPT_DELAY_MS });
+        const members = await fleet.start(count, (member, ready) =>
+          console.log(`fleet: ${member.name} up at ${member.url} (${ready}/${count})`),
+        );
+        return {
+          bridges: { fleet: members },
+          lines: [
+            `bridges    ${count} guard${count === 1 ? "" : "s"} (HAProxy, capacity 1) in front of a PersonaPlex stand-in each (0x00 after ${STANDIN_PROMPT_DELAY_MS} ms), bound as BRIDGES: a session takes a free one; with none free, 1013`,
+            ...fleetLines(members),
+          ],
+          stops: `the edge, the ${count} guard${count === 1 ? "" : "s"} and the ${count} stand-in bridge${count === 1 ? "" : "s"}`,
+        };
+      }
+      case "standin": {
+        const standinLine = (origin: string) =>
+          `bridge     PersonaPlex stand-in at ${origin}/api/chat (one session at a time, 0x00 after ${STANDIN_PROMPT_DELAY_MS} ms, text_prompt and voice_prompt required, no /health)`;
+        if (haproxyBinary()) {
+          fleet = standinFleet({ promptDelayMs: STANDIN_PROMPT_DELAY_MS });
+          const [{ standin, guard, url }] = await fleet.start(1);
+          return {
+            bridges: { url },
+            lines: [standinLine(standin.origin), guardLine(guard)],
+            stops: "the edge, the guard and the stand-in bridge",
+          };
+        }
+        bridge = await startStandinBridge({
+          mode: "personaplex",
+          promptDelayMs: STANDIN_PROMPT_DELAY_MS,
+        });
+        console.log(
+          `guard: ${HAPROXY_MISSING}; the edge reaches the stand-in directly, so a second session waits in silence and /voice/health says bridge_down (the server has no /health)`,
+        );
+        return {
+          bridges: { url: `${bridge.origin}/api/chat` },
+          lines: [standinLine(bridge.origin)],
+          stops: "the edge and the stand-in bridge",
+        };
+      }
+    }
+  }
+
   const busyPort = `port ${port} is in use: stop what holds it or pass --port`;
   try {
     if (!(await portIsFree(port))) throw new CommandFailure(busyPort);
     const config = loadStackSettings(args.stack);
     const bundle = await buildWorkerBundle();
     console.log(describeBundle(bundle));
-
-    let bridgeUrl = process.env.BRIDGE_URL;
-    if (bridgeUrl) {
-      const problem = bridgeUrlProblem(bridgeUrl);
-      if (problem) throw new CommandFailure(`BRIDGE_URL "${bridgeUrl}": ${problem}`);
-    } else {
-      bridge = await startStandinBridge({
-        mode: "personaplex",
-        promptDelayMs: STANDIN_PROMPT_DELAY_MS,
-      });
-      bridgeUrl = `${bridge.origin}/api/chat`;
-      if (haproxyBinary()) {
-        // The guard as each GPU VM runs it: one session at a time, bad options refused before the 101, /health.
-        guardDir = mkdtempSync(join(tmpdir(), "voice-edge-dev-guard-"));
-        const voices = join(guardDir, "voices.txt");
-        writeFileSync(voices, `${DEFAULT_VOICES.join("\n")}\n`);
-        guard = await startGuardProcess(["--upstream", bridge.origin, "--voices", voices], {
-          onSpawn: (child) => (guardStarting = child),
-        });
-        bridgeUrl = `${guard.origin}/api/chat`;
-      } else {
-        console.log(
-          `guard: ${HAPROXY_MISSING}; the edge reaches the stand-in directly, so a second session waits in silence and /voice/health says bridge_down (the server has no /health)`,
-        );
-      }
-    }
+    const bridges = await startBridges();
 
     const local = localEdgeBindings(config, {
-      bridgeUrl,
+      bridges: bridges.bridges,
       port,
       devSecret: localDevSecret(),
       allowOrigins: args["allow-origin"],
@@ -170,7 +251,7 @@ export async function run(argv: string[]): Promise<void> {
 voice edge running in workerd (stack ${args.stack}, compatibility date ${config.compatibilityDate})
   WebSocket  ${wsUrl}
   health     http://127.0.0.1:${port}/voice/health
-  bridge     ${bridge ? `PersonaPlex stand-in at ${bridge.origin}/api/chat (one session at a time, 0x00 after ${STANDIN_PROMPT_DELAY_MS} ms, text_prompt and voice_prompt required, no /health)` : `${new URL(bridgeUrl).origin} (from BRIDGE_URL)`}${guard ? `\n  guard      HAProxy at ${guard.origin} (capacity 1: a second session gets 1013; /health; bad options 4400)` : ""}
+${bridges.lines.map((line) => `  ${line}`).join("\n")}
   local overrides of Pulumi.${args.stack}.yaml:
 ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
@@ -178,7 +259,7 @@ next, in another terminal:
   npm run smoke -- --url ${wsUrl} --token "$(npm run --silent token${stackArgs})"
   or by hand: npx wscat -c "${wsUrl}?${SESSION_QUERY}" -s voice.v1 -s "bearer.$(npm run --silent token${stackArgs})"
   in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame
-Ctrl-C stops the edge, the guard and the stand-in bridge.
+Ctrl-C stops ${bridges.stops}.
 `);
   } catch (error) {
     await dispose();

@@ -1,6 +1,15 @@
 import type { EdgeSettings } from "../../worker/src/bindings";
 import type { StackSettings } from "../../infra/config/schema";
 
+/** One bridge of a local fleet: its `BRIDGES` name and the URL the Worker upgrades to. */
+export interface LocalBridge {
+  name: string;
+  url: string;
+}
+
+/** The edge's bridges: one `BRIDGE_URL` (a fleet of one, named `bridge`), or a `BRIDGES` fleet. */
+export type LocalBridges = { url: string } | { fleet: LocalBridge[] };
+
 export interface LocalBindings {
   bindings: Record<string, unknown>;
   /** What differs from the stack file, in words, for the operator. */
@@ -10,11 +19,12 @@ export interface LocalBindings {
 /**
  * The stack's edge settings with what only makes sense locally: tokens signed with the local
  * development secret (HS256, no JWKS), the local page origins plus those of local websites
- * (`npm run dev -- --allow-origin http://localhost:3000`), and clients without an Origin.
+ * (`npm run dev -- --allow-origin http://localhost:3000`), and clients without an Origin. A
+ * fleet's health URLs are each guard's `/health`, so the stack's one `bridgeHealthUrl` is dropped.
  */
 export function localEdgeBindings(
   config: StackSettings,
-  options: { bridgeUrl: string; port: number; devSecret: string; allowOrigins?: string[] },
+  options: { bridges: LocalBridges; port: number; devSecret: string; allowOrigins?: string[] },
 ): LocalBindings {
   const overrides: string[] = [];
   const localOrigins = [
@@ -41,9 +51,17 @@ export function localEdgeBindings(
     allowedOrigins: [...config.edge.allowedOrigins, ...localOrigins],
     allowMissingOrigin: true,
   };
+  if ("fleet" in options.bridges && edge.bridgeHealthUrl !== undefined) {
+    overrides.push(
+      `bridgeHealthUrl ${edge.bridgeHealthUrl} → none (each local bridge's health is /health on its origin)`,
+    );
+    edge.bridgeHealthUrl = undefined;
+  }
   return {
     bindings: {
-      BRIDGE_URL: options.bridgeUrl,
+      ...("fleet" in options.bridges
+        ? { BRIDGES: options.bridges.fleet.map(({ name, url }) => ({ name, url })) }
+        : { BRIDGE_URL: options.bridges.url }),
       EDGE_CONFIG: JSON.parse(JSON.stringify(edge)),
       JWT_SECRET: options.devSecret,
     },
