@@ -35,7 +35,7 @@ describe("npm run plan", () => {
       expect(result.stdout).toMatch(/connectorToken: "\[secret\]"/);
       // Both stacks are on the Free plan: their 5XX alert is the Worker's probe.
       expect(result.stdout).toContain(
-        "bridge_probe: the edge Worker probes the bridge every minute through the tunnel and POSTs the webhook after 3 consecutive failures → webhook",
+        "bridge_probe: the edge Worker probes every bridge every minute through its tunnel and POSTs the webhook after 3 consecutive failures of one, and after 30 minutes with no bridge free → webhook",
       );
       expect(result.stdout).toMatch(
         /tunnel_health_event: the tunnel to the voice bridge is degraded or down → emails, webhooks/,

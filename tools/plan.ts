@@ -60,7 +60,7 @@ export function alertSummary(resources: DeclaredResource[]): string[] {
       bindings.find((b) => b.name === BRIDGE_WATCH_BINDINGS.settings)?.json ?? "{}",
     ) as Partial<BridgeWatchSettings>;
     lines.push(
-      `bridge_probe: the edge Worker probes the bridge every minute through the tunnel and POSTs the webhook after ${watch.failuresBeforeAlert} consecutive failures${watch.notifyRecovery ? ", and when it recovers" : ""} → webhook`,
+      `bridge_probe: the edge Worker probes every bridge every minute through its tunnel and POSTs the webhook after ${watch.failuresBeforeAlert} consecutive failures of one${watch.notifyRecovery ? ", and when it recovers" : ""}, and after ${watch.busyMinutesBeforeAlert} minutes with no bridge free → webhook`,
     );
   }
   return lines;

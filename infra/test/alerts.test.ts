@@ -99,7 +99,7 @@ describe("the strongest alert set each plan offers, by default", () => {
       service: "voice-edge-prod (mycosoft.com)",
       failuresBeforeAlert: 3,
       notifyRecovery: false,
-      busyMinutesBeforeAlert: 10,
+      busyMinutesBeforeAlert: 30,
     });
     expect(bindings.ALERT_WEBHOOK_URL).toEqual({
       name: "ALERT_WEBHOOK_URL",
@@ -243,14 +243,14 @@ describe("mechanisms and options", () => {
   });
 
   it("passes busyMinutesBeforeAlert to the probe's capacity alert", async () => {
-    const run = await onPlan("free", { emails: ["ops@mycosoft.com"], busyMinutesBeforeAlert: 30 });
+    const run = await onPlan("free", { emails: ["ops@mycosoft.com"], busyMinutesBeforeAlert: 45 });
     const watch = (
       (ofType(run, T.script)[0].inputs.bindings as Secret).value as {
         name: string;
         json?: string;
       }[]
     ).find((b) => b.name === "BRIDGE_WATCH")!;
-    expect(JSON.parse(watch.json!)).toMatchObject({ busyMinutesBeforeAlert: 30 });
+    expect(JSON.parse(watch.json!)).toMatchObject({ busyMinutesBeforeAlert: 45 });
   });
 });
 

@@ -32,7 +32,7 @@ export const bridgeWatchSettingsSchema = z.strictObject({
   /** Whether the way back up (a bridge up again, a bridge free again) is notified too. */
   notifyRecovery: z._default(z.boolean(), false),
   /** Consecutive ticks (minutes) with no free bridge before the one "capacity" notification. */
-  busyMinutesBeforeAlert: z._default(z.int().check(z.minimum(1), z.maximum(1440)), 10),
+  busyMinutesBeforeAlert: z._default(z.int().check(z.minimum(1), z.maximum(1440)), 30),
 });
 
 export type BridgeWatchSettings = z.infer<typeof bridgeWatchSettingsSchema>;
