@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type Socket } from "node:net";
+import { loadavg } from "node:os";
 import { SignJWT } from "jose";
 import WebSocket from "ws";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
@@ -257,6 +258,8 @@ export interface FleetRun {
   anomalies: Map<string, number>;
   roundsRun: number;
   plan: FleetPlan;
+  /** The machine's 1-minute load average when the fleet bench started and ended (other work shares it). */
+  load: { start: number; end: number };
 }
 
 export async function measureFleet(options: {
@@ -269,6 +272,7 @@ export async function measureFleet(options: {
 }): Promise<FleetRun> {
   const { code, compatibilityDate, token, plan, cleanup, log } = options;
   const started = Date.now();
+  const loadAtStart = loadavg()[0];
   const overBudget = () => Date.now() - started > plan.budgetMs;
   const anomalies = new Map<string, number>();
   const anomaly = (what: string) => anomalies.set(what, (anomalies.get(what) ?? 0) + 1);
@@ -474,7 +478,14 @@ export async function measureFleet(options: {
     }
   });
   log("fleet: hanging bridge measured");
-  return { figures, rows: fleetRows(figures), anomalies, roundsRun, plan };
+  return {
+    figures,
+    rows: fleetRows(figures),
+    anomalies,
+    roundsRun,
+    plan,
+    load: { start: loadAtStart, end: loadavg()[0] },
+  };
 }
 
 /** The fleet table as a `## The fleet` section of results.md. */
@@ -486,7 +497,7 @@ export function fleetSection(
   const anomalies = [...run.anomalies].map(([what, count]) => `${what}: ${count}`);
   return `## The fleet
 
-${meta.date} · \`${meta.command}\` · ${run.roundsRun} interleaved rounds${run.roundsRun < plan.rounds ? ` (stopped at the ${plan.budgetMs / 60_000} min budget)` : ""} · ${meta.machine}
+${meta.date} · \`${meta.command}\` · ${run.roundsRun} interleaved rounds${run.roundsRun < plan.rounds ? ` (stopped at the ${plan.budgetMs / 60_000} min budget)` : ""} · ${meta.machine} · 1-minute load average ${run.load.start.toFixed(1)} at the start, ${run.load.end.toFixed(1)} at the end
 
 The edge in bare workerd with \`BRIDGES\` of ${FLEET_BRIDGES} PersonaPlex stand-ins (\`npm run bridge\`,
 0x00 at once), each behind a real guard of capacity 1 (\`npm run guard\`); the floor is the single-bridge
@@ -500,7 +511,8 @@ frame on each path. Medians and p95 pool the rounds (nearest rank); "within nois
 medians over rounds against the wider of the two paths' round-to-round ranges. The cost per busy
 bridge skipped is the least-squares slope of the time on the busy tries the log line lists (the
 order is random, so k busy bridges cost from 0 to k skips); beside it, the rise of the median per
-skip against the upgrades that skipped none.
+skip against the upgrades that skipped none; the busy tries column gives in brackets what a
+uniformly random order alone would average, k / (N − k + 1).
 
 The refusing entry (a closed loopback port) and the hanging one (a listener that accepts and
 never answers) are each a fifth \`BRIDGES\` entry, in fresh isolates: ${plan.refusingIsolates} and

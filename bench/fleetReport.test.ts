@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   costByCount,
   differenceAndNoise,
+  expectedBusyTries,
   fleetRows,
   fleetTable,
   roundMedians,
@@ -87,6 +88,11 @@ describe("fleet report", () => {
     expect(differenceAndNoise([4, 4.1], [2, 2.2]).within).toBe(false);
   });
 
+  it("expects k / (n − k + 1) busy tries before a free bridge in a random order", () => {
+    expect([0, 1, 2, 3, 4].map((k) => expectedBusyTries(4, k))).toEqual([0, 0.25, 2 / 3, 1.5, 4]);
+    expect(fleetTable(fleetRows(onTarget()))).toContain("| 1.00 (0.25) |");
+  });
+
   it("takes one median per round, in round order", () => {
     expect(
       roundMedians(
@@ -132,7 +138,7 @@ describe("fleet report", () => {
       "| hanging bridge: tried last when every other is busy (isolates) | 0 of 1 |",
     );
     expect(table.split("\n")[0]).toBe(
-      "| figure | median | p95 | n | mean busy tries | target | verdict |",
+      "| figure | median | p95 | n | mean busy tries (random order alone) | target | verdict |",
     );
     expect(table).toContain("| **over** |");
   });
