@@ -55,6 +55,9 @@ export function benchBridgeUrl(bridge: { origin: string }): string {
   return `${bridge.origin}${BENCH_BRIDGE_PATH}`;
 }
 
+/** Session options the guard admits (it refuses a missing text_prompt or voice_prompt before the upgrade). */
+export const GUARD_OPTIONS = "text_prompt=bench&voice_prompt=NATF2.pt";
+
 /**
  * A browser's upgrade to the edge on `port`: the allowed Origin, the token as a `bearer.` subprotocol.
  * The floor is sent the very same request, so both parse and forward the same bytes.

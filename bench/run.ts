@@ -38,6 +38,7 @@ import {
   coldStart,
   cpuPerUpgrade,
   FLOOR_WORKER,
+  GUARD_OPTIONS,
   hs256BenchToken,
   startBenchKeySet,
   type ColdStart,
@@ -55,6 +56,8 @@ import {
 } from "./report";
 import { startWorkerd } from "./workerdProcess";
 import { cleanupOnExit } from "./cleanup";
+import { FLEET_PLANS, fleetSection, measureFleet, type FleetRun } from "./fleet";
+import { fleetTable, withSection } from "./fleetReport";
 
 const args = defineCommand({
   name: "bench",
@@ -62,6 +65,11 @@ const args = defineCommand({
     quick: {
       type: "boolean",
       description: "fewer rounds and samples (about 4 minutes instead of 10)",
+    },
+    fleet: {
+      type: "boolean",
+      description:
+        "only the fleet table: k of 4 guarded bridges busy, one refusing, one hanging, against the single bridge (updates its section of bench/results.md)",
     },
     baseline: {
       type: "string",
@@ -179,9 +187,6 @@ function machineDescription(): string[] {
   ];
 }
 
-/** Session options the guard admits (it refuses a missing text_prompt or voice_prompt before the upgrade). */
-const GUARD_OPTIONS = "text_prompt=bench&voice_prompt=NATF2.pt";
-
 /**
  * The page's wait for a busy bridge: the edge in workerd in front of a guard of capacity 1 whose one
  * session is held open; each upgrade timed from the client's start to its close 1013.
@@ -225,7 +230,45 @@ async function busyRefusals(
   return { count, ms: percentilesOf(micros) };
 }
 
+/** The fleet table on its own (`-- --fleet`): printed, and its section of results.md replaced. */
+async function fleetOnly() {
+  if (!haproxyBinary()) throw new Error(`the fleet needs the guard: ${HAPROXY_MISSING}`);
+  const bundle = await buildWorkerBundle();
+  log(describeBundle(bundle));
+  const run = await measureFleetWith(bundle.code);
+  const resultsPath = join(PROJECT_ROOT, "bench", "results.md");
+  const markdown = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "";
+  writeFileSync(resultsPath, withSection(markdown, "## The fleet", fleetMarkdown(run)));
+  log("wrote the fleet section of bench/results.md");
+}
+
+async function measureFleetWith(code: string): Promise<FleetRun> {
+  const run = await measureFleet({
+    code,
+    compatibilityDate: loadStackSettings("prod").compatibilityDate,
+    token: await hs256BenchToken(),
+    plan: args.quick ? FLEET_PLANS.quick : FLEET_PLANS.full,
+    cleanup,
+    log,
+  });
+  console.log(
+    `\nThe fleet (k of 4 bridges busy, one refusing, one hanging), same run:\n\n${fleetTable(run.rows)}\n`,
+  );
+  for (const [what, count] of run.anomalies) console.log(`not as set up: ${what}: ${count}`);
+  return run;
+}
+
+const fleetMarkdown = (run: FleetRun) =>
+  fleetSection(run, {
+    date: new Date().toISOString().slice(0, 10),
+    machine: `machine: ${machineDescription().join("; ")}`,
+    command: ["npm run bench", ...(args.quick || args.fleet ? ["--"] : [])]
+      .concat(args.quick ? ["--quick"] : [], args.fleet ? ["--fleet"] : [])
+      .join(" "),
+  });
+
 async function main() {
+  if (args.fleet) return fleetOnly();
   log(
     `mode: ${args.quick ? "quick" : "full"} — ${PLAN.rounds} rounds; ${PLAN.handshakes} handshakes, ${PLAN.roundTrips} round trips, ${PLAN.throughputMessages} pipelined messages per path per round; ${PLAN.idleSessions} idle sessions`,
   );
@@ -448,6 +491,8 @@ async function main() {
     ? await busyRefusals(bundle.code, compatibilityDate, bridge.origin, jwks.url, hsToken)
     : undefined;
   if (busy) log(`busy bridge: ${busy.count} upgrades closed with 1013`);
+  const fleet = haproxyBinary() ? await measureFleetWith(bundle.code) : undefined;
+  if (!fleet) log(`fleet: ${HAPROXY_MISSING} — going on without it`);
 
   const jsWork = await jsWorkPerMessage(bundle.code, bindings, compatibilityDate, hsToken);
   log(
@@ -606,7 +651,8 @@ ${busySection}
   workerd splices the two natively. The proxy CPU column shows what that native splice costs workerd.
 
 ![latency per path](latency.svg)
-`;
+
+${fleet ? fleetMarkdown(fleet) : `## The fleet\n\nNot measured: ${HAPROXY_MISSING}.\n`}`;
   mkdirSync(join(PROJECT_ROOT, "bench"), { recursive: true });
   writeFileSync(join(PROJECT_ROOT, "bench", "results.md"), markdown);
   const svg = latencyChartSvg(

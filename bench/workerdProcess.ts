@@ -33,6 +33,8 @@ export async function startWorkerd(options: {
   bindings: Record<string, unknown>;
   pollMs?: number;
   inspectorPort?: number;
+  /** Receives each line workerd prints to stdout (the Worker's log lines); stdout is dropped without it. */
+  onStdoutLine?: (line: string) => void;
 }): Promise<WorkerdEdge> {
   const dir = mkdtempSync(join(tmpdir(), "voice-edge-workerd-"));
   const port = await freePort();
@@ -66,13 +68,26 @@ const edge :Workerd.Worker = (
   let child: ChildProcess;
   try {
     child = spawn(binary, ["serve", join(dir, "config.capnp"), ...inspector], {
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", options.onStdoutLine ? "pipe" : "ignore", "pipe"],
     });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const onLine = options.onStdoutLine;
+  if (onLine) {
+    let pending = "";
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) !== -1) {
+        onLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+    });
+  }
   const stop = () =>
     new Promise<void>((resolve) => {
       const done = () => {
