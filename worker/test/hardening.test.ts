@@ -331,3 +331,42 @@ describe("an upgrade with another method than GET, as production's runtime passe
     },
   );
 });
+
+describe("cookie tossing: a second cookie of the token's name", () => {
+  it.each([
+    [
+      "in one Cookie line",
+      (attacker: string, victim: string) => `voice_token=${attacker}; voice_token=${victim}`,
+    ],
+    [
+      "in two Cookie lines",
+      (attacker: string, victim: string) =>
+        [`voice_token=${attacker}`, `voice_token=${victim}`] as unknown as string,
+    ],
+  ])(
+    "refuses the upgrade with 401 token_ambiguous (%s), whichever comes first",
+    async (_name, cookie) => {
+      const attacker = await hs256({ sub: "mallory" });
+      const victim = await hs256({ sub: "alice" });
+      const before = (await bridgeSessions(bridge.origin)).length;
+      for (const Cookie of [cookie(attacker, victim), cookie(victim, attacker)]) {
+        const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), {
+          protocols: ["voice.v1"],
+          headers: { Origin: APP_ORIGIN, Cookie },
+        });
+        expect(refusal.status).toBe(401);
+        expect(refusal.body).toEqual({ error: "token_ambiguous", message: expect.any(String) });
+        expect(refusal.headers["www-authenticate"]).toContain("token_ambiguous");
+      }
+      expect((await bridgeSessions(bridge.origin)).length).toBe(before);
+    },
+  );
+
+  it("refuses it also when the token came in another transport: the request is not trusted", async () => {
+    const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), {
+      protocols: ["voice.v1", `bearer.${await hs256()}`],
+      headers: { Origin: APP_ORIGIN, Cookie: "voice_token=a.b.c; voice_token=d.e.f" },
+    });
+    expect(refusal).toMatchObject({ status: 401, body: { error: "token_ambiguous" } });
+  });
+});
