@@ -31,7 +31,7 @@ async function fetchKeySet(url: string, timeoutMs: number): Promise<JWTVerifyGet
 
 /** Settles like `promise`, or rejects with KeySetUnavailable after `ms`: a waiter's own bound. */
 function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer!: ReturnType<typeof setTimeout>; // set at once: the executor runs synchronously
   const bound = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new KeySetUnavailable(`no key set within ${ms} ms (a shared fetch)`)),
