@@ -11,7 +11,7 @@ import {
   type EdgeKeyNames,
   type Problem,
 } from "./config/rules";
-import { foldHeaderName, HEADERS_NEVER_FORWARDED } from "./headers";
+import { isForwardableHeader } from "./headers";
 
 // zod/mini ships without messages; English alone adds ~4 KiB and names what was expected.
 z.config(en());
@@ -151,15 +151,17 @@ export const authSettingsSchema = z.discriminatedUnion(
   },
 );
 
-const NEVER_FORWARDED = new Set(HEADERS_NEVER_FORWARDED.map(foldHeaderName));
-
 /** A header name the stack may forward: not a credential, an identity, a transport or a forgeable address. */
 const forwardableHeader = z.string().check(
   z.regex(HTTP_TOKEN, "must be a header name"),
-  z.refine(
-    (name) => !NEVER_FORWARDED.has(foldHeaderName(name)),
-    "is set by the edge or carries credentials or a forgeable address: it cannot be forwarded",
-  ),
+  z.superRefine((name, ctx) => {
+    if (!isForwardableHeader(name))
+      ctx.addIssue({
+        code: "custom",
+        input: name,
+        message: `${name} is set by the edge or Cloudflare, or carries credentials or a forgeable address: it cannot be forwarded`,
+      });
+  }),
 );
 
 /** Non-secret settings of the edge, carried in the `EDGE_CONFIG` json binding. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BINDING_KEY_NAMES, validateAccessServiceToken } from "../src/bindings";
+import { BINDING_KEY_NAMES, parseBindings, validateAccessServiceToken } from "../src/bindings";
 import {
   validateEdgeSettings,
   validateHmacSecret,
@@ -12,6 +12,37 @@ import {
   type Problem,
 } from "../src/config/rules";
 import { STACK_KEY_NAMES } from "../../infra/config/secrets";
+import { parseStackSettings } from "../../infra/config/schema";
+import { projectValues, readStackFile } from "../../infra/config/stackFiles";
+import { jwtEdgeConfig, TEST_SECRET } from "../../test/support/edge";
+
+/** Every problem the Worker's bindings parser finds with `edge` as EDGE_CONFIG, as "path: message". */
+function workerProblems(
+  edge: Record<string, unknown>,
+  env: Record<string, unknown> = {},
+): string[] {
+  const parsed = parseBindings({
+    BRIDGE_URL: "https://voice-origin.example.com/api/chat",
+    EDGE_CONFIG: edge,
+    JWT_SECRET: TEST_SECRET,
+    ...env,
+  });
+  return parsed.ok ? [] : parsed.problems.map((problem) => `${problem.path}: ${problem.message}`);
+}
+
+/** The stack schema's refusal of the prod stack file with `edge` changed, or "" when it passes. */
+function stackRefusal(edge: Record<string, unknown>): string {
+  const values = projectValues(readStackFile("prod"));
+  try {
+    parseStackSettings("prod", "Pulumi.prod.yaml", {
+      ...values,
+      edge: { ...(values.edge as object), ...edge },
+    });
+    return "";
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
 
 type JwtAuth = Extract<EdgeRuleInput["auth"], { mode: "jwt" }>;
 const jwt = (auth: Partial<JwtAuth> = {}, edge: Partial<EdgeRuleInput> = {}): EdgeRuleInput => ({
@@ -168,5 +199,63 @@ describe("Worker-only binding rules", () => {
     ],
   ])("validateAccessServiceToken: %s", (_name, env, problems) =>
     expect(validateAccessServiceToken(env)).toEqual(problems),
+  );
+});
+
+describe("forwarding: what a stack may copy from the client to the bridge", () => {
+  it.each([
+    ["the same spelling", ["X-Client-Address"], "X-Client-Address"],
+    ["another letter case", ["x-client-address"], "X-Client-Address"],
+    ["underscores", ["X_Client_Address"], "X-Client-Address"],
+  ])(
+    "refuses forwardHeaders naming clientAddressHeader in %s, naming both",
+    (_name, forwardHeaders, clientAddressHeader) => {
+      const edge = jwtEdgeConfig({
+        forwardHeaders: ["X-Client-Version", ...forwardHeaders],
+        clientAddressHeader,
+      });
+      const problems = workerProblems(edge);
+      expect(problems).toEqual([
+        `EDGE_CONFIG.forwardHeaders.1: ${forwardHeaders[0]} is also clientAddressHeader (${clientAddressHeader}): the client's copy would reach the bridge beside the address from CF-Connecting-IP; remove it from forwardHeaders`,
+      ]);
+      expect(stackRefusal({ forwardHeaders, clientAddressHeader })).toContain(
+        `voice-edge:edge → forwardHeaders.0: ${forwardHeaders[0]} is also clientAddressHeader (${clientAddressHeader})`,
+      );
+    },
+  );
+
+  it("accepts distinct forwarded and address headers", () => {
+    const edge = { forwardHeaders: ["X-Client-Version"], clientAddressHeader: "X-Client-Address" };
+    expect(workerProblems(jwtEdgeConfig(edge))).toEqual([]);
+    expect(stackRefusal(edge)).toBe("");
+  });
+
+  it.each([
+    "Proxy-Authorization",
+    "X-Api-Key",
+    "Cf-Access-Token",
+    "X-Client-IP",
+    "Client-IP",
+    "X-Cluster-Client-IP",
+    "X-Original-Forwarded-For",
+    "CF-Connecting-IPv6",
+    "Cf-Pseudo-IPv4",
+    "Cf-Ipcountry",
+    "cf_ray",
+    "x_api_key",
+  ])(
+    "refuses %s in forwardHeaders and as clientAddressHeader, in both schemas, naming it",
+    (name) => {
+      const message = `${name} is set by the edge or Cloudflare, or carries credentials or a forgeable address: it cannot be forwarded`;
+      expect(workerProblems(jwtEdgeConfig({ forwardHeaders: [name] }))).toEqual([
+        `EDGE_CONFIG.forwardHeaders.0: ${message}`,
+      ]);
+      expect(workerProblems(jwtEdgeConfig({ clientAddressHeader: name }))).toEqual([
+        `EDGE_CONFIG.clientAddressHeader: ${message}`,
+      ]);
+      expect(stackRefusal({ forwardHeaders: [name] })).toContain(
+        `voice-edge:edge → forwardHeaders.0: ${message}`,
+      );
+    },
   );
 });

@@ -167,6 +167,29 @@ const badBindings: [string, Record<string, unknown>, string, RegExp][] = [
     /forwardCookies must not name the token cookie/,
   ],
   [
+    "forwardHeaders naming clientAddressHeader in another letter case",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig({
+        forwardHeaders: ["x-client-address"],
+        clientAddressHeader: "X-Client-Address",
+      }),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "EDGE_CONFIG",
+    /forwardHeaders\.0 x-client-address is also clientAddressHeader \(X-Client-Address\)/,
+  ],
+  [
+    "a credential header forwarded",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig({ forwardHeaders: ["Proxy-Authorization"] }),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "EDGE_CONFIG",
+    /forwardHeaders\.0 Proxy-Authorization is set by the edge or Cloudflare, or carries credentials/,
+  ],
+  [
     "half an Access service token",
     {
       BRIDGE_URL,

@@ -3,8 +3,9 @@
 // `edge` and `jwtSecret`, the Worker `EDGE_CONFIG` and `JWT_SECRET`.
 import * as z from "zod/mini";
 import { isHmacAlgorithm } from "./algorithms";
+import { foldHeaderName } from "../headers";
 
-/** One broken rule: the key at fault, as a path in the caller's keys, and why. Never the value. */
+/** One broken rule: the key at fault, as a path in the caller's keys, and why. Never a secret's value. */
 export interface Problem {
   path: (string | number)[];
   message: string;
@@ -31,6 +32,8 @@ export interface EdgeRuleInput {
   allowedOrigins: readonly string[];
   allowMissingOrigin: boolean;
   forwardCookies: readonly string[];
+  forwardHeaders?: readonly string[];
+  clientAddressHeader?: string;
 }
 
 /** Whether each HMAC secret is set (the values are never read into a message). */
@@ -82,6 +85,27 @@ export function validateJwksUrl(edge: EdgeRuleInput): Problem[] {
   ];
 }
 
+/**
+ * A header the stack forwards from the client and the header the Worker fills with the client's
+ * address must differ in every spelling: otherwise the client's forged copy reaches the bridge too
+ * (joined before the real one), and the bridge cannot tell which is which.
+ */
+export function validateClientAddressNotForwarded(edge: EdgeRuleInput): Problem[] {
+  const address = edge.clientAddressHeader;
+  if (!address) return [];
+  const folded = foldHeaderName(address);
+  return (edge.forwardHeaders ?? []).flatMap((name, i) =>
+    foldHeaderName(name) === folded
+      ? [
+          {
+            path: ["forwardHeaders", i],
+            message: `${name} is also clientAddressHeader (${address}): the client's copy would reach the bridge beside the address from CF-Connecting-IP; remove it from forwardHeaders`,
+          },
+        ]
+      : [],
+  );
+}
+
 /** The cookie that carries the token never reaches the bridge. */
 export function validateTokenCookieNotForwarded(edge: EdgeRuleInput): Problem[] {
   const auth = edge.auth;
@@ -94,7 +118,11 @@ export function validateTokenCookieNotForwarded(edge: EdgeRuleInput): Problem[] 
 
 /** The edge-settings rules both the stack and the Worker apply, with paths relative to the edge settings. */
 export function validateEdgeSettings(edge: EdgeRuleInput): Problem[] {
-  return [...validateJwksUrl(edge), ...validateTokenCookieNotForwarded(edge)];
+  return [
+    ...validateJwksUrl(edge),
+    ...validateTokenCookieNotForwarded(edge),
+    ...validateClientAddressNotForwarded(edge),
+  ];
 }
 
 /** HS* tokens verify with the shared secret, so allowing one needs it. */
