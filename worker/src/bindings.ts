@@ -7,6 +7,7 @@ import {
   rfc3339TimeSchema,
   validateEdgeSettings,
   validateHmacSecret,
+  validatePreviousSecretDiffers,
   validatePreviousSecretWindow,
   type EdgeKeyNames,
   type Problem,
@@ -117,6 +118,10 @@ const bridgeList = z.array(bridgeEntry).check(
   }),
 );
 
+/** Bounds of `auth.maxTokenLifetimeSeconds`: ten seconds to a week. */
+export const MIN_TOKEN_LIFETIME_CAP_S = 10;
+export const MAX_TOKEN_LIFETIME_CAP_S = 7 * 24 * 3600;
+
 const boundedInt = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
 const millis = (min: number, max: number, fallback: number) =>
   z._default(boundedInt(min, max), fallback);
@@ -137,8 +142,12 @@ const jwtAuth = z.strictObject({
   cookieName: z.optional(z.string().check(z.regex(HTTP_TOKEN, "must be a cookie name"))),
   /** Query parameter that carries the token (last resort); `null` turns the transport off. */
   queryParameter: z._default(z.nullable(nonEmpty), "access_token"),
-  /** Until when tokens signed with `JWT_SECRET_PREVIOUS` are still accepted (an HS* secret rotation). */
+  /** Until when tokens signed with `JWT_SECRET_PREVIOUS` are still accepted (an HS* secret rotation), at most 30 days ahead. */
   previousSecretAcceptedUntil: z.optional(rfc3339TimeSchema),
+  /** Longest lifetime (`exp` − `iat`) a token may have; with it set, `iat` is required. */
+  maxTokenLifetimeSeconds: z.optional(
+    boundedInt(MIN_TOKEN_LIFETIME_CAP_S, MAX_TOKEN_LIFETIME_CAP_S),
+  ),
 });
 
 /** Whether the edge authenticates: `off` must be written out; a missing `auth` is an error. */
@@ -238,6 +247,7 @@ export function validateBindings(env: z.infer<typeof bindingFields>): Problem[] 
   return [
     ...validateHmacSecret(edge, secrets, BINDING_KEY_NAMES),
     ...validatePreviousSecretWindow(edge, secrets, BINDING_KEY_NAMES),
+    ...validatePreviousSecretDiffers(secrets, BINDING_KEY_NAMES),
     ...validateEdgeSettings(edge).map((problem) => ({
       ...problem,
       path: ["EDGE_CONFIG", ...problem.path],
