@@ -7,6 +7,7 @@ import {
   validateEdgeSettings,
   validateHmacSecret,
   validateOriginPolicy,
+  validatePreviousSecretDiffers,
   validatePreviousSecretWindow,
 } from "../../worker/src/config/rules";
 import {
@@ -53,7 +54,6 @@ import {
   STACK_SECRET_NAMING,
   type SecretNaming,
   stackSecretsSchema,
-  validatePreviousSecretDiffers,
   validateRotationWindowHasSecret,
   validateWebhookSecretHasUrl,
   type StackSecrets,
@@ -144,7 +144,7 @@ export function validateStackSecrets(
     ...validateHmacSecret(settings.edge, secrets, naming.edgeKeys).map(hint),
     ...validatePreviousSecretWindow(settings.edge, secrets, naming.edgeKeys),
     ...validateRotationWindowHasSecret(settings.edge, secrets, naming),
-    ...validatePreviousSecretDiffers(secrets),
+    ...validatePreviousSecretDiffers(secrets, naming.edgeKeys),
     ...validateWebhookSecretHasUrl(secrets, naming),
     ...validateBridgeProbeWebhook(settings, secrets, naming),
     ...validateAlertMechanism(settings, secrets, naming),

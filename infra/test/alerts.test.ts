@@ -8,7 +8,7 @@ import { resourcesOfType as ofType, RESOURCE_TYPES as T } from "../resourceTypes
 const ZONE_ID = "0".repeat(32);
 const WEBHOOK_URL = "https://hooks.slack.com/services/T000/B000/alerts-test";
 const SECRETS = {
-  jwtSecret: "j".repeat(40),
+  jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
   tunnelSecret: Buffer.alloc(32, 3).toString("base64"),
   alertWebhookUrl: WEBHOOK_URL,
 };

@@ -16,7 +16,7 @@ import { bindingsOf, DEFAULT_VOICE_RULE, refusal, zoneSettingValues } from "./pr
 
 const ZONE_ID = "0".repeat(32);
 const SECRETS = {
-  jwtSecret: "j".repeat(40),
+  jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
   tunnelSecret: Buffer.alloc(32, 7).toString("base64"),
   alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test",
 };
@@ -217,14 +217,14 @@ describe("the HS256 secret rotates through config", () => {
       allowedOrigins: ["https://mycosoft.com"],
     };
     const run = await runProgramOffline("prod", {
-      secrets: { ...SECRETS, jwtSecretPrevious: "p".repeat(40) },
+      secrets: { ...SECRETS, jwtSecretPrevious: "previous-secret-0123456789-abcdefghijkl" },
       override: { "voice-edge:edge": edge },
     });
     const bindings = bindingsOf(run);
     expect(bindings.find((b) => b.name === "JWT_SECRET_PREVIOUS")).toEqual({
       name: "JWT_SECRET_PREVIOUS",
       type: "secret_text",
-      text: "p".repeat(40),
+      text: "previous-secret-0123456789-abcdefghijkl",
     });
     expect(
       JSON.parse(bindings.find((b) => b.name === "EDGE_CONFIG")!.json!).auth

@@ -8,7 +8,7 @@ import { EDGE_BINDING_KINDS } from "./expectedBindings";
 import { bindingsOf, DEFAULT_VOICE_RULE, refusalError, zoneSettingValues } from "./programRun";
 
 const SECRETS = {
-  jwtSecret: "j".repeat(40),
+  jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
   tunnelSecret: Buffer.alloc(32, 7).toString("base64"),
   alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test",
   "cloudflare:apiToken": "cf-token-for-tests",

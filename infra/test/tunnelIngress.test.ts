@@ -4,7 +4,7 @@ import { oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
 import { refusal } from "./programRun";
 
 const SECRETS = {
-  jwtSecret: "j".repeat(40),
+  jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
   tunnelSecret: Buffer.alloc(32, 5).toString("base64"),
   alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test",
   "cloudflare:apiToken": "cf-token-for-tests",

@@ -63,12 +63,16 @@ describe("validateSecrets", () => {
   it("accepts the secrets the settings need", () => {
     expect(
       voiceEdgeArgs.validateSecrets(prod, {
-        jwtSecret: "j".repeat(40),
+        jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
         tunnelSecret: TUNNEL_SECRET,
         alertWebhookUrl: WEBHOOK,
       }),
     ).toEqual({
-      value: { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
+      value: {
+        jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
+        tunnelSecret: TUNNEL_SECRET,
+        alertWebhookUrl: WEBHOOK,
+      },
       problems: [],
     });
   });
@@ -76,7 +80,11 @@ describe("validateSecrets", () => {
   it.each([
     [
       "a short tunnel secret",
-      { jwtSecret: "j".repeat(40), tunnelSecret: "short", alertWebhookUrl: WEBHOOK },
+      {
+        jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
+        tunnelSecret: "short",
+        alertWebhookUrl: WEBHOOK,
+      },
       "secrets.tunnelSecret: must be at least 32 random bytes in base64 (openssl rand -base64 32)",
     ],
     [
@@ -86,13 +94,13 @@ describe("validateSecrets", () => {
     ],
     [
       "no webhook for the Free plan's probe",
-      { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET },
+      { jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop", tunnelSecret: TUNNEL_SECRET },
       /^secrets\.alertWebhookUrl: is required because bridge_probe is the free plan's alert on a failing bridge/,
     ],
     [
       "a key that is no secret",
       {
-        jwtSecret: "j".repeat(40),
+        jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
         tunnelSecret: TUNNEL_SECRET,
         alertWebhookUrl: WEBHOOK,
         extra: "y",
@@ -104,7 +112,7 @@ describe("validateSecrets", () => {
     expect(problems).toEqual([
       typeof problem === "string" ? problem : expect.stringMatching(problem),
     ]);
-    expect(problems.join("\n")).not.toContain("j".repeat(40));
+    expect(problems.join("\n")).not.toContain("jwt-secret-0123456789-abcdefghijklmnop");
   });
 
   it("refuses something that is not an object", () => {
@@ -131,13 +139,21 @@ describe("the rules between secrets and settings, in the arguments' words", () =
     [
       "a rotation window without the previous secret",
       inRotation,
-      { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
+      {
+        jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
+        tunnelSecret: TUNNEL_SECRET,
+        alertWebhookUrl: WEBHOOK,
+      },
       "settings.edge.auth.previousSecretAcceptedUntil: is set but the secret secrets.jwtSecretPrevious is not",
     ],
     [
       "a webhook secret without the webhook",
       { ...unheard, alerts: { ...unheard.alerts, emails: ["oncall@example.com"] } },
-      { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookSecret: "w" },
+      {
+        jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
+        tunnelSecret: TUNNEL_SECRET,
+        alertWebhookSecret: "w",
+      },
       "secrets.alertWebhookSecret: is set but secrets.alertWebhookUrl is not",
     ],
   ] as [string, StackSettings, Record<string, string>, string][])(
@@ -172,7 +188,11 @@ describe("validateVoiceEdgeArgs", () => {
   it("returns the validated settings and secrets", () => {
     const valid = voiceEdgeArgs.validateVoiceEdgeArgs("voice-edge", {
       settings: prod,
-      secrets: { jwtSecret: "j".repeat(40), tunnelSecret: TUNNEL_SECRET, alertWebhookUrl: WEBHOOK },
+      secrets: {
+        jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
+        tunnelSecret: TUNNEL_SECRET,
+        alertWebhookUrl: WEBHOOK,
+      },
       bundle: BUNDLE,
     });
     expect(valid.settings).toEqual(prod);

@@ -3,8 +3,8 @@ import type { Socket } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { AUDIENCE, ISSUER } from "./edge";
 
-/** How the endpoint answers: the key set, HTTP 500, or never. */
-export type JwksMode = "serve" | "fail" | "hang";
+/** How the endpoint answers: the key set, HTTP 500, never, or the key set after `slowMs`. */
+export type JwksMode = "serve" | "fail" | "hang" | "slow";
 
 export interface JwksServer {
   url: string;
@@ -14,6 +14,8 @@ export interface JwksServer {
   publicPem: string;
   requests: number;
   mode: JwksMode;
+  /** How long a `slow` answer waits (default 300 ms): long enough for concurrent requests to overlap. */
+  slowMs: number;
   /** Replaces the published key with a new one (kid "test-rs256-2"); `sign` then uses it. */
   rotate(): Promise<void>;
   /** An RS256 token from the test issuer for the test audience, signed with the current key. */
@@ -33,7 +35,12 @@ async function rs256Key(kid: string) {
 
 /** A loopback JWKS endpoint with one RS256 key (kid "test-rs256") that can be made to fail or hang. */
 export async function startJwksServer(): Promise<JwksServer> {
-  const state = { requests: 0, mode: "serve" as JwksMode, key: await rs256Key("test-rs256") };
+  const state = {
+    requests: 0,
+    mode: "serve" as JwksMode,
+    slowMs: 300,
+    key: await rs256Key("test-rs256"),
+  };
   const hung = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     state.requests++;
@@ -42,9 +49,10 @@ export async function startJwksServer(): Promise<JwksServer> {
       res.writeHead(req.url === "/jwks.json" ? 500 : 404).end();
       return;
     }
-    res
-      .writeHead(200, { "Content-Type": "application/json" })
-      .end(JSON.stringify({ keys: [state.key.publicJwk] }));
+    const body = JSON.stringify({ keys: [state.key.publicJwk] });
+    const answer = () => res.writeHead(200, { "Content-Type": "application/json" }).end(body);
+    if (state.mode === "slow") setTimeout(answer, state.slowMs);
+    else answer();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address() as { port: number };
@@ -64,6 +72,12 @@ export async function startJwksServer(): Promise<JwksServer> {
     },
     get mode() {
       return state.mode;
+    },
+    get slowMs() {
+      return state.slowMs;
+    },
+    set slowMs(ms: number) {
+      state.slowMs = ms;
     },
     set mode(mode: JwksMode) {
       state.mode = mode;

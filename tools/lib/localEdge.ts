@@ -20,6 +20,7 @@ export interface LocalEdgeOptions {
 }
 
 export interface LocalEdge {
+  /** Where clients reach the Worker: a socket of its own, without Miniflare's entry worker in front. */
   url: URL;
   miniflare: Miniflare;
   /** Runs the Worker's scheduled handler once, as the bridge watch's Cron Trigger would at `scheduledTime`. */
@@ -42,9 +43,20 @@ function lineSplitter(onLine: (line: string) => void) {
   };
 }
 
-/** Runs the Worker bundle in workerd (Miniflare) on loopback. */
+/**
+ * Runs the Worker bundle in workerd (Miniflare) on loopback.
+ *
+ * Clients reach the Worker on a socket of its own (`unsafeDirectSockets`), as production's runtime
+ * hands it the request: Miniflare's default socket goes through its entry worker, which passes each
+ * request on with `fetch()`, and workerd sends a `fetch()` that carries `Upgrade: websocket` as a
+ * WebSocket handshake, always GET. So a HEAD, POST, OPTIONS or PUT upgrade reached the Worker as
+ * GET, opened a bridge session, and the client got workerd's 500 ("WebSocket must be initiated with
+ * a GET request") where production answers the real method 405. The entry worker also adds
+ * `CF-Connecting-IP: 127.0.0.1`; here the Worker sees only what the client sent.
+ */
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
   const onLine = options.onLogLine ?? ((line: string) => console.log(line));
+  const host = options.host ?? "127.0.0.1";
   const miniflare = new Miniflare({
     modules: [
       ...(options.entryWrapper
@@ -55,8 +67,9 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     compatibilityDate: options.compatibilityDate,
     bindings: options.bindings as Record<string, never>,
     ...(options.d1Databases ? { d1Databases: options.d1Databases } : {}),
-    host: options.host ?? "127.0.0.1",
-    port: options.port ?? 0,
+    host,
+    port: 0,
+    unsafeDirectSockets: [{ host, port: options.port ?? 0 }],
     log: new Log(LogLevel.WARN),
     // Locally there is no colo: skip Miniflare's download of a sample `request.cf`.
     cf: {},
@@ -65,7 +78,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       lineSplitter(onLine)(stderr);
     },
   });
-  const url = await miniflare.ready;
+  await miniflare.ready;
+  const url = await miniflare.unsafeGetDirectURL();
   const fireCron = async (scheduledTime = new Date()) =>
     (await miniflare.getWorker()).scheduled({ cron: BRIDGE_WATCH_CRON, scheduledTime });
   return { url, miniflare, fireCron, dispose: () => miniflare.dispose() };

@@ -7,11 +7,12 @@ import {
   rfc3339TimeSchema,
   validateEdgeSettings,
   validateHmacSecret,
+  validatePreviousSecretDiffers,
   validatePreviousSecretWindow,
   type EdgeKeyNames,
   type Problem,
 } from "./config/rules";
-import { foldHeaderName, HEADERS_NEVER_FORWARDED } from "./headers";
+import { isForwardableHeader } from "./headers";
 
 // zod/mini ships without messages; English alone adds ~4 KiB and names what was expected.
 z.config(en());
@@ -117,6 +118,10 @@ const bridgeList = z.array(bridgeEntry).check(
   }),
 );
 
+/** Bounds of `auth.maxTokenLifetimeSeconds`: ten seconds to a week. */
+export const MIN_TOKEN_LIFETIME_CAP_S = 10;
+export const MAX_TOKEN_LIFETIME_CAP_S = 7 * 24 * 3600;
+
 const boundedInt = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
 const millis = (min: number, max: number, fallback: number) =>
   z._default(boundedInt(min, max), fallback);
@@ -137,8 +142,12 @@ const jwtAuth = z.strictObject({
   cookieName: z.optional(z.string().check(z.regex(HTTP_TOKEN, "must be a cookie name"))),
   /** Query parameter that carries the token (last resort); `null` turns the transport off. */
   queryParameter: z._default(z.nullable(nonEmpty), "access_token"),
-  /** Until when tokens signed with `JWT_SECRET_PREVIOUS` are still accepted (an HS* secret rotation). */
+  /** Until when tokens signed with `JWT_SECRET_PREVIOUS` are still accepted (an HS* secret rotation), at most 30 days ahead. */
   previousSecretAcceptedUntil: z.optional(rfc3339TimeSchema),
+  /** Longest lifetime (`exp` − `iat`) a token may have; with it set, `iat` is required. */
+  maxTokenLifetimeSeconds: z.optional(
+    boundedInt(MIN_TOKEN_LIFETIME_CAP_S, MAX_TOKEN_LIFETIME_CAP_S),
+  ),
 });
 
 /** Whether the edge authenticates: `off` must be written out; a missing `auth` is an error. */
@@ -151,15 +160,17 @@ export const authSettingsSchema = z.discriminatedUnion(
   },
 );
 
-const NEVER_FORWARDED = new Set(HEADERS_NEVER_FORWARDED.map(foldHeaderName));
-
 /** A header name the stack may forward: not a credential, an identity, a transport or a forgeable address. */
 const forwardableHeader = z.string().check(
   z.regex(HTTP_TOKEN, "must be a header name"),
-  z.refine(
-    (name) => !NEVER_FORWARDED.has(foldHeaderName(name)),
-    "is set by the edge or carries credentials or a forgeable address: it cannot be forwarded",
-  ),
+  z.superRefine((name, ctx) => {
+    if (!isForwardableHeader(name))
+      ctx.addIssue({
+        code: "custom",
+        input: name,
+        message: `${name} is set by the edge or Cloudflare, or carries credentials or a forgeable address: it cannot be forwarded`,
+      });
+  }),
 );
 
 /** Non-secret settings of the edge, carried in the `EDGE_CONFIG` json binding. */
@@ -236,6 +247,7 @@ export function validateBindings(env: z.infer<typeof bindingFields>): Problem[] 
   return [
     ...validateHmacSecret(edge, secrets, BINDING_KEY_NAMES),
     ...validatePreviousSecretWindow(edge, secrets, BINDING_KEY_NAMES),
+    ...validatePreviousSecretDiffers(secrets, BINDING_KEY_NAMES),
     ...validateEdgeSettings(edge).map((problem) => ({
       ...problem,
       path: ["EDGE_CONFIG", ...problem.path],

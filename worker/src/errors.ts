@@ -13,6 +13,7 @@ export const ERRORS = {
   origin_required: 403,
   origin_not_allowed: 403,
   token_missing: 401,
+  token_ambiguous: 401,
   token_malformed: 401,
   token_signature_invalid: 401,
   token_expired: 401,
@@ -39,6 +40,8 @@ const MESSAGES: Record<ErrorCode, string> = {
   origin_not_allowed: "This Origin is not allowed.",
   token_missing:
     "No token: send it as a 'bearer.<jwt>' subprotocol, an Authorization header, the session cookie or the access_token parameter.",
+  token_ambiguous:
+    "Two or more cookies carry the token (one may have been set by another subdomain): clear the cookies and sign in again.",
   token_malformed: "The token is not a well-formed JWT.",
   token_signature_invalid: "The token's signature does not verify.",
   token_expired: "The token has expired.",

@@ -24,14 +24,17 @@ export function isBearerProtocol(protocol: string): boolean {
 export const UPGRADE_HEADERS_FORWARDED = ["Sec-WebSocket-Key", "Sec-WebSocket-Version"] as const;
 
 /**
- * Headers a stack may not name in `edge.forwardHeaders`: credentials, identity the Worker sets
- * itself, the transports' own headers, and addresses a client can forge.
+ * Headers a stack may not name in `edge.forwardHeaders` (nor as `edge.clientAddressHeader`):
+ * credentials, identity the Worker sets itself, the transports' own headers, and addresses or
+ * locations a client can forge. Every `Cf-*` name is refused as well (HEADER_PREFIXES_NEVER_FORWARDED).
  */
 export const HEADERS_NEVER_FORWARDED = [
   SUBJECT_HEADER,
   ACCESS_CLIENT_ID_HEADER,
   ACCESS_CLIENT_SECRET_HEADER,
   "Authorization",
+  "Proxy-Authorization",
+  "X-Api-Key",
   "Cookie",
   "Host",
   "Upgrade",
@@ -40,15 +43,37 @@ export const HEADERS_NEVER_FORWARDED = [
   "Sec-WebSocket-Extensions",
   ...UPGRADE_HEADERS_FORWARDED,
   "Cf-Access-Jwt-Assertion",
+  "Cf-Access-Token",
   "Cf-Access-Authenticated-User-Email",
   "Cf-Connecting-Ip",
+  "Cf-Connecting-Ipv6",
+  "Cf-Pseudo-Ipv4",
+  "Cf-Ipcountry",
   "X-Forwarded-For",
+  "X-Original-Forwarded-For",
   "X-Forwarded-Host",
   "X-Forwarded-Proto",
   "Forwarded",
   "X-Real-Ip",
   "True-Client-Ip",
+  "X-Client-Ip",
+  "Client-Ip",
+  "X-Cluster-Client-Ip",
 ] as const;
+
+/** Name prefixes refused like HEADERS_NEVER_FORWARDED: `Cf-*` is Cloudflare's and Access's (addresses, location, credentials). */
+export const HEADER_PREFIXES_NEVER_FORWARDED = ["Cf-"] as const;
+
+const NEVER_FORWARDED = new Set<string>(HEADERS_NEVER_FORWARDED.map(foldHeaderName));
+const PREFIXES_NEVER_FORWARDED = HEADER_PREFIXES_NEVER_FORWARDED.map(foldHeaderName);
+
+/** Whether a stack may name `name` to be copied from the client (in any letter case, `_` or `-`). */
+export function isForwardableHeader(name: string): boolean {
+  const folded = foldHeaderName(name);
+  return (
+    !NEVER_FORWARDED.has(folded) && !PREFIXES_NEVER_FORWARDED.some((p) => folded.startsWith(p))
+  );
+}
 
 /** Header names compared the way CGI/WSGI servers fold them: case-insensitive, `_` as `-`. */
 export function foldHeaderName(name: string): string {

@@ -30,6 +30,8 @@ async function authenticate(
 ): Promise<string | null> {
   const auth = bindings.EDGE_CONFIG.auth;
   if (auth.mode === "off") return null;
+  // Refused whichever transport carried a token: two token cookies mean someone tossed one in.
+  if (credentials.ambiguousCookie) throw new EdgeError("token_ambiguous");
   if (credentials.token === undefined)
     throw new EdgeError(credentials.malformedAuthorization ? "token_malformed" : "token_missing");
   const caller = await verifyToken(credentials.token, auth, {

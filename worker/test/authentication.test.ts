@@ -158,6 +158,71 @@ describe("RS-only stacks", () => {
   });
 });
 
+describe("auth.maxTokenLifetimeSeconds: a leaked long-lived token does not work for a year", () => {
+  const CAP = 600;
+  let capped: TestEdge;
+  beforeAll(async () => {
+    capped = await startTestEdge({
+      BRIDGE_URL: `${bridge.origin}/api/chat`,
+      EDGE_CONFIG: jwtEdgeConfig(
+        {},
+        { algorithms: ["HS256", "RS256"], jwksUrl: jwks.url, maxTokenLifetimeSeconds: CAP },
+      ),
+      JWT_SECRET: TEST_SECRET,
+    });
+  });
+  afterAll(() => capped?.dispose());
+
+  const YEAR = 365 * 24 * 3600;
+  it.each<[string, () => Promise<string>]>([
+    ["HS256 issued for the cap", () => hs256({ iat: now(), exp: now() + CAP })],
+    ["RS256 issued for five minutes", () => jwks.sign({ iat: now(), exp: now() + 300 })],
+  ])("accepts a token %s", async (_name, makeToken) => {
+    const session = await expectOpen(
+      `${capped.wsOrigin}/voice/ws?${marker()}`,
+      await withToken(await makeToken()),
+    );
+    session.ws.close(1000);
+  });
+
+  it.each<[string, string, () => Promise<string>]>([
+    ["HS256 issued for a year", "exp", () => hs256({ iat: now(), exp: now() + YEAR })],
+    ["HS256 a second over the cap", "exp", () => hs256({ iat: now() - 1, exp: now() + CAP })],
+    ["RS256 issued for a year", "exp", () => jwks.sign({ iat: now(), exp: now() + YEAR })],
+    ["HS256 without iat", "iat", () => hs256({ iat: undefined })],
+    ["RS256 without iat", "iat", () => jwks.sign({ exp: now() + 300 })],
+    [
+      "HS256 whose iat lies a year ahead (to stretch the cap)",
+      "iat",
+      () => hs256({ iat: now() + YEAR, exp: now() + YEAR + 60 }),
+    ],
+  ])(
+    "refuses a token %s with 401 token_claims_invalid naming %s",
+    async (_name, claim, makeToken) => {
+      const before = (await bridgeSessions(bridge.origin)).length;
+      const refusal = await expectRefused(
+        `${capped.wsOrigin}/voice/ws?${marker()}`,
+        await withToken(await makeToken()),
+      );
+      expect(refusal.status).toBe(401);
+      expect(refusal.body).toEqual({
+        error: "token_claims_invalid",
+        message: expect.any(String),
+        claim,
+      });
+      expect((await bridgeSessions(bridge.origin)).length).toBe(before);
+    },
+  );
+
+  it("leaves long-lived tokens alone on an edge without the cap", async () => {
+    const session = await expectOpen(
+      `${edge.wsOrigin}/voice/ws?${marker()}`,
+      await withToken(await hs256({ exp: now() + YEAR })),
+    );
+    session.ws.close(1000);
+  });
+});
+
 describe("auth turned off explicitly", () => {
   it("lets a client in without a token and still drops a client-sent X-Voice-Subject", async () => {
     const open = await startTestEdge({

@@ -5,6 +5,7 @@ import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge"
 import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { expectRefusedSession } from "../../test/support/edge";
 import { hs256 } from "../../test/support/tokens";
+import { rawRequest, upgradeHead } from "../../test/support/rawHttp";
 
 /** What a black-box attack run found, each finding as the behaviour the edge now has. */
 
@@ -293,5 +294,79 @@ describe("HS256 secret rotation", () => {
       if (result.kind === "refused")
         expect(result.refusal.body.error).toBe("token_signature_invalid");
     }
+  });
+});
+
+describe("an upgrade with another method than GET, as production's runtime passes it", () => {
+  it.each(["HEAD", "POST", "OPTIONS", "PUT"])(
+    "answers a %s with Upgrade: websocket and a valid token 405, Allow: GET, and opens no bridge session",
+    async (method) => {
+      const edge = edges.plain;
+      const id = marker();
+      const before = (await bridgeSessions(bridge.origin)).length;
+      const logsBefore = edge.logs.length;
+      const answer = await rawRequest(
+        Number(new URL(edge.httpOrigin).port),
+        upgradeHead(`/voice/ws?${id}`, { method }) +
+          `Origin: ${APP_ORIGIN}\r\nAuthorization: Bearer ${await hs256()}\r\n` +
+          (method === "POST" || method === "PUT" ? "Content-Length: 0\r\n" : "") +
+          "\r\n",
+      );
+      expect(answer.status).toBe(405);
+      expect(answer.headers.allow).toBe("GET");
+      if (method !== "HEAD")
+        expect(JSON.parse(answer.body)).toMatchObject({ error: "method_not_allowed" });
+      await expect
+        .poll(() => edge.logs.slice(logsBefore).map((line) => JSON.parse(line)))
+        .toContainEqual(
+          expect.objectContaining({
+            event: "upgrade",
+            outcome: "refused",
+            status: 405,
+            error: "method_not_allowed",
+          }),
+        );
+      expect(edge.logs.slice(logsBefore).join("\n")).not.toMatch(/connected|WebSocket must be/);
+      expect((await bridgeSessions(bridge.origin)).length).toBe(before);
+    },
+  );
+});
+
+describe("cookie tossing: a second cookie of the token's name", () => {
+  it.each([
+    [
+      "in one Cookie line",
+      (attacker: string, victim: string) => `voice_token=${attacker}; voice_token=${victim}`,
+    ],
+    [
+      "in two Cookie lines",
+      (attacker: string, victim: string) =>
+        [`voice_token=${attacker}`, `voice_token=${victim}`] as unknown as string,
+    ],
+  ])(
+    "refuses the upgrade with 401 token_ambiguous (%s), whichever comes first",
+    async (_name, cookie) => {
+      const attacker = await hs256({ sub: "mallory" });
+      const victim = await hs256({ sub: "alice" });
+      const before = (await bridgeSessions(bridge.origin)).length;
+      for (const Cookie of [cookie(attacker, victim), cookie(victim, attacker)]) {
+        const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), {
+          protocols: ["voice.v1"],
+          headers: { Origin: APP_ORIGIN, Cookie },
+        });
+        expect(refusal.status).toBe(401);
+        expect(refusal.body).toEqual({ error: "token_ambiguous", message: expect.any(String) });
+        expect(refusal.headers["www-authenticate"]).toContain("token_ambiguous");
+      }
+      expect((await bridgeSessions(bridge.origin)).length).toBe(before);
+    },
+  );
+
+  it("refuses it also when the token came in another transport: the request is not trusted", async () => {
+    const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), {
+      protocols: ["voice.v1", `bearer.${await hs256()}`],
+      headers: { Origin: APP_ORIGIN, Cookie: "voice_token=a.b.c; voice_token=d.e.f" },
+    });
+    expect(refusal).toMatchObject({ status: 401, body: { error: "token_ambiguous" } });
   });
 });

@@ -116,3 +116,65 @@ describe("with no key cached, a JWKS outage is a prompt 503, never a hang or a 4
     },
   );
 });
+
+describe("with no key held, the JWKS is asked once however many upgrades arrive", () => {
+  const UPGRADES = 30;
+  const timed = async (url: string, token: string) => {
+    const started = performance.now();
+    const refusal = await expectRefused(url, bearer(token));
+    return { refusal, ms: performance.now() - started };
+  };
+
+  it.each(["fail", "hang"] as const)(
+    "asks a JWKS that %s once, then answers 503 auth_unavailable at once for the 30 s cooldown",
+    async (mode) => {
+      const jwks = await jwksServer();
+      jwks.mode = mode;
+      const edge = await edgeWithJwks(jwks.url);
+      const token = await jwks.sign();
+      const url = `${edge.wsOrigin}/voice/ws`;
+      const first = await timed(url, token);
+      expect(first.refusal).toMatchObject({ status: 503, body: { error: "auth_unavailable" } });
+      for (let i = 1; i < UPGRADES; i++) {
+        const { refusal, ms } = await timed(url, token);
+        expect(refusal).toMatchObject({ status: 503, body: { error: "auth_unavailable" } });
+        // Not waiting on the JWKS: well under the fetch bound a hung fetch takes.
+        expect(ms).toBeLessThan(JWKS_TIMEOUT_MS * 0.8);
+      }
+      expect(jwks.requests).toBe(1);
+      // HS* tokens never depend on the JWKS.
+      (await expectOpen(url, bearer(await hs256()))).ws.close(1000);
+    },
+  );
+
+  it("shares one fetch among concurrent upgrades on a cold isolate, and each gets its session", async () => {
+    const jwks = await jwksServer();
+    jwks.mode = "slow";
+    const edge = await edgeWithJwks(jwks.url);
+    const tokens = await Promise.all(
+      Array.from({ length: UPGRADES }, (_, i) => jwks.sign({ sub: `user-${i}` })),
+    );
+    const sessions = await Promise.all(
+      tokens.map((token) => expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(token))),
+    );
+    for (const session of sessions) session.ws.close(1000);
+    expect(jwks.requests).toBe(1);
+    // Waiting on another request's fetch is allowed: workerd neither warns nor cancels.
+    expect(edge.logs.join("\n")).not.toMatch(/different request|Uncaught|error/i);
+  });
+
+  it("shares one hung fetch among concurrent upgrades: each answered 503 within the fetch bound", async () => {
+    const jwks = await jwksServer();
+    jwks.mode = "hang";
+    const edge = await edgeWithJwks(jwks.url);
+    const token = await jwks.sign();
+    const answers = await Promise.all(
+      Array.from({ length: UPGRADES }, () => timed(`${edge.wsOrigin}/voice/ws`, token)),
+    );
+    for (const { refusal, ms } of answers) {
+      expect(refusal).toMatchObject({ status: 503, body: { error: "auth_unavailable" } });
+      expect(ms).toBeLessThan(JWKS_TIMEOUT_MS + 1_500);
+    }
+    expect(jwks.requests).toBe(1);
+  });
+});

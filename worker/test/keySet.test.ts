@@ -135,6 +135,34 @@ describe("the remote key set keeps serving its last good keys", () => {
     await expect(verify(keySet(), await token())).rejects.toBeInstanceOf(KeySetUnavailable);
   });
 
+  it("with no key held, does not ask a failed JWKS again within the cooldown: requests in between fail at once", async () => {
+    jwks.mode = "fail";
+    const keys = keySet();
+    const jwt = await token();
+    const before = jwks.requests;
+    for (let i = 0; i < 5; i++)
+      await expect(verify(keys, jwt)).rejects.toBeInstanceOf(KeySetUnavailable);
+    expect(jwks.requests - before).toBe(1);
+    jwks.mode = "serve";
+    advance(COOLDOWN - 1);
+    await expect(verify(keys, jwt)).rejects.toBeInstanceOf(KeySetUnavailable);
+    advance(1);
+    expect(await verify(keys, jwt)).toBe("bob");
+    expect(jwks.requests - before).toBe(2);
+  });
+
+  it("with no key held, shares one fetch among concurrent requests", async () => {
+    jwks.mode = "slow";
+    jwks.slowMs = 100;
+    const keys = keySet();
+    const before = jwks.requests;
+    const subjects = await Promise.all(
+      Array.from({ length: 10 }, async () => verify(keys, await token())),
+    );
+    expect(subjects).toEqual(Array(10).fill("bob"));
+    expect(jwks.requests - before).toBe(1);
+  });
+
   it("fails within the fetch bound when no key set was ever fetched and the JWKS hangs", async () => {
     jwks.mode = "hang";
     const timeouts = vi.spyOn(AbortSignal, "timeout");

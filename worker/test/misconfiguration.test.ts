@@ -148,7 +148,7 @@ const badBindings: [string, Record<string, unknown>, string, RegExp][] = [
       BRIDGE_URL,
       EDGE_CONFIG: jwtEdgeConfig(),
       JWT_SECRET: TEST_SECRET,
-      JWT_SECRET_PREVIOUS: "p".repeat(40),
+      JWT_SECRET_PREVIOUS: "the-previous-secret-0123456789-abcdefghij",
     },
     "JWT_SECRET_PREVIOUS",
     /previousSecretAcceptedUntil is not/,
@@ -165,6 +165,83 @@ const badBindings: [string, Record<string, unknown>, string, RegExp][] = [
     },
     "EDGE_CONFIG",
     /forwardCookies must not name the token cookie/,
+  ],
+  [
+    "forwardHeaders naming clientAddressHeader in another letter case",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig({
+        forwardHeaders: ["x-client-address"],
+        clientAddressHeader: "X-Client-Address",
+      }),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "EDGE_CONFIG",
+    /forwardHeaders\.0 x-client-address is also clientAddressHeader \(X-Client-Address\)/,
+  ],
+  [
+    "a credential header forwarded",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig({ forwardHeaders: ["Proxy-Authorization"] }),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "EDGE_CONFIG",
+    /forwardHeaders\.0 Proxy-Authorization is set by the edge or Cloudflare, or carries credentials/,
+  ],
+  [
+    "a JWKS over plain http to another host",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig({}, { algorithms: ["RS256"], jwksUrl: "http://id.example/jwks" }),
+    },
+    "EDGE_CONFIG",
+    /auth\.jwksUrl http:\/\/id\.example\/jwks is plain http/,
+  ],
+  [
+    "jwt mode without an audience",
+    {
+      BRIDGE_URL,
+      // Through JSON, as a binding is: the key is left out, not undefined.
+      EDGE_CONFIG: JSON.parse(JSON.stringify(jwtEdgeConfig({}, { audience: undefined }))),
+      JWT_SECRET: TEST_SECRET,
+    },
+    "EDGE_CONFIG",
+    /auth\.audience is required in jwt mode/,
+  ],
+  [
+    "a rotation window ending 60 days ahead",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig(
+        {},
+        { previousSecretAcceptedUntil: new Date(Date.now() + 60 * 86_400_000).toISOString() },
+      ),
+      JWT_SECRET: TEST_SECRET,
+      JWT_SECRET_PREVIOUS: "the-previous-secret-0123456789-abcdefghij",
+    },
+    "EDGE_CONFIG",
+    /auth\.previousSecretAcceptedUntil .* is more than 30 days ahead/,
+  ],
+  [
+    "a previous secret equal to the current one",
+    {
+      BRIDGE_URL,
+      EDGE_CONFIG: jwtEdgeConfig(
+        {},
+        { previousSecretAcceptedUntil: new Date(Date.now() + 86_400_000).toISOString() },
+      ),
+      JWT_SECRET: TEST_SECRET,
+      JWT_SECRET_PREVIOUS: TEST_SECRET,
+    },
+    "JWT_SECRET_PREVIOUS",
+    /equals JWT_SECRET/,
+  ],
+  [
+    "a JWT_SECRET of 32 spaces",
+    { BRIDGE_URL, EDGE_CONFIG: jwtEdgeConfig(), JWT_SECRET: " ".repeat(32) },
+    "JWT_SECRET",
+    /at least 8 different characters/,
   ],
   [
     "half an Access service token",

@@ -94,6 +94,36 @@ describe("readClientCredentials", () => {
     ).toBe("lang=en");
   });
 
+  it.each([
+    ["one Cookie line", { Cookie: "voice_token=ATTACKER; voice_token=VICTIM" }],
+    [
+      "two Cookie lines joined with a comma",
+      { Cookie: "voice_token=ATTACKER, voice_token=VICTIM" },
+    ],
+    ["an empty one besides", { Cookie: "voice_token=; voice_token=VICTIM" }],
+  ])(
+    "takes no token from two cookies of the token's name (%s): cookie tossing",
+    (_name, headers) => {
+      expect(read("https://h/voice/ws", headers)).toMatchObject({
+        token: undefined,
+        ambiguousCookie: true,
+        forwardedCookie: null,
+      });
+    },
+  );
+
+  it("flags two token cookies also when another transport carries the token", () => {
+    expect(
+      read("https://h/voice/ws", {
+        Authorization: "Bearer A",
+        Cookie: "voice_token=B; voice_token=C",
+      }),
+    ).toMatchObject({ token: "A", ambiguousCookie: true });
+    expect(read("https://h/voice/ws", { Cookie: "voice_token=C; a=b" }).ambiguousCookie).toBe(
+      false,
+    );
+  });
+
   it.each(["Bearer.", "BEARER.", "bEaReR."])(
     "recognises and removes a %s entry in any letter case",
     (prefix) => {

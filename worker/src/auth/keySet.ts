@@ -5,7 +5,7 @@ export interface RemoteKeySetOptions {
   timeoutMs: number;
   /** How long a fetched key set is used before a refresh is attempted. */
   maxAgeMs: number;
-  /** Least time between two fetch attempts once a key set is held (failed refreshes, unknown key ids). */
+  /** Least time between two fetch attempts (failed first fetches, failed refreshes, unknown key ids). */
   cooldownMs: number;
   /** Called when a refresh fails and the last good key set stays in use. */
   onStaleKeysKept?: (keyAgeMs: number, error: unknown) => void;
@@ -29,26 +29,68 @@ async function fetchKeySet(url: string, timeoutMs: number): Promise<JWTVerifyGet
   return createLocalJWKSet((await response.json()) as JSONWebKeySet);
 }
 
+/** Settles like `promise`, or rejects with KeySetUnavailable after `ms`: a waiter's own bound. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer!: ReturnType<typeof setTimeout>; // set at once: the executor runs synchronously
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new KeySetUnavailable(`no key set within ${ms} ms (a shared fetch)`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
 /**
  * A remote JWKS that keeps serving its last good key set while the endpoint is down or slow.
  * jose's createRemoteJWKSet refetches once the cache age has passed and fails every token when
  * that refetch fails, so an hour into a JWKS outage every session would be refused.
- * No fetch is shared between requests: workerd forbids awaiting another request's I/O.
+ *
+ * At most one fetch is under way at a time, and after any attempt the next waits for the cooldown:
+ * - with keys held, a refresh (past the cache age, or for an unknown key id) is tried by one
+ *   request per cooldown while the others keep using the held keys;
+ * - with none held (a cold isolate, or a JWKS that never answered), concurrent requests share the
+ *   one fetch in flight, each waiting no longer than `timeoutMs` of its own; once it failed, every
+ *   request until the cooldown ends is refused at once (KeySetUnavailable) without a fetch. So an
+ *   outage costs the JWKS one request per isolate per cooldown, however many upgrades arrive.
+ * What is shared is a plain promise of a parsed key set (the response is read by the request that
+ * fetched it); should that request be cancelled before its fetch ends, the waiters' own bounds end
+ * their wait, and a fetch older than its bound is not waited on again.
  */
 export function lastGoodRemoteKeySet(url: string, options: RemoteKeySetOptions): JWTVerifyGetKey {
   let held: { keys: JWTVerifyGetKey; fetchedAt: number } | undefined;
   let lastAttemptAt = -Infinity;
+  let inFlight: { keys: Promise<JWTVerifyGetKey>; startedAt: number } | undefined;
 
-  async function refresh(): Promise<JWTVerifyGetKey> {
+  function refresh(): Promise<JWTVerifyGetKey> {
     lastAttemptAt = Date.now();
-    const keys = await fetchKeySet(url, options.timeoutMs);
-    held = { keys, fetchedAt: Date.now() };
+    const keys = fetchKeySet(url, options.timeoutMs).then((fetched) => {
+      held = { keys: fetched, fetchedAt: Date.now() };
+      return fetched;
+    });
+    const attempt = { keys, startedAt: lastAttemptAt };
+    inFlight = attempt;
+    const done = () => {
+      if (inFlight === attempt) inFlight = undefined;
+    };
+    keys.then(done, done);
     return keys;
   }
   const mayFetch = () => Date.now() - lastAttemptAt >= options.cooldownMs;
 
+  /** The keys when none is held: the fetch in flight, a new one, or a refusal during the cooldown. */
+  function firstKeys(): Promise<JWTVerifyGetKey> {
+    if (inFlight && Date.now() - inFlight.startedAt < options.timeoutMs)
+      return within(inFlight.keys, options.timeoutMs);
+    if (!mayFetch())
+      return Promise.reject(
+        new KeySetUnavailable("the JWKS failed within the cooldown; not asked again yet"),
+      );
+    return refresh();
+  }
+
   return async (header, token) => {
-    if (!held) return (await refresh())(header, token);
+    if (!held) return (await firstKeys())(header, token);
     const current = held;
     if (Date.now() - current.fetchedAt >= options.maxAgeMs && mayFetch()) {
       await refresh().catch((error: unknown) =>

@@ -17,6 +17,11 @@ export interface ClientCredentials {
   transport?: TokenTransport;
   /** An Authorization header that is not `Bearer <token>`. */
   malformedAuthorization: boolean;
+  /**
+   * More than one cookie of the token cookie's name: which one the browser sent first says nothing
+   * about who set it (a sibling subdomain can add one for the parent domain), so none is trusted.
+   */
+  ambiguousCookie?: boolean;
   /** Offered subprotocols without any bearer entry, in the client's order. */
   applicationProtocols: string[];
   bearerProtocolOffered: boolean;
@@ -84,19 +89,25 @@ export function parseCookies(header: string | null): [string, string][] {
 function takeCookie(
   headers: Headers,
   settings: TransportSettings,
-): { value?: string; forwarded: string | null } {
+): { value?: string; ambiguous: boolean; forwarded: string | null } {
   // With neither the cookie transport nor forwarded cookies, the Cookie header is not even read.
-  if (!settings.cookieName && !settings.forwardCookies?.length) return { forwarded: null };
+  if (!settings.cookieName && !settings.forwardCookies?.length)
+    return { ambiguous: false, forwarded: null };
   const cookies = parseCookies(headers.get("Cookie"));
-  const value = settings.cookieName
-    ? cookies.find(([name]) => name === settings.cookieName)?.[1]
-    : undefined;
+  const tokenCookies = settings.cookieName
+    ? cookies.filter(([name]) => name === settings.cookieName)
+    : [];
+  const value = tokenCookies.length === 1 ? tokenCookies[0][1] : undefined;
   const allowed = new Set(settings.forwardCookies ?? []);
   if (settings.cookieName) allowed.delete(settings.cookieName);
   const forwarded = cookies
     .filter(([name]) => allowed.has(name))
     .map(([name, cookieValue]) => `${name}=${cookieValue}`);
-  return { value, forwarded: forwarded.length > 0 ? forwarded.join("; ") : null };
+  return {
+    value,
+    ambiguous: tokenCookies.length > 1,
+    forwarded: forwarded.length > 0 ? forwarded.join("; ") : null,
+  };
 }
 
 /**
@@ -128,6 +139,7 @@ export function readClientCredentials(
     token: found?.[1],
     transport: found?.[0],
     malformedAuthorization: authorization !== null && bearerHeader === undefined,
+    ambiguousCookie: cookie.ambiguous,
     applicationProtocols: offered.filter((protocol) => !isBearerProtocol(protocol)),
     bearerProtocolOffered: bearerEntry !== undefined,
     forwardedSearch: query.rest,

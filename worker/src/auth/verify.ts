@@ -102,6 +102,25 @@ export function classify(error: unknown): EdgeError {
 
 const PRINTABLE_SUBJECT = /^[\x20-\x7e]{1,256}$/;
 
+/**
+ * `auth.maxTokenLifetimeSeconds`: a token issued for longer (`exp` − `iat`) is refused, so a leaked
+ * long-lived one does not work for a year. `iat` is then required, and may not lie ahead of the
+ * clock (beyond the tolerance): a future `iat` would stretch the lifetime it allows.
+ */
+function checkLifetime(
+  payload: { iat?: unknown; exp?: unknown },
+  settings: JwtAuthSettings,
+  nowSeconds: number,
+): void {
+  const cap = settings.maxTokenLifetimeSeconds;
+  if (cap === undefined) return;
+  const { iat, exp } = payload;
+  if (typeof iat !== "number" || iat > nowSeconds + settings.clockToleranceSeconds)
+    throw new EdgeError("token_claims_invalid", { claim: "iat" });
+  if (typeof exp !== "number" || exp - iat > cap)
+    throw new EdgeError("token_claims_invalid", { claim: "exp" });
+}
+
 /** Verifies a compact JWT against the stack's rules; throws an EdgeError naming the failure. */
 export async function verifyToken(
   token: string,
@@ -113,7 +132,7 @@ export async function verifyToken(
   if (typeof alg !== "string" || !(settings.algorithms as readonly string[]).includes(alg))
     throw new EdgeError("token_algorithm_not_allowed");
 
-  let payload: { sub?: unknown };
+  let payload: { sub?: unknown; iat?: unknown; exp?: unknown };
   if (isHmacAlgorithm(alg)) {
     const current = hmacKey(keys.secret as string, alg);
     const candidates = [current instanceof Promise ? await current : current];
@@ -152,5 +171,6 @@ export async function verifyToken(
   ) {
     throw new EdgeError("token_claims_invalid", { claim: "sub" });
   }
+  checkLifetime(payload, settings, Math.floor((keys.now ?? Date.now()) / 1000));
   return { subject: payload.sub };
 }

@@ -3,8 +3,9 @@
 // `edge` and `jwtSecret`, the Worker `EDGE_CONFIG` and `JWT_SECRET`.
 import * as z from "zod/mini";
 import { isHmacAlgorithm } from "./algorithms";
+import { foldHeaderName } from "../headers";
 
-/** One broken rule: the key at fault, as a path in the caller's keys, and why. Never the value. */
+/** One broken rule: the key at fault, as a path in the caller's keys, and why. Never a secret's value. */
 export interface Problem {
   path: (string | number)[];
   message: string;
@@ -24,6 +25,7 @@ export interface EdgeRuleInput {
     | {
         mode: "jwt";
         algorithms: readonly string[];
+        audience?: string;
         jwksUrl?: string;
         cookieName?: string;
         previousSecretAcceptedUntil?: string;
@@ -31,6 +33,8 @@ export interface EdgeRuleInput {
   allowedOrigins: readonly string[];
   allowMissingOrigin: boolean;
   forwardCookies: readonly string[];
+  forwardHeaders?: readonly string[];
+  clientAddressHeader?: string;
 }
 
 /** Whether each HMAC secret is set (the values are never read into a message). */
@@ -40,13 +44,36 @@ export interface HmacSecretsInput {
 }
 
 export const JWT_SECRET_MIN_LENGTH = 32;
+/** Least number of different characters, whitespace not counted, in an HS* secret. */
+export const JWT_SECRET_MIN_DISTINCT = 8;
+
+/**
+ * Whether a secret has the least variety a generated one always has: 32 spaces or one letter
+ * repeated are long enough but guessable. A random secret (hex, base64) is far above the bound.
+ */
+export function secretHasVariety(secret: string): boolean {
+  return new Set(secret.replace(/\s/g, "")).size >= JWT_SECRET_MIN_DISTINCT;
+}
 
 /** An HS* signing key, current or previous. */
 export const jwtSecretSchema = z
   .string()
   .check(
     z.minLength(JWT_SECRET_MIN_LENGTH, `must be at least ${JWT_SECRET_MIN_LENGTH} characters`),
+    z.refine(
+      secretHasVariety,
+      `must have at least ${JWT_SECRET_MIN_DISTINCT} different characters besides whitespace: generate one, e.g. openssl rand -base64 32`,
+    ),
   );
+
+/** The longest a rotation window may still run: a forgotten previous secret stops working within it. */
+export const MAX_ROTATION_WINDOW_DAYS = 30;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Hosts a plain-http URL may name: this machine only, for local runs and tests. */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
 
 /** A point in time with its offset, e.g. the end of a rotation window. */
 export const rfc3339TimeSchema = z.iso.datetime({
@@ -82,6 +109,59 @@ export function validateJwksUrl(edge: EdgeRuleInput): Problem[] {
   ];
 }
 
+/** Keys fetched over plain http can be swapped by anyone on the path, and with them any token forged. */
+export function validateJwksUrlScheme(edge: EdgeRuleInput): Problem[] {
+  const auth = edge.auth;
+  if (auth.mode !== "jwt" || !auth.jwksUrl) return [];
+  let url: URL;
+  try {
+    url = new URL(auth.jwksUrl);
+  } catch {
+    return [];
+  }
+  if (url.protocol !== "http:" || isLoopbackHost(url.hostname)) return [];
+  return [
+    {
+      path: ["auth", "jwksUrl"],
+      message: `${auth.jwksUrl} is plain http: keys fetched without TLS can be replaced on the way, and with them any token forged; use https:// (http only to loopback, for local runs)`,
+    },
+  ];
+}
+
+/** Without an audience, a token the same issuer signed for another service would be accepted here. */
+export function validateAudience(edge: EdgeRuleInput): Problem[] {
+  const auth = edge.auth;
+  if (auth.mode !== "jwt" || auth.audience) return [];
+  return [
+    {
+      path: ["auth", "audience"],
+      message:
+        "is required in jwt mode: without it a token the issuer signed for another service is accepted here (set the aud your token issuer writes, e.g. voice-edge)",
+    },
+  ];
+}
+
+/**
+ * A header the stack forwards from the client and the header the Worker fills with the client's
+ * address must differ in every spelling: otherwise the client's forged copy reaches the bridge too
+ * (joined before the real one), and the bridge cannot tell which is which.
+ */
+export function validateClientAddressNotForwarded(edge: EdgeRuleInput): Problem[] {
+  const address = edge.clientAddressHeader;
+  if (!address) return [];
+  const folded = foldHeaderName(address);
+  return (edge.forwardHeaders ?? []).flatMap((name, i) =>
+    foldHeaderName(name) === folded
+      ? [
+          {
+            path: ["forwardHeaders", i],
+            message: `${name} is also clientAddressHeader (${address}): the client's copy would reach the bridge beside the address from CF-Connecting-IP; remove it from forwardHeaders`,
+          },
+        ]
+      : [],
+  );
+}
+
 /** The cookie that carries the token never reaches the bridge. */
 export function validateTokenCookieNotForwarded(edge: EdgeRuleInput): Problem[] {
   const auth = edge.auth;
@@ -93,8 +173,15 @@ export function validateTokenCookieNotForwarded(edge: EdgeRuleInput): Problem[] 
 }
 
 /** The edge-settings rules both the stack and the Worker apply, with paths relative to the edge settings. */
-export function validateEdgeSettings(edge: EdgeRuleInput): Problem[] {
-  return [...validateJwksUrl(edge), ...validateTokenCookieNotForwarded(edge)];
+export function validateEdgeSettings(edge: EdgeRuleInput, now = Date.now()): Problem[] {
+  return [
+    ...validateAudience(edge),
+    ...validateJwksUrl(edge),
+    ...validateJwksUrlScheme(edge),
+    ...validateRotationWindowLength(edge, now),
+    ...validateTokenCookieNotForwarded(edge),
+    ...validateClientAddressNotForwarded(edge),
+  ];
 }
 
 /** HS* tokens verify with the shared secret, so allowing one needs it. */
@@ -127,6 +214,37 @@ export function validatePreviousSecretWindow(
     {
       path: [names.jwtSecretPrevious],
       message: `is set but ${names.edge}.auth.previousSecretAcceptedUntil is not: say until when the previous secret is accepted (RFC 3339)`,
+    },
+  ];
+}
+
+/**
+ * A rotation window is a few days: one that ends further ahead than MAX_ROTATION_WINDOW_DAYS keeps
+ * a replaced (maybe leaked) secret valid for months. A window already over is fine: it accepts nothing.
+ */
+export function validateRotationWindowLength(edge: EdgeRuleInput, now = Date.now()): Problem[] {
+  const until = edge.auth.mode === "jwt" ? edge.auth.previousSecretAcceptedUntil : undefined;
+  if (!until) return [];
+  const end = Date.parse(until);
+  if (Number.isNaN(end) || end - now <= MAX_ROTATION_WINDOW_DAYS * DAY_MS) return [];
+  return [
+    {
+      path: ["auth", "previousSecretAcceptedUntil"],
+      message: `${until} is more than ${MAX_ROTATION_WINDOW_DAYS} days ahead: a rotation window accepts the replaced secret only for days; end it sooner`,
+    },
+  ];
+}
+
+/** The previous secret is the one being replaced, so never the current one. */
+export function validatePreviousSecretDiffers(
+  secrets: HmacSecretsInput,
+  names: EdgeKeyNames,
+): Problem[] {
+  if (!secrets.jwtSecretPrevious || secrets.jwtSecretPrevious !== secrets.jwtSecret) return [];
+  return [
+    {
+      path: [names.jwtSecretPrevious],
+      message: `equals ${names.jwtSecret}; it must be the secret being replaced`,
     },
   ];
 }
