@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keptRateLimitRuleSchema } from "../infra/config/schema";
 import { recordComment } from "../infra/dns";
 import { managedRuleRef } from "../infra/rateLimitExpression";
@@ -13,14 +14,45 @@ import {
   type StandInScenario,
 } from "../test/support/cloudflareApiStandIn";
 import { REQUIRED_TOKEN_PERMISSIONS } from "../infra/preflight/permissions";
-import { PROJECT_ROOT, loadStackSettings } from "../infra/config/stackFiles";
+import { PROJECT_ROOT, loadStackSettings, stackFileName } from "../infra/config/stackFiles";
+import type { StackSettings } from "../infra/config/schema";
 
 const TOKEN = "stand-in-token-0123456789abcdefghijklmnop";
 const TOKEN_ID = "ed17574386854bf78a67040be0a770b0";
 const TUNNEL_ID = "c1744f8b-faa1-48a4-9e5c-02ac921467fa";
 const ENTRY_POINT_ID = "2f2feab2026849078ba485f918791bdc";
-const prod = loadStackSettings("prod");
-const staging = loadStackSettings("staging");
+/** The IDs the stack files of the copy below hold instead of the placeholders the project ships. */
+const ACCOUNT_ID = "9a7806061c88ada191ed06f989cc3dac";
+const ZONE_ID = "023e105f4ecef8ad9ca31a8372d0c353";
+const PLACEHOLDER = "00000000000000000000000000000000";
+const withIds = (settings: StackSettings): StackSettings => ({
+  ...settings,
+  accountId: ACCOUNT_ID,
+  zone: { ...settings.zone, id: ZONE_ID },
+});
+const prod = withIds(loadStackSettings("prod"));
+const staging = withIds(loadStackSettings("staging"));
+
+/**
+ * A copy of the project whose stack files hold real-looking IDs: preflight sends no request with
+ * the placeholders the project's own files ship (one test runs it there, on purpose).
+ */
+let root: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), "voice-edge-preflight-"));
+  for (const entry of ["infra", "tools", "worker", "package.json", "tsconfig.json", "Pulumi.yaml"])
+    cpSync(join(PROJECT_ROOT, entry), join(root, entry), { recursive: true });
+  symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
+  for (const stack of ["prod", "staging"]) {
+    const text = readFileSync(join(PROJECT_ROOT, stackFileName(stack)), "utf8");
+    const withRealIds = text
+      .replace(`voice-edge:accountId: "${PLACEHOLDER}"`, `voice-edge:accountId: "${ACCOUNT_ID}"`)
+      .replace(`id: "${PLACEHOLDER}"`, `id: "${ZONE_ID}"`);
+    expect(withRealIds).not.toContain(PLACEHOLDER);
+    writeFileSync(join(root, stackFileName(stack)), withRealIds);
+  }
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Everything as a stack that already deployed once would find it: every check answers ok. */
 function prodScenario(): StandInScenario {
@@ -131,17 +163,26 @@ async function slot<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function preflight(args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return slot(() => spawnPreflight(args, env));
+/** Runs the CLI of the copy with real-looking IDs, or of the project itself (`in: PROJECT_ROOT`). */
+function preflight(
+  args: string[],
+  env: Record<string, string | undefined>,
+  project = root,
+): Promise<Run> {
+  return slot(() => spawnPreflight(args, env, project));
 }
 
-function spawnPreflight(args: string[], env: Record<string, string | undefined>): Promise<Run> {
+function spawnPreflight(
+  args: string[],
+  env: Record<string, string | undefined>,
+  project: string,
+): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", join(PROJECT_ROOT, "tools", "preflight.ts"), ...args],
+      ["--import", "tsx", join(project, "tools", "preflight.ts"), ...args],
       {
-        cwd: PROJECT_ROOT,
+        cwd: project,
         env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
         timeout: 60_000,
       },
@@ -151,18 +192,21 @@ function spawnPreflight(args: string[], env: Record<string, string | undefined>)
   });
 }
 
-/** Runs the CLI against a fresh stand-in with this scenario. */
+/** Runs the CLI against a fresh stand-in with this scenario; preflight never sends a write. */
 async function against(
   scenario: StandInScenario,
   args: string[],
   token = TOKEN,
+  project = root,
 ): Promise<Run & { requests: string[] }> {
   const standIn = await startCloudflareApiStandIn(scenario);
   try {
-    const run = await preflight(args, {
-      CLOUDFLARE_API_TOKEN: token,
-      CLOUDFLARE_BASE_URL: standIn.url,
-    });
+    const run = await preflight(
+      args,
+      { CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_BASE_URL: standIn.url },
+      project,
+    );
+    expect(standIn.writes).toEqual([]);
     return { ...run, requests: standIn.requests };
   } finally {
     await standIn.close();
@@ -262,9 +306,21 @@ describe.concurrent(
       expect(line(run, "problem  token:")).toMatch(
         /account-owned token .* cannot read 1 area\(s\) it needs: "Workers Scripts Write"/,
       );
-      expect(line(run, "warning  token:")).toMatch(
-        /edit rights could not be confirmed.*"Zone WAF Write"/,
+      const warned = line(run, "warning  token:");
+      expect(warned).toMatch(
+        /edit rights could not be confirmed.* → check in the dashboard that it may make each write of the next `pulumi up` — /,
       );
+      for (const write of [
+        '"Zone Settings Write": ZoneSetting min_tls_version, ZoneSetting websockets, ZoneSetting ssl, ZoneSetting always_use_https;',
+        '"DNS Write": DnsRecord CNAME voice-origin.mycosoft.com',
+        '"Workers Routes Write": WorkersRoute mycosoft.com/voice/*',
+        '"Zone WAF Write": UrlNormalizationSettings voice-edge-url-normalization, Ruleset http_ratelimit;',
+        '"Workers Scripts Write": WorkersScript voice-edge-prod',
+        '"Cloudflare Tunnel Write": ZeroTrustTunnelCloudflared voice-bridge-prod',
+        '"Access: Service Tokens Write": ZeroTrustAccessServiceToken ',
+        '"D1 Write": D1Database voice-edge-prod-bridge-watch',
+      ])
+        expect(warned).toContain(write);
       expect(run.requests).toContain(`GET /client/v4/accounts/${prod.accountId}/tokens/verify`);
       expect(run.code).toBe(1);
     });
@@ -275,6 +331,57 @@ describe.concurrent(
       expect(lines(run)[0]).toMatch(
         /^problem  token: CLOUDFLARE_API_TOKEN is not set → create an API token/,
       );
+      expect(run.code).toBe(1);
+    });
+
+    it("names the placeholder IDs of the project's own stack files and sends no request with them", async () => {
+      const placeholders = [
+        `problem  ids: voice-edge:accountId in Pulumi.prod.yaml is still the placeholder ${PLACEHOLDER}: no request was sent with it → put your account's ID there (dashboard → mycosoft.com → Overview, the API section: Account ID)`,
+        `problem  ids: voice-edge:zone → id in Pulumi.prod.yaml is still the placeholder ${PLACEHOLDER}: no request was sent with it → put your zone's ID there (dashboard → mycosoft.com → Overview, the API section: Zone ID)`,
+      ];
+      const [checks, carry] = await Promise.all([
+        against(prodScenario(), ["--stack", "prod"], TOKEN, PROJECT_ROOT),
+        against(prodScenario(), ["--stack", "prod", "--carry-rules"], TOKEN, PROJECT_ROOT),
+      ]);
+      for (const run of [checks, carry]) {
+        expect(lines(run)).toEqual(placeholders);
+        expect(run.requests).toEqual([]);
+        expect(run.code).toBe(1);
+      }
+    });
+
+    it("names the stack file's ID when Cloudflare cannot route it (400, code 7003)", async () => {
+      const run = await against(
+        {
+          ...prodScenario(),
+          accountId: "5c0ffee5c0ffee5c0ffee5c0ffee5c0f",
+          zone: {
+            id: "7e11a1e57e11a1e57e11a1e57e11a1e5",
+            name: prod.zone.name,
+            plan: prod.zone.plan,
+          },
+        },
+        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+      );
+      expect(line(run, "problem  zero-trust:")).toBe(
+        `problem  zero-trust: Cloudflare cannot route the request for the account's Zero Trust organization (7003 Could not route to /client/v4/accounts/${ACCOUNT_ID}/access/organizations, perhaps your object identifier is invalid?): no account ${ACCOUNT_ID} exists that this token can see → check voice-edge:accountId in Pulumi.prod.yaml (dashboard → mycosoft.com → Overview, the API section: Account ID), or give the token access to that account`,
+      );
+      expect(line(run, "problem  tunnel:")).toMatch(
+        new RegExp(
+          `no account ${ACCOUNT_ID} exists .* → check voice-edge:accountId in Pulumi\\.prod\\.yaml`,
+        ),
+      );
+      expect(line(run, "problem  zone:")).toMatch(
+        new RegExp(`no zone with ID ${ZONE_ID} is visible to this token → put the zone's ID`),
+      );
+      for (const check of ["dns", "worker-route", "ssl"])
+        expect(line(run, `problem  ${check}:`)).toMatch(
+          new RegExp(
+            `no zone ${ZONE_ID} exists .* → check voice-edge:zone → id in Pulumi\\.prod\\.yaml`,
+          ),
+        );
+      expect(run.stdout).not.toContain("run preflight again");
+      noStackTrace(run);
       expect(run.code).toBe(1);
     });
 
@@ -338,6 +445,18 @@ describe.concurrent(
         /no Zero Trust organization .* → Cloudflare dashboard → Zero Trust: choose a team name and the Free plan \(one time; the API cannot do it\)$/,
       );
       expect(line(run, "ok       token:")).toBeDefined();
+      expect(run.stdout).not.toContain("Access: Apps and Policies Write");
+      expect(run.code).toBe(1);
+    });
+
+    it("does not take Access's not-enabled answer to the token's probes for a missing permission", async () => {
+      const scenario = { ...prodScenario(), zeroTrust: false };
+      scenario.token = { value: TOKEN, id: TOKEN_ID, owner: "user" };
+      const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
+      expect(line(run, "ok       token:")).toMatch(/can read every area the stack uses/);
+      expect(lines(run).filter((l) => l.startsWith("problem"))).toEqual([
+        expect.stringMatching(/^problem  zero-trust: the account has no Zero Trust organization/),
+      ]);
       expect(run.code).toBe(1);
     });
 
@@ -358,10 +477,19 @@ describe.concurrent(
     it.each(
       [
         {
-          title: "reports rate-limit rules on the zone that the stack neither manages nor carries",
+          title:
+            "reports a rate-limit rule on a Free zone that the stack cannot carry, with the fixes that fit the plan",
           rules: [foreignRule],
           prefix: "problem  rate-limit:",
-          says: /1 rule\(s\) this stack neither manages nor carries .*site_login_limit "login attempts per IP" → run `npm run preflight -- --stack prod --carry-rules`/,
+          says: new RegExp(
+            [
+              '1 rule\\(s\\) this stack neither manages nor carries .*site_login_limit "login attempts per IP"',
+              "carrying it does not fit: the free plan allows 1 rate-limiting rule\\(s\\), and this stack would need 2 \\(1 of its own, 1 to carry\\)",
+              ` → delete that rule \\(dashboard → mycosoft\\.com → Security → WAF → Rate limiting rules\\), then set voice-edge:rateLimit → adoptRulesetId: ${ENTRY_POINT_ID} in Pulumi\\.prod\\.yaml`,
+              "; or keep that rule and remove voice-edge:rateLimit from Pulumi\\.prod\\.yaml",
+              "; or move mycosoft\\.com to the pro plan",
+            ].join(".*"),
+          ),
           code: 1,
         },
         {
@@ -454,6 +582,32 @@ describe.concurrent(
       );
       expect(line(run, "problem  worker-route:")).toBe(
         `problem  worker-route: the route ${routePattern(prod.publicHostname)} is bound to script someone-elses-worker, not voice-edge-prod → delete that route (dashboard → mycosoft.com → Workers Routes) or choose another voice-edge:publicHostname in Pulumi.prod.yaml`,
+      );
+      expect(run.code).toBe(1);
+    });
+
+    it("reports another script's route whose pattern overlaps the stack's", async () => {
+      const scenario = prodScenario();
+      scenario.routes.push({ pattern: "*mycosoft.com/voice*", script: "voice-legacy" });
+      const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
+      expect(line(run, "problem  worker-route:")).toBe(
+        "problem  worker-route: the route *mycosoft.com/voice* (script voice-legacy) matches URLs of mycosoft.com/voice/* too (e.g. https://mycosoft.com/voice/); mycosoft.com/voice/* is the more specific, so `pulumi up` would take them from voice-legacy, which is routed to them on purpose → delete or narrow that route (dashboard → mycosoft.com → Workers Routes) or choose another voice-edge:publicHostname in Pulumi.prod.yaml",
+      );
+      expect(run.code).toBe(1);
+    });
+
+    it("reports a more specific route of another script inside the stack's, and warns of a site-wide one", async () => {
+      const scenario = prodScenario();
+      scenario.routes.push(
+        { pattern: "mycosoft.com/voice/ws", script: "someone-elses-worker" },
+        { pattern: "*mycosoft.com/*", script: "website" },
+      );
+      const run = await against(scenario, ["--stack", "prod", "--tunnel-id", TUNNEL_ID]);
+      expect(line(run, "problem  worker-route:")).toMatch(
+        /the route mycosoft\.com\/voice\/ws \(script someone-elses-worker\) .* and is the more specific: Cloudflare runs script someone-elses-worker there, not voice-edge-prod → delete or narrow that route/,
+      );
+      expect(line(run, "warning  worker-route:")).toMatch(
+        /the route \*mycosoft\.com\/\* \(script website\) matches URLs of mycosoft\.com\/voice\/\* too .* so after `pulumi up` website no longer serves them → check that website serves nothing under mycosoft\.com\/voice\/\*/,
       );
       expect(run.code).toBe(1);
     });

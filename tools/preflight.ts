@@ -11,7 +11,9 @@ import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from ".
 import { apiFailure, formatResult, problem, type CheckResult } from "../infra/preflight/result";
 import { DEFAULT_BOUND_MS, preflightClient, runPreflight } from "../infra/preflight/run";
 import { tunnelIdFromPulumi } from "../infra/preflight/tunnel";
-import { requiredPermissionsFor } from "../infra/preflight/permissions";
+import { idSubjectOf, placeholderIdProblems } from "../infra/preflight/ids";
+import { plannedResources } from "../infra/preflight/writes";
+import { requiredPermission, requiredPermissionsFor } from "../infra/preflight/permissions";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 
 const command = defineCommand({
@@ -73,9 +75,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   const finish = (results: CheckResult[]) => print(results, args.json);
 
+  // Decided from the stack file and the environment alone: no request is sent before both are usable.
   const apiToken = process.env.CLOUDFLARE_API_TOKEN;
-  if (!apiToken) {
-    return finish([
+  const unusable = placeholderIdProblems(settings, stack);
+  if (!apiToken)
+    unusable.push(
       problem(
         "token",
         "CLOUDFLARE_API_TOKEN is not set",
@@ -85,8 +89,8 @@ export async function run(argv: string[]): Promise<number> {
           .map((p) => `"${p.group}"`)
           .join(", ")} and export CLOUDFLARE_API_TOKEN`,
       ),
-    ]);
-  }
+    );
+  if (unusable.length > 0 || !apiToken) return finish(unusable);
 
   const abort = new AbortController();
   const deadline = new Promise<void>((resolve) =>
@@ -118,7 +122,15 @@ export async function run(argv: string[]): Promise<number> {
         deadline.then(() => Promise.reject(new Error(`no answer within ${boundMs / 1000} s`))),
       ]);
     } catch (error) {
-      return finish([apiFailure("carry-rules", error, "the zone's http_ratelimit entry point")]);
+      return finish([
+        apiFailure(
+          "carry-rules",
+          error,
+          "the zone's http_ratelimit entry point",
+          requiredPermission("Zone WAF Write"),
+          idSubjectOf("zone", settings, stack),
+        ),
+      ]);
     }
     if (!entryPoint)
       return finish([
@@ -154,6 +166,7 @@ export async function run(argv: string[]): Promise<number> {
       tunnelIdOption !== undefined
         ? Promise.resolve(tunnelIdOption)
         : (pulumiTunnelId ??= tunnelIdFromPulumi(stack)),
+    plannedResources: () => plannedResources(stack),
   };
   return finish(await runPreflight(context, boundMs, deadline));
 }

@@ -1,5 +1,5 @@
 import { requiredPermission } from "./permissions";
-import { isNotFound, isZeroTrustNotEnabled, ok, problem, warning } from "./result";
+import { isNotFound, isNotRouted, isZeroTrustNotEnabled, ok, problem, warning } from "./result";
 import type { Check } from "./check";
 import { stackFileName } from "../config/stackFiles";
 
@@ -41,7 +41,7 @@ export const zoneCheck: Check = {
     try {
       zone = await client.zones.get({ zone_id: settings.zone.id });
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (!isNotFound(error) && !isNotRouted(error)) throw error;
       return [
         problem(
           "zone",

@@ -1,6 +1,7 @@
 import type Cloudflare from "cloudflare";
 import { ALERT_TYPES } from "../config/planLimits";
 import { alertTypesOf, type StackSettings } from "../config/schema";
+import { RESOURCE_TYPES } from "../resourceTypes";
 
 export interface RequiredPermission {
   /** The permission group's name in the API (`… Write` is "Edit" in the dashboard). */
@@ -10,6 +11,8 @@ export interface RequiredPermission {
   dashboard: string;
   /** What the stack does with it. */
   why: string;
+  /** The resource types (`RESOURCE_TYPES`) whose creation and updates need it. */
+  writes: readonly string[];
   /** A read in that area: a 403 here means the token lacks the group. */
   probe: (client: Cloudflare, settings: StackSettings) => Promise<unknown>;
   /** Only stacks that declare what needs it need it; unset: every stack. */
@@ -29,6 +32,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "zone",
     dashboard: "Zone → Zone → Read",
     why: "read the zone and its plan",
+    writes: [],
     probe: (client, s) => client.zones.get({ zone_id: s.zone.id }),
   },
   {
@@ -36,6 +40,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "zone",
     dashboard: "Zone → Zone Settings → Edit",
     why: "websockets, ssl, always_use_https and zone.extraSettings",
+    writes: [RESOURCE_TYPES.zoneSetting],
     probe: (client, s) => client.zones.settings.get("ssl", { zone_id: s.zone.id }),
   },
   {
@@ -43,6 +48,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "zone",
     dashboard: "Zone → DNS → Edit",
     why: "the origin hostname's CNAME and the worker-only AAAA",
+    writes: [RESOURCE_TYPES.dnsRecord],
     probe: (client, s) => client.dns.records.list({ zone_id: s.zone.id, per_page: 5 }),
   },
   {
@@ -50,6 +56,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "zone",
     dashboard: "Zone → Workers Routes → Edit",
     why: "the Worker's route",
+    writes: [RESOURCE_TYPES.route],
     probe: (client, s) => client.workers.routes.list({ zone_id: s.zone.id }),
   },
   {
@@ -57,6 +64,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "zone",
     dashboard: "Zone → Zone WAF → Edit",
     why: "the http_ratelimit entry-point ruleset and URL normalization",
+    writes: [RESOURCE_TYPES.ruleset, RESOURCE_TYPES.urlNormalization],
     probe: (client, s) => client.rulesets.list({ zone_id: s.zone.id }),
   },
   {
@@ -64,6 +72,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "account",
     dashboard: "Account → Workers Scripts → Edit",
     why: "the Worker script",
+    writes: [RESOURCE_TYPES.script, RESOURCE_TYPES.cron],
     probe: (client, s) => client.workers.scripts.list({ account_id: s.accountId }),
   },
   {
@@ -71,6 +80,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "account",
     dashboard: "Account → Cloudflare Tunnel → Edit",
     why: "the tunnel and its ingress",
+    writes: [RESOURCE_TYPES.tunnel, RESOURCE_TYPES.tunnelConfig],
     probe: (client, s) => client.zeroTrust.tunnels.cloudflared.list(firstPageOfAccount(s)),
   },
   {
@@ -78,6 +88,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "account",
     dashboard: "Account → Access: Apps and Policies → Edit",
     why: "the Access application and policy that lock the origin hostname",
+    writes: [RESOURCE_TYPES.accessApp, RESOURCE_TYPES.accessPolicy],
     probe: (client, s) => client.zeroTrust.access.applications.list(firstPageOfAccount(s)),
   },
   {
@@ -85,6 +96,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "account",
     dashboard: "Account → Access: Service Tokens → Edit",
     why: "the Worker's service token",
+    writes: [RESOURCE_TYPES.serviceToken],
     probe: (client, s) => client.zeroTrust.access.serviceTokens.list(firstPageOfAccount(s)),
   },
   {
@@ -92,6 +104,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "account",
     dashboard: "Account → Notifications → Edit",
     why: "alert policies and the webhook",
+    writes: [RESOURCE_TYPES.notification, RESOURCE_TYPES.webhook],
     probe: (client, s) => client.alerting.policies.list({ account_id: s.accountId }),
   },
   {
@@ -99,6 +112,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "zone",
     dashboard: "Zone → Health Checks → Edit",
     why: "the Health Check of /voice/health (alerts with health_check_status_notification: Pro and up)",
+    writes: [RESOURCE_TYPES.healthCheck],
     probe: (client, s) => client.healthchecks.list({ zone_id: s.zone.id }),
     neededBy: (s) => alertTypesOf(s).includes(ALERT_TYPES.healthCheck),
   },
@@ -107,6 +121,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     scope: "account",
     dashboard: "Account → D1 → Edit",
     why: "the bridge probe's state (alerts with bridge_probe: the Free plan's default)",
+    writes: [RESOURCE_TYPES.d1],
     probe: (client, s) => client.d1.database.list({ account_id: s.accountId }),
     neededBy: (s) => alertTypesOf(s).includes(ALERT_TYPES.bridgeProbe),
   },

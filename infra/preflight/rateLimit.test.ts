@@ -34,6 +34,7 @@ afterEach(async () => standIn?.close());
 async function check(
   rules: Record<string, unknown>[],
   rateLimit: Partial<NonNullable<StackSettings["rateLimit"]>>,
+  plan: StackSettings["zone"]["plan"] = prod.zone.plan,
 ) {
   const scenario: StandInScenario = {
     accountId: prod.accountId,
@@ -53,7 +54,11 @@ async function check(
     boundMs: 5_000,
     signal: new AbortController().signal,
   });
-  const settings = { ...prod, rateLimit: { ...prod.rateLimit!, ...rateLimit } };
+  const settings = {
+    ...prod,
+    zone: { ...prod.zone, plan },
+    rateLimit: { ...prod.rateLimit!, ...rateLimit },
+  };
   return rateLimitCheck.run({ client, stack: "prod", settings, tunnelId: async () => undefined });
 }
 
@@ -96,5 +101,54 @@ describe("the rate-limit check with adoptRulesetId and keepRules", () => {
       status: "problem",
       action: `set voice-edge:rateLimit → adoptRulesetId: ${ENTRY_POINT_ID} in Pulumi.prod.yaml`,
     });
+  });
+});
+
+describe("the rate-limit check with a rule on the zone that is not the project's", () => {
+  it("offers carrying it when the plan has room for it and the stack's own rules", async () => {
+    const [result] = await check([keptRule], {}, "pro");
+    expect(result).toMatchObject({
+      status: "problem",
+      action: expect.stringMatching(/^run `npm run preflight -- --stack prod --carry-rules`/),
+    });
+  });
+
+  it("names the fixes that fit when the plan has no room to carry it", async () => {
+    const [result] = await check([keptRule], {}, "free");
+    expect(result.message).toContain(
+      "carrying it does not fit: the free plan allows 1 rate-limiting rule(s), and this stack would need 2 (1 of its own, 1 to carry)",
+    );
+    expect(result.action?.split("; ")).toEqual([
+      `delete that rule (dashboard → mycosoft.com → Security → WAF → Rate limiting rules), then set voice-edge:rateLimit → adoptRulesetId: ${ENTRY_POINT_ID} in Pulumi.prod.yaml for the first \`pulumi up\``,
+      "or keep that rule and remove voice-edge:rateLimit from Pulumi.prod.yaml (this stack then declares no rate-limiting rules, and the voice paths are not rate-limited)",
+      "or move mycosoft.com to the pro plan (and set voice-edge:zone → plan: pro), then carry that rule with --carry-rules",
+    ]);
+    expect(result.action).not.toContain("--carry-rules`, paste");
+  });
+
+  it("counts the rules keepRules already carries", async () => {
+    const [result] = await check(
+      [keptRule, { ...keptRule, id: "5b1f6e0c3d2a4b9e8f7a6c5d4e3b2a19", ref: "api_limit" }],
+      {
+        keepRules: [
+          {
+            ref: "site_login_limit",
+            expression: keptRule.expression,
+            action: "block",
+            enabled: true,
+            ratelimit: {
+              characteristics: ["ip.src", "cf.colo.id"],
+              period: 10,
+              requestsPerPeriod: 5,
+            },
+          },
+        ],
+      },
+      "pro",
+    );
+    expect(result.message).toContain(
+      "the pro plan allows 2 rate-limiting rule(s), and this stack would need 3 (1 of its own, 1 in keepRules, 1 to carry)",
+    );
+    expect(result.action).toContain("or move mycosoft.com to the business plan");
   });
 });

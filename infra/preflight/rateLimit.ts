@@ -5,6 +5,7 @@ import {
   type KeptRateLimitRule,
   type StackSettings,
 } from "../config/schema";
+import { PLAN_LIMITS, ZONE_PLANS } from "../config/planLimits";
 import { isManagedRuleRef } from "../rateLimitExpression";
 import { stackFileName } from "../config/stackFiles";
 import type { Check } from "./check";
@@ -134,11 +135,32 @@ export const rateLimitCheck: Check = {
     const foreign = foreignRules(entryPoint, settings);
     const adopt = rateLimit.adoptRulesetId;
     if (foreign.length > 0) {
+      const found = `the zone's http_ratelimit entry point ${entryPoint.id} has ${foreign.length} rule(s) this stack neither manages nor carries (the stack's ruleset would delete them): ${foreign.map(describeRule).join(", ")}`;
+      const needed = rateLimit.rules.length + rateLimit.keepRules.length + foreign.length;
+      const allowed = PLAN_LIMITS[settings.zone.plan].rateLimitRules;
+      if (needed <= allowed)
+        return [
+          problem(
+            CHECK,
+            found,
+            `run \`npm run preflight -- --stack ${stack} --carry-rules\`, paste what it prints under voice-edge:rateLimit in ${file}, \`pulumi up\` once, then remove adoptRulesetId`,
+          ),
+        ];
+      const plan = ZONE_PLANS.find((p) => PLAN_LIMITS[p].rateLimitRules >= needed);
+      const rules = foreign.length > 1 ? "those rules" : "that rule";
       return [
         problem(
           CHECK,
-          `the zone's http_ratelimit entry point ${entryPoint.id} has ${foreign.length} rule(s) this stack neither manages nor carries (the stack's ruleset would delete them): ${foreign.map(describeRule).join(", ")}`,
-          `run \`npm run preflight -- --stack ${stack} --carry-rules\`, paste what it prints under voice-edge:rateLimit in ${file}, \`pulumi up\` once, then remove adoptRulesetId`,
+          `${found}; carrying ${foreign.length > 1 ? "them" : "it"} does not fit: the ${settings.zone.plan} plan allows ${allowed} rate-limiting rule(s), and this stack would need ${needed} (${rateLimit.rules.length} of its own${rateLimit.keepRules.length > 0 ? `, ${rateLimit.keepRules.length} in keepRules` : ""}, ${foreign.length} to carry)`,
+          [
+            `delete ${rules} (dashboard → ${settings.zone.name} → Security → WAF → Rate limiting rules), then set voice-edge:rateLimit → adoptRulesetId: ${entryPoint.id} in ${file} for the first \`pulumi up\``,
+            `or keep ${rules} and remove voice-edge:rateLimit from ${file} (this stack then declares no rate-limiting rules, and the voice paths are not rate-limited)`,
+            ...(plan
+              ? [
+                  `or move ${settings.zone.name} to the ${plan} plan (and set voice-edge:zone → plan: ${plan}), then carry ${rules} with --carry-rules`,
+                ]
+              : []),
+          ].join("; "),
         ),
       ];
     }

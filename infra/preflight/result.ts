@@ -4,6 +4,7 @@ import {
   APIError,
   APIUserAbortError,
 } from "cloudflare";
+import type { IdSubject } from "./ids";
 import { describePermission, type RequiredPermission } from "./permissions";
 
 export type CheckStatus = "ok" | "problem" | "warning";
@@ -49,13 +50,33 @@ export function isNotFound(error: unknown): boolean {
   return error instanceof APIError && error.status === 404;
 }
 
-/** The message Access answers with on an account that has no Zero Trust organization (the code varies; 9999 is common). */
+/**
+ * How Access answers on an account that has no Zero Trust organization: 403, code 9999, and a
+ * message that starts with this (`access.api.error.not_enabled: Access is not enabled.` and more).
+ * Other stand-ins and older answers give the bare string, some with another code.
+ */
 export const ZERO_TRUST_NOT_ENABLED = "access.api.error.not_enabled";
+/** Access's code for that answer (Cloudflare uses 9999 for other Access errors too). */
+export const ZERO_TRUST_NOT_ENABLED_CODE = 9999;
 
 export function isZeroTrustNotEnabled(error: unknown): boolean {
   return (
-    error instanceof APIError && error.errors.some((e) => e.message === ZERO_TRUST_NOT_ENABLED)
+    error instanceof APIError &&
+    error.errors.some((e) => {
+      const message = String(e.message ?? "").trim();
+      return (
+        message.startsWith(ZERO_TRUST_NOT_ENABLED) ||
+        (e.code === ZERO_TRUST_NOT_ENABLED_CODE && /\bnot[ _]enabled\b/i.test(message))
+      );
+    })
   );
+}
+
+/** Cloudflare's answer for an ID in a path that it cannot route: `7003 Could not route to …`. */
+export const NOT_ROUTED_CODE = 7003;
+
+export function isNotRouted(error: unknown): boolean {
+  return error instanceof APIError && error.errors.some((e) => e.code === NOT_ROUTED_CODE);
 }
 
 /** A 403 that means "this token may not", not "Zero Trust is not set up". */
@@ -66,13 +87,14 @@ export function isForbidden(error: unknown): boolean {
 /**
  * An API failure as one line of the check that met it: what happened and what to do, never a
  * stack trace. `reading` names what the check was reading, `permission` the token permission
- * that covers it.
+ * that covers it, `subject` the stack's ID in the request's path.
  */
 export function apiFailure(
   check: string,
   error: unknown,
   reading: string,
   permission?: RequiredPermission,
+  subject?: IdSubject,
 ): CheckResult {
   if (error instanceof APIUserAbortError)
     return problem(
@@ -100,6 +122,18 @@ export function apiFailure(
   }
   if (error instanceof APIError) {
     const text = apiErrorText(error);
+    if (isNotRouted(error))
+      return subject
+        ? problem(
+            check,
+            `Cloudflare cannot route the request for ${reading} (${text}): no ${subject.scope} ${subject.id} exists that this token can see`,
+            `check ${subject.key} in ${subject.file} (${subject.where}), or give the token access to that ${subject.scope}`,
+          )
+        : problem(
+            check,
+            `Cloudflare cannot route the request for ${reading} (${text}): an ID in it names nothing this token can see`,
+            "check voice-edge:accountId and voice-edge:zone → id in the stack file, or give the token access to them",
+          );
     if (error.status === 401)
       return problem(
         check,

@@ -2,6 +2,7 @@ import Cloudflare from "cloudflare";
 import { zeroTrustCheck, sslCheck, zoneCheck } from "./account";
 import type { Check, PreflightContext } from "./check";
 import { dnsCheck } from "./dns";
+import { idSubjectOf } from "./ids";
 import { rateLimitCheck } from "./rateLimit";
 import { apiFailure, problem, type CheckResult } from "./result";
 import { checkToken } from "./token";
@@ -76,10 +77,14 @@ export async function runPreflight(
   boundMs: number,
   deadline: Promise<void>,
 ): Promise<CheckResult[]> {
-  const token = await bounded(checkToken(context.client, context.settings), deadline, () => ({
-    results: outOfTime("token", boundMs),
-    fatal: true,
-  }));
+  const token = await bounded(
+    checkToken(context.client, context.settings, context.stack, context.plannedResources),
+    deadline,
+    () => ({
+      results: outOfTime("token", boundMs),
+      fatal: true,
+    }),
+  );
   if (token.fatal) return token.results;
   const rest = await Promise.all(
     CHECKS.map((check) =>
@@ -87,7 +92,14 @@ export async function runPreflight(
         check
           .run(context)
           .catch((error: unknown) => [
-            apiFailure(check.name, error, check.reading, check.permission),
+            apiFailure(
+              check.name,
+              error,
+              check.reading,
+              check.permission,
+              check.permission &&
+                idSubjectOf(check.permission.scope, context.settings, context.stack),
+            ),
           ]),
         deadline,
         () => outOfTime(check.name, boundMs),

@@ -3,7 +3,18 @@ import { APIError } from "cloudflare";
 import type { Token, TokenPolicy } from "cloudflare/resources/shared";
 import type { StackSettings } from "../config/schema";
 import { describePermission, requiredPermissionsFor, type RequiredPermission } from "./permissions";
-import { apiFailure, isForbidden, ok, problem, warning, type CheckResult } from "./result";
+import type { DeclaredResource } from "../offlineRun";
+import { idSubjectOf } from "./ids";
+import {
+  apiFailure,
+  isForbidden,
+  isNotRouted,
+  ok,
+  problem,
+  warning,
+  type CheckResult,
+} from "./result";
+import { writesByPermission } from "./writes";
 
 const CHECK = "token";
 
@@ -28,8 +39,9 @@ async function verify(
     try {
       const token = await client.accounts.tokens.verify({ account_id: settings.accountId });
       return { id: token.id, status: token.status, owner: "account", expiresOn: token.expires_on };
-    } catch {
-      throw userError;
+    } catch (accountError) {
+      // An account-owned token verifies under its account: an account ID Cloudflare cannot route says more than the 401.
+      throw isNotRouted(accountError) ? accountError : userError;
     }
   }
 }
@@ -113,13 +125,50 @@ async function probe(client: Cloudflare, settings: StackSettings): Promise<Requi
 const listOf = (permissions: readonly RequiredPermission[]) =>
   permissions.map(describePermission).join(", ");
 
-export async function checkToken(client: Cloudflare, settings: StackSettings): Promise<TokenCheck> {
+/**
+ * The writes the next `pulumi up` makes, by permission group, as the warning lists them; the
+ * group names alone when the program cannot be run offline.
+ */
+async function writesToCheck(
+  settings: StackSettings,
+  plannedResources?: () => Promise<DeclaredResource[]>,
+): Promise<string> {
+  const permissions = requiredPermissionsFor(settings);
+  const groups = () => permissions.map((p) => `"${p.group}"`).join(", ");
+  if (!plannedResources)
+    return `make sure it has all of ${groups()} (the README lists where each is in the dashboard)`;
+  let resources: DeclaredResource[];
+  try {
+    resources = await plannedResources();
+  } catch {
+    return `make sure it has all of ${groups()} (the README lists where each is in the dashboard; \`npm run plan\` shows what the first \`pulumi up\` writes)`;
+  }
+  const writes = writesByPermission(resources, permissions)
+    .map(({ permission, resources }) => `"${permission.group}": ${resources.join(", ")}`)
+    .join("; ");
+  return `check in the dashboard that it may make each write of the next \`pulumi up\` — ${writes}`;
+}
+
+export async function checkToken(
+  client: Cloudflare,
+  settings: StackSettings,
+  stack: string,
+  plannedResources?: () => Promise<DeclaredResource[]>,
+): Promise<TokenCheck> {
   let token;
   try {
     token = await verify(client, settings);
   } catch (error) {
     return {
-      results: [apiFailure(CHECK, error, "the token's own status (/user/tokens/verify)")],
+      results: [
+        apiFailure(
+          CHECK,
+          error,
+          "the token's own status (/user/tokens/verify)",
+          undefined,
+          idSubjectOf("account", settings, stack),
+        ),
+      ],
       fatal: true,
     };
   }
@@ -187,9 +236,7 @@ export async function checkToken(client: Cloudflare, settings: StackSettings): P
     warning(
       CHECK,
       "edit rights could not be confirmed: the token may not read its own policies, so only reads were tried",
-      `make sure it has all of ${requiredPermissionsFor(settings)
-        .map((p) => `"${p.group}"`)
-        .join(", ")} (the README lists where each is in the dashboard)`,
+      await writesToCheck(settings, plannedResources),
     ),
   );
   return { results, fatal: false };

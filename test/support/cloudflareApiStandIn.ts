@@ -71,13 +71,16 @@ export interface StandIn {
   url: string;
   /** `GET /path?query` of every request, in order. */
   requests: string[];
+  /** Every request that is not a GET (refused with 7003): preflight must send none. */
+  writes: string[];
   close(): Promise<void>;
 }
 
+/** As Access answers on an account without a Zero Trust organization (quoted in cloudflare/workers-sdk#3573). */
 const ZERO_TRUST_NOT_ENABLED: StandInError = {
   status: 403,
   code: 9999,
-  message: "access.api.error.not_enabled",
+  message: "access.api.error.not_enabled: Access is not enabled.",
 };
 
 function send(
@@ -121,17 +124,20 @@ function paginate(response: ServerResponse, url: URL, items: unknown[], defaultS
   );
 }
 
-/** Cloudflare's 404 for a path it has no route (or no such object) for. */
+/** Cloudflare's answer for a path it has no route for, or whose ID it cannot route (400, 7003 and 7000). */
 function notRouted(response: ServerResponse, path: string): void {
-  send(
-    response,
-    404,
-    failure({
-      status: 404,
-      code: 7003,
-      message: `Could not route to ${path}, perhaps your object identifier is invalid?`,
-    }),
-  );
+  send(response, 400, {
+    success: false,
+    errors: [
+      {
+        code: 7003,
+        message: `Could not route to ${path}, perhaps your object identifier is invalid?`,
+      },
+      { code: 7000, message: "No route for that URI" },
+    ],
+    messages: [],
+    result: null,
+  });
 }
 
 function tokenBody(scenario: StandInScenario) {
@@ -415,8 +421,10 @@ function handle(
 /** Starts the stand-in on 127.0.0.1 (a free port); `close()` drops every connection, hanging ones too. */
 export async function startCloudflareApiStandIn(scenario: StandInScenario): Promise<StandIn> {
   const requests: string[] = [];
+  const writes: string[] = [];
   const server = createServer((request, response) => {
     requests.push(`${request.method} ${request.url}`);
+    if (request.method !== "GET") writes.push(`${request.method} ${request.url}`);
     handle(scenario, request, response);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -424,6 +432,7 @@ export async function startCloudflareApiStandIn(scenario: StandInScenario): Prom
   return {
     url: `http://127.0.0.1:${port}/client/v4`,
     requests,
+    writes,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
