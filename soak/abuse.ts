@@ -397,9 +397,9 @@ export const PROBES: Probe[] = [
   {
     name: "POST upgrade without a token",
     expected:
-      "401 token_missing: locally Miniflare's entry Worker forwards a WebSocket upgrade as GET (plain workerd keeps POST, which gets 405)",
+      "405 method_not_allowed, as in production: the local edge hands the Worker the real method",
     request: () => `${upgradeHead("/voice/ws", { method: "POST" })}Content-Length: 0\r\n\r\n`,
-    accept: edgeError(401, "token_missing"),
+    accept: edgeError(405, "method_not_allowed"),
   },
   ...["POST", "PUT", "DELETE", "OPTIONS", "TRACE"].map((method) => ({
     name: `${method} without Upgrade`,
