@@ -5,7 +5,7 @@
  * edge in workerd, as a page would.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -151,6 +151,21 @@ describe("the README's backend recipes against the local edge", () => {
 
   it("tells a local backend the development secret and the staging stack's issuer and audience", () => {
     expect(localEdgeEnvFromReadme()).toEqual(localEnv());
+  });
+
+  it("shows no token minted with an issuer written into the code: the recipes read it from the environment", () => {
+    const pages = [
+      "README.md",
+      ...readdirSync(join(PROJECT_ROOT, "docs"))
+        .filter((file) => file.endsWith(".md"))
+        .map((file) => `docs/${file}`),
+    ];
+    const literalIssuers = pages.flatMap((page) =>
+      [...read(page).matchAll(/^```[\s\S]*?^```/gm)]
+        .flatMap(([block]) => block.match(/setIssuer\(\s*["'`]|["']?\biss["']?\s*:\s*["'`]/g) ?? [])
+        .map((found) => `${page}: ${found}`),
+    );
+    expect(literalIssuers).toEqual([]);
   });
 });
 
