@@ -165,20 +165,21 @@ export function alerts(
 ): Alerts {
   const accountId = settings.accountId;
   const webhookChild = child(scope, "alert-webhook", "alert-webhook");
-  const webhook = secrets.alertWebhookUrl
-    ? new cloudflare.NotificationPolicyWebhooks(
-        webhookChild.name,
-        {
-          accountId,
-          name: `${settings.workerName} alerts`,
-          url: pulumi.secret(secrets.alertWebhookUrl),
-          ...(secrets.alertWebhookSecret
-            ? { secret: pulumi.secret(secrets.alertWebhookSecret) }
-            : {}),
-        },
-        webhookChild.opts,
-      )
-    : undefined;
+  const webhook =
+    secrets.alertWebhookUrl && settings.alerts.cloudflareWebhook
+      ? new cloudflare.NotificationPolicyWebhooks(
+          webhookChild.name,
+          {
+            accountId,
+            name: `${settings.workerName} alerts`,
+            url: pulumi.secret(secrets.alertWebhookUrl),
+            ...(secrets.alertWebhookSecret
+              ? { secret: pulumi.secret(secrets.alertWebhookSecret) }
+              : {}),
+          },
+          webhookChild.opts,
+        )
+      : undefined;
   const healthCheckChild = child(scope, "health-check", "voice-health-check");
   const healthCheckSpec = healthCheckArgs(settings);
   const healthCheck = healthCheckSpec

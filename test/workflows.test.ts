@@ -222,4 +222,21 @@ describe("GitHub workflows", () => {
       expect(checked).toBe(name === "deploy.yml" ? 2 : 1);
     },
   );
+
+  it("README's by-hand pulumi preview and up run the policy pack with its config, as the workflows do", () => {
+    const readme = readFileSync(join(PROJECT_ROOT, "README.md"), "utf8");
+    const byHand = readme.split("\n").filter((line) => /^pulumi (preview|up) /.test(line));
+    expect(byHand.length).toBeGreaterThanOrEqual(2);
+    for (const line of byHand)
+      expect(line).toMatch(/ --policy-pack policy --policy-pack-config policy-config\.json/);
+    expect(readme).toContain(
+      "npm run --silent policy-config -- --stack staging > policy-config.json",
+    );
+    for (const name of workflowFiles)
+      for (const step of pulumiSteps(workflow(name)))
+        expect(step.with).toMatchObject({
+          policyPacks: "policy",
+          policyPackConfigs: "policy-config.json",
+        });
+  });
 });

@@ -256,9 +256,8 @@ ${bridges.lines.map((line) => `  ${line}`).join("\n")}
 ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
 next, in another terminal:
-  npm run smoke -- --url ${wsUrl} --token "$(npm run --silent token${stackArgs})"
-  or by hand: npx wscat -c "${wsUrl}?${SESSION_QUERY}" -s voice.v1 -s "bearer.$(npm run --silent token${stackArgs})"
-  in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame
+  npm run --silent smoke -- --url ${wsUrl} --token "$(npm run --silent token${stackArgs})"
+  in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame${args["allow-origin"].length === 0 ? `\n  a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000` : ""}
 Ctrl-C stops ${bridges.stops}.
 `);
   } catch (error) {

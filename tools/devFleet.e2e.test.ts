@@ -71,7 +71,10 @@ describe("npm run dev -- --bridges 2", () => {
       /^ {4}bridge-1 {2}http:\/\/127\.0\.0\.1:\d+\/api\/chat → stand-in http:\/\/127\.0\.0\.1:\d+ \(guard health http:\/\/127\.0\.0\.1:\d+\/health\)$/m,
     );
     expect(dev.output).toContain(
-      `npm run smoke -- --url ws://127.0.0.1:${dev.port}/voice/ws --token "$(npm run --silent token)"`,
+      `npm run --silent smoke -- --url ws://127.0.0.1:${dev.port}/voice/ws --token "$(npm run --silent token)"`,
+    );
+    expect(dev.output).toContain(
+      "a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000",
     );
     expect(dev.output).toContain("Ctrl-C stops the edge, the 2 guards and the 2 stand-in bridges.");
   });

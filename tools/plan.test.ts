@@ -1,13 +1,22 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../infra/config/stackFiles";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PROJECT_ROOT, STACK_DIR_ENV, stackDirectory } from "../infra/config/stackFiles";
 import { runProgramOffline } from "../infra/offlineRun";
 import { fleetSummary } from "./plan";
 
 function plan(...args: string[]) {
+  return planIn(undefined, ...args);
+}
+
+/** `npm run plan` reading the stack files in `stackDir` (VOICE_EDGE_STACK_DIR), or the default ones. */
+function planIn(stackDir: string | undefined, ...args: string[]) {
   return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], {
     cwd: PROJECT_ROOT,
     encoding: "utf8",
+    env: stackDir === undefined ? process.env : { ...process.env, [STACK_DIR_ENV]: stackDir },
   });
 }
 
@@ -77,6 +86,29 @@ describe("npm run plan", () => {
       "gpu-2: voice-gpu-2.mycosoft.com → https://localhost:8998 (tunnel voice-edge-staging-gpu-2)",
     ]);
   });
+
+  it("warns of a zone no stack file owns, and of a zone owner without a rate limit", () => {
+    const dir = mkdtempSync(join(tmpdir(), "voice-edge-plan-gaps-"));
+    try {
+      copyFileSync(join(stackDirectory(), "Pulumi.staging.yaml"), join(dir, "Pulumi.solo.yaml"));
+      const solo = planIn(dir, "--stack", "solo");
+      expect(solo.status, solo.stderr).toBe(0);
+      expect(solo.stdout).toContain(
+        "\nwarning: no stack file here owns zone mycosoft.com (voice-edge:zone.owner: true): this stack declares neither its zone settings",
+      );
+      const prod = readFileSync(join(stackDirectory(), "Pulumi.prod.yaml"), "utf8");
+      const withoutRateLimit = prod.replace(/\n {2}voice-edge:rateLimit:\n(?: {4}.*\n)+/, "\n");
+      expect(withoutRateLimit).not.toContain("voice-edge:rateLimit");
+      writeFileSync(join(dir, "Pulumi.owner.yaml"), withoutRateLimit);
+      const owner = planIn(dir, "--stack", "owner");
+      expect(owner.status, owner.stderr).toBe(0);
+      expect(owner.stdout).toContain(
+        "\nwarning: Pulumi.owner.yaml owns zone mycosoft.com but sets no voice-edge:rateLimit: nothing limits how often one client may open /voice/ws",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("names the known stacks when asked for an unknown one", () => {
     const result = plan("--stack", "qa");

@@ -2,6 +2,8 @@
  * `npm run plan -- --stack <name> [--json]`: what the stack declares, from the real program run
  * under Pulumi's mocks. No Cloudflare API is called; `pulumi preview` gives the real diff.
  */
+import { PLACEHOLDER_ID } from "../infra/config/fields";
+import { stackGaps } from "../infra/config/gaps";
 import { StackConfigError } from "../infra/config/schema";
 import {
   BRIDGE_WATCH_BINDINGS,
@@ -10,10 +12,9 @@ import {
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { runProgramOffline, Secret, type DeclaredResource } from "../infra/offlineRun";
 import { RESOURCE_TYPES, shortType } from "../infra/resourceTypes";
-import { knownStacks, stackFileName } from "../infra/config/stackFiles";
+import { knownStacks, loadStackSettings, stackFileName } from "../infra/config/stackFiles";
 
 const SECRET_MASK = "[secret]";
-const PLACEHOLDER_ID = /^0{32}$/;
 
 interface Binding {
   name: string;
@@ -129,7 +130,7 @@ const command = defineCommand({
       description: "print the resources as a JSON array of {type, name, inputs}",
     },
   },
-  notes: ["exit: 0 printed, 1 the program failed, 2 a usage mistake"],
+  notes: ["exit: 0 printed, 1 the program failed, 2 a usage mistake or an invalid stack file"],
 });
 
 export async function run(argv: string[]): Promise<number> {
@@ -171,6 +172,8 @@ tokens below are stand-ins and secrets are masked. \`pulumi preview --stack ${ar
       console.log(
         `\nwarning: ${stackFileName(args.stack)} still has placeholder account/zone IDs (all zeros); set yours before \`pulumi up\`.`,
       );
+    for (const gap of stackGaps(loadStackSettings(args.stack), args.stack))
+      console.log(`\nwarning: ${gap.message} → ${gap.action}`);
     console.log(`\n${resources.length} resources:`);
     const print = (resource: DeclaredResource, indent: string) => {
       console.log(

@@ -4,11 +4,18 @@
  * DNS, the Worker route, the tunnel name, ssl). One line per check; exit 1 when anything is a
  * problem. `--carry-rules` prints the `keepRules:` block for the zone's existing rate-limit rules.
  */
+import { stackGaps } from "../infra/config/gaps";
 import type { StackSettings } from "../infra/config/schema";
 import type { PreflightContext } from "../infra/preflight/check";
 import { carriedRules, carriedRulesYaml, rateLimitEntryPoint } from "../infra/preflight/rateLimit";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
-import { apiFailure, formatResult, problem, type CheckResult } from "../infra/preflight/result";
+import {
+  apiFailure,
+  formatResult,
+  problem,
+  warning,
+  type CheckResult,
+} from "../infra/preflight/result";
 import { DEFAULT_BOUND_MS, preflightClient, runPreflight } from "../infra/preflight/run";
 import { tunnelIdFromPulumi } from "../infra/preflight/tunnel";
 import { idSubjectOf, placeholderIdProblems } from "../infra/preflight/ids";
@@ -90,7 +97,9 @@ export async function run(argv: string[]): Promise<number> {
           .join(", ")} and export CLOUDFLARE_API_TOKEN`,
       ),
     );
-  if (unusable.length > 0 || !apiToken) return finish(unusable);
+  // What the stack's files leave undeclared: said whatever the account answers.
+  const gaps = stackGaps(settings, stack).map((gap) => warning("stack", gap.message, gap.action));
+  if (unusable.length > 0 || !apiToken) return finish([...gaps, ...unusable]);
 
   const abort = new AbortController();
   const deadline = new Promise<void>((resolve) =>
@@ -168,7 +177,7 @@ export async function run(argv: string[]): Promise<number> {
         : (pulumiTunnelId ??= tunnelIdFromPulumi(stack)),
     plannedResources: () => plannedResources(stack),
   };
-  return finish(await runPreflight(context, boundMs, deadline));
+  return finish([...gaps, ...(await runPreflight(context, boundMs, deadline))]);
 }
 
 if (isEntryPoint(import.meta.url)) void main(command, run);

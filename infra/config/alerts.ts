@@ -40,6 +40,12 @@ export const alertsSchema = z.strictObject({
   failuresBeforeAlert: bridgeWatchSettingsSchema.shape.failuresBeforeAlert,
   /** Consecutive minutes with no free bridge before the bridge probe's capacity alert ("add a GPU"); the bridge watch's own bounds. */
   busyMinutesBeforeAlert: bridgeWatchSettingsSchema.shape.busyMinutesBeforeAlert,
+  /**
+   * Whether Cloudflare's own notification policies post to `alertWebhookUrl` too (a webhook
+   * destination in the account). `false` where the account refuses webhook destinations: the
+   * bridge probe posts to the URL itself either way.
+   */
+  cloudflareWebhook: z.boolean().default(true),
 });
 
 /** What the alert rules read of a stack. */
@@ -49,6 +55,7 @@ export interface AlertRuleInput {
     types?: readonly AlertType[];
     emails: readonly string[];
     pagerdutyIds: readonly string[];
+    cloudflareWebhook?: boolean;
   };
 }
 
@@ -103,7 +110,20 @@ export function validateAlertMechanism(
   naming: SecretNaming = STACK_SECRET_NAMING,
 ): Problem[] {
   const { emails, pagerdutyIds } = settings.alerts;
-  if (emails.length > 0 || pagerdutyIds.length > 0 || secrets.alertWebhookUrl) return [];
+  if (emails.length > 0 || pagerdutyIds.length > 0) return [];
+  if (settings.alerts.cloudflareWebhook === false) {
+    const cloudflareTypes = alertTypesOf(settings).filter(
+      (type) => type !== ALERT_TYPES.bridgeProbe,
+    );
+    if (cloudflareTypes.length === 0 && secrets.alertWebhookUrl) return [];
+    return [
+      {
+        path: ["alerts", "cloudflareWebhook"],
+        message: `is false, so Cloudflare's notification policies (${cloudflareTypes.join(", ")}) reach nobody: add alerts.emails or alerts.pagerdutyIds, or list alerts.types without them`,
+      },
+    ];
+  }
+  if (secrets.alertWebhookUrl) return [];
   return [
     {
       path: ["alerts"],

@@ -14,6 +14,9 @@ export const cloudflareId = (what: string) =>
       /^[0-9a-f]{32}$/,
       `must be the ${what}: 32 lowercase hex characters (Cloudflare dashboard → Overview)`,
     );
+/** The IDs the example stack files ship with: zeros, for the user to replace. */
+export const PLACEHOLDER_ID = /^0{32}$/;
+
 export const urlPath = z
   .string()
   .regex(/^\/[A-Za-z0-9._~\-/]*$/, "must be a URL path starting with /");

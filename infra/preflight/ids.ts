@@ -1,10 +1,8 @@
 import { keyName } from "../config/errors";
 import type { StackSettings } from "../config/schema";
 import { stackFileName } from "../config/stackFiles";
+import { PLACEHOLDER_ID } from "../config/fields";
 import { problem, type CheckResult } from "./result";
-
-/** The IDs the example stack files ship with: zeros, for the user to replace. */
-export const PLACEHOLDER_ID = /^0{32}$/;
 
 /** One of the stack's two Cloudflare IDs: the key that holds it, its value, and where to find the real one. */
 export interface IdSubject {
