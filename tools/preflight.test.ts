@@ -14,7 +14,12 @@ import {
   type StandInScenario,
 } from "../test/support/cloudflareApiStandIn";
 import { REQUIRED_TOKEN_PERMISSIONS } from "../infra/preflight/permissions";
-import { PROJECT_ROOT, loadStackSettings, stackFileName } from "../infra/config/stackFiles";
+import {
+  PROJECT_ROOT,
+  STACK_DIR_ENV,
+  loadStackSettings,
+  stackFileName,
+} from "../infra/config/stackFiles";
 import type { StackSettings } from "../infra/config/schema";
 
 const TOKEN = "stand-in-token-0123456789abcdefghijklmnop";
@@ -38,8 +43,11 @@ const staging = withIds(loadStackSettings("staging"));
  * the placeholders the project's own files ship (one test runs it there, on purpose).
  */
 let root: string;
+/** A stack directory (VOICE_EDGE_STACK_DIR) holding the copy's prod stack on a Pro zone. */
+let proStacks: string;
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), "voice-edge-preflight-"));
+  proStacks = mkdtempSync(join(tmpdir(), "voice-edge-preflight-pro-"));
   for (const entry of ["infra", "tools", "worker", "package.json", "tsconfig.json", "Pulumi.yaml"])
     cpSync(join(PROJECT_ROOT, entry), join(root, entry), { recursive: true });
   symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
@@ -50,9 +58,18 @@ beforeAll(() => {
       .replace(`id: "${PLACEHOLDER}"`, `id: "${ZONE_ID}"`);
     expect(withRealIds).not.toContain(PLACEHOLDER);
     writeFileSync(join(root, stackFileName(stack)), withRealIds);
+    // The same stack on a Pro zone, whose two rate-limiting rules leave room to carry one.
+    if (stack === "prod")
+      writeFileSync(
+        join(proStacks, stackFileName("prod")),
+        withRealIds.replace("plan: free", "plan: pro"),
+      );
   }
 });
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(proStacks, { recursive: true, force: true });
+});
 
 /** Everything as a stack that already deployed once would find it: every check answers ok. */
 function prodScenario(): StandInScenario {
@@ -198,12 +215,13 @@ async function against(
   args: string[],
   token = TOKEN,
   project = root,
+  env: Record<string, string> = {},
 ): Promise<Run & { requests: string[] }> {
   const standIn = await startCloudflareApiStandIn(scenario);
   try {
     const run = await preflight(
       args,
-      { CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_BASE_URL: standIn.url },
+      { CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_BASE_URL: standIn.url, ...env },
       project,
     );
     expect(standIn.writes).toEqual([]);
@@ -520,13 +538,42 @@ describe.concurrent(
       expect(run.code).toBe(code);
     });
 
-    it("prints, with --carry-rules, a keepRules block the stack schema accepts and the ruleset to adopt", async () => {
+    it("names, with --carry-rules on the Free plan, the fixes that fit instead of a block the schema would refuse", async () => {
       const run = await against(
         { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [foreignRule] } },
         ["--stack", "prod", "--carry-rules"],
       );
+      expect(run.code).toBe(1);
+      expect(run.stdout).not.toContain("keepRules");
+      expect(line(run, "problem  carry-rules:")).toMatch(
+        /holds 1 rule\(s\) that are not this project's; carrying it does not fit: the free plan allows 1 rate-limiting rule\(s\), and this stack would need 2 .* → delete that rule .*; or keep that rule and remove voice-edge:rateLimit from Pulumi\.prod\.yaml .*; or move mycosoft\.com to the pro plan/,
+      );
+    });
+
+    it("prints, with --carry-rules, a keepRules block the stack schema accepts and the ruleset to adopt", async () => {
+      const run = await against(
+        { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [foreignRule] } },
+        ["--stack", "prod", "--carry-rules"],
+        TOKEN,
+        root,
+        { [STACK_DIR_ENV]: proStacks },
+      );
       expect(run.code).toBe(0);
       const block = parse(run.stdout) as { keepRules: unknown[]; adoptRulesetId: string };
+      // Pasted into the stack, the schema accepts it, rule count and all.
+      const prodpro = readFileSync(join(proStacks, stackFileName("prod")), "utf8");
+      const pasted = prodpro.replace(
+        "  voice-edge:rateLimit:\n",
+        `  voice-edge:rateLimit:\n    adoptRulesetId: ${block.adoptRulesetId}\n    keepRules: ${JSON.stringify(block.keepRules)}\n`,
+      );
+      expect(pasted).not.toBe(prodpro);
+      const pastedRoot = mkdtempSync(join(tmpdir(), "voice-edge-pasted-"));
+      try {
+        writeFileSync(join(pastedRoot, stackFileName("prod")), pasted);
+        expect(loadStackSettings("prod", pastedRoot).rateLimit?.keepRules).toHaveLength(1);
+      } finally {
+        rmSync(pastedRoot, { recursive: true, force: true });
+      }
       expect(block.adoptRulesetId).toBe(ENTRY_POINT_ID);
       expect(block.keepRules.map((rule) => keptRateLimitRuleSchema.parse(rule))).toEqual([
         {

@@ -7,7 +7,12 @@
 import { stackGaps } from "../infra/config/gaps";
 import type { StackSettings } from "../infra/config/schema";
 import type { PreflightContext } from "../infra/preflight/check";
-import { carriedRules, carriedRulesYaml, rateLimitEntryPoint } from "../infra/preflight/rateLimit";
+import {
+  carriedRules,
+  carriedRulesYaml,
+  carryOverflow,
+  rateLimitEntryPoint,
+} from "../infra/preflight/rateLimit";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import {
   apiFailure,
@@ -161,6 +166,19 @@ export async function run(argv: string[]): Promise<number> {
         ),
       ]);
     }
+    // A block the schema would refuse (more rules than the plan allows) is no help: say what fits.
+    const overflow = carryOverflow(settings, stack, entryPoint.id, {
+      kept: 0,
+      toCarry: carried.keepRules.length,
+    });
+    if (overflow)
+      return finish([
+        problem(
+          "carry-rules",
+          `${entryPoint.id} holds ${carried.keepRules.length} rule(s) that are not this project's; ${overflow.message}`,
+          overflow.action,
+        ),
+      ]);
     console.log(args.json ? JSON.stringify(carried, null, 2) : carriedRulesYaml(stack, carried));
     return 0;
   }

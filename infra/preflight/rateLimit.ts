@@ -104,6 +104,38 @@ export function carriedRulesYaml(stack: string, carried: CarriedRules): string {
   return header + stringify(carried);
 }
 
+/**
+ * When carrying `toCarry` rules (besides the stack's own and the `kept` ones) would exceed the
+ * plan's rate-limiting rule count — the schema would refuse the pasted block — why, and the fixes
+ * that fit the zone's plan. Undefined when they fit.
+ */
+export function carryOverflow(
+  settings: Pick<StackSettings, "zone" | "rateLimit">,
+  stack: string,
+  entryPointId: string,
+  counts: { kept: number; toCarry: number },
+): { message: string; action: string } | undefined {
+  const own = settings.rateLimit?.rules.length ?? 0;
+  const needed = own + counts.kept + counts.toCarry;
+  const allowed = PLAN_LIMITS[settings.zone.plan].rateLimitRules;
+  if (needed <= allowed) return undefined;
+  const file = stackFileName(stack);
+  const plan = ZONE_PLANS.find((p) => PLAN_LIMITS[p].rateLimitRules >= needed);
+  const rules = counts.toCarry > 1 ? "those rules" : "that rule";
+  return {
+    message: `carrying ${counts.toCarry > 1 ? "them" : "it"} does not fit: the ${settings.zone.plan} plan allows ${allowed} rate-limiting rule(s), and this stack would need ${needed} (${own} of its own${counts.kept > 0 ? `, ${counts.kept} in keepRules` : ""}, ${counts.toCarry} to carry)`,
+    action: [
+      `delete ${rules} (dashboard → ${settings.zone.name} → Security → WAF → Rate limiting rules), then set voice-edge:rateLimit → adoptRulesetId: ${entryPointId} in ${file} for the first \`pulumi up\``,
+      `or keep ${rules} and remove voice-edge:rateLimit from ${file} (this stack then declares no rate-limiting rules, and the voice paths are not rate-limited)`,
+      ...(plan
+        ? [
+            `or move ${settings.zone.name} to the ${plan} plan (and set voice-edge:zone → plan: ${plan}), then carry ${rules} with --carry-rules`,
+          ]
+        : []),
+    ].join("; "),
+  };
+}
+
 export const rateLimitCheck: Check = {
   name: CHECK,
   reading: "the zone's http_ratelimit entry point",
@@ -136,9 +168,11 @@ export const rateLimitCheck: Check = {
     const adopt = rateLimit.adoptRulesetId;
     if (foreign.length > 0) {
       const found = `the zone's http_ratelimit entry point ${entryPoint.id} has ${foreign.length} rule(s) this stack neither manages nor carries (the stack's ruleset would delete them): ${foreign.map(describeRule).join(", ")}`;
-      const needed = rateLimit.rules.length + rateLimit.keepRules.length + foreign.length;
-      const allowed = PLAN_LIMITS[settings.zone.plan].rateLimitRules;
-      if (needed <= allowed)
+      const overflow = carryOverflow(settings, stack, entryPoint.id, {
+        kept: rateLimit.keepRules.length,
+        toCarry: foreign.length,
+      });
+      if (!overflow)
         return [
           problem(
             CHECK,
@@ -146,23 +180,7 @@ export const rateLimitCheck: Check = {
             `run \`npm run preflight -- --stack ${stack} --carry-rules\`, paste what it prints under voice-edge:rateLimit in ${file}, \`pulumi up\` once, then remove adoptRulesetId`,
           ),
         ];
-      const plan = ZONE_PLANS.find((p) => PLAN_LIMITS[p].rateLimitRules >= needed);
-      const rules = foreign.length > 1 ? "those rules" : "that rule";
-      return [
-        problem(
-          CHECK,
-          `${found}; carrying ${foreign.length > 1 ? "them" : "it"} does not fit: the ${settings.zone.plan} plan allows ${allowed} rate-limiting rule(s), and this stack would need ${needed} (${rateLimit.rules.length} of its own${rateLimit.keepRules.length > 0 ? `, ${rateLimit.keepRules.length} in keepRules` : ""}, ${foreign.length} to carry)`,
-          [
-            `delete ${rules} (dashboard → ${settings.zone.name} → Security → WAF → Rate limiting rules), then set voice-edge:rateLimit → adoptRulesetId: ${entryPoint.id} in ${file} for the first \`pulumi up\``,
-            `or keep ${rules} and remove voice-edge:rateLimit from ${file} (this stack then declares no rate-limiting rules, and the voice paths are not rate-limited)`,
-            ...(plan
-              ? [
-                  `or move ${settings.zone.name} to the ${plan} plan (and set voice-edge:zone → plan: ${plan}), then carry ${rules} with --carry-rules`,
-                ]
-              : []),
-          ].join("; "),
-        ),
-      ];
+      return [problem(CHECK, `${found}; ${overflow.message}`, overflow.action)];
     }
     if (adopt && adopt !== entryPoint.id) {
       return [
