@@ -75,6 +75,11 @@ export async function run(argv: string[]): Promise<number> {
     fail(`unknown stack "${args.stack}": the stacks here are ${knownStacks().join(", ")}`);
   const auth = loadStackSettings(args.stack).edge.auth;
   if (auth.mode !== "jwt") fail(`stack "${args.stack}" has auth.mode off: the edge needs no token`);
+  const cap = auth.maxTokenLifetimeSeconds;
+  if (cap !== undefined && lifetime > cap)
+    fail(
+      `--ttl ${args.ttl} is longer than stack "${args.stack}"'s edge.auth.maxTokenLifetimeSeconds (${cap} s): the edge would refuse the token`,
+    );
 
   const now = Math.floor(Date.now() / 1000);
   const jwt = new SignJWT({})
