@@ -180,7 +180,7 @@ const reveal = (value: unknown): unknown =>
         ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]))
         : value;
 
-describe("the real stacks pass the whole pack", () => {
+describe("the fixture stacks pass the whole pack", () => {
   it.each(["prod", "staging"])(
     "%s, with its generated policy config, has no violations",
     async (stack) => {

@@ -1,11 +1,10 @@
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { copyOfFixtureStacks, stackDirEnv } from "../test/support/fixtureStacks";
 import { freePort } from "../test/support/freePort";
 import { npmRun, type CommandRun } from "../test/support/runCommand";
-import { PROJECT_ROOT } from "../infra/config/stackFiles";
 import { UsageError } from "./lib/cli";
 import { run as policyConfig } from "./policyConfig";
 import { run as token } from "./token";
@@ -196,34 +195,20 @@ describe.concurrent("a busy port", () => {
 });
 
 describe("npm run policy-config beside stack files that are invalid", () => {
-  // A copy of the project (the code finds its stack files beside itself) with two broken stack files added.
-  let root: string;
+  // The fixture stack files with two broken ones added, in a stack directory of their own.
+  let stackDir: string;
 
   beforeAll(() => {
-    root = mkdtempSync(join(tmpdir(), "voice-edge-policy-config-"));
-    for (const entry of [
-      "infra",
-      "policy",
-      "tools",
-      "worker",
-      "package.json",
-      "tsconfig.json",
-      "Pulumi.yaml",
-      "Pulumi.prod.yaml",
-      "Pulumi.staging.yaml",
-    ]) {
-      cpSync(join(PROJECT_ROOT, entry), join(root, entry), { recursive: true });
-    }
-    symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
-    writeFileSync(join(root, "Pulumi.qa.yaml"), "config:\n  voice-edge:zone: 12\n");
-    writeFileSync(join(root, "Pulumi.broken.yaml"), "config: [\n");
+    stackDir = copyOfFixtureStacks("voice-edge-policy-config-");
+    writeFileSync(join(stackDir, "Pulumi.qa.yaml"), "config:\n  voice-edge:zone: 12\n");
+    writeFileSync(join(stackDir, "Pulumi.broken.yaml"), "config: [\n");
   });
 
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  afterAll(() => rmSync(stackDir, { recursive: true, force: true }));
 
   it("prints a valid stack's config as it does without them", async () => {
     const [beside, alone] = await Promise.all([
-      npmRun("policy-config", ["--stack", "staging"], { cwd: root }),
+      npmRun("policy-config", ["--stack", "staging"], { env: stackDirEnv(stackDir) }),
       npmRun("policy-config", ["--stack", "staging"]),
     ]);
     expect(beside.code, beside.stderr).toBe(0);
@@ -234,7 +219,7 @@ describe("npm run policy-config beside stack files that are invalid", () => {
   });
 
   it("names what is wrong with its own invalid stack file in one line (exit 2, as every command)", async () => {
-    const run = await npmRun("policy-config", ["--stack", "qa"], { cwd: root });
+    const run = await npmRun("policy-config", ["--stack", "qa"], { env: stackDirEnv(stackDir) });
     expect(run.stderr).toMatch(
       /^policy-config: Invalid configuration for stack "qa" \(Pulumi\.qa\.yaml\): voice-edge:accountId: [^\n]*; voice-edge:zone: [^\n]*\n$/,
     );

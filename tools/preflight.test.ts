@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,20 +13,16 @@ import {
   startCloudflareApiStandIn,
   type StandInScenario,
 } from "../test/support/cloudflareApiStandIn";
+import { copyOfFixtureStacks, FIXTURE_STACK_DIR, stackDirEnv } from "../test/support/fixtureStacks";
 import { REQUIRED_TOKEN_PERMISSIONS } from "../infra/preflight/permissions";
-import {
-  PROJECT_ROOT,
-  STACK_DIR_ENV,
-  loadStackSettings,
-  stackFileName,
-} from "../infra/config/stackFiles";
+import { PROJECT_ROOT, loadStackSettings, stackFileName } from "../infra/config/stackFiles";
 import type { StackSettings } from "../infra/config/schema";
 
 const TOKEN = "stand-in-token-0123456789abcdefghijklmnop";
 const TOKEN_ID = "ed17574386854bf78a67040be0a770b0";
 const TUNNEL_ID = "c1744f8b-faa1-48a4-9e5c-02ac921467fa";
 const ENTRY_POINT_ID = "2f2feab2026849078ba485f918791bdc";
-/** The IDs the stack files of the copy below hold instead of the placeholders the project ships. */
+/** The IDs the stack files below hold instead of the placeholders of the fixture stack files. */
 const ACCOUNT_ID = "9a7806061c88ada191ed06f989cc3dac";
 const ZONE_ID = "023e105f4ecef8ad9ca31a8372d0c353";
 const PLACEHOLDER = "00000000000000000000000000000000";
@@ -39,25 +35,22 @@ const prod = withIds(loadStackSettings("prod"));
 const staging = withIds(loadStackSettings("staging"));
 
 /**
- * A copy of the project whose stack files hold real-looking IDs: preflight sends no request with
- * the placeholders the project's own files ship (one test runs it there, on purpose).
+ * A stack directory whose stack files (the fixtures') hold real-looking IDs: preflight sends no
+ * request with the placeholders the fixtures hold (one test runs it on those, on purpose).
  */
-let root: string;
-/** A stack directory (VOICE_EDGE_STACK_DIR) holding the copy's prod stack on a Pro zone. */
+let stackDir: string;
+/** A stack directory holding the prod stack (real-looking IDs) on a Pro zone. */
 let proStacks: string;
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), "voice-edge-preflight-"));
+  stackDir = copyOfFixtureStacks("voice-edge-preflight-");
   proStacks = mkdtempSync(join(tmpdir(), "voice-edge-preflight-pro-"));
-  for (const entry of ["infra", "tools", "worker", "package.json", "tsconfig.json", "Pulumi.yaml"])
-    cpSync(join(PROJECT_ROOT, entry), join(root, entry), { recursive: true });
-  symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
   for (const stack of ["prod", "staging"]) {
-    const text = readFileSync(join(PROJECT_ROOT, stackFileName(stack)), "utf8");
+    const text = readFileSync(join(stackDir, stackFileName(stack)), "utf8");
     const withRealIds = text
       .replace(`voice-edge:accountId: "${PLACEHOLDER}"`, `voice-edge:accountId: "${ACCOUNT_ID}"`)
       .replace(`id: "${PLACEHOLDER}"`, `id: "${ZONE_ID}"`);
     expect(withRealIds).not.toContain(PLACEHOLDER);
-    writeFileSync(join(root, stackFileName(stack)), withRealIds);
+    writeFileSync(join(stackDir, stackFileName(stack)), withRealIds);
     // The same stack on a Pro zone, whose two rate-limiting rules leave room to carry one.
     if (stack === "prod")
       writeFileSync(
@@ -67,7 +60,7 @@ beforeAll(() => {
   }
 });
 afterAll(() => {
-  rmSync(root, { recursive: true, force: true });
+  rmSync(stackDir, { recursive: true, force: true });
   rmSync(proStacks, { recursive: true, force: true });
 });
 
@@ -180,27 +173,27 @@ async function slot<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Runs the CLI of the copy with real-looking IDs, or of the project itself (`in: PROJECT_ROOT`). */
+/** Runs the CLI on the stack files with real-looking IDs, or on the fixtures themselves (`FIXTURE_STACK_DIR`). */
 function preflight(
   args: string[],
   env: Record<string, string | undefined>,
-  project = root,
+  stacks = stackDir,
 ): Promise<Run> {
-  return slot(() => spawnPreflight(args, env, project));
+  return slot(() => spawnPreflight(args, env, stacks));
 }
 
 function spawnPreflight(
   args: string[],
   env: Record<string, string | undefined>,
-  project: string,
+  stacks: string,
 ): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", join(project, "tools", "preflight.ts"), ...args],
+      ["--import", "tsx", join(PROJECT_ROOT, "tools", "preflight.ts"), ...args],
       {
-        cwd: project,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        cwd: PROJECT_ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...stackDirEnv(stacks), ...env },
         timeout: 60_000,
       },
       (error, stdout, stderr) =>
@@ -214,15 +207,14 @@ async function against(
   scenario: StandInScenario,
   args: string[],
   token = TOKEN,
-  project = root,
-  env: Record<string, string> = {},
+  stacks = stackDir,
 ): Promise<Run & { requests: string[] }> {
   const standIn = await startCloudflareApiStandIn(scenario);
   try {
     const run = await preflight(
       args,
-      { CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_BASE_URL: standIn.url, ...env },
-      project,
+      { CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_BASE_URL: standIn.url },
+      stacks,
     );
     expect(standIn.writes).toEqual([]);
     return { ...run, requests: standIn.requests };
@@ -352,14 +344,14 @@ describe.concurrent(
       expect(run.code).toBe(1);
     });
 
-    it("names the placeholder IDs of the project's own stack files and sends no request with them", async () => {
+    it("names the placeholder IDs of a stack file and sends no request with them", async () => {
       const placeholders = [
         `problem  ids: voice-edge:accountId in Pulumi.prod.yaml is still the placeholder ${PLACEHOLDER}: no request was sent with it → put your account's ID there (dashboard → mycosoft.com → Overview, the API section: Account ID)`,
         `problem  ids: voice-edge:zone → id in Pulumi.prod.yaml is still the placeholder ${PLACEHOLDER}: no request was sent with it → put your zone's ID there (dashboard → mycosoft.com → Overview, the API section: Zone ID)`,
       ];
       const [checks, carry] = await Promise.all([
-        against(prodScenario(), ["--stack", "prod"], TOKEN, PROJECT_ROOT),
-        against(prodScenario(), ["--stack", "prod", "--carry-rules"], TOKEN, PROJECT_ROOT),
+        against(prodScenario(), ["--stack", "prod"], TOKEN, FIXTURE_STACK_DIR),
+        against(prodScenario(), ["--stack", "prod", "--carry-rules"], TOKEN, FIXTURE_STACK_DIR),
       ]);
       for (const run of [checks, carry]) {
         expect(lines(run)).toEqual(placeholders);
@@ -555,8 +547,7 @@ describe.concurrent(
         { ...prodScenario(), rateLimitEntryPoint: { id: ENTRY_POINT_ID, rules: [foreignRule] } },
         ["--stack", "prod", "--carry-rules"],
         TOKEN,
-        root,
-        { [STACK_DIR_ENV]: proStacks },
+        proStacks,
       );
       expect(run.code).toBe(0);
       const block = parse(run.stdout) as { keepRules: unknown[]; adoptRulesetId: string };

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { stackGaps } from "./gaps";
-import { loadStackSettings, PROJECT_ROOT, stackDirectory } from "./stackFiles";
+import { loadStackSettings, stackDirectory } from "./stackFiles";
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -34,7 +34,7 @@ describe("stackGaps: what a valid stack leaves undeclared without a word", () =>
   });
 
   it("names the missing rate limit of a zone owner, and its stack file", () => {
-    const [gap, ...rest] = stackGaps({ ...owner, rateLimit: undefined }, "prod", PROJECT_ROOT);
+    const [gap, ...rest] = stackGaps({ ...owner, rateLimit: undefined }, "prod", stackDir({}));
     expect(rest).toEqual([]);
     expect(gap.key).toBe("voice-edge:rateLimit");
     expect(gap.message).toBe(

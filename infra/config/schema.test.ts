@@ -21,7 +21,7 @@ function settingsError(values: Record<string, unknown>): string {
   throw new Error("expected the config to be refused");
 }
 
-describe("the real stack files", () => {
+describe("the fixture stack files", () => {
   it.each(["staging", "prod"])("Pulumi.%s.yaml passes the schema", (stack) => {
     const settings = loadStackSettings(stack);
     expect(settings.edge.auth.mode).toBe("jwt");

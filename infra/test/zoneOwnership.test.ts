@@ -5,8 +5,8 @@ import { zoneOwnershipProblems, type NamedStack } from "../zoneOwnership";
 const realStacks = (): NamedStack[] =>
   knownStacks().map((stack) => ({ stack, settings: loadStackSettings(stack) }));
 
-describe("zone-wide resources across the repository's stack files", () => {
-  it("finds staging and prod in the repository", () => {
+describe("zone-wide resources across the fixture stack files", () => {
+  it("finds staging and prod among the fixtures", () => {
     expect(knownStacks().sort()).toEqual(["prod", "staging"]);
   });
 
