@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import WebSocket from "ws";
+import { APP_ORIGIN } from "./edge";
+import { hs256 } from "./tokens";
 
 /**
  * Session options the real PersonaPlex server (and the personaplex stand-in) accepts: a text
@@ -9,6 +11,17 @@ export const PERSONAPLEX_QUERY = new URLSearchParams({
   text_prompt: "You enjoy having a good conversation.",
   voice_prompt: "NATF2.pt",
 }).toString();
+
+/** What a page on the app's origin sends to `edge`: the URL with session options, a token, its Origin. */
+export async function pageUpgrade(edge: { wsOrigin: string }, query = `?${PERSONAPLEX_QUERY}`) {
+  return {
+    url: `${edge.wsOrigin}/voice/ws${query}`,
+    options: {
+      protocols: ["voice.v1", `bearer.${await hs256()}`],
+      headers: { Origin: APP_ORIGIN },
+    },
+  };
+}
 
 export interface StandinClient {
   ws: WebSocket;

@@ -5,9 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run as guardCommand } from "../../tools/guard";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { startGuardProcess, type GuardProcess } from "../../tools/lib/guardProcess";
-import { PERSONAPLEX_QUERY } from "../../test/support/bridge";
+import { pageUpgrade } from "../../test/support/bridge";
 import {
-  APP_ORIGIN,
   expectOpen,
   expectRefusedSession,
   jwtEdgeConfig,
@@ -16,7 +15,6 @@ import {
   type OpenSession,
   type TestEdge,
 } from "../../test/support/edge";
-import { hs256 } from "../../test/support/tokens";
 
 /**
  * A fleet end to end: the edge in workerd admitting each page to one of three bridges, each a
@@ -66,15 +64,7 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-async function page(query = `?${PERSONAPLEX_QUERY}`) {
-  return {
-    url: `${edge.wsOrigin}/voice/ws${query}`,
-    options: {
-      protocols: ["voice.v1", `bearer.${await hs256()}`],
-      headers: { Origin: APP_ORIGIN },
-    },
-  };
-}
+const page = (query?: string) => pageUpgrade(edge, query);
 
 interface UpgradeLine {
   outcome: string;

@@ -4,15 +4,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { startGuardProcess, type GuardProcess } from "../../tools/lib/guardProcess";
-import { PERSONAPLEX_QUERY } from "../../test/support/bridge";
-import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
+import { PERSONAPLEX_QUERY, pageUpgrade } from "../../test/support/bridge";
+import { TEST_SECRET, type TestEdge } from "../../test/support/edge";
 import {
   expectOpen,
   expectRefusedSession,
   jwtEdgeConfig,
   startTestEdge,
 } from "../../test/support/edge";
-import { hs256 } from "../../test/support/tokens";
 
 /**
  * The whole path a page takes: the edge in workerd → the guard (the real HAProxy, as each GPU VM
@@ -52,15 +51,7 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-async function page(query = `?${PERSONAPLEX_QUERY}`) {
-  return {
-    url: `${edge.wsOrigin}/voice/ws${query}`,
-    options: {
-      protocols: ["voice.v1", `bearer.${await hs256()}`],
-      headers: { Origin: APP_ORIGIN },
-    },
-  };
-}
+const page = (query?: string) => pageUpgrade(edge, query);
 
 async function conversation() {
   const { url, options } = await page();
