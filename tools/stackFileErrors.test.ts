@@ -16,7 +16,7 @@ const BROKEN = [
 ].join("\n");
 
 const LINE =
-  'Invalid configuration for stack "broken" (Pulumi.broken.yaml): line 3: Missing closing "quote — voice-edge:workerName: "voice-edge-broken';
+  'Invalid configuration for stack "broken" (Pulumi.broken.yaml): line 3: Missing closing "quote (in voice-edge:workerName)';
 
 let stackDir: string;
 beforeAll(() => {

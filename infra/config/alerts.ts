@@ -115,7 +115,8 @@ export function validateAlertMechanism(
     const cloudflareTypes = alertTypesOf(settings).filter(
       (type) => type !== ALERT_TYPES.bridgeProbe,
     );
-    if (cloudflareTypes.length === 0 && secrets.alertWebhookUrl) return [];
+    // Only the bridge probe is declared: its own rule says whether it has the webhook it needs.
+    if (cloudflareTypes.length === 0) return [];
     return [
       {
         path: ["alerts", "cloudflareWebhook"],

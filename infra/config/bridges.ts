@@ -21,8 +21,8 @@ export const bridgeSchema = z.strictObject({
   /** Where cloudflared on the bridge's VM finds the bridge: by default the guard on the same VM. */
   service: bridgeServiceSchema,
   path: urlPath.default("/api/chat"),
-  /** Sessions the bridge serves at once: one GPU, one conversation. */
-  capacity: z.int().min(1).default(1),
+  /** Sessions the bridge serves at once: one GPU, one conversation (the guard's own bounds). */
+  capacity: z.int().min(1).max(64).default(1),
 });
 
 export type BridgeSettings = z.infer<typeof bridgeSchema>;

@@ -101,3 +101,20 @@ export function guardOfBridge(
     };
   return { guard: { ...settings.guard, capacity: bridge.capacity } };
 }
+
+/**
+ * With a `bridges` list each bridge's guard admits its own `capacity`: a stack-wide
+ * `guard.capacity` other than the default would be ignored without a word, so it is refused.
+ */
+export function validateGuardCapacityWithBridges(settings: {
+  guard: { capacity: number };
+  bridges?: unknown[];
+}): Problem[] {
+  if (settings.bridges === undefined || settings.guard.capacity === 1) return [];
+  return [
+    {
+      path: ["guard", "capacity"],
+      message: `is ${settings.guard.capacity}, but with voice-edge:bridges each bridge's guard admits that bridge's own capacity: set voice-edge:bridges → <n>.capacity instead, and remove guard.capacity`,
+    },
+  ];
+}

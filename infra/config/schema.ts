@@ -38,7 +38,7 @@ import {
   type Problem,
 } from "./errors";
 import { cloudflareId, hostname } from "./fields";
-import { guardSchema, validateGuardBehindTunnel } from "./guard";
+import { guardSchema, validateGuardBehindTunnel, validateGuardCapacityWithBridges } from "./guard";
 import {
   rateLimitSchema,
   validateKeptRuleRefs,
@@ -123,6 +123,7 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
     ...validateRateLimitRulesForPlan(settings),
     ...validateAlertTypesForPlan(settings),
     ...validateGuardBehindTunnel(settings),
+    ...validateGuardCapacityWithBridges(settings),
   ];
 }
 

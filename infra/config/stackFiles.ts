@@ -50,9 +50,7 @@ export function readStackFile(stack: string, root = stackDirectory()): Record<st
     document = parse(text) as typeof document;
   } catch (error) {
     if (!(error instanceof YAMLParseError)) throw error;
-    throw new StackConfigError(stack, stackFileName(stack), [
-      yamlSyntaxProblem(text, error, SECRET_CONFIG_KEYS),
-    ]);
+    throw new StackConfigError(stack, stackFileName(stack), [yamlSyntaxProblem(text, error)]);
   }
   return document?.config ?? {};
 }

@@ -6,10 +6,18 @@ function lineOfMistake(text: string, error: YAMLError, reportedLine: number): nu
   const quote =
     error.code === "MISSING_CHAR" ? error.message.match(/closing (["'])quote/)?.[1] : undefined;
   if (quote) {
-    // An unclosed quote is noticed where the text ends: the mistake is the line that opens it.
-    const opening = lines.findIndex(
-      (line) => (line.match(new RegExp(`(?<!\\\\)${quote}`, "g"))?.length ?? 0) % 2 === 1,
-    );
+    // An unclosed quote is noticed where the text ends: the mistake is the first line whose value
+    // opens with that quote and does not close it (later lines are inside the quoted text).
+    const opensUnclosed = (line: string) => {
+      const value =
+        /^\s*(?:-\s+)?(?:[^\s#"'](?:[^:]|:(?!\s))*:\s+|"[^"]*":\s+|'[^']*':\s+)?(["'])(.*)$/.exec(
+          line,
+        );
+      if (!value || value[1] !== quote) return false;
+      const rest = value[2];
+      return quote === '"' ? !/(?<!\\)"/.test(rest) : !/'(?!')/.test(rest.replace(/''/g, ""));
+    };
+    const opening = lines.findIndex(opensUnclosed);
     if (opening >= 0) return opening + 1;
   }
   const flow = /Flow (map|sequence)/.exec(error.message)?.[1];
@@ -24,26 +32,29 @@ function lineOfMistake(text: string, error: YAMLError, reportedLine: number): nu
   return reportedLine;
 }
 
-/** The line as a message may show it: a secret key's value (or an encrypted one) is left out. */
-function shownLine(written: string, secretKeys: readonly string[]): string {
-  const key = /^\s*-?\s*(\S+?):(?:\s|$)/.exec(written)?.[1];
-  if ((key && secretKeys.includes(key)) || /secure\s*:/.test(written))
-    return `${key ?? "a secret"}: … (a secret: its value is not shown)`;
-  return written.length > 80 ? `${written.slice(0, 77)}…` : written;
+/**
+ * The stack key (`voice-edge:zone`, a child of `config:`) whose block holds `line`: a key, never
+ * a value — this file holds secrets, and a fragment of one can look like a nested key.
+ */
+function stackKeyAt(lines: readonly string[], line: number): string | undefined {
+  for (let i = line - 1; i >= 0; i--) {
+    const key = /^ {2}(?:"([^"]+)"|'([^']+)'|([^\s#"'](?:[^:\s]|:(?!\s|$))*)):(?:\s|$)/.exec(
+      lines[i] ?? "",
+    );
+    if (key) return key[1] ?? key[2] ?? key[3];
+    if (/^\S/.test(lines[i] ?? "")) return undefined;
+  }
+  return undefined;
 }
 
 /**
  * A YAML syntax error as one problem of a stack file: the line the mistake is on, yaml's own words
- * without its position, and that line as written — never a secret's value, never more of the file.
+ * without its position, and the stack key whose block it is in — never a value.
  */
-export function yamlSyntaxProblem(
-  text: string,
-  error: YAMLError,
-  secretKeys: readonly string[] = [],
-): string {
+export function yamlSyntaxProblem(text: string, error: YAMLError): string {
   const reported = error.linePos?.[0].line ?? 1;
   const line = lineOfMistake(text, error, reported);
   const words = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-  const written = (text.split("\n")[line - 1] ?? "").trim();
-  return `line ${line}: ${words}${written ? ` — ${shownLine(written, secretKeys)}` : ""}`;
+  const key = stackKeyAt(text.split("\n"), line);
+  return `line ${line}: ${words}${key ? ` (in ${key})` : ""}`;
 }

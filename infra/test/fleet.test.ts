@@ -207,6 +207,11 @@ describe("bridges the stack refuses", () => {
       says: "voice-edge:bridges → 0.bridgeService: unknown key; known: name, originHostname, service, path, capacity",
     },
     {
+      what: "a capacity beyond the guard's bound",
+      bridges: [{ ...GPU1, capacity: 500 }],
+      says: "voice-edge:bridges → 0.capacity: ",
+    },
+    {
       what: "a service with a path",
       bridges: [{ ...GPU1, service: "http://localhost:8999/api" }],
       says: "voice-edge:bridges → 0.service: must be scheme, host and port only",
@@ -233,6 +238,21 @@ describe("bridges the stack refuses", () => {
     expect(message).toContain('Invalid configuration for stack "prod" (Pulumi.prod.yaml)');
     expect(message).toContain(
       "voice-edge:edge → bridgeHealthUrl: names one bridge's health URL; with voice-edge:bridges",
+    );
+  });
+
+  it("a stack-wide guard.capacity with a list of bridges (each bridge's own capacity is its guard's)", async () => {
+    const message = await refusal("prod", {
+      secrets: SECRETS,
+      override: {
+        "voice-edge:tunnel": undefined,
+        "voice-edge:bridges": [GPU1, GPU2],
+        "voice-edge:guard": { capacity: 2 },
+      },
+    });
+    expect(message).toContain('Invalid configuration for stack "prod" (Pulumi.prod.yaml)');
+    expect(message).toContain(
+      "voice-edge:guard → capacity: is 2, but with voice-edge:bridges each bridge's guard admits that bridge's own capacity",
     );
   });
 

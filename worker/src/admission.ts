@@ -1,7 +1,11 @@
 import type { Bindings, BridgeTarget } from "./bindings";
 import { refusalOfTries, tryOrder, type BridgeMark } from "./bridgeChoice";
+import { admissionTimeoutOf } from "./config/rules";
 import { SessionRefusal } from "./errors";
 import { openBridgeSession, type BridgeRequest, type BridgeSession } from "./passThrough";
+
+/** The shortest try worth starting (the per-try bound's own minimum). */
+const MIN_TRY_MS = 100;
 
 /** How one try of one bridge ended, as the upgrade's log line lists it. */
 export interface BridgeTry {
@@ -33,7 +37,8 @@ function memoryOf(bindings: Bindings): Map<string, BridgeMark> {
 /**
  * Admits one authenticated upgrade to the first bridge that takes it: bridges in `tryOrder`, one
  * try each and one at a time (a Worker has few simultaneous connections), each try bounded by
- * `bridgeConnectTimeoutMs` and all of them by `admissionTimeoutMs`. Busy or down moves on; a
+ * `bridgeConnectTimeoutMs` and all of them by `admissionTimeoutMs` (default: the larger of 20 s
+ * and one try's bound). Busy or down moves on; a
  * refusal of the session options is the page's to fix, the same on every bridge: no more tries.
  */
 export async function admitToBridge(
@@ -43,17 +48,17 @@ export async function admitToBridge(
   const settings = bindings.EDGE_CONFIG;
   const memory = memoryOf(bindings);
   const started = Date.now();
-  const deadline = started + settings.admissionTimeoutMs;
+  const deadline = started + admissionTimeoutOf(settings);
   const order = tryOrder(bindings.bridges, memory, started);
   const tries: BridgeTry[] = [];
   const refusals: SessionRefusal[] = [];
   for (const bridge of order) {
     const tryStarted = Date.now();
     const remaining = deadline - tryStarted;
-    if (remaining <= 0) break;
-    const signal = AbortSignal.timeout(
-      Math.max(1, Math.min(settings.bridgeConnectTimeoutMs, remaining)),
-    );
+    // Too little time for a try to mean anything: the bridges left are counted as untried.
+    if (remaining < MIN_TRY_MS) break;
+    const cutByTotal = remaining < settings.bridgeConnectTimeoutMs;
+    const signal = AbortSignal.timeout(Math.min(settings.bridgeConnectTimeoutMs, remaining));
     try {
       const session = await openBridgeSession(bridge, request, signal);
       memory.set(bridge.name, { at: Date.now(), kind: "busy" });
@@ -65,7 +70,9 @@ export async function admitToBridge(
       if (error.reason.error === "session_options_invalid")
         return { served: false, refusal: error, tries, untried: order.length - tries.length };
       const busy = error.reason.error === "bridge_busy";
-      memory.set(bridge.name, { at: Date.now(), kind: busy ? "busy" : "down" });
+      // A try the total bound cut short says nothing against the bridge: it is not marked down.
+      if (busy || !(cutByTotal && error.failure === "bridge_timeout"))
+        memory.set(bridge.name, { at: Date.now(), kind: busy ? "busy" : "down" });
       refusals.push(error);
     }
   }

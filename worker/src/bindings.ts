@@ -193,7 +193,7 @@ export const edgeSettingsSchema = z.strictObject({
   /** Bounds one try of one bridge: the connect and the handshake up to its 101 or refusal. */
   bridgeConnectTimeoutMs: millis(100, 60_000, 10_000),
   /** Bounds all the tries of one upgrade together; a try never outlives it. */
-  admissionTimeoutMs: millis(100, 120_000, 20_000),
+  admissionTimeoutMs: z.optional(boundedInt(100, 120_000)),
   healthTimeoutMs: millis(100, 30_000, 2_000),
   jwksTimeoutMs: millis(100, 30_000, 2_000),
 });

@@ -54,3 +54,26 @@ export async function probeBridge(bindings: Bindings, bridge: BridgeTarget): Pro
     return { reachable: false, latencyMs: Date.now() - started, ...(timedOut ? { timedOut } : {}) };
   }
 }
+
+/**
+ * A Worker keeps at most six connections open at once; a probe waiting for a slot would spend its
+ * `healthTimeoutMs` in the queue. So at most this many probes run at once, each timed from its start.
+ */
+export const PROBES_AT_ONCE = 6;
+
+/** Every bridge's probe, in the bindings' order, `PROBES_AT_ONCE` at a time. */
+export async function probeFleet(
+  bindings: Bindings,
+  bridges: readonly BridgeTarget[] = bindings.bridges,
+): Promise<BridgeProbe[]> {
+  const probes: BridgeProbe[] = new Array(bridges.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < bridges.length) {
+      const i = next++;
+      probes[i] = await probeBridge(bindings, bridges[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PROBES_AT_ONCE, bridges.length) }, worker));
+  return probes;
+}

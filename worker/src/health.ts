@@ -1,5 +1,5 @@
 import type { Bindings, ParsedBindings } from "./bindings";
-import { probeBridge, type BridgeProbe } from "./bridgeProbe";
+import { probeFleet, type BridgeProbe } from "./bridgeProbe";
 import { logEvent } from "./log";
 
 /** `/voice/health` probes each bridge at most this often per isolate, whatever the request rate. */
@@ -7,18 +7,23 @@ export const HEALTH_PROBE_INTERVAL_MS = 5_000;
 
 interface FleetProbe {
   startedAt: number;
+  /** When the last probe answered (or ran out of time): what `checkedMsAgo` counts from. */
+  finishedAt?: number;
   probes: Promise<BridgeProbe[]>;
 }
 
 const latestProbe = new WeakMap<Bindings, FleetProbe>();
 
-/** The last probe of the fleet while it is younger than the interval (in flight or done), else a new one, every bridge in parallel. */
+/** The last probe of the fleet while it is younger than the interval (in flight or done), else a new one. */
 function sharedProbe(bindings: Bindings): FleetProbe {
   const now = Date.now();
   const latest = latestProbe.get(bindings);
   if (latest && now - latest.startedAt < HEALTH_PROBE_INTERVAL_MS) return latest;
-  const probes = Promise.all(bindings.bridges.map((bridge) => probeBridge(bindings, bridge)));
-  const fresh = { startedAt: now, probes: probes.then((all) => logProbes(bindings, all)) };
+  const fresh: FleetProbe = { startedAt: now, probes: probeFleet(bindings) };
+  fresh.probes = fresh.probes.then((all) => {
+    fresh.finishedAt = Date.now();
+    return logProbes(bindings, all);
+  });
   latestProbe.set(bindings, fresh);
   return fresh;
 }
@@ -66,7 +71,7 @@ export async function healthResponse(parsed: ParsedBindings): Promise<Response> 
     configured: true,
     auth: bindings.EDGE_CONFIG.auth.mode,
     bridges,
-    checkedMsAgo: Date.now() - shared.startedAt,
+    checkedMsAgo: Date.now() - (shared.finishedAt ?? Date.now()),
     ...(bridges.up === 0 ? { error: "bridge_unavailable" } : {}),
   };
   return json(body, bridges.up === 0 ? 503 : 200);

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
@@ -319,5 +320,47 @@ describe("health", () => {
     const { checkedMsAgo: _, ...answer } = (await response.json()) as Record<string, unknown>;
     expect(JSON.stringify(answer)).not.toContain("500");
     expect(await probeLogged(edge)).toMatchObject({ reachable: false, status: 500 });
+  });
+});
+
+describe("health over a fleet with hanging bridges", () => {
+  it("probes at most six guards at once (a Worker's open-connection limit), each timed from its own start", async () => {
+    // Holds every health request unanswered and counts how many it holds at once.
+    let holding = 0;
+    let mostAtOnce = 0;
+    const hung = createHttpServer((request) => {
+      holding++;
+      mostAtOnce = Math.max(mostAtOnce, holding);
+      request.socket.once("close", () => holding--);
+    });
+    await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve));
+    const hungOrigin = `http://127.0.0.1:${(hung.address() as { port: number }).port}`;
+    try {
+      const hanging = Array.from({ length: 8 }, (_, i) => ({
+        name: `gpu-${i + 1}`,
+        url: `${hungOrigin}/api/chat`,
+        healthUrl: `${hungOrigin}/health`,
+      }));
+      const free = {
+        name: "gpu-9",
+        url: `${guard.origin}/api/chat`,
+        healthUrl: healthUrl(guard.origin, 200, { up: true, sessions: 0, capacity: 1 }),
+      };
+      const edge = await startTestEdge({
+        BRIDGES: [...hanging, free],
+        EDGE_CONFIG: jwtEdgeConfig({ healthTimeoutMs: 400 }),
+        JWT_SECRET: TEST_SECRET,
+      });
+      edges.push(edge);
+      const response = await fetch(`${edge.httpOrigin}/voice/health`);
+      expect(await response.json()).toMatchObject({
+        status: "ok",
+        bridges: { total: 9, up: 1, free: 1 },
+      });
+      expect(mostAtOnce).toBe(6);
+    } finally {
+      hung.closeAllConnections();
+      await new Promise((resolve) => hung.close(resolve));
+    }
   });
 });

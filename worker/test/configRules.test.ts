@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BINDING_KEY_NAMES, parseBindings, validateAccessServiceToken } from "../src/bindings";
 import {
+  admissionTimeoutOf,
   MAX_ROTATION_WINDOW_DAYS,
   validateAudience,
   validateEdgeSettings,
@@ -442,5 +443,38 @@ describe("auth settings: what an attacker could otherwise use", () => {
       }),
     ).toMatch(/voice-edge:edge → auth\.previousSecretAcceptedUntil: .* is more than 30 days ahead/);
     expect(stackRefusal({ auth: { ...auth, maxTokenLifetimeSeconds: 600 } })).toBe("");
+  });
+});
+
+describe("admission bounds: one try and all the tries of one upgrade", () => {
+  it("defaults the total bound to the larger of 20 s and one try's bound", () => {
+    expect(admissionTimeoutOf({ bridgeConnectTimeoutMs: 10_000 })).toBe(20_000);
+    expect(admissionTimeoutOf({ bridgeConnectTimeoutMs: 60_000 })).toBe(60_000);
+    expect(admissionTimeoutOf({ bridgeConnectTimeoutMs: 60_000, admissionTimeoutMs: 90_000 })).toBe(
+      90_000,
+    );
+  });
+
+  it("refuses a total bound shorter than one try's, in the stack and in the Worker's bindings", () => {
+    expect(stackRefusal({ bridgeConnectTimeoutMs: 30_000, admissionTimeoutMs: 20_000 })).toContain(
+      "voice-edge:edge → admissionTimeoutMs: is 20000 ms, shorter than bridgeConnectTimeoutMs (30000 ms)",
+    );
+    expect(stackRefusal({ bridgeConnectTimeoutMs: 30_000 })).toBe("");
+    const parsed = parseBindings({
+      BRIDGE_URL: "https://voice-origin.example.com/api/chat",
+      EDGE_CONFIG: {
+        auth: { mode: "off" },
+        bridgeConnectTimeoutMs: 5_000,
+        admissionTimeoutMs: 1_000,
+      },
+    });
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok)
+      expect(parsed.problems).toContainEqual(
+        expect.objectContaining({
+          path: "EDGE_CONFIG.admissionTimeoutMs",
+          message: expect.stringContaining("shorter than bridgeConnectTimeoutMs (5000 ms)"),
+        }),
+      );
   });
 });

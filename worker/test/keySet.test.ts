@@ -151,6 +151,23 @@ describe("the remote key set keeps serving its last good keys", () => {
     expect(jwks.requests - before).toBe(2);
   });
 
+  it("counts the cooldown from when a failed fetch ended, not from when it started", async () => {
+    jwks.mode = "hang";
+    const keys = keySet();
+    const jwt = await token();
+    const before = jwks.requests;
+    const failing = verify(keys, jwt);
+    // The fetch takes its whole bound; let the clock say it took 20 s of the 30 s cooldown.
+    advance(20_000);
+    await expect(failing).rejects.toMatchObject({ name: "TimeoutError" });
+    jwks.mode = "serve";
+    advance(COOLDOWN - 20_000 + 1);
+    await expect(verify(keys, jwt)).rejects.toBeInstanceOf(KeySetUnavailable);
+    expect(jwks.requests - before).toBe(1);
+    advance(20_000);
+    expect(await verify(keys, jwt)).toBe("bob");
+  });
+
   it("with no key held, shares one fetch among concurrent requests", async () => {
     jwks.mode = "slow";
     jwks.slowMs = 100;

@@ -73,7 +73,11 @@ export function lastGoodRemoteKeySet(url: string, options: RemoteKeySetOptions):
     const done = () => {
       if (inFlight === attempt) inFlight = undefined;
     };
-    keys.then(done, done);
+    // The cooldown runs from when a failed fetch ended: a slow failure still buys the full cooldown.
+    keys.then(done, () => {
+      lastAttemptAt = Date.now();
+      done();
+    });
     return keys;
   }
   const mayFetch = () => Date.now() - lastAttemptAt >= options.cooldownMs;

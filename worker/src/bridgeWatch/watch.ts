@@ -1,5 +1,5 @@
 import { bindingsFor } from "../bindings";
-import { probeBridge, type BridgeProbe } from "../bridgeProbe";
+import { probeFleet, type BridgeProbe } from "../bridgeProbe";
 import { logEvent, type LogFields } from "../log";
 import { parseWatchBindings } from "./config";
 import { probeSummary, sendNotice, type Webhook, type WatchNotice } from "./notify";
@@ -34,7 +34,7 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
   const names = bridges.map((bridge) => bridge.name);
   const [stored, probes] = await Promise.all([
     readWatchState(db, names),
-    Promise.all(bridges.map((bridge) => probeBridge(main.bindings, bridge))),
+    probeFleet(main.bindings, bridges),
   ]);
   const changedBridges = bridges.flatMap((bridge, i) => {
     const step = watchStep(stored.bridges.get(bridge.name)!, probes[i].reachable, settings);

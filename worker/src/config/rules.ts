@@ -35,6 +35,34 @@ export interface EdgeRuleInput {
   forwardCookies: readonly string[];
   forwardHeaders?: readonly string[];
   clientAddressHeader?: string;
+  bridgeConnectTimeoutMs?: number;
+  admissionTimeoutMs?: number;
+}
+
+/** The total bound of one upgrade's tries when the stack sets none: room for at least one whole try. */
+export const DEFAULT_ADMISSION_TIMEOUT_MS = 20_000;
+
+/** `admissionTimeoutMs`, or its default: the larger of 20 s and one try's bound. */
+export function admissionTimeoutOf(edge: {
+  bridgeConnectTimeoutMs: number;
+  admissionTimeoutMs?: number;
+}): number {
+  return (
+    edge.admissionTimeoutMs ?? Math.max(DEFAULT_ADMISSION_TIMEOUT_MS, edge.bridgeConnectTimeoutMs)
+  );
+}
+
+/** A total bound shorter than one try's would cut every try short, silently. */
+export function validateAdmissionTimeout(edge: EdgeRuleInput): Problem[] {
+  const { admissionTimeoutMs, bridgeConnectTimeoutMs } = edge;
+  if (admissionTimeoutMs === undefined || bridgeConnectTimeoutMs === undefined) return [];
+  if (admissionTimeoutMs >= bridgeConnectTimeoutMs) return [];
+  return [
+    {
+      path: ["admissionTimeoutMs"],
+      message: `is ${admissionTimeoutMs} ms, shorter than bridgeConnectTimeoutMs (${bridgeConnectTimeoutMs} ms), the bound of one try: make it at least that, or leave it out (default: the larger of ${DEFAULT_ADMISSION_TIMEOUT_MS} and bridgeConnectTimeoutMs)`,
+    },
+  ];
 }
 
 /** Whether each HMAC secret is set (the values are never read into a message). */
@@ -181,6 +209,7 @@ export function validateEdgeSettings(edge: EdgeRuleInput, now = Date.now()): Pro
     ...validateRotationWindowLength(edge, now),
     ...validateTokenCookieNotForwarded(edge),
     ...validateClientAddressNotForwarded(edge),
+    ...validateAdmissionTimeout(edge),
   ];
 }
 
