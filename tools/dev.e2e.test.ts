@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { expectOpen, expectRefused } from "../test/support/edge";
 import { PERSONAPLEX_QUERY } from "../test/support/bridge";
-import { devForTheseTests, processGroupAlive } from "../test/support/devProcess";
+import { devForTheseTests, groupEndsAfterSigterm } from "../test/support/devProcess";
 import { npmRun } from "../test/support/runCommand";
 
 const WEBSITE = "http://localhost:3000";
@@ -74,11 +74,6 @@ describe("npm run dev -- --stack prod --allow-origin http://localhost:3000", () 
   );
 
   it("stops tsx, workerd and the stand-in bridge when only npm's own process gets SIGTERM", async () => {
-    const exited = new Promise<void>((resolve) => local.process.once("exit", () => resolve()));
-    process.kill(local.process.pid!, "SIGTERM");
-    await exited;
-    await expect
-      .poll(() => processGroupAlive(local.process.pid!), { timeout: 5_000, interval: 200 })
-      .toBe(false);
+    expect(await groupEndsAfterSigterm(local.process, 5_000)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PERSONAPLEX_QUERY } from "../test/support/bridge";
-import { devForTheseTests, processGroupAlive } from "../test/support/devProcess";
+import { devForTheseTests, groupEndsAfterSigterm } from "../test/support/devProcess";
 import { expectOpen, expectRefusedSession, type OpenSession } from "../test/support/edge";
 import { npmRun } from "../test/support/runCommand";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
@@ -96,12 +96,7 @@ describe("npm run dev -- --bridges 2", () => {
   });
 
   it("stops the edge, every guard with its HAProxy and every stand-in when npm's own process gets SIGTERM", async () => {
-    const exited = new Promise<void>((resolve) => dev.process.once("exit", () => resolve()));
-    process.kill(dev.process.pid!, "SIGTERM");
-    await exited;
-    await expect
-      .poll(() => processGroupAlive(dev.process.pid!), { timeout: 10_000, interval: 200 })
-      .toBe(false);
+    expect(await groupEndsAfterSigterm(dev.process, 10_000)).toBe(true);
   });
 });
 
@@ -145,12 +140,7 @@ describe("npm run dev -- --bridge-url <guard 1> --bridge-url <guard 2>", () => {
   });
 
   it("leaves the guards it was given running when it stops", async () => {
-    const exited = new Promise<void>((resolve) => dev.process.once("exit", () => resolve()));
-    process.kill(dev.process.pid!, "SIGTERM");
-    await exited;
-    await expect
-      .poll(() => processGroupAlive(dev.process.pid!), { timeout: 10_000, interval: 200 })
-      .toBe(false);
+    expect(await groupEndsAfterSigterm(dev.process, 10_000)).toBe(true);
     for (const guard of guards) expect(await guardSessions(guard.origin)).toBe(0);
   });
 });

@@ -20,6 +20,24 @@ export function processGroupAlive(pgid: number): boolean {
   }
 }
 
+/**
+ * Sends SIGTERM to npm's own process alone (what a closing terminal or a supervisor does), waits
+ * for it to exit, then up to `withinMs` for its whole group: whether every process of it ended.
+ */
+export async function groupEndsAfterSigterm(
+  child: ChildProcess,
+  withinMs: number,
+): Promise<boolean> {
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  process.kill(child.pid!, "SIGTERM");
+  await exited;
+  for (let waited = 0; waited <= withinMs; waited += 200) {
+    if (!processGroupAlive(child.pid!)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return false;
+}
+
 /** Ends every process left in the group `child` leads (npm, tsx, workerd, the stand-in bridge). */
 export function killProcessGroup(child: ChildProcess | undefined): void {
   if (child?.pid && processGroupAlive(child.pid)) process.kill(-child.pid, "SIGKILL");

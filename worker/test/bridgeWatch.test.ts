@@ -87,6 +87,16 @@ interface WatchedEdge {
   settledLogs(): Promise<Record<string, unknown>[]>;
 }
 
+/** How many notifications the watched edge's webhook has received after each of `ticks` cron ticks. */
+async function postsAfterEachTick(watched: WatchedEdge, ticks: number): Promise<number[]> {
+  const posts: number[] = [];
+  for (let i = 0; i < ticks; i++) {
+    await watched.tick();
+    posts.push(receiver.to(watched.hook).length);
+  }
+  return posts;
+}
+
 /** A fleet for `BRIDGES`: each bridge's health is `/health` on its own guard stand-in. */
 const fleetOf = (bridges: Record<string, GuardAnswers>) =>
   Object.entries(bridges).map(([name, answers]) => ({ name, url: `${answers.origin}/api/chat` }));
@@ -192,12 +202,7 @@ describe("the bridge watch (a Cron Trigger) notifies the webhook when the bridge
 
   it("sends exactly one down notification at the third failed probe, and nothing while it stays down", async () => {
     await guard.stop();
-    const postsAfterTick: number[] = [];
-    for (let i = 0; i < 8; i++) {
-      await quiet.tick();
-      postsAfterTick.push(receiver.to(quiet.hook).length);
-    }
-    expect(postsAfterTick).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
+    expect(await postsAfterEachTick(quiet, 8)).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
 
     const [post] = receiver.to(quiet.hook);
     expect(post.headers["cf-webhook-auth"]).toBe(WEBHOOK_SECRET);
@@ -351,12 +356,7 @@ describe("the bridge watch over a fleet: state, notices and log lines per bridge
     );
     await fleet.tick();
     await gpu2.setHealth(502, "");
-    const postsAfterTick: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      await fleet.tick();
-      postsAfterTick.push(receiver.to(fleet.hook).length);
-    }
-    expect(postsAfterTick).toEqual([0, 0, 1, 1, 1]);
+    expect(await postsAfterEachTick(fleet, 5)).toEqual([0, 0, 1, 1, 1]);
     expect(receiver.to(fleet.hook)[0].body).toEqual({
       text: "voice-edge-test (fleet-down): bridge gpu-2 is down — 3 consecutive failed probes through the tunnel (last: HTTP 502)",
       service: "voice-edge-test (fleet-down)",
@@ -415,12 +415,7 @@ describe("the bridge watch over a fleet: state, notices and log lines per bridge
       {},
       bridges(),
     );
-    const postsAfterTick: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      await fleet.tick();
-      postsAfterTick.push(receiver.to(fleet.hook).length);
-    }
-    expect(postsAfterTick).toEqual([0, 0, 1, 1, 1]);
+    expect(await postsAfterEachTick(fleet, 5)).toEqual([0, 0, 1, 1, 1]);
     expect(receiver.to(fleet.hook)[0].body).toEqual({
       text: "voice-edge-test (fleet-full): every bridge has been busy for 3 minutes: add a GPU (2 bridges: 2 up, 0 free)",
       service: "voice-edge-test (fleet-full)",
