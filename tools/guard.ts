@@ -251,15 +251,43 @@ async function serve(args: Args): Promise<void> {
 
   const dir = runDirectory(port);
   const socket = join(dir, "admin.sock");
+  // Before the run directory exists: a stop at any moment from here on removes it (without a
+  // handler, SIGTERM would end the process between mkdir and the spawn, leaving it behind).
+  let child: ChildProcess | undefined;
+  let ownsDir = false;
+  let stopping = false;
+  const cleanUp = () => {
+    if (ownsDir) rmSync(dir, { recursive: true, force: true });
+  };
+  const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    if (running()) child!.kill("SIGTERM");
+    else {
+      cleanUp();
+      process.exit(0);
+    }
+  };
+  process.on("exit", () => {
+    if (running()) child!.kill("SIGKILL");
+    cleanUp();
+  });
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  process.on("SIGHUP", stop);
+  whenLauncherExits(stop);
+
   if (existsSync(dir)) {
-    const running = await adminCommand(socket, "show info").then(
+    const guardAnswers = await adminCommand(socket, "show info").then(
       () => true,
       () => false,
     );
-    if (running) throw new CommandFailure(`a guard already runs on port ${port} (${dir})`);
+    if (guardAnswers) throw new CommandFailure(`a guard already runs on port ${port} (${dir})`);
     rmSync(dir, { recursive: true, force: true });
   }
   mkdirSync(dir, { mode: 0o700 });
+  ownsDir = true;
   const voicesPath = join(dir, "voices.txt");
   if (voices) writeFileSync(voicesPath, voicesFile(voices));
   let config: string;
@@ -274,38 +302,24 @@ async function serve(args: Args): Promise<void> {
       statsSocket: socket,
     });
   } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
+    cleanUp();
     if (error instanceof GuardConfigError) throw new UsageError(error.message);
     throw error;
   }
   const configPath = join(dir, "haproxy.cfg");
   writeFileSync(configPath, config);
 
-  const child: ChildProcess = spawn(haproxy, ["-db", "-f", configPath], {
+  const haproxyChild = spawn(haproxy, ["-db", "-f", configPath], {
     stdio: ["ignore", "inherit", "pipe"],
   });
+  child = haproxyChild;
   let started = false;
   let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => {
+  haproxyChild.stderr!.on("data", (chunk: Buffer) => {
     if (started) process.stderr.write(chunk);
     else stderr += chunk;
   });
-  let stopping = false;
-  const cleanUp = () => rmSync(dir, { recursive: true, force: true });
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    else {
-      cleanUp();
-      process.exit(0);
-    }
-  };
-  process.on("exit", () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    cleanUp();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const exited = new Promise<number | null>((resolve) => haproxyChild.once("exit", resolve));
   void exited.then((code) => {
     cleanUp();
     if (stopping) process.exit(0);
@@ -313,19 +327,13 @@ async function serve(args: Args): Promise<void> {
     command.fail(`haproxy exited (code ${code}): ${alertOf(stderr)}`);
   });
 
-  // From the spawn on, not once it listens: a stop while HAProxy starts must end it too.
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  process.on("SIGHUP", stop);
-  whenLauncherExits(stop);
-
   for (let attempt = 0; attempt < 100 && !started; attempt++) {
-    if (child.exitCode !== null) break;
+    if (haproxyChild.exitCode !== null) break;
     if (await portAnswers(port)) started = true;
     else await new Promise((resolve) => setTimeout(resolve, 50));
   }
   if (!started) {
-    if (child.exitCode === null) child.kill("SIGKILL");
+    if (haproxyChild.exitCode === null) haproxyChild.kill("SIGKILL");
     await exited;
     const alert = alertOf(stderr);
     throw new CommandFailure(
