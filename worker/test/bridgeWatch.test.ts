@@ -407,7 +407,7 @@ describe("the bridge watch over a fleet: state, notices and log lines per bridge
     );
   });
 
-  it("sends one capacity notice once every bridge has been busy for busyMinutesBeforeAlert ticks, not before, and one when a bridge is free again", async () => {
+  it("sends one capacity notice once every bridge in service has been busy for busyMinutesBeforeAlert ticks, not before, and one when a bridge is free again (a drained bridge is neither)", async () => {
     await health([200, BUSY], [200, DRAINING]);
     const fleet = await watchedEdge(
       "fleet-full",
@@ -417,11 +417,11 @@ describe("the bridge watch over a fleet: state, notices and log lines per bridge
     );
     expect(await postsAfterEachTick(fleet, 5)).toEqual([0, 0, 1, 1, 1]);
     expect(receiver.to(fleet.hook)[0].body).toEqual({
-      text: "voice-edge-test (fleet-full): every bridge has been busy for 3 minutes: add a GPU (2 bridges: 2 up, 0 free)",
+      text: "voice-edge-test (fleet-full): every bridge in service has been busy for 3 minutes: add a GPU (2 bridges: 2 up, 0 free, 1 drained)",
       service: "voice-edge-test (fleet-full)",
       status: "capacity",
       busyMinutes: 3,
-      bridges: { total: 2, up: 2, free: 0 },
+      bridges: { total: 2, up: 2, free: 0, drained: 1 },
       at: tickTime(3),
     });
     expect(await fleet.capacityRow()).toEqual({
@@ -441,11 +441,11 @@ describe("the bridge watch over a fleet: state, notices and log lines per bridge
         .map((post) => post.body),
     ).toEqual([
       {
-        text: "voice-edge-test (fleet-full): a bridge is free again (2 bridges: 2 up, 1 free)",
+        text: "voice-edge-test (fleet-full): a bridge is free again (2 bridges: 2 up, 1 free, 1 drained)",
         service: "voice-edge-test (fleet-full)",
         status: "capacity_recovered",
         busyMinutes: 0,
-        bridges: { total: 2, up: 2, free: 1 },
+        bridges: { total: 2, up: 2, free: 1, drained: 1 },
         at: tickTime(6),
       },
     ]);
@@ -465,10 +465,37 @@ describe("the bridge watch over a fleet: state, notices and log lines per bridge
       event: "bridge_watch_capacity",
       state: "full",
       busyMinutes: 3,
-      bridges: { total: 2, up: 2, free: 0 },
+      bridges: { total: 2, up: 2, free: 0, drained: 1 },
       notified: "capacity",
       webhookStatus: 200,
     });
+  });
+
+  it("sends no capacity notice while every bridge up is drained (maintenance); a count under way ends, and one in service and busy counts again", async () => {
+    await health([200, BUSY], [200, DRAINING]);
+    const fleet = await watchedEdge(
+      "fleet-drained",
+      { busyMinutesBeforeAlert: 3, notifyRecovery: true },
+      {},
+      bridges(),
+    );
+    await fleet.tick();
+    await gpu1.setHealth(200, DRAINING);
+    for (let i = 0; i < 5; i++) await fleet.tick();
+    expect(receiver.to(fleet.hook)).toEqual([]);
+    expect(await fleet.capacityRow()).toEqual({
+      busy_minutes: 0,
+      alerted: 0,
+      changed_at: tickTime(2),
+    });
+    await gpu1.setHealth(200, BUSY);
+    await fleet.tick();
+    const logs = await fleet.settledLogs();
+    expect(logs.map((line) => [line.event, line.state, line.busyMinutes, line.bridges])).toEqual([
+      ["bridge_watch_capacity", "busy", 1, { total: 2, up: 2, free: 0, drained: 1 }],
+      ["bridge_watch_capacity", "all_drained", 0, { total: 2, up: 2, free: 0, drained: 2 }],
+      ["bridge_watch_capacity", "busy", 1, { total: 2, up: 2, free: 0, drained: 1 }],
+    ]);
   });
 
   it("sends no capacity notice, writes and logs nothing while one bridge is free", async () => {
@@ -506,7 +533,7 @@ describe("the bridge watch over a fleet: state, notices and log lines per bridge
         expect.objectContaining({
           status: "capacity",
           busyMinutes: 1,
-          bridges: { total: 2, up: 1, free: 0 },
+          bridges: { total: 2, up: 1, free: 0, drained: 0 },
           at: tickTime(2),
         }),
       ]),
@@ -568,7 +595,7 @@ describe("the bridge watch over a fleet: state, notices and log lines per bridge
 });
 
 describe("the bridge watch reads the guard's health", () => {
-  it("counts a busy or draining guard as up: no notice, no bridge state, no bridge log line; only the capacity count moves", async () => {
+  it("counts a busy or draining guard as up: no notice, no bridge state, no bridge log line; only a busy one moves the capacity count", async () => {
     const busy = await watchedEdge(
       "busy",
       { failuresBeforeAlert: 1 },
@@ -595,14 +622,10 @@ describe("the bridge watch reads the guard's health", () => {
       alerted: 0,
       changed_at: tickTime(3),
     });
-    expect(await draining.settledLogs()).toEqual(
-      [1, 2, 3].map((busyMinutes) => ({
-        event: "bridge_watch_capacity",
-        state: "busy",
-        busyMinutes,
-        bridges: { total: 1, up: 1, free: 0 },
-      })),
-    );
+    // A fleet of one that is drained is in maintenance: no capacity count at all.
+    expect(await draining.row()).toBeUndefined();
+    expect(await draining.capacityRow()).toBeUndefined();
+    expect(await draining.settledLogs()).toEqual([]);
   });
 
   it("counts a guard that answers up: false as down, and says so", async () => {

@@ -16,7 +16,7 @@ const capacity = (overrides: Partial<CapacityNotice>): CapacityNotice => ({
   service: "voice-edge-prod (mycosoft.com)",
   status: "capacity",
   busyMinutes: 10,
-  fleet: { total: 3, up: 3, free: 0 },
+  fleet: { total: 3, up: 3, free: 0, drained: 0 },
   at: new Date("2026-01-01T00:10:00Z"),
   ...overrides,
 });
@@ -82,17 +82,29 @@ describe("the capacity notice", () => {
       service: "voice-edge-prod (mycosoft.com)",
       status: "capacity",
       busyMinutes: 10,
-      bridges: { total: 3, up: 3, free: 0 },
+      bridges: { total: 3, up: 3, free: 0, drained: 0 },
       at: "2026-01-01T00:10:00.000Z",
     });
   });
 
   it("counts the bridges that are down apart, and says minute for one", () => {
-    expect(noticeBody(capacity({ busyMinutes: 1, fleet: { total: 1, up: 1, free: 0 } })).text).toBe(
+    expect(
+      noticeBody(capacity({ busyMinutes: 1, fleet: { total: 1, up: 1, free: 0, drained: 0 } }))
+        .text,
+    ).toBe(
       "voice-edge-prod (mycosoft.com): every bridge has been busy for 1 minute: add a GPU (1 bridge: 1 up, 0 free)",
     );
-    expect(noticeBody(capacity({ fleet: { total: 3, up: 2, free: 0 } })).text).toContain(
-      "(3 bridges: 2 up, 0 free)",
+    expect(
+      noticeBody(capacity({ fleet: { total: 3, up: 2, free: 0, drained: 0 } })).text,
+    ).toContain("(3 bridges: 2 up, 0 free)");
+  });
+
+  it("names the drained bridges apart: every bridge in service is busy, not every bridge", () => {
+    expect(noticeBody(capacity({ fleet: { total: 3, up: 3, free: 0, drained: 1 } }))).toMatchObject(
+      {
+        text: "voice-edge-prod (mycosoft.com): every bridge in service has been busy for 10 minutes: add a GPU (3 bridges: 3 up, 0 free, 1 drained)",
+        bridges: { total: 3, up: 3, free: 0, drained: 1 },
+      },
     );
   });
 
@@ -102,7 +114,7 @@ describe("the capacity notice", () => {
         capacity({
           status: "capacity_recovered",
           busyMinutes: 0,
-          fleet: { total: 3, up: 3, free: 1 },
+          fleet: { total: 3, up: 3, free: 1, drained: 0 },
         }),
       ),
     ).toEqual({
@@ -110,7 +122,7 @@ describe("the capacity notice", () => {
       service: "voice-edge-prod (mycosoft.com)",
       status: "capacity_recovered",
       busyMinutes: 0,
-      bridges: { total: 3, up: 3, free: 1 },
+      bridges: { total: 3, up: 3, free: 1, drained: 0 },
       at: "2026-01-01T00:10:00.000Z",
     });
   });

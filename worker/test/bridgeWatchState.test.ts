@@ -93,10 +93,17 @@ describe("the bridge watch's state machine", () => {
 });
 
 const capacitySettings = { busyMinutesBeforeAlert: 3, notifyRecovery: false };
-const fleet = (up: number, free: number, total = 3): FleetCounts => ({ total, up, free });
+const fleet = (up: number, free: number, total = 3, drained = 0): FleetCounts => ({
+  total,
+  up,
+  free,
+  drained,
+});
 const FULL = fleet(3, 0);
 const ONE_FREE = fleet(3, 1);
 const ALL_DOWN = fleet(0, 0);
+/** Maintenance: every bridge answers, drained by its operator. */
+const ALL_DRAINED = fleet(3, 0, 3, 3);
 
 /** Runs one fleet count per tick; returns the notifications sent and how many ticks wrote storage. */
 function runCapacity(ticks: FleetCounts[], options: Partial<typeof capacitySettings> = {}) {
@@ -172,14 +179,43 @@ describe("the capacity watch's state machine", () => {
     });
   });
 
-  it("counts up and free from the probes: reachable, and reachable and not busy", () => {
+  it("counts a drained fleet as maintenance, not as busy: no capacity notice, nothing written", () => {
+    expect(runCapacity(ticks(10, ALL_DRAINED))).toEqual({
+      state: INITIAL_CAPACITY_STATE,
+      notifications: [],
+      writes: 0,
+    });
+    // One bridge drained, one down, one in service and busy: that one's being busy still counts.
+    expect(runCapacity(ticks(3, fleet(2, 0, 3, 1))).notifications).toEqual(["capacity"]);
+  });
+
+  it("ends a count under way when the last bridge in service is drained, keeps an alert sent, and recovers on a free bridge", () => {
+    expect(runCapacity([FULL, FULL, ALL_DRAINED, FULL, FULL]).notifications).toEqual([]);
+    expect(
+      runCapacity([...ticks(3, FULL), ...ticks(3, ALL_DRAINED), ONE_FREE], {
+        notifyRecovery: true,
+      }),
+    ).toEqual({
+      state: INITIAL_CAPACITY_STATE,
+      notifications: ["capacity", "capacity_recovered"],
+      writes: 4,
+    });
+    // A drained bridge with no session is not free: it is no recovery.
+    expect(
+      runCapacity([...ticks(3, FULL), fleet(3, 0, 3, 1)], { notifyRecovery: true }).notifications,
+    ).toEqual(["capacity"]);
+  });
+
+  it("counts up, free and drained from the probes: reachable; reachable, not busy and not draining; reachable and draining", () => {
     expect(
       fleetCounts([
         { reachable: true, busy: false },
         { reachable: true, busy: true },
         { reachable: false },
         { reachable: true },
+        { reachable: true, busy: true, draining: true },
+        { reachable: true, busy: false, draining: true },
       ]),
-    ).toEqual({ total: 4, up: 3, free: 2 });
+    ).toEqual({ total: 6, up: 5, free: 2, drained: 2 });
   });
 });

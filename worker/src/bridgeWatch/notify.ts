@@ -24,7 +24,7 @@ export interface BridgeNotice {
   at: Date;
 }
 
-/** No bridge has been free for `busyMinutes` ticks, or one is free again. */
+/** No bridge in service (up, not drained) has been free for `busyMinutes` ticks, or one is free again. */
 export interface CapacityNotice {
   service: string;
   status: CapacityNotification;
@@ -77,8 +77,9 @@ function bridgeSubject(bridge: string): string {
   return bridge === SINGLE_BRIDGE_NAME ? "the voice bridge" : `bridge ${bridge}`;
 }
 
-function describeFleet({ total, up, free }: FleetCounts): string {
-  return `${total} ${total === 1 ? "bridge" : "bridges"}: ${up} up, ${free} free`;
+function describeFleet({ total, up, free, drained }: FleetCounts): string {
+  const counts = `${up} up, ${free} free${drained > 0 ? `, ${drained} drained` : ""}`;
+  return `${total} ${total === 1 ? "bridge" : "bridges"}: ${counts}`;
 }
 
 const minutes = (n: number) => `${n} ${n === 1 ? "minute" : "minutes"}`;
@@ -88,7 +89,7 @@ export function noticeBody(notice: WatchNotice): Record<string, unknown> {
   if (isCapacityNotice(notice)) {
     const text =
       notice.status === "capacity"
-        ? `${notice.service}: every bridge has been busy for ${minutes(notice.busyMinutes)}: add a GPU (${describeFleet(notice.fleet)})`
+        ? `${notice.service}: every bridge ${notice.fleet.drained > 0 ? "in service " : ""}has been busy for ${minutes(notice.busyMinutes)}: add a GPU (${describeFleet(notice.fleet)})`
         : `${notice.service}: a bridge is free again (${describeFleet(notice.fleet)})`;
     return {
       text,

@@ -43,10 +43,12 @@ export function watchStep(
 /** The fleet as one tick's probes saw it. */
 export interface FleetCounts {
   total: number;
-  /** Reachable bridges, busy or not. */
+  /** Reachable bridges, busy, drained or not. */
   up: number;
   /** Reachable bridges admitting a new session. */
   free: number;
+  /** Reachable bridges their operator drained: out of service, so neither free nor busy. */
+  drained: number;
 }
 
 /** Consecutive ticks with no free bridge (counted up to the threshold), and whether "capacity" was sent. */
@@ -69,9 +71,10 @@ export const INITIAL_CAPACITY_STATE: CapacityState = Object.freeze({
 });
 
 /**
- * One tick of the capacity watch: "no free bridge" is at least one bridge up and none free (a down
- * bridge is not busy; its own notice covers it). A tick with every bridge down says nothing about
- * capacity: it ends a count under way, and keeps an alert sent. Otherwise as `watchStep`: one
+ * One tick of the capacity watch: "no free bridge" is at least one bridge in service (up and not
+ * drained) and none free. A down bridge is not busy (its own notice covers it), nor is a drained
+ * one (maintenance). A tick with no bridge in service (every bridge down or drained) says nothing
+ * about capacity: it ends a count under way, and keeps an alert sent. Otherwise as `watchStep`: one
  * "capacity" at the threshold, nothing while it lasts, the first free bridge ends it.
  */
 export function capacityStep(
@@ -79,7 +82,7 @@ export function capacityStep(
   fleet: FleetCounts,
   settings: Pick<BridgeWatchSettings, "busyMinutesBeforeAlert" | "notifyRecovery">,
 ): CapacityStep {
-  if (fleet.up === 0) {
+  if (inService(fleet) === 0) {
     if (state.alerted || state.busyMinutes === 0) return { next: state, changed: false };
     return { next: INITIAL_CAPACITY_STATE, changed: true };
   }
@@ -100,13 +103,21 @@ export function capacityStep(
   };
 }
 
-/** Up and free as `probeBridge` reports them: reachable, and reachable and not busy. */
+/** Bridges up and not drained: the ones whose being busy is a capacity problem. */
+export const inService = (fleet: FleetCounts): number => fleet.up - fleet.drained;
+
+/**
+ * Up, free and drained as `probeBridge` reports them: reachable; reachable and not busy (a drained
+ * guard says busy); reachable and draining.
+ */
 export function fleetCounts(
-  probes: readonly { reachable: boolean; busy?: boolean }[],
+  probes: readonly { reachable: boolean; busy?: boolean; draining?: true }[],
 ): FleetCounts {
+  const up = probes.filter((probe) => probe.reachable);
   return {
     total: probes.length,
-    up: probes.filter((probe) => probe.reachable).length,
-    free: probes.filter((probe) => probe.reachable && !probe.busy).length,
+    up: up.length,
+    free: up.filter((probe) => !probe.busy && !probe.draining).length,
+    drained: up.filter((probe) => probe.draining).length,
   };
 }

@@ -6,6 +6,7 @@ import { probeSummary, sendNotice, type Webhook, type WatchNotice } from "./noti
 import {
   capacityStep,
   fleetCounts,
+  inService,
   watchStep,
   type CapacityStep,
   type FleetCounts,
@@ -115,7 +116,15 @@ async function capacityTransition(
   );
   return (
     notified && {
-      state: alerted ? "full" : fleet.up === 0 ? "all_down" : fleet.free > 0 ? "free" : "busy",
+      state: alerted
+        ? "full"
+        : fleet.up === 0
+          ? "all_down"
+          : inService(fleet) === 0
+            ? "all_drained"
+            : fleet.free > 0
+              ? "free"
+              : "busy",
       busyMinutes,
       bridges: { ...fleet },
       ...notified,
