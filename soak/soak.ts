@@ -24,6 +24,7 @@ import { loadStackSettings, PROJECT_ROOT } from "../infra/config/stackFiles";
 import { auditLogs, badTokenFlood, rawProbes, spoofedHeaders } from "./abuse";
 import { bridgeKilledMidSession, clientVanishes, jwksOutage, slowBridge } from "./faults";
 import { bridgeDrains, startHarness, type Harness } from "./harness";
+import { latencyVerdict } from "./latencyVerdict";
 import { runLoad, startLoad } from "./load";
 import type { Summary } from "../test/support/stats";
 
@@ -96,6 +97,8 @@ const BAD_TOKENS = count("bad-tokens", 20_000);
 const MAX_MINUTES = count("max-minutes", 60);
 const FRAME_BYTES = 640;
 const FRAMES_PER_SECOND = 50;
+/** What the edge may add to the direct stream's send-to-echo p99: one frame's period (20 ms). */
+const EDGE_ADDED_P99_BOUND_MS = 1_000 / FRAMES_PER_SECOND;
 const CHURN_CONCURRENCY = 20;
 const EXTRA_CHURN_ROUNDS = 4;
 /** The smallest Worker that passes a WebSocket through: what the runtime costs without the edge's code. */
@@ -203,7 +206,8 @@ async function settledRss(h: Harness): Promise<number> {
   return h.edgeRss();
 }
 
-async function soak(h: Harness, baselineRss: number): Promise<void> {
+/** Streams through the edge; resolves with the send-to-echo latency, judged once the direct reference ran. */
+async function soak(h: Harness, baselineRss: number): Promise<Summary> {
   const pids = { workerd: h.workerdPid, bridge: h.bridge.process.pid! };
   const load = startLoad({
     kind: "stream",
@@ -259,13 +263,7 @@ async function soak(h: Harness, baselineRss: number): Promise<void> {
     "0 / 0 / 0",
     frames.lost + frames.reordered + frames.corrupted + frames.unexpected === 0,
   );
-  row(
-    area,
-    "latency, send to echo",
-    latencies(result.latencyMs),
-    "p99 under 50 ms (a 2.5-frame jitter buffer)",
-    result.latencyMs.p99 < 50,
-  );
+  row(area, "latency, send to echo", latencies(result.latencyMs), "reported: judged below");
   row(area, "session open (101 + bridge's 0x00)", percentiles(result.openMs), "reported");
   row(
     area,
@@ -300,10 +298,11 @@ async function soak(h: Harness, baselineRss: number): Promise<void> {
     notes.push(
       `The load process's own event loop stalled up to ${ms(result.clientLoopDelayMs.max)} during the soak and its sender fell up to ${ms(result.sendLateMaxMs)} behind schedule: the latency tail (p99.9, max) includes that client-side delay.`,
     );
+  return result.latencyMs;
 }
 
 /** The same stream straight to a stand-in bridge, no edge: what this machine's loopback and Node processes cost alone. */
-async function directReference(): Promise<void> {
+async function directReference(): Promise<Summary> {
   const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
   try {
     const machine0 = machineCpu();
@@ -323,8 +322,9 @@ async function directReference(): Promise<void> {
       "soak",
       `reference: same stream direct to the bridge, ${REFERENCE_SECONDS} s`,
       `${latencies(result.latencyMs)}; lost ${frames.lost}, reordered ${frames.reordered}, corrupted ${frames.corrupted}; ${(steal * 100).toFixed(1)}% stolen`,
-      "reported: the edge's share is the difference",
+      "reported: the edge's share is judged against it",
     );
+    return result.latencyMs;
   } finally {
     await bridge.stop();
   }
@@ -603,9 +603,10 @@ function markdown(meta: Record<string, string>, probeLines: string[]): string {
     "",
     "- Latency is send to echo through client → workerd → bridge → workerd → client on loopback, measured in",
     "  the load process; it includes that process's own event-loop delay (reported above). The reference row",
-    "  runs the same stream straight to a bridge: the tail beyond p99 is there without the edge too. Locally",
-    "  every request also passes Miniflare's entry Worker, which Cloudflare does not have. Tails vary from run",
-    "  to run on 2 cores.",
+    "  runs the same stream straight to a bridge: the tail beyond p99 is there without the edge too. The check",
+    "  is what the edge adds: its p99 minus the direct stream's, at most one frame's period, so a machine loaded",
+    "  from outside slows both and fails neither. Locally every request also passes Miniflare's entry Worker,",
+    "  which Cloudflare does not have. Tails vary from run to run on 2 cores.",
     "- A client whose bridge dies gets 1006 (the TCP connection closes without a close frame): in pass-through",
     "  mode no JavaScript runs per session, so the edge cannot send a close frame of its own. Clients reconnect.",
     "- workerd's RSS grows with connections served and does not return to its baseline; the growth slows",
@@ -635,8 +636,16 @@ try {
   });
   const baselineRss = await settledRss(harness);
   row("edge", "workerd RSS after 100 warm-up cycles", mib(baselineRss), "reported");
-  await soak(harness, baselineRss);
-  await directReference();
+  const edgeLatency = await soak(harness, baselineRss);
+  const directLatency = await directReference();
+  const verdict = latencyVerdict(edgeLatency, directLatency, EDGE_ADDED_P99_BOUND_MS);
+  row(
+    "soak",
+    "latency the edge adds: p99 through it − p99 direct",
+    `${ms(edgeLatency.p99)} − ${ms(directLatency.p99)} = ${verdict.addedP99Ms < 0 ? "−" : "+"}${ms(Math.abs(verdict.addedP99Ms))}`,
+    `at most +${ms(verdict.boundMs)} (one frame)`,
+    verdict.pass,
+  );
   await churn(harness);
   await passThroughReference(harness, compatibilityDate);
   await faults(harness);
