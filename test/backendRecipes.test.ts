@@ -1,6 +1,6 @@
 /**
- * The README's "Your website's backend" recipes, exactly as printed: each block is taken from
- * README.md by its marker, run (node, python3) with the local development secret and the staging
+ * The backend recipes of docs/backend-recipes.md (the README's "Your website's backend" links
+ * there), exactly as printed: each block is taken from the page by its marker, run (node, python3) with the local development secret and the staging
  * stack's issuer and audience — what `npm run dev` runs — and its token is presented to the real
  * edge in workerd, as a page would.
  */
@@ -18,14 +18,15 @@ import { PERSONAPLEX_QUERY } from "./support/bridge";
 import { expectOpen, expectRefused, startTestEdge, type TestEdge } from "./support/edge";
 
 const read = (path: string) => readFileSync(join(PROJECT_ROOT, path), "utf8");
+const RECIPES_PAGE = "docs/backend-recipes.md";
 
-/** The fenced block right after `<!-- backend-recipe: <name> -->` in README.md, as printed. */
-function readmeBlock(name: string): string {
+/** The fenced block right after `<!-- backend-recipe: <name> -->` in the recipes page, as printed. */
+function recipeBlock(name: string): string {
   const marker = `<!-- backend-recipe: ${name} -->`;
-  const readme = read("README.md");
-  const at = readme.indexOf(marker);
-  expect(at, `README.md has no ${marker}`).toBeGreaterThan(-1);
-  const block = readme.slice(at + marker.length).match(/^\s*```[a-z]*\n([\s\S]*?)^```$/m);
+  const page = read(RECIPES_PAGE);
+  const at = page.indexOf(marker);
+  expect(at, `${RECIPES_PAGE} has no ${marker}`).toBeGreaterThan(-1);
+  const block = page.slice(at + marker.length).match(/^\s*```[a-z]*\n([\s\S]*?)^```$/m);
   expect(block, `no code block follows ${marker}`).not.toBeNull();
   return block![1];
 }
@@ -45,7 +46,7 @@ function jwtAuth(settings: StackSettings) {
   return auth;
 }
 
-/** The env the README tells a local backend to set: the dev secret, staging's issuer and audience. */
+/** The env the recipes page tells a local backend to set: the dev secret, staging's issuer and audience. */
 const localEnv = () => ({
   VOICE_EDGE_JWT_SECRET: localDevSecret(),
   VOICE_EDGE_ISSUER: jwtAuth(staging).issuer!,
@@ -57,7 +58,7 @@ let workDir: string;
 /** Writes the recipe's block to its file and runs it with `subject`, returning the token it prints. */
 function mint(recipe: Recipe, subject: string, env: Record<string, string>): string {
   const path = join(workDir, recipe.file);
-  writeFileSync(path, readmeBlock(recipe.name));
+  writeFileSync(path, recipeBlock(recipe.name));
   const run = spawnSync(recipe.command, [path, subject], {
     cwd: workDir,
     encoding: "utf8",
@@ -108,11 +109,11 @@ afterAll(async () => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
-describe("the README's backend recipes against the local edge", () => {
+describe("the backend recipes against the local edge", () => {
   it.each(RECIPES)(
     "mints with the $name recipe a token the local edge accepts: 101 and the bridge's 0x00",
     async (recipe) => {
-      const token = mint(recipe, `user-${recipe.name}`, localEdgeEnvFromReadme());
+      const token = mint(recipe, `user-${recipe.name}`, localEdgeEnvFromPage());
       expect(segment(token, 0)).toEqual({ alg: "HS256", typ: "JWT" });
       const claims = segment(token, 1);
       expect(claims).toMatchObject({
@@ -150,7 +151,7 @@ describe("the README's backend recipes against the local edge", () => {
   );
 
   it("tells a local backend the development secret and the staging stack's issuer and audience", () => {
-    expect(localEdgeEnvFromReadme()).toEqual(localEnv());
+    expect(localEdgeEnvFromPage()).toEqual(localEnv());
   });
 
   it("shows no token minted with an issuer written into the code: the recipes read it from the environment", () => {
@@ -170,11 +171,11 @@ describe("the README's backend recipes against the local edge", () => {
 });
 
 /**
- * The README's local `export`s, evaluated by sh in the repository (so `$(cat …)` reads the real
+ * The recipes page's local `export`s, evaluated by sh in the repository (so `$(cat …)` reads the real
  * development secret): the env a reader's backend would get.
  */
-function localEdgeEnvFromReadme(): Record<string, string> {
-  const block = readmeBlock("local-env");
+function localEdgeEnvFromPage(): Record<string, string> {
+  const block = recipeBlock("local-env");
   const exports = block
     .split("\n")
     .filter((line) => line.startsWith("export "))

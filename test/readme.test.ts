@@ -120,6 +120,10 @@ describe("README", () => {
     expect(readme).toContain(`\n${ciLine}\n`);
   });
 
+  it("stays a newcomer's path: under 450 lines, the reference in docs/", () => {
+    expect(readme.trimEnd().split("\n").length).toBeLessThan(450);
+  });
+
   it("gives the two set-up lines", () => {
     expect(readme).toContain("\nnpm ci && npm run dev\n");
     expect(readme).toContain("\nnpm ci && npm run setup:test && npm test\n");
