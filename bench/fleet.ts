@@ -138,8 +138,7 @@ async function startEdge(
     },
     onStdoutLine: lines.onLine,
   });
-  const target = benchEdgeTarget(workerd.port, token);
-  return { target: { ...target, url: `${target.url}&${GUARD_OPTIONS}` }, lines, workerd };
+  return { target: benchEdgeTarget(workerd.port, token), lines, workerd };
 }
 
 function closeAndWait(ws: WebSocket): Promise<void> {

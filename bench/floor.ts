@@ -55,7 +55,7 @@ export function benchBridgeUrl(bridge: { origin: string }): string {
   return `${bridge.origin}${BENCH_BRIDGE_PATH}`;
 }
 
-/** Session options the guard admits (it refuses a missing text_prompt or voice_prompt before the upgrade). */
+/** Session options the edge and the guard admit (both refuse a missing text_prompt or voice_prompt before any upgrade). */
 export const GUARD_OPTIONS = "text_prompt=bench&voice_prompt=NATF2.pt";
 
 /**
@@ -64,7 +64,7 @@ export const GUARD_OPTIONS = "text_prompt=bench&voice_prompt=NATF2.pt";
  */
 export function benchEdgeTarget(port: number | string, jwt: string): Target {
   return {
-    url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1`,
+    url: `ws://127.0.0.1:${port}${WS_PATH}?bench=1&${GUARD_OPTIONS}`,
     protocols: ["voice.v1", `${BEARER_PROTOCOL_PREFIX}${jwt}`],
     headers: { Origin: BENCH_AUTH.origin },
   };

@@ -206,8 +206,7 @@ async function busyRefusals(
     bindings: benchEdgeBindings(`${guard.origin}${BENCH_BRIDGE_PATH}`, jwksUrl),
   });
   cleanup.add(() => edge.stop());
-  const target = benchEdgeTarget(edge.port, token);
-  const withOptions = { ...target, url: `${target.url}&${GUARD_OPTIONS}` };
+  const withOptions = benchEdgeTarget(edge.port, token);
   const held = await openSocket(withOptions);
   const count = args.quick ? 50 : 200;
   const micros: number[] = [];

@@ -1,6 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import { bridgeHealth, bridgeSessionWith, marker } from "../test/support/bridge";
+import {
+  bridgeHealth,
+  bridgeSessionWith,
+  marker,
+  withSessionOptions,
+} from "../test/support/bridge";
 import { expectOpen, TEST_SECRET, upgrade } from "../test/support/edge";
 import { rawRequest, upgradeHead, type RawAnswer } from "../test/support/rawHttp";
 import { badTokenCases, carryToken, hs256, TRANSPORTS } from "../test/support/tokens";
@@ -177,7 +182,7 @@ export async function spoofedHeaders(h: Harness): Promise<SpoofReport> {
   for (const transport of TRANSPORTS) {
     const id = marker();
     const subject = `user-${transport}`;
-    const carried = carryToken(`${h.wsUrl}?${id}`, await hs256({ sub: subject }), transport);
+    const carried = carryToken(`${h.wsUrl}&${id}`, await hs256({ sub: subject }), transport);
     const session = await expectOpen(carried.url, {
       protocols: carried.protocols,
       headers: { ...SPOOFED_HEADERS, ...carried.headers },
@@ -198,7 +203,7 @@ export async function spoofedHeaders(h: Harness): Promise<SpoofReport> {
   ].join("\r\n");
   const answer = await rawRequest(
     h.edgePort,
-    `${upgradeHead(`/voice/ws?${id}`)}Authorization: Bearer ${await hs256({ sub: "user-raw" })}\r\n${repeated}\r\n\r\n`,
+    `${upgradeHead(`/voice/ws${withSessionOptions(id)}`)}Authorization: Bearer ${await hs256({ sub: "user-raw" })}\r\n${repeated}\r\n\r\n`,
     { keepOpen: true },
   );
   if (answer.status === 101) {

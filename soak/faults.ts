@@ -1,5 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { bridgeHealth, bridgeSessionWith, marker } from "../test/support/bridge";
+import {
+  bridgeHealth,
+  bridgeSessionWith,
+  marker,
+  withSessionOptions,
+} from "../test/support/bridge";
 import {
   startTestEdge,
   TEST_SECRET,
@@ -149,8 +154,8 @@ export async function slowBridge(
   h: Harness,
   options: { withinMs: number; beyondMs: number },
 ): Promise<SlowBridgeReport> {
-  const within = await attempt(`${h.wsUrl}?standin_delay_ms=${options.withinMs}`);
-  const beyond = await attempt(`${h.wsUrl}?standin_delay_ms=${options.beyondMs}`);
+  const within = await attempt(`${h.wsUrl}&standin_delay_ms=${options.withinMs}`);
+  const beyond = await attempt(`${h.wsUrl}&standin_delay_ms=${options.beyondMs}`);
   await sleep(Math.max(0, options.beyondMs - beyond.ms) + 300);
   return {
     boundMs: Number(h.settings.bridgeConnectTimeoutMs),
@@ -174,7 +179,7 @@ export async function clientVanishes(
   withinMs = 30_000,
 ): Promise<VanishReport> {
   const id = marker();
-  const request = `${upgradeHead(`/voice/ws?${id}`)}Sec-WebSocket-Protocol: voice.v1, bearer.${await hs256()}\r\n\r\n`;
+  const request = `${upgradeHead(`/voice/ws${withSessionOptions(id)}`)}Sec-WebSocket-Protocol: voice.v1, bearer.${await hs256()}\r\n\r\n`;
   const answer = await rawRequest(h.edgePort, request, { keepOpen: true });
   if (answer.status !== 101) throw new Error(`expected 101, got ${answer.statusLine}`);
   await bridgeSessionWith(h.bridge.origin, id);
@@ -219,7 +224,7 @@ export async function jwksOutage(
     JWT_SECRET: TEST_SECRET,
   });
   try {
-    const noKeyHeld = await rs256Attempt(`${fresh.wsOrigin}/voice/ws`);
+    const noKeyHeld = await rs256Attempt(`${fresh.wsOrigin}/voice/ws${withSessionOptions()}`);
     return {
       jwksTimeoutMs,
       keysHeld: {

@@ -1,6 +1,6 @@
 import { startStandinBridge, type StandinBridge } from "../tools/lib/bridgeProcess";
 import { pidListeningOn, rssBytes } from "../test/support/processes";
-import { bridgeReaches } from "../test/support/bridge";
+import { bridgeReaches, withSessionOptions } from "../test/support/bridge";
 import { jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../test/support/edge";
 import { startJwksServer, type JwksServer } from "../test/support/jwks";
 
@@ -12,7 +12,7 @@ export interface Harness {
   bridge: StandinBridge;
   edge: TestEdge;
   jwks: JwksServer;
-  /** ws://127.0.0.1:<port>/voice/ws */
+  /** ws://127.0.0.1:<port>/voice/ws?<session options>: add parameters with `&`. */
   wsUrl: string;
   edgePort: number;
   /** The edge's EDGE_CONFIG as given to workerd. */
@@ -51,7 +51,7 @@ export async function startHarness(edgeSettings: Record<string, unknown> = {}): 
     bridge,
     edge,
     jwks,
-    wsUrl: `${edge.wsOrigin}/voice/ws`,
+    wsUrl: `${edge.wsOrigin}/voice/ws${withSessionOptions()}`,
     edgePort,
     settings,
     workerdPid,

@@ -12,6 +12,14 @@ export const PERSONAPLEX_QUERY = new URLSearchParams({
   voice_prompt: "NATF2.pt",
 }).toString();
 
+/**
+ * `?`, then `parts` (a test's marker, a stand-in's instructions) and PERSONAPLEX_QUERY: a query the
+ * edge admits (it refuses a session without valid options before any bridge is tried).
+ */
+export function withSessionOptions(...parts: string[]): string {
+  return `?${[...parts, PERSONAPLEX_QUERY].join("&")}`;
+}
+
 /** What a page on the app's origin sends to `edge`: the URL with session options, a token, its Origin. */
 export async function pageUpgrade(edge: { wsOrigin: string }, query = `?${PERSONAPLEX_QUERY}`) {
   return {

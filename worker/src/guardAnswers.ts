@@ -3,7 +3,7 @@
  * its refusals of an upgrade and its `/health`. Pure functions, free of Worker types, tested in Node.
  */
 
-/** The session options the guard may name in a 400; nothing else a bridge writes reaches a client. */
+/** The session options a 4400 may name (the edge's own query check, or the guard's 400); nothing else a bridge writes reaches a client. */
 export const SESSION_OPTION_PARAMETERS = ["text_prompt", "voice_prompt", "seed"] as const;
 export type SessionOptionParameter = (typeof SESSION_OPTION_PARAMETERS)[number];
 

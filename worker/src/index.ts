@@ -8,12 +8,13 @@ import {
   type TransportSettings,
 } from "./auth/transports";
 import { verifyToken } from "./auth/verify";
-import { EdgeError, errorResponse } from "./errors";
+import { EdgeError, errorResponse, SessionRefusal } from "./errors";
 import { healthResponse } from "./health";
 import { logEvent } from "./log";
 import { admitToBridge } from "./admission";
 import { bridgeRequestOf } from "./passThrough";
 import { refusedSessionResponse } from "./refusedSession";
+import { canonicalSearch, sessionOptionsProblem } from "./sessionQuery";
 import { HEALTH_PATH, WS_PATH } from "./routes";
 
 interface UpgradeOutcome {
@@ -62,6 +63,30 @@ function transportsOf(bindings: Bindings): TransportSettings {
   return settings;
 }
 
+/** A 101 that closes at once with `refusal`'s code: the page can read why, the bridge never saw it. */
+function refusedOutcome(
+  refusal: SessionRefusal,
+  credentials: ClientCredentials,
+  fields: UpgradeOutcome["fields"],
+  started: number,
+): UpgradeOutcome {
+  const protocol = selectProtocol(credentials.applicationProtocols, null);
+  return {
+    response: refusedSessionResponse(refusal, protocol),
+    refused: true,
+    fields: {
+      transport: credentials.transport ?? null,
+      protocol,
+      error: refusal.failure,
+      ...refusal.detail,
+      closeCode: refusal.closeCode,
+      closeReason: refusal.reason,
+      ...fields,
+      msTo101: Date.now() - started,
+    },
+  };
+}
+
 async function upgrade(client: Request, url: URL, bindings: Bindings): Promise<UpgradeOutcome> {
   const started = Date.now();
   checkOrigin(client.headers.get("Origin"), bindings);
@@ -69,38 +94,37 @@ async function upgrade(client: Request, url: URL, bindings: Bindings): Promise<U
   if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0)
     throw new EdgeError("subprotocol_required");
   const subject = await authenticate(credentials, bindings);
-  const transport = credentials.transport ?? null;
-  const bridgeRequest = bridgeRequestOf(client.headers, credentials, subject, bindings);
+  // Refused before any bridge is tried: the guard and the server would each read the raw query their own way.
+  const optionsProblem = sessionOptionsProblem(credentials.query);
+  if (optionsProblem) {
+    const { parameter, problem } = optionsProblem;
+    const refusal = new SessionRefusal(
+      { error: "session_options_invalid", parameter },
+      "session_options_invalid",
+    );
+    return refusedOutcome(refusal, credentials, { parameter, problem, tries: [] }, started);
+  }
+  const search = canonicalSearch(credentials.query);
+  const bridgeRequest = bridgeRequestOf(client.headers, credentials, subject, bindings, search);
   const admission = await admitToBridge(bridgeRequest, bindings);
   const tries = { tries: admission.tries };
   if (admission.served)
     return {
       response: admission.session.response,
       fields: {
-        transport,
+        transport: credentials.transport ?? null,
         protocol: admission.session.protocol,
         bridge: admission.bridge,
         ...tries,
         msTo101: Date.now() - started,
       },
     };
-  const { refusal } = admission;
-  const protocol = selectProtocol(credentials.applicationProtocols, null);
-  return {
-    response: refusedSessionResponse(refusal, protocol),
-    refused: true,
-    fields: {
-      transport,
-      protocol,
-      error: refusal.failure,
-      ...refusal.detail,
-      closeCode: refusal.closeCode,
-      closeReason: refusal.reason,
-      ...tries,
-      ...(admission.untried > 0 ? { untried: admission.untried } : {}),
-      msTo101: Date.now() - started,
-    },
-  };
+  return refusedOutcome(
+    admission.refusal,
+    credentials,
+    { ...tries, ...(admission.untried > 0 ? { untried: admission.untried } : {}) },
+    started,
+  );
 }
 
 function isWebSocketUpgrade(request: Request): boolean {

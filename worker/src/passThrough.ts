@@ -74,21 +74,22 @@ async function refusalOf(upstream: Response): Promise<SessionRefusal> {
 /** What every try of one upgrade sends, whichever bridge it goes to: built once per upgrade. */
 export interface BridgeRequest {
   headers: HeadersInit;
-  /** The client's query, appended to the bridge's URL as it came. */
+  /** The client's query re-encoded (`canonicalSearch`), never its raw bytes; "" for none. */
   search: string;
   applicationProtocols: string[];
 }
 
-/** The upgrade request for `bridge`, from the client's allow-listed headers and credentials. */
+/** The upgrade request for `bridge`, from the client's allow-listed headers, credentials and checked query. */
 export function bridgeRequestOf(
   clientHeaders: Headers,
   credentials: ClientCredentials,
   subject: string | null,
   bindings: Bindings,
+  search: string,
 ): BridgeRequest {
   return {
     headers: bridgeRequestHeaders(clientHeaders, credentials, subject, bindings),
-    search: credentials.forwardedSearch,
+    search,
     applicationProtocols: credentials.applicationProtocols,
   };
 }
@@ -104,7 +105,7 @@ export async function openBridgeSession(
   request: BridgeRequest,
   signal: AbortSignal,
 ): Promise<BridgeSession> {
-  // A bridge URL carries no query (the bindings schema refuses one): the client's goes on as it is.
+  // A bridge URL carries no query (the bindings schema refuses one): the client's goes on it.
   const target = bridge.url + request.search;
   let upstream: Response;
   try {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import { bridgeSessions, marker } from "../../test/support/bridge";
+import { bridgeSessions, marker, withSessionOptions } from "../../test/support/bridge";
 import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
 import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { startJwksServer, type JwksServer } from "../../test/support/jwks";
@@ -36,7 +36,7 @@ async function withToken(token: string) {
 describe("accepted tokens", () => {
   it("accepts an HS256 token signed with the Worker secret", async () => {
     const session = await expectOpen(
-      `${edge.wsOrigin}/voice/ws?${marker()}`,
+      `${edge.wsOrigin}/voice/ws${withSessionOptions(marker())}`,
       await withToken(await hs256()),
     );
     session.ws.close(1000);
@@ -45,7 +45,7 @@ describe("accepted tokens", () => {
   it("accepts an RS256 token whose key comes from the JWKS URL, fetching the key set once", async () => {
     for (let i = 0; i < 3; i++) {
       const session = await expectOpen(
-        `${edge.wsOrigin}/voice/ws?${marker()}`,
+        `${edge.wsOrigin}/voice/ws${withSessionOptions(marker())}`,
         await withToken(await jwks.sign()),
       );
       session.ws.close(1000);
@@ -55,7 +55,7 @@ describe("accepted tokens", () => {
 
   it("accepts a token that expired within the clock tolerance", async () => {
     const session = await expectOpen(
-      `${edge.wsOrigin}/voice/ws?${marker()}`,
+      `${edge.wsOrigin}/voice/ws${withSessionOptions(marker())}`,
       await withToken(await hs256({ exp: now() - 10 })),
     );
     session.ws.close(1000);
@@ -69,7 +69,7 @@ describe("refused tokens: 401 with the cause, and nothing reaches the bridge", (
     const before = (await bridgeSessions(bridge.origin)).length;
     const token = await makeToken();
     const refusal = await expectRefused(
-      `${edge.wsOrigin}/voice/ws?${marker()}`,
+      `${edge.wsOrigin}/voice/ws${withSessionOptions(marker())}`,
       await withToken(token),
     );
     expect(refusal.status).toBe(401);
@@ -179,7 +179,7 @@ describe("auth.maxTokenLifetimeSeconds: a leaked long-lived token does not work 
     ["RS256 issued for five minutes", () => jwks.sign({ iat: now(), exp: now() + 300 })],
   ])("accepts a token %s", async (_name, makeToken) => {
     const session = await expectOpen(
-      `${capped.wsOrigin}/voice/ws?${marker()}`,
+      `${capped.wsOrigin}/voice/ws${withSessionOptions(marker())}`,
       await withToken(await makeToken()),
     );
     session.ws.close(1000);
@@ -201,7 +201,7 @@ describe("auth.maxTokenLifetimeSeconds: a leaked long-lived token does not work 
     async (_name, claim, makeToken) => {
       const before = (await bridgeSessions(bridge.origin)).length;
       const refusal = await expectRefused(
-        `${capped.wsOrigin}/voice/ws?${marker()}`,
+        `${capped.wsOrigin}/voice/ws${withSessionOptions(marker())}`,
         await withToken(await makeToken()),
       );
       expect(refusal.status).toBe(401);
@@ -216,7 +216,7 @@ describe("auth.maxTokenLifetimeSeconds: a leaked long-lived token does not work 
 
   it("leaves long-lived tokens alone on an edge without the cap", async () => {
     const session = await expectOpen(
-      `${edge.wsOrigin}/voice/ws?${marker()}`,
+      `${edge.wsOrigin}/voice/ws${withSessionOptions(marker())}`,
       await withToken(await hs256({ exp: now() + YEAR })),
     );
     session.ws.close(1000);
@@ -231,7 +231,7 @@ describe("auth turned off explicitly", () => {
     });
     try {
       const id = marker();
-      const session = await expectOpen(`${open.wsOrigin}/voice/ws?${id}`, {
+      const session = await expectOpen(`${open.wsOrigin}/voice/ws${withSessionOptions(id)}`, {
         protocols: ["voice.v1"],
         headers: { Origin: APP_ORIGIN, "X-Voice-Subject": "admin" },
       });

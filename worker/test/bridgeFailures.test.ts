@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
 import { expectRefusedSession, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
-import { bridgeHealth } from "../../test/support/bridge";
+import { bridgeHealth, withSessionOptions } from "../../test/support/bridge";
 import { hs256 } from "../../test/support/tokens";
 import {
   answerQuery,
@@ -50,7 +50,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function refusedSessionAt(edge: TestEdge, query = "") {
+async function refusedSessionAt(edge: TestEdge, query = withSessionOptions()) {
   return expectRefusedSession(`${edge.wsOrigin}/voice/ws${query}`, {
     protocols: ["voice.v1", `bearer.${await hs256()}`],
     headers: { Origin: APP_ORIGIN },

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import { bridgeSessions, bridgeSessionWith, marker } from "../../test/support/bridge";
+import {
+  bridgeSessions,
+  bridgeSessionWith,
+  marker,
+  withSessionOptions,
+} from "../../test/support/bridge";
 import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
 import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { expectRefusedSession } from "../../test/support/edge";
@@ -72,7 +77,7 @@ const wsUrl = (edge: TestEdge, query = "") => `${edge.wsOrigin}/voice/ws${query}
 /** Opens a session marked in its query; returns it with what the bridge received for it. */
 async function openMarked(edge: TestEdge, options: Parameters<typeof expectOpen>[1]) {
   const id = marker();
-  const session = await expectOpen(wsUrl(edge, `?${id}`), options);
+  const session = await expectOpen(wsUrl(edge, withSessionOptions(id)), options);
   return { session, record: await bridgeSessionWith(bridge.origin, id) };
 }
 
@@ -102,7 +107,7 @@ describe("the bearer subprotocol prefix, in any letter case", () => {
       const id = marker();
       const token = await hs256();
       const before = edge.logs.length;
-      const session = await expectOpen(wsUrl(edge, `?${id}`), {
+      const session = await expectOpen(wsUrl(edge, withSessionOptions(id)), {
         protocols: [`${prefix}${token}`, "voice.v1"],
         headers: { Origin: APP_ORIGIN, Authorization: `Bearer ${token}` },
       });
@@ -117,7 +122,7 @@ describe("the bearer subprotocol prefix, in any letter case", () => {
   );
 
   it("authenticates with a token carried in a BEARER. entry alone", async () => {
-    const session = await expectOpen(wsUrl(edges.plain, `?${marker()}`), {
+    const session = await expectOpen(wsUrl(edges.plain, withSessionOptions(marker())), {
       protocols: ["voice.v1", `BEARER.${await hs256()}`],
       headers: { Origin: APP_ORIGIN },
     });
@@ -129,10 +134,13 @@ describe("the bearer subprotocol prefix, in any letter case", () => {
 describe("redirects from the bridge", () => {
   it("closes the session to a redirecting bridge with 1014, logging bridge_rejected and its status, sending nothing to where it points", async () => {
     const before = await counts(elsewhere.origin);
-    const refused = await expectRefusedSession(wsUrl(edges.redirecting, `?${marker()}`), {
-      protocols: ["voice.v1", `bearer.${await hs256()}`],
-      headers: { Origin: APP_ORIGIN },
-    });
+    const refused = await expectRefusedSession(
+      wsUrl(edges.redirecting, withSessionOptions(marker())),
+      {
+        protocols: ["voice.v1", `bearer.${await hs256()}`],
+        headers: { Origin: APP_ORIGIN },
+      },
+    );
     expect(refused).toMatchObject({ code: 1014, reason: { error: "bridge_unavailable" } });
     await expect
       .poll(() => edges.redirecting.logs.map((line) => JSON.parse(line)))
@@ -247,7 +255,7 @@ describe("the subject", () => {
   it.each([" alice", "alice ", "   ", "\talice"])(
     "refuses a sub of %j with 401 token_claims_invalid",
     async (sub) => {
-      const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), {
+      const refusal = await expectRefused(wsUrl(edges.plain, withSessionOptions(marker())), {
         protocols: ["voice.v1", `bearer.${await hs256({ sub })}`],
         headers: { Origin: APP_ORIGIN },
       });
@@ -274,7 +282,7 @@ describe("/voice/health", () => {
 
 describe("HS256 secret rotation", () => {
   const open = async (edge: TestEdge, secret: string) =>
-    (await import("../../test/support/edge")).upgrade(wsUrl(edge, `?${marker()}`), {
+    (await import("../../test/support/edge")).upgrade(wsUrl(edge, withSessionOptions(marker())), {
       protocols: ["voice.v1", `bearer.${await hs256({}, { secret })}`],
       headers: { Origin: APP_ORIGIN },
     });
@@ -307,7 +315,7 @@ describe("an upgrade with another method than GET, as production's runtime passe
       const logsBefore = edge.logs.length;
       const answer = await rawRequest(
         Number(new URL(edge.httpOrigin).port),
-        upgradeHead(`/voice/ws?${id}`, { method }) +
+        upgradeHead(`/voice/ws${withSessionOptions(id)}`, { method }) +
           `Origin: ${APP_ORIGIN}\r\nAuthorization: Bearer ${await hs256()}\r\n` +
           (method === "POST" || method === "PUT" ? "Content-Length: 0\r\n" : "") +
           "\r\n",
@@ -350,7 +358,7 @@ describe("cookie tossing: a second cookie of the token's name", () => {
       const victim = await hs256({ sub: "alice" });
       const before = (await bridgeSessions(bridge.origin)).length;
       for (const Cookie of [cookie(attacker, victim), cookie(victim, attacker)]) {
-        const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), {
+        const refusal = await expectRefused(wsUrl(edges.plain, withSessionOptions(marker())), {
           protocols: ["voice.v1"],
           headers: { Origin: APP_ORIGIN, Cookie },
         });
@@ -363,7 +371,7 @@ describe("cookie tossing: a second cookie of the token's name", () => {
   );
 
   it("refuses it also when the token came in another transport: the request is not trusted", async () => {
-    const refusal = await expectRefused(wsUrl(edges.plain, `?${marker()}`), {
+    const refusal = await expectRefused(wsUrl(edges.plain, withSessionOptions(marker())), {
       protocols: ["voice.v1", `bearer.${await hs256()}`],
       headers: { Origin: APP_ORIGIN, Cookie: "voice_token=a.b.c; voice_token=d.e.f" },
     });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { freePort } from "../../test/support/freePort";
-import { bridgeSessions } from "../../test/support/bridge";
+import { bridgeSessions, withSessionOptions } from "../../test/support/bridge";
 import { TEST_SECRET, type TestEdge } from "../../test/support/edge";
 import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { startJwksServer, type JwksMode, type JwksServer } from "../../test/support/jwks";
@@ -52,7 +52,12 @@ describe("with keys cached, a JWKS outage does not stop sessions", () => {
   beforeAll(async () => {
     jwks = await jwksServer();
     edge = await edgeWithJwks(jwks.url);
-    (await expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign()))).ws.close(1000);
+    (
+      await expectOpen(
+        `${edge.wsOrigin}/voice/ws${withSessionOptions()}`,
+        bearer(await jwks.sign()),
+      )
+    ).ws.close(1000);
   });
 
   it.each(["fail", "hang"] as const)(
@@ -62,7 +67,7 @@ describe("with keys cached, a JWKS outage does not stop sessions", () => {
       const before = jwks.requests;
       for (let i = 0; i < 3; i++) {
         const session = await expectOpen(
-          `${edge.wsOrigin}/voice/ws`,
+          `${edge.wsOrigin}/voice/ws${withSessionOptions()}`,
           bearer(await jwks.sign({ sub: `user-${i}` })),
         );
         // Nothing waits on the JWKS: no upgrade asks it anything.
@@ -77,7 +82,7 @@ describe("with keys cached, a JWKS outage does not stop sessions", () => {
   it("refuses a key id it does not hold with 401 token_key_unknown while the JWKS is down (within the 30 s lookup cooldown)", async () => {
     jwks.mode = "fail";
     const refusal = await expectRefused(
-      `${edge.wsOrigin}/voice/ws`,
+      `${edge.wsOrigin}/voice/ws${withSessionOptions()}`,
       bearer(await jwks.sign({}, "rotated-in-later")),
     );
     expect(refusal.status).toBe(401);
@@ -105,14 +110,19 @@ describe("with no key cached, a JWKS outage is a prompt 503, never a hang or a 4
       const jwks = await setUp();
       const edge = await edgeWithJwks(jwks.url);
       const before = (await bridgeSessions(bridge.origin)).length;
-      const refusal = await expectRefused(`${edge.wsOrigin}/voice/ws`, bearer(await jwks.sign()));
+      const refusal = await expectRefused(
+        `${edge.wsOrigin}/voice/ws${withSessionOptions()}`,
+        bearer(await jwks.sign()),
+      );
       // One fetch and no retry: a hung one ends only at the edge's own jwksTimeoutMs bound.
       expect(refusal.status).toBe(503);
       expect(refusal.body).toEqual({ error: "auth_unavailable", message: expect.any(String) });
       expect(jwks.requests()).toBe(jwks.expectedRequests);
       expect((await bridgeSessions(bridge.origin)).length).toBe(before);
 
-      (await expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(await hs256()))).ws.close(1000);
+      (
+        await expectOpen(`${edge.wsOrigin}/voice/ws${withSessionOptions()}`, bearer(await hs256()))
+      ).ws.close(1000);
     },
   );
 });
@@ -132,7 +142,7 @@ describe("with no key held, the JWKS is asked once however many upgrades arrive"
       jwks.mode = mode;
       const edge = await edgeWithJwks(jwks.url);
       const token = await jwks.sign();
-      const url = `${edge.wsOrigin}/voice/ws`;
+      const url = `${edge.wsOrigin}/voice/ws${withSessionOptions()}`;
       const first = await timed(url, token);
       expect(first.refusal).toMatchObject({ status: 503, body: { error: "auth_unavailable" } });
       for (let i = 1; i < UPGRADES; i++) {
@@ -155,7 +165,9 @@ describe("with no key held, the JWKS is asked once however many upgrades arrive"
       Array.from({ length: UPGRADES }, (_, i) => jwks.sign({ sub: `user-${i}` })),
     );
     const sessions = await Promise.all(
-      tokens.map((token) => expectOpen(`${edge.wsOrigin}/voice/ws`, bearer(token))),
+      tokens.map((token) =>
+        expectOpen(`${edge.wsOrigin}/voice/ws${withSessionOptions()}`, bearer(token)),
+      ),
     );
     for (const session of sessions) session.ws.close(1000);
     expect(jwks.requests).toBe(1);
@@ -169,7 +181,9 @@ describe("with no key held, the JWKS is asked once however many upgrades arrive"
     const edge = await edgeWithJwks(jwks.url);
     const token = await jwks.sign();
     const answers = await Promise.all(
-      Array.from({ length: UPGRADES }, () => timed(`${edge.wsOrigin}/voice/ws`, token)),
+      Array.from({ length: UPGRADES }, () =>
+        timed(`${edge.wsOrigin}/voice/ws${withSessionOptions()}`, token),
+      ),
     );
     for (const { refusal, ms } of answers) {
       expect(refusal).toMatchObject({ status: 503, body: { error: "auth_unavailable" } });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge";
 import { expectOpen, expectRefused, jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
-import { bridgeSessionWith, marker } from "../../test/support/bridge";
+import { bridgeSessionWith, marker, withSessionOptions } from "../../test/support/bridge";
 import { hs256 } from "../../test/support/tokens";
 import { startGuardAnswers, type GuardAnswers } from "./support/guardAnswers";
 
@@ -49,7 +49,7 @@ async function openAuthenticated(
 
 describe("frames and close codes pass through unchanged", () => {
   it("delivers the bridge's 0x00 handshake frame first, then echoes binary frames byte for byte", async () => {
-    const session = await openAuthenticated(`?${marker()}`);
+    const session = await openAuthenticated(withSessionOptions(marker()));
     expect(await session.next()).toEqual({ data: Buffer.from([0x00]), isBinary: true });
     const frames = [
       Buffer.from([0x01]),
@@ -69,7 +69,7 @@ describe("frames and close codes pass through unchanged", () => {
   });
 
   it("keeps text frames as text, including multi-byte UTF-8", async () => {
-    const session = await openAuthenticated(`?${marker()}`);
+    const session = await openAuthenticated(withSessionOptions(marker()));
     await session.next();
     for (const text of ["hello", "héllo wörld — 音声 🎙️", '{"type":"ping"}', ""]) {
       session.ws.send(text);
@@ -82,7 +82,7 @@ describe("frames and close codes pass through unchanged", () => {
 
   it("hands the client's close code and reason to the bridge", async () => {
     const id = marker();
-    const session = await openAuthenticated(`?${id}`);
+    const session = await openAuthenticated(withSessionOptions(id));
     await session.next();
     session.ws.close(4001, "client says bye");
     expect(await session.closed).toEqual({ code: 4001, reason: "client says bye" });
@@ -91,14 +91,14 @@ describe("frames and close codes pass through unchanged", () => {
   });
 
   it("hands the bridge's close code and reason to the client", async () => {
-    const session = await openAuthenticated(`?${marker()}`);
+    const session = await openAuthenticated(withSessionOptions(marker()));
     await session.next();
     session.ws.send(JSON.stringify({ standin: "close", code: 4403, reason: "session over" }));
     expect(await session.closed).toEqual({ code: 4403, reason: "session over" });
   });
 
   it("passes a normal 1000 closure from the bridge", async () => {
-    const session = await openAuthenticated(`?${marker()}`);
+    const session = await openAuthenticated(withSessionOptions(marker()));
     await session.next();
     session.ws.send(JSON.stringify({ standin: "close", code: 1000, reason: "" }));
     expect((await session.closed).code).toBe(1000);
@@ -106,10 +106,10 @@ describe("frames and close codes pass through unchanged", () => {
 });
 
 describe("what the bridge receives", () => {
-  it("forwards the query string unchanged except for the token parameter", async () => {
+  it("forwards the query re-encoded as the server reads it, without the token parameter, never its raw bytes", async () => {
     const id = marker();
     const token = await hs256();
-    const query = `?${id}&text_temperature=0.7&voice_prompt=NATF2.pt&access_token=${token}&seed=-1&note=a%20b+c`;
+    const query = `?${id}&text_temperature=0.7&voice_prompt=NATF2.pt&access_token=${token}&text_prompt=a%20b+c&note=x;y?z%zz&text%5Fseed=-1`;
     const session = await expectOpen(wsUrl(query), {
       protocols: ["voice.v1"],
       headers: { Origin: APP_ORIGIN },
@@ -117,15 +117,24 @@ describe("what the bridge receives", () => {
     const record = await bridgeSessionWith(bridge.origin, id);
     expect(record.path).toBe("/api/chat");
     expect(record.query).toBe(
-      `?${id}&text_temperature=0.7&voice_prompt=NATF2.pt&seed=-1&note=a%20b+c`,
+      `?${id}=&text_temperature=0.7&voice_prompt=NATF2.pt&text_prompt=a+b+c&note=x%3By%3Fz%25zz&text_seed=-1`,
     );
+    session.ws.close(1000);
+  });
+
+  it("passes the PersonaPlex web client's own query unchanged", async () => {
+    const id = marker();
+    const client = `?text_temperature=0.7&text_topk=25&audio_temperature=0.8&audio_topk=250&pad_mult=0&text_seed=${id}&audio_seed=-1&repetition_penalty_context=64&repetition_penalty=1.0&text_prompt=You+enjoy+having+a+good+conversation.&voice_prompt=NATF2.pt`;
+    const session = await openAuthenticated(client);
+    const record = await bridgeSessionWith(bridge.origin, id);
+    expect(record.query).toBe(client);
     session.ws.close(1000);
   });
 
   it("sends the caller's subject in X-Voice-Subject and drops a copy the client sent", async () => {
     const id = marker();
     const token = await hs256({ sub: "user-42" });
-    const session = await expectOpen(wsUrl(`?${id}`), {
+    const session = await expectOpen(wsUrl(withSessionOptions(id)), {
       protocols: ["voice.v1", `bearer.${token}`],
       headers: { Origin: APP_ORIGIN, "X-Voice-Subject": "admin" },
     });
@@ -136,7 +145,7 @@ describe("what the bridge receives", () => {
 
   it("presents the Access service token from the Worker's secrets, never the client's", async () => {
     const id = marker();
-    const session = await openAuthenticated(`?${id}`, {
+    const session = await openAuthenticated(withSessionOptions(id), {
       headers: { "CF-Access-Client-Id": "spoofed", "CF-Access-Client-Secret": "spoofed" },
     });
     const record = await bridgeSessionWith(bridge.origin, id);
@@ -180,7 +189,7 @@ describe("what the bridge receives", () => {
         protocols: string[];
         query: string;
       };
-      const session = await expectOpen(wsUrl(`?${id}${how.query}`), {
+      const session = await expectOpen(wsUrl(`${withSessionOptions(id)}${how.query}`), {
         protocols: how.protocols,
         headers: { Origin: APP_ORIGIN, ...how.headers },
       });
@@ -196,7 +205,9 @@ describe("what the bridge receives", () => {
 
   it("never writes a token, secret or query string to the log", async () => {
     const token = await hs256();
-    const session = await openAuthenticated(`?${marker()}&access_token=${token}`);
+    const session = await openAuthenticated(
+      `${withSessionOptions(marker())}&access_token=${token}`,
+    );
     session.ws.close(1000);
     await session.closed;
     const log = edge.logs.join("\n");
@@ -213,7 +224,7 @@ describe("what the bridge receives", () => {
 
   it("logs one JSON line per upgrade with outcome, status, transport and time to 101", async () => {
     const before = edge.logs.length;
-    const session = await openAuthenticated(`?${marker()}`);
+    const session = await openAuthenticated(withSessionOptions(marker()));
     session.ws.close(1000);
     await expect.poll(() => edge.logs.length).toBeGreaterThan(before);
     const line = JSON.parse(edge.logs[before]);
@@ -233,7 +244,7 @@ describe("subprotocols", () => {
   it("offers the bridge the client's protocols minus the bearer entry", async () => {
     const id = marker();
     const token = await hs256();
-    const session = await expectOpen(wsUrl(`?${id}`), {
+    const session = await expectOpen(wsUrl(withSessionOptions(id)), {
       protocols: ["voice.v1", `bearer.${token}`, "voice.v0"],
       headers: { Origin: APP_ORIGIN },
     });
@@ -243,20 +254,22 @@ describe("subprotocols", () => {
   });
 
   it("selects the bridge's choice when the bridge made one", async () => {
-    const session = await openAuthenticated(`?${marker()}`, { protocols: ["voice.v2"] });
+    const session = await openAuthenticated(withSessionOptions(marker()), {
+      protocols: ["voice.v2"],
+    });
     expect(session.protocol).toBe("voice.v2");
     session.ws.close(1000);
   });
 
   it("selects the client's first application protocol when the bridge chose none", async () => {
-    const session = await openAuthenticated(`?${marker()}`, { protocols: ["chat"] });
+    const session = await openAuthenticated(withSessionOptions(marker()), { protocols: ["chat"] });
     expect(session.protocol).toBe("voice.v1");
     session.ws.close(1000);
   });
 
   it("selects no protocol when the client offered none", async () => {
     const token = await hs256();
-    const session = await expectOpen(wsUrl(`?${marker()}`), {
+    const session = await expectOpen(wsUrl(withSessionOptions(marker())), {
       headers: { Origin: APP_ORIGIN, Authorization: `Bearer ${token}` },
     });
     expect(session.protocol).toBe("");
@@ -279,7 +292,7 @@ describe("origins", () => {
   it("refuses a browser upgrade from another origin with 403 origin_not_allowed", async () => {
     const id = marker();
     const token = await hs256();
-    const refusal = await expectRefused(wsUrl(`?${id}`), {
+    const refusal = await expectRefused(wsUrl(withSessionOptions(id)), {
       protocols: ["voice.v1", `bearer.${token}`],
       headers: { Origin: "https://evil.example" },
     });
@@ -304,7 +317,7 @@ describe("origins", () => {
 
   it("lets a native client without Origin through where the config allows it", async () => {
     const token = await hs256();
-    const session = await expectOpen(wsUrl(`?${marker()}`), {
+    const session = await expectOpen(wsUrl(withSessionOptions(marker())), {
       headers: { Authorization: `Bearer ${token}` },
     });
     session.ws.close(1000);

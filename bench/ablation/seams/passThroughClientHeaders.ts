@@ -5,8 +5,11 @@ export { openBridgeSession } from "./passThroughUnguarded";
 export const bridgeRequestOf: typeof import("../../../worker/src/passThrough").bridgeRequestOf = (
   clientHeaders,
   credentials,
+  _subject,
+  _bindings,
+  search,
 ) => ({
   headers: clientHeaders,
-  search: credentials.forwardedSearch,
+  search,
   applicationProtocols: credentials.applicationProtocols,
 });

@@ -1,5 +1,6 @@
 /** Stand-in for worker/src/auth/transports.ts: the credentials are fixed; no transport is read and nothing is stripped. */
 export { selectProtocol } from "../../../worker/src/auth/transports";
+import { readQuery } from "../../../worker/src/sessionQuery";
 
 export const readClientCredentials: typeof import("../../../worker/src/auth/transports").readClientCredentials =
   (_headers, url) => ({
@@ -8,6 +9,6 @@ export const readClientCredentials: typeof import("../../../worker/src/auth/tran
     malformedAuthorization: false,
     applicationProtocols: [],
     bearerProtocolOffered: false,
-    forwardedSearch: url.search,
+    query: readQuery(url.search),
     forwardedCookie: null,
   });

@@ -1,4 +1,5 @@
 import { BEARER_PROTOCOL_PREFIX, isBearerProtocol } from "../headers";
+import { readQuery, type QueryPair } from "../sessionQuery";
 
 export type TokenTransport = "authorization" | "subprotocol" | "cookie" | "query";
 
@@ -25,8 +26,8 @@ export interface ClientCredentials {
   /** Offered subprotocols without any bearer entry, in the client's order. */
   applicationProtocols: string[];
   bearerProtocolOffered: boolean;
-  /** The query string to forward ("" or "?..."), without the token parameter, otherwise byte-for-byte. */
-  forwardedSearch: string;
+  /** The page's query as the server reads it (sessionQuery.ts), without the token parameter. */
+  query: QueryPair[];
   /** The Cookie header to forward: only the cookies named in `forwardCookies`; null when none. */
   forwardedCookie: string | null;
 }
@@ -39,34 +40,17 @@ export function parseProtocolList(header: string | null): string[] {
     .filter((entry) => entry.length > 0);
 }
 
-function decodeComponent(raw: string): string {
-  try {
-    return decodeURIComponent(raw.replace(/\+/g, " "));
-  } catch {
-    return raw;
-  }
-}
-
-/** Splits `?a=1&b=2` into raw pairs so the rest of the query travels unchanged. */
+/** The query without the token parameter (every pair whose name decodes to it), and its first value. */
 function takeQueryParameter(
   search: string,
   name: string | null | undefined,
-): { value?: string; rest: string } {
-  if (!name || search.length <= 1) return { rest: search };
-  // Nothing to take unless the name, or an escape that could spell it, is in the query.
-  if (!search.includes(name) && !search.includes("%")) return { rest: search };
-  let value: string | undefined;
-  const kept: string[] = [];
-  for (const pair of search.slice(1).split("&")) {
-    const eq = pair.indexOf("=");
-    const key = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
-    if (key === name) {
-      value ??= decodeComponent(eq === -1 ? "" : pair.slice(eq + 1));
-    } else {
-      kept.push(pair);
-    }
-  }
-  return { value, rest: kept.length > 0 ? `?${kept.join("&")}` : "" };
+): { value?: string; rest: QueryPair[] } {
+  const pairs = readQuery(search);
+  if (!name) return { rest: pairs };
+  return {
+    value: pairs.find(([key]) => key === name)?.[1],
+    rest: pairs.filter(([key]) => key !== name),
+  };
 }
 
 /**
@@ -142,7 +126,7 @@ export function readClientCredentials(
     ambiguousCookie: cookie.ambiguous,
     applicationProtocols: offered.filter((protocol) => !isBearerProtocol(protocol)),
     bearerProtocolOffered: bearerEntry !== undefined,
-    forwardedSearch: query.rest,
+    query: query.rest,
     forwardedCookie: cookie.forwarded,
   };
 }

@@ -1,6 +1,7 @@
 import { fork } from "node:child_process";
 import type { IncomingHttpHeaders } from "node:http";
 import { fileURLToPath } from "node:url";
+import { withSessionOptions } from "../../../test/support/bridge";
 
 export interface GuardAnswers {
   port: number;
@@ -18,7 +19,10 @@ export function healthUrl(origin: string, status: number, body: unknown): string
   return `${origin}/health?status=${status}&body=${encodeURIComponent(text)}`;
 }
 
-/** The client's query that makes the stand-in answer the upgrade with `status`, `Retry-After` and `body`. */
+/**
+ * The client's query that makes the stand-in answer the upgrade with `status`, `Retry-After` and
+ * `body`, with session options the edge admits (it refuses a query without them before any bridge).
+ */
 export function answerQuery(status: number, options: { retryAfter?: string; body?: unknown } = {}) {
   const params = new URLSearchParams({ answer: String(status) });
   if (options.retryAfter !== undefined) params.set("retry_after", options.retryAfter);
@@ -27,7 +31,7 @@ export function answerQuery(status: number, options: { retryAfter?: string; body
       "body",
       typeof options.body === "string" ? options.body : JSON.stringify(options.body),
     );
-  return `?${params}`;
+  return withSessionOptions(params.toString());
 }
 
 /** Starts guardAnswersProcess.ts as a child process (optionally on `port`) and waits for its port. */
