@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PERSONAPLEX_QUERY, standinClient, type StandinClient } from "../test/support/bridge";
-import { generatedAudio, run, sessionOptionsProblem, DEFAULT_VOICES } from "./bridge";
+import { STOCK_VOICES } from "../worker/src/voices";
+import { generatedAudio, run, serverQuery, sessionOptionsProblem, DEFAULT_VOICES } from "./bridge";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
 import { UsageError } from "./lib/cli";
 
@@ -23,6 +24,38 @@ describe("the real server's session options, in the order it reads them", () => 
     ["text_prompt=hi&voice_prompt=NATF2.pt&seed=-1", "seed is not readable"],
   ])("?%s → %s", (query, problem) => {
     expect(sessionOptionsProblem(new URLSearchParams(query), DEFAULT_VOICES)).toBe(problem);
+  });
+});
+
+describe("the stand-in reads the query the way the real server (aiohttp) does", () => {
+  // The issue's table, the column "the server got": `&` only, names and values decoded, a bad escape kept.
+  it.each<[string, Record<string, string | null>]>([
+    [
+      "/api/chat?text_prompt=hi;voice_prompt=NATF0.pt",
+      { text_prompt: "hi;voice_prompt=NATF0.pt", voice_prompt: null },
+    ],
+    [
+      "/api/chat?x=1;voice_prompt=NATF0.pt&voice_prompt=../../../etc/passwd&text_prompt=hi",
+      { voice_prompt: "../../../etc/passwd", text_prompt: "hi" },
+    ],
+    [
+      "/api/chat?text_prompt=hi&x=?voice_prompt=NATF0.pt&voice_prompt=../x.pt",
+      { x: "?voice_prompt=NATF0.pt", voice_prompt: "../x.pt" },
+    ],
+    [
+      "/api/chat?text_prompt=hi&voice_prompt=NATF0.pt&%73eed=1&z=%",
+      { voice_prompt: "NATF0.pt", seed: "1", z: "%" },
+    ],
+    ["/api/chat?text_prompt=a+b%21&voice_prompt=NATF0.pt", { text_prompt: "a b!" }],
+    ["/api/chat", { voice_prompt: null }],
+  ])("%s", (target, expected) => {
+    const query = serverQuery(target);
+    for (const [name, value] of Object.entries(expected)) expect(query.get(name)).toBe(value);
+  });
+
+  it("offers the stock client's 18 voices by default", () => {
+    expect(DEFAULT_VOICES).toEqual(STOCK_VOICES);
+    expect(DEFAULT_VOICES).toHaveLength(18);
   });
 });
 

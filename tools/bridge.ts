@@ -2,7 +2,8 @@
  * A stand-in for the voice bridge, on loopback, in one of two modes.
  *
  * personaplex (the default): behaves like NVIDIA PersonaPlex's moshi/moshi/server.py.
- *   GET /api/chat  WebSocket. The 101 goes out first; then a missing voice_prompt or text_prompt,
+ *   GET /api/chat  WebSocket. The 101 goes out first; then (reading the query like aiohttp:
+ *                  `&`-separated, percent-decoded) a missing voice_prompt or text_prompt,
  *                  a voice_prompt not in --voices, or any seed parameter drops the connection
  *                  (no close frame: the client sees 1006). One conversation at a time: a second
  *                  client gets its 101 at once, then nothing until the first ends. Holding the
@@ -42,12 +43,13 @@ import { extname, join, resolve, sep } from "node:path";
 import { WebSocketServer, WebSocket } from "ws";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { selfSignedCertificate } from "./lib/selfSignedCertificate";
+import { STOCK_VOICES } from "../worker/src/voices";
 
 export const MODES = ["personaplex", "echo"] as const;
 export type StandinMode = (typeof MODES)[number];
 
-/** The voices a PersonaPlex install ships in its voice directory (a subset: the natural ones). */
-export const DEFAULT_VOICES = [0, 1, 2, 3].flatMap((i) => [`NATF${i}.pt`, `NATM${i}.pt`]).sort();
+/** The voices it offers: the stock client's 18, as a PersonaPlex install has them. */
+export const DEFAULT_VOICES = STOCK_VOICES;
 
 const command = defineCommand({
   name: "bridge",
@@ -146,6 +148,15 @@ export function sessionOptionsProblem(
   return undefined;
 }
 
+/**
+ * The query as aiohttp reads it (`request.query`): everything after the first `?`, split on `&`
+ * only, names and values percent-decoded, a bad escape left as it is — URLSearchParams's reading.
+ */
+export function serverQuery(target: string): URLSearchParams {
+  const start = target.indexOf("?");
+  return new URLSearchParams(start < 0 ? "" : target.slice(start + 1).split("#")[0]);
+}
+
 /** The stand-in's answer to one audio payload: a 0x01 frame of its own bytes, never the payload back. */
 export function generatedAudio(payload: Buffer): Buffer {
   const bytes = randomBytes(Math.max(payload.length, 1));
@@ -227,9 +238,11 @@ function personaplexHandlers(options: {
     if (url.pathname !== "/api/chat") return plainAnswer(socket, "404 Not Found");
     if (req.method !== "GET") return plainAnswer(socket, "405 Method Not Allowed");
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // What the real server logs as "Incoming connection": tests count the sessions that reached it.
+      process.send?.({ event: "upgrade" });
       ws.on("error", () => ws.terminate());
       // The real handler raises here, after the 101: the transport closes without a close frame.
-      if (sessionOptionsProblem(url.searchParams, options.voices)) return socket.end();
+      if (sessionOptionsProblem(serverQuery(req.url ?? ""), options.voices)) return socket.end();
       void converse(ws);
     });
   };

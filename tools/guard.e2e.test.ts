@@ -1,14 +1,26 @@
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { refusalOfAnswer } from "../worker/src/guardAnswers";
+import { STOCK_VOICES } from "../worker/src/voices";
+import {
+  haproxyConfig,
+  SERVER_REF,
+  UPGRADE_TIMEOUT_S,
+  voicesFile,
+  type GuardConfigInput,
+} from "../infra/guard/haproxyConfig";
+import { freePort } from "../test/support/freePort";
 import { processTree } from "../test/support/processes";
+import { rawRequest, upgradeHead, type RawAnswer } from "../test/support/rawHttp";
 import { npmRun } from "../test/support/runCommand";
 import { startEchoUpstream, type EchoUpstream } from "../test/support/wsEchoUpstream";
-import { runDirectory, run as guardCommand } from "./guard";
-import { startGuardProcess, type GuardProcess } from "./lib/guardProcess";
+import { adminCommand, runDirectory, run as guardCommand } from "./guard";
+import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
+import { haproxyBinary, startGuardProcess, type GuardProcess } from "./lib/guardProcess";
 import { selfSignedCertificate } from "./lib/selfSignedCertificate";
 
 type Guard = GuardProcess;
@@ -145,7 +157,6 @@ describe("the guard in front of a plain http upstream", () => {
     ["seed", "text_prompt=hi&voice_prompt=NATF0.pt&seed=1"],
     ["voice_prompt", "text_prompt=hi&voice_prompt=evil.pt&voice_prompt=NATF0.pt"],
     ["voice_prompt", "text_prompt=hi&voice_prompt=NATF0.pt&voice%5Fprompt=evil.pt"],
-    ["voice_prompt", "text_prompt=hi&voice_prompt=NATF0.pt;x"],
     ["voice_prompt", "text_prompt=hi&voice_prompt=%2Fetc%2Fpasswd"],
     ["text_prompt", "text_prompt=a&voice_prompt=NATF0.pt&text_prompt=b"],
     ["seed", "text_prompt=hi&voice_prompt=NATF0.pt&s%65ed=1"],
@@ -274,7 +285,7 @@ describe("the guard in front of a self-signed https upstream", () => {
     try {
       await until(async () => ((await health(guard.port)).body as { up: boolean }).up);
       const ws = await session(
-        `ws://127.0.0.1:${guard.port}/api/chat?text_prompt=a&voice_prompt=X.pt`,
+        `ws://127.0.0.1:${guard.port}/api/chat?text_prompt=a&voice_prompt=NATF0.pt`,
       );
       expect(await echo(ws, "tls")).toBe("tls");
       await close(ws);
@@ -322,4 +333,242 @@ describe("npm run guard without haproxy", () => {
     );
     expect(run.code).toBe(1);
   });
+});
+
+/** HAProxy run straight from `haproxyConfig()` (the text `npm run guard` and the VM run), its log kept. */
+async function startHaproxy(input: Omit<GuardConfigInput, "listen" | "statsSocket">) {
+  const dir = mkdtempSync(join(tmpdir(), "guard-haproxy-"));
+  const port = await freePort();
+  const config = join(dir, "haproxy.cfg");
+  writeFileSync(
+    config,
+    haproxyConfig({
+      ...input,
+      listen: { host: "127.0.0.1", port },
+      statsSocket: join(dir, "admin.sock"),
+    }),
+  );
+  const child = spawn(haproxyBinary() ?? "haproxy", ["-db", "-f", config], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
+  await until(async () => (await rawRequest(port, "GET /health HTTP/1.0\r\n\r\n")).status > 0);
+  const health = async () => {
+    const answer = await rawRequest(port, "GET /health HTTP/1.0\r\n\r\n");
+    return {
+      status: answer.status,
+      body: JSON.parse(answer.body) as { up: boolean; sessions: number },
+    };
+  };
+  return {
+    port,
+    socket: join(dir, "admin.sock"),
+    health,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+type Haproxy = Awaited<ReturnType<typeof startHaproxy>>;
+
+/** The upgrade a page's browser sends, its query written byte for byte. */
+const upgradeTo = (port: number, query: string, options: Parameters<typeof rawRequest>[2] = {}) =>
+  rawRequest(port, `${upgradeHead(`/api/chat?${query}`)}\r\n`, options);
+
+/** What the edge makes of a guard's answer (worker/src/guardAnswers.ts). */
+const edgeReading = (answer: RawAnswer) =>
+  refusalOfAnswer(answer.status, answer.headers["retry-after"] ?? null, answer.body).reason;
+
+const GOOD = "text_prompt=hi&voice_prompt=NATF0.pt";
+
+describe("the guard in front of the personaplex stand-in", () => {
+  let dir: string;
+  let server: StandinBridge;
+  let guard: Haproxy;
+  let upgrades = 0;
+  let voices: string;
+
+  const startServer = async (port?: number) => {
+    server = await startStandinBridge({ mode: "personaplex", promptDelayMs: 50, port });
+    server.process.on("message", (message: { event?: string }) => {
+      if (message.event === "upgrade") upgrades++;
+    });
+  };
+  const idle = () =>
+    until(async () => {
+      const { body } = await guard.health();
+      return body.up && body.sessions === 0;
+    });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "guard-personaplex-"));
+    voices = join(dir, "voices.txt");
+    // Path-shaped entries too: the guard refuses them whatever its list says.
+    writeFileSync(voices, voicesFile([...STOCK_VOICES, "../x.pt", "/root/.cache/x.pt"]));
+    await startServer();
+    guard = await startHaproxy({
+      upstream: server.origin,
+      capacity: 1,
+      retryAfterS: 7,
+      voicesFile: voices,
+    });
+    await idle();
+  }, 30_000);
+
+  afterAll(async () => {
+    await guard?.stop();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    // The issue's table: HAProxy's url_param and aiohttp read these differently.
+    ["text_prompt=hi;voice_prompt=NATF0.pt", undefined],
+    ["x=1;voice_prompt=NATF0.pt&voice_prompt=../../../etc/passwd&text_prompt=hi", undefined],
+    ["text_prompt=hi&x=?voice_prompt=NATF0.pt&voice_prompt=../x.pt", undefined],
+    ["text_prompt=hi&voice_prompt=NATF0.pt&%73eed=1&z=%", undefined],
+    ["text_prompt=hi&voice_prompt=/root/.cache/x.pt", "voice_prompt"],
+    // Their neighbours.
+    ["text_prompt=hi&voice_prompt=../x.pt", "voice_prompt"],
+    ["text_prompt=hi&voice_prompt=NATF0.pt&z=%zz", undefined],
+    ["text_prompt=hi&voice_prompt=NATF0.pt&x%41=1", undefined],
+    ["text_prompt=hi&voice_prompt&voice_prompt=NATF0.pt", "voice_prompt"],
+    ["text_prompt&text_prompt=hi&voice_prompt=NATF0.pt", "text_prompt"],
+    ["text_prompt=hi&voice_prompt=NATF0%2Ept", "voice_prompt"],
+    ["text_prompt=hi&voice_prompt=NATF0.pt&voice%5Fprompt=../x.pt", "voice_prompt"],
+    ["text_prompt=hi&voice_prompt=NATF0.pt&s%65ed=1", "seed"],
+  ])(
+    "refuses ?%s with 400 (parameter: %s); the server sees no upgrade",
+    async (query, parameter) => {
+      const before = upgrades;
+      const answer = await upgradeTo(guard.port, query);
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.body)).toEqual({
+        error: "session_options_invalid",
+        ...(parameter ? { parameter } : {}),
+      });
+      expect(edgeReading(answer).error).toBe("session_options_invalid");
+      expect(upgrades).toBe(before);
+    },
+  );
+
+  it("admits a listed voice file name: the server sees that one upgrade", async () => {
+    const before = upgrades;
+    const answer = await upgradeTo(guard.port, GOOD, { keepOpen: true });
+    expect(answer.status).toBe(101);
+    answer.socket.destroy();
+    await until(() => upgrades === before + 1);
+    await idle();
+  });
+
+  it("says busy with Retry-After to a session that lost the race for the last slot (the backend's 1 ms queue)", async () => {
+    // Two sessions racing for the last slot both pass the frontend's check; the loser waits in the
+    // backend's queue. A guard whose server takes fewer sessions than it admits makes that certain.
+    const racing = await startHaproxy({
+      upstream: server.origin,
+      capacity: 2,
+      retryAfterS: 7,
+      voicesFile: voices,
+    });
+    try {
+      expect(await adminCommand(racing.socket, `set maxconn server ${SERVER_REF} 1`)).toBe("");
+      await until(async () => (await racing.health()).body.up);
+      const first = await upgradeTo(racing.port, GOOD, { keepOpen: true });
+      expect(first.status).toBe(101);
+      const second = await upgradeTo(racing.port, GOOD);
+      expect(second.status).toBe(503);
+      expect(second.headers["retry-after"]).toBe("7");
+      expect(JSON.parse(second.body)).toEqual({ error: "bridge_busy", retryAfterS: 7 });
+      expect(edgeReading(second)).toEqual({ error: "bridge_busy", retryAfterS: 7 });
+      await until(() => /status=503 termination=sQ/.test(racing.output()));
+      first.socket.destroy();
+    } finally {
+      await racing.stop();
+    }
+    await idle();
+  });
+
+  it("keeps a live session past `timeout server` (it bounds the wait for the 101 only)", async () => {
+    const ws = await session(`ws://127.0.0.1:${guard.port}/api/chat?${GOOD}`);
+    const frames: Buffer[] = [];
+    ws.on("message", (data) => frames.push(data as Buffer));
+    await new Promise((resolve) => setTimeout(resolve, (UPGRADE_TIMEOUT_S + 1) * 1_000));
+    ws.send(Buffer.from([0x01, 1, 2, 3]));
+    await until(() => frames.some((frame) => frame[0] === 0x01), 5_000);
+    expect(frames[0][0]).toBe(0x00);
+    await close(ws);
+    await idle();
+  }, 30_000);
+
+  it("answers down within its bound, then /health up:false, for a server that hangs (stopped)", async () => {
+    server.process.kill("SIGSTOP");
+    try {
+      const answer = await upgradeTo(guard.port, GOOD, {
+        timeoutMs: (UPGRADE_TIMEOUT_S + 5) * 1_000,
+      });
+      console.log(
+        `guard: a hung server's down answer (${answer.status}) after ${Math.round(answer.ms)} ms`,
+      );
+      expect(answer.timedOut).toBe(false);
+      expect(answer.status).toBe(504);
+      expect(edgeReading(answer)).toEqual({ error: "bridge_unavailable" });
+      await until(async () => (await guard.health()).status === 503, 10_000);
+      expect((await guard.health()).body.up).toBe(false);
+    } finally {
+      server.process.kill("SIGCONT");
+    }
+    await idle();
+  }, 30_000);
+
+  it("answers down at once, never busy, for a server that just crashed (connection refused)", async () => {
+    const port = server.port;
+    const crashed = new Promise((resolve) => server.process.once("exit", resolve));
+    server.process.kill("SIGKILL");
+    await crashed;
+    const answer = await upgradeTo(guard.port, GOOD);
+    console.log(
+      `guard: a just-crashed server's down answer (${answer.status} ${answer.body}) after ${Math.round(answer.ms)} ms`,
+    );
+    expect(answer.status).toBe(503);
+    expect(answer.headers["retry-after"]).toBeUndefined();
+    expect(JSON.parse(answer.body)).toEqual({ error: "bridge_unavailable" });
+    expect(edgeReading(answer)).toEqual({ error: "bridge_unavailable" });
+    // The refused connection marked the server down at once: /health says so before any check.
+    expect((await guard.health()).body.up).toBe(false);
+    await startServer(port);
+    await idle();
+  }, 30_000);
+});
+
+describe("the guard's check of its server is at the HTTP level", () => {
+  it("says down (/health up:false) for an http:// upstream that is a TLS port", async () => {
+    const tls = await startStandinBridge({ mode: "personaplex", tls: true });
+    const dir = mkdtempSync(join(tmpdir(), "guard-mismatch-"));
+    const voices = join(dir, "voices.txt");
+    writeFileSync(voices, voicesFile(STOCK_VOICES));
+    const guard = await startHaproxy({
+      upstream: `http://127.0.0.1:${tls.port}`,
+      capacity: 1,
+      retryAfterS: 5,
+      voicesFile: voices,
+    });
+    try {
+      await until(async () => (await guard.health()).status === 503, 10_000);
+      expect((await guard.health()).body.up).toBe(false);
+      expect(guard.output()).toMatch(/Server bridge\/personaplex is DOWN, reason: Layer7/);
+    } finally {
+      await guard.stop();
+      await tls.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

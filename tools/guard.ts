@@ -17,6 +17,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StackConfigError } from "../infra/config/errors";
+import { STOCK_VOICES } from "../worker/src/voices";
 import { guardOfBridge, voiceName } from "../infra/config/guard";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 import {
@@ -289,7 +290,7 @@ async function serve(args: Args): Promise<void> {
   mkdirSync(dir, { mode: 0o700 });
   ownsDir = true;
   const voicesPath = join(dir, "voices.txt");
-  if (voices) writeFileSync(voicesPath, voicesFile(voices));
+  writeFileSync(voicesPath, voicesFile(voices ?? STOCK_VOICES));
   let config: string;
   try {
     config = haproxyConfig({
@@ -298,7 +299,7 @@ async function serve(args: Args): Promise<void> {
       tls,
       capacity,
       retryAfterS,
-      voicesFile: voices ? voicesPath : undefined,
+      voicesFile: voicesPath,
       statsSocket: socket,
     });
   } catch (error) {

@@ -1,11 +1,15 @@
 import { bridgesOf, servicesOf, type FleetSettings } from "./bridges";
 import { z } from "zod";
+import { isVoiceFileName, STOCK_VOICES, VOICE_FILE_NAME_EXAMPLE } from "../../worker/src/voices";
 import type { Problem } from "./errors";
 
 /** A voice file name as PersonaPlex's `voice_prompt` names it, e.g. NATF0.pt (one line of HAProxy's pattern file). */
 export const voiceName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "must be a voice file name such as NATF0.pt");
+  .refine(
+    isVoiceFileName,
+    `must be a voice file name such as ${VOICE_FILE_NAME_EXAMPLE}, never a path`,
+  );
 
 const absolutePath = z
   .string()
@@ -36,8 +40,16 @@ export const guardSchema = z.strictObject({
   capacity: z.int().min(1).max(64).default(1),
   /** Seconds a refused client is told to wait (Retry-After and retryAfterS). */
   retryAfterS: z.int().min(1).max(3600).default(5),
-  /** The server's voice files; a `voice_prompt` outside the list is refused. Without it, any non-empty voice_prompt passes. */
-  voices: z.array(voiceName).min(1).optional(),
+  /** The server's voice files; a `voice_prompt` outside the list is refused. Default: the stock client's 18. */
+  voices: z
+    .array(voiceName)
+    .min(1)
+    .default(() => [...STOCK_VOICES]),
+  /**
+   * The server's voice directory on the VM (its `--voice-prompt-dir`): when set, the guard's list
+   * is rebuilt from the `*.pt` files there each time HAProxy starts, instead of from `voices`.
+   */
+  voicesDir: absolutePath.optional(),
 });
 
 export type GuardSettings = z.infer<typeof guardSchema>;

@@ -1,12 +1,23 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { selfSignedCertificate } from "../../tools/lib/selfSignedCertificate";
 import { guardOfBridge, guardSchema } from "../config/guard";
 import { knownStacks, loadStackSettings } from "../config/stackFiles";
-import { haproxyConfig, VM_PATHS, vmFiles, type GuardConfigInput } from "./haproxyConfig";
+import { isVoiceFileName, STOCK_VOICES, VOICE_FILE_NAME } from "../../worker/src/voices";
+import {
+  haproxyConfig,
+  systemdDropIn,
+  UPGRADE_TIMEOUT_S,
+  VM_PATHS,
+  VOICE_FILE_NAME_ERE,
+  vmFiles,
+  voicesFile,
+  voicesScript,
+  type GuardConfigInput,
+} from "./haproxyConfig";
 
 const BASE: GuardConfigInput = {
   listen: { host: "127.0.0.1", port: 8999 },
@@ -14,32 +25,37 @@ const BASE: GuardConfigInput = {
   capacity: 1,
   retryAfterS: 5,
   statsSocket: "/tmp/guard.sock",
+  voicesFile: "/tmp/voices.txt",
 };
 
 const serverLine = (config: string) => config.split("\n").find((line) => /^\s+server /.test(line));
 
 describe("haproxyConfig's server line", () => {
   it.each<[string, Partial<GuardConfigInput>, string]>([
-    ["plain http", {}, "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1"],
+    [
+      "plain http",
+      {},
+      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down",
+    ],
     [
       "https verified against a CA file, IP address: the chain only",
       { upstream: "https://127.0.0.1:8998", tls: { verify: "ca-file", caFile: "/etc/ca.pem" } },
-      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 ssl verify required ca-file /etc/ca.pem",
+      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down ssl verify required ca-file /etc/ca.pem",
     ],
     [
       "https verified against a CA file, a name: SNI and the name checked",
       { upstream: "https://localhost:8998", tls: { verify: "ca-file", caFile: "/etc/ca.pem" } },
-      "server personaplex localhost:8998 maxconn 1 check inter 1s fall 2 rise 1 ssl verify required ca-file /etc/ca.pem sni str(localhost) verifyhost localhost",
+      "server personaplex localhost:8998 maxconn 1 check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down ssl verify required ca-file /etc/ca.pem sni str(localhost) verifyhost localhost",
     ],
     [
       "https, explicitly unverified",
       { upstream: "https://127.0.0.1:8998", tls: { verify: "none" } },
-      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 ssl verify none",
+      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down ssl verify none",
     ],
     [
       "capacity 3, default https port",
       { upstream: "https://gpu.internal", tls: { verify: "none" }, capacity: 3 },
-      "server personaplex gpu.internal:443 maxconn 3 check inter 1s fall 2 rise 1 ssl verify none",
+      "server personaplex gpu.internal:443 maxconn 3 check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down ssl verify none",
     ],
   ])("%s", (_, input, line) => {
     expect(serverLine(haproxyConfig({ ...BASE, ...input }))?.trim()).toBe(line);
@@ -56,13 +72,15 @@ describe("haproxyConfig's refusals", () => {
     [
       "a voice list is a pattern file",
       { voicesFile: "/v.txt" },
-      "acl known_voice url_param(voice_prompt) -m str -f /v.txt",
+      "acl voice_listed url_param(voice_prompt) -m str -f /v.txt",
     ],
     [
-      "without a list any non-empty voice",
+      "a voice is a file name whatever the list says (worker/src/voices.ts's rule)",
       {},
-      "acl known_voice url_param(voice_prompt) -m len gt 0",
+      `acl voice_file_name url_param(voice_prompt) -m reg '${VOICE_FILE_NAME.source}'`,
     ],
+    ["the wait for the server's 101 is bounded", {}, `timeout server ${UPGRADE_TIMEOUT_S}s`],
+    ["the check is an HTTP request", {}, "option httpchk GET /api/chat"],
     [
       "Retry-After follows retryAfterS",
       { retryAfterS: 9 },
@@ -92,6 +110,7 @@ describe("haproxyConfig's refusals", () => {
       'upstream "ws://127.0.0.1:8998" must be http:// or https://',
     ],
     ["capacity 0", { capacity: 0 }, "capacity must be a whole number of sessions from 1"],
+    ["no voices list", { voicesFile: "" }, "voicesFile is required"],
   ])("refuses %s, naming the argument", (_, input, message) => {
     expect(() => haproxyConfig({ ...BASE, ...input })).toThrow(message);
   });
@@ -123,11 +142,16 @@ describe("the VM's files from the stack", () => {
 
   it("defaults: localhost:8999 in front of https://127.0.0.1:8998 verified against the CA file, one session", () => {
     const files = vmFiles(guardSchema.parse({}));
-    expect(files.map((file) => file.path)).toEqual([VM_PATHS.config, VM_PATHS.dropIn]);
+    expect(files.map((file) => file.path)).toEqual([
+      VM_PATHS.config,
+      VM_PATHS.voices,
+      VM_PATHS.dropIn,
+    ]);
+    expect(files[1].content).toBe(voicesFile(STOCK_VOICES));
     const config = files[0].content;
     expect(config).toContain("bind 127.0.0.1:8999");
     expect(serverLine(config)?.trim()).toBe(
-      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 ssl verify required ca-file /etc/haproxy/personaplex-cert.pem",
+      "server personaplex 127.0.0.1:8998 maxconn 1 check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down ssl verify required ca-file /etc/haproxy/personaplex-cert.pem",
     );
     expect(config).toContain("stats socket /run/haproxy/admin.sock mode 600 level admin");
   });
@@ -143,12 +167,113 @@ describe("the VM's files from the stack", () => {
     ["a path in upstream", { upstream: "https://127.0.0.1:8998/x" }, "upstream"],
     ["capacity 0", { capacity: 0 }, "capacity"],
     ["a voice with a space", { voices: ["NAT F0.pt"] }, "voices"],
+    ["a voice with a path", { voices: ["NATF0.pt", "../x.pt"] }, "voices"],
+    ["a voice that is not a .pt file", { voices: ["NATF0.wav"] }, "voices"],
+    ["a relative voice directory", { voicesDir: "voices" }, "voicesDir"],
     ["a relative CA file", { upstreamCaFile: "cert.pem" }, "upstreamCaFile"],
     ["an unknown key", { listen: 1 }, ""],
   ])("the stack schema refuses %s", (_, value, key) => {
     const result = guardSchema.safeParse(value);
     expect(result.success).toBe(false);
     expect(String(result.error?.issues[0].path[0] ?? "")).toBe(key);
+  });
+});
+
+describe("the VM's voices list from the server's voice directory (guard.voicesDir)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "guard-voices-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    "NATF0.pt",
+    "VARM4.pt",
+    "a.b.pt",
+    "x_y-z.pt",
+    `${"a".repeat(125)}.pt`,
+    `${"a".repeat(126)}.pt`,
+    "../x.pt",
+    "/x.pt",
+    "a/b.pt",
+    "a\\b.pt",
+    "..pt",
+    ".x.pt",
+    "a..b.pt",
+    "NATF0.wav",
+    "NATF0.pt.bak",
+    "a b.pt",
+    "a\nb.pt",
+    "NATF0.pt\n../x.pt",
+    "é.pt",
+    "",
+  ])("grep -E and isVoiceFileName agree on %j", (name) => {
+    const grep = spawnSync("grep", ["-Ezq", VOICE_FILE_NAME_ERE], {
+      input: name,
+      env: { ...process.env, LC_ALL: "C" },
+    });
+    const shortEnough = name.length <= 128;
+    expect(grep.status === 0 && shortEnough).toBe(isVoiceFileName(name));
+  });
+
+  /** Runs the script against a directory holding `names` (empty files); the list is written beside it. */
+  function rebuild(names: string[]) {
+    const voices = mkdtempSync(join(dir, "case-"));
+    for (const name of names) writeFileSync(join(voices, name), "");
+    const list = join(voices, "..", `${voices.split("/").pop()}.txt`);
+    const run = spawnSync("sh", ["-c", voicesScript(voices, list)], { encoding: "utf8" });
+    let written: string | undefined;
+    try {
+      written = readFileSync(list, "utf8");
+    } catch {
+      written = undefined;
+    }
+    return { code: run.status, stderr: run.stderr.trim(), list: written, voices };
+  }
+
+  it("lists every *.pt file of the directory, and nothing else", () => {
+    const run = rebuild(["NATM1.pt", "NATF0.pt", "README.md", "voices.tgz"]);
+    expect(run.code).toBe(0);
+    expect(run.list).toBe("NATF0.pt\nNATM1.pt\n");
+  });
+
+  it.each<[string, string[], string]>([
+    ["no voice file", ["README.md"], "no *.pt voice file in"],
+    [
+      "a name that is not a file name",
+      ["NATF0.pt", "a..b.pt"],
+      "is not a voice file name such as NATF0.pt: a..b.pt",
+    ],
+    ["a name with a space", ["NATF0.pt", "a b.pt"], "a b.pt"],
+  ])("refuses to start HAProxy with one line for %s, leaving no list", (_, names, message) => {
+    const run = rebuild(names);
+    expect(run.code).toBe(1);
+    expect(run.stderr.split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/^voice-edge guard: .*HAProxy not started \(guard.voicesDir\)$/);
+    expect(run.stderr).toContain(message);
+    expect(run.list).toBeUndefined();
+  });
+
+  it("refuses a directory that does not exist", () => {
+    const missing = join(dir, "nowhere");
+    const run = spawnSync("sh", ["-c", voicesScript(missing, join(dir, "nowhere.txt"))], {
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`the voice directory ${missing} does not exist`);
+  });
+
+  it("the drop-in runs the script before HAProxy's config check; without voicesDir the stack's list is a file", () => {
+    const files = vmFiles(guardSchema.parse({ voicesDir: "/opt/personaplex/voices" }));
+    expect(files.map((file) => file.path)).toEqual([
+      VM_PATHS.config,
+      VM_PATHS.voicesScript,
+      VM_PATHS.dropIn,
+    ]);
+    expect(files[1].content).toContain("dir='/opt/personaplex/voices'");
+    const service = files[2].content.split("\n").filter((line) => line.startsWith("ExecStartPre="));
+    expect(service).toEqual([
+      `ExecStartPre=/bin/sh ${VM_PATHS.voicesScript}`,
+      "ExecStartPre=/usr/sbin/haproxy -c -q -f ${CONFIG}",
+    ]);
+    expect(systemdDropIn()).not.toContain(VM_PATHS.voicesScript);
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { isIP } from "node:net";
 import type { SessionOptionParameter, SessionRefusalReason } from "../../worker/src/guardAnswers";
+import { VOICE_FILE_NAME, VOICE_FILE_NAME_MAX_LENGTH } from "../../worker/src/voices";
 import type { GuardSettings } from "../config/guard";
 
 export const BACKEND = "bridge";
@@ -23,8 +24,8 @@ export interface GuardConfigInput {
   tls?: UpstreamTls;
   capacity: number;
   retryAfterS: number;
-  /** A pattern file with one voice file name a line; without it any non-empty voice_prompt passes. */
-  voicesFile?: string;
+  /** A pattern file with one voice file name a line: only these `voice_prompt`s pass. */
+  voicesFile: string;
   /** The runtime API socket (drain, ready). */
   statsSocket: string;
   /** On the VM: the account and chroot HAProxy drops to after reading its files. */
@@ -45,16 +46,30 @@ export class GuardConfigError extends Error {
 /** The JSON bodies the guard answers with: the Worker maps them to close codes. */
 export const GUARD_ANSWERS = {
   notFound: { error: "not_found" },
-  optionsInvalid: (parameter: SessionOptionParameter): SessionRefusalReason => ({
+  /** Without a parameter: the query as a whole cannot be read the way the server reads it. */
+  optionsInvalid: (parameter?: SessionOptionParameter): SessionRefusalReason => ({
     error: "session_options_invalid",
-    parameter,
+    ...(parameter ? { parameter } : {}),
   }),
   busy: (retryAfterS: number): SessionRefusalReason => ({ error: "bridge_busy", retryAfterS }),
   unavailable: { error: "bridge_unavailable" } satisfies SessionRefusalReason,
 } as const;
 
-/** Health checks: a TCP connect (with the TLS handshake for https), the real server has no /health. */
-const CHECK = "check inter 1s fall 2 rise 1";
+/**
+ * Health checks every second, at the HTTP level (an upstream speaking another protocol, or hung
+ * after the TCP connect, is down): the real server has no /health, so any status passes. One
+ * refused connection of a live session marks the server down at once (`observe layer4`).
+ */
+const CHECK = "check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down";
+
+/** What the check asks: the chat route without Upgrade, which aiohttp answers 400 before the handler does anything. */
+export const HEALTH_CHECK_REQUEST = "GET /api/chat";
+
+/** Seconds the guard waits for the server's 101 (the real server sends it at once); then 504, down. */
+export const UPGRADE_TIMEOUT_S = 5;
+
+/** `VOICE_FILE_NAME` for HAProxy's PCRE2, single-quoted in the config. */
+export const VOICE_FILE_NAME_PCRE = VOICE_FILE_NAME.source;
 
 interface Upstream {
   address: string;
@@ -134,10 +149,15 @@ export function haproxyConfig(input: GuardConfigInput): string {
   const server = serverLine(input);
   const health = (up: boolean) =>
     `'{"up":${up},"sessions":%[srv_conn(${SERVER_REF})],"capacity":${capacity},"draining":${up ? `%[nbsrv(${BACKEND}),bool,iif(false,true)]` : "false"}}'`;
-  const voice = input.voicesFile
-    ? `url_param(voice_prompt) -m str -f ${input.voicesFile}`
-    : "url_param(voice_prompt) -m len gt 0";
+  if (!input.voicesFile)
+    throw new GuardConfigError("voicesFile", "is required: the guard always has a voices list");
   const busy = GUARD_ANSWERS.busy(retryAfterS);
+  // An error answer of the backend: 503 is either the queue's 1 ms running out (two sessions at once
+  // for the last slot: busy, with Retry-After) or a refused connection, which has just marked the
+  // server down (`observe layer4`): unavailable, without Retry-After (empty, then removed).
+  const serverUp = `srv_is_up(${SERVER_REF})`;
+  const quoted = (body: unknown) => `"${JSON.stringify(body).replaceAll('"', '\\"')}"`;
+  const backendError503 = `'%[${serverUp},iif(${quoted(busy)},${quoted(GUARD_ANSWERS.unavailable)})]' hdr Retry-After "%[${serverUp},iif(${retryAfterS},)]"`;
   const retryAfter = ` hdr Retry-After ${retryAfterS}`;
   const system = input.system
     ? [
@@ -164,9 +184,11 @@ export function haproxyConfig(input: GuardConfigInput): string {
     "  timeout connect 3s",
     "  timeout http-request 10s",
     "  timeout client 30s",
-    "  timeout server 30s",
+    `  timeout server ${UPGRADE_TIMEOUT_S}s`,
     "  timeout client-fin 5s",
     "  timeout tunnel 10m",
+    "  # A refused connection is a server down, answered at once: no retry a second later.",
+    "  retries 0",
     "  # A session beyond capacity is refused, never queued: a waiting client would rewrite the running persona.",
     "  timeout queue 1ms",
     "",
@@ -180,19 +202,34 @@ export function haproxyConfig(input: GuardConfigInput): string {
     `  acl draining nbsrv(${BACKEND}) eq 0`,
     `  acl busy srv_conn(${SERVER_REF}) ge ${capacity}`,
     `  acl queued srv_queue(${SERVER_REF}) gt 0`,
+    // aiohttp splits the query on '&' only and leaves a bad escape as it is; HAProxy's url_param also
+    // splits on ';' and '?', and url_dec fails on a bad escape (turning the decoded checks off).
+    // So a query that the two would read differently is refused as a whole.
+    "  acl query_split query -m reg [;?]",
+    "  acl has_query query -m found",
+    "  acl query_decodes query,url_dec -m found",
+    "  acl name_encoded query -m reg (^|&)[^=&]*%",
     "  acl has_text url_param(text_prompt) -m found",
-    `  acl known_voice ${voice}`,
+    `  acl voice_listed url_param(voice_prompt) -m str -f ${input.voicesFile}`,
+    // A file name, never a path, whatever the list says: the server joins it to its voice directory.
+    `  acl voice_file_name url_param(voice_prompt) -m reg '${VOICE_FILE_NAME_PCRE}'`,
+    `  acl voice_short url_param(voice_prompt) -m len le ${VOICE_FILE_NAME_MAX_LENGTH}`,
     "  acl has_seed url_param(seed) -m found",
-    // The server reads each option's first value after percent-decoding; HAProxy's url_param matches
-    // any occurrence, raw. So a repeated or encoded option, or a voice cut at ';', is refused too.
-    "  acl text_repeated query,url_dec -m reg (^|&)text_prompt=.*&text_prompt=",
-    "  acl voice_repeated query,url_dec -m reg (^|&)voice_prompt=.*&voice_prompt=",
-    "  acl voice_cut query -m reg (^|&)voice_prompt=[^&]*;",
+    // The server reads each option's first value after percent-decoding (a name without '=' too);
+    // url_param matches the first 'name=', raw. So a repeated or encoded option is refused too.
+    "  acl text_repeated query,url_dec -m reg (^|&)text_prompt(=[^&]*)?&(.*&)?text_prompt(=|&|$)",
+    "  acl voice_repeated query,url_dec -m reg (^|&)voice_prompt(=[^&]*)?&(.*&)?voice_prompt(=|&|$)",
     "  acl seed_encoded query,url_dec -m reg (^|&)seed(=|&|$)",
     "  http-request set-log-level silent if health",
     `  http-request return status 200 content-type application/json lf-string ${health(true)} hdr Cache-Control no-store if health up`,
     `  http-request return status 503 content-type application/json lf-string ${health(false)} hdr Cache-Control no-store if health`,
     ...refuse(404, "not_found", `string ${json(GUARD_ANSWERS.notFound)}`, "unless chat"),
+    ...refuse(
+      400,
+      "session_options_invalid/query",
+      `string ${json(GUARD_ANSWERS.optionsInvalid())}`,
+      "if query_split || has_query !query_decodes",
+    ),
     ...(["text_prompt", "voice_prompt", "seed"] as const).flatMap((parameter) =>
       refuse(
         400,
@@ -200,21 +237,29 @@ export function haproxyConfig(input: GuardConfigInput): string {
         `string ${json(GUARD_ANSWERS.optionsInvalid(parameter))}`,
         {
           text_prompt: "if !has_text || text_repeated",
-          voice_prompt: "if !known_voice || voice_repeated || voice_cut",
+          voice_prompt: "if !voice_listed || !voice_file_name || !voice_short || voice_repeated",
           seed: "if has_seed || seed_encoded",
         }[parameter],
       ),
     ),
+    // After the options' own checks, so that an encoded name that decodes to an option is named.
+    ...refuse(
+      400,
+      "session_options_invalid/query",
+      `string ${json(GUARD_ANSWERS.optionsInvalid())}`,
+      "if name_encoded",
+    ),
     ...refuse(503, "bridge_unavailable", `string ${json(GUARD_ANSWERS.unavailable)}`, "unless up"),
     ...refuse(503, "draining", `string ${json(busy)}`, "if draining", retryAfter),
     ...refuse(503, "bridge_busy", `string ${json(busy)}`, "if busy or queued", retryAfter),
+    "  http-after-response del-header Retry-After if { res.hdr(Retry-After) -m len 0 }",
     `  default_backend ${BACKEND}`,
     "",
     `backend ${BACKEND}`,
     "  http-reuse never",
-    // The frontend has checked that the server is up: a 503 here is the queue's 1 ms running out
-    // (two sessions arriving at once for the last slot), so it says busy, with Retry-After.
-    `  http-error status 503 content-type application/json string ${json(busy)}${retryAfter}`,
+    `  option httpchk ${HEALTH_CHECK_REQUEST}`,
+    "  http-check expect status 100-599",
+    `  http-error status 503 content-type application/json lf-string ${backendError503}`,
     ...[502, 504].map(
       (status) =>
         `  http-error status ${status} content-type application/json string ${json(GUARD_ANSWERS.unavailable)}`,
@@ -237,23 +282,68 @@ export interface VmFile {
 export const VM_PATHS = {
   config: "/etc/haproxy/haproxy.cfg",
   voices: "/etc/haproxy/voice-edge-voices.txt",
+  voicesScript: "/etc/haproxy/voice-edge-voices.sh",
   socket: "/run/haproxy/admin.sock",
   dropIn: "/etc/systemd/system/haproxy.service.d/voice-edge-guard.conf",
 } as const;
 
-/** Debian's haproxy.service, amended: the run directory for the socket, the config checked before start. */
-export const SYSTEMD_DROP_IN = [
-  "# Generated by voice-edge: Debian's haproxy.service runs the guard (journalctl -u haproxy shows its session lines).",
-  "[Unit]",
-  "Description=voice-edge guard (HAProxy in front of the PersonaPlex server)",
-  "",
-  "[Service]",
-  "RuntimeDirectory=haproxy",
-  "RuntimeDirectoryPreserve=yes",
-  "ExecStartPre=/usr/sbin/haproxy -c -q -f ${CONFIG}",
-  "RestartSec=2s",
-  "",
-].join("\n");
+/** `VOICE_FILE_NAME` for `grep -E` (POSIX ERE: no `(?:`, a bracketed dot instead of an escaped one). */
+export const VOICE_FILE_NAME_ERE = VOICE_FILE_NAME.source
+  .replaceAll("(?:", "(")
+  .replaceAll("\\.", "[.]");
+
+/**
+ * The voices list rebuilt from the server's voice directory before HAProxy starts: every `*.pt`
+ * file there, each checked to be a voice file name. It refuses to start (one journal line) when
+ * the directory holds none, or a name that is not a file name.
+ */
+export function voicesScript(voicesDir: string, listPath: string = VM_PATHS.voices): string {
+  return [
+    "#!/bin/sh",
+    "# Generated by voice-edge: the guard's voices list from the PersonaPlex server's voice directory (guard.voicesDir).",
+    "set -eu",
+    "export LC_ALL=C",
+    `dir='${voicesDir}'`,
+    `list='${listPath}'`,
+    'fail() { echo "voice-edge guard: $1; HAProxy not started (guard.voicesDir)" >&2; exit 1; }',
+    '[ -d "$dir" ] || fail "the voice directory $dir does not exist"',
+    'next="$list.new"',
+    ': > "$next"',
+    'for file in "$dir"/*.pt; do',
+    '  [ -f "$file" ] || continue',
+    "  name=${file##*/}",
+    `  if [ \${#name} -gt ${VOICE_FILE_NAME_MAX_LENGTH} ] || ! printf '%s' "$name" | grep -Ezq '${VOICE_FILE_NAME_ERE}'; then`,
+    '    rm -f "$next"',
+    "    fail \"$dir holds a voice file whose name is not a voice file name such as NATF0.pt: $(printf '%s' \"$name\" | tr -c '[:print:]' '?')\"",
+    "  fi",
+    '  printf \'%s\\n\' "$name" >> "$next"',
+    "done",
+    'if [ ! -s "$next" ]; then rm -f "$next"; fail "no *.pt voice file in $dir"; fi',
+    'mv "$next" "$list"',
+    'echo "voice-edge guard: $(wc -l < "$list") voices from $dir"',
+    "",
+  ].join("\n");
+}
+
+/**
+ * Debian's haproxy.service, amended: the run directory for the socket, the voices list rebuilt
+ * from the server's voice directory (with `voicesDir`), the config checked before start.
+ */
+export function systemdDropIn(voicesDir?: string): string {
+  return [
+    "# Generated by voice-edge: Debian's haproxy.service runs the guard (journalctl -u haproxy shows its session lines).",
+    "[Unit]",
+    "Description=voice-edge guard (HAProxy in front of the PersonaPlex server)",
+    "",
+    "[Service]",
+    "RuntimeDirectory=haproxy",
+    "RuntimeDirectoryPreserve=yes",
+    ...(voicesDir ? [`ExecStartPre=/bin/sh ${VM_PATHS.voicesScript}`] : []),
+    "ExecStartPre=/usr/sbin/haproxy -c -q -f ${CONFIG}",
+    "RestartSec=2s",
+    "",
+  ].join("\n");
+}
 
 /** The files a GPU VM needs for its guard, from the stack's `guard` settings. */
 export function vmFiles(settings: GuardSettings): VmFile[] {
@@ -268,13 +358,15 @@ export function vmFiles(settings: GuardSettings): VmFile[] {
         : { verify: "ca-file", caFile: settings.upstreamCaFile },
     capacity: settings.capacity,
     retryAfterS: settings.retryAfterS,
-    voicesFile: settings.voices ? VM_PATHS.voices : undefined,
+    voicesFile: VM_PATHS.voices,
     statsSocket: VM_PATHS.socket,
     system: { user: "haproxy", group: "haproxy", chroot: "/var/lib/haproxy" },
   });
   return [
     { path: VM_PATHS.config, content: config },
-    ...(settings.voices ? [{ path: VM_PATHS.voices, content: voicesFile(settings.voices) }] : []),
-    { path: VM_PATHS.dropIn, content: SYSTEMD_DROP_IN },
+    settings.voicesDir
+      ? { path: VM_PATHS.voicesScript, content: voicesScript(settings.voicesDir) }
+      : { path: VM_PATHS.voices, content: voicesFile(settings.voices) },
+    { path: VM_PATHS.dropIn, content: systemdDropIn(settings.voicesDir) },
   ];
 }

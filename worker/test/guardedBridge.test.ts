@@ -66,6 +66,71 @@ const health = async () => {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 
+describe("a page when the server behind the guard has just crashed or hangs", () => {
+  // The product's per-try bound (10 s), not the tests' 1 s: the guard's own answer is what is read.
+  let defaultEdge: TestEdge;
+  beforeAll(async () => {
+    defaultEdge = await startTestEdge({
+      BRIDGE_URL: `${guard.origin}/api/chat`,
+      EDGE_CONFIG: jwtEdgeConfig({ bridgeConnectTimeoutMs: 10_000 }),
+      JWT_SECRET: TEST_SECRET,
+    });
+  }, 60_000);
+  afterAll(() => defaultEdge?.dispose());
+
+  const serverUp = () =>
+    expect
+      .poll(
+        async () => {
+          const response = await fetch(`${guard.origin}/health`);
+          return ((await response.json()) as { up: boolean }).up;
+        },
+        { timeout: 15_000, interval: 100 },
+      )
+      .toBe(true);
+
+  async function refusedAfter(what: string) {
+    const { url, options } = await pageUpgrade(defaultEdge);
+    const started = performance.now();
+    const refused = await expectRefusedSession(url, options);
+    console.log(
+      `edge: a page's ${refused.code} for ${what} after ${Math.round(performance.now() - started)} ms`,
+    );
+    return refused;
+  }
+
+  it("gets 1014 bridge_unavailable, never busy, from a server that hangs (stopped)", async () => {
+    await serverUp();
+    server.process.kill("SIGSTOP");
+    try {
+      const refused = await refusedAfter("a hung server");
+      expect(refused.code).toBe(1014);
+      expect(refused.reason).toEqual({ error: "bridge_unavailable" });
+    } finally {
+      server.process.kill("SIGCONT");
+    }
+    await serverUp();
+  }, 30_000);
+
+  it("gets 1014 bridge_unavailable, never busy, from a server that just crashed", async () => {
+    await serverUp();
+    const port = server.port;
+    const crashed = new Promise((resolve) => server.process.once("exit", resolve));
+    server.process.kill("SIGKILL");
+    await crashed;
+    const refused = await refusedAfter("a just-crashed server");
+    expect(refused.code).toBe(1014);
+    expect(refused.reason).toEqual({ error: "bridge_unavailable" });
+    server = await startStandinBridge({
+      mode: "personaplex",
+      promptDelayMs: 50,
+      voices: VOICES,
+      port,
+    });
+    await serverUp();
+  }, 30_000);
+});
+
 describe("a page in front of a guarded single-session bridge", () => {
   it("gets the bridge's 0x00, then audio answered with audio", async () => {
     const session = await conversation();
