@@ -258,12 +258,10 @@ describe("the guard in front of a self-signed https upstream", () => {
   let upstream: EchoUpstream;
   const cert = (name: string) => selfSignedCertificate(dir, name, 1);
   let server: { cert: string; key: string };
-  let other: { cert: string; key: string };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "guard-tls-"));
     server = cert("server");
-    other = cert("other");
     upstream = await startEchoUpstream(server);
   }, 30_000);
 
@@ -294,21 +292,6 @@ describe("the guard in front of a self-signed https upstream", () => {
     }
   });
 
-  it("says down with one line naming the TLS failure when the certificate is not the one given", async () => {
-    const guard = await startGuard([
-      "--upstream",
-      `https://127.0.0.1:${upstream.port}`,
-      "--upstream-ca",
-      other.cert,
-    ]);
-    try {
-      await until(async () => (await health(guard.port)).status === 503);
-      await until(() => /is DOWN, reason: Layer6 .*SSL handshake failure/.test(guard.output()));
-    } finally {
-      await guard.stop();
-    }
-  });
-
   it("refuses an https upstream without --upstream-ca or --upstream-insecure, naming both (exit 2)", async () => {
     const run = await npmRun("guard", [
       "--upstream",
@@ -317,7 +300,7 @@ describe("the guard in front of a self-signed https upstream", () => {
       "9",
     ]);
     expect(run.stderr.split("\n")[0]).toBe(
-      `guard: --upstream https://127.0.0.1:${upstream.port} is https: pass --upstream-ca <file> (the server's certificate) or --upstream-insecure`,
+      `guard: --upstream https://127.0.0.1:${upstream.port} is https: pass --upstream-ca <file> (the CA that issued the server's certificate) or --upstream-insecure`,
     );
     expect(run.code).toBe(2);
   });

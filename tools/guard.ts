@@ -2,37 +2,54 @@
  * `npm run guard`: HAProxy in front of a PersonaPlex server, as each GPU VM runs it.
  *
  *   npm run guard -- --upstream <http(s)://host:port> --port <p> [--capacity <n>]
- *       [--upstream-ca <file> | --upstream-insecure] [--voices <file>]
- *     runs the guard in the foreground on 127.0.0.1 (config, voices and socket in a temp dir, removed
- *     on exit); HAProxy's session lines go to stdout.
+ *       [--upstream-ca <file> | --upstream-insecure] [--voices <file> | --voices-dir <dir>]
+ *     probes the upstream once (refusing a definite protocol or certificate mismatch), then runs the
+ *     guard in the foreground on 127.0.0.1 (config, voices and socket in a private folder of its own,
+ *     removed on exit); HAProxy's session lines go to stdout.
  *   npm run guard -- --drain --port <p>   /   --ready --port <p>
  *     no new sessions (the live ones continue) / sessions again, through the running guard's socket.
  *   npm run guard -- --print-config --stack <name> [--bridge <name>]
  *     the files for the VM, each after a `### <path>` line (for a stack that lists bridges: that
- *     bridge's, with its capacity).
+ *     bridge's, with its capacity; with --voices-dir, the voices installed there).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StackConfigError } from "../infra/config/errors";
-import { STOCK_VOICES } from "../worker/src/voices";
-import { guardOfBridge, voiceName } from "../infra/config/guard";
+import { guardOfBridge } from "../infra/config/guard";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 import {
+  BACKEND,
   GuardConfigError,
   haproxyConfig,
   parseUpstream,
+  SERVER,
   SERVER_REF,
   VM_PATHS,
   vmFiles,
   voicesFile,
   type UpstreamTls,
 } from "../infra/guard/haproxyConfig";
+import { isVoiceFileName, STOCK_VOICES, VOICE_FILE_NAME_EXAMPLE } from "../worker/src/voices";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { haproxyBinary, HAPROXY_MISSING } from "./lib/guardProcess";
 import { whenLauncherExits } from "./lib/parentWatch";
+import {
+  createPrivateDirectory,
+  exists,
+  privateDirectoryProblem,
+  socketProblem,
+} from "./lib/privateRunDirectory";
+import { caFileProblem, probeUpstream } from "./lib/upstreamProbe";
+
+/**
+ * Where the real PersonaPlex server (moshi/moshi/server.py) keeps its voice files: its
+ * --voice-prompt-dir, else voices.tgz from its Hugging Face repo, unpacked beside the download.
+ */
+export const PERSONAPLEX_VOICES_DIR =
+  "~/.cache/huggingface/hub/models--nvidia--personaplex-7b-v1/snapshots/<revision>/voices";
 
 const command = defineCommand({
   name: "guard",
@@ -63,7 +80,7 @@ const command = defineCommand({
       type: "string",
       value: "<file>",
       description:
-        "verify an https upstream against this certificate (the server's own, or its CA)",
+        "verify an https upstream against this certificate: the CA that issued the server's (mkcert: $(mkcert -CAROOT)/rootCA.pem), or the server's own when self-signed",
     },
     "upstream-insecure": {
       type: "boolean",
@@ -72,8 +89,12 @@ const command = defineCommand({
     voices: {
       type: "string",
       value: "<file>",
-      description:
-        "the server's voice files, one name a line (e.g. NATF0.pt); without it any voice_prompt",
+      description: `the voice_prompt values to admit, one file name a line (e.g. ${VOICE_FILE_NAME_EXAMPLE}); without it and --voices-dir: the ${STOCK_VOICES.length} voices of the stock PersonaPlex client`,
+    },
+    "voices-dir": {
+      type: "string",
+      value: "<dir>",
+      description: `admit the *.pt files in the server's voice directory: its --voice-prompt-dir, else ${PERSONAPLEX_VOICES_DIR}`,
     },
     drain: {
       type: "boolean",
@@ -124,7 +145,10 @@ function positiveInt(value: string, flag: string): number {
   return n;
 }
 
-/** Where a guard on `port` keeps its files: known from the port alone, so --drain finds the socket. */
+/**
+ * Where a guard on `port` keeps its files: known from the port alone, so --drain finds the socket;
+ * trusted only when private to this user (tools/lib/privateRunDirectory.ts).
+ */
 export function runDirectory(port: number): string {
   return join(tmpdir(), `voice-edge-guard-${port}`);
 }
@@ -142,17 +166,80 @@ export function adminCommand(socket: string, line: string): Promise<string> {
   });
 }
 
+/** The server's admin state flags in `show servers state` (HAProxy's SRV_ADMF_*): forced maintenance, forced drain. */
+const ADMIN_FORCED_MAINTENANCE = 0x01;
+const ADMIN_FORCED_DRAIN = 0x08;
+
+/**
+ * The guard server's admin state from `show servers state <backend>`, or undefined when the answer
+ * has no such table or row (whatever answered is not a voice-edge guard).
+ */
+export function adminStateOf(answer: string): number | undefined {
+  const lines = answer.split("\n").map((line) => line.trim());
+  const header = lines.find((line) => line.startsWith("# be_id "));
+  if (!header) return undefined;
+  const columns = header.slice(2).split(/\s+/);
+  const [backend, server, admin] = ["be_name", "srv_name", "srv_admin_state"].map((name) =>
+    columns.indexOf(name),
+  );
+  if (backend < 0 || server < 0 || admin < 0) return undefined;
+  const row = lines
+    .filter((line) => line && !line.startsWith("#"))
+    .map((line) => line.split(/\s+/))
+    .find((fields) => fields[backend] === BACKEND && fields[server] === SERVER);
+  const state = row ? Number(row[admin]) : NaN;
+  return Number.isInteger(state) ? state : undefined;
+}
+
+/** The socket of the guard --drain/--ready talks to, after checking that it is this user's own. */
+function trustedSocket(args: Args): string {
+  if (args.socket) {
+    const problem = socketProblem(args.socket);
+    if (problem) throw new CommandFailure(`--socket ${args.socket} ${problem}`);
+    return args.socket;
+  }
+  const port = tcpPort(args.port);
+  const dir = runDirectory(port);
+  if (!exists(dir)) throw new CommandFailure(`no guard runs on port ${port} (no folder ${dir})`);
+  const folder = privateDirectoryProblem(dir);
+  if (folder)
+    throw new CommandFailure(
+      `run folder ${dir} ${folder}: not a guard of this user's; nothing sent to it`,
+    );
+  const socket = join(dir, "admin.sock");
+  const problem = socketProblem(socket);
+  if (problem)
+    throw new CommandFailure(
+      problem === "does not exist"
+        ? `no guard runs on port ${port} (no socket ${socket})`
+        : `${socket} ${problem}; nothing sent to it`,
+    );
+  return socket;
+}
+
 async function setState(args: Args): Promise<number> {
   const state = args.drain ? "drain" : "ready";
-  const socket = args.socket ?? join(runDirectory(tcpPort(args.port)), "admin.sock");
+  const socket = trustedSocket(args);
+  const where = args.socket ? socket : `port ${args.port} (${socket})`;
   let answer: string;
+  let servers: string;
   try {
     answer = await adminCommand(socket, `set server ${SERVER_REF} state ${state}`);
+    servers = await adminCommand(socket, `show servers state ${BACKEND}`);
   } catch (error) {
-    const where = args.socket ? socket : `port ${args.port}`;
     throw new CommandFailure(`no guard answers on ${where} (${(error as Error).message})`);
   }
   if (answer) throw new CommandFailure(`the guard refused: ${answer}`);
+  const admin = adminStateOf(servers);
+  if (admin === undefined)
+    throw new CommandFailure(
+      `what answers on ${where} is not a voice-edge guard: "show servers state ${BACKEND}" has no server ${SERVER_REF} (answer: ${JSON.stringify(servers.slice(0, 80))})`,
+    );
+  const drained = (admin & ADMIN_FORCED_DRAIN) !== 0;
+  if (args.drain ? !drained : drained || (admin & ADMIN_FORCED_MAINTENANCE) !== 0)
+    throw new CommandFailure(
+      `the guard on ${where} did not change state: ${SERVER_REF} admin state is ${admin} after "state ${state}"`,
+    );
   console.log(
     args.drain
       ? "guard: draining: new sessions get 503 bridge_busy, the live ones continue; --ready takes sessions again"
@@ -161,6 +248,7 @@ async function setState(args: Args): Promise<number> {
   return 0;
 }
 
+/** `voices`: a list from --voices or --voices-dir, which replaces the stack's `guard.voices`. */
 function printConfig(stack: string | undefined, bridgeName: string | undefined): number {
   if (!stack) throw new UsageError("--print-config needs --stack <name>");
   if (!knownStacks().includes(stack))
@@ -201,13 +289,27 @@ function upstreamTls(args: Args): UpstreamTls | undefined {
   if (insecure) return { verify: "none" };
   if (!ca)
     throw new UsageError(
-      `--upstream ${args.upstream} is https: pass --upstream-ca <file> (the server's certificate) or --upstream-insecure`,
+      `--upstream ${args.upstream} is https: pass --upstream-ca <file> (the CA that issued the server's certificate) or --upstream-insecure`,
     );
   if (!existsSync(ca)) throw new UsageError(`--upstream-ca "${ca}": no such file`);
+  const problem = caFileProblem(ca);
+  if (problem) throw new UsageError(`--upstream-ca "${ca}" ${problem}`);
   return { verify: "ca-file", caFile: ca };
 }
 
-function readVoices(file: string): string[] {
+interface VoiceList {
+  names: readonly string[];
+  /** For the start line: "18 stock voices", "12 voices from <dir>". */
+  source: string;
+}
+
+function notAVoice(where: string, name: string): UsageError {
+  return new UsageError(
+    `${where}: "${name}" is not a voice file name such as ${VOICE_FILE_NAME_EXAMPLE} (<name>.pt, no path)`,
+  );
+}
+
+function voicesFromFile(file: string): VoiceList {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -218,11 +320,42 @@ function readVoices(file: string): string[] {
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith("#"));
-  const bad = names.find((name) => !voiceName.safeParse(name).success);
-  if (bad !== undefined)
-    throw new UsageError(`--voices "${file}": "${bad}" is not a voice file name such as NATF0.pt`);
+  const bad = names.find((name) => !isVoiceFileName(name));
+  if (bad !== undefined) throw notAVoice(`--voices "${file}"`, bad);
   if (names.length === 0) throw new UsageError(`--voices "${file}" lists no voice`);
-  return names;
+  return { names, source: `${names.length} voices from ${file}` };
+}
+
+/** Every `*.pt` file in the server's voice directory, as the server would find it by name. */
+function voicesFromDirectory(dir: string): VoiceList {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `--voices-dir "${dir}": ${code === "ENOENT" ? "no such directory" : code === "ENOTDIR" ? "not a directory" : (code ?? (error as Error).message)}`,
+    );
+  }
+  const names = entries
+    .filter((entry) => entry.name.endsWith(".pt") && !entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+  const bad = names.find((name) => !isVoiceFileName(name));
+  if (bad !== undefined) throw notAVoice(`--voices-dir "${dir}"`, bad);
+  if (names.length === 0)
+    throw new UsageError(
+      `--voices-dir "${dir}" holds no *.pt voice file: is it the server's voice directory?`,
+    );
+  return { names, source: `${names.length} voices from ${dir}` };
+}
+
+function voiceList(args: Args): VoiceList {
+  if (args.voices !== undefined && args["voices-dir"] !== undefined)
+    throw new UsageError("--voices and --voices-dir exclude each other");
+  if (args.voices !== undefined) return voicesFromFile(args.voices);
+  if (args["voices-dir"] !== undefined) return voicesFromDirectory(args["voices-dir"]);
+  return { names: STOCK_VOICES, source: `${STOCK_VOICES.length} stock voices` };
 }
 
 function portAnswers(port: number): Promise<boolean> {
@@ -239,19 +372,65 @@ function alertOf(stderr: string): string {
   return alert ? alert.replace(/^\[ALERT\]\s+\(\d+\)\s*:\s*/, "") : stderr.trim().split("\n")[0];
 }
 
+/**
+ * Leaves the way clear for a fresh run folder: refuses one this user does not own privately (left
+ * untouched) or one whose guard still answers; removes a stale one of its own.
+ */
+async function clearStaleRunDirectory(dir: string, port: number): Promise<void> {
+  if (!exists(dir)) return;
+  const problem = privateDirectoryProblem(dir);
+  if (problem)
+    throw new CommandFailure(
+      `run folder ${dir} ${problem}: not made by a guard of this user's; remove it, or set TMPDIR to a folder of your own`,
+    );
+  const socket = join(dir, "admin.sock");
+  if (exists(socket) && !socketProblem(socket)) {
+    const info = await adminCommand(socket, "show info").catch(() => "");
+    if (/^Name: HAProxy$/m.test(info))
+      throw new CommandFailure(`a guard already runs on port ${port} (${dir})`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
 async function serve(args: Args): Promise<void> {
   if (!args.upstream) throw new UsageError("--upstream is required");
   const port = tcpPort(args.port);
   const capacity = positiveInt(args.capacity, "--capacity");
   const retryAfterS = positiveInt(args["retry-after"], "--retry-after");
   const tls = upstreamTls(args);
-  const voices = args.voices ? readVoices(args.voices) : undefined;
+  const voices = voiceList(args);
 
   const haproxy = haproxyBinary();
   if (!haproxy) throw new CommandFailure(HAPROXY_MISSING);
 
   const dir = runDirectory(port);
   const socket = join(dir, "admin.sock");
+  const voicesPath = join(dir, "voices.txt");
+  let config: string;
+  try {
+    config = haproxyConfig({
+      listen: { host: "127.0.0.1", port },
+      upstream: args.upstream,
+      tls,
+      capacity,
+      retryAfterS,
+      voicesFile: voicesPath,
+      statsSocket: socket,
+    });
+  } catch (error) {
+    if (error instanceof GuardConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+
+  const probe = await probeUpstream({
+    upstream: args.upstream,
+    caFile: tls?.verify === "ca-file" ? tls.caFile : undefined,
+  });
+  if (probe.verdict === "refuse") throw new CommandFailure(probe.line);
+  (probe.verdict === "ok" ? console.log : console.error)(`guard: ${probe.line}`);
+
+  await clearStaleRunDirectory(dir, port);
+
   // Before the run directory exists: a stop at any moment from here on removes it (without a
   // handler, SIGTERM would end the process between mkdir and the spawn, leaving it behind).
   let child: ChildProcess | undefined;
@@ -279,34 +458,13 @@ async function serve(args: Args): Promise<void> {
   process.on("SIGHUP", stop);
   whenLauncherExits(stop);
 
-  if (existsSync(dir)) {
-    const guardAnswers = await adminCommand(socket, "show info").then(
-      () => true,
-      () => false,
-    );
-    if (guardAnswers) throw new CommandFailure(`a guard already runs on port ${port} (${dir})`);
-    rmSync(dir, { recursive: true, force: true });
-  }
-  mkdirSync(dir, { mode: 0o700 });
-  ownsDir = true;
-  const voicesPath = join(dir, "voices.txt");
-  writeFileSync(voicesPath, voicesFile(voices ?? STOCK_VOICES));
-  let config: string;
   try {
-    config = haproxyConfig({
-      listen: { host: "127.0.0.1", port },
-      upstream: args.upstream,
-      tls,
-      capacity,
-      retryAfterS,
-      voicesFile: voicesPath,
-      statsSocket: socket,
-    });
+    createPrivateDirectory(dir);
   } catch (error) {
-    cleanUp();
-    if (error instanceof GuardConfigError) throw new UsageError(error.message);
-    throw error;
+    throw new CommandFailure((error as Error).message);
   }
+  ownsDir = true;
+  writeFileSync(voicesPath, voicesFile(voices.names));
   const configPath = join(dir, "haproxy.cfg");
   writeFileSync(configPath, config);
 
@@ -345,13 +503,26 @@ async function serve(args: Args): Promise<void> {
   }
   if (stderr) process.stderr.write(stderr);
   console.log(
-    `guard: http://127.0.0.1:${port}/api/chat → ${args.upstream} (capacity ${capacity}${tls ? `, TLS ${tls.verify === "none" ? "unverified" : `verified against ${tls.caFile}`}` : ""}${voices ? `, ${voices.length} voices` : ""}); /health; npm run guard -- --drain --port ${port} drains it`,
+    `guard: http://127.0.0.1:${port}/api/chat → ${args.upstream} (capacity ${capacity}${tls ? `, TLS ${tls.verify === "none" ? "unverified" : `verified against ${tls.caFile}`}` : ""}, ${voices.source}); /health; npm run guard -- --drain --port ${port} drains it`,
   );
 }
 
 export async function run(args: string[]): Promise<number | void> {
   const parsed = command.parse(args);
-  if (parsed["print-config"]) return printConfig(parsed.stack, parsed.bridge);
+  if (parsed["print-config"]) {
+    const flag =
+      parsed["voices-dir"] !== undefined
+        ? "voices-dir"
+        : parsed.voices !== undefined
+          ? "voices"
+          : undefined;
+    // The VM's list has one home, the stack: guard.voicesDir rebuilds it at every HAProxy start.
+    if (flag)
+      throw new UsageError(
+        `--${flag} goes with a running guard; for the VM's files set voice-edge:guard.voicesDir (the list rebuilt from the server's voice directory at each start) or guard.voices in the stack file`,
+      );
+    return printConfig(parsed.stack, parsed.bridge);
+  }
   if (parsed.bridge !== undefined || parsed.stack !== undefined)
     throw new UsageError(
       `--${parsed.bridge !== undefined ? "bridge" : "stack"} goes with --print-config`,
