@@ -158,21 +158,22 @@ describe.concurrent("a command as a process", () => {
     expect(run.code).toBe(2);
   });
 
-  it("prints the usage on stdout for --help (exit 0)", async () => {
+  it("prints the usage on stdout for --help (exit 0), as the run in this process does", async () => {
     const run = await npmRun("token", ["--help"]);
     expect(run.stdout).toMatch(/^usage: npm run --silent token --/);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
+    expect(await runInProcess("token", ["--help"])).toEqual(run);
   });
 
-  it("exits with the code run() returns, after what it printed", async () => {
-    const run = await npmRun("preflight", ["--stack", "prod"], {
-      env: { CLOUDFLARE_API_TOKEN: "" },
-    });
+  it("exits with the code run() returns, after what it printed, as the run in this process does", async () => {
+    const env = { CLOUDFLARE_API_TOKEN: "" };
+    const run = await npmRun("preflight", ["--stack", "prod"], { env });
     expect(run.stdout).toMatch(/^problem {2}ids: /m);
     expect(run.stdout).toMatch(/^problem {2}token: CLOUDFLARE_API_TOKEN is not set/m);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(1);
+    expect(await runInProcess("preflight", ["--stack", "prod"], { env })).toEqual(run);
   });
 
   it("is the only line from npm run dev on a busy port: no workerd dump (exit 1)", async () => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STACK_DIR_ENV } from "../infra/config/stackFiles";
 import { freePort } from "../test/support/freePort";
-import { npmRun } from "../test/support/runCommand";
+import { runInProcess } from "../test/support/runInProcess";
 
 /** A stack file with a quote never closed on line 3 (yaml notices it where the file ends). */
 const BROKEN = [
@@ -37,7 +37,7 @@ describe("a stack file with a YAML syntax error", () => {
     "npm run %s names the file and the line of the mistake, in one line, exit 2",
     async (script, args) => {
       const port = String(await freePort());
-      const run = await npmRun(
+      const run = await runInProcess(
         script,
         args.map((arg) => (arg === "PORT" ? port : arg)),
         { env: { [STACK_DIR_ENV]: stackDir, CLOUDFLARE_API_TOKEN: "" } },

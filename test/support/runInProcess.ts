@@ -30,37 +30,40 @@ const CONSOLE_STREAMS = {
   warn: "stderr",
 } as const;
 
-let running = false;
+/** The run in progress (or done): the next waits for it. */
+let turn: Promise<unknown> = Promise.resolve();
 
 /**
  * `npm run --silent <script> -- <args>` without a process: the command's `run(args)` in this one,
  * ended the way `main` (tools/lib/cli.ts) ends it — the same `settle` — with what it printed on
  * stdout and stderr and the exit code the process would have. `env` is set for the run (undefined
- * removes a variable) and put back after it, as are the process's listeners (signal handlers) the
- * command added. One run at a time: the environment and the console are this process's. A command
- * that returns without an exit code leaves something running, which only a process can show: it
- * is refused here.
+ * removes a variable) and put back after it; the process's listeners (signal handlers) the command
+ * added are removed. Runs take turns: the environment and the console are this process's. A
+ * command that returns without an exit code leaves something running, which only a process can
+ * show: it is refused here.
  */
-export async function runInProcess(
+export function runInProcess(
   script: string,
   args: string[],
   options: { env?: Record<string, string | undefined> } = {},
 ): Promise<CommandRun> {
-  if (running) throw new Error(`runInProcess: one command at a time (${script} waited for none)`);
-  running = true;
-  const { run } = await commandModule(script).catch((error: unknown) => {
-    running = false;
-    throw error;
-  });
+  const run = turn.then(() => runAlone(script, args, options.env ?? {}));
+  turn = run.catch(() => undefined);
+  return run;
+}
+
+async function runAlone(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<CommandRun> {
+  const { run } = await commandModule(script);
   const command = definedCommand(script);
-  if (!command) {
-    running = false;
-    throw new Error(`npm run ${script} defines no command named ${script}`);
-  }
+  if (!command) throw new Error(`npm run ${script} defines no command named ${script}`);
 
   const output = { stdout: "", stderr: "" };
   const saved = {
-    env: Object.fromEntries(Object.keys(options.env ?? {}).map((key) => [key, process.env[key]])),
+    env: Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]])),
     console: Object.fromEntries(
       Object.keys(CONSOLE_STREAMS).map((method) => [
         method,
@@ -89,7 +92,7 @@ export async function runInProcess(
     };
 
   try {
-    setEnv(options.env ?? {});
+    setEnv(env);
     for (const [method, stream] of Object.entries(CONSOLE_STREAMS))
       console[method as keyof typeof CONSOLE_STREAMS] = (...values: unknown[]) =>
         void (output[stream] += `${format(...values)}\n`);
@@ -113,6 +116,5 @@ export async function runInProcess(
       for (const listener of process.listeners(event as "exit"))
         if (!before.includes(listener)) process.removeListener(event, listener);
     }
-    running = false;
   }
 }
