@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { StackConfigError } from "../../infra/config/errors";
 import {
   CommandFailure,
@@ -114,6 +114,17 @@ describe("how a run ends (what main prints and exits with)", () => {
   it("takes the exit code run returns, or none from a run that leaves a server running", async () => {
     expect(await settle(cli, async () => 1, [])).toEqual({ exitCode: 1 });
     expect(await settle(cli, () => undefined, [])).toEqual({ exitCode: undefined });
+  });
+
+  it("puts the stack before the line with VOICE_EDGE_DEBUG set", async () => {
+    vi.stubEnv("VOICE_EDGE_DEBUG", "1");
+    try {
+      const ending = await settle(cli, thrower(new Error("boom")), []);
+      expect(ending.exitCode).toBe(1);
+      expect(ending.output?.text).toMatch(/^Error: boom\n {4}at [^]*\nending: boom$/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it("keeps each command it defined by name", () => {

@@ -249,21 +249,19 @@ function failureEnding(command: Named, message: string, exitCode: number): Throw
   return { exitCode, output: { stream: "stderr", text: `${command.name}: ${oneLine(message)}` } };
 }
 
+function errorEnding(command: Named, error: unknown): Thrown {
+  if (error instanceof UsageError) return usageEnding(command, error.message);
+  // A stack file that does not parse or validate is bad input like a bad flag: exit 2, every command alike.
+  if (error instanceof StackConfigError) return failureEnding(command, error.message, 2);
+  const message = error instanceof Error ? error.message : String(error);
+  return failureEnding(command, message, error instanceof CommandFailure ? error.exitCode : 1);
+}
+
 /** What an error thrown by a command's `run` (or its parse) ends the process with. */
 export function endingOf(command: Named, error: unknown): Thrown {
   if (error instanceof HelpRequested)
     return { exitCode: 0, output: { stream: "stdout", text: command.usage } };
-  const ending =
-    error instanceof UsageError
-      ? usageEnding(command, error.message)
-      : // A stack file that does not parse or validate is bad input like a bad flag: exit 2, every command alike.
-        error instanceof StackConfigError
-        ? failureEnding(command, error.message, 2)
-        : failureEnding(
-            command,
-            error instanceof Error ? error.message : String(error),
-            error instanceof CommandFailure ? error.exitCode : 1,
-          );
+  const ending = errorEnding(command, error);
   if (!debug() || !(error instanceof Error)) return ending;
   return { ...ending, output: { stream: "stderr", text: `${error.stack}\n${ending.output.text}` } };
 }
