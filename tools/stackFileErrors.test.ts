@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { StackConfigError } from "../infra/config/errors";
 import { STACK_DIR_ENV } from "../infra/config/stackFiles";
 import { freePort } from "../test/support/freePort";
 import { runInProcess } from "../test/support/runInProcess";
@@ -47,4 +48,20 @@ describe("a stack file with a YAML syntax error", () => {
     },
     60_000,
   );
+});
+
+describe("npm run dev on a stack file with a YAML syntax error", () => {
+  it("ends its run before it sets a signal handler (or watches its launcher)", async () => {
+    const { run } = await import("./dev");
+    const before = process.listenerCount("SIGTERM");
+    vi.stubEnv(STACK_DIR_ENV, stackDir);
+    try {
+      await expect(
+        run(["--stack", "broken", "--port", String(await freePort())]),
+      ).rejects.toBeInstanceOf(StackConfigError);
+      expect(process.listenerCount("SIGTERM")).toBe(before);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
 });
