@@ -39,6 +39,8 @@ let turn: Promise<unknown> = Promise.resolve();
  * stdout and stderr and the exit code the process would have. `env` is set for the run (undefined
  * removes a variable) and put back after it; the process's listeners (signal handlers) the command
  * added are removed. Runs take turns: the environment and the console are this process's. A
+ * command's module is loaded once, before the first run's `env` is set: what it reads when it is
+ * loaded (the defaults its usage states, e.g. dev's $PORT) comes from this process's environment. A
  * command that returns without an exit code leaves something running, which only a process can
  * show: it is refused here.
  */
