@@ -2,10 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { format } from "node:util";
 import { PROJECT_ROOT } from "../../infra/config/stackFiles";
-import { definedCommand, settle } from "../../tools/lib/cli";
+import { definedCommand, settle, type Run } from "../../tools/lib/cli";
 import type { CommandRun } from "./runCommand";
-
-type Run = (args: string[]) => Promise<number | void> | number | void;
 
 const scripts = (
   JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as {

@@ -225,7 +225,8 @@ export function isEntryPoint(moduleUrl: string): boolean {
   }
 }
 
-type Run = (args: string[]) => Promise<number | void> | number | void;
+/** A command's `run`: its exit code, or nothing when it leaves what it started running. */
+export type Run = (args: string[]) => Promise<number | void> | number | void;
 
 /** How a run that threw ends: its exit code, and the text it is told with on stdout or stderr. */
 export interface Thrown {
