@@ -211,16 +211,12 @@ describe("npm run smoke with a token that is not a JWT", () => {
   const url = "ws://127.0.0.1:9/voice/ws";
 
   it("names --token holding npm's banner lines, with the fix (exit 2)", async () => {
-    const run = await runInProcess(
-      "smoke",
-      [
-        "--url",
-        url,
-        "--token",
-        "\n> voice-edge@0.1.0 token\n> tsx tools/token.ts\n\neyJhbGciOiJIUzI1NiJ9.e30.c2ln",
-      ],
-      { env: { VOICE_EDGE_TOKEN: undefined } },
-    );
+    const run = await runInProcess("smoke", [
+      "--url",
+      url,
+      "--token",
+      "\n> voice-edge@0.1.0 token\n> tsx tools/token.ts\n\neyJhbGciOiJIUzI1NiJ9.e30.c2ln",
+    ]);
     expect(firstLine(run)).toBe(`smoke: --token ${NOT_A_JWT}`);
     expectNoStackTrace(run);
     expect(run.code).toBe(2);
