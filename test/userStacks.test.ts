@@ -108,7 +108,14 @@ describe("a clone whose stack files a user made their own", () => {
     );
     const tests = await run(
       process.execPath,
-      [join(clone, "node_modules", "vitest", "vitest.mjs"), "run", ...SLICE],
+      [
+        join(clone, "node_modules", "vitest", "vitest.mjs"),
+        "run",
+        // Every test's name, not only the slow ones': the one asserted below may be quick.
+        "--reporter=verbose",
+        "--reporter=./test/support/summaryReporter.ts",
+        ...SLICE,
+      ],
       clone,
       env,
     );

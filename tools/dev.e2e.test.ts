@@ -2,12 +2,12 @@ import { describe, expect, it } from "vitest";
 import { expectOpen, expectRefused } from "../test/support/edge";
 import { PERSONAPLEX_QUERY } from "../test/support/bridge";
 import { devForTheseTests, groupEndsAfterSigterm } from "../test/support/devProcess";
-import { npmRun } from "../test/support/runCommand";
+import { runInProcess } from "../test/support/runInProcess";
 
 const WEBSITE = "http://localhost:3000";
 
 async function prodToken(): Promise<string> {
-  const run = await npmRun("token", ["--stack", "prod"]);
+  const run = await runInProcess("token", ["--stack", "prod"]);
   if (run.code !== 0) throw new Error(`token exited ${run.code}: ${run.stderr}`);
   return run.stdout.trim();
 }
@@ -57,7 +57,7 @@ describe("npm run dev -- --stack prod --allow-origin http://localhost:3000", () 
     { timeout: 90_000 },
     async () => {
       // At its timeout smoke would say "FAIL no 101 within 30000 ms"; this line comes only from the probe.
-      const run = await npmRun("smoke", [
+      const run = await runInProcess("smoke", [
         "--url",
         `wss://127.0.0.1:${local.port}/voice/ws`,
         "--token",

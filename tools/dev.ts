@@ -121,6 +121,9 @@ export async function run(argv: string[]): Promise<void> {
       2,
     );
 
+  // Read before a signal handler is set or anything starts: a stack file that does not load is only bad input.
+  const config = loadStackSettings(args.stack);
+
   let bridge: StandinBridge | undefined;
   let fleet: StandinFleet | undefined;
   let edge: LocalEdge | undefined;
@@ -217,7 +220,6 @@ export async function run(argv: string[]): Promise<void> {
   const busyPort = `port ${port} is in use: stop what holds it or pass --port`;
   try {
     if (!(await portIsFree(port))) throw new CommandFailure(busyPort);
-    const config = loadStackSettings(args.stack);
     const bundle = await buildWorkerBundle();
     console.log(describeBundle(bundle));
     const bridges = await startBridges();

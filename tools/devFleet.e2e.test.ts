@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PERSONAPLEX_QUERY } from "../test/support/bridge";
 import { devForTheseTests, groupEndsAfterSigterm } from "../test/support/devProcess";
 import { expectOpen, expectRefusedSession, type OpenSession } from "../test/support/edge";
-import { npmRun } from "../test/support/runCommand";
+import { runInProcess } from "../test/support/runInProcess";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
 import { HAPROXY_MISSING, startGuardProcess, type GuardProcess } from "./lib/guardProcess";
 
@@ -10,7 +10,7 @@ const NO_HAPROXY = { HAPROXY_PATH: "/nonexistent/haproxy" };
 const USAGE = /^usage: npm run dev -- /;
 
 async function devToken(): Promise<string> {
-  const run = await npmRun("token", []);
+  const run = await runInProcess("token", []);
   if (run.code !== 0) throw new Error(`token exited ${run.code}: ${run.stderr}`);
   return run.stdout.trim();
 }
@@ -186,7 +186,7 @@ describe("npm run dev's mistakes about bridges", () => {
       "dev: BRIDGE_URL is set and --bridge-url given: use one of the two (unset BRIDGE_URL, or pass its URL as --bridge-url)",
     ],
   ])("answers %j with one line naming it, the usage and exit 2", async (args, env, line) => {
-    const run = await npmRun("dev", args, { env: { BRIDGE_URL: "", ...env } });
+    const run = await runInProcess("dev", args, { env: { BRIDGE_URL: "", ...env } });
     const [first, second] = run.stderr.split("\n");
     expect(first).toBe(line);
     expect(second).toMatch(USAGE);
@@ -195,7 +195,7 @@ describe("npm run dev's mistakes about bridges", () => {
   });
 
   it("says in one line that --bridges needs HAProxy when it is missing, exit 2, before building anything", async () => {
-    const run = await npmRun("dev", ["--bridges", "2"], {
+    const run = await runInProcess("dev", ["--bridges", "2"], {
       env: { BRIDGE_URL: "", ...NO_HAPROXY },
     });
     expect(run.stderr).toBe(

@@ -6,12 +6,14 @@ import { PERSONAPLEX_QUERY } from "../test/support/bridge";
 import { expectOpen, expectRefused } from "../test/support/edge";
 import { devForTheseTests, processGroupAlive } from "../test/support/devProcess";
 import { freePort } from "../test/support/freePort";
+import { runInProcess } from "../test/support/runInProcess";
 import { PROJECT_ROOT } from "../infra/config/stackFiles";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-function token(...args: string[]): string {
-  const result = spawnSync("npm", ["run", "--silent", "token", "--", ...args], {
+/** `npm run --silent token` as a process: what a user's shell gets from it, npm's part included. */
+function tokenProcess(): string {
+  const result = spawnSync("npm", ["run", "--silent", "token"], {
     cwd: PROJECT_ROOT,
     encoding: "utf8",
   });
@@ -19,11 +21,15 @@ function token(...args: string[]): string {
   return result.stdout;
 }
 
+/** The token command's JWT (run in this process). */
+async function token(...args: string[]): Promise<string> {
+  const run = await runInProcess("token", args);
+  if (run.code !== 0) throw new Error(`token exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
+}
+
 function smoke(...args: string[]) {
-  return spawnSync("npm", ["run", "--silent", "smoke", "--", ...args], {
-    cwd: PROJECT_ROOT,
-    encoding: "utf8",
-  });
+  return runInProcess("smoke", args);
 }
 
 const local = devForTheseTests((port) => ({
@@ -54,11 +60,11 @@ describe("npm run dev and npm run token", () => {
   });
 
   it("prints nothing but a JWT from npm run --silent token", () => {
-    expect(token()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    expect(tokenProcess()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
   });
 
   it("issues tokens the local edge accepts, with the subject and lifetime asked for", async () => {
-    const jwt = token("--sub", "dana", "--ttl", "2m").trim();
+    const jwt = (await token("--sub", "dana", "--ttl", "2m")).trim();
     const claims = JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
     expect(claims.sub).toBe("dana");
     expect(claims.exp - claims.iat).toBe(120);
@@ -71,17 +77,14 @@ describe("npm run dev and npm run token", () => {
 
   it("issues tokens for another audience on request, which the edge refuses", async () => {
     const refusal = await expectRefused(`ws://127.0.0.1:${local.port}/voice/ws`, {
-      protocols: ["voice.v1", `bearer.${token("--aud", "other").trim()}`],
+      protocols: ["voice.v1", `bearer.${(await token("--aud", "other")).trim()}`],
     });
     expect(refusal.body.error).toBe("token_audience_invalid");
   });
 
-  it("explains a bad --ttl on stderr and exits non-zero", () => {
-    const result = spawnSync("npm", ["run", "--silent", "token", "--", "--ttl", "soon"], {
-      cwd: PROJECT_ROOT,
-      encoding: "utf8",
-    });
-    expect(result.status).not.toBe(0);
+  it("explains a bad --ttl on stderr and exits non-zero", async () => {
+    const result = await runInProcess("token", ["--ttl", "soon"]);
+    expect(result.code).not.toBe(0);
     expect(result.stdout).toBe("");
     expect(result.stderr).toContain('--ttl "soon"');
   });
@@ -114,7 +117,7 @@ describe("npm run dev and npm run token", () => {
         audio_seed: "5678",
         repetition_penalty_context: "64",
         repetition_penalty: "1.0",
-        access_token: token().trim(),
+        access_token: (await token()).trim(),
       });
       const result = await page.evaluate(async (url) => {
         const ws = new WebSocket(url);
@@ -153,31 +156,31 @@ describe("npm run dev and npm run token", () => {
     }
   });
 
-  it("runs npm run smoke as dev prints it: through the edge and the guard to the PersonaPlex stand-in, health ok", () => {
-    const result = smoke(
+  it("runs npm run smoke as dev prints it: through the edge and the guard to the PersonaPlex stand-in, health ok", async () => {
+    const result = await smoke(
       "--url",
       `ws://127.0.0.1:${local.port}/voice/ws`,
       "--token",
-      token().trim(),
+      (await token()).trim(),
     );
     expect(result.stderr).toBe("");
     expect(result.stdout).toMatch(/^smoke: ok — .*bridge health ok: 1 of 1 up, 1 free\)/m);
     expect(result.stdout).toContain("bridge handshake frame");
-    expect(result.status).toBe(0);
+    expect(result.code).toBe(0);
   });
 
   it("says it runs the guard in front of the stand-in", () => {
     expect(local.output).toMatch(/^ {2}guard {6}HAProxy at http:\/\/127\.0\.0\.1:\d+/m);
   });
 
-  it("fails npm run smoke in one line on a bad token", () => {
-    const result = smoke(
+  it("fails npm run smoke in one line on a bad token", async () => {
+    const result = await smoke(
       "--url",
       `ws://127.0.0.1:${local.port}/voice/ws`,
       "--token",
-      token("--aud", "someone-else").trim(),
+      (await token("--aud", "someone-else")).trim(),
     );
-    expect(result.status).toBe(1);
+    expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
       "smoke: FAIL upgrade refused: HTTP 401 token_audience_invalid",
     );
@@ -185,20 +188,18 @@ describe("npm run dev and npm run token", () => {
 
   it("fails npm run smoke in one line against a stopped edge", async () => {
     const stopped = await freePort();
-    const result = smoke("--url", `ws://127.0.0.1:${stopped}/voice/ws`, "--token", "x.y.z");
-    expect(result.status).toBe(1);
+    const result = await smoke("--url", `ws://127.0.0.1:${stopped}/voice/ws`, "--token", "x.y.z");
+    expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
       `smoke: FAIL cannot connect to 127.0.0.1:${stopped}: connection refused (is the edge running?)`,
     );
   });
 
-  it("signs with a secret from the environment when asked, for smoke tests against deployed stacks", () => {
-    const result = spawnSync(
-      "npm",
-      ["run", "--silent", "token", "--", "--secret-env", "SMOKE_SECRET"],
-      { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, SMOKE_SECRET: "" } },
-    );
-    expect(result.status).not.toBe(0);
+  it("signs with a secret from the environment when asked, for smoke tests against deployed stacks", async () => {
+    const result = await runInProcess("token", ["--secret-env", "SMOKE_SECRET"], {
+      env: { SMOKE_SECRET: "" },
+    });
+    expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(
       "--secret-env SMOKE_SECRET: that environment variable is empty or unset",
     );

@@ -1,31 +1,29 @@
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROJECT_ROOT, STACK_DIR_ENV, stackDirectory } from "../infra/config/stackFiles";
+import { STACK_DIR_ENV, stackDirectory } from "../infra/config/stackFiles";
 import { runProgramOffline } from "../infra/offlineRun";
+import { runInProcess } from "../test/support/runInProcess";
 import { fleetSummary } from "./plan";
 
 function plan(...args: string[]) {
   return planIn(undefined, ...args);
 }
 
-/** `npm run plan` reading the stack files in `stackDir` (VOICE_EDGE_STACK_DIR), or the default ones. */
+/** `npm run plan` (in this process) reading the stack files in `stackDir` (VOICE_EDGE_STACK_DIR), or the default ones. */
 function planIn(stackDir: string | undefined, ...args: string[]) {
-  return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], {
-    cwd: PROJECT_ROOT,
-    encoding: "utf8",
-    env: stackDir === undefined ? process.env : { ...process.env, [STACK_DIR_ENV]: stackDir },
+  return runInProcess("plan", args, {
+    env: stackDir === undefined ? {} : { [STACK_DIR_ENV]: stackDir },
   });
 }
 
 describe("npm run plan", () => {
   it.each(["prod", "staging"])(
     "prints what stack %s declares, saying no API was called and secrets are masked",
-    (stack) => {
-      const result = plan("--stack", stack);
-      expect(result.status, result.stderr).toBe(0);
+    async (stack) => {
+      const result = await plan("--stack", stack);
+      expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toContain(
         `voice-edge plan for stack "${stack}" (Pulumi.${stack}.yaml)`,
       );
@@ -52,9 +50,9 @@ describe("npm run plan", () => {
     },
   );
 
-  it("prints the same resources as a JSON array of {type, name, inputs} with --json", () => {
-    const result = plan("--stack", "prod", "--json");
-    expect(result.status, result.stderr).toBe(0);
+  it("prints the same resources as a JSON array of {type, name, inputs} with --json", async () => {
+    const result = await plan("--stack", "prod", "--json");
+    expect(result.code, result.stderr).toBe(0);
     const resources = JSON.parse(result.stdout) as {
       type: string;
       name: string;
@@ -87,12 +85,12 @@ describe("npm run plan", () => {
     ]);
   });
 
-  it("warns of a zone no stack file owns, and of a zone owner without a rate limit", () => {
+  it("warns of a zone no stack file owns, and of a zone owner without a rate limit", async () => {
     const dir = mkdtempSync(join(tmpdir(), "voice-edge-plan-gaps-"));
     try {
       copyFileSync(join(stackDirectory(), "Pulumi.staging.yaml"), join(dir, "Pulumi.solo.yaml"));
-      const solo = planIn(dir, "--stack", "solo");
-      expect(solo.status, solo.stderr).toBe(0);
+      const solo = await planIn(dir, "--stack", "solo");
+      expect(solo.code, solo.stderr).toBe(0);
       expect(solo.stdout).toContain(
         "\nwarning: no stack file here owns zone mycosoft.com (voice-edge:zone.owner: true): this stack declares neither its zone settings",
       );
@@ -100,8 +98,8 @@ describe("npm run plan", () => {
       const withoutRateLimit = prod.replace(/\n {2}voice-edge:rateLimit:\n(?: {4}.*\n)+/, "\n");
       expect(withoutRateLimit).not.toContain("voice-edge:rateLimit");
       writeFileSync(join(dir, "Pulumi.owner.yaml"), withoutRateLimit);
-      const owner = planIn(dir, "--stack", "owner");
-      expect(owner.status, owner.stderr).toBe(0);
+      const owner = await planIn(dir, "--stack", "owner");
+      expect(owner.code, owner.stderr).toBe(0);
       expect(owner.stdout).toContain(
         "\nwarning: Pulumi.owner.yaml owns zone mycosoft.com but sets no voice-edge:rateLimit: nothing limits how often one client may open /voice/ws",
       );
@@ -110,9 +108,9 @@ describe("npm run plan", () => {
     }
   }, 120_000);
 
-  it("names the known stacks when asked for an unknown one", () => {
-    const result = plan("--stack", "qa");
-    expect(result.status).toBe(2);
+  it("names the known stacks when asked for an unknown one", async () => {
+    const result = await plan("--stack", "qa");
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain(
       "no stack file Pulumi.qa.yaml: the stacks here are prod, staging",
     );

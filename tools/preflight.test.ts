@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,6 +15,8 @@ import {
 import { copyOfFixtureStacks, FIXTURE_STACK_DIR, stackDirEnv } from "../test/support/fixtureStacks";
 import { REQUIRED_TOKEN_PERMISSIONS } from "../infra/preflight/permissions";
 import { PROJECT_ROOT, loadStackSettings, stackFileName } from "../infra/config/stackFiles";
+import type { CommandRun } from "../test/support/runCommand";
+import { runInProcess } from "../test/support/runInProcess";
 import type { StackSettings } from "../infra/config/schema";
 
 const TOKEN = "stand-in-token-0123456789abcdefghijklmnop";
@@ -153,52 +154,23 @@ const ownRule = {
   action_parameters: undefined,
 };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** At most two CLI processes at a time: each loads the SDK and the Pulumi packages (about 3 s of CPU on 2 cores). */
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= 2) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
-
-/** Runs the CLI on the stack files with real-looking IDs, or on the fixtures themselves (`FIXTURE_STACK_DIR`). */
+/**
+ * Runs the command (in this process) on the stack files with real-looking IDs, or on the fixtures
+ * themselves (`FIXTURE_STACK_DIR`), with no token, API base URL or debug flag but those given.
+ */
 function preflight(
   args: string[],
   env: Record<string, string | undefined>,
   stacks = stackDir,
-): Promise<Run> {
-  return slot(() => spawnPreflight(args, env, stacks));
-}
-
-function spawnPreflight(
-  args: string[],
-  env: Record<string, string | undefined>,
-  stacks: string,
-): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", join(PROJECT_ROOT, "tools", "preflight.ts"), ...args],
-      {
-        cwd: PROJECT_ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...stackDirEnv(stacks), ...env },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
-    );
+): Promise<CommandRun> {
+  return runInProcess("preflight", args, {
+    env: {
+      CLOUDFLARE_API_TOKEN: undefined,
+      CLOUDFLARE_BASE_URL: undefined,
+      VOICE_EDGE_DEBUG: undefined,
+      ...stackDirEnv(stacks),
+      ...env,
+    },
   });
 }
 
@@ -208,7 +180,7 @@ async function against(
   args: string[],
   token = TOKEN,
   stacks = stackDir,
-): Promise<Run & { requests: string[] }> {
+): Promise<CommandRun & { requests: string[] }> {
   const standIn = await startCloudflareApiStandIn(scenario);
   try {
     const run = await preflight(
@@ -223,11 +195,12 @@ async function against(
   }
 }
 
-const lines = (run: Run) => run.stdout.trim().split("\n");
-const line = (run: Run, prefix: string) => lines(run).find((l) => l.startsWith(prefix));
-const noStackTrace = (run: Run) => expect(`${run.stdout}${run.stderr}`).not.toMatch(/^\s+at /m);
+const lines = (run: CommandRun) => run.stdout.trim().split("\n");
+const line = (run: CommandRun, prefix: string) => lines(run).find((l) => l.startsWith(prefix));
+const noStackTrace = (run: CommandRun) =>
+  expect(`${run.stdout}${run.stderr}`).not.toMatch(/^\s+at /m);
 
-describe.concurrent(
+describe.sequential(
   "npm run preflight against the stand-in Cloudflare API",
   { timeout: 120_000 },
   () => {
@@ -349,10 +322,13 @@ describe.concurrent(
         `problem  ids: voice-edge:accountId in Pulumi.prod.yaml is still the placeholder ${PLACEHOLDER}: no request was sent with it → put your account's ID there (dashboard → mycosoft.com → Overview, the API section: Account ID)`,
         `problem  ids: voice-edge:zone → id in Pulumi.prod.yaml is still the placeholder ${PLACEHOLDER}: no request was sent with it → put your zone's ID there (dashboard → mycosoft.com → Overview, the API section: Zone ID)`,
       ];
-      const [checks, carry] = await Promise.all([
-        against(prodScenario(), ["--stack", "prod"], TOKEN, FIXTURE_STACK_DIR),
-        against(prodScenario(), ["--stack", "prod", "--carry-rules"], TOKEN, FIXTURE_STACK_DIR),
-      ]);
+      const checks = await against(prodScenario(), ["--stack", "prod"], TOKEN, FIXTURE_STACK_DIR);
+      const carry = await against(
+        prodScenario(),
+        ["--stack", "prod", "--carry-rules"],
+        TOKEN,
+        FIXTURE_STACK_DIR,
+      );
       for (const run of [checks, carry]) {
         expect(lines(run)).toEqual(placeholders);
         expect(run.requests).toEqual([]);
@@ -692,7 +668,7 @@ describe("npm run preflight against an API that never answers", () => {
   });
 });
 
-describe.concurrent("npm run preflight usage", { timeout: 120_000 }, () => {
+describe.sequential("npm run preflight usage", { timeout: 120_000 }, () => {
   it.each([
     [["--stack", "prod", "--bogus"], "preflight: Unknown option '--bogus'"],
     [[], "preflight: --stack is required"],

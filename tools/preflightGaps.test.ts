@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STACK_DIR_ENV, stackDirectory } from "../infra/config/stackFiles";
-import { npmRun } from "../test/support/runCommand";
+import { runInProcess } from "../test/support/runInProcess";
 
 let dir: string;
 beforeAll(() => {
@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("npm run preflight on a stack that leaves its zone undeclared", () => {
   it("warns that no stack file owns the zone, before any request and whatever else it finds", async () => {
-    const run = await npmRun("preflight", ["--stack", "solo"], {
+    const run = await runInProcess("preflight", ["--stack", "solo"], {
       env: { [STACK_DIR_ENV]: dir, CLOUDFLARE_API_TOKEN: "" },
     });
     const lines = run.stdout.trim().split("\n");

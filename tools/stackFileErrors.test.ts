@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { StackConfigError } from "../infra/config/errors";
 import { STACK_DIR_ENV } from "../infra/config/stackFiles";
 import { freePort } from "../test/support/freePort";
-import { npmRun } from "../test/support/runCommand";
+import { runInProcess } from "../test/support/runInProcess";
 
 /** A stack file with a quote never closed on line 3 (yaml notices it where the file ends). */
 const BROKEN = [
@@ -37,7 +38,7 @@ describe("a stack file with a YAML syntax error", () => {
     "npm run %s names the file and the line of the mistake, in one line, exit 2",
     async (script, args) => {
       const port = String(await freePort());
-      const run = await npmRun(
+      const run = await runInProcess(
         script,
         args.map((arg) => (arg === "PORT" ? port : arg)),
         { env: { [STACK_DIR_ENV]: stackDir, CLOUDFLARE_API_TOKEN: "" } },
@@ -47,4 +48,20 @@ describe("a stack file with a YAML syntax error", () => {
     },
     60_000,
   );
+});
+
+describe("npm run dev on a stack file with a YAML syntax error", () => {
+  it("ends its run before it sets a signal handler (or watches its launcher)", async () => {
+    const { run } = await import("./dev");
+    const before = process.listenerCount("SIGTERM");
+    vi.stubEnv(STACK_DIR_ENV, stackDir);
+    try {
+      await expect(
+        run(["--stack", "broken", "--port", String(await freePort())]),
+      ).rejects.toBeInstanceOf(StackConfigError);
+      expect(process.listenerCount("SIGTERM")).toBe(before);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
 });

@@ -1,20 +1,23 @@
 import { spawn } from "node:child_process";
 import { PROJECT_ROOT } from "../../infra/config/stackFiles";
 
+/** How a command ended: its exit code and everything it printed. */
 export interface CommandRun {
   code: number | null;
   stdout: string;
   stderr: string;
-  ms: number;
 }
 
-/** Runs `npm run --silent <script> -- <args>` as a user would, collecting its output and how long it took. */
+/**
+ * Runs `npm run --silent <script> -- <args>` as a user would, as a process, collecting its output:
+ * for what only a process shows (exit codes as the shell sees them, signals, what npm itself does).
+ * Everything else runs the command in the test's own process (runInProcess.ts), seconds faster.
+ */
 export function npmRun(
   script: string,
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; separator?: boolean } = {},
 ): Promise<CommandRun> {
-  const started = performance.now();
   const argv = ["run", "--silent", script, ...(options.separator === false ? [] : ["--"]), ...args];
   return new Promise((resolve, reject) => {
     const child = spawn("npm", argv, {
@@ -27,8 +30,6 @@ export function npmRun(
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
     child.once("error", reject);
-    child.once("close", (code) =>
-      resolve({ code, stdout, stderr, ms: performance.now() - started }),
-    );
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
   });
 }

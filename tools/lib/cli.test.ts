@@ -1,5 +1,14 @@
-import { describe, expect, it } from "vitest";
-import { defineCommand, HelpRequested, oneLine, UsageError } from "./cli";
+import { describe, expect, it, vi } from "vitest";
+import { StackConfigError } from "../../infra/config/errors";
+import {
+  CommandFailure,
+  defineCommand,
+  definedCommand,
+  HelpRequested,
+  oneLine,
+  settle,
+  UsageError,
+} from "./cli";
 
 describe("oneLine", () => {
   it.each([
@@ -65,5 +74,60 @@ describe("a command's usage", () => {
     }
     expect(thrown).toBeInstanceOf(HelpRequested);
     expect((thrown as HelpRequested).usage).toBe(cli.usage);
+  });
+});
+
+describe("how a run ends (what main prints and exits with)", () => {
+  const cli = defineCommand({ name: "ending", options: {} });
+  const thrower = (error: unknown) => () => {
+    throw error;
+  };
+
+  it.each([
+    ["--help", 0, new HelpRequested(cli.usage), "stdout", cli.usage],
+    [
+      "a usage mistake",
+      2,
+      new UsageError("--x is wrong"),
+      "stderr",
+      `ending: --x is wrong\n${cli.usage}`,
+    ],
+    [
+      "an invalid stack file",
+      2,
+      new StackConfigError("qa", "Pulumi.qa.yaml", ["voice-edge:zone: expected object"]),
+      "stderr",
+      'ending: Invalid configuration for stack "qa" (Pulumi.qa.yaml): voice-edge:zone: expected object',
+    ],
+    [
+      "a failure with its own code",
+      3,
+      new CommandFailure("no answer", 3),
+      "stderr",
+      "ending: no answer",
+    ],
+    ["any other error", 1, new Error("first\nsecond"), "stderr", "ending: first: second"],
+  ])("%s: exit %i, and its text", async (_case, exitCode, error, stream, text) => {
+    expect(await settle(cli, thrower(error), [])).toEqual({ exitCode, output: { stream, text } });
+  });
+
+  it("takes the exit code run returns, or none from a run that leaves a server running", async () => {
+    expect(await settle(cli, async () => 1, [])).toEqual({ exitCode: 1 });
+    expect(await settle(cli, () => undefined, [])).toEqual({ exitCode: undefined });
+  });
+
+  it("puts the stack before the line with VOICE_EDGE_DEBUG set", async () => {
+    vi.stubEnv("VOICE_EDGE_DEBUG", "1");
+    try {
+      const ending = await settle(cli, thrower(new Error("boom")), []);
+      expect(ending.exitCode).toBe(1);
+      expect(ending.output?.text).toMatch(/^Error: boom\n {4}at [^]*\nending: boom$/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("keeps each command it defined by name", () => {
+    expect(definedCommand("ending")).toBe(cli);
   });
 });

@@ -138,28 +138,13 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
   });
   const usage = [`usage: ${invocation} ${synopsis}`, ...lines, ...(spec.notes ?? [])].join("\n");
 
-  const usageError = (message: string): never => {
-    console.error(`${name}: ${message}\n${usage}`);
-    process.exit(2);
-  };
-  const fail = (message: string, exitCode = 1): never => {
-    console.error(`${name}: ${oneLine(message)}`);
-    process.exit(exitCode);
-  };
-  const report = (error: unknown): never => {
-    if (error instanceof HelpRequested) {
-      console.log(usage);
-      process.exit(0);
-    }
-    if (debug() && error instanceof Error) console.error(error.stack);
-    if (error instanceof UsageError) return usageError(error.message);
-    // A stack file that does not parse or validate is bad input like a bad flag: exit 2, every command alike.
-    if (error instanceof StackConfigError) return fail(error.message, 2);
-    const message = error instanceof Error ? error.message : String(error);
-    return fail(message, error instanceof CommandFailure ? error.exitCode : 1);
-  };
+  const self = { name, usage };
+  const usageError = (message: string): never => exit(usageEnding(self, message));
+  const fail = (message: string, exitCode = 1): never =>
+    exit(failureEnding(self, message, exitCode));
+  const report = (error: unknown): never => exit(endingOf(self, error));
 
-  return {
+  const defined: Command<O> = {
     name,
     usage,
     usageError,
@@ -176,6 +161,8 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
       }
     },
   };
+  commands.set(name, defined as unknown as Command<Options>);
+  return defined;
 
   function parseArguments(argv: string[]): Values<O> {
     let values: Record<string, unknown>;
@@ -238,6 +225,74 @@ export function isEntryPoint(moduleUrl: string): boolean {
   }
 }
 
+/** A command's `run`: its exit code, or nothing when it leaves what it started running. */
+export type Run = (args: string[]) => Promise<number | void> | number | void;
+
+/** How a run that threw ends: its exit code, and the text it is told with on stdout or stderr. */
+export interface Thrown {
+  exitCode: number;
+  output: { stream: "stdout" | "stderr"; text: string };
+}
+
+/** How a run of a command ended: the exit code `run` returned (undefined: it leaves what it started running), or what it threw. */
+export type Ending = { exitCode: number | undefined; output?: undefined } | Thrown;
+
+type Named = Pick<Command<Options>, "name" | "usage">;
+
+function usageEnding(command: Named, message: string): Thrown {
+  return {
+    exitCode: 2,
+    output: { stream: "stderr", text: `${command.name}: ${message}\n${command.usage}` },
+  };
+}
+
+function failureEnding(command: Named, message: string, exitCode: number): Thrown {
+  return { exitCode, output: { stream: "stderr", text: `${command.name}: ${oneLine(message)}` } };
+}
+
+function errorEnding(command: Named, error: unknown): Thrown {
+  if (error instanceof UsageError) return usageEnding(command, error.message);
+  // A stack file that does not parse or validate is bad input like a bad flag: exit 2, every command alike.
+  if (error instanceof StackConfigError) return failureEnding(command, error.message, 2);
+  const message = error instanceof Error ? error.message : String(error);
+  return failureEnding(command, message, error instanceof CommandFailure ? error.exitCode : 1);
+}
+
+/** What an error thrown by a command's `run` (or its parse) ends the process with. */
+export function endingOf(command: Named, error: unknown): Thrown {
+  if (error instanceof HelpRequested)
+    return { exitCode: 0, output: { stream: "stdout", text: command.usage } };
+  const ending = errorEnding(command, error);
+  if (!debug() || !(error instanceof Error)) return ending;
+  return { ...ending, output: { stream: "stderr", text: `${error.stack}\n${ending.output.text}` } };
+}
+
+/** Prints an ending's text as console.log or console.error would, and ends the process with its code. */
+function exit(ending: Thrown): never {
+  if (ending.output.stream === "stdout") console.log(ending.output.text);
+  else console.error(ending.output.text);
+  process.exit(ending.exitCode);
+}
+
+/**
+ * Runs `run` with `args` and says how it ended: what `main` does with a command, short of printing
+ * and exiting. The tests' in-process harness (test/support/runInProcess.ts) calls it too.
+ */
+export async function settle(command: Named, run: Run, args: string[]): Promise<Ending> {
+  try {
+    return { exitCode: (await run(args)) ?? undefined };
+  } catch (error) {
+    return endingOf(command, error);
+  }
+}
+
+const commands = new Map<string, Command<Options>>();
+
+/** The command `defineCommand` made with this name in this process (a harness maps its run's errors with it). */
+export function definedCommand(name: string): Command<Options> | undefined {
+  return commands.get(name);
+}
+
 /**
  * Runs `run` as this process's own command, with this process's arguments: every error nobody
  * catches becomes the command's one line (the usage too for a UsageError), exit 1 or 2; the exit
@@ -245,15 +300,12 @@ export function isEntryPoint(moduleUrl: string): boolean {
  * what it started (a server runs on).
  */
 export async function main(
-  command: Pick<Command<Options>, "report">,
-  run: (args: string[]) => Promise<number | void> | number | void,
+  command: Pick<Command<Options>, "name" | "usage" | "report">,
+  run: Run,
 ): Promise<void> {
   process.on("uncaughtException", command.report);
   process.on("unhandledRejection", command.report);
-  try {
-    const exitCode = await run(process.argv.slice(2));
-    if (exitCode !== undefined) process.exitCode = exitCode;
-  } catch (error) {
-    command.report(error);
-  }
+  const ending = await settle(command, run, process.argv.slice(2));
+  if (ending.output) exit(ending);
+  if (ending.exitCode !== undefined) process.exitCode = ending.exitCode;
 }
