@@ -343,7 +343,7 @@ export const PROBES: Probe[] = [
     expected:
       "101 selecting voice.v1, then close 1014 bridge_unavailable (logged bridge_rejected, bridgeStatus 431): forwarded, and the bridge's header limit (Node: 16 KiB) refuses it",
     request: (t) =>
-      `${upgradeHead("/voice/ws")}Sec-WebSocket-Protocol: voice.v1, ${protocols(5_000)}, bearer.${t}\r\n\r\n`,
+      `${upgradeHead(`/voice/ws${withSessionOptions()}`)}Sec-WebSocket-Protocol: voice.v1, ${protocols(5_000)}, bearer.${t}\r\n\r\n`,
     accept: (answer) =>
       answer.status === 101 &&
       answer.headers["sec-websocket-protocol"] === "voice.v1" &&
