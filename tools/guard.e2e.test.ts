@@ -22,6 +22,7 @@ import { adminCommand, runDirectory, run as guardCommand } from "./guard";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
 import { haproxyBinary, startGuardProcess, type GuardProcess } from "./lib/guardProcess";
 import { selfSignedCertificate } from "./lib/selfSignedCertificate";
+import { SPLIT_QUERIES } from "../test/support/splitQueries";
 
 type Guard = GuardProcess;
 
@@ -413,13 +414,12 @@ describe("the guard in front of the personaplex stand-in", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each([
+  it.each<[string, string | undefined]>([
     // The table: HAProxy's url_param and aiohttp read these differently.
-    ["text_prompt=hi;voice_prompt=NATF0.pt", undefined],
-    ["x=1;voice_prompt=NATF0.pt&voice_prompt=../../../etc/passwd&text_prompt=hi", undefined],
-    ["text_prompt=hi&x=?voice_prompt=NATF0.pt&voice_prompt=../x.pt", undefined],
-    ["text_prompt=hi&voice_prompt=NATF0.pt&%73eed=1&z=%", undefined],
-    ["text_prompt=hi&voice_prompt=/root/.cache/x.pt", "voice_prompt"],
+    ...SPLIT_QUERIES.map(({ query, guardParameter }): [string, string | undefined] => [
+      query,
+      guardParameter,
+    ]),
     // Their neighbours.
     ["text_prompt=hi&voice_prompt=../x.pt", "voice_prompt"],
     ["text_prompt=hi&voice_prompt=NATF0.pt&z=%zz", undefined],

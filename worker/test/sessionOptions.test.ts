@@ -5,6 +5,7 @@ import { APP_ORIGIN, TEST_SECRET, type TestEdge } from "../../test/support/edge"
 import { expectOpen, expectRefused, expectRefusedSession } from "../../test/support/edge";
 import { jwtEdgeConfig, startTestEdge } from "../../test/support/edge";
 import { hs256 } from "../../test/support/tokens";
+import { SPLIT_QUERIES } from "../../test/support/splitQueries";
 
 let bridge: StandinBridge;
 let edge: TestEdge;
@@ -42,19 +43,7 @@ const bridgeUpgrades = async () => (await bridgeHealth(bridge.origin)).upgradesR
 describe("a query the guard and the server would read differently never reaches a bridge", () => {
   it.each([
     // The table: the guard (HAProxy) admitted each, the server (aiohttp) read another query.
-    ["text_prompt=hi;voice_prompt=NATF0.pt", "voice_prompt", "missing"],
-    [
-      "x=1;voice_prompt=NATF0.pt&voice_prompt=../../../etc/passwd&text_prompt=hi",
-      "voice_prompt",
-      "not_a_voice_file_name",
-    ],
-    [
-      "text_prompt=hi&x=?voice_prompt=NATF0.pt&voice_prompt=../x.pt",
-      "voice_prompt",
-      "not_a_voice_file_name",
-    ],
-    ["text_prompt=hi&voice_prompt=NATF0.pt&%73eed=1&z=%", "seed", "not_accepted"],
-    ["text_prompt=hi&voice_prompt=/root/.cache/x.pt", "voice_prompt", "not_a_voice_file_name"],
+    ...SPLIT_QUERIES.map(({ query, edge }) => [query, edge.parameter, edge.problem]),
     // Missing and repeated options.
     ["voice_prompt=NATF0.pt", "text_prompt", "missing"],
     ["text_prompt=hi&voice_prompt=NATF0.pt&voice_prompt=NATF1.pt", "voice_prompt", "repeated"],

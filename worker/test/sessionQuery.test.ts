@@ -1,3 +1,4 @@
+import { SPLIT_QUERIES } from "../../test/support/splitQueries";
 import { describe, expect, it } from "vitest";
 import {
   canonicalSearch,
@@ -166,19 +167,7 @@ const VALID = "text_prompt=hi&voice_prompt=NATF0.pt";
 describe("refuses what the server would break on, naming the parameter", () => {
   it.each([
     // The table: each passed the guard and reached the server with a different reading.
-    ["text_prompt=hi;voice_prompt=NATF0.pt", "voice_prompt", "missing"],
-    [
-      "x=1;voice_prompt=NATF0.pt&voice_prompt=../../../etc/passwd&text_prompt=hi",
-      "voice_prompt",
-      "not_a_voice_file_name",
-    ],
-    [
-      "text_prompt=hi&x=?voice_prompt=NATF0.pt&voice_prompt=../x.pt",
-      "voice_prompt",
-      "not_a_voice_file_name",
-    ],
-    ["text_prompt=hi&voice_prompt=NATF0.pt&%73eed=1&z=%", "seed", "not_accepted"],
-    ["text_prompt=hi&voice_prompt=/root/.cache/x.pt", "voice_prompt", "not_a_voice_file_name"],
+    ...SPLIT_QUERIES.map(({ query, edge }) => [query, edge.parameter, edge.problem]),
     // And around them.
     ["text_prompt=hi", "voice_prompt", "missing"],
     ["voice_prompt=NATF0.pt", "text_prompt", "missing"],
