@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { WorkerBundle } from "../../worker/build";
 import { LINE_BINDINGS, LINE_CLASS_NAME, lineScriptName } from "../../worker/src/line/contract";
@@ -69,6 +70,27 @@ describe("the line off (every stack without voice-edge:line, and enabled: false)
         EDGE_BINDING_KINDS,
       );
       expect(one(run, T.script, "voice-edge-worker").dependsOn).not.toContain("voice-edge-line");
+    },
+  );
+
+  it.each(["prod", "staging"])(
+    "%s with enabled: false claims each URN of the stack from before the line exactly once, and no other",
+    async (stack) => {
+      const before = (
+        JSON.parse(
+          readFileSync(new URL("./fixtures/urnsBeforeChildNames.json", import.meta.url), "utf8"),
+        ) as Record<string, string[]>
+      )[stack];
+      const run = await runProgramOffline(stack, {
+        secrets: SECRETS,
+        override: { "voice-edge:line": { enabled: false } },
+      });
+      for (const urn of before)
+        expect(
+          run.resources.filter((r) => r.urn === urn || r.aliases.includes(urn)),
+          urn,
+        ).toHaveLength(1);
+      expect(run.resources).toHaveLength(before.length);
     },
   );
 
