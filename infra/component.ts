@@ -8,7 +8,10 @@ export {
   validateVoiceEdgeArgs,
   VoiceEdgeArgsError,
   type VoiceEdgeArgs,
+  type VoiceEdgeLineArgs,
   type VoiceEdgeSecrets,
   type VoiceEdgeSettings,
 } from "./voiceEdgeArgs";
 export { buildWorkerBundle, type WorkerBundle } from "../worker/build";
+export { buildLineBundle } from "./lineInputs";
+export { readLiveLineScript, type LiveLineScript } from "./lineMigrations";

@@ -3,6 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, type SecretKey } from "./config/schema";
 import { isEncryptedValue, SECRET_CONFIG_KEYS } from "./config/stackFiles";
 import { readStackFile } from "./config/stackFiles";
+import type { WorkerBundle } from "../worker/build";
+import { answerLineInputsOffline, buildLineBundle } from "./lineInputs";
+import type { LiveLineScript } from "./lineMigrations";
 import { INVOKE_TOKENS, RESOURCE_TYPES } from "./resourceTypes";
 
 /** Pulumi's wire marker for a secret value (sdk/nodejs/runtime/rpc.ts). */
@@ -56,7 +59,14 @@ export interface RunOptions {
   plaintext?: string[];
   /** Receives each resource as it is declared (also when the program then fails). */
   declared?: DeclaredResource[];
+  /** With the line on: the line script as the account would hold it. Default: no script yet (a first `up`). */
+  liveLineScript?: LiveLineScript | (() => Promise<LiveLineScript>);
+  /** With the line on: the coordinator's bundle. Default: built from worker/src/line/index.ts. */
+  lineBundle?: WorkerBundle;
 }
+
+/** What the offline run assumes of the account when told nothing: the line script does not exist yet. */
+export const OFFLINE_LIVE_LINE_SCRIPT: LiveLineScript = { exists: false };
 
 /** Fresh, valid, random values for the secrets every stack here needs: the plan shows them only as [secret]. */
 export function placeholderSecrets(): Partial<Record<SecretKey, string>> {
@@ -282,7 +292,18 @@ export async function runProgramOffline(
   runs += 1;
   // A fresh module instance per run: the program's top level is what declares the resources.
   const entry = `${(options.entry ?? new URL("./index.ts", import.meta.url)).href}?stack=${stack}&run=${runs}`;
-  const program = (await import(/* @vite-ignore */ entry)) as Record<string, unknown>;
+  const { liveLineScript = OFFLINE_LIVE_LINE_SCRIPT, lineBundle } = options;
+  const restoreLineInputs = answerLineInputsOffline({
+    bundle: () => (lineBundle ? Promise.resolve(lineBundle) : buildLineBundle()),
+    liveScript: () =>
+      typeof liveLineScript === "function" ? liveLineScript() : Promise.resolve(liveLineScript),
+  });
+  let program: Record<string, unknown>;
+  try {
+    program = (await import(/* @vite-ignore */ entry)) as Record<string, unknown>;
+  } finally {
+    restoreLineInputs();
+  }
   const outputs: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(program)) {
     if (pulumi.Output.isInstance(value)) {

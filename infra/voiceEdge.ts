@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_PATH, WS_PATH } from "../worker/src/routes";
 import { alerts } from "./alerts";
 import { bridgeWatchDatabase, bridgeWatchSchedule } from "./bridgeWatch";
+import { lineScript } from "./line";
 import type { Scope } from "./childNames";
 import { serviceRecords } from "./dns";
 import { originLock } from "./originLock";
@@ -13,7 +14,7 @@ import { validateVoiceEdgeArgs, type VoiceEdgeArgs } from "./voiceEdgeArgs";
 import { edgeWorker } from "./worker";
 import { zoneSettings } from "./zoneSettings";
 
-export type { VoiceEdgeArgs } from "./voiceEdgeArgs";
+export type { VoiceEdgeArgs, VoiceEdgeLineArgs } from "./voiceEdgeArgs";
 
 export interface BridgeOutput {
   name: string;
@@ -36,7 +37,8 @@ export function guardConfigCommand(stack: string, bridge: Bridge): string {
 
 /**
  * The voice edge as one Pulumi component: zone settings and rate limit (zone owner only), the
- * Access lock, the tunnel, its DNS, the Worker and its route, and the alerts. Every resource is a
+ * Access lock, the tunnel, its DNS, the Worker and its route, the waiting line's own script when
+ * the line is on, and the alerts. Every resource is a
  * child named after the component (`<name>-worker`, `<name>-tunnel`, …), so a program may hold
  * several; give the Cloudflare provider through `providers` (or let the default provider read
  * CLOUDFLARE_API_TOKEN). The arguments are validated first: a bad one throws a
@@ -62,7 +64,7 @@ export class VoiceEdge extends pulumi.ComponentResource {
   readonly bridgeConnectorTokens: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: VoiceEdgeArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { settings, secrets, bundle } = validateVoiceEdgeArgs(name, args);
+    const { settings, secrets, bundle, line } = validateVoiceEdgeArgs(name, args);
     super(RESOURCE_TYPES.component, name, {}, opts);
     const children: Scope = { name, opts: { parent: this } };
 
@@ -81,7 +83,8 @@ export class VoiceEdge extends pulumi.ComponentResource {
       children,
     );
     const watchState = bridgeWatchDatabase(settings, children);
-    const worker = edgeWorker(settings, secrets, bundle, lock, watchState, children);
+    const coordinator = line && lineScript(settings, line, lock, children);
+    const worker = edgeWorker(settings, secrets, bundle, lock, watchState, coordinator, children);
     bridgeWatchSchedule(settings, worker.script, children);
     alerts(
       settings,

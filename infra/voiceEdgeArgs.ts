@@ -8,6 +8,9 @@ import {
   type StackSettings,
 } from "./config/schema";
 import { isSecretKey, type SecretNaming } from "./config/secrets";
+import type { LineDeployment } from "./line";
+import { lineScriptName } from "../worker/src/line/contract";
+import { pendingLineMigrations, type LiveLineScript } from "./lineMigrations";
 
 /** The edge's settings as plain values: a stack file's `voice-edge:*` keys without the prefix. */
 export type VoiceEdgeSettings = z.input<typeof stackSettingsSchema>;
@@ -19,12 +22,25 @@ export interface VoiceEdgeArgs {
   secrets: VoiceEdgeSecrets;
   /** The Worker bundle: `await buildWorkerBundle()` from worker/build.ts. */
   bundle: WorkerBundle;
+  /** Only with `settings.line.enabled`: what the line script is uploaded from. */
+  line?: VoiceEdgeLineArgs;
+}
+
+export interface VoiceEdgeLineArgs {
+  /** The coordinator's bundle: `await buildLineBundle()` from infra/lineInputs.ts. */
+  bundle: WorkerBundle;
+  /**
+   * The line script as the account holds it now (`readLiveLineScript`): which Durable Object
+   * migrations it still needs. Read it just before declaring, on every run.
+   */
+  liveScript: LiveLineScript;
 }
 
 export interface ValidVoiceEdgeArgs {
   settings: StackSettings;
   secrets: StackSecrets;
   bundle: WorkerBundle;
+  line: LineDeployment | undefined;
 }
 
 /** Arguments a VoiceEdge cannot be built from; each problem starts with the argument at fault (`settings.zone.id: …`). */
@@ -104,18 +120,65 @@ export function validateSecrets(
 }
 
 /** `bundle`: what `buildWorkerBundle()` returns; a hand-made object that does not match would upload a broken Worker. */
-export function validateBundle(bundle: unknown): string[] {
+export function validateBundle(
+  bundle: unknown,
+  at = "bundle",
+  builder = "buildWorkerBundle",
+): string[] {
   const b = bundle as Partial<WorkerBundle> | undefined;
-  if (!b || typeof b !== "object")
-    return ["bundle: must be the result of `await buildWorkerBundle()`"];
+  if (!b || typeof b !== "object") return [`${at}: must be the result of \`await ${builder}()\``];
   const problems: string[] = [];
   if (typeof b.code !== "string" || b.code.length === 0)
-    problems.push("bundle.code: must be the bundled Worker's source (`await buildWorkerBundle()`)");
+    problems.push(`${at}.code: must be the bundled Worker's source (\`await ${builder}()\`)`);
   if (typeof b.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(b.sha256))
-    problems.push("bundle.sha256: must be the bundle's SHA-256 in hex");
+    problems.push(`${at}.sha256: must be the bundle's SHA-256 in hex`);
   if (typeof b.code === "string" && b.sizeBytes !== Buffer.byteLength(b.code))
-    problems.push("bundle.sizeBytes: must be the byte length of bundle.code");
+    problems.push(`${at}.sizeBytes: must be the byte length of ${at}.code`);
   return problems;
+}
+
+function isLiveLineScript(value: unknown): value is LiveLineScript {
+  const v = value as { exists?: unknown; migrationTag?: unknown } | undefined;
+  if (!v || typeof v !== "object") return false;
+  if (v.exists === false) return true;
+  return v.exists === true && (v.migrationTag === null || typeof v.migrationTag === "string");
+}
+
+/**
+ * `line`: given exactly when `settings.line.enabled`; its live script decides the migrations the
+ * line script is uploaded with (pendingLineMigrations), so a tag this program does not know is
+ * refused here, before anything is declared.
+ */
+export function validateLine(
+  settings: StackSettings,
+  line: unknown,
+): Validated<LineDeployment | undefined> {
+  if (!settings.line.enabled)
+    return line === undefined
+      ? { value: undefined, problems: [] }
+      : { problems: ["line: settings.line.enabled is false: leave line out, or turn the line on"] };
+  if (!line || typeof line !== "object")
+    return {
+      problems: [
+        "line: settings.line.enabled is true: pass line: { bundle: await buildLineBundle(), liveScript: await readLiveLineScript(…) }",
+      ],
+    };
+  const { bundle, liveScript } = line as Partial<VoiceEdgeLineArgs>;
+  const problems = validateBundle(bundle, "line.bundle", "buildLineBundle");
+  if (!isLiveLineScript(liveScript))
+    problems.push(
+      "line.liveScript: must be { exists: false } or { exists: true, migrationTag: string | null } (`await readLiveLineScript(…)`)",
+    );
+  else {
+    try {
+      const migrations = pendingLineMigrations(lineScriptName(settings.workerName), liveScript);
+      if (problems.length === 0)
+        return { value: { bundle: bundle as WorkerBundle, migrations }, problems: [] };
+    } catch (error) {
+      problems.push(`line.liveScript.migrationTag: ${(error as Error).message}`);
+    }
+  }
+  return { problems };
 }
 
 /** Every argument of a VoiceEdge, checked before the component or any child is declared. */
@@ -124,14 +187,21 @@ export function validateVoiceEdgeArgs(name: string, args: VoiceEdgeArgs): ValidV
   if (!args || typeof args !== "object")
     throw new VoiceEdgeArgsError(String(name), [
       ...problems,
-      "args: must be { settings, secrets, bundle }",
+      "args: must be { settings, secrets, bundle, line? }",
     ]);
   const settings = validateSettings(args.settings);
   problems.push(...settings.problems);
   const secrets = settings.value ? validateSecrets(settings.value, args.secrets) : undefined;
   problems.push(...(secrets?.problems ?? []));
   problems.push(...validateBundle(args.bundle));
-  if (problems.length > 0 || !settings.value || !secrets?.value)
+  const line = settings.value ? validateLine(settings.value, args.line) : undefined;
+  problems.push(...(line?.problems ?? []));
+  if (problems.length > 0 || !settings.value || !secrets?.value || !line)
     throw new VoiceEdgeArgsError(String(name), problems);
-  return { settings: settings.value, secrets: secrets.value, bundle: args.bundle };
+  return {
+    settings: settings.value,
+    secrets: secrets.value,
+    bundle: args.bundle,
+    line: line.value,
+  };
 }

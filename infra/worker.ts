@@ -1,6 +1,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { BUNDLE_MODULE_NAME, type WorkerBundle } from "../worker/build";
+import { LINE_BINDINGS, LINE_CLASS_NAME, lineScriptName } from "../worker/src/line/contract";
 import { ROUTE_PREFIX } from "../worker/src/routes";
 import { child, type Scope } from "./childNames";
 import { bridgesOf, type Bridge, type StackSecrets, type StackSettings } from "./config/schema";
@@ -17,6 +18,23 @@ export function routePattern(publicHostname: string): string {
   return `${publicHostname}${ROUTE_PREFIX}*`;
 }
 
+const origin = (bridge: Bridge) => `https://${bridge.originHostname}`;
+
+/**
+ * Every bridge by name with its upgrade and health URLs, as the `BRIDGES` json carries them; the
+ * `tunnel` form's one bridge keeps `edge.bridgeHealthUrl` when the stack sets one.
+ */
+export function fleetOf(
+  settings: StackSettings,
+): { name: string; url: string; healthUrl: string }[] {
+  return bridgesOf(settings).map((bridge) => ({
+    name: bridge.name,
+    url: `${origin(bridge)}${bridge.path}`,
+    healthUrl:
+      (bridge.single && settings.edge.bridgeHealthUrl) || `${origin(bridge)}${bridge.healthPath}`,
+  }));
+}
+
 /**
  * Where the Worker finds its bridges. The `tunnel` form keeps the one `BRIDGE_URL` (and its health
  * URL) a one-bridge stack always had, so its Worker's bindings do not change; a `bridges` list is
@@ -25,37 +43,42 @@ export function routePattern(publicHostname: string): string {
 export function bridgeBindings(
   settings: StackSettings,
 ): Pick<BindingValues, "BRIDGE_URL" | "BRIDGES" | "EDGE_CONFIG"> {
-  const bridges = bridgesOf(settings);
-  const origin = (bridge: Bridge) => `https://${bridge.originHostname}`;
-  if (bridges.length === 1 && bridges[0].single) {
-    const [bridge] = bridges;
+  const fleet = fleetOf(settings);
+  if (bridgesOf(settings)[0]?.single) {
+    const [bridge] = fleet;
     return {
-      BRIDGE_URL: `${origin(bridge)}${bridge.path}`,
+      BRIDGE_URL: bridge.url,
       BRIDGES: undefined,
-      EDGE_CONFIG: {
-        ...settings.edge,
-        bridgeHealthUrl: settings.edge.bridgeHealthUrl ?? `${origin(bridge)}${bridge.healthPath}`,
-      },
+      EDGE_CONFIG: { ...settings.edge, bridgeHealthUrl: bridge.healthUrl },
     };
   }
+  return { BRIDGE_URL: undefined, BRIDGES: fleet, EDGE_CONFIG: settings.edge };
+}
+
+/** The edge Worker's binding to the coordinator: the class in the line script, by `scriptName`. */
+export function coordinatorBinding(
+  settings: StackSettings,
+): cloudflare.types.input.WorkersScriptBinding {
   return {
-    BRIDGE_URL: undefined,
-    BRIDGES: bridges.map((bridge) => ({
-      name: bridge.name,
-      url: `${origin(bridge)}${bridge.path}`,
-      healthUrl: `${origin(bridge)}${bridge.healthPath}`,
-    })),
-    EDGE_CONFIG: settings.edge,
+    type: "durable_object_namespace",
+    name: LINE_BINDINGS.coordinator,
+    className: LINE_CLASS_NAME,
+    scriptName: lineScriptName(settings.workerName),
   };
 }
 
-/** The Worker from the shared bundle, bound to the bridge through the origin hostname, and its route. */
+/**
+ * The Worker from the shared bundle, bound to the bridge through the origin hostname, and its
+ * route; with the line on, bound to the coordinator too, uploaded after the line script that
+ * holds its class.
+ */
 export function edgeWorker(
   settings: StackSettings,
   secrets: StackSecrets,
   bundle: WorkerBundle,
   lock: OriginLock,
   watchState: cloudflare.D1Database | undefined,
+  line: cloudflare.WorkersScript | undefined,
   scope: Scope,
 ): EdgeWorker {
   const bindings = workerBindings({
@@ -83,7 +106,8 @@ export function edgeWorker(
       }),
     );
   }
-  const scriptChild = child(scope, "worker", "edge-worker");
+  if (line) bindings.push(coordinatorBinding(settings));
+  const scriptChild = child(scope, "worker", "edge-worker", line ? { dependsOn: [line] } : {});
   const script = new cloudflare.WorkersScript(
     scriptChild.name,
     {

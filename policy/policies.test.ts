@@ -181,29 +181,36 @@ const reveal = (value: unknown): unknown =>
         : value;
 
 describe("the fixture stacks pass the whole pack", () => {
-  it.each(["prod", "staging"])(
-    "%s, with its generated policy config, has no violations",
-    async (stack) => {
-      const run = await runProgramOffline(stack);
-      const resources: FakeResource[] = run.resources.map((r) => ({
-        type: r.type,
-        name: r.name,
-        props: reveal(r.inputs) as Record<string, unknown>,
-      }));
-      const config = policyConfigFor(stack)["worker-routes-rate-limited"] as object;
-      const violations: string[] = [];
-      for (const policy of policies) {
-        if ("validateStack" in policy)
-          violations.push(
-            ...(await stackViolationsOf(policy as StackValidationPolicy, resources, config)),
-          );
-        else
-          for (const resource of resources)
-            violations.push(...(await violationsOf(policy as ResourceValidationPolicy, resource)));
-      }
-      expect(violations).toEqual([]);
-    },
-  );
+  const lineCode = "export class FleetLine {}\nexport default {};\n";
+  const withLine = {
+    override: { "voice-edge:line": { enabled: true } },
+    lineBundle: { code: lineCode, sizeBytes: lineCode.length, sha256: "0".repeat(64), path: "" },
+  };
+  it.each([
+    ["prod", "", {}],
+    ["staging", "", {}],
+    ["prod", " and the line on (its own script)", withLine],
+  ])("%s%s, with its generated policy config, has no violations", async (stack, _line, options) => {
+    const run = await runProgramOffline(stack, options);
+    expect(run.resources.length).toBeGreaterThan(0);
+    const resources: FakeResource[] = run.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      props: reveal(r.inputs) as Record<string, unknown>,
+    }));
+    const config = policyConfigFor(stack)["worker-routes-rate-limited"] as object;
+    const violations: string[] = [];
+    for (const policy of policies) {
+      if ("validateStack" in policy)
+        violations.push(
+          ...(await stackViolationsOf(policy as StackValidationPolicy, resources, config)),
+        );
+      else
+        for (const resource of resources)
+          violations.push(...(await violationsOf(policy as ResourceValidationPolicy, resource)));
+    }
+    expect(violations).toEqual([]);
+  });
 
   it("staging's route counts as covered only through prod's rule", () => {
     expect(policyConfigFor("staging")).toEqual({

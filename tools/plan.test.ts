@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { STACK_DIR_ENV, stackDirectory } from "../infra/config/stackFiles";
 import { runProgramOffline } from "../infra/offlineRun";
 import { runInProcess } from "../test/support/runInProcess";
-import { fleetSummary } from "./plan";
+import { alertSummary, fleetSummary, lineSummary } from "./plan";
 
 function plan(...args: string[]) {
   return planIn(undefined, ...args);
@@ -83,6 +83,31 @@ describe("npm run plan", () => {
       "gpu-1: voice-gpu-1.mycosoft.com → http://localhost:8999 (tunnel voice-edge-staging-gpu-1)",
       "gpu-2: voice-gpu-2.mycosoft.com → https://localhost:8998 (tunnel voice-edge-staging-gpu-2)",
     ]);
+  });
+
+  it("says the line is off for a stack without voice-edge:line, in its own section", async () => {
+    const result = await plan("--stack", "prod");
+    expect(result.stdout).toContain(
+      "\nline:\n    off (voice-edge:line.enabled is false): the edge admits as it always has\n",
+    );
+  });
+
+  it("shows the line when it is on: its script and class, its settings, the migrations a first up carries", async () => {
+    const code = "export class FleetLine {}\nexport default {};\n";
+    const { resources } = await runProgramOffline("prod", {
+      override: { "voice-edge:line": { enabled: true, maxWaiting: 200 } },
+      lineBundle: { code, sizeBytes: code.length, sha256: "0".repeat(64), path: "line.mjs" },
+    });
+    resources.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
+    expect(lineSummary(resources)).toEqual([
+      "voice-edge-prod-line: the coordinator, Durable Object class FleetLine, bound to the edge Worker as LINE",
+      "settings (LINE_CONFIG): holdSeconds 15, maxWaiting 200, maxSessionsPerSubject 1, rejoinGraceSeconds 30",
+      "migrations this upload carries: up to v1 (newSqliteClasses FleetLine); offline, no live tag is read, so this is a first `up`: `pulumi up` reads the script's migration tag and sends only what is pending",
+    ]);
+    // The line script sorts before the edge's: the bridge watch's line still reads the edge's settings.
+    expect(alertSummary(resources)).toContain(
+      "bridge_probe: the edge Worker probes every bridge every minute through its tunnel and POSTs the webhook after 3 consecutive failures of one, and after 30 minutes with no bridge free → webhook",
+    );
   });
 
   it("warns of a zone no stack file owns, and of a zone owner without a rate limit", async () => {

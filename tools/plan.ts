@@ -9,6 +9,7 @@ import {
   BRIDGE_WATCH_BINDINGS,
   type BridgeWatchSettings,
 } from "../worker/src/bridgeWatch/bindings";
+import { LINE_BINDINGS } from "../worker/src/line/contract";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { runProgramOffline, Secret, type DeclaredResource } from "../infra/offlineRun";
 import { RESOURCE_TYPES, shortType } from "../infra/resourceTypes";
@@ -21,6 +22,8 @@ interface Binding {
   type: string;
   text?: unknown;
   json?: string;
+  className?: string;
+  scriptName?: string;
 }
 
 /** Secrets become [secret]; a secret binding list keeps its names and types (Pulumi marks the whole list secret). */
@@ -39,6 +42,13 @@ export function displayValue(value: unknown, key = ""): unknown {
   return value;
 }
 
+/** A Worker script's bindings, which the program passes as one secret. */
+function bindingsOf(script: DeclaredResource): Binding[] {
+  return script.inputs.bindings instanceof Secret
+    ? (script.inputs.bindings.value as Binding[])
+    : [];
+}
+
 const {
   script: WORKERS_SCRIPT,
   notification: NOTIFICATION_POLICY,
@@ -54,17 +64,53 @@ export function alertSummary(resources: DeclaredResource[]): string[] {
         `${r.inputs.alertType}: ${r.inputs.description} → ${Object.keys((r.inputs.mechanisms as object) ?? {}).join(", ")}`,
     );
   if (resources.some((r) => r.type === CRON_TRIGGER)) {
-    const script = resources.find((r) => r.type === WORKERS_SCRIPT);
-    const bindings =
-      script?.inputs.bindings instanceof Secret ? (script.inputs.bindings.value as Binding[]) : [];
     const watch = JSON.parse(
-      bindings.find((b) => b.name === BRIDGE_WATCH_BINDINGS.settings)?.json ?? "{}",
+      resources
+        .filter((r) => r.type === WORKERS_SCRIPT)
+        .flatMap(bindingsOf)
+        .find((b) => b.name === BRIDGE_WATCH_BINDINGS.settings)?.json ?? "{}",
     ) as Partial<BridgeWatchSettings>;
     lines.push(
       `bridge_probe: the edge Worker probes every bridge every minute through its tunnel and POSTs the webhook after ${watch.failuresBeforeAlert} consecutive failures of one${watch.notifyRecovery ? ", and when it recovers" : ""}, and after ${watch.busyMinutesBeforeAlert} minutes with no bridge free → webhook`,
     );
   }
   return lines;
+}
+
+/**
+ * The waiting line in a few lines: its script and class, its settings and the migrations this
+ * upload would carry. Offline, the account's live migration tag is not read: the run is a first `up`.
+ */
+export function lineSummary(resources: DeclaredResource[]): string[] {
+  const edge = resources.find((r) => r.type === WORKERS_SCRIPT && r.name.endsWith("-worker"));
+  const coordinator = edge && bindingsOf(edge).find((b) => b.name === LINE_BINDINGS.coordinator);
+  const script = resources.find(
+    (r) =>
+      r.type === WORKERS_SCRIPT &&
+      coordinator?.scriptName !== undefined &&
+      r.inputs.scriptName === coordinator.scriptName,
+  );
+  if (!coordinator || !script)
+    return ["off (voice-edge:line.enabled is false): the edge admits as it always has"];
+  const settings = bindingsOf(script).find((b) => b.name === LINE_BINDINGS.settings)?.json ?? "{}";
+  const migrations = script.inputs.migrations as
+    { newTag?: string; steps?: Record<string, string[]>[] } | undefined;
+  const steps = (migrations?.steps ?? [])
+    .flatMap((step) =>
+      Object.entries(step).map(([kind, classes]) => `${kind} ${classes.join(", ")}`),
+    )
+    .join("; ");
+  return [
+    `${coordinator.scriptName}: the coordinator, Durable Object class ${coordinator.className}, bound to the edge Worker as ${coordinator.name}`,
+    `settings (${LINE_BINDINGS.settings}): ${Object.entries(
+      JSON.parse(settings) as Record<string, unknown>,
+    )
+      .map(([key, value]) => `${key} ${value}`)
+      .join(", ")}`,
+    migrations
+      ? `migrations this upload carries: up to ${migrations.newTag} (${steps}); offline, no live tag is read, so this is a first \`up\`: \`pulumi up\` reads the script's migration tag and sends only what is pending`
+      : "migrations this upload carries: none (the live tag is the last one)",
+  ];
 }
 
 interface BridgeLine {
@@ -107,7 +153,7 @@ function formatInputs(resource: DeclaredResource): string[] {
       lines.push("bindings:");
       for (const binding of value as Binding[])
         lines.push(
-          `  ${binding.name} (${binding.type}) = ${binding.json ?? JSON.stringify(binding.text)}`,
+          `  ${binding.name} (${binding.type}) = ${binding.className ? `${binding.className} in ${binding.scriptName}` : (binding.json ?? JSON.stringify(binding.text))}`,
         );
     } else {
       lines.push(`${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
@@ -187,6 +233,8 @@ tokens below are stand-ins and secrets are masked. \`pulumi preview --stack ${ar
     const fleet = fleetSummary(resources, outputs);
     console.log(`\nbridges (${fleet.length}):`);
     for (const line of fleet) console.log(`    ${line}`);
+    console.log("\nline:");
+    for (const line of lineSummary(resources)) console.log(`    ${line}`);
     console.log("\nalerts:");
     for (const line of alertSummary(resources)) console.log(`    ${line}`);
     console.log("\noutputs:");

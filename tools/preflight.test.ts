@@ -42,9 +42,12 @@ const staging = withIds(loadStackSettings("staging"));
 let stackDir: string;
 /** A stack directory holding the prod stack (real-looking IDs) on a Pro zone. */
 let proStacks: string;
+/** A stack directory holding the prod stack (real-looking IDs) with the waiting line on. */
+let lineStacks: string;
 beforeAll(() => {
   stackDir = copyOfFixtureStacks("voice-edge-preflight-");
   proStacks = mkdtempSync(join(tmpdir(), "voice-edge-preflight-pro-"));
+  lineStacks = mkdtempSync(join(tmpdir(), "voice-edge-preflight-line-"));
   for (const stack of ["prod", "staging"]) {
     const text = readFileSync(join(stackDir, stackFileName(stack)), "utf8");
     const withRealIds = text
@@ -53,16 +56,22 @@ beforeAll(() => {
     expect(withRealIds).not.toContain(PLACEHOLDER);
     writeFileSync(join(stackDir, stackFileName(stack)), withRealIds);
     // The same stack on a Pro zone, whose two rate-limiting rules leave room to carry one.
-    if (stack === "prod")
+    if (stack === "prod") {
       writeFileSync(
         join(proStacks, stackFileName("prod")),
         withRealIds.replace("plan: free", "plan: pro"),
       );
+      writeFileSync(
+        join(lineStacks, stackFileName("prod")),
+        `${withRealIds.trimEnd()}\n  voice-edge:line:\n    enabled: true\n`,
+      );
+    }
   }
 });
 afterAll(() => {
   rmSync(stackDir, { recursive: true, force: true });
   rmSync(proStacks, { recursive: true, force: true });
+  rmSync(lineStacks, { recursive: true, force: true });
 });
 
 /** Everything as a stack that already deployed once would find it: every check answers ok. */
@@ -632,6 +641,71 @@ describe.sequential(
         /a tunnel named voice-bridge-prod already exists .* Cloudflare refuses a second tunnel with the same name; .* --tunnel-id \$\(pulumi stack output tunnelId --stack prod\) → delete it .* or set voice-edge:tunnel → name/,
       );
       expect(run.code).toBe(1);
+    });
+
+    describe("with the line on", () => {
+      const withLine = (scenario: Partial<StandInScenario>) =>
+        against(
+          { ...prodScenario(), ...scenario },
+          ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+          TOKEN,
+          lineStacks,
+        );
+
+      it("says a first up creates the line script and applies v1, after every other check", async () => {
+        const run = await withLine({ scripts: [{ id: prod.workerName, classes: [] }] });
+        expect(lines(run).at(-1)).toBe(
+          "ok       line: no script voice-edge-prod-line yet: `pulumi up` creates it and applies migration v1 (SQLite-backed FleetLine, on every Workers plan)",
+        );
+        expect(run.code).toBe(0);
+      });
+
+      it("says a later up migrates nothing once v1 is live", async () => {
+        const run = await withLine({
+          scripts: [{ id: "voice-edge-prod-line", migrationTag: "v1", classes: ["FleetLine"] }],
+        });
+        expect(line(run, "ok       line:")).toBe(
+          "ok       line: voice-edge-prod-line has migration tag v1, the latest: `pulumi up` uploads the bundle with no migration",
+        );
+      });
+
+      it("reports a live tag this checkout does not know", async () => {
+        const run = await withLine({
+          scripts: [{ id: "voice-edge-prod-line", migrationTag: "v3", classes: ["FleetLine"] }],
+        });
+        expect(line(run, "problem  line:")).toMatch(
+          /^problem {2}line: the line script voice-edge-prod-line carries Durable Object migration tag "v3", which this program's LINE_MIGRATIONS \(v1\) does not know: deploy from the checkout that applied it → run `pulumi up` from that checkout, or choose another voice-edge:workerName in Pulumi\.prod\.yaml$/,
+        );
+        expect(run.code).toBe(1);
+      });
+
+      it("warns of a script of that name without a migration tag: not this stack's", async () => {
+        const run = await withLine({ scripts: [{ id: "voice-edge-prod-line", classes: [] }] });
+        expect(line(run, "warning  line:")).toContain(
+          "a script voice-edge-prod-line exists without a Durable Object migration tag",
+        );
+        expect(run.code).toBe(0);
+      });
+
+      it("lists the line script among the writes to confirm when the token may not read its own policies", async () => {
+        const run = await withLine({
+          token: { value: TOKEN, id: TOKEN_ID, owner: "account" },
+          scripts: [],
+        });
+        expect(line(run, "warning  token:")).toContain(
+          '"Workers Scripts Write": WorkersScript voice-edge-prod-line, WorkersScript voice-edge-prod,',
+        );
+      });
+
+      it("names the permission when the token may not read the account's scripts", async () => {
+        const run = await withLine({
+          failures: { scripts: { status: 403, code: 10000, message: "Authentication error" } },
+        });
+        expect(line(run, "problem  line:")).toBe(
+          "problem  line: the token may not read the account's Worker scripts (the line script's migration tag) (10000 Authentication error) → give the token \"Workers Scripts Write\" (Account → Workers Scripts → Edit) on this account",
+        );
+        expect(run.code).toBe(1);
+      });
     });
 
     it("warns, without failing, when the zone's ssl is not strict", async () => {

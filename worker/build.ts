@@ -18,22 +18,30 @@ export interface WorkerBundle {
   path: string;
 }
 
+export interface BundleOptions {
+  outfile?: string;
+  /** Readable names, for a profile only: never uploaded. */
+  unminified?: boolean;
+  /** esbuild plugins for a bench variant only (`npm run bench:ablation`'s module swaps): never uploaded. */
+  plugins?: Plugin[];
+}
+
 /**
  * The one build of the Worker: what Pulumi uploads, what `npm run dev` runs and what the
  * tests run are these same bytes.
  */
-export async function buildWorkerBundle(
-  options: {
-    outfile?: string;
-    /** Readable names, for a profile only: never uploaded. */
-    unminified?: boolean;
-    /** esbuild plugins for a bench variant only (`npm run bench:ablation`'s module swaps): never uploaded. */
-    plugins?: Plugin[];
-  } = {},
+export function buildWorkerBundle(options: BundleOptions = {}): Promise<WorkerBundle> {
+  return bundleModule(WORKER_ENTRY, { ...options, outfile: options.outfile ?? BUNDLE_PATH });
+}
+
+/** One ES module for the Workers runtime from `entry`, with the options every uploaded script shares. */
+export async function bundleModule(
+  entry: string,
+  options: BundleOptions & { outfile: string },
 ): Promise<WorkerBundle> {
-  const outfile = options.outfile ?? BUNDLE_PATH;
+  const { outfile } = options;
   const result = await build({
-    entryPoints: [WORKER_ENTRY],
+    entryPoints: [entry],
     bundle: true,
     format: "esm",
     platform: "browser",

@@ -39,6 +39,7 @@ import {
 } from "./errors";
 import { cloudflareId, hostname } from "./fields";
 import { guardSchema, validateGuardBehindTunnel, validateGuardCapacityWithBridges } from "./guard";
+import { lineSchema, validateLineNeedsSubject } from "./line";
 import {
   rateLimitSchema,
   validateKeptRuleRefs,
@@ -100,6 +101,8 @@ const stackSettingsObject = z.strictObject({
   }),
   alerts: alertsSchema,
   guard: guardSchema.prefault({}),
+  /** The waiting line: off unless `enabled`. */
+  line: lineSchema.prefault({}),
 });
 
 export type StackSettings = z.infer<typeof stackSettingsObject>;
@@ -124,6 +127,7 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
     ...validateAlertTypesForPlan(settings),
     ...validateGuardBehindTunnel(settings),
     ...validateGuardCapacityWithBridges(settings),
+    ...validateLineNeedsSubject(settings),
   ];
 }
 
@@ -161,7 +165,10 @@ function knownKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): str
     shape?: Record<string, z.core.$ZodType>;
     element?: z.core.$ZodType;
   };
-  if ((def.type === "optional" || def.type === "default") && def.innerType)
+  if (
+    (def.type === "optional" || def.type === "default" || def.type === "prefault") &&
+    def.innerType
+  )
     return knownKeysAt(def.innerType, path);
   if (def.type === "pipe" && def.in) return knownKeysAt(def.in, path);
   if (def.type === "array" && def.element)

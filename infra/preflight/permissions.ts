@@ -71,7 +71,7 @@ export const REQUIRED_TOKEN_PERMISSIONS: readonly RequiredPermission[] = [
     group: "Workers Scripts Write",
     scope: "account",
     dashboard: "Account → Workers Scripts → Edit",
-    why: "the Worker script",
+    why: "the Worker script, and the line's script whose migration tag `pulumi up` reads (line on)",
     writes: [RESOURCE_TYPES.script, RESOURCE_TYPES.cron],
     probe: (client, s) => client.workers.scripts.list({ account_id: s.accountId }),
   },

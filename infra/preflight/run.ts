@@ -2,6 +2,7 @@ import Cloudflare from "cloudflare";
 import { zeroTrustCheck, sslCheck, zoneCheck } from "./account";
 import type { Check, PreflightContext } from "./check";
 import { dnsCheck } from "./dns";
+import { lineCheck } from "./line";
 import { idSubjectOf } from "./ids";
 import { rateLimitCheck } from "./rateLimit";
 import { apiFailure, problem, type CheckResult } from "./result";
@@ -23,6 +24,7 @@ export const CHECKS: readonly Check[] = [
   workerRouteCheck,
   tunnelCheck,
   sslCheck,
+  lineCheck,
 ];
 
 export interface ClientOptions {

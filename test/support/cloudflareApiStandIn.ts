@@ -1,7 +1,9 @@
 /**
  * A stand-in for the Cloudflare API on loopback, for tests only: the read endpoints preflight
  * uses, with the envelopes, error bodies, status codes and page-number pagination of Cloudflare's
- * API reference, driven by a scenario object. The real SDK talks to it through its base URL.
+ * API reference, driven by a scenario object, and one write: a Worker script's upload with its
+ * Durable Object migrations, checked against the script's live migration tag as the API does.
+ * The real SDK talks to it through its base URL.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -40,6 +42,17 @@ export type StandInArea =
   | "healthchecks"
   | "d1";
 
+/**
+ * A Worker script as the account holds it: its Durable Object migration tag and the classes its
+ * migrations created. Uploads (`PUT …/workers/scripts/<name>`) change it, as the API does.
+ */
+export interface StandInScript {
+  id: string;
+  migrationTag?: string;
+  /** Durable Object classes the script's migrations have created (each a namespace). */
+  classes: string[];
+}
+
 export interface StandInScenario {
   accountId: string;
   token: {
@@ -58,6 +71,8 @@ export interface StandInScenario {
   records: StandInRecord[];
   routes: { pattern: string; script?: string }[];
   tunnels: { id: string; name: string }[];
+  /** The account's Worker scripts; uploads add and change them. Unset: none, and uploads are refused. */
+  scripts?: StandInScript[];
   /** Page size of list endpoints when the client names none (Cloudflare's default is 100). */
   pageSize?: number;
   failures?: Partial<Record<StandInArea, StandInError>>;
@@ -71,7 +86,7 @@ export interface StandIn {
   url: string;
   /** `GET /path?query` of every request, in order. */
   requests: string[];
-  /** Every request that is not a GET (refused with 7003): preflight must send none. */
+  /** Every request that is not a GET (refused with 7003 but a script upload when `scripts` is set): preflight must send none. */
   writes: string[];
   close(): Promise<void>;
 }
@@ -165,6 +180,128 @@ function tokenBody(scenario: StandInScenario) {
   };
 }
 
+function scriptBody(script: StandInScript) {
+  return {
+    id: script.id,
+    created_on: "2026-01-01T00:00:00Z",
+    modified_on: "2026-01-01T00:00:00Z",
+    etag: `${script.id}-etag`,
+    has_modules: true,
+    ...(script.migrationTag === undefined ? {} : { migration_tag: script.migrationTag }),
+  };
+}
+
+interface MigrationStepMetadata {
+  new_classes?: string[];
+  new_sqlite_classes?: string[];
+  deleted_classes?: string[];
+  renamed_classes?: { from: string; to: string }[];
+}
+
+type MigrationsMetadata = MigrationStepMetadata & {
+  old_tag?: string;
+  new_tag?: string;
+  steps?: MigrationStepMetadata[];
+};
+
+const uploadRefusal = (code: number, message: string): StandInError => ({
+  status: 400,
+  code,
+  message,
+});
+
+/**
+ * An upload's migrations against the script's live state, as the API reference words them: `old_tag`
+ * is checked against the live tag (absent means "no tag yet"; 10079 when they differ), then each
+ * step; a class created again over a live namespace is 10074. Returns the script after the upload.
+ */
+function applyUpload(
+  existing: StandInScript | undefined,
+  id: string,
+  migrations: MigrationsMetadata | undefined,
+): StandInScript | StandInError {
+  const script: StandInScript = existing
+    ? { ...existing, classes: [...existing.classes] }
+    : { id, classes: [] };
+  if (!migrations) return script;
+  const live = script.migrationTag ?? null;
+  if ((migrations.old_tag ?? null) !== live)
+    return uploadRefusal(
+      10079,
+      `Migration tag precondition failed; current tag is ${live ?? "(none)"}, got ${migrations.old_tag ?? "(none)"}`,
+    );
+  const { steps = [migrations] } = migrations;
+  for (const step of steps) {
+    for (const name of [...(step.new_classes ?? []), ...(step.new_sqlite_classes ?? [])]) {
+      if (script.classes.includes(name))
+        return uploadRefusal(
+          10074,
+          `Cannot apply new-class migration to class '${name}' that is already depended on by existing Durable Objects`,
+        );
+      script.classes.push(name);
+    }
+    for (const name of step.deleted_classes ?? [])
+      script.classes = script.classes.filter((c) => c !== name);
+    for (const { from, to } of step.renamed_classes ?? [])
+      script.classes = script.classes.map((c) => (c === from ? to : c));
+  }
+  if (migrations.new_tag !== undefined) script.migrationTag = migrations.new_tag;
+  return script;
+}
+
+/** `PUT /accounts/<id>/workers/scripts/<name>`: multipart, a `metadata` JSON part and the modules. */
+async function upload(
+  scenario: StandInScenario,
+  id: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  let form: FormData;
+  try {
+    form = await new Response(Buffer.concat(chunks), {
+      headers: { "content-type": request.headers["content-type"] ?? "" },
+    }).formData();
+  } catch {
+    send(response, 400, failure(uploadRefusal(10001, "Expected a multipart/form-data body")));
+    return;
+  }
+  const part = form.get("metadata");
+  let metadata: { main_module?: string; migrations?: MigrationsMetadata };
+  try {
+    metadata = JSON.parse(typeof part === "string" ? part : ((await part?.text()) ?? ""));
+  } catch {
+    send(response, 400, failure(uploadRefusal(10021, "metadata must be a JSON part")));
+    return;
+  }
+  const modules = [...form.entries()].filter(([name]) => name !== "metadata");
+  const named = (main: string) =>
+    modules.some(
+      ([name, value]) => name === main || (value instanceof File && value.name === main),
+    );
+  if (!metadata.main_module || !named(metadata.main_module)) {
+    send(
+      response,
+      400,
+      failure(
+        uploadRefusal(10021, `No such module: ${metadata.main_module ?? "(no main_module)"}`),
+      ),
+    );
+    return;
+  }
+  const scripts = (scenario.scripts ??= []);
+  const index = scripts.findIndex((s) => s.id === id);
+  const result = applyUpload(scripts[index], id, metadata.migrations);
+  if ("code" in result) {
+    send(response, result.status, failure(result));
+    return;
+  }
+  if (index < 0) scripts.push(result);
+  else scripts[index] = result;
+  send(response, 200, success(scriptBody(result)));
+}
+
 /** Which area a request is for, and how to answer it when no failure is injected. */
 function route(
   scenario: StandInScenario,
@@ -236,7 +373,10 @@ function route(
   if (path === `/accounts/${account}/access/service_tokens`)
     return { area: "serviceTokens", answer: zeroTrust((r) => paginate(r, url, [], size)) };
   if (path === `/accounts/${account}/workers/scripts`)
-    return { area: "scripts", answer: (r) => send(r, 200, success([])) };
+    return {
+      area: "scripts",
+      answer: (r) => send(r, 200, success((scenario.scripts ?? []).map(scriptBody))),
+    };
   if (path === `/accounts/${account}/alerting/v3/policies`)
     return { area: "notifications", answer: (r) => send(r, 200, success([])) };
   if (path === `/accounts/${account}/d1/database`)
@@ -406,6 +546,15 @@ function handle(
           : { status: 403, code: 10000, message: "Authentication error" },
       ),
     );
+    return;
+  }
+  const uploadPath = url.pathname.match(
+    new RegExp(`^/client/v4/accounts/${scenario.accountId}/workers/scripts/([a-z0-9-]+)$`),
+  );
+  if (request.method === "PUT" && uploadPath && scenario.scripts) {
+    const injected = scenario.failures?.scripts;
+    if (injected) send(response, injected.status, failure(injected));
+    else void upload(scenario, uploadPath[1], request, response);
     return;
   }
   const matched = request.method === "GET" ? route(scenario, url) : undefined;

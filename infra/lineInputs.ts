@@ -1,0 +1,68 @@
+// What the stack program needs from outside itself before it declares the line: the line's
+// bundle and the line script's live migration tag. `pulumi up` builds and reads them; the offline
+// run (`npm run plan`, the infra tests) answers them instead, as Pulumi's mocks answer the rest.
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import Cloudflare from "cloudflare";
+import { bundleModule, type BundleOptions, type WorkerBundle } from "../worker/build";
+import { readLiveLineScript, type LiveLineScript } from "./lineMigrations";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The coordinator's entry: its own Worker script, `<workerName>-line`. */
+export const LINE_ENTRY = join(root, "worker", "src", "line", "index.ts");
+export const LINE_BUNDLE_PATH = join(root, "dist", "line.mjs");
+/** The module name the line bundle is uploaded under (its `mainModule`). */
+export const LINE_BUNDLE_MODULE_NAME = "line.mjs";
+
+/** The coordinator's bundle, built with the edge bundle's options (bundleModule). */
+export function buildLineBundle(options: BundleOptions = {}): Promise<WorkerBundle> {
+  return bundleModule(LINE_ENTRY, { ...options, outfile: options.outfile ?? LINE_BUNDLE_PATH });
+}
+
+export interface LineProgramInputs {
+  bundle(): Promise<WorkerBundle>;
+  /** The line script as the account holds it now; throws when that cannot be known. */
+  liveScript(accountId: string, scriptName: string): Promise<LiveLineScript>;
+}
+
+/**
+ * The real answers: the bundle from source, the live tag through the API with the token the
+ * provider uses (`cloudflare:apiToken`, else CLOUDFLARE_API_TOKEN), token only, as preflight does.
+ */
+export function accountLineInputs(apiToken: string | undefined): LineProgramInputs {
+  return {
+    bundle: () => buildLineBundle(),
+    async liveScript(accountId, scriptName) {
+      const token = apiToken ?? process.env.CLOUDFLARE_API_TOKEN;
+      if (!token)
+        throw new Error(
+          `cannot read the line script ${scriptName}'s Durable Object migration tag: neither cloudflare:apiToken nor CLOUDFLARE_API_TOKEN is set`,
+        );
+      const client = new Cloudflare({
+        apiToken: token,
+        apiKey: null,
+        apiEmail: null,
+        userServiceKey: null,
+        ...(process.env.CLOUDFLARE_BASE_URL ? { baseURL: process.env.CLOUDFLARE_BASE_URL } : {}),
+        timeout: 30_000,
+      });
+      return readLiveLineScript(client, accountId, scriptName);
+    },
+  };
+}
+
+let offlineAnswers: LineProgramInputs | undefined;
+
+/** The answers the program uses: the offline run's while one is running, else the account's. */
+export function lineProgramInputs(apiToken: string | undefined): LineProgramInputs {
+  return offlineAnswers ?? accountLineInputs(apiToken);
+}
+
+/** For the offline run only: answer the program's line inputs until the returned function is called. */
+export function answerLineInputsOffline(answers: LineProgramInputs): () => void {
+  offlineAnswers = answers;
+  return () => {
+    if (offlineAnswers === answers) offlineAnswers = undefined;
+  };
+}
