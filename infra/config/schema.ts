@@ -38,7 +38,12 @@ import {
   type Problem,
 } from "./errors";
 import { cloudflareId, hostname } from "./fields";
-import { guardSchema, validateGuardBehindTunnel, validateGuardCapacityWithBridges } from "./guard";
+import {
+  guardSchema,
+  validateGuardBehindTunnel,
+  validateGuardCapacityWithBridges,
+  validateGuardSessionCap,
+} from "./guard";
 import {
   rateLimitSchema,
   validateKeptRuleRefs,
@@ -124,6 +129,7 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
     ...validateAlertTypesForPlan(settings),
     ...validateGuardBehindTunnel(settings),
     ...validateGuardCapacityWithBridges(settings),
+    ...validateGuardSessionCap(settings),
   ];
 }
 
