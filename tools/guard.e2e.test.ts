@@ -670,6 +670,16 @@ describe("npm run guard --max-session-minutes", () => {
     });
   });
 
+  it("is refused beside --print-config, naming the stack key", async () => {
+    await expect(
+      guardCommand(["--print-config", "--stack", "prod", "--max-session-minutes", "5"]),
+    ).rejects.toMatchObject({
+      name: "UsageError",
+      message:
+        "--max-session-minutes goes with a running guard; for the VM's files set voice-edge:guard.maxSessionMinutes (or line.maxSessionMinutes) in the stack file",
+    });
+  });
+
   it("runs HAProxy with the cap's task and says the cap in its start line", async () => {
     const upstream = await startEchoUpstream();
     const guard = await startGuard([

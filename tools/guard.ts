@@ -549,6 +549,10 @@ export async function run(args: string[]): Promise<number | void> {
       throw new UsageError(
         `--${flag} goes with a running guard; for the VM's files set voice-edge:guard.voicesDir (the list rebuilt from the server's voice directory at each start) or guard.voices in the stack file`,
       );
+    if (parsed["max-session-minutes"] !== undefined)
+      throw new UsageError(
+        "--max-session-minutes goes with a running guard; for the VM's files set voice-edge:guard.maxSessionMinutes (or line.maxSessionMinutes) in the stack file",
+      );
     return printConfig(parsed.stack, parsed.bridge);
   }
   if (parsed.bridge !== undefined || parsed.stack !== undefined)
