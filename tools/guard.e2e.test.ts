@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,9 @@ import { STOCK_VOICES } from "../worker/src/voices";
 import {
   haproxyConfig,
   SERVER_REF,
+  SESSION_CAP_BOUND_S,
+  SESSION_CAP_LOG_PREFIX,
+  sessionCapLua,
   UPGRADE_TIMEOUT_S,
   voicesFile,
   type GuardConfigInput,
@@ -319,19 +322,28 @@ describe("npm run guard without haproxy", () => {
   });
 });
 
-/** HAProxy run straight from `haproxyConfig()` (the text `npm run guard` and the VM run), its log kept. */
-async function startHaproxy(input: Omit<GuardConfigInput, "listen" | "statsSocket">) {
+/**
+ * HAProxy run straight from `haproxyConfig()` (the text `npm run guard` and the VM run), its log kept;
+ * with `sessionCapSeconds`, its session cap's Lua task beside it.
+ */
+async function startHaproxy(
+  input: Omit<GuardConfigInput, "listen" | "statsSocket" | "sessionCap">,
+  sessionCapSeconds?: number,
+) {
   const dir = mkdtempSync(join(tmpdir(), "guard-haproxy-"));
   const port = await freePort();
   const config = join(dir, "haproxy.cfg");
-  writeFileSync(
-    config,
-    haproxyConfig({
-      ...input,
-      listen: { host: "127.0.0.1", port },
-      statsSocket: join(dir, "admin.sock"),
-    }),
-  );
+  const full: GuardConfigInput = {
+    ...input,
+    listen: { host: "127.0.0.1", port },
+    statsSocket: join(dir, "admin.sock"),
+    sessionCap:
+      sessionCapSeconds === undefined
+        ? undefined
+        : { seconds: sessionCapSeconds, luaFile: join(dir, "session-cap.lua") },
+  };
+  writeFileSync(config, haproxyConfig(full));
+  if (full.sessionCap) writeFileSync(full.sessionCap.luaFile, sessionCapLua(full));
   const child = spawn(haproxyBinary() ?? "haproxy", ["-db", "-f", config], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -552,6 +564,140 @@ describe("the guard's check of its server is at the HTTP level", () => {
       await guard.stop();
       await tls.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+describe("a session cap (guard.maxSessionMinutes) in front of the personaplex stand-in", () => {
+  /** Seconds, so the test takes seconds: the stack and the command say minutes. */
+  const CAP_S = 2;
+  let dir: string;
+  let servers: StandinBridge[];
+  let capped: Haproxy;
+  let uncapped: Haproxy;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "guard-cap-"));
+    const voices = join(dir, "voices.txt");
+    writeFileSync(voices, voicesFile(STOCK_VOICES));
+    // One conversation at a time each, like the real server: one stand-in per guard.
+    servers = await Promise.all(
+      [0, 1].map(() => startStandinBridge({ mode: "personaplex", promptDelayMs: 50 })),
+    );
+    const settings = { capacity: 1, retryAfterS: 5, voicesFile: voices };
+    [capped, uncapped] = await Promise.all([
+      startHaproxy({ ...settings, upstream: servers[0].origin }, CAP_S),
+      startHaproxy({ ...settings, upstream: servers[1].origin }),
+    ]);
+    await until(async () => (await capped.health()).body.up && (await uncapped.health()).body.up);
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all([capped?.stop(), uncapped?.stop()]);
+    await Promise.all((servers ?? []).map((server) => server.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A conversation that sends an audio frame every 100 ms from its 0x00 on, and counts the answers. */
+  async function talking(port: number) {
+    const ws = await session(`ws://127.0.0.1:${port}/api/chat?${GOOD}`);
+    const state = { handshake: false, answers: 0, closed: undefined as number | undefined };
+    ws.on("message", (data: Buffer) => {
+      if (data[0] === 0x00) state.handshake = true;
+      if (data[0] === 0x01) state.answers++;
+    });
+    const sender = setInterval(() => {
+      if (state.handshake && ws.readyState === WebSocket.OPEN) ws.send(Buffer.from([0x01, 7]));
+    }, 100);
+    ws.once("close", (code) => {
+      clearInterval(sender);
+      state.closed = code;
+    });
+    await until(() => state.handshake);
+    return { ws, state };
+  }
+
+  it("ends a session that keeps talking once it is past its cap, while an uncapped guard's talks on; the next session is admitted", async () => {
+    const [ended, goesOn] = await Promise.all([talking(capped.port), talking(uncapped.port)]);
+    // Bounded by the mechanism (the cap plus SESSION_CAP_BOUND_S), with room for a loaded machine.
+    await until(() => ended.state.closed !== undefined, (CAP_S + SESSION_CAP_BOUND_S + 10) * 1_000);
+    // HAProxy closes both connections without a WebSocket close frame: 1006 at the page.
+    expect(ended.state.closed).toBe(1006);
+    expect(ended.state.answers).toBeGreaterThan(0);
+
+    const line = capped
+      .output()
+      .split("\n")
+      .find((entry) => entry.startsWith("guard: session ") && entry.includes("status=101"));
+    expect(line).toMatch(/termination=K- path=\/api\/chat refused=- /);
+    // Never ended early: HAProxy's own measure of the session is at least the cap.
+    expect(Number(/duration_ms=(\d+)/.exec(line!)![1])).toBeGreaterThanOrEqual(CAP_S * 1_000);
+    expect(capped.output()).toMatch(
+      new RegExp(
+        `${SESSION_CAP_LOG_PREFIX} ended session 0x[0-9a-f]+ at age \\d+s \\(maxSessionSeconds ${CAP_S}\\)`,
+      ),
+    );
+
+    const before = goesOn.state.answers;
+    await until(() => goesOn.state.answers > before);
+    expect(goesOn.state.closed).toBeUndefined();
+    expect(uncapped.output()).not.toContain(SESSION_CAP_LOG_PREFIX);
+
+    // The slot is free again: the next visitor gets the server's 0x00 on the capped guard.
+    await until(async () => (await capped.health()).body.sessions === 0);
+    const next = await talking(capped.port);
+    expect(next.state.handshake).toBe(true);
+    await Promise.all([close(next.ws), close(goesOn.ws)]);
+  }, 60_000);
+});
+
+describe("npm run guard --max-session-minutes", () => {
+  it.each(["0", "1441", "1.5", "ten"])("refuses %s in one line", async (value) => {
+    await expect(
+      guardCommand([
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--port",
+        "9",
+        "--max-session-minutes",
+        value,
+      ]),
+    ).rejects.toMatchObject({
+      name: "UsageError",
+      message: expect.stringMatching(
+        new RegExp(`^--max-session-minutes "${value}" must be a whole number of minutes \\(`),
+      ) as string,
+    });
+  });
+
+  it("is refused beside --print-config, naming the stack key", async () => {
+    await expect(
+      guardCommand(["--print-config", "--stack", "prod", "--max-session-minutes", "5"]),
+    ).rejects.toMatchObject({
+      name: "UsageError",
+      message:
+        "--max-session-minutes goes with a running guard; for the VM's files set voice-edge:guard.maxSessionMinutes (or line.maxSessionMinutes) in the stack file",
+    });
+  });
+
+  it("runs HAProxy with the cap's task and says the cap in its start line", async () => {
+    const upstream = await startEchoUpstream();
+    const guard = await startGuard([
+      "--upstream",
+      `http://127.0.0.1:${upstream.port}`,
+      "--max-session-minutes",
+      "1",
+    ]);
+    try {
+      expect(guard.output()).toContain("(capacity 1, sessions end after 1 min, 18 stock voices)");
+      const lua = readFileSync(join(runDirectory(guard.port), "session-cap.lua"), "utf8");
+      expect(lua).toContain("local MAX_SECONDS = 60\n");
+      const ws = await session(`ws://127.0.0.1:${guard.port}/api/chat?${QUERY}`);
+      expect(await echo(ws, "capped")).toBe("capped");
+      await close(ws);
+    } finally {
+      await guard.stop();
+      await upstream.stop();
     }
   }, 30_000);
 });

@@ -3,6 +3,7 @@
  *
  *   npm run guard -- --upstream <http(s)://host:port> --port <p> [--capacity <n>]
  *       [--upstream-ca <file> | --upstream-insecure] [--voices <file> | --voices-dir <dir>]
+ *       [--max-session-minutes <n>]
  *     probes the upstream once (refusing a definite protocol or certificate mismatch), then runs the
  *     guard in the foreground on 127.0.0.1 (config, voices and socket in a private folder of its own,
  *     removed on exit); HAProxy's session lines go to stdout.
@@ -18,7 +19,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StackConfigError } from "../infra/config/errors";
-import { guardOfBridge } from "../infra/config/guard";
+import { guardOfBridge, guardSchema } from "../infra/config/guard";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 import {
   BACKEND,
@@ -27,9 +28,11 @@ import {
   parseUpstream,
   SERVER,
   SERVER_REF,
+  sessionCapLua,
   VM_PATHS,
   vmFiles,
   voicesFile,
+  type GuardConfigInput,
   type UpstreamTls,
 } from "../infra/guard/haproxyConfig";
 import { isVoiceFileName, STOCK_VOICES, VOICE_FILE_NAME_EXAMPLE } from "../worker/src/voices";
@@ -75,6 +78,12 @@ const command = defineCommand({
       value: "<s>",
       default: "5",
       description: "seconds a refused client is told to wait",
+    },
+    "max-session-minutes": {
+      type: "string",
+      value: "<n>",
+      description:
+        "end each session after this many minutes (1-1440), frames or not; without it only 10 minutes idle end one",
     },
     "upstream-ca": {
       type: "string",
@@ -143,6 +152,18 @@ function positiveInt(value: string, flag: string): number {
   if (!/^\d+$/.test(value) || n < 1)
     throw new UsageError(`${flag} "${value}" must be a whole number from 1`);
   return n;
+}
+
+/** `--max-session-minutes`, in the stack key's range (`guard.maxSessionMinutes`). */
+function maxSessionMinutes(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const minutes = /^\d+$/.test(value) ? Number(value) : NaN;
+  const checked = guardSchema.shape.maxSessionMinutes.safeParse(minutes);
+  if (!checked.success || checked.data === undefined)
+    throw new UsageError(
+      `--max-session-minutes "${value}" must be a whole number of minutes (${checked.error?.issues[0].message ?? "got none"})`,
+    );
+  return checked.data;
 }
 
 /**
@@ -397,6 +418,7 @@ async function serve(args: Args): Promise<void> {
   const port = tcpPort(args.port);
   const capacity = positiveInt(args.capacity, "--capacity");
   const retryAfterS = positiveInt(args["retry-after"], "--retry-after");
+  const capMinutes = maxSessionMinutes(args["max-session-minutes"]);
   const tls = upstreamTls(args);
   const voices = voiceList(args);
 
@@ -406,17 +428,22 @@ async function serve(args: Args): Promise<void> {
   const dir = runDirectory(port);
   const socket = join(dir, "admin.sock");
   const voicesPath = join(dir, "voices.txt");
+  const input: GuardConfigInput = {
+    listen: { host: "127.0.0.1", port },
+    upstream: args.upstream,
+    tls,
+    capacity,
+    retryAfterS,
+    voicesFile: voicesPath,
+    statsSocket: socket,
+    sessionCap:
+      capMinutes === undefined
+        ? undefined
+        : { seconds: capMinutes * 60, luaFile: join(dir, "session-cap.lua") },
+  };
   let config: string;
   try {
-    config = haproxyConfig({
-      listen: { host: "127.0.0.1", port },
-      upstream: args.upstream,
-      tls,
-      capacity,
-      retryAfterS,
-      voicesFile: voicesPath,
-      statsSocket: socket,
-    });
+    config = haproxyConfig(input);
   } catch (error) {
     if (error instanceof GuardConfigError) throw new UsageError(error.message);
     throw error;
@@ -467,6 +494,7 @@ async function serve(args: Args): Promise<void> {
   writeFileSync(voicesPath, voicesFile(voices.names));
   const configPath = join(dir, "haproxy.cfg");
   writeFileSync(configPath, config);
+  if (input.sessionCap) writeFileSync(input.sessionCap.luaFile, sessionCapLua(input));
 
   const haproxyChild = spawn(haproxy, ["-db", "-f", configPath], {
     stdio: ["ignore", "inherit", "pipe"],
@@ -503,7 +531,7 @@ async function serve(args: Args): Promise<void> {
   }
   if (stderr) process.stderr.write(stderr);
   console.log(
-    `guard: http://127.0.0.1:${port}/api/chat → ${args.upstream} (capacity ${capacity}${tls ? `, TLS ${tls.verify === "none" ? "unverified" : `verified against ${tls.caFile}`}` : ""}, ${voices.source}); /health; npm run guard -- --drain --port ${port} drains it`,
+    `guard: http://127.0.0.1:${port}/api/chat → ${args.upstream} (capacity ${capacity}${capMinutes === undefined ? "" : `, sessions end after ${capMinutes} min`}${tls ? `, TLS ${tls.verify === "none" ? "unverified" : `verified against ${tls.caFile}`}` : ""}, ${voices.source}); /health; npm run guard -- --drain --port ${port} drains it`,
   );
 }
 
@@ -520,6 +548,10 @@ export async function run(args: string[]): Promise<number | void> {
     if (flag)
       throw new UsageError(
         `--${flag} goes with a running guard; for the VM's files set voice-edge:guard.voicesDir (the list rebuilt from the server's voice directory at each start) or guard.voices in the stack file`,
+      );
+    if (parsed["max-session-minutes"] !== undefined)
+      throw new UsageError(
+        "--max-session-minutes goes with a running guard; for the VM's files set voice-edge:guard.maxSessionMinutes (or line.maxSessionMinutes) in the stack file",
       );
     return printConfig(parsed.stack, parsed.bridge);
   }

@@ -1,5 +1,6 @@
 import { bridgesOf, servicesOf, type FleetSettings } from "./bridges";
 import { z } from "zod";
+import { lineSettingsSchema } from "../../worker/src/line/contract";
 import { isVoiceFileName, STOCK_VOICES, VOICE_FILE_NAME_EXAMPLE } from "../../worker/src/voices";
 import type { Problem } from "./errors";
 
@@ -50,6 +51,12 @@ export const guardSchema = z.strictObject({
    * is rebuilt from the `*.pt` files there each time HAProxy starts, instead of from `voices`.
    */
   voicesDir: absolutePath.optional(),
+  /**
+   * The longest a session may last (1–1440 minutes, the line's own range): the guard ends it then,
+   * frames or not. Absent: only the 10-minute idle timeout ends a session. With the line on, the
+   * guard takes `line.maxSessionMinutes` instead (`guardSessionCap`).
+   */
+  maxSessionMinutes: lineSettingsSchema.shape.maxSessionMinutes,
 });
 
 export type GuardSettings = z.infer<typeof guardSchema>;
@@ -87,18 +94,20 @@ export function validateGuardBehindTunnel(settings: GuardRuleInput): Problem[] {
 
 /**
  * The guard settings of one bridge's VM, or why `bridgeName` does not pick one: the stack's
- * `guard`, with a listed bridge's own `capacity`. The `tunnel` form has one bridge and no selector.
+ * `guard`, with a listed bridge's own `capacity` and the stack's session cap (`guardSessionCap`).
+ * The `tunnel` form has one bridge and no selector.
  */
 export function guardOfBridge(
   stack: string,
-  settings: FleetSettings & { guard: GuardSettings },
+  settings: FleetSettings & SessionCapInput & { guard: GuardSettings },
   bridgeName: string | undefined,
 ): { guard: GuardSettings } | { problem: string } {
   const bridges = bridgesOf(settings);
   const names = bridges.map((bridge) => bridge.name).join(", ");
+  const guard = { ...settings.guard, maxSessionMinutes: guardSessionCap(settings) };
   if (settings.bridges === undefined)
     return bridgeName === undefined
-      ? { guard: settings.guard }
+      ? { guard }
       : {
           problem: `--bridge ${bridgeName}: stack "${stack}" has one bridge (voice-edge:tunnel): leave --bridge out`,
         };
@@ -111,7 +120,7 @@ export function guardOfBridge(
     return {
       problem: `--bridge ${bridgeName}: stack "${stack}" has no such bridge; its bridges are ${names}`,
     };
-  return { guard: { ...settings.guard, capacity: bridge.capacity } };
+  return { guard: { ...guard, capacity: bridge.capacity } };
 }
 
 /**
@@ -127,6 +136,41 @@ export function validateGuardCapacityWithBridges(settings: {
     {
       path: ["guard", "capacity"],
       message: `is ${settings.guard.capacity}, but with voice-edge:bridges each bridge's guard admits that bridge's own capacity: set voice-edge:bridges → <n>.capacity instead, and remove guard.capacity`,
+    },
+  ];
+}
+
+/** What the session cap's rule reads of a stack: the guard's cap, and the line's when the stack has one. */
+export interface SessionCapInput {
+  guard: { maxSessionMinutes?: number };
+  line?: { enabled?: boolean; maxSessionMinutes?: number };
+}
+
+/**
+ * The cap the guards enforce: the line's `maxSessionMinutes` when set (the line tells it to each
+ * page in its turn), else the guard's own. `validateGuardSessionCap` keeps the two from disagreeing.
+ */
+export function guardSessionCap(settings: SessionCapInput): number | undefined {
+  return settings.line?.maxSessionMinutes ?? settings.guard.maxSessionMinutes;
+}
+
+/**
+ * One cap, written once: a `guard.maxSessionMinutes` beside a line that has its own (or that is on,
+ * and would tell pages no limit) must be that same number, or the page would be told one length and
+ * cut at another.
+ */
+export function validateGuardSessionCap(settings: SessionCapInput): Problem[] {
+  const guard = settings.guard.maxSessionMinutes;
+  const line = settings.line?.maxSessionMinutes;
+  if (guard === undefined || guard === line) return [];
+  if (line === undefined && !settings.line?.enabled) return [];
+  return [
+    {
+      path: ["guard", "maxSessionMinutes"],
+      message:
+        line === undefined
+          ? `is ${guard} but the line is on and voice-edge:line.maxSessionMinutes is not set: set line.maxSessionMinutes: ${guard} (the guards take it, and each page is told it with its turn) and remove guard.maxSessionMinutes`
+          : `is ${guard} but voice-edge:line.maxSessionMinutes is ${line}: the guards enforce the line's; remove guard.maxSessionMinutes`,
     },
   ];
 }

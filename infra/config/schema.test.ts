@@ -306,6 +306,16 @@ describe("bad settings are refused with the key, the stack file and what is allo
       { guard: { listenPort: 9100 } },
       /voice-edge:tunnel → bridgeService: is http:\/\/localhost:8999 but guard.listenPort is 9100/,
     ],
+    [
+      "a guard's session cap other than the line's",
+      { guard: { maxSessionMinutes: 10 }, line: { enabled: true, maxSessionMinutes: 5 } },
+      /voice-edge:guard → maxSessionMinutes: is 10 but voice-edge:line.maxSessionMinutes is 5/,
+    ],
+    [
+      "a guard's session cap while the line is on without its own (pages would be told no limit)",
+      { guard: { maxSessionMinutes: 10 }, line: { enabled: true } },
+      /voice-edge:guard → maxSessionMinutes:/,
+    ],
   ];
 
   it.each(cases)("refuses %s", (_name, changes, message) => {

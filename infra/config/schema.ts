@@ -38,7 +38,12 @@ import {
   type Problem,
 } from "./errors";
 import { cloudflareId, hostname } from "./fields";
-import { guardSchema, validateGuardBehindTunnel, validateGuardCapacityWithBridges } from "./guard";
+import {
+  guardSchema,
+  validateGuardBehindTunnel,
+  validateGuardCapacityWithBridges,
+  validateGuardSessionCap,
+} from "./guard";
 import { lineSchema, validateLineNeedsSubject } from "./line";
 import {
   rateLimitSchema,
@@ -128,6 +133,7 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
     ...validateGuardBehindTunnel(settings),
     ...validateGuardCapacityWithBridges(settings),
     ...validateLineNeedsSubject(settings),
+    ...validateGuardSessionCap(settings),
   ];
 }
 

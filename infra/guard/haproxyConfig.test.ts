@@ -9,6 +9,8 @@ import { knownStacks, loadStackSettings } from "../config/stackFiles";
 import { isVoiceFileName, STOCK_VOICES, VOICE_FILE_NAME } from "../../worker/src/voices";
 import {
   haproxyConfig,
+  SESSION_CAP_LOG_PREFIX,
+  sessionCapLua,
   systemdDropIn,
   UPGRADE_TIMEOUT_S,
   VM_PATHS,
@@ -171,6 +173,9 @@ describe("the VM's files from the stack", () => {
     ["a voice that is not a .pt file", { voices: ["NATF0.wav"] }, "voices"],
     ["a relative voice directory", { voicesDir: "voices" }, "voicesDir"],
     ["a relative CA file", { upstreamCaFile: "cert.pem" }, "upstreamCaFile"],
+    ["a session cap of 0 minutes", { maxSessionMinutes: 0 }, "maxSessionMinutes"],
+    ["a session cap over a day", { maxSessionMinutes: 1441 }, "maxSessionMinutes"],
+    ["a session cap in part minutes", { maxSessionMinutes: 2.5 }, "maxSessionMinutes"],
     ["an unknown key", { listen: 1 }, ""],
   ])("the stack schema refuses %s", (_, value, key) => {
     const result = guardSchema.safeParse(value);
@@ -339,5 +344,159 @@ describe("guardOfBridge: whose files --print-config prints", () => {
       },
     };
     expect(guardOfBridge("staging", single, undefined)).toEqual({ guard });
+  });
+});
+
+describe("the session cap (guard.maxSessionMinutes)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "guard-cap-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const printed = (files: { path: string; content: string }[]) =>
+    files.map((file) => `### ${file.path}\n${file.content}`).join("\n");
+
+  it.each<[string, unknown]>([
+    ["uncapped-default.txt", {}],
+    [
+      "uncapped-voices-dir.txt",
+      { upstream: "http://127.0.0.1:8998", voicesDir: "/opt/personaplex/voices", capacity: 2 },
+    ],
+  ])(
+    "without the key, the VM's files are byte for byte the ones before the cap (%s)",
+    (file, guard) => {
+      expect(printed(vmFiles(guardSchema.parse(guard)))).toBe(
+        readFileSync(join(import.meta.dirname, "testdata", file), "utf8"),
+      );
+    },
+  );
+
+  it("with the key: a Lua file HAProxy loads, reaching a runtime API socket in its chroot that its account owns; haproxy -c accepts both", () => {
+    const files = vmFiles(
+      guardSchema.parse({ maxSessionMinutes: 10, upstream: "http://127.0.0.1:8998" }),
+    );
+    expect(files.map((file) => file.path)).toEqual([
+      VM_PATHS.config,
+      VM_PATHS.sessionCapLua,
+      VM_PATHS.voices,
+      VM_PATHS.dropIn,
+    ]);
+    const [config, lua] = files;
+    expect(config.content).toContain(`  lua-load ${VM_PATHS.sessionCapLua}\n`);
+    expect(config.content).toContain(
+      "  stats socket /var/lib/haproxy/voice-edge-session-cap.sock mode 600 level admin user haproxy\n",
+    );
+    expect(lua.content).toContain("local MAX_SECONDS = 600\n");
+    expect(lua.content).toContain('local RUNTIME_API = "unix@/voice-edge-session-cap.sock"\n');
+    // haproxy -c loads the Lua, so a syntax error in it fails here.
+    const luaFile = join(dir, "cap.lua");
+    writeFileSync(luaFile, lua.content);
+    writeFileSync(join(dir, "voices.txt"), "NATF0.pt\n");
+    const local = config.content
+      .replace(VM_PATHS.sessionCapLua, luaFile)
+      .replace(VM_PATHS.voices, join(dir, "voices.txt"))
+      .replace(VM_PATHS.socket, join(dir, "admin.sock"))
+      .replace(/^\s+(user|group|chroot) .*$/gm, "");
+    writeFileSync(join(dir, "haproxy.cfg"), local);
+    execFileSync("haproxy", ["-c", "-q", "-f", join(dir, "haproxy.cfg")], { stdio: "pipe" });
+  });
+
+  it("without a chroot (npm run guard), the task uses the guard's own socket and adds none", () => {
+    const input = { ...BASE, sessionCap: { seconds: 5, luaFile: "/tmp/cap.lua" } };
+    const config = haproxyConfig(input);
+    expect(config).toContain("  lua-load /tmp/cap.lua\n");
+    expect(config.match(/stats socket/g)).toHaveLength(1);
+    expect(sessionCapLua(input)).toContain('local RUNTIME_API = "unix@/tmp/guard.sock"\n');
+  });
+
+  it.each<[string, GuardConfigInput["sessionCap"], string]>([
+    [
+      "0 seconds",
+      { seconds: 0, luaFile: "/l.lua" },
+      "sessionCap.seconds must be a whole number of seconds from 1 (got 0)",
+    ],
+    [
+      "part seconds",
+      { seconds: 1.5, luaFile: "/l.lua" },
+      "sessionCap.seconds must be a whole number",
+    ],
+    ["no Lua file", { seconds: 5, luaFile: "" }, "sessionCap.luaFile is required"],
+  ])("refuses a cap of %s, naming the argument", (_, sessionCap, message) => {
+    expect(() => haproxyConfig({ ...BASE, sessionCap })).toThrow(message);
+    expect(() => sessionCapLua({ ...BASE, sessionCap })).toThrow(message);
+  });
+
+  /**
+   * The task's loop run `loops` times in HAProxy's own Lua (`haproxy -c` loads it), over a faked
+   * runtime API answering `show sess` with `showSess`, or refusing the connection. Its stdout, then
+   * the commands it sent.
+   */
+  function runTask(showSess: string, { loops = 1, reachable = true } = {}) {
+    const lua = join(dir, "task.lua");
+    writeFileSync(lua, sessionCapLua({ ...BASE, sessionCap: { seconds: 60, luaFile: lua } }));
+    const harness = join(dir, "harness.lua");
+    writeFileSync(
+      harness,
+      [
+        `local answer = ${JSON.stringify(showSess)}`,
+        "local sent = {}",
+        "local sleeps = 0",
+        "local fake = setmetatable({",
+        `  msleep = function() sleeps = sleeps + 1; if sleeps > ${loops} then error("done") end end,`,
+        "  tcp = function()",
+        "    local command",
+        "    return {",
+        "      settimeout = function() end,",
+        `      connect = function(_, address) return ${reachable} and address == "unix@/tmp/guard.sock", "refused" end,`,
+        "      send = function(_, data) command = data; sent[#sent + 1] = data end,",
+        '      receive = function() return command == "show sess\\n" and answer or "" end,',
+        "      close = function() end,",
+        "    }",
+        "  end,",
+        "  register_task = function(task) pcall(task) end,",
+        "}, { __index = core })",
+        `assert(loadfile(${JSON.stringify(lua)}, "t", setmetatable({ core = fake }, { __index = _G })))()`,
+        'io.stdout:write("sent: " .. table.concat(sent, "|") .. "|end")',
+        "io.stdout:flush()",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "harness.cfg"), `global\n  lua-load ${harness}\n`);
+    const { stdout } = spawnSync("haproxy", ["-c", "-f", join(dir, "harness.cfg")], {
+      encoding: "utf8",
+    });
+    return {
+      lines: stdout.split("\n").filter((line) => line.startsWith(SESSION_CAP_LOG_PREFIX)),
+      sent: /sent: (.*)\|end/s.exec(stdout)?.[1],
+    };
+  }
+
+  it("ends exactly the backend's sessions whose age is past the cap, reading HAProxy's ages (s, m, h, d)", () => {
+    const session = (id: string, backend: string, age: string) =>
+      `${id}: proto=tcpv4 src=127.0.0.1:5 fe=guard be=${backend} srv=personaplex ts=00 epoch=0 age=${age} calls=3 rate=0 cpu=0 lat=0 rq[f=8848202h] rp[f=88048202h] exp=0s rc=0 c_exp=`;
+    const task = runTask(
+      [
+        session("0xa0", "bridge", "60s"),
+        session("0xa1", "bridge", "1m1s"),
+        session("0xa2", "bridge", "1h5m"),
+        session("0xa3", "bridge", "1d2h"),
+        session("0xa4", "bridge", "59s"),
+        session("0xa5", "guard", "2h"),
+        "0xa6: proto=unix_stream src=unix:1 fe=GLOBAL be=<NONE> srv=<none> ts=00 epoch=0 age=3h calls=1",
+        "",
+      ].join("\n"),
+    );
+    expect(task.lines).toEqual(
+      ["0xa1 at age 1m1s", "0xa2 at age 1h5m", "0xa3 at age 1d2h"].map(
+        (what) => `${SESSION_CAP_LOG_PREFIX} ended session ${what} (maxSessionSeconds 60)`,
+      ),
+    );
+    expect(task.sent).toBe(
+      "show sess\n|shutdown session 0xa1\n|shutdown session 0xa2\n|shutdown session 0xa3\n",
+    );
+  });
+
+  it("says once, not every second, that it cannot reach the runtime API", () => {
+    const task = runTask("", { loops: 3, reachable: false });
+    expect(task.lines).toEqual([
+      `${SESSION_CAP_LOG_PREFIX} cannot reach the runtime API at unix@/tmp/guard.sock (refused): sessions are not capped until it answers`,
+    ]);
   });
 });
