@@ -441,6 +441,10 @@ describe("the guard in front of the personaplex stand-in", () => {
     ["text_prompt=hi&voice_prompt=NATF0%2Ept", "voice_prompt"],
     ["text_prompt=hi&voice_prompt=NATF0.pt&voice%5Fprompt=../x.pt", "voice_prompt"],
     ["text_prompt=hi&voice_prompt=NATF0.pt&s%65ed=1", "seed"],
+    // A decoded newline between two occurrences must not hide the repeat (an outside review's find).
+    ["text_prompt=hi&voice_prompt&x=%0A&voice_prompt=NATF0.pt", "voice_prompt"],
+    ["text_prompt=hi&voice_prompt=NATF0.pt&x=%0D%0A&voice_prompt=../x.pt", "voice_prompt"],
+    ["text_prompt&x=%0A&text_prompt=hi&voice_prompt=NATF0.pt", "text_prompt"],
   ])(
     "refuses ?%s with 400 (parameter: %s); the server sees no upgrade",
     async (query, parameter) => {

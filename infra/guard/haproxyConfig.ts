@@ -350,8 +350,9 @@ export function haproxyConfig(input: GuardConfigInput): string {
     "  acl has_seed url_param(seed) -m found",
     // The server reads each option's first value after percent-decoding (a name without '=' too);
     // url_param matches the first 'name=', raw. So a repeated or encoded option is refused too.
-    "  acl text_repeated query,url_dec -m reg (^|&)text_prompt(=[^&]*)?&(.*&)?text_prompt(=|&|$)",
-    "  acl voice_repeated query,url_dec -m reg (^|&)voice_prompt(=[^&]*)?&(.*&)?voice_prompt(=|&|$)",
+    // (?s): a decoded %0A between the two must not hide the repeat ('.' stops at a newline otherwise).
+    "  acl text_repeated query,url_dec -m reg (?s)(^|&)text_prompt(=[^&]*)?&(.*&)?text_prompt(=|&|$)",
+    "  acl voice_repeated query,url_dec -m reg (?s)(^|&)voice_prompt(=[^&]*)?&(.*&)?voice_prompt(=|&|$)",
     "  acl seed_encoded query,url_dec -m reg (^|&)seed(=|&|$)",
     "  http-request set-log-level silent if health",
     `  http-request return status 200 content-type application/json lf-string ${health(true)} hdr Cache-Control no-store if health up`,
