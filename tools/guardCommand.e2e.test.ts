@@ -440,6 +440,35 @@ describe("a certificate from a local CA (mkcert's way)", () => {
     }
   });
 
+  it("a certificate for another name: refused naming the name for a host name, chain-only (as HAProxy) for an address", async () => {
+    const elsewhere = certificateSignedBy(mkcertRoot, dir, "otherhost", 7, "DNS:otherhost");
+    const otherName = await startEchoUpstream(elsewhere);
+    try {
+      const byName = `https://localhost:${otherName.port}`;
+      expect(
+        await refusal([
+          "--upstream",
+          byName,
+          "--upstream-ca",
+          mkcertRoot.cert,
+          "--port",
+          String(await freePort()),
+        ]),
+      ).toEqual({
+        kind: "CommandFailure",
+        message: expect.stringMatching(
+          new RegExp(`^--upstream ${byName}: its certificate is not for localhost \\(.*otherhost`),
+        ),
+      });
+      const byAddress = `https://127.0.0.1:${otherName.port}`;
+      const probe = await probeUpstream({ upstream: byAddress, caFile: mkcertRoot.cert });
+      expect(probe).toMatchObject({ verdict: "ok" });
+      expect(probe.line).toContain(`verified against ${mkcertRoot.cert}`);
+    } finally {
+      await otherName.stop();
+    }
+  });
+
   it("refuses a CA file that holds no certificate (exit 2 as a usage mistake)", async () => {
     expect(
       await refusal([

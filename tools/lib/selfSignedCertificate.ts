@@ -47,21 +47,23 @@ export function certificateAuthority(
 }
 
 /**
- * A server certificate for localhost and 127.0.0.1 signed by `ca` (CA:FALSE, as mkcert's
- * `cert.pem`): it verifies against `ca.cert`, not against itself. Files `<name>.pem`, `<name>-key.pem`.
+ * A server certificate for `altNames` (default localhost and 127.0.0.1) signed by `ca` (CA:FALSE,
+ * as mkcert's `cert.pem`): it verifies against `ca.cert`, not against itself. Files `<name>.pem`,
+ * `<name>-key.pem`.
  */
 export function certificateSignedBy(
   ca: CertificateFiles,
   dir: string,
   name = "cert",
   days = 7,
+  altNames = "DNS:localhost,IP:127.0.0.1",
 ): CertificateFiles {
   const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
   openssl([
     ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", String(days)],
     ...["-CA", ca.cert, "-CAkey", ca.key],
     ...["-keyout", files.key, "-out", files.cert, "-subj", "/CN=localhost"],
-    ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+    ...["-addext", `subjectAltName=${altNames}`],
     ...["-addext", "basicConstraints=critical,CA:FALSE"],
     ...["-addext", "extendedKeyUsage=serverAuth"],
   ]);

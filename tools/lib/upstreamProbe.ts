@@ -277,7 +277,9 @@ async function probeHttps(
   if (!peer) return answerLine(upstream, secure.bytes, secure.timedOut, "HTTPS");
   let verified = "not verified (--upstream-insecure)";
   if (caFile) {
-    if (!peer.authorized)
+    // Node's altname error comes after a chain that verified: the name is the question, and HAProxy
+    // checks a name only when the upstream has one (for an IP address the chain alone).
+    if (!peer.authorized && peer.error !== "ERR_TLS_CERT_ALTNAME_INVALID")
       return verificationRefusal(upstream, caFile, peer.error, peer.certificate);
     const mismatch = address.name ? checkServerIdentity(address.name, peer.certificate) : undefined;
     if (mismatch)
