@@ -320,7 +320,7 @@ function upstreamTls(args: Args): UpstreamTls | undefined {
 
 interface VoiceList {
   names: readonly string[];
-  /** For the start line: "18 stock voices", "12 voices from <dir>". */
+  /** For the start line: "18 stock voices", "12 voices from <dir>", "1 voice from <file>". */
   source: string;
 }
 
@@ -329,6 +329,9 @@ function notAVoice(where: string, name: string): UsageError {
     `${where}: "${name}" is not a voice file name such as ${VOICE_FILE_NAME_EXAMPLE} (<name>.pt, no path)`,
   );
 }
+
+const voiceCount = (names: readonly string[]) =>
+  `${names.length} voice${names.length === 1 ? "" : "s"}`;
 
 function voicesFromFile(file: string): VoiceList {
   let text: string;
@@ -344,7 +347,7 @@ function voicesFromFile(file: string): VoiceList {
   const bad = names.find((name) => !isVoiceFileName(name));
   if (bad !== undefined) throw notAVoice(`--voices "${file}"`, bad);
   if (names.length === 0) throw new UsageError(`--voices "${file}" lists no voice`);
-  return { names, source: `${names.length} voices from ${file}` };
+  return { names, source: `${voiceCount(names)} from ${file}` };
 }
 
 /** Every `*.pt` file in the server's voice directory, as the server would find it by name. */
@@ -368,7 +371,7 @@ function voicesFromDirectory(dir: string): VoiceList {
     throw new UsageError(
       `--voices-dir "${dir}" holds no *.pt voice file: is it the server's voice directory?`,
     );
-  return { names, source: `${names.length} voices from ${dir}` };
+  return { names, source: `${voiceCount(names)} from ${dir}` };
 }
 
 function voiceList(args: Args): VoiceList {
