@@ -11,6 +11,11 @@ export const BUNDLE_PATH = resolve(workerDir, "..", "dist", "worker.mjs");
 /** The module name the bundle is uploaded under; Pulumi's `mainModule` and Miniflare both use it. */
 export const BUNDLE_MODULE_NAME = "worker.mjs";
 
+/** The waiting line's script (`<workerName>-line`): the coordinator's Durable Object class. */
+export const LINE_ENTRY = join(workerDir, "src", "line", "index.ts");
+export const LINE_BUNDLE_PATH = resolve(workerDir, "..", "dist", "line.mjs");
+export const LINE_BUNDLE_MODULE_NAME = "line.mjs";
+
 export interface WorkerBundle {
   code: string;
   sizeBytes: number;
@@ -31,9 +36,21 @@ export async function buildWorkerBundle(
     plugins?: Plugin[];
   } = {},
 ): Promise<WorkerBundle> {
-  const outfile = options.outfile ?? BUNDLE_PATH;
+  return bundle(WORKER_ENTRY, options.outfile ?? BUNDLE_PATH, options);
+}
+
+/** The line script's build: the same settings as the Worker's, from its own entry. */
+export async function buildLineBundle(options: { outfile?: string } = {}): Promise<WorkerBundle> {
+  return bundle(LINE_ENTRY, options.outfile ?? LINE_BUNDLE_PATH, {});
+}
+
+async function bundle(
+  entry: string,
+  outfile: string,
+  options: { unminified?: boolean; plugins?: Plugin[] },
+): Promise<WorkerBundle> {
   const result = await build({
-    entryPoints: [WORKER_ENTRY],
+    entryPoints: [entry],
     bundle: true,
     format: "esm",
     platform: "browser",
@@ -43,6 +60,8 @@ export async function buildWorkerBundle(
     legalComments: "none",
     write: false,
     logLevel: "silent",
+    // The runtime's own modules (`cloudflare:workers` for the Durable Object class).
+    external: ["cloudflare:*"],
     plugins: options.plugins ?? [],
   });
   const bytes = result.outputFiles[0].contents;
@@ -59,6 +78,6 @@ export async function buildWorkerBundle(
   };
 }
 
-export function describeBundle(bundle: WorkerBundle): string {
-  return `worker bundle ${bundle.path}: ${(bundle.sizeBytes / 1024).toFixed(1)} KiB (${bundle.sizeBytes} bytes), sha256 ${bundle.sha256.slice(0, 16)}…`;
+export function describeBundle(built: WorkerBundle, what = "worker"): string {
+  return `${what} bundle ${built.path}: ${(built.sizeBytes / 1024).toFixed(1)} KiB (${built.sizeBytes} bytes), sha256 ${built.sha256.slice(0, 16)}…`;
 }
