@@ -5,6 +5,8 @@ import type { LineMessage } from "../../worker/src/line/contract";
 export interface LineClient {
   ws: WebSocket;
   messages: LineMessage[];
+  /** Text frames that are not JSON (the runtime's `pong`). */
+  other: string[];
   /** Resolves with the first message from the start that satisfies `until` (and was not taken yet by an earlier `next`); rejects after `ms` or when the socket closes first. */
   next(until?: (message: LineMessage) => boolean, ms?: number): Promise<LineMessage>;
   /** The last position message received, if any. */
@@ -23,12 +25,15 @@ export function lineClient(
     handshakeTimeout: 15_000,
   });
   const messages: LineMessage[] = [];
+  const other: string[] = [];
   let taken = 0;
   const wakers = new Set<() => void>();
   let ended = false;
   ws.on("message", (data, isBinary) => {
     if (isBinary) return;
-    messages.push(JSON.parse(data.toString()) as LineMessage);
+    const text = data.toString();
+    if (text.startsWith("{")) messages.push(JSON.parse(text) as LineMessage);
+    else other.push(text);
     for (const wake of wakers) wake();
   });
   const opened = new Promise<void>((resolve, reject) => {
@@ -77,5 +82,5 @@ export function lineClient(
       (message): message is Extract<LineMessage, { type: "position" }> =>
         message.type === "position",
     );
-  return { ws, messages, next, position, opened, closed };
+  return { ws, messages, other, next, position, opened, closed };
 }

@@ -252,6 +252,9 @@ describe("leaving and coming back", () => {
     w2.ws.close();
     const again = await joinLine("w2");
     await again.next(isPosition(2));
+    // The runtime answers a page's keepalive without waking the coordinator.
+    again.ws.send("ping");
+    await expect.poll(() => again.other).toEqual(["pong"]);
 
     w1.ws.close();
     // Past the grace period the place goes: the others move up.
