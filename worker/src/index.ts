@@ -140,6 +140,7 @@ async function upgrade(
       line.waitUntil,
     );
     lineFields.line = ticket !== undefined ? "ticket" : "coordinator";
+    lineFields.lineMs = through.coordinatorMs;
     if (through.kind === "served")
       return {
         response: through.session.response,

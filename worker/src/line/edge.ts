@@ -55,11 +55,15 @@ export async function bounded<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-export type LineAdmission =
-  | { kind: "served"; session: BridgeSession; bridge: string; tries: BridgeTry[] }
-  | { kind: "refused"; refusal: SessionRefusal; tries: BridgeTry[] }
+type LineOutcome = { tries: BridgeTry[] } & (
+  | { kind: "served"; session: BridgeSession; bridge: string }
+  | { kind: "refused"; refusal: SessionRefusal }
   /** Today's admission takes over, skipping the bridges already tried. */
-  | { kind: "fallback"; why: string; tries: BridgeTry[] };
+  | { kind: "fallback"; why: string }
+);
+
+/** `coordinatorMs`: the time spent waiting for the coordinator's answers (the log's `lineMs`). */
+export type LineAdmission = LineOutcome & { coordinatorMs: number };
 
 const outcomeOf = (tried: BridgeTry): TryOutcome =>
   tried.outcome === "options_refused" ? "options_refused" : tried.outcome;
@@ -77,6 +81,27 @@ export async function admitThroughLine(
   bindings: Bindings,
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<LineAdmission> {
+  let coordinatorMs = 0;
+  const ask = async <T>(call: () => Promise<T>): Promise<T> => {
+    const asked = Date.now();
+    try {
+      return await bounded(call);
+    } finally {
+      coordinatorMs += Date.now() - asked;
+    }
+  };
+  const outcome = await admitThrough(coordinator, input, request, bindings, waitUntil, ask);
+  return { ...outcome, coordinatorMs };
+}
+
+async function admitThrough(
+  coordinator: Coordinator,
+  input: { subject: string | null; ticket?: string },
+  request: BridgeRequest,
+  bindings: Bindings,
+  waitUntil: (promise: Promise<unknown>) => void,
+  ask: <T>(call: () => Promise<T>) => Promise<T>,
+): Promise<LineOutcome> {
   const settings = bindings.EDGE_CONFIG;
   const tryBoundMs = settings.bridgeConnectTimeoutMs;
   const deadline = Date.now() + admissionTimeoutOf(settings);
@@ -89,7 +114,7 @@ export async function admitThroughLine(
         .report({ bridge, subject, outcome, ...(ticket !== undefined ? { ticket } : {}) })
         .catch(() => undefined),
     );
-  const fallback = (error: unknown): LineAdmission => {
+  const fallback = (error: unknown): LineOutcome => {
     if (!(error instanceof CoordinatorUnavailable)) throw error;
     return { kind: "fallback", why: error.why, tries };
   };
@@ -97,7 +122,7 @@ export async function admitThroughLine(
   if (ticket !== undefined) {
     let answer;
     try {
-      answer = await bounded(() => coordinator.redeem({ ticket, subject, tryBoundMs }));
+      answer = await ask(() => coordinator.redeem({ ticket, subject, tryBoundMs }));
     } catch (error) {
       return fallback(error);
     }
@@ -126,7 +151,7 @@ export async function admitThroughLine(
   for (let round = 0; round <= bridges.size; round++) {
     let answer;
     try {
-      answer = await bounded(() => coordinator.admit({ subject, tried, tryBoundMs }));
+      answer = await ask(() => coordinator.admit({ subject, tried, tryBoundMs }));
     } catch (error) {
       return fallback(error);
     }
