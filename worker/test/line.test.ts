@@ -384,6 +384,13 @@ describe("when the coordinator fails", () => {
       expect(visitor.line).toMatchObject({ line: "fallback", lineFallback: why });
       expect(visitor.line.tries).toEqual([expect.objectContaining({ outcome: "served" })]);
       await leave(visitor.session);
+      // No place in line without the coordinator: the page is told to retry, with no line.
+      const place = lineClient(`${broken.wsOrigin}/voice/line`, await voiceOptions("f2"));
+      const closed = await place.closed;
+      expect([closed.code, JSON.parse(closed.reason)]).toEqual([
+        1013,
+        { error: "bridge_busy", retryAfterS: 5, line: false },
+      ]);
     } finally {
       await broken.dispose();
     }
