@@ -31,13 +31,15 @@ function lineSplitter(onLine: (line: string) => void) {
 /**
  * The edge bundle and the line bundle in one workerd (Miniflare), as deployed: the edge's `LINE`
  * binding reaches the `FleetLine` class of the line script by `scriptName`, a SQLite-backed
- * Durable Object. `lineCode` replaces the line bundle (a coordinator that throws or hangs).
+ * Durable Object. `lineCode` replaces the line bundle (a coordinator that throws or hangs);
+ * `persistDir` keeps the coordinator's storage there, for a restart (a deploy) to find it.
  * Clients reach the edge on a socket of its own, as `startTestEdge` does.
  */
 export async function startLineEdge(options: {
   edgeBindings: Record<string, unknown>;
   lineBindings: Record<string, unknown>;
   lineCode?: string;
+  persistDir?: string;
 }): Promise<TestEdge> {
   const logs: string[] = [];
   const host = "127.0.0.1";
@@ -48,6 +50,7 @@ export async function startLineEdge(options: {
     port: 0,
     log: new Log(LogLevel.WARN),
     cf: {},
+    ...(options.persistDir ? { durableObjectsPersist: options.persistDir } : {}),
     handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
       lineSplitter((line) => logs.push(line))(stdout);
       lineSplitter((line) => logs.push(line))(stderr);

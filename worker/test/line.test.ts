@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import WebSocket from "ws";
 import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
 import { startGuardProcess, type GuardProcess } from "../../tools/lib/guardProcess";
-import { PERSONAPLEX_QUERY } from "../../test/support/bridge";
+import { PERSONAPLEX_QUERY, standinClient } from "../../test/support/bridge";
 import {
   APP_ORIGIN,
   expectOpen,
@@ -69,11 +69,11 @@ beforeAll(async () => {
 }, 90_000);
 
 /** The edge and the line script, `lineCode` replacing the coordinator's bundle. */
-function startEdge(lineCode?: string): Promise<TestEdge> {
+function startEdge(options: { lineCode?: string; persistDir?: string } = {}): Promise<TestEdge> {
   return startLineEdge({
     edgeBindings: { BRIDGES: bridgesBinding, EDGE_CONFIG: edgeConfig(), JWT_SECRET: TEST_SECRET },
     lineBindings: { BRIDGES: bridgesBinding, LINE_CONFIG: lineConfig },
-    ...(lineCode ? { lineCode } : {}),
+    ...options,
   });
 }
 
@@ -269,6 +269,45 @@ describe("leaving and coming back", () => {
   });
 });
 
+describe("a restart of the runtime (a deploy)", () => {
+  it("finds the fleet and the line in storage: held bridges stay held, and the places come back in order", async () => {
+    // Sessions straight to the guards, which a restart of the edge's runtime does not end.
+    const direct = fleet.map(({ guard }) =>
+      standinClient(`${guard.origin.replace(/^http/, "ws")}/api/chat?${PERSONAPLEX_QUERY}`),
+    );
+    await Promise.all(direct.map((client) => client.next()));
+    const persistDir = mkdtempSync(join(workDir, "line-storage-"));
+    await edge.dispose();
+    const before = await startEdge({ persistDir });
+    try {
+      edge = before;
+      // The guards say busy: the coordinator learns it and offers a place.
+      await expect
+        .poll(async () => (await refused("w0")).reason.line, { timeout: 10_000 })
+        .toBe(true);
+      await lineUp(["w1", "w2"]);
+    } finally {
+      await before.dispose();
+    }
+    // The restarted runtime; afterEach disposes it.
+    edge = await startEdge({ persistDir });
+    try {
+      const from = edge.logs.length;
+      expect((await refused("newcomer")).code).toBe(1013);
+      await expect.poll(() => logLines(edge, from).length).toBe(1);
+      expect(logLines(edge, from)[0].tries).toEqual([]);
+      const w2 = await joinLine("w2");
+      await w2.next(isPosition(2));
+      const w1 = await joinLine("w1");
+      await w1.next(isPosition(1));
+      for (const client of [w1, w2]) client.ws.close();
+    } finally {
+      for (const client of direct) client.ws.close();
+      await Promise.all(direct.map((client) => client.closed));
+    }
+  });
+});
+
 describe("tickets", () => {
   it("honours a turn's ticket once, for its subject, on its bridge; refuses it used, by another subject or expired; a newcomer never takes a reserved bridge; an expired turn passes on", async () => {
     const visitors = await fill("s");
@@ -378,7 +417,7 @@ describe("when the coordinator fails", () => {
     ["throws", 'throw new Error("coordinator down");', "exception:Error"],
     ["hangs", "await new Promise((resolve) => setTimeout(resolve, 60_000));", "timeout"],
   ])("admits through today's shuffled tries when it %s, logged", async (_, method, why) => {
-    const broken = await startEdge(brokenLine(method));
+    const broken = await startEdge({ lineCode: brokenLine(method) });
     try {
       const visitor = await served("f1", { on: broken });
       expect(visitor.line).toMatchObject({ line: "fallback", lineFallback: why });
