@@ -207,6 +207,10 @@ export class FleetLine extends DurableObject implements LineCoordinator {
   private async socketGone(ws: WebSocket): Promise<void> {
     const attachment = ws.deserializeAttachment() as SocketAttachment | null;
     if (!attachment) return;
+    // A close and an error of one socket, or an old socket's after its page rejoined: the place
+    // is left only when no other socket holds it.
+    const held = (other: WebSocket) => other !== ws && other.readyState === WebSocket.OPEN;
+    if (this.socketsOf(attachment.placeId).some(held)) return;
     await this.run((now) => leave(this.state, this.bindings.settings, attachment.placeId, now));
   }
 
