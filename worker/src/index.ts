@@ -11,7 +11,7 @@ import { verifyToken } from "./auth/verify";
 import { EdgeError, errorResponse, SessionRefusal } from "./errors";
 import { healthResponse } from "./health";
 import { logEvent } from "./log";
-import { admitToBridge } from "./admission";
+import { admitToBridge, type BridgeTry } from "./admission";
 import { bridgeRequestOf } from "./passThrough";
 import { refusedSessionResponse } from "./refusedSession";
 import { canonicalSearch, sessionOptionsProblem } from "./sessionQuery";
@@ -129,7 +129,7 @@ async function upgrade(
   const search = canonicalSearch(credentials.query);
   const bridgeRequest = bridgeRequestOf(client.headers, credentials, subject, bindings, search);
   const lineFields: UpgradeOutcome["fields"] = {};
-  let skip: ReadonlySet<string> | undefined;
+  let lineTries: BridgeTry[] = [];
   if (line) {
     const ticket = credentials.ticket;
     const through = await admitThroughLine(
@@ -162,10 +162,19 @@ async function upgrade(
       );
     lineFields.line = "fallback";
     lineFields.lineFallback = through.why;
-    skip = new Set(through.tries.map((tried) => tried.bridge));
+    lineTries = through.tries;
   }
-  const admission = await admitToBridge(bridgeRequest, bindings, skip);
-  const tries = { tries: admission.tries, ...lineFields };
+  // Without the line (or with no try through it) this is today's admission, unchanged.
+  const tried = lineTries.length > 0;
+  const admission = await admitToBridge(
+    bridgeRequest,
+    bindings,
+    tried ? new Set(lineTries.map((lineTry) => lineTry.bridge)) : undefined,
+  );
+  const tries = {
+    tries: tried ? [...lineTries, ...admission.tries] : admission.tries,
+    ...lineFields,
+  };
   if (admission.served)
     return {
       response: admission.session.response,
