@@ -1,24 +1,11 @@
 // What the stack program needs from outside itself before it declares the line: the line's
 // bundle and the line script's live migration tag. `pulumi up` builds and reads them; the offline
 // run (`npm run plan`, the infra tests) answers them instead, as Pulumi's mocks answer the rest.
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import Cloudflare from "cloudflare";
-import { bundleModule, type BundleOptions, type WorkerBundle } from "../worker/build";
+import { buildLineBundle, type WorkerBundle } from "../worker/build";
 import { readLiveLineScript, type LiveLineScript } from "./lineMigrations";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-
-/** The coordinator's entry: its own Worker script, `<workerName>-line`. */
-export const LINE_ENTRY = join(root, "worker", "src", "line", "index.ts");
-export const LINE_BUNDLE_PATH = join(root, "dist", "line.mjs");
-/** The module name the line bundle is uploaded under (its `mainModule`). */
-export const LINE_BUNDLE_MODULE_NAME = "line.mjs";
-
-/** The coordinator's bundle, built with the edge bundle's options (bundleModule). */
-export function buildLineBundle(options: BundleOptions = {}): Promise<WorkerBundle> {
-  return bundleModule(LINE_ENTRY, { ...options, outfile: options.outfile ?? LINE_BUNDLE_PATH });
-}
+export { buildLineBundle, LINE_BUNDLE_MODULE_NAME } from "../worker/build";
 
 export interface LineProgramInputs {
   bundle(): Promise<WorkerBundle>;

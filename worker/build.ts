@@ -11,6 +11,11 @@ export const BUNDLE_PATH = resolve(workerDir, "..", "dist", "worker.mjs");
 /** The module name the bundle is uploaded under; Pulumi's `mainModule` and Miniflare both use it. */
 export const BUNDLE_MODULE_NAME = "worker.mjs";
 
+/** The waiting line's script (`<workerName>-line`): the coordinator's Durable Object class. */
+export const LINE_ENTRY = join(workerDir, "src", "line", "index.ts");
+export const LINE_BUNDLE_PATH = resolve(workerDir, "..", "dist", "line.mjs");
+export const LINE_BUNDLE_MODULE_NAME = "line.mjs";
+
 export interface WorkerBundle {
   code: string;
   sizeBytes: number;
@@ -34,6 +39,11 @@ export function buildWorkerBundle(options: BundleOptions = {}): Promise<WorkerBu
   return bundleModule(WORKER_ENTRY, { ...options, outfile: options.outfile ?? BUNDLE_PATH });
 }
 
+/** The line script's build: the same settings as the Worker's, from its own entry. */
+export function buildLineBundle(options: BundleOptions = {}): Promise<WorkerBundle> {
+  return bundleModule(LINE_ENTRY, { ...options, outfile: options.outfile ?? LINE_BUNDLE_PATH });
+}
+
 /** One ES module for the Workers runtime from `entry`, with the options every uploaded script shares. */
 export async function bundleModule(
   entry: string,
@@ -51,6 +61,8 @@ export async function bundleModule(
     legalComments: "none",
     write: false,
     logLevel: "silent",
+    // The runtime's own modules (`cloudflare:workers` for the Durable Object class).
+    external: ["cloudflare:*"],
     plugins: options.plugins ?? [],
   });
   const bytes = result.outputFiles[0].contents;
@@ -67,6 +79,6 @@ export async function bundleModule(
   };
 }
 
-export function describeBundle(bundle: WorkerBundle): string {
-  return `worker bundle ${bundle.path}: ${(bundle.sizeBytes / 1024).toFixed(1)} KiB (${bundle.sizeBytes} bytes), sha256 ${bundle.sha256.slice(0, 16)}…`;
+export function describeBundle(built: WorkerBundle, what = "worker"): string {
+  return `${what} bundle ${built.path}: ${(built.sizeBytes / 1024).toFixed(1)} KiB (${built.sizeBytes} bytes), sha256 ${built.sha256.slice(0, 16)}…`;
 }

@@ -1,6 +1,8 @@
-import { buildWorkerBundle, describeBundle } from "../../worker/build";
+import { buildLineBundle, buildWorkerBundle, describeBundle } from "../../worker/build";
 
 /** Builds the bundle once per test run; every test then loads these bytes from dist/. */
 export default async function setup(): Promise<void> {
-  console.log(describeBundle(await buildWorkerBundle()));
+  const [worker, line] = await Promise.all([buildWorkerBundle(), buildLineBundle()]);
+  console.log(describeBundle(worker));
+  console.log(describeBundle(line, "line"));
 }

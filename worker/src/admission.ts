@@ -44,37 +44,37 @@ function memoryOf(bindings: Bindings): Map<string, BridgeMark> {
 export async function admitToBridge(
   request: BridgeRequest,
   bindings: Bindings,
+  /** Bridges this upgrade already tried (through the waiting line before it failed). */
+  skip: ReadonlySet<string> = new Set(),
 ): Promise<Admission> {
   const settings = bindings.EDGE_CONFIG;
   const memory = memoryOf(bindings);
   const started = Date.now();
   const deadline = started + admissionTimeoutOf(settings);
-  const order = tryOrder(bindings.bridges, memory, started);
+  const order = tryOrder(
+    skip.size === 0 ? bindings.bridges : bindings.bridges.filter((b) => !skip.has(b.name)),
+    memory,
+    started,
+  );
   const tries: BridgeTry[] = [];
   const refusals: SessionRefusal[] = [];
   for (const bridge of order) {
-    const tryStarted = Date.now();
-    const remaining = deadline - tryStarted;
+    const result = await tryBridge(bridge, request, settings.bridgeConnectTimeoutMs, deadline);
     // Too little time for a try to mean anything: the bridges left are counted as untried.
-    if (remaining < MIN_TRY_MS) break;
-    const cutByTotal = remaining < settings.bridgeConnectTimeoutMs;
-    const signal = AbortSignal.timeout(Math.min(settings.bridgeConnectTimeoutMs, remaining));
-    try {
-      const session = await openBridgeSession(bridge, request, signal);
+    if (result === undefined) break;
+    tries.push(result.tried);
+    if (result.served) {
       memory.set(bridge.name, { at: Date.now(), kind: "busy" });
-      tries.push({ bridge: bridge.name, outcome: "served", ms: Date.now() - tryStarted });
-      return { served: true, session, bridge: bridge.name, tries };
-    } catch (error) {
-      if (!(error instanceof SessionRefusal)) throw error;
-      tries.push(tryOf(bridge, error, Date.now() - tryStarted));
-      if (error.reason.error === "session_options_invalid")
-        return { served: false, refusal: error, tries, untried: order.length - tries.length };
-      const busy = error.reason.error === "bridge_busy";
-      // A try the total bound cut short says nothing against the bridge: it is not marked down.
-      if (busy || !(cutByTotal && error.failure === "bridge_timeout"))
-        memory.set(bridge.name, { at: Date.now(), kind: busy ? "busy" : "down" });
-      refusals.push(error);
+      return { served: true, session: result.session, bridge: bridge.name, tries };
     }
+    const { refusal } = result;
+    if (refusal.reason.error === "session_options_invalid")
+      return { served: false, refusal, tries, untried: order.length - tries.length };
+    const busy = refusal.reason.error === "bridge_busy";
+    // A try the total bound cut short says nothing against the bridge: it is not marked down.
+    if (busy || !(result.cutByTotal && refusal.failure === "bridge_timeout"))
+      memory.set(bridge.name, { at: Date.now(), kind: busy ? "busy" : "down" });
+    refusals.push(refusal);
   }
   return {
     served: false,
@@ -82,6 +82,44 @@ export async function admitToBridge(
     tries,
     untried: order.length - tries.length,
   };
+}
+
+export type TryResult =
+  | { served: true; session: BridgeSession; tried: BridgeTry }
+  | { served: false; refusal: SessionRefusal; tried: BridgeTry; cutByTotal: boolean };
+
+/**
+ * One try of one bridge, bounded by `tryBoundMs` and by `deadline` (the upgrade's total bound);
+ * undefined when less than MIN_TRY_MS is left.
+ */
+export async function tryBridge(
+  bridge: BridgeTarget,
+  request: BridgeRequest,
+  tryBoundMs: number,
+  deadline: number,
+): Promise<TryResult | undefined> {
+  const tryStarted = Date.now();
+  const remaining = deadline - tryStarted;
+  if (remaining < MIN_TRY_MS) return undefined;
+  const cutByTotal = remaining < tryBoundMs;
+  const signal = AbortSignal.timeout(Math.min(tryBoundMs, remaining));
+  try {
+    const session = await openBridgeSession(bridge, request, signal);
+    const tried: BridgeTry = {
+      bridge: bridge.name,
+      outcome: "served",
+      ms: Date.now() - tryStarted,
+    };
+    return { served: true, session, tried };
+  } catch (error) {
+    if (!(error instanceof SessionRefusal)) throw error;
+    return {
+      served: false,
+      refusal: error,
+      tried: tryOf(bridge, error, Date.now() - tryStarted),
+      cutByTotal,
+    };
+  }
 }
 
 function tryOf(bridge: BridgeTarget, refusal: SessionRefusal, ms: number): BridgeTry {

@@ -68,7 +68,7 @@ export function bridgeUrlProblem(value: string): string | undefined {
 }
 
 /** Normalized to origin + path once per isolate, so each upgrade only appends the client's query. */
-const bridgeUrl = z.pipe(
+export const bridgeUrl = z.pipe(
   z.string().check(
     z.superRefine((value, ctx) => {
       const problem = bridgeUrlProblem(value);
@@ -100,7 +100,7 @@ const bridgeEntry = z.strictObject({
 });
 
 /** `BRIDGES`: the fleet, each bridge with its name and upgrade URL. */
-const bridgeList = z.array(bridgeEntry).check(
+export const bridgeList = z.array(bridgeEntry).check(
   z.minLength(1),
   z.maxLength(MAX_BRIDGES),
   z.superRefine((bridges, ctx) => {
@@ -225,19 +225,27 @@ export function validateAccessServiceToken(env: {
   ];
 }
 
-const bindingFields = z.object({
+/** The fleet and how to reach it: read alike by the edge and by the line's coordinator. */
+export const fleetBindingFields = {
   /** The one bridge's upgrade URL (a fleet of one), or … */
   BRIDGE_URL: z.optional(bridgeUrl),
   /** … json: every bridge, `[{name, url, healthUrl?}]`. Exactly one of the two is set. */
   BRIDGES: z.optional(bridgeList),
+  /** Cloudflare Access service token the Worker presents to the origin hostname (Worker secrets). */
+  BRIDGE_ACCESS_CLIENT_ID: z.optional(nonEmpty),
+  BRIDGE_ACCESS_CLIENT_SECRET: z.optional(nonEmpty),
+};
+
+const bindingFields = z.object({
+  BRIDGE_URL: fleetBindingFields.BRIDGE_URL,
+  BRIDGES: fleetBindingFields.BRIDGES,
   EDGE_CONFIG: edgeSettingsSchema,
   /** HMAC key for HS* tokens (a Worker secret). */
   JWT_SECRET: z.optional(jwtSecretSchema),
   /** The HMAC key being rotated out, accepted until `auth.previousSecretAcceptedUntil`. */
   JWT_SECRET_PREVIOUS: z.optional(jwtSecretSchema),
-  /** Cloudflare Access service token the Worker presents to the origin hostname (Worker secrets). */
-  BRIDGE_ACCESS_CLIENT_ID: z.optional(nonEmpty),
-  BRIDGE_ACCESS_CLIENT_SECRET: z.optional(nonEmpty),
+  BRIDGE_ACCESS_CLIENT_ID: fleetBindingFields.BRIDGE_ACCESS_CLIENT_ID,
+  BRIDGE_ACCESS_CLIENT_SECRET: fleetBindingFields.BRIDGE_ACCESS_CLIENT_SECRET,
 });
 
 /** The rules across bindings, once each binding has parsed on its own. */
@@ -261,7 +269,7 @@ export function validateBindings(env: z.infer<typeof bindingFields>): Problem[] 
 export function validateBridgeBindings(env: {
   BRIDGE_URL?: string;
   BRIDGES?: unknown[];
-  EDGE_CONFIG: { bridgeHealthUrl?: string };
+  EDGE_CONFIG?: { bridgeHealthUrl?: string };
 }): Problem[] {
   if (env.BRIDGE_URL !== undefined && env.BRIDGES !== undefined)
     return [{ path: ["BRIDGES"], message: "is set together with BRIDGE_URL: set one of the two" }];
@@ -272,7 +280,7 @@ export function validateBridgeBindings(env: {
         message: "is required, or BRIDGES (json: [{name, url}], one entry per bridge)",
       },
     ];
-  if (env.BRIDGES !== undefined && env.EDGE_CONFIG.bridgeHealthUrl !== undefined)
+  if (env.BRIDGES !== undefined && env.EDGE_CONFIG?.bridgeHealthUrl !== undefined)
     return [
       {
         path: ["EDGE_CONFIG", "bridgeHealthUrl"],
@@ -291,12 +299,16 @@ export interface BridgeTarget {
 }
 
 /** The fleet, whichever binding named it: `BRIDGE_URL` is a fleet of one called `bridge`. */
-function bridgeTargets(env: z.infer<typeof bindingFields>): BridgeTarget[] {
+export function bridgeTargets(env: {
+  BRIDGE_URL?: string;
+  BRIDGES?: { name: string; url: string; healthUrl?: string }[];
+  EDGE_CONFIG?: { bridgeHealthUrl?: string };
+}): BridgeTarget[] {
   const entries = env.BRIDGES ?? [
     {
       name: SINGLE_BRIDGE_NAME,
       url: env.BRIDGE_URL ?? "",
-      healthUrl: env.EDGE_CONFIG.bridgeHealthUrl,
+      healthUrl: env.EDGE_CONFIG?.bridgeHealthUrl,
     },
   ];
   return entries.map((entry) => ({

@@ -24,14 +24,25 @@ export interface BridgeProbe {
  * Used by `/voice/health` and the bridge watch alike.
  */
 export async function probeBridge(bindings: Bindings, bridge: BridgeTarget): Promise<BridgeProbe> {
-  const settings = bindings.EDGE_CONFIG;
-  const url = bridge.healthUrl;
+  return probeHealthUrl(
+    bridge.healthUrl,
+    originCredentialHeaders(bindings),
+    bindings.EDGE_CONFIG.healthTimeoutMs,
+  );
+}
+
+/** One look at a guard's health URL with `headers` (the origin credentials), bounded by `timeoutMs`. */
+export async function probeHealthUrl(
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<BridgeProbe> {
   const started = Date.now();
   try {
     // Never follow a redirect with the service token: a 3xx counts as unreachable, with its status.
     const response = await fetch(url, {
-      headers: originCredentialHeaders(bindings),
-      signal: AbortSignal.timeout(settings.healthTimeoutMs),
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
       redirect: "manual",
     });
     // The guard says "server down" in its 503's body: read that one too, and nothing else not 2xx.
@@ -66,12 +77,20 @@ export async function probeFleet(
   bindings: Bindings,
   bridges: readonly BridgeTarget[] = bindings.bridges,
 ): Promise<BridgeProbe[]> {
+  return probeEach(bridges, (bridge) => probeBridge(bindings, bridge));
+}
+
+/** `probe` of every bridge, in their order, `PROBES_AT_ONCE` at a time. */
+export async function probeEach(
+  bridges: readonly BridgeTarget[],
+  probe: (bridge: BridgeTarget) => Promise<BridgeProbe>,
+): Promise<BridgeProbe[]> {
   const probes: BridgeProbe[] = new Array(bridges.length);
   let next = 0;
   const worker = async () => {
     while (next < bridges.length) {
       const i = next++;
-      probes[i] = await probeBridge(bindings, bridges[i]);
+      probes[i] = await probe(bridges[i]);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PROBES_AT_ONCE, bridges.length) }, worker));

@@ -1,4 +1,10 @@
 import type { SessionRefusalCause, SessionRefusalReason } from "./guardAnswers";
+import {
+  SESSION_LIMIT_CLOSE_CODE,
+  TICKET_REFUSED_CLOSE_CODE,
+  type SessionLimitReason,
+  type TicketRefusalReason,
+} from "./line/contract";
 
 /**
  * Every refusal the edge gives before a client is authenticated (and the few that are not about the
@@ -89,25 +95,30 @@ export function errorResponse(error: EdgeError, headers: HeadersInit = {}): Resp
   return new Response(JSON.stringify(body), { status: error.status, headers: responseHeaders });
 }
 
+/** Every reason a page hears in a close after authentication: the bridge's, and the waiting line's. */
+export type RefusalReason = SessionRefusalReason | SessionLimitReason | TicketRefusalReason;
+
 /**
  * After authentication what the page must act on arrives as a 101 and then a close code with a
  * short JSON reason: page script cannot read a failed upgrade (it sees 1006). 1013 "Try Again
- * Later" and 1014 "Bad Gateway" are IANA's; 4400 is the edge's own.
+ * Later" and 1014 "Bad Gateway" are IANA's; 4400, 4409 and 4410 are the edge's own.
  */
 export const SESSION_CLOSE_CODES = {
   bridge_busy: 1013,
   session_options_invalid: 4400,
   bridge_unavailable: 1014,
-} as const satisfies Record<SessionRefusalReason["error"], number>;
+  session_limit: SESSION_LIMIT_CLOSE_CODE,
+  ticket_refused: TICKET_REFUSED_CLOSE_CODE,
+} as const satisfies Record<RefusalReason["error"], number>;
 
 /** The bridge did not take an authenticated session: answered with a 101 and a close, never with HTTP. */
 export class SessionRefusal extends Error {
   readonly closeCode: number;
   readonly closeReason: string;
   constructor(
-    readonly reason: SessionRefusalReason,
+    readonly reason: RefusalReason,
     /** What the log line names (`bridge_timeout`, `bridge_rejected`, … ): finer than the reason. */
-    readonly failure: SessionRefusalCause,
+    readonly failure: SessionRefusalCause | "session_limit" | "ticket_refused",
     readonly detail: Record<string, number> = {},
   ) {
     super(failure);

@@ -14,7 +14,8 @@ export const RETRY_AFTER_MAX_S = 300;
 
 /** Why a session the edge authenticated did not reach a bridge, as the page receives it. */
 export type SessionRefusalReason =
-  | { error: "bridge_busy"; retryAfterS: number }
+  /** `line`: the waiting line offers this page a place (false: the line is full). */
+  | { error: "bridge_busy"; retryAfterS: number; line?: boolean }
   | { error: "session_options_invalid"; parameter?: SessionOptionParameter }
   | { error: "bridge_unavailable" };
 

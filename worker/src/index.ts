@@ -11,11 +11,14 @@ import { verifyToken } from "./auth/verify";
 import { EdgeError, errorResponse, SessionRefusal } from "./errors";
 import { healthResponse } from "./health";
 import { logEvent } from "./log";
-import { admitToBridge } from "./admission";
+import { admitToBridge, type BridgeTry } from "./admission";
 import { bridgeRequestOf } from "./passThrough";
 import { refusedSessionResponse } from "./refusedSession";
 import { canonicalSearch, sessionOptionsProblem } from "./sessionQuery";
-import { HEALTH_PATH, WS_PATH } from "./routes";
+import { HEALTH_PATH, LINE_PATH, WS_PATH } from "./routes";
+import { RETRY_AFTER_DEFAULT_S } from "./guardAnswers";
+import { admitThroughLine, coordinatorOf, type Coordinator } from "./line/edge";
+import { joinLine } from "./line/join";
 
 interface UpgradeOutcome {
   response: Response;
@@ -49,8 +52,8 @@ async function authenticate(
 
 const transportSettings = new WeakMap<Bindings, TransportSettings>();
 
-/** The token transports and forwarded cookies, put together once per isolate (bindings are parsed once). */
-function transportsOf(bindings: Bindings): TransportSettings {
+/** The token transports and forwarded cookies (and, with the line on, tickets), put together once per isolate (bindings are parsed once). */
+function transportsOf(bindings: Bindings, lineOn: boolean): TransportSettings {
   let settings = transportSettings.get(bindings);
   if (!settings) {
     const { auth, forwardCookies } = bindings.EDGE_CONFIG;
@@ -58,9 +61,27 @@ function transportsOf(bindings: Bindings): TransportSettings {
       auth.mode === "jwt"
         ? { cookieName: auth.cookieName, queryParameter: auth.queryParameter, forwardCookies }
         : { forwardCookies };
+    if (lineOn) settings.tickets = true;
     transportSettings.set(bindings, settings);
   }
   return settings;
+}
+
+/** Origin, credentials and token, in that order, before anything touches a socket. */
+async function authenticateUpgrade(
+  client: Request,
+  url: URL,
+  bindings: Bindings,
+  lineOn: boolean,
+): Promise<{ credentials: ClientCredentials; subject: string | null }> {
+  checkOrigin(client.headers.get("Origin"), bindings);
+  const credentials = readClientCredentials(client.headers, url, transportsOf(bindings, lineOn));
+  if (
+    (credentials.bearerProtocolOffered || credentials.ticketProtocolOffered) &&
+    credentials.applicationProtocols.length === 0
+  )
+    throw new EdgeError("subprotocol_required");
+  return { credentials, subject: await authenticate(credentials, bindings) };
 }
 
 /** A 101 that closes at once with `refusal`'s code: the page can read why, the bridge never saw it. */
@@ -87,13 +108,14 @@ function refusedOutcome(
   };
 }
 
-async function upgrade(client: Request, url: URL, bindings: Bindings): Promise<UpgradeOutcome> {
+async function upgrade(
+  client: Request,
+  url: URL,
+  bindings: Bindings,
+  line: LineUse | undefined,
+): Promise<UpgradeOutcome> {
   const started = Date.now();
-  checkOrigin(client.headers.get("Origin"), bindings);
-  const credentials = readClientCredentials(client.headers, url, transportsOf(bindings));
-  if (credentials.bearerProtocolOffered && credentials.applicationProtocols.length === 0)
-    throw new EdgeError("subprotocol_required");
-  const subject = await authenticate(credentials, bindings);
+  const { credentials, subject } = await authenticateUpgrade(client, url, bindings, !!line);
   // Refused before any bridge is tried: the guard and the server would each read the raw query their own way.
   const optionsProblem = sessionOptionsProblem(credentials.query);
   if (optionsProblem) {
@@ -106,8 +128,53 @@ async function upgrade(client: Request, url: URL, bindings: Bindings): Promise<U
   }
   const search = canonicalSearch(credentials.query);
   const bridgeRequest = bridgeRequestOf(client.headers, credentials, subject, bindings, search);
-  const admission = await admitToBridge(bridgeRequest, bindings);
-  const tries = { tries: admission.tries };
+  const lineFields: UpgradeOutcome["fields"] = {};
+  let lineTries: BridgeTry[] = [];
+  if (line) {
+    const ticket = credentials.ticket;
+    const through = await admitThroughLine(
+      line.coordinator,
+      { subject, ...(ticket !== undefined ? { ticket } : {}) },
+      bridgeRequest,
+      bindings,
+      line.waitUntil,
+    );
+    lineFields.line = ticket !== undefined ? "ticket" : "coordinator";
+    lineFields.lineMs = through.coordinatorMs;
+    if (through.kind === "served")
+      return {
+        response: through.session.response,
+        fields: {
+          transport: credentials.transport ?? null,
+          protocol: through.session.protocol,
+          bridge: through.bridge,
+          tries: through.tries,
+          ...lineFields,
+          msTo101: Date.now() - started,
+        },
+      };
+    if (through.kind === "refused")
+      return refusedOutcome(
+        through.refusal,
+        credentials,
+        { tries: through.tries, ...lineFields },
+        started,
+      );
+    lineFields.line = "fallback";
+    lineFields.lineFallback = through.why;
+    lineTries = through.tries;
+  }
+  // Without the line (or with no try through it) this is today's admission, unchanged.
+  const tried = lineTries.length > 0;
+  const admission = await admitToBridge(
+    bridgeRequest,
+    bindings,
+    tried ? new Set(lineTries.map((lineTry) => lineTry.bridge)) : undefined,
+  );
+  const tries = {
+    tries: tried ? [...lineTries, ...admission.tries] : admission.tries,
+    ...lineFields,
+  };
   if (admission.served)
     return {
       response: admission.session.response,
@@ -127,11 +194,69 @@ async function upgrade(client: Request, url: URL, bindings: Bindings): Promise<U
   );
 }
 
+/**
+ * A place in the waiting line (`/voice/line`): the same Origin and token checks as the voice
+ * socket, then the coordinator's own socket for this subject. Refusals after authentication are a
+ * 101 and a close, as on the voice socket: 4409 over the subject's bound, 1013 with `line: false`
+ * when the line is full or the coordinator cannot be reached.
+ */
+async function lineUpgrade(
+  client: Request,
+  url: URL,
+  bindings: Bindings,
+  line: LineUse | undefined,
+): Promise<UpgradeOutcome> {
+  const started = Date.now();
+  if (!line) throw new EdgeError("not_found");
+  const { credentials, subject } = await authenticateUpgrade(client, url, bindings, true);
+  const joined = await joinLine(line.coordinator, subject);
+  if (joined.kind === "joined") {
+    const protocol = selectProtocol(credentials.applicationProtocols, null);
+    return {
+      response: new Response(null, {
+        status: 101,
+        webSocket: joined.socket,
+        headers: protocol === null ? {} : { "Sec-WebSocket-Protocol": protocol },
+      }),
+      fields: { transport: credentials.transport ?? null, protocol, msTo101: Date.now() - started },
+    };
+  }
+  const refusal =
+    joined.kind === "session_limit"
+      ? new SessionRefusal({ error: "session_limit", limit: joined.limit }, "session_limit")
+      : new SessionRefusal(
+          { error: "bridge_busy", retryAfterS: RETRY_AFTER_DEFAULT_S, line: false },
+          "bridge_busy",
+        );
+  return refusedOutcome(
+    refusal,
+    credentials,
+    joined.kind === "unavailable" ? { lineFallback: joined.why } : {},
+    started,
+  );
+}
+
 function isWebSocketUpgrade(request: Request): boolean {
   return (request.headers.get("Upgrade") ?? "").toLowerCase() === "websocket";
 }
 
-async function handleWebSocketPath(request: Request, url: URL, env: object): Promise<Response> {
+/** The waiting line, when the edge has its binding: the coordinator and the request's `waitUntil`. */
+interface LineUse {
+  coordinator: Coordinator;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+function lineUseOf(env: object, ctx: ExecutionContext): LineUse | undefined {
+  const coordinator = coordinatorOf(env);
+  return coordinator && { coordinator, waitUntil: (promise) => ctx.waitUntil(promise) };
+}
+
+async function handleWebSocketPath(
+  request: Request,
+  url: URL,
+  env: object,
+  ctx: ExecutionContext,
+): Promise<Response> {
   const fields: Record<string, unknown> = {
     colo: (request.cf?.colo as string | undefined) ?? null,
   };
@@ -145,7 +270,10 @@ async function handleWebSocketPath(request: Request, url: URL, env: object): Pro
       logEvent("config_invalid", { problems: parsed.problems });
       throw new EdgeError("misconfigured");
     }
-    const outcome = await upgrade(request, url, parsed.bindings);
+    const outcome =
+      url.pathname === LINE_PATH
+        ? await lineUpgrade(request, url, parsed.bindings, lineUseOf(env, ctx))
+        : await upgrade(request, url, parsed.bindings, lineUseOf(env, ctx));
     Object.assign(fields, outcome.fields);
     response = outcome.response;
     refused = outcome.refused === true;
@@ -160,7 +288,7 @@ async function handleWebSocketPath(request: Request, url: URL, env: object): Pro
     );
   }
   // Written in line: deferring it (waitUntil + a timer) cost more CPU per upgrade than the line itself.
-  logEvent("upgrade", {
+  logEvent(url.pathname === LINE_PATH ? "line_join" : "upgrade", {
     outcome: response.status === 101 && !refused ? "connected" : "refused",
     status: response.status,
     ...fields,
@@ -169,9 +297,11 @@ async function handleWebSocketPath(request: Request, url: URL, env: object): Pro
 }
 
 export default {
-  async fetch(request, env): Promise<Response> {
+  async fetch(request, env, ctx): Promise<Response> {
     const url = new URL(request.url);
-    if (url.pathname === WS_PATH) return handleWebSocketPath(request, url, env);
+    if (url.pathname === WS_PATH) return handleWebSocketPath(request, url, env, ctx);
+    if (url.pathname === LINE_PATH && coordinatorOf(env))
+      return handleWebSocketPath(request, url, env, ctx);
     if (url.pathname === HEALTH_PATH) {
       if (request.method !== "GET" && request.method !== "HEAD")
         return errorResponse(new EdgeError("method_not_allowed"), { Allow: "GET, HEAD" });

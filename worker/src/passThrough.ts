@@ -12,7 +12,9 @@ import {
 } from "./headers";
 
 /** Headers the Worker presents to the bridge's origin hostname (the Access service token). */
-export function originCredentialHeaders(bindings: Bindings): Record<string, string> {
+export function originCredentialHeaders(
+  bindings: Pick<Bindings, "BRIDGE_ACCESS_CLIENT_ID" | "BRIDGE_ACCESS_CLIENT_SECRET">,
+): Record<string, string> {
   if (!bindings.BRIDGE_ACCESS_CLIENT_ID || !bindings.BRIDGE_ACCESS_CLIENT_SECRET) return {};
   return {
     [ACCESS_CLIENT_ID_HEADER]: bindings.BRIDGE_ACCESS_CLIENT_ID,

@@ -9,6 +9,48 @@ function read(url: string, headers: Record<string, string> = {}, transportSettin
 }
 
 describe("readClientCredentials", () => {
+  describe("a turn's ticket (the waiting line on)", () => {
+    const withTickets = { ...settings, tickets: true };
+
+    it.each([
+      [
+        "a subprotocol entry, in any letter case",
+        "https://h/voice/ws?x=1",
+        "voice.v1, bearer.B, TICKET.T1",
+        "T1",
+        true,
+      ],
+      [
+        "the query parameter",
+        "https://h/voice/ws?ticket=T2&x=1",
+        "voice.v1, bearer.B",
+        "T2",
+        false,
+      ],
+    ])(
+      "is read from %s and stripped from what the bridge receives",
+      (_, url, protocols, ticket, offered) => {
+        const found = read(url, { "Sec-WebSocket-Protocol": protocols }, withTickets);
+        expect(found).toMatchObject({
+          ticket,
+          ticketProtocolOffered: offered,
+          token: "B",
+          applicationProtocols: ["voice.v1"],
+          query: [["x", "1"]],
+        });
+      },
+    );
+
+    it("is not read with the line off: the entry and the parameter pass as they always did", () => {
+      const found = read("https://h/voice/ws?ticket=T2", {
+        "Sec-WebSocket-Protocol": "voice.v1, ticket.T1",
+      });
+      expect(found.ticket).toBeUndefined();
+      expect(found.applicationProtocols).toEqual(["voice.v1", "ticket.T1"]);
+      expect(found.query).toEqual([["ticket", "T2"]]);
+    });
+  });
+
   it.each([
     ["authorization", { Authorization: "Bearer A" }, "https://h/voice/ws"],
     ["subprotocol", { "Sec-WebSocket-Protocol": "voice.v1, bearer.B" }, "https://h/voice/ws"],

@@ -1,4 +1,5 @@
 import { BEARER_PROTOCOL_PREFIX, isBearerProtocol } from "../headers";
+import { TICKET_PROTOCOL_PREFIX, TICKET_QUERY_PARAMETER } from "../line/contract";
 import { readQuery, type QueryPair } from "../sessionQuery";
 
 export type TokenTransport = "authorization" | "subprotocol" | "cookie" | "query";
@@ -10,6 +11,8 @@ export interface TransportSettings {
   queryParameter?: string | null;
   /** Cookies the bridge may receive, by name (never the token cookie). */
   forwardCookies?: readonly string[];
+  /** The waiting line is on: a turn's ticket is read (`ticket.<t>` entry or `ticket` parameter) and never forwarded. */
+  tickets?: boolean;
 }
 
 export interface ClientCredentials {
@@ -23,9 +26,12 @@ export interface ClientCredentials {
    * about who set it (a sibling subdomain can add one for the parent domain), so none is trusted.
    */
   ambiguousCookie?: boolean;
-  /** Offered subprotocols without any bearer entry, in the client's order. */
+  /** Offered subprotocols without any bearer (or, with the line on, ticket) entry, in the client's order. */
   applicationProtocols: string[];
   bearerProtocolOffered: boolean;
+  /** A turn's ticket (the line on), from the subprotocol entry, else the query; never forwarded. */
+  ticket?: string;
+  ticketProtocolOffered?: boolean;
   /** The page's query as the server reads it (sessionQuery.ts), without the token parameter. */
   query: QueryPair[];
   /** The Cookie header to forward: only the cookies named in `forwardCookies`; null when none. */
@@ -103,10 +109,21 @@ export function readClientCredentials(
   url: URL,
   settings: TransportSettings,
 ): ClientCredentials {
-  const offered = parseProtocolList(headers.get("Sec-WebSocket-Protocol"));
+  let offered = parseProtocolList(headers.get("Sec-WebSocket-Protocol"));
   const bearerEntry = offered.find(isBearerProtocol);
   const query = takeQueryParameter(url.search, settings.queryParameter);
   const cookie = takeCookie(headers, settings);
+  let ticket: { value?: string; protocolOffered: boolean } | undefined;
+  if (settings.tickets) {
+    const entry = offered.find(isTicketProtocol);
+    offered = offered.filter((protocol) => !isTicketProtocol(protocol));
+    const queryValue = query.rest.find(([key]) => key === TICKET_QUERY_PARAMETER)?.[1];
+    query.rest = query.rest.filter(([key]) => key !== TICKET_QUERY_PARAMETER);
+    ticket = {
+      value: entry ? entry.slice(TICKET_PROTOCOL_PREFIX.length) : queryValue,
+      protocolOffered: entry !== undefined,
+    };
+  }
 
   const authorization = headers.get("Authorization");
   const bearerHeader = authorization?.match(/^Bearer[ ]+(\S+)\s*$/i)?.[1];
@@ -128,7 +145,18 @@ export function readClientCredentials(
     bearerProtocolOffered: bearerEntry !== undefined,
     query: query.rest,
     forwardedCookie: cookie.forwarded,
+    ...(ticket
+      ? {
+          ...(ticket.value ? { ticket: ticket.value } : {}),
+          ticketProtocolOffered: ticket.protocolOffered,
+        }
+      : {}),
   };
+}
+
+/** A `ticket.<t>` subprotocol entry, in any letter case. */
+export function isTicketProtocol(protocol: string): boolean {
+  return protocol.slice(0, TICKET_PROTOCOL_PREFIX.length).toLowerCase() === TICKET_PROTOCOL_PREFIX;
 }
 
 /**

@@ -53,3 +53,10 @@ export type LineMessage =
 /** After authentication: a subject over its bound, on the voice socket or the line. */
 export const SESSION_LIMIT_CLOSE_CODE = 4409;
 export type SessionLimitReason = { error: "session_limit"; limit: number };
+
+/** After authentication: a turn's ticket the coordinator does not honour, on the voice socket. */
+export const TICKET_REFUSED_CLOSE_CODE = 4410;
+export type TicketRefusalReason = {
+  error: "ticket_refused";
+  ticket: "unknown" | "used" | "expired" | "other_subject";
+};

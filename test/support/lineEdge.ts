@@ -1,0 +1,109 @@
+import { readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import {
+  BUNDLE_MODULE_NAME,
+  BUNDLE_PATH,
+  LINE_BUNDLE_MODULE_NAME,
+  LINE_BUNDLE_PATH,
+} from "../../worker/build";
+import { LINE_BINDINGS, LINE_CLASS_NAME, lineScriptName } from "../../worker/src/line/contract";
+import { loadStackSettings } from "../../infra/config/stackFiles";
+import type { TestEdge } from "./edge";
+
+const EDGE_NAME = "voice-edge";
+
+function lineSplitter(onLine: (line: string) => void) {
+  return (stream: Readable) => {
+    let pending = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) !== -1) {
+        onLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+    });
+  };
+}
+
+/**
+ * The edge bundle and the line bundle in one workerd (Miniflare), as deployed: the edge's `LINE`
+ * binding reaches the `FleetLine` class of the line script by `scriptName`, a SQLite-backed
+ * Durable Object. `lineCode` replaces the line bundle (a coordinator that throws or hangs);
+ * `persistDir` keeps the coordinator's storage there, for a restart (a deploy) to find it.
+ * Clients reach the edge on a socket of its own, as `startTestEdge` does.
+ */
+export async function startLineEdge(options: {
+  edgeBindings: Record<string, unknown>;
+  lineBindings: Record<string, unknown>;
+  lineCode?: string;
+  persistDir?: string;
+}): Promise<TestEdge> {
+  const logs: string[] = [];
+  const host = "127.0.0.1";
+  const compatibilityDate = loadStackSettings("staging").compatibilityDate;
+  const lineName = lineScriptName(EDGE_NAME);
+  const miniflare = new Miniflare({
+    host,
+    port: 0,
+    log: new Log(LogLevel.WARN),
+    cf: {},
+    ...(options.persistDir ? { durableObjectsPersist: options.persistDir } : {}),
+    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+      lineSplitter((line) => logs.push(line))(stdout);
+      lineSplitter((line) => logs.push(line))(stderr);
+    },
+    workers: [
+      {
+        name: EDGE_NAME,
+        modules: [
+          {
+            type: "ESModule",
+            path: BUNDLE_MODULE_NAME,
+            contents: readFileSync(BUNDLE_PATH, "utf8"),
+          },
+        ],
+        compatibilityDate,
+        bindings: options.edgeBindings as Record<string, never>,
+        durableObjects: {
+          [LINE_BINDINGS.coordinator]: {
+            className: LINE_CLASS_NAME,
+            scriptName: lineName,
+            useSQLite: true,
+          },
+        },
+        unsafeDirectSockets: [{ host, port: 0 }],
+      },
+      {
+        name: lineName,
+        modules: [
+          {
+            type: "ESModule",
+            path: LINE_BUNDLE_MODULE_NAME,
+            contents: options.lineCode ?? readFileSync(LINE_BUNDLE_PATH, "utf8"),
+          },
+        ],
+        compatibilityDate,
+        bindings: options.lineBindings as Record<string, never>,
+        additionalUnboundDurableObjects: [{ className: LINE_CLASS_NAME, useSQLite: true }],
+      },
+    ],
+  });
+  await miniflare.ready;
+  const url = await miniflare.unsafeGetDirectURL(EDGE_NAME);
+  const httpOrigin = url.origin;
+  return {
+    edge: {
+      url,
+      miniflare,
+      fireCron: () => Promise.reject(new Error("no cron on the line edge")),
+      dispose: () => miniflare.dispose(),
+    },
+    httpOrigin,
+    wsOrigin: httpOrigin.replace(/^http/, "ws"),
+    logs,
+    dispose: () => miniflare.dispose(),
+  };
+}

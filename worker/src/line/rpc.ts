@@ -1,0 +1,53 @@
+/**
+ * What the edge asks the coordinator (Durable Object RPC on the `LINE` binding's stub) and what it
+ * answers. One upgrade: `admit` (again after each bridge that did not take the session, with the
+ * tries so far), or `redeem` for a turn's ticket; then `report` how the last try went.
+ */
+import type { SessionLimitReason, TicketRefusalReason } from "./contract";
+
+/** How one try of one bridge went, as the edge's log line names it. */
+export type TryOutcome = "served" | "busy" | "down" | "options_refused";
+
+export interface AdmitRequest {
+  /** The token's subject; null with auth off. */
+  subject: string | null;
+  /** The bridges this upgrade already tried, in order: none of them is offered again. */
+  tried: { bridge: string; outcome: Exclude<TryOutcome, "served"> }[];
+  /** The edge's bound on one try: the bridge is held for the upgrade this long at most. */
+  tryBoundMs: number;
+}
+
+export type AdmitAnswer =
+  | { kind: "bridge"; bridge: string }
+  /** No bridge for this visitor now; `line`: a place in line is offered (the line is not full). */
+  | { kind: "busy"; retryAfterS: number; line: boolean }
+  | ({ kind: "session_limit" } & Omit<SessionLimitReason, "error">);
+
+export interface RedeemRequest {
+  ticket: string;
+  subject: string | null;
+  tryBoundMs: number;
+}
+
+export type RedeemAnswer =
+  { kind: "bridge"; bridge: string } | { kind: "refused"; reason: TicketRefusalReason };
+
+export interface TryReport {
+  bridge: string;
+  subject: string | null;
+  outcome: TryOutcome;
+  /** The ticket the upgrade redeemed: a turn whose bridge did not take it keeps its place. */
+  ticket?: string;
+}
+
+/** The coordinator as the edge sees it. */
+export interface LineCoordinator {
+  admit(request: AdmitRequest): Promise<AdmitAnswer>;
+  redeem(request: RedeemRequest): Promise<RedeemAnswer>;
+  report(report: TryReport): Promise<void>;
+}
+
+/** The request the edge forwards to the coordinator for a line socket (after its own checks). */
+export const LINE_JOIN_URL = "https://line.internal/join";
+/** Carries the authenticated subject to the coordinator; absent with auth off. */
+export const LINE_SUBJECT_HEADER = "X-Line-Subject";
