@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { refusalOfAnswer } from "../worker/src/guardAnswers";
 import { STOCK_VOICES } from "../worker/src/voices";
 import {
+  drainedMap,
   haproxyConfig,
   SERVER_REF,
   SESSION_CAP_BOUND_S,
@@ -238,6 +239,79 @@ describe("the guard in front of a plain http upstream", () => {
   });
 });
 
+describe("a drained guard whose server restarts (drain, wait for sessions 0, restart the server)", () => {
+  let server: StandinBridge;
+  let guard: Guard;
+  let chat: string;
+
+  beforeAll(async () => {
+    server = await startStandinBridge();
+    guard = await startGuard(["--upstream", server.origin, "--retry-after", "7"]);
+    chat = `ws://127.0.0.1:${guard.port}/api/chat?${QUERY}`;
+    await until(async () => ((await health(guard.port)).body as { up: boolean }).up);
+  }, 30_000);
+
+  afterAll(async () => {
+    await guard?.stop();
+    await server?.stop();
+  });
+
+  const serverDown = () => until(async () => (await health(guard.port)).status === 503);
+  const serverUp = () => until(async () => (await health(guard.port)).status === 200);
+
+  it("says draining while its server is down and again up, until --ready", async () => {
+    expect(await guardCommand(["--drain", "--port", String(guard.port)])).toBe(0);
+    await server.stop();
+    await serverDown();
+    expect(await health(guard.port)).toMatchObject({
+      status: 503,
+      body: { up: false, sessions: 0, capacity: 1, draining: true },
+    });
+    expect(await upgrade(chat)).toMatchObject({
+      status: 503,
+      body: { error: "bridge_unavailable" },
+    });
+    server = await startStandinBridge({ port: server.port });
+    await serverUp();
+    expect((await health(guard.port)).body).toEqual({
+      up: true,
+      sessions: 0,
+      capacity: 1,
+      draining: true,
+    });
+    expect(await upgrade(chat)).toMatchObject({
+      status: 503,
+      headers: { "retry-after": "7" },
+      body: { error: "bridge_busy", retryAfterS: 7 },
+    });
+    expect(await guardCommand(["--ready", "--port", String(guard.port)])).toBe(0);
+    expect((await health(guard.port)).body).toMatchObject({ up: true, draining: false });
+    await close(await session(chat));
+  });
+
+  it("--ready while the server is down clears the mark: down, not draining", async () => {
+    expect(await guardCommand(["--drain", "--port", String(guard.port)])).toBe(0);
+    await server.stop();
+    await serverDown();
+    expect((await health(guard.port)).body).toMatchObject({ up: false, draining: true });
+    expect(await guardCommand(["--ready", "--port", String(guard.port)])).toBe(0);
+    expect(await health(guard.port)).toMatchObject({
+      status: 503,
+      body: { up: false, draining: false },
+    });
+    server = await startStandinBridge({ port: server.port });
+    await serverUp();
+  });
+
+  it("a server set to drain alone (no mark) says draining while it is up", async () => {
+    const socket = join(runDirectory(guard.port), "admin.sock");
+    expect(await adminCommand(socket, `set server ${SERVER_REF} state drain`)).toBe("");
+    expect((await health(guard.port)).body).toMatchObject({ up: true, draining: true });
+    expect(await adminCommand(socket, `set server ${SERVER_REF} state ready`)).toBe("");
+    expect((await health(guard.port)).body).toMatchObject({ up: true, draining: false });
+  });
+});
+
 describe("a guard stopped while HAProxy starts", () => {
   it("leaves no haproxy and no run directory", async () => {
     let child: ChildProcess | undefined;
@@ -327,7 +401,7 @@ describe("npm run guard without haproxy", () => {
  * with `sessionCapSeconds`, its session cap's Lua task beside it.
  */
 async function startHaproxy(
-  input: Omit<GuardConfigInput, "listen" | "statsSocket" | "sessionCap">,
+  input: Omit<GuardConfigInput, "listen" | "statsSocket" | "sessionCap" | "drainedFile">,
   sessionCapSeconds?: number,
 ) {
   const dir = mkdtempSync(join(tmpdir(), "guard-haproxy-"));
@@ -337,12 +411,14 @@ async function startHaproxy(
     ...input,
     listen: { host: "127.0.0.1", port },
     statsSocket: join(dir, "admin.sock"),
+    drainedFile: join(dir, "drained.map"),
     sessionCap:
       sessionCapSeconds === undefined
         ? undefined
         : { seconds: sessionCapSeconds, luaFile: join(dir, "session-cap.lua") },
   };
   writeFileSync(config, haproxyConfig(full));
+  writeFileSync(full.drainedFile, drainedMap());
   if (full.sessionCap) writeFileSync(full.sessionCap.luaFile, sessionCapLua(full));
   const child = spawn(haproxyBinary() ?? "haproxy", ["-db", "-f", config], {
     stdio: ["ignore", "pipe", "pipe"],

@@ -23,12 +23,15 @@ import { guardOfBridge, guardSchema } from "../infra/config/guard";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 import {
   BACKEND,
+  DRAINED_KEY,
+  drainedMap,
   GuardConfigError,
   haproxyConfig,
   parseUpstream,
   SERVER,
   SERVER_REF,
   sessionCapLua,
+  stateCommands,
   VM_PATHS,
   vmFiles,
   voicesFile,
@@ -212,12 +215,24 @@ export function adminStateOf(answer: string): number | undefined {
   return Number.isInteger(state) ? state : undefined;
 }
 
-/** The socket of the guard --drain/--ready talks to, after checking that it is this user's own. */
-function trustedSocket(args: Args): string {
+/** The drain mark's value in a `get map` answer (`… value="true" …`), or undefined without one. */
+export function drainMarkOf(answer: string): boolean | undefined {
+  const value = /\bfound=yes\b.*\bvalue="(true|false)"/.exec(answer)?.[1];
+  return value === undefined ? undefined : value === "true";
+}
+
+/** Where a local guard keeps the map file of its drain mark. */
+const drainedFileIn = (dir: string) => join(dir, "drained.map");
+
+/**
+ * The socket of the guard --drain/--ready talks to, after checking that it is this user's own, and
+ * the map file of its drain mark (with --socket: the VM's).
+ */
+function trustedSocket(args: Args): { socket: string; drainedFile: string } {
   if (args.socket) {
     const problem = socketProblem(args.socket);
     if (problem) throw new CommandFailure(`--socket ${args.socket} ${problem}`);
-    return args.socket;
+    return { socket: args.socket, drainedFile: VM_PATHS.drained };
   }
   const port = tcpPort(args.port);
   const dir = runDirectory(port);
@@ -235,22 +250,26 @@ function trustedSocket(args: Args): string {
         ? `no guard runs on port ${port} (no socket ${socket})`
         : `${socket} ${problem}; nothing sent to it`,
     );
-  return socket;
+  return { socket, drainedFile: drainedFileIn(dir) };
 }
 
 async function setState(args: Args): Promise<number> {
   const state = args.drain ? "drain" : "ready";
-  const socket = trustedSocket(args);
+  const { socket, drainedFile } = trustedSocket(args);
   const where = args.socket ? socket : `port ${args.port} (${socket})`;
-  let answer: string;
-  let servers: string;
-  try {
-    answer = await adminCommand(socket, `set server ${SERVER_REF} state ${state}`);
-    servers = await adminCommand(socket, `show servers state ${BACKEND}`);
-  } catch (error) {
-    throw new CommandFailure(`no guard answers on ${where} (${(error as Error).message})`);
+  const send = async (line: string) => {
+    try {
+      return await adminCommand(socket, line);
+    } catch (error) {
+      throw new CommandFailure(`no guard answers on ${where} (${(error as Error).message})`);
+    }
+  };
+  for (const line of stateCommands(state, drainedFile)) {
+    const answer = await send(line);
+    if (answer) throw new CommandFailure(`the guard refused "${line}": ${answer}`);
   }
-  if (answer) throw new CommandFailure(`the guard refused: ${answer}`);
+  const servers = await send(`show servers state ${BACKEND}`);
+  const mark = drainMarkOf(await send(`get map ${drainedFile} ${DRAINED_KEY}`));
   const admin = adminStateOf(servers);
   if (admin === undefined)
     throw new CommandFailure(
@@ -260,6 +279,10 @@ async function setState(args: Args): Promise<number> {
   if (args.drain ? !drained : drained || (admin & ADMIN_FORCED_MAINTENANCE) !== 0)
     throw new CommandFailure(
       `the guard on ${where} did not change state: ${SERVER_REF} admin state is ${admin} after "state ${state}"`,
+    );
+  if (mark !== args.drain)
+    throw new CommandFailure(
+      `the guard on ${where} did not change its drain mark: "${DRAINED_KEY}" in ${drainedFile} reads ${mark ?? "nothing"} after "${state}"`,
     );
   console.log(
     args.drain
@@ -431,6 +454,7 @@ async function serve(args: Args): Promise<void> {
   const dir = runDirectory(port);
   const socket = join(dir, "admin.sock");
   const voicesPath = join(dir, "voices.txt");
+  const drainedPath = drainedFileIn(dir);
   const input: GuardConfigInput = {
     listen: { host: "127.0.0.1", port },
     upstream: args.upstream,
@@ -438,6 +462,7 @@ async function serve(args: Args): Promise<void> {
     capacity,
     retryAfterS,
     voicesFile: voicesPath,
+    drainedFile: drainedPath,
     statsSocket: socket,
     sessionCap:
       capMinutes === undefined
@@ -495,6 +520,7 @@ async function serve(args: Args): Promise<void> {
   }
   ownsDir = true;
   writeFileSync(voicesPath, voicesFile(voices.names));
+  writeFileSync(drainedPath, drainedMap());
   const configPath = join(dir, "haproxy.cfg");
   writeFileSync(configPath, config);
   if (input.sessionCap) writeFileSync(input.sessionCap.luaFile, sessionCapLua(input));

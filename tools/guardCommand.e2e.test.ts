@@ -25,7 +25,7 @@ import { freePort } from "../test/support/freePort";
 import { npmRun } from "../test/support/runCommand";
 import { startEchoUpstream, type EchoUpstream } from "../test/support/wsEchoUpstream";
 import { STOCK_VOICES } from "../worker/src/voices";
-import { adminStateOf, run as guard, runDirectory } from "./guard";
+import { adminStateOf, drainMarkOf, run as guard, runDirectory } from "./guard";
 import { HelpRequested } from "./lib/cli";
 import { startGuardProcess, type GuardProcess } from "./lib/guardProcess";
 import { PROBE_TIMEOUT_MS, probeUpstream } from "./lib/upstreamProbe";
@@ -645,5 +645,20 @@ describe("adminStateOf", () => {
     ["an error", "Can't find backend.\n", undefined],
   ])("reads %s", (_, answer, state) => {
     expect(adminStateOf(answer)).toBe(state);
+  });
+});
+
+describe("drainMarkOf", () => {
+  const answer = (value: string) =>
+    `type=str, case=sensitive, found=yes, idx=tree, key="drained", value="${value}", type="str"\n\n`;
+  it.each([
+    ["HAProxy's answer, drained", answer("true"), true],
+    ["HAProxy's answer, ready", answer("false"), false],
+    ["another value", answer("yes"), undefined],
+    ["no such key", "type=str, case=sensitive, found=no\n\n", undefined],
+    ["no such map", "Unknown map identifier. Please use #<id> or <file>.\n", undefined],
+    ["an empty answer", "", undefined],
+  ])("reads %s", (_, text, mark) => {
+    expect(drainMarkOf(text)).toBe(mark);
   });
 });

@@ -8,9 +8,11 @@ import { guardOfBridge, guardSchema } from "../config/guard";
 import { knownStacks, loadStackSettings } from "../config/stackFiles";
 import { isVoiceFileName, STOCK_VOICES, VOICE_FILE_NAME } from "../../worker/src/voices";
 import {
+  drainedMap,
   haproxyConfig,
   SESSION_CAP_LOG_PREFIX,
   sessionCapLua,
+  stateCommands,
   systemdDropIn,
   UPGRADE_TIMEOUT_S,
   VM_PATHS,
@@ -28,6 +30,7 @@ const BASE: GuardConfigInput = {
   retryAfterS: 5,
   statsSocket: "/tmp/guard.sock",
   voicesFile: "/tmp/voices.txt",
+  drainedFile: "/tmp/drained.map",
 };
 
 const serverLine = (config: string) => config.split("\n").find((line) => /^\s+server /.test(line));
@@ -113,6 +116,7 @@ describe("haproxyConfig's refusals", () => {
     ],
     ["capacity 0", { capacity: 0 }, "capacity must be a whole number of sessions from 1"],
     ["no voices list", { voicesFile: "" }, "voicesFile is required"],
+    ["no drain mark file", { drainedFile: "" }, "drainedFile is required"],
   ])("refuses %s, naming the argument", (_, input, message) => {
     expect(() => haproxyConfig({ ...BASE, ...input })).toThrow(message);
   });
@@ -126,9 +130,11 @@ describe("the VM's files from the stack", () => {
   function check(config: string, caFile: string): void {
     const { cert } = selfSignedCertificate(dir, "ca", 1);
     writeFileSync(join(dir, "voices.txt"), "NATF0.pt\n");
+    writeFileSync(join(dir, "drained.map"), drainedMap());
     const local = config
       .replace(caFile, cert)
       .replace(VM_PATHS.voices, join(dir, "voices.txt"))
+      .replace(VM_PATHS.drained, join(dir, "drained.map"))
       .replace(VM_PATHS.socket, join(dir, "admin.sock"))
       .replace(/^\s+(user|group|chroot) .*$/gm, "");
     writeFileSync(join(dir, "haproxy.cfg"), local);
@@ -147,9 +153,12 @@ describe("the VM's files from the stack", () => {
     expect(files.map((file) => file.path)).toEqual([
       VM_PATHS.config,
       VM_PATHS.voices,
+      VM_PATHS.drained,
       VM_PATHS.dropIn,
     ]);
     expect(files[1].content).toBe(voicesFile(STOCK_VOICES));
+    expect(files[2].content).toBe(drainedMap());
+    expect(files[0].content).toContain(`map(${VM_PATHS.drained},false)`);
     const config = files[0].content;
     expect(config).toContain("bind 127.0.0.1:8999");
     expect(serverLine(config)?.trim()).toBe(
@@ -270,15 +279,28 @@ describe("the VM's voices list from the server's voice directory (guard.voicesDi
     expect(files.map((file) => file.path)).toEqual([
       VM_PATHS.config,
       VM_PATHS.voicesScript,
+      VM_PATHS.drained,
       VM_PATHS.dropIn,
     ]);
     expect(files[1].content).toContain("dir='/opt/personaplex/voices'");
-    const service = files[2].content.split("\n").filter((line) => line.startsWith("ExecStartPre="));
+    const service = files[3].content.split("\n").filter((line) => line.startsWith("ExecStartPre="));
     expect(service).toEqual([
       `ExecStartPre=/bin/sh ${VM_PATHS.voicesScript}`,
       "ExecStartPre=/usr/sbin/haproxy -c -q -f ${CONFIG}",
     ]);
     expect(systemdDropIn()).not.toContain(VM_PATHS.voicesScript);
+  });
+});
+
+describe("the drain mark", () => {
+  it("docs/guard.md gives the VM's drain and ready as the runtime API lines npm run guard sends", () => {
+    const docs = readFileSync(join(import.meta.dirname, "../../docs/guard.md"), "utf8");
+    for (const line of stateCommands("drain", VM_PATHS.drained))
+      expect(docs).toContain(`echo "${line}" | sudo socat stdio ${VM_PATHS.socket}`);
+    expect(stateCommands("ready", VM_PATHS.drained)).toEqual([
+      "set server bridge/personaplex state ready",
+      `set map ${VM_PATHS.drained} drained false`,
+    ]);
   });
 });
 
@@ -376,6 +398,7 @@ describe("the session cap (guard.maxSessionMinutes)", () => {
       VM_PATHS.config,
       VM_PATHS.sessionCapLua,
       VM_PATHS.voices,
+      VM_PATHS.drained,
       VM_PATHS.dropIn,
     ]);
     const [config, lua] = files;
@@ -389,9 +412,11 @@ describe("the session cap (guard.maxSessionMinutes)", () => {
     const luaFile = join(dir, "cap.lua");
     writeFileSync(luaFile, lua.content);
     writeFileSync(join(dir, "voices.txt"), "NATF0.pt\n");
+    writeFileSync(join(dir, "drained.map"), drainedMap());
     const local = config.content
       .replace(VM_PATHS.sessionCapLua, luaFile)
       .replace(VM_PATHS.voices, join(dir, "voices.txt"))
+      .replace(VM_PATHS.drained, join(dir, "drained.map"))
       .replace(VM_PATHS.socket, join(dir, "admin.sock"))
       .replace(/^\s+(user|group|chroot) .*$/gm, "");
     writeFileSync(join(dir, "haproxy.cfg"), local);
