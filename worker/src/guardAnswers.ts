@@ -103,10 +103,11 @@ export function refusalOfAnswer(
 export interface GuardHealth {
   /** The guard answered 2xx and did not say `up: false`. */
   up: boolean;
-  /** The guard answered 2xx with `up: false`: it runs, the server behind it does not. */
+  /** The guard answered with `up: false`: it runs, the server behind it does not. */
   serverDown?: true;
   sessions?: number;
   capacity?: number;
+  /** Its operator drains it: up and admitting no new session, or down for maintenance. */
   draining?: true;
   /** Up, and admitting no new session now (full, or draining). Not an outage. */
   busy: boolean;
@@ -118,15 +119,22 @@ const count = (value: unknown) =>
 /**
  * 2xx is up unless the JSON says `up: false` (a health URL that is not the guard's, answering 2xx
  * without that JSON, counts as up); any other status is down — the guard's own 503 with
- * `up: false` says it runs and its server does not. Busy: `sessions >= capacity` or draining.
+ * `up: false` says it runs and its server does not (with `draining: true`: drained, so its
+ * operator's maintenance). Busy: `sessions >= capacity` or draining.
  */
 export function guardHealthOf(status: number, body: string): GuardHealth {
   const answer = jsonObject(body) ?? {};
-  if (answer.up === false) return { up: false, serverDown: true, busy: false };
+  const draining = answer.draining === true;
+  if (answer.up === false)
+    return {
+      up: false,
+      serverDown: true,
+      ...(draining ? { draining: true as const } : {}),
+      busy: false,
+    };
   if (status < 200 || status > 299) return { up: false, busy: false };
   const sessions = count(answer.sessions);
   const capacity = count(answer.capacity);
-  const draining = answer.draining === true;
   const full = sessions !== undefined && capacity !== undefined && sessions >= capacity;
   return {
     up: true,

@@ -628,6 +628,23 @@ describe("the bridge watch reads the guard's health", () => {
     expect(await draining.settledLogs()).toEqual([]);
   });
 
+  it("counts a drained guard whose server is down as maintenance: over 6 ticks no notice, no state, no log line; an undrained one gets its down notice", async () => {
+    const downHealth = (draining: boolean) =>
+      healthUrl(guard.origin, 503, { up: false, sessions: 0, capacity: 1, draining });
+    const restarting = await watchedEdge(
+      "drained-restart",
+      {},
+      { bridgeHealthUrl: downHealth(true) },
+    );
+    const down = await watchedEdge("undrained-down", {}, { bridgeHealthUrl: downHealth(false) });
+    for (let i = 0; i < 6; i++) await Promise.all([restarting.tick(), down.tick()]);
+    expect(receiver.to(restarting.hook)).toEqual([]);
+    expect(await restarting.row()).toBeUndefined();
+    expect(await restarting.capacityRow()).toBeUndefined();
+    expect(await restarting.settledLogs()).toEqual([]);
+    expect(receiver.to(down.hook).map((post) => post.body.status)).toEqual(["down"]);
+  });
+
   it("counts a guard that answers up: false as down, and says so", async () => {
     const serverDown = await watchedEdge(
       "server-down",

@@ -4,26 +4,29 @@ import {
   fleetCounts,
   INITIAL_CAPACITY_STATE,
   INITIAL_WATCH_STATE,
+  inService,
+  probeVerdict,
   watchStep,
   type CapacityNotification,
   type FleetCounts,
+  type ProbeVerdict,
   type WatchNotification,
   type WatchState,
 } from "../src/bridgeWatch/state";
 
 const settings = { failuresBeforeAlert: 3, notifyRecovery: false };
 
-/** Runs `probes` (true = ok) from `start`; returns the notifications sent and how many ticks wrote storage. */
+/** Runs one verdict a tick from `start`; returns the notifications sent and how many ticks wrote storage. */
 function run(
-  probes: boolean[],
+  probes: ProbeVerdict[],
   options: Partial<typeof settings> = {},
   start: WatchState = INITIAL_WATCH_STATE,
 ) {
   let state = start;
   const notifications: WatchNotification[] = [];
   let writes = 0;
-  for (const ok of probes) {
-    const step = watchStep(state, ok, { ...settings, ...options });
+  for (const verdict of probes) {
+    const step = watchStep(state, verdict, { ...settings, ...options });
     if (step.notification) notifications.push(step.notification);
     if (step.changed) writes++;
     state = step.next;
@@ -31,28 +34,31 @@ function run(
   return { state, notifications, writes };
 }
 
-const times = (n: number, ok: boolean) => Array<boolean>(n).fill(ok);
+const times = (n: number, verdict: ProbeVerdict) => Array<ProbeVerdict>(n).fill(verdict);
 const at = (failures: number, down: boolean) => ({ failures, down });
 
 describe("the bridge watch's state machine", () => {
-  it.each([
-    ["healthy, probe ok", at(0, false), true, { next: at(0, false), changed: false }],
-    ["healthy, probe fails", at(0, false), false, { next: at(1, false), changed: true }],
+  it.each<[string, WatchState, ProbeVerdict, object]>([
+    ["healthy, probe ok", at(0, false), "up", { next: at(0, false), changed: false }],
+    ["healthy, probe fails", at(0, false), "down", { next: at(1, false), changed: true }],
     [
       "one short of the threshold, probe fails",
       at(2, false),
-      false,
+      "down",
       { next: at(3, true), changed: true, notification: "down" },
     ],
-    ["failing, probe ok again", at(2, false), true, { next: at(0, false), changed: true }],
-    ["down, probe fails", at(3, true), false, { next: at(3, true), changed: false }],
-    ["down, probe ok", at(3, true), true, { next: at(0, false), changed: true }],
-  ])("%s", (_name, state, ok, expected) => {
-    expect(watchStep(state, ok, settings)).toEqual(expected);
+    ["failing, probe ok again", at(2, false), "up", { next: at(0, false), changed: true }],
+    ["down, probe fails", at(3, true), "down", { next: at(3, true), changed: false }],
+    ["down, probe ok", at(3, true), "up", { next: at(0, false), changed: true }],
+    ["healthy, maintenance", at(0, false), "maintenance", { next: at(0, false), changed: false }],
+    ["failing, maintenance", at(2, false), "maintenance", { next: at(0, false), changed: true }],
+    ["down, maintenance", at(3, true), "maintenance", { next: at(3, true), changed: false }],
+  ])("%s", (_name, state, verdict, expected) => {
+    expect(watchStep(state, verdict, settings)).toEqual(expected);
   });
 
   it("sends exactly one down notification over 10 failing ticks, and writes only until it is down", () => {
-    expect(run(times(10, false))).toEqual({
+    expect(run(times(10, "down"))).toEqual({
       state: { failures: 3, down: true },
       notifications: ["down"],
       writes: 3,
@@ -60,7 +66,7 @@ describe("the bridge watch's state machine", () => {
   });
 
   it("sends none and writes nothing while healthy", () => {
-    expect(run(times(10, true))).toEqual({
+    expect(run(times(10, "up"))).toEqual({
       state: INITIAL_WATCH_STATE,
       notifications: [],
       writes: 0,
@@ -68,24 +74,56 @@ describe("the bridge watch's state machine", () => {
   });
 
   it("sends none when failures stay under the threshold between good probes", () => {
-    expect(run([false, false, true, false, false, true]).notifications).toEqual([]);
+    expect(run(["down", "down", "up", "down", "down", "up"]).notifications).toEqual([]);
   });
 
   it.each([
     [false, ["down"]],
     [true, ["down", "recovered"]],
   ])("notifies recovery only when configured (notifyRecovery %s)", (notifyRecovery, expected) => {
-    expect(run([...times(4, false), ...times(3, true)], { notifyRecovery }).notifications).toEqual(
+    expect(run([...times(4, "down"), ...times(3, "up")], { notifyRecovery }).notifications).toEqual(
       expected,
     );
   });
 
   it("alerts on the first failure when failuresBeforeAlert is 1", () => {
-    expect(run([false], { failuresBeforeAlert: 1 }).notifications).toEqual(["down"]);
+    expect(run(["down"], { failuresBeforeAlert: 1 }).notifications).toEqual(["down"]);
+  });
+
+  it("sends no down notice and writes nothing over 60 ticks of a drained bridge that is down; an undrained one sends one", () => {
+    expect(run(times(60, "maintenance"))).toEqual({
+      state: INITIAL_WATCH_STATE,
+      notifications: [],
+      writes: 0,
+    });
+    expect(run(times(60, "down")).notifications).toEqual(["down"]);
+  });
+
+  it("counts no maintenance as a failure: a count under way ends, and the failures after it count from zero", () => {
+    expect(run(["down", "down", "maintenance", "down", "down"])).toEqual({
+      state: at(2, false),
+      notifications: [],
+      writes: 5,
+    });
+  });
+
+  it("keeps a down notice sent before the drain through maintenance; the bridge answering up sends its one recovery", () => {
+    expect(
+      run([...times(3, "down"), ...times(10, "maintenance"), "up"], { notifyRecovery: true }),
+    ).toEqual({ state: INITIAL_WATCH_STATE, notifications: ["down", "recovered"], writes: 4 });
+  });
+
+  it.each<[string, Parameters<typeof probeVerdict>[0], ProbeVerdict]>([
+    ["up", { reachable: true }, "up"],
+    ["up and drained", { reachable: true, draining: true }, "up"],
+    ["its guard says down and drained", { reachable: false, draining: true }, "maintenance"],
+    ["its guard says down", { reachable: false }, "down"],
+  ])("reads a probe %s as %s", (_name, probe, verdict) => {
+    expect(probeVerdict(probe)).toBe(verdict);
   });
 
   it("alerts again for a second outage", () => {
-    expect(run([...times(3, false), true, ...times(3, false)]).notifications).toEqual([
+    expect(run([...times(3, "down"), "up", ...times(3, "down")]).notifications).toEqual([
       "down",
       "down",
     ]);
@@ -217,5 +255,14 @@ describe("the capacity watch's state machine", () => {
         { reachable: true, busy: false, draining: true },
       ]),
     ).toEqual({ total: 6, up: 5, free: 2, drained: 2 });
+  });
+
+  it("counts a drained bridge whose server is down as down, never as drained: the bridges in service stay the ones up", () => {
+    const counts = fleetCounts([
+      { reachable: true, busy: true },
+      { reachable: false, draining: true },
+    ]);
+    expect(counts).toEqual({ total: 2, up: 1, free: 0, drained: 0 });
+    expect(inService(counts)).toBe(1);
   });
 });

@@ -136,6 +136,12 @@ describe("the guard's /health", () => {
       { up: false, serverDown: true, busy: false },
     ],
     [
+      "its server down while drained: maintenance",
+      503,
+      '{"up":false,"sessions":0,"capacity":1,"draining":true}',
+      { up: false, serverDown: true, draining: true, busy: false },
+    ],
+    [
       "its server down, in a 200",
       200,
       '{"up":false,"sessions":0,"capacity":1}',

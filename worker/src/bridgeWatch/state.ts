@@ -20,15 +20,33 @@ export const INITIAL_WATCH_STATE: WatchState = Object.freeze({ failures: 0, down
 const unchanged = (state: WatchState): WatchStep => ({ next: state, changed: false });
 
 /**
+ * What one probe tells a bridge's watch: it answers up (busy or drained alike), it is down, or its
+ * guard says its server is down while its operator drains it (a restart in a runbook).
+ */
+export type ProbeVerdict = "up" | "down" | "maintenance";
+
+/** Maintenance takes the guard's word: a bridge that does not answer at all is down, drained or not. */
+export function probeVerdict(probe: { reachable: boolean; draining?: true }): ProbeVerdict {
+  if (probe.reachable) return "up";
+  return probe.draining ? "maintenance" : "down";
+}
+
+/**
  * One tick of one bridge's watch. "down" is sent once, when the failures reach the threshold; while down
- * the count stops (nothing to write); the first good probe ends the outage.
+ * the count stops (nothing to write); the first good probe ends the outage. Maintenance is no
+ * failure and ends a count under way; a "down" already sent holds until the bridge answers up,
+ * which sends its recovery as for any outage.
  */
 export function watchStep(
   state: WatchState,
-  probeOk: boolean,
+  verdict: ProbeVerdict,
   settings: Pick<BridgeWatchSettings, "failuresBeforeAlert" | "notifyRecovery">,
 ): WatchStep {
-  if (probeOk) {
+  if (verdict === "maintenance")
+    return state.down || state.failures === 0
+      ? unchanged(state)
+      : { next: INITIAL_WATCH_STATE, changed: true };
+  if (verdict === "up") {
     if (!state.down && state.failures === 0) return unchanged(state);
     const notification = state.down && settings.notifyRecovery ? "recovered" : undefined;
     return { next: INITIAL_WATCH_STATE, changed: true, ...(notification ? { notification } : {}) };
@@ -86,7 +104,8 @@ export function capacityStep(
     if (state.alerted || state.busyMinutes === 0) return { next: state, changed: false };
     return { next: INITIAL_CAPACITY_STATE, changed: true };
   }
-  const step = watchStep({ failures: state.busyMinutes, down: state.alerted }, fleet.free > 0, {
+  const verdict = fleet.free > 0 ? "up" : "down";
+  const step = watchStep({ failures: state.busyMinutes, down: state.alerted }, verdict, {
     failuresBeforeAlert: settings.busyMinutesBeforeAlert,
     notifyRecovery: settings.notifyRecovery,
   });
@@ -108,7 +127,7 @@ export const inService = (fleet: FleetCounts): number => fleet.up - fleet.draine
 
 /**
  * Up, free and drained as `probeBridge` reports them: reachable; reachable and not busy (a drained
- * guard says busy); reachable and draining.
+ * guard says busy); reachable and draining. A drained bridge whose server is down counts as down.
  */
 export function fleetCounts(
   probes: readonly { reachable: boolean; busy?: boolean; draining?: true }[],

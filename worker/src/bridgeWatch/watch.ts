@@ -7,6 +7,7 @@ import {
   capacityStep,
   fleetCounts,
   inService,
+  probeVerdict,
   watchStep,
   type CapacityStep,
   type FleetCounts,
@@ -38,7 +39,7 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
     probeFleet(main.bindings, bridges),
   ]);
   const changedBridges = bridges.flatMap((bridge, i) => {
-    const step = watchStep(stored.bridges.get(bridge.name)!, probes[i].reachable, settings);
+    const step = watchStep(stored.bridges.get(bridge.name)!, probeVerdict(probes[i]), settings);
     return step.changed ? [{ bridge: bridge.name, probe: probes[i], step }] : [];
   });
   const fleet = fleetCounts(probes);
@@ -87,7 +88,13 @@ async function bridgeTransition(
   return (
     notified && {
       bridge,
-      state: step.next.down ? "down" : failures > 0 ? "failing" : "healthy",
+      state: step.next.down
+        ? "down"
+        : probeVerdict(probe) === "maintenance"
+          ? "maintenance"
+          : failures > 0
+            ? "failing"
+            : "healthy",
       failures,
       probe: probeSummary(probe),
       ...notified,
