@@ -14,6 +14,7 @@ import {
   SESSION_CAP_LOG_PREFIX,
   sessionCapLua,
   UPGRADE_TIMEOUT_S,
+  VM_PATHS,
   voicesFile,
   type GuardConfigInput,
 } from "../infra/guard/haproxyConfig";
@@ -301,6 +302,14 @@ describe("a drained guard whose server restarts (drain, wait for sessions 0, res
     });
     server = await startStandinBridge({ port: server.port });
     await serverUp();
+  });
+
+  it("says in one line when the guard has no drain mark where --socket expects the VM's", async () => {
+    const socket = join(runDirectory(guard.port), "admin.sock");
+    await expect(guardCommand(["--drain", "--socket", socket])).rejects.toThrow(
+      `the guard on ${socket} has no drain mark ${VM_PATHS.drained} (its files predate it): its server is set to drain`,
+    );
+    expect(await guardCommand(["--ready", "--port", String(guard.port)])).toBe(0);
   });
 
   it("a server set to drain alone (no mark) says draining while it is up", async () => {

@@ -266,6 +266,10 @@ async function setState(args: Args): Promise<number> {
   };
   for (const line of stateCommands(state, drainedFile)) {
     const answer = await send(line);
+    if (answer.startsWith("Unknown map identifier"))
+      throw new CommandFailure(
+        `the guard on ${where} has no drain mark ${drainedFile} (its files predate it): its server is set to ${state}, but /health says draining only while the server is up; install the files of npm run guard -- --print-config`,
+      );
     if (answer) throw new CommandFailure(`the guard refused "${line}": ${answer}`);
   }
   const servers = await send(`show servers state ${BACKEND}`);
