@@ -285,8 +285,8 @@ ${line ? `  line       on (voice-edge:line): the coordinator, script ${line.scri
 ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
 next, in another terminal:
-  ${smoke}${line ? `\n  with every bridge busy: the same with --wait takes a place in line, waits for its turn and connects with its ticket` : ""}
-  in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame${line ? `\n  in line:    after close 1013 with "line":true, new WebSocket("${lineUrl}", ["voice.v1", "bearer." + token]) sends {"type":"position",…}\n              then {"type":"turn","ticket":…}: open the voice socket again with "${TICKET_PROTOCOL_PREFIX}" + ticket added (docs/edge-contract.md)` : ""}${args["allow-origin"].length === 0 ? `\n  a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000` : ""}
+  ${smoke}${line ? "   # every bridge busy: add --wait to wait in line" : ""}
+  in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame${line ? `\n  in line:    after close 1013 with "line":true, new WebSocket("${lineUrl}", ["voice.v1", "bearer." + token]) hears {"type":"position",…} until {"type":"turn","ticket":…}, then opens the voice socket with "${TICKET_PROTOCOL_PREFIX}" + ticket added` : ""}${args["allow-origin"].length === 0 ? `\n  a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000` : ""}
 Ctrl-C stops ${bridges.stops}.
 `);
   } catch (error) {

@@ -95,7 +95,9 @@ describe("npm run dev -- --bridges 2 on a stack with the line on", () => {
     expect(dev.output).toContain(
       `new WebSocket("ws://127.0.0.1:${dev.port}/voice/line", ["voice.v1", "bearer." + token])`,
     );
-    expect(dev.output).toContain("the same with --wait takes a place in line");
+    expect(dev.output).toContain(
+      `npm run --silent smoke -- --url ws://127.0.0.1:${dev.port}/voice/ws --token "$(npm run --silent token)"   # every bridge busy: add --wait to wait in line`,
+    );
   });
 
   it("serves two through the coordinator, lines up the third at position 1, and gives it the bridge that frees", async () => {
