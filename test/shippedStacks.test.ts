@@ -8,6 +8,7 @@ import {
 import { runProgramOffline } from "../infra/offlineRun";
 import { RESOURCE_TYPES } from "../infra/resourceTypes";
 import { routePattern } from "../infra/worker";
+import { lineScriptName } from "../worker/src/line/contract";
 
 /**
  * The project's own Pulumi.<stack>.yaml files: the examples it ships, which a user rewrites for
@@ -36,9 +37,17 @@ describe("the project's own stack files (examples for a user to change)", () => 
       vi.stubEnv(STACK_DIR_ENV, PROJECT_ROOT);
       const run = await runProgramOffline(stack);
       const of = (type: string) => run.resources.filter((r) => r.type === type);
-      expect(of(RESOURCE_TYPES.script).map((r) => r.inputs.scriptName)).toEqual([
-        settings.workerName,
-      ]);
+      // With the waiting line on, the coordinator's own script beside the edge Worker.
+      expect(
+        of(RESOURCE_TYPES.script)
+          .map((r) => r.inputs.scriptName)
+          .sort(),
+      ).toEqual(
+        [
+          settings.workerName,
+          ...(settings.line.enabled ? [lineScriptName(settings.workerName)] : []),
+        ].sort(),
+      );
       expect(of(RESOURCE_TYPES.route).map((r) => r.inputs.pattern)).toEqual([
         routePattern(settings.publicHostname),
       ]);

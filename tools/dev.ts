@@ -1,16 +1,24 @@
 /**
  * `npm run dev`: the edge in workerd, with the bundle Pulumi uploads, configured from a stack
  * file, in front of the PersonaPlex stand-in bridge (or BRIDGE_URL), a fleet of stand-ins each
- * behind a guard (`--bridges N`), or bridges already running (`--bridge-url`, repeatable).
+ * behind a guard (`--bridges N`), or bridges already running (`--bridge-url`, repeatable). With the
+ * stack's line on, the line script (its bundle as Pulumi uploads it) runs beside the edge.
  */
 import { createServer } from "node:net";
-import { buildWorkerBundle, describeBundle } from "../worker/build";
+import { buildLineBundle, buildWorkerBundle, describeBundle } from "../worker/build";
+import { LINE_PATH, TICKET_PROTOCOL_PREFIX } from "../worker/src/line/contract";
 import { bridgeUrlProblem, MAX_BRIDGES, originProblem } from "../worker/src/bindings";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
 import { haproxyBinary, HAPROXY_MISSING, type GuardProcess } from "./lib/guardProcess";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
-import { localEdgeBindings, type LocalBridge, type LocalBridges } from "./lib/localBindings";
+import {
+  localEdgeBindings,
+  localLineBindings,
+  type LocalBridge,
+  type LocalBridges,
+  type LocalLine,
+} from "./lib/localBindings";
 import {
   bridgeSource,
   namedBridges,
@@ -145,6 +153,8 @@ export async function run(argv: string[]): Promise<void> {
     bridges: LocalBridges;
     lines: string[];
     stops: string;
+    /** Whether each bridge has a guard's `/health`, which the line's coordinator learns from. */
+    guarded?: false;
   }> {
     switch (source.kind) {
       case "env": {
@@ -212,6 +222,7 @@ export async function run(argv: string[]): Promise<void> {
           bridges: { url: `${bridge.origin}/api/chat` },
           lines: [standinLine(bridge.origin)],
           stops: "the edge and the stand-in bridge",
+          guarded: false,
         };
       }
     }
@@ -220,8 +231,12 @@ export async function run(argv: string[]): Promise<void> {
   const busyPort = `port ${port} is in use: stop what holds it or pass --port`;
   try {
     if (!(await portIsFree(port))) throw new CommandFailure(busyPort);
-    const bundle = await buildWorkerBundle();
+    const [bundle, lineBundle] = await Promise.all([
+      buildWorkerBundle(),
+      config.line.enabled ? buildLineBundle() : undefined,
+    ]);
     console.log(describeBundle(bundle));
+    if (lineBundle) console.log(describeBundle(lineBundle, "line"));
     const bridges = await startBridges();
 
     const local = localEdgeBindings(config, {
@@ -230,12 +245,22 @@ export async function run(argv: string[]): Promise<void> {
       devSecret: localDevSecret(),
       allowOrigins: args["allow-origin"],
     });
+    // The coordinator learns that a bridge freed from its guard's /health: a bare stand-in has none.
+    if (lineBundle && bridges.guarded === false)
+      local.overrides.push(
+        `line on → off: the coordinator learns that a bridge freed from its guard's /health, and without HAProxy the stand-in has no guard (${HAPROXY_MISSING})`,
+      );
+    const line: LocalLine | undefined =
+      lineBundle && bridges.guarded !== false ? await localLineBindings(config, local) : undefined;
     let started = false;
     edge = await startLocalEdge({
       code: bundle.code,
       compatibilityDate: config.compatibilityDate,
       bindings: local.bindings,
       port,
+      ...(line && lineBundle
+        ? { line: { code: lineBundle.code, local: line, edgeName: config.workerName } }
+        : {}),
       onLogLine: (line) => {
         if (!started && RUNTIME_DUMP.test(line)) return;
         console.log(line);
@@ -248,18 +273,20 @@ export async function run(argv: string[]): Promise<void> {
     started = true;
 
     const wsUrl = `ws://127.0.0.1:${port}/voice/ws`;
+    const lineUrl = `ws://127.0.0.1:${port}${LINE_PATH}`;
     const stackArgs = args.stack === "staging" ? "" : ` -- --stack ${args.stack}`;
+    const smoke = `npm run --silent smoke -- --url ${wsUrl} --token "$(npm run --silent token${stackArgs})"`;
     console.log(`
 voice edge running in workerd (stack ${args.stack}, compatibility date ${config.compatibilityDate})
   WebSocket  ${wsUrl}
   health     http://127.0.0.1:${port}/voice/health
-${bridges.lines.map((line) => `  ${line}`).join("\n")}
+${line ? `  line       on (voice-edge:line): the coordinator, script ${line.scriptName}, beside the edge; with no bridge free a visitor gets 1013 {"line":true} and waits at ${lineUrl}\n` : ""}${bridges.lines.map((line) => `  ${line}`).join("\n")}
   local overrides of Pulumi.${args.stack}.yaml:
 ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
 next, in another terminal:
-  npm run --silent smoke -- --url ${wsUrl} --token "$(npm run --silent token${stackArgs})"
-  in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame${args["allow-origin"].length === 0 ? `\n  a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000` : ""}
+  ${smoke}${line ? "   # every bridge busy: add --wait to wait in line" : ""}
+  in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame${line ? `\n  in line:    after close 1013 with "line":true, new WebSocket("${lineUrl}", ["voice.v1", "bearer." + token]) hears {"type":"position",…} until {"type":"turn","ticket":…}, then opens the voice socket with "${TICKET_PROTOCOL_PREFIX}" + ticket added` : ""}${args["allow-origin"].length === 0 ? `\n  a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000` : ""}
 Ctrl-C stops ${bridges.stops}.
 `);
   } catch (error) {

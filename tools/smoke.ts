@@ -2,7 +2,9 @@
  * `npm run smoke -- --url <wss url> [--token <jwt>]`: connects the way a browser does, with a query
  * the real PersonaPlex server accepts, and checks the edge end to end. Prints timings; on any
  * failure, one line saying why (a close before the handshake with its code and JSON reason), and
- * exit code 1.
+ * exit code 1. A busy fleet with the waiting line on (`1013` with `"line":true`): it joins the line
+ * as a page does and reports its position; with `--wait` it waits for its turn and goes on with
+ * the turn's ticket.
  */
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
@@ -10,9 +12,19 @@ import { connect as tlsConnect } from "node:tls";
 import WebSocket from "ws";
 import { BEARER_PROTOCOL_PREFIX } from "../worker/src/headers";
 import { HEALTH_PATH, WS_PATH } from "../worker/src/routes";
+import {
+  LINE_PATH,
+  SESSION_LIMIT_CLOSE_CODE,
+  TICKET_PROTOCOL_PREFIX,
+  TICKET_REFUSED_CLOSE_CODE,
+  type LineMessage,
+} from "../worker/src/line/contract";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 
-class SmokeFailure extends Error {}
+class SmokeFailure extends Error {
+  /** The socket's close, when the failure is one: the code and the reason as they came. */
+  close?: { code: number; reason: string };
+}
 const fail = (reason: string): never => {
   throw new SmokeFailure(reason);
 };
@@ -62,6 +74,11 @@ const command = defineCommand({
       description:
         "the voice_prompt query parameter, a voice the server knows (unless the URL has one)",
     },
+    wait: {
+      type: "boolean",
+      description:
+        "with every bridge busy and the waiting line on: wait in line for the turn, then connect with its ticket",
+    },
     "no-handshake": {
       type: "boolean",
       description: "do not wait for the bridge's 0x00 handshake frame",
@@ -73,7 +90,10 @@ const command = defineCommand({
       description: "bound for each step",
     },
   },
-  notes: ["exit: 0 ok, 1 the edge failed a step, 2 a usage mistake"],
+  notes: [
+    'a busy fleet with the line on (close 1013 with "line":true): joins /voice/line, prints the position and estimated wait, and fails as busy unless --wait',
+    "exit: 0 ok, 1 the edge failed a step (or every bridge is busy), 2 a usage mistake",
+  ],
 });
 /** A JWS in compact form: three base64url parts. Anything else is named before it reaches a subprotocol header. */
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
@@ -169,12 +189,12 @@ function open(
   protocols: string[],
   origin: string,
   timeoutMs: number,
-): Promise<{ socket: WebSocket; frames: BinaryFrames }> {
+): Promise<{ socket: WebSocket; frames: Frames }> {
   const socket = new WebSocket(url, protocols, {
     headers: { Origin: origin },
     handshakeTimeout: timeoutMs,
   });
-  const frames = new BinaryFrames(socket);
+  const frames = new Frames(socket);
   return new Promise((resolve, reject) => {
     socket.once("open", () => resolve({ socket, frames }));
     // A plain server handed a TLS ClientHello often just waits for more: half a second without a handshake, ask it in plain HTTP.
@@ -222,7 +242,14 @@ function open(
 
 /** The edge's close codes after a 101 (docs/edge-contract.md), said with the code and JSON reason as they came. */
 export function describeClose(code: number, reason: string): string {
-  let parsed: { error?: string; retryAfterS?: number; parameter?: string } = {};
+  let parsed: {
+    error?: string;
+    retryAfterS?: number;
+    parameter?: string;
+    line?: boolean;
+    limit?: number;
+    ticket?: string;
+  } = {};
   try {
     parsed = JSON.parse(reason) as typeof parsed;
   } catch {
@@ -238,39 +265,178 @@ export function describeClose(code: number, reason: string): string {
     return `the bridge refused the session options (${said})${parsed.parameter ? `: check ${parsed.parameter}${flag}` : ""}`;
   }
   if (code === 1014) return `the bridge is unavailable (${said})`;
+  if (code === SESSION_LIMIT_CLOSE_CODE && parsed.error === "session_limit")
+    return `this token's subject already holds ${parsed.limit ?? "its"} session(s), turn(s) or place(s) in line (${said}): end it (a place in line is kept a while after its socket closes), or use a token with another subject (npm run token -- --sub <subject>)`;
+  if (code === TICKET_REFUSED_CLOSE_CODE && parsed.error === "ticket_refused")
+    return `the line's ticket was refused (${said})`;
   if (code === 1006)
     return "the session dropped (close 1006, no reason): a server without a guard drops a session whose options it cannot use";
   return `the session closed early (${said})`;
 }
 
 /**
- * Collects binary frames from the moment the socket exists: the bridge's handshake frame can
- * arrive in the same packet as the 101, before any later listener would be attached.
+ * Collects frames from the moment the socket exists: the bridge's handshake frame (or the line's
+ * first message) can arrive in the same packet as the 101, before any later listener is attached.
+ * Binary frames and text frames (the line's JSON messages) queue apart.
  */
-class BinaryFrames {
-  private readonly frames: Buffer[] = [];
-  private waiter?: { resolve: (frame: Buffer) => void; reject: (error: Error) => void };
+class Frames {
+  private readonly queues = { binary: [] as Buffer[], text: [] as string[] };
+  private readonly waiters: {
+    binary?: { resolve: (frame: Buffer) => void; reject: (error: Error) => void };
+    text?: { resolve: (frame: string) => void; reject: (error: Error) => void };
+  } = {};
   private closed?: SmokeFailure;
 
   constructor(socket: WebSocket) {
     socket.on("message", (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) return;
-      if (this.waiter) this.waiter.resolve(data);
-      else this.frames.push(data);
-      this.waiter = undefined;
+      if (isBinary) {
+        if (this.waiters.binary) this.waiters.binary.resolve(data);
+        else this.queues.binary.push(data);
+        this.waiters.binary = undefined;
+      } else {
+        const text = data.toString("utf8");
+        if (this.waiters.text) this.waiters.text.resolve(text);
+        else this.queues.text.push(text);
+        this.waiters.text = undefined;
+      }
     });
     socket.on("close", (code: number, reason: Buffer) => {
       this.closed = new SmokeFailure(describeClose(code, reason.toString()));
-      this.waiter?.reject(this.closed);
+      this.closed.close = { code, reason: reason.toString() };
+      this.waiters.binary?.reject(this.closed);
+      this.waiters.text?.reject(this.closed);
     });
   }
 
   next(): Promise<Buffer> {
-    const queued = this.frames.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.closed) return Promise.reject(this.closed);
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+    return this.take("binary");
   }
+
+  nextText(): Promise<string> {
+    return this.take("text");
+  }
+
+  private take<K extends "binary" | "text">(kind: K): Promise<(typeof this.queues)[K][number]> {
+    const queued = this.queues[kind].shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.closed) return Promise.reject(this.closed);
+    return new Promise((resolve, reject) => {
+      (this.waiters as Record<string, unknown>)[kind] = { resolve, reject };
+    });
+  }
+}
+
+/** Whether `failure` is the edge's `1013` that offers a place in the waiting line. */
+function offersLine(failure: unknown): boolean {
+  if (!(failure instanceof SmokeFailure) || failure.close?.code !== 1013) return false;
+  try {
+    return (JSON.parse(failure.close.reason) as { line?: unknown }).line === true;
+  } catch {
+    return false;
+  }
+}
+
+function sessionLimited(failure: unknown): boolean {
+  return failure instanceof SmokeFailure && failure.close?.code === SESSION_LIMIT_CLOSE_CODE;
+}
+
+/** A position as a person reads it. */
+function describePosition(message: Extract<LineMessage, { type: "position" }>): string {
+  return `position ${message.position}, ${message.etaS === null ? "no estimated wait yet (no session has ended since the line started)" : `estimated wait ${message.etaS} s`}`;
+}
+
+/** The page sends a text `ping` at least this often: Cloudflare closes a socket idle for about 100 s. */
+const LINE_KEEPALIVE_MS = 25_000;
+/** How long leaving the line waits for the close handshake before it drops the connection. */
+const LINE_CLOSE_WAIT_MS = 1_000;
+
+/**
+ * Takes a place in the waiting line at `lineUrl` as a page does (the same subprotocols and Origin)
+ * and prints what it hears. Without `wait`: the first position, then it leaves and fails as busy.
+ * With `wait`: every position until its turn, whose ticket it returns (the line socket is left
+ * for the coordinator to close once the ticket is redeemed).
+ */
+async function waitInLine(
+  lineUrl: URL,
+  protocols: string[],
+  origin: string,
+  timeoutMs: number,
+  busy: SmokeFailure,
+  wait: boolean,
+): Promise<{ ticket: string; leave: () => void }> {
+  console.log(
+    sessionLimited(busy)
+      ? `line: ${busy.close?.code} ${busy.close?.reason}: rejoining the waiting line at ${lineUrl.href}, which gives back a place this subject left less than its grace period ago`
+      : `line: ${busy.message}; joining the waiting line at ${lineUrl.href}`,
+  );
+  const { socket, frames } = await withTimeout(
+    open(lineUrl, protocols, origin, timeoutMs),
+    timeoutMs,
+    "no 101 from the line",
+  );
+  const keepalive = setInterval(() => socket.send("ping"), LINE_KEEPALIVE_MS);
+  const leave = () => {
+    clearInterval(keepalive);
+    socket.terminate();
+  };
+  try {
+    for (let first = true; ; first = false) {
+      const text = await (first
+        ? withTimeout(frames.nextText(), timeoutMs, "no position from the line")
+        : frames.nextText());
+      if (text === "pong") continue;
+      const message = JSON.parse(text) as LineMessage;
+      if (message.type === "turn") {
+        console.log(
+          `line: turn — a bridge is held for this visitor for ${message.expiresInS} s${message.maxSessionMinutes === undefined ? "" : ` (a session lasts at most ${message.maxSessionMinutes} min)`}; connecting with its ticket`,
+        );
+        return { ticket: message.ticket, leave };
+      }
+      console.log(`line: ${describePosition(message)}`);
+      if (!wait) {
+        // The close frame goes out at once; the runtime may hold the connection open after the
+        // close handshake, so the wait for it is short and its end is not awaited.
+        await withTimeout(
+          new Promise<void>((resolve) => {
+            socket.once("close", () => resolve());
+            socket.close(1000, "smoke test done");
+          }),
+          Math.min(timeoutMs, LINE_CLOSE_WAIT_MS),
+          "no close handshake from the line",
+        ).catch(() => undefined);
+        leave();
+        return fail(
+          `every bridge is busy: in line at ${describePosition(message)}; left the line (--wait waits for the turn)`,
+        );
+      }
+    }
+  } catch (error) {
+    leave();
+    throw error instanceof SmokeFailure && error.close
+      ? new SmokeFailure(`the line closed before a turn: ${error.message}`)
+      : error;
+  }
+}
+
+/** The selected subprotocol and, unless `--no-handshake`, the bridge's 0x00 (returned). */
+async function handshake(
+  args: ReturnType<typeof command.parse>,
+  socket: WebSocket,
+  frames: Frames,
+  timings: Timings,
+  timeoutMs: number,
+): Promise<Buffer | undefined> {
+  if (socket.protocol !== args.protocol)
+    fail(`the 101 selected subprotocol "${socket.protocol}", expected "${args.protocol}"`);
+  if (args["no-handshake"]) return undefined;
+  const first = await timed(timings, "bridge handshake frame", () =>
+    withTimeout(frames.next(), timeoutMs, "no 0x00 handshake frame from the bridge"),
+  );
+  if (first.length !== 1 || first[0] !== 0x00)
+    fail(
+      `the bridge's first frame was not the 0x00 handshake (got ${first.length} bytes starting ${first[0]})`,
+    );
+  return first;
 }
 
 async function smoke(args: ReturnType<typeof command.parse>): Promise<void> {
@@ -305,20 +471,39 @@ async function smoke(args: ReturnType<typeof command.parse>): Promise<void> {
   ] as const)
     if (!url.searchParams.has(name)) url.searchParams.set(name, value);
   const protocols = [args.protocol, ...(token ? [`${BEARER_PROTOCOL_PREFIX}${token}`] : [])];
-  const { socket, frames } = await timed(timings, "upgrade to 101", () =>
-    withTimeout(open(url, protocols, origin, timeoutMs), timeoutMs, "no 101"),
-  );
+  const session = (ticket?: string) =>
+    timed(timings, ticket ? "upgrade with the ticket" : "upgrade to 101", () =>
+      withTimeout(
+        open(
+          url,
+          ticket ? [...protocols, `${TICKET_PROTOCOL_PREFIX}${ticket}`] : protocols,
+          origin,
+          timeoutMs,
+        ),
+        timeoutMs,
+        "no 101",
+      ),
+    );
+  let { socket, frames } = await session();
+  let line: { ticket: string; leave: () => void } | undefined;
   try {
-    if (socket.protocol !== args.protocol)
-      fail(`the 101 selected subprotocol "${socket.protocol}", expected "${args.protocol}"`);
-    if (!args["no-handshake"]) {
-      const first = await timed(timings, "bridge handshake frame", () =>
-        withTimeout(frames.next(), timeoutMs, "no 0x00 handshake frame from the bridge"),
+    let first: Buffer | undefined;
+    try {
+      first = await handshake(args, socket, frames, timings, timeoutMs);
+    } catch (error) {
+      // 4409 may be this subject's own place, kept a while after its line socket closed: rejoining takes it up.
+      if (!offersLine(error) && !(args.wait && sessionLimited(error))) throw error;
+      socket.terminate();
+      const lineUrl = new URL(LINE_PATH, url);
+      lineUrl.search = "";
+      line = await timed(timings, "wait in line for the turn", () =>
+        waitInLine(lineUrl, protocols, origin, timeoutMs, error as SmokeFailure, args.wait),
       );
-      if (first.length !== 1 || first[0] !== 0x00)
-        fail(
-          `the bridge's first frame was not the 0x00 handshake (got ${first.length} bytes starting ${first[0]})`,
-        );
+      ({ socket, frames } = await session(line.ticket));
+      first = await handshake(args, socket, frames, timings, timeoutMs);
+      console.log(
+        `line: connected with the turn's ticket (bridge handshake ${first ? "0x00" : "not awaited"})`,
+      );
     }
     const frame = Buffer.concat([Buffer.from([0x01]), randomBytes(639)]);
     const reply = await timed(timings, "binary round trip (640 B)", () => {
@@ -334,6 +519,7 @@ async function smoke(args: ReturnType<typeof command.parse>): Promise<void> {
     });
   } finally {
     socket.terminate();
+    line?.leave();
   }
 
   const health = await timed(timings, "GET /voice/health", async () => {

@@ -1,4 +1,6 @@
-import type { EdgeSettings } from "../../worker/src/bindings";
+import { bridgeTargets, type EdgeSettings } from "../../worker/src/bindings";
+import { LINE_BINDINGS, LINE_MIGRATIONS } from "../../worker/src/line/contract";
+import { lineConfigOf } from "../../infra/config/line";
 import type { StackSettings } from "../../infra/config/schema";
 
 /** One bridge of a local fleet: its `BRIDGES` name and the URL the Worker upgrades to. */
@@ -66,5 +68,48 @@ export function localEdgeBindings(
       JWT_SECRET: options.devSecret,
     },
     overrides,
+  };
+}
+
+/** The line script beside the local edge: its name, its bindings, and the edge's binding to its class. */
+export interface LocalLine {
+  scriptName: string;
+  bindings: Record<string, unknown>;
+  /** The edge Worker's `durable_object_namespace` binding, as Miniflare takes it. */
+  coordinator: { name: string; className: string; scriptName: string; useSQLite: boolean };
+}
+
+/**
+ * The line script's bindings as the Pulumi program builds them (`LINE_CONFIG` from the stack's
+ * `voice-edge:line`, the fleet as `BRIDGES` with each bridge's health URL), with the local bridges
+ * the edge has, read as the edge reads them; and the edge's binding to the coordinator, the
+ * program's own `coordinatorBinding`. No Access service token: local bridges have no Access.
+ */
+export async function localLineBindings(
+  config: StackSettings,
+  edge: LocalBindings,
+): Promise<LocalLine> {
+  // The program's Worker module loads the Pulumi SDKs (about 1.5 s): only when the line is on.
+  const { coordinatorBinding } = await import("../../infra/worker");
+  const binding = coordinatorBinding(config) as {
+    name: string;
+    className: string;
+    scriptName: string;
+  };
+  const { BRIDGE_URL, BRIDGES, EDGE_CONFIG } = edge.bindings as Parameters<typeof bridgeTargets>[0];
+  return {
+    scriptName: binding.scriptName,
+    bindings: {
+      [LINE_BINDINGS.settings]: lineConfigOf(config.line),
+      BRIDGES: bridgeTargets({ BRIDGE_URL, BRIDGES, EDGE_CONFIG }),
+    },
+    coordinator: {
+      name: binding.name,
+      className: binding.className,
+      scriptName: binding.scriptName,
+      useSQLite: LINE_MIGRATIONS.some((migration) =>
+        migration.newSqliteClasses?.includes(binding.className),
+      ),
+    },
   };
 }

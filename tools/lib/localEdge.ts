@@ -1,7 +1,8 @@
 import type { Readable } from "node:stream";
 import { Log, LogLevel, Miniflare } from "miniflare";
-import { BUNDLE_MODULE_NAME } from "../../worker/build";
+import { BUNDLE_MODULE_NAME, LINE_BUNDLE_MODULE_NAME } from "../../worker/build";
 import { BRIDGE_WATCH_CRON } from "../../worker/src/bridgeWatch/bindings";
+import type { LocalLine } from "./localBindings";
 
 export interface LocalEdgeOptions {
   /** The built bundle's code: the same bytes Pulumi uploads. */
@@ -17,6 +18,12 @@ export interface LocalEdgeOptions {
   entryWrapper?: string;
   /** D1 bindings by name (in memory, one database per edge), e.g. the bridge watch's `BRIDGE_WATCH_DB`. */
   d1Databases?: string[];
+  /**
+   * The waiting line: the line bundle run as its own script beside the edge (its Durable Object
+   * class SQLite-backed, as deployed), the edge bound to it by `scriptName`. `edgeName` is the
+   * edge Worker's script name.
+   */
+  line?: { code: string; local: LocalLine; edgeName: string };
 }
 
 export interface LocalEdge {
@@ -57,19 +64,15 @@ function lineSplitter(onLine: (line: string) => void) {
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
   const onLine = options.onLogLine ?? ((line: string) => console.log(line));
   const host = options.host ?? "127.0.0.1";
-  const miniflare = new Miniflare({
-    modules: [
-      ...(options.entryWrapper
-        ? [{ type: "ESModule" as const, path: "entry.mjs", contents: options.entryWrapper }]
-        : []),
-      { type: "ESModule" as const, path: BUNDLE_MODULE_NAME, contents: options.code },
-    ],
-    compatibilityDate: options.compatibilityDate,
-    bindings: options.bindings as Record<string, never>,
-    ...(options.d1Databases ? { d1Databases: options.d1Databases } : {}),
+  const edgeModules = [
+    ...(options.entryWrapper
+      ? [{ type: "ESModule" as const, path: "entry.mjs", contents: options.entryWrapper }]
+      : []),
+    { type: "ESModule" as const, path: BUNDLE_MODULE_NAME, contents: options.code },
+  ];
+  const shared = {
     host,
     port: 0,
-    unsafeDirectSockets: [{ host, port: options.port ?? 0 }],
     log: new Log(LogLevel.WARN),
     // Locally there is no colo: skip Miniflare's download of a sample `request.cf`.
     cf: {},
@@ -77,9 +80,49 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       lineSplitter(onLine)(stdout);
       lineSplitter(onLine)(stderr);
     },
-  });
+  };
+  const edgeWorker = {
+    modules: edgeModules,
+    compatibilityDate: options.compatibilityDate,
+    bindings: options.bindings as Record<string, never>,
+    ...(options.d1Databases ? { d1Databases: options.d1Databases } : {}),
+    unsafeDirectSockets: [{ host, port: options.port ?? 0 }],
+  };
+  const line = options.line;
+  const miniflare = line
+    ? new Miniflare({
+        ...shared,
+        workers: [
+          {
+            ...edgeWorker,
+            name: line.edgeName,
+            durableObjects: {
+              [line.local.coordinator.name]: {
+                className: line.local.coordinator.className,
+                scriptName: line.local.coordinator.scriptName,
+                useSQLite: line.local.coordinator.useSQLite,
+              },
+            },
+          },
+          {
+            name: line.local.scriptName,
+            modules: [
+              { type: "ESModule" as const, path: LINE_BUNDLE_MODULE_NAME, contents: line.code },
+            ],
+            compatibilityDate: options.compatibilityDate,
+            bindings: line.local.bindings as Record<string, never>,
+            additionalUnboundDurableObjects: [
+              {
+                className: line.local.coordinator.className,
+                useSQLite: line.local.coordinator.useSQLite,
+              },
+            ],
+          },
+        ],
+      })
+    : new Miniflare({ ...shared, ...edgeWorker });
   await miniflare.ready;
-  const url = await miniflare.unsafeGetDirectURL();
+  const url = await miniflare.unsafeGetDirectURL(line?.edgeName);
   const fireCron = async (scheduledTime = new Date()) =>
     (await miniflare.getWorker()).scheduled({ cron: BRIDGE_WATCH_CRON, scheduledTime });
   return { url, miniflare, fireCron, dispose: () => miniflare.dispose() };
