@@ -326,11 +326,13 @@ export async function measureLine(options: {
           const knownFreeAt = new Map<string, number>();
           const free = bridges.map((b) => b.name).filter((name) => !heldNames.has(name));
           for (let i = 0; i < plan.upgradesPerCell; i++) {
+            // Each turn of the three starts once the coordinator knows a bridge free: the wait
+            // (an idle machine after it) falls before each way in as often as before the others.
+            const soonest = Math.min(...free.map((name) => knownFreeAt.get(name) ?? 0));
+            await sleep(soonest - performance.now());
             for (let p = 0; p < paths.length; p++) {
               const path = paths[(p + i + round) % paths.length];
               if (path === "coordinator") {
-                const soonest = Math.min(...free.map((name) => knownFreeAt.get(name) ?? 0));
-                await sleep(soonest - performance.now());
                 let got = await served(line, round, "through the coordinator");
                 if (!got) {
                   // It had not looked again yet: once more, after the time it takes.
@@ -592,11 +594,11 @@ ${COLD_REST_MS / 1000} s between upgrades: longer than an isolate remembers a bu
 is a fresh shuffle — what a page in a location that sees few upgrades meets. Every edge has
 \`bridgeConnectTimeoutMs\` ${FLEET_PER_TRY_BOUND_MS}. A bridge is busy while this script holds one session open
 on its guard (which guards turns with the round). Each round runs k = 0 … ${FLEET_BRIDGES - 1} in rotating
-order, ${plan.upgradesPerCell} upgrades per way in, the three ways in alternating; each upgrade is a new
+order, ${plan.upgradesPerCell} upgrades per way in, the three ways in taking turns (each first as often as the others); each upgrade is a new
 visitor (its own token subject), timed from \`new WebSocket\` to the 101 and to the bridge's 0x00 and
 matched with the Worker's log line for its \`tries\` and \`lineMs\`. The coordinator learns that a
-session ended at its next look at the guards: an upgrade through it waits until
-${COORDINATOR_CATCH_UP_MS} ms after its own last session on a free bridge ended. The coordinator's cost is
+session ended at its next look at the guards: each turn of the three waits until
+${COORDINATOR_CATCH_UP_MS} ms after the coordinator's own last session on some free bridge ended. The coordinator's cost is
 the difference of the medians over rounds against today's warm isolate, with the wider of the two
 paths' round-to-round ranges as the noise.
 
