@@ -65,14 +65,18 @@ interface BridgeTry {
   ms: number;
 }
 
-interface UpgradeLine {
+export interface UpgradeLine {
   bridge?: string;
   closeCode?: number;
   tries: BridgeTry[];
+  /** With the waiting line bound: how the upgrade was admitted, and ms spent on the coordinator. */
+  line?: "coordinator" | "ticket" | "fallback";
+  lineMs?: number;
+  lineFallback?: string;
 }
 
 /** The Worker's `upgrade` log lines that made tries, in arrival order. */
-function upgradeLines() {
+export function upgradeLines() {
   const queue: UpgradeLine[] = [];
   let waiter: ((line: UpgradeLine) => void) | undefined;
   return {
@@ -141,7 +145,7 @@ async function startEdge(
   return { target: benchEdgeTarget(workerd.port, token), lines, workerd };
 }
 
-function closeAndWait(ws: WebSocket): Promise<void> {
+export function closeAndWait(ws: WebSocket): Promise<void> {
   return new Promise((resolve) => {
     if (ws.readyState === WebSocket.CLOSED) return resolve();
     const timer = setTimeout(() => {
@@ -156,7 +160,7 @@ function closeAndWait(ws: WebSocket): Promise<void> {
   });
 }
 
-type Timed =
+export type Timed =
   | { to101: number; to00: number; closeCode?: undefined }
   | { to101: number; to00?: undefined; closeCode: number; toClose: number };
 
@@ -164,7 +168,7 @@ type Timed =
  * One upgrade, ms from `new WebSocket`: to the 101, then either to the bridge's first frame (the
  * session is then closed, and this resolves once it has) or to the close that came instead.
  */
-function timedUpgrade(target: Target, withinMs = 5_000): Promise<Timed> {
+export function timedUpgrade(target: Target, withinMs = 5_000): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const ws = new WebSocket(target.url, target.protocols, {
@@ -220,7 +224,7 @@ async function warmWithoutTries(target: Target, badToken: string, count: number)
 }
 
 /** Holds one session open on `guard` (straight to it, not through the edge) until released. */
-async function holdSession(guard: GuardProcess): Promise<() => Promise<void>> {
+export async function holdSession(guard: GuardProcess): Promise<() => Promise<void>> {
   const socket = await openSocket({
     url: `ws://127.0.0.1:${guard.port}${BENCH_BRIDGE_PATH}?${GUARD_OPTIONS}`,
     protocols: [],

@@ -37,10 +37,11 @@ export function benchEdgeBindings(bridgeUrl: string, jwksUrl?: string): Record<s
   };
 }
 
-export function hs256BenchToken(): Promise<string> {
+/** An HS256 token the bench edges accept; `subject` names the visitor (the line counts by subject). */
+export function hs256BenchToken(subject = "bench"): Promise<string> {
   return new SignJWT({})
     .setProtectedHeader({ alg: "HS256" })
-    .setSubject("bench")
+    .setSubject(subject)
     .setIssuer(BENCH_AUTH.issuer)
     .setAudience(BENCH_AUTH.audience)
     .setIssuedAt()

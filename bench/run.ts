@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildWorkerBundle, describeBundle } from "../worker/build";
+import { buildLineBundle, buildWorkerBundle, describeBundle } from "../worker/build";
 import WebSocket from "ws";
 import { startStandinBridge } from "../tools/lib/bridgeProcess";
 import { haproxyBinary, HAPROXY_MISSING, startGuardProcess } from "../tools/lib/guardProcess";
@@ -58,6 +58,8 @@ import { startWorkerd } from "./workerdProcess";
 import { cleanupOnExit } from "./cleanup";
 import { FLEET_PLANS, fleetSection, measureFleet, type FleetRun } from "./fleet";
 import { fleetTable, withSection } from "./fleetReport";
+import { LINE_PLANS, lineSection, measureLine, type LineRun } from "./line";
+import { admissionTable, lineTable } from "./lineReport";
 
 const args = defineCommand({
   name: "bench",
@@ -70,6 +72,11 @@ const args = defineCommand({
       type: "boolean",
       description:
         "only the fleet table: k of 4 guarded bridges busy, one refusing, one hanging, against the single bridge (updates its section of bench/results.md)",
+    },
+    line: {
+      type: "boolean",
+      description:
+        "only the waiting line: k of 4 busy through the coordinator against today's admission, a turn, 1,000 pages waiting, the fallback (updates its section of bench/results.md)",
     },
     baseline: {
       type: "string",
@@ -257,17 +264,55 @@ async function measureFleetWith(code: string): Promise<FleetRun> {
   return run;
 }
 
-const fleetMarkdown = (run: FleetRun) =>
-  fleetSection(run, {
-    date: new Date().toISOString().slice(0, 10),
-    machine: `machine: ${machineDescription().join("; ")}`,
-    command: ["npm run bench", ...(args.quick || args.fleet ? ["--"] : [])]
-      .concat(args.quick ? ["--quick"] : [], args.fleet ? ["--fleet"] : [])
-      .join(" "),
+/** The date, machine and command a section of results.md names. */
+const runMeta = () => ({
+  date: new Date().toISOString().slice(0, 10),
+  machine: `machine: ${machineDescription().join("; ")}`,
+  command: ["npm run bench", ...(args.quick || args.fleet || args.line ? ["--"] : [])]
+    .concat(
+      args.quick ? ["--quick"] : [],
+      args.fleet ? ["--fleet"] : [],
+      args.line ? ["--line"] : [],
+    )
+    .join(" "),
+});
+
+const fleetMarkdown = (run: FleetRun) => fleetSection(run, runMeta());
+
+/** The waiting line on its own (`-- --line`): printed, and its section of results.md replaced. */
+async function lineOnly() {
+  if (!haproxyBinary()) throw new Error(`the waiting line needs the guard: ${HAPROXY_MISSING}`);
+  const [edge, line] = await Promise.all([buildWorkerBundle(), buildLineBundle()]);
+  log(describeBundle(edge));
+  log(describeBundle(line, "line script"));
+  const run = await measureLineWith({ edge: edge.code, line: line.code });
+  const resultsPath = join(PROJECT_ROOT, "bench", "results.md");
+  const markdown = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "";
+  writeFileSync(
+    resultsPath,
+    withSection(markdown, "## The waiting line", lineSection(run, runMeta())),
+  );
+  log("wrote the waiting line's section of bench/results.md");
+}
+
+async function measureLineWith(code: { edge: string; line: string }): Promise<LineRun> {
+  const run = await measureLine({
+    code,
+    compatibilityDate: loadStackSettings("prod").compatibilityDate,
+    plan: args.quick ? LINE_PLANS.quick : LINE_PLANS.full,
+    cleanup,
+    log,
   });
+  console.log(
+    `\nThe waiting line (k of 4 busy through the coordinator and today, a turn, ${run.plan.crowd} waiting, the fallback), same run:\n\n${admissionTable(run.admissionRows)}\n\n${lineTable(run.rows)}\n`,
+  );
+  for (const [what, count] of run.anomalies) console.log(`not as set up: ${what}: ${count}`);
+  return run;
+}
 
 async function main() {
   if (args.fleet) return fleetOnly();
+  if (args.line) return lineOnly();
   log(
     `mode: ${args.quick ? "quick" : "full"} — ${PLAN.rounds} rounds; ${PLAN.handshakes} handshakes, ${PLAN.roundTrips} round trips, ${PLAN.throughputMessages} pipelined messages per path per round; ${PLAN.idleSessions} idle sessions`,
   );
@@ -492,6 +537,10 @@ async function main() {
   if (busy) log(`busy bridge: ${busy.count} upgrades closed with 1013`);
   const fleet = haproxyBinary() ? await measureFleetWith(bundle.code) : undefined;
   if (!fleet) log(`fleet: ${HAPROXY_MISSING} — going on without it`);
+  const line = haproxyBinary()
+    ? await measureLineWith({ edge: bundle.code, line: (await buildLineBundle()).code })
+    : undefined;
+  if (!line) log(`the waiting line: ${HAPROXY_MISSING} — going on without it`);
 
   const jsWork = await jsWorkPerMessage(bundle.code, bindings, compatibilityDate, hsToken);
   log(
@@ -651,7 +700,8 @@ ${busySection}
 
 ![latency per path](latency.svg)
 
-${fleet ? fleetMarkdown(fleet) : `## The fleet\n\nNot measured: ${HAPROXY_MISSING}.\n`}`;
+${fleet ? fleetMarkdown(fleet) : `## The fleet\n\nNot measured: ${HAPROXY_MISSING}.\n`}
+${line ? lineSection(line, runMeta()) : `## The waiting line\n\nNot measured: ${HAPROXY_MISSING}.\n`}`;
   mkdirSync(join(PROJECT_ROOT, "bench"), { recursive: true });
   writeFileSync(join(PROJECT_ROOT, "bench", "results.md"), markdown);
   const svg = latencyChartSvg(
