@@ -378,7 +378,7 @@ describe("tickets", () => {
 });
 
 describe("maxSessionsPerSubject", () => {
-  it("refuses a subject holding a session a second one, or a place; one holding a place a second place or a session", async () => {
+  it("refuses a subject holding a session a second one, or a place; one holding a place a session, and its second place takes the first one over", async () => {
     const holder = await served("x1");
     const second = await refused("x1");
     expect([second.code, second.reason]).toEqual([4409, { error: "session_limit", limit: 1 }]);
@@ -387,18 +387,57 @@ describe("maxSessionsPerSubject", () => {
 
     const others = [await served("x2"), await served("x3")];
     const [y1] = await lineUp(["y1"]);
-    const secondPlace = lineClient(`${edge.wsOrigin}/voice/line`, await voiceOptions("y1"));
-    const closed = await secondPlace.closed;
-    expect([closed.code, JSON.parse(closed.reason)]).toEqual([
-      4409,
-      { error: "session_limit", limit: 1 },
-    ]);
     expect((await refused("y1")).code).toBe(4409);
-    // The first place is untouched.
-    expect(y1.ws.readyState).toBe(WebSocket.OPEN);
+    // Joining again while the first socket still looks open (half-open, or another tab) takes the
+    // place over: the old socket is closed, the new one stands first; still one place.
+    const again = await joinLine("y1");
+    await again.next(isPosition(1));
+    // (`ws` reports the close itself only once workerd ends the connection, up to 30 s later.)
+    await expect.poll(() => y1.ws.readyState).toBeGreaterThanOrEqual(WebSocket.CLOSING);
+    expect((await refused("y1")).code).toBe(4409);
 
-    y1.ws.close();
+    // The coordinator answers the page's close (no auto-reply at this compatibility date).
+    again.ws.close(1000);
+    expect(await again.closed).toEqual({ code: 1000, reason: "closed" });
     await Promise.all([holder, ...others].map(({ session }) => leave(session)));
+  });
+});
+
+describe("the edge's word on an offer", () => {
+  it("gives back, untried, a bridge offered when the upgrade's time has run out", async () => {
+    // A coordinator that names a bridge after the upgrade's whole bound (but within its own).
+    const lateLine = `
+      import { DurableObject } from "cloudflare:workers";
+      export class FleetLine extends DurableObject {
+        async admit() {
+          await new Promise((resolve) => setTimeout(resolve, 700));
+          return { kind: "bridge", bridge: "gpu-1", offer: "offer-1" };
+        }
+        async report(report) { console.log(JSON.stringify({ event: "report_seen", ...report })); }
+      }
+      export default { fetch: () => new Response(null, { status: 404 }) };
+    `;
+    const hurried = await startLineEdge({
+      edgeBindings: {
+        BRIDGES: bridgesBinding,
+        EDGE_CONFIG: jwtEdgeConfig({ bridgeConnectTimeoutMs: 500, admissionTimeoutMs: 600 }),
+        JWT_SECRET: TEST_SECRET,
+      },
+      lineBindings: { BRIDGES: bridgesBinding, LINE_CONFIG: lineConfig },
+      lineCode: lateLine,
+    });
+    try {
+      const busy = await expectRefusedSession(voiceUrl(hurried), await voiceOptions("late"));
+      expect(busy.code).toBe(1013);
+      await expect.poll(() => logLines(hurried, 0, "report_seen").length).toBe(1);
+      expect(logLines(hurried, 0, "report_seen")[0]).toMatchObject({
+        bridge: "gpu-1",
+        offer: "offer-1",
+        outcome: "untried",
+      });
+    } finally {
+      await hurried.dispose();
+    }
   });
 });
 
