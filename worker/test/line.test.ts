@@ -269,6 +269,32 @@ describe("leaving and coming back", () => {
   });
 });
 
+describe("a turn withdrawn", () => {
+  it("tells its visitor the position again, even one it was told before the turn", async () => {
+    const visitors = await fill("s");
+    // One session ends with someone waiting: its length makes the estimates small from here on.
+    const [w0] = await lineUp(["w0"]);
+    await leave(visitors[0].session);
+    const head = await served("w0", { ticket: ticketOf(await w0.next(isTurn)) });
+    const [w] = await lineUp(["w"]);
+    await leave(visitors[1].session);
+    await w.next(isTurn);
+    // Someone reaches the reserved bridge outside the line: its guard says busy, the turn is withdrawn.
+    const freed = fleet.find((b) => b.name === visitors[1].line.bridge)!;
+    const outside = standinClient(
+      `${freed.guard.origin.replace(/^http/, "ws")}/api/chat?${PERSONAPLEX_QUERY}`,
+    );
+    await outside.next();
+    await w.next(isPosition(1));
+    expect(w.messages.filter((m) => m.type === "position").map((m) => m.position)).toEqual([1, 1]);
+
+    w.ws.close();
+    outside.ws.close();
+    await outside.closed;
+    await Promise.all([head, visitors[2]].map(({ session }) => leave(session)));
+  });
+});
+
 describe("a restart of the runtime (a deploy)", () => {
   it("finds the fleet and the line in storage: held bridges stay held, and the places come back in order", async () => {
     // Sessions straight to the guards, which a restart of the edge's runtime does not end.
