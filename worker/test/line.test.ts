@@ -269,6 +269,40 @@ describe("leaving and coming back", () => {
   });
 });
 
+describe("a session's end with nobody in line", () => {
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** An upgrade's outcome: the session when the bridge's 0x00 came, else the close code. */
+  async function servedOrCode(subject: string): Promise<OpenSession | number> {
+    const session = await expectOpen(voiceUrl(), await voiceOptions(subject));
+    const first = await Promise.race([
+      session.closed.then((close) => ({ close })),
+      session.next(15_000).then((frame) => ({ frame })),
+    ]);
+    return "close" in first ? first.close.code : session;
+  }
+
+  it("is looked for at the line's pace once an upgrade hears busy (the slow pace otherwise)", async () => {
+    const visitors = await fill("q");
+    // Past the last 750 ms alarm the tries set: from here the coordinator polls once a minute.
+    await pause(3_000);
+    await leave(visitors[0].session);
+    const freed = fleet.find((b) => b.name === visitors[0].line.bridge)!;
+    await expect.poll(() => guardSessions(freed)).toBe(0);
+    let session: OpenSession | undefined;
+    for (let attempt = 0; attempt < 5 && !session; attempt++) {
+      const outcome = await servedOrCode("n");
+      if (typeof outcome !== "number") session = outcome;
+      else {
+        expect(outcome).toBe(1013);
+        await pause(1_000);
+      }
+    }
+    expect(session).toBeDefined();
+    await Promise.all([session!, ...visitors.slice(1).map((v) => v.session)].map(leave));
+  });
+});
+
 describe("a turn withdrawn", () => {
   it("tells its visitor the position again, even one it was told before the turn", async () => {
     const visitors = await fill("s");

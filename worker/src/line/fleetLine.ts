@@ -23,6 +23,7 @@ import {
   observe,
   placeTag,
   positionIsNews,
+  POLL_INTERVAL_MS,
   pollIntervalOf,
   positionsOf,
   redeem,
@@ -142,9 +143,12 @@ export class FleetLine extends DurableObject implements LineCoordinator {
   }
 
   async admit(request: AdmitRequest): Promise<AdmitAnswer> {
-    return this.run((now, effects) =>
+    const answer = await this.run((now, effects) =>
       admit(this.state, this.bindings.settings, request, now, newTicket, effects),
     );
+    // Someone asked and heard busy: a session's end the slow pace has not seen yet matters now.
+    if (answer.kind === "busy") await this.scheduleAlarm(Date.now(), POLL_INTERVAL_MS);
+    return answer;
   }
 
   async redeem(request: RedeemRequest): Promise<RedeemAnswer> {
@@ -248,9 +252,11 @@ export class FleetLine extends DurableObject implements LineCoordinator {
     return result;
   }
 
-  /** Sets the alarm for the state's poll interval, earlier than one already set if need be. */
-  private async scheduleAlarm(now: number): Promise<void> {
-    const interval = pollIntervalOf(this.state);
+  /** Sets the alarm for `interval` (the state's poll interval), earlier than one already set if need be. */
+  private async scheduleAlarm(
+    now: number,
+    interval: number | null = pollIntervalOf(this.state),
+  ): Promise<void> {
     if (interval === null) return;
     const at = now + interval;
     if (this.alarmAt !== null && this.alarmAt <= at) return;
