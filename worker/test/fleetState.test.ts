@@ -164,8 +164,8 @@ describe("admission through the coordinator", () => {
     expect(joinAt(state, s, "alice", 1).answer).toEqual({ kind: "session_limit", limit: 1 });
     expect(joinAt(state, s, "bob", 1).answer).toMatchObject({ kind: "place" });
     expect(admitAt(state, s, "bob", 2)).toEqual({ kind: "session_limit", limit: 1 });
-    // Joining again takes over bob's one place (its old socket may be half-open): still one.
-    expect(joinAt(state, s, "bob", 2).answer).toMatchObject({ kind: "place", replaced: true });
+    // A second place while the first one's socket is open: refused, as a second session is.
+    expect(joinAt(state, s, "bob", 2).answer).toEqual({ kind: "session_limit", limit: 1 });
     expect(holdingsOf(state, "bob")).toBe(1);
     expect(admitAt(state, settings({ maxSessionsPerSubject: 2 }), "alice", 3)).toMatchObject({
       kind: "busy",
@@ -352,7 +352,6 @@ describe("the line and its turns", () => {
       kind: "place",
       placeId: placeIds[0],
       reconnected: true,
-      replaced: false,
     });
     leave(state, s, placeIds[0], 5_000);
     tick(state, s, 10_000, noEffects());
@@ -578,15 +577,17 @@ describe("the alarm's pace", () => {
 });
 
 describe("a rejoin", () => {
-  it("takes over a place whose socket still looks open, with its turn: one place, no 4409", () => {
+  it("takes up a place whose socket closed, with the turn that came meanwhile: one place", () => {
     const s = settings();
     const state = fleet(["a"]);
     fillAll(state, s, 0);
     const first = joinAt(state, s, "h", 10).answer;
+    expect(first).toMatchObject({ kind: "place" });
+    leave(state, s, (first as { placeId: number }).placeId, 15);
     guardSays(state, "a", false, 20);
     assignTurns(state, s, 20, newTicket, noEffects());
     const again = joinAt(state, s, "h", 30);
-    expect(again.answer).toEqual({ ...first, reconnected: true, replaced: true });
+    expect(again.answer).toEqual({ ...first, reconnected: true });
     expect(again.effects.turns).toMatchObject([{ message: { type: "turn" } }]);
     expect(holdingsOf(state, "h")).toBe(1);
   });

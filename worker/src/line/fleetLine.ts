@@ -169,9 +169,6 @@ export class FleetLine extends DurableObject implements LineCoordinator {
       (now, effects) => join(this.state, this.bindings.settings, subject, now, effects),
       (joined) => {
         if (joined.kind !== "place") return;
-        // The page rejoined while its old socket still looked open: the old one goes, the place stays.
-        if (joined.replaced)
-          for (const old of this.socketsOf(joined.placeId)) closeQuietly(old, 1000, "replaced");
         const { 0: pageSide, 1: lineSide } = new WebSocketPair();
         this.ctx.acceptWebSocket(lineSide, [placeTag(joined.placeId)]);
         lineSide.serializeAttachment({ placeId: joined.placeId } satisfies SocketAttachment);

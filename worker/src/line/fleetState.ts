@@ -624,16 +624,15 @@ export function redeem(
 }
 
 export type JoinAnswer =
-  /** `replaced`: the place's socket was still open (half-open, or another tab): close it. */
-  | { kind: "place"; placeId: number; reconnected: boolean; replaced: boolean }
+  | { kind: "place"; placeId: number; reconnected: boolean }
   | { kind: "session_limit"; limit: number }
   | { kind: "full" };
 
 /**
  * A line socket opened: the subject's place kept through the grace period is taken up again (with
- * its turn, if one came meanwhile); at its bound, a place whose socket the coordinator still
- * believes open is taken over (that socket may be half-open: the page's rejoin must not be
- * refused); else a new place at the back, within the subject's bound and the line's size.
+ * its turn, if one came meanwhile); else a new place at the back, within the subject's bound (a
+ * second place while the first one's socket is open is refused, as a second session is) and the
+ * line's size.
  */
 export function join(
   state: FleetState,
@@ -645,9 +644,7 @@ export function join(
   const mine =
     subject === null ? [] : [...state.places.values()].filter((place) => place.subject === subject);
   const atBound = subject !== null && holdingsOf(state, subject) >= settings.maxSessionsPerSubject;
-  const kept =
-    mine.find((place) => !place.connected) ??
-    (atBound ? mine.find((place) => place.connected) : undefined);
+  const kept = mine.find((place) => !place.connected);
   if (kept) {
     setPlace(state, { ...kept, connected: true, lastSeen: now });
     if (kept.turn !== null) {
@@ -661,7 +658,7 @@ export function join(
           },
         });
     }
-    return { kind: "place", placeId: kept.id, reconnected: true, replaced: kept.connected };
+    return { kind: "place", placeId: kept.id, reconnected: true };
   }
   if (atBound) return { kind: "session_limit", limit: settings.maxSessionsPerSubject };
   if (waitingPlaces(state).length >= settings.maxWaiting) return { kind: "full" };
@@ -675,7 +672,7 @@ export function join(
     connected: true,
     turn: null,
   });
-  return { kind: "place", placeId, reconnected: false, replaced: false };
+  return { kind: "place", placeId, reconnected: false };
 }
 
 /** A line socket closed: its place is kept for the grace period (a place with a turn, until the turn expires). */
