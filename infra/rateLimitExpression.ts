@@ -1,3 +1,5 @@
+import { LINE_PATH, WS_PATH } from "../worker/src/routes";
+
 /**
  * Rule expressions for rate limiting, written only with what the zone's plan allows:
  * `eq` on the path (all plans; several paths joined with `or`) and `in {…}` on the host (Pro and up). No regex.
@@ -11,10 +13,22 @@ export interface RateLimitMatch {
 
 const quote = (value: string) => `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 
+/**
+ * The paths a rule counts: the voice socket's path brings the waiting line's with it (a page that
+ * waits opens both, and the line socket must not be an unlimited way in).
+ */
+export function countedPaths(paths: readonly string[]): string[] {
+  const counted = [...paths];
+  const voice = counted.indexOf(WS_PATH);
+  if (voice !== -1 && !counted.includes(LINE_PATH)) counted.splice(voice + 1, 0, LINE_PATH);
+  return counted;
+}
+
 export function rateLimitExpression(match: RateLimitMatch): string {
-  const anyPath = match.paths.map((path) => `http.request.uri.path eq ${quote(path)}`).join(" or ");
+  const paths = countedPaths(match.paths);
+  const anyPath = paths.map((path) => `http.request.uri.path eq ${quote(path)}`).join(" or ");
   if (match.hosts.length === 0) return `(${anyPath})`;
-  return `(${match.paths.length > 1 ? `(${anyPath})` : anyPath} and http.host in {${match.hosts.map(quote).join(" ")}})`;
+  return `(${paths.length > 1 ? `(${anyPath})` : anyPath} and http.host in {${match.hosts.map(quote).join(" ")}})`;
 }
 
 /** The fields an expression built by `rateLimitExpression` uses, for checking against the plan. */

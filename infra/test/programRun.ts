@@ -11,7 +11,8 @@ export const DEFAULT_VOICE_RULE = {
   ref: "voice_edge_rate_limit_1",
   action: "block",
   enabled: true,
-  expression: '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
+  expression:
+    '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/health")',
   ratelimit: {
     characteristics: ["ip.src", "cf.colo.id"],
     period: 10,

@@ -10,19 +10,24 @@ import { routePattern } from "../worker";
 
 describe("rateLimitExpression", () => {
   it.each([
-    [{ paths: ["/voice/ws"], hosts: [] }, '(http.request.uri.path eq "/voice/ws")'],
+    [{ paths: ["/voice/health"], hosts: [] }, '(http.request.uri.path eq "/voice/health")'],
     [
-      { paths: ["/voice/ws"], hosts: ["mycosoft.com"] },
-      '(http.request.uri.path eq "/voice/ws" and http.host in {"mycosoft.com"})',
+      { paths: ["/voice/health"], hosts: ["mycosoft.com"] },
+      '(http.request.uri.path eq "/voice/health" and http.host in {"mycosoft.com"})',
     ],
     [{ paths: ['/a"b\\c'], hosts: [] }, '(http.request.uri.path eq "/a\\"b\\\\c")'],
+    // The voice socket's path brings the line socket's with it, once.
     [
-      { paths: ["/voice/ws", "/voice/health"], hosts: [] },
-      '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health")',
+      { paths: ["/voice/ws"], hosts: [] },
+      '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line")',
+    ],
+    [
+      { paths: ["/voice/line", "/voice/ws"], hosts: [] },
+      '(http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/ws")',
     ],
     [
       { paths: ["/voice/ws", "/voice/health"], hosts: ["mycosoft.com"] },
-      '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com"})',
+      '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com"})',
     ],
   ])("writes %j as %s", (match, expression) => {
     expect(rateLimitExpression(match)).toBe(expression);

@@ -17,7 +17,8 @@ import { refusedSessionResponse } from "./refusedSession";
 import { canonicalSearch, sessionOptionsProblem } from "./sessionQuery";
 import { HEALTH_PATH, LINE_PATH, WS_PATH } from "./routes";
 import { RETRY_AFTER_DEFAULT_S } from "./guardAnswers";
-import { admitThroughLine, coordinatorOf, type Coordinator } from "./line/edge";
+import { admitThroughLine, coordinatorOf } from "./line/edge";
+import type { LineCoordinator } from "./line/rpc";
 import { joinLine } from "./line/join";
 
 interface UpgradeOutcome {
@@ -242,7 +243,7 @@ function isWebSocketUpgrade(request: Request): boolean {
 
 /** The waiting line, when the edge has its binding: the coordinator and the request's `waitUntil`. */
 interface LineUse {
-  coordinator: Coordinator;
+  coordinator: LineCoordinator;
   waitUntil: (promise: Promise<unknown>) => void;
 }
 

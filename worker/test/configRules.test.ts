@@ -13,6 +13,7 @@ import {
   validatePreviousSecretWindow,
   validateRotationWindowLength,
   validateTokenCookieNotForwarded,
+  validateTokenQueryParameter,
   type EdgeRuleInput,
   type HmacSecretsInput,
   type Problem,
@@ -118,6 +119,21 @@ describe("edge settings rules (the stack and the Worker)", () => {
   ])("validateTokenCookieNotForwarded: %s", (_name, edge, problems) =>
     expect(validateTokenCookieNotForwarded(edge)).toEqual(problems),
   );
+
+  it("refuses the ticket's query parameter as the token's, on both sides", () => {
+    expect(validateTokenQueryParameter(jwt({ queryParameter: "access_token" }))).toEqual([]);
+    expect(validateTokenQueryParameter(jwt({ queryParameter: "ticket" }))).toEqual([
+      {
+        path: ["auth", "queryParameter"],
+        message: expect.stringContaining('is "ticket", the query parameter a waiting-line turn'),
+      },
+    ]);
+    const edge = jwtEdgeConfig({ auth: { ...jwtEdgeConfig().auth, queryParameter: "ticket" } });
+    expect(workerProblems(edge)).toEqual([
+      expect.stringMatching(/^EDGE_CONFIG\.auth\.queryParameter: is "ticket"/),
+    ]);
+    expect(stackRefusal({ auth: { ...edge.auth } })).toContain("queryParameter");
+  });
 
   it("validateEdgeSettings applies the rules both sides share, not the origin policy", () => {
     const edge = jwt(

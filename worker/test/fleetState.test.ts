@@ -6,12 +6,15 @@ import {
   assignTurns,
   emptyState,
   holdingsOf,
-  isActive,
   join,
   leave,
   noEffects,
   observe,
   positionIsNews,
+  HOLDER_FORGET_MS,
+  IDLE_POLL_INTERVAL_MS,
+  POLL_INTERVAL_MS,
+  pollIntervalOf,
   positionsOf,
   redeem,
   syncBridges,
@@ -32,22 +35,54 @@ function fleet(names = ["a", "b", "c"], now = 0): FleetState {
 let tickets = 0;
 const newTicket = () => `t${++tickets}`;
 
+/** The offer a bridge is held for now (what the edge got with the bridge's name). */
+function offerOf(state: FleetState, bridge: string): string {
+  const current = state.bridges.get(bridge)!.state;
+  if (current.kind !== "held" || current.offer === null) throw new Error(`${bridge} has no offer`);
+  return current.offer;
+}
+
+const anOffer = { kind: "bridge", offer: expect.any(String) };
+
+/** `tried` as the edge sends it: each try with the offer it came with (by default, the current one). */
 function admitAt(
   state: FleetState,
   s: LineSettings,
   subject: string | null,
   now: number,
-  tried: { bridge: string; outcome: "busy" | "down" }[] = [],
+  tried: { bridge: string; outcome: "busy" | "down"; offer?: string }[] = [],
 ) {
-  return admit(state, s, { subject, tried, tryBoundMs: 2_000 }, now, newTicket, noEffects());
+  const withOffers = tried.map((t) => ({ ...t, offer: t.offer ?? offerOf(state, t.bridge) }));
+  return admit(
+    state,
+    s,
+    { subject, tried: withOffers, tryBoundMs: 2_000 },
+    now,
+    newTicket,
+    noEffects(),
+  );
 }
+
+/** The edge reports its try of the bridge's current offer. */
+const reportTry = (
+  state: FleetState,
+  bridge: string,
+  outcome: "served" | "busy" | "down" | "untried",
+  now: number,
+  ticket?: string,
+) =>
+  applyTry(
+    state,
+    { bridge, offer: offerOf(state, bridge), outcome, ...(ticket ? { ticket } : {}) },
+    now,
+  );
 
 /** Fills every bridge with a served session of its own subject, at `now`. */
 function fillAll(state: FleetState, s: LineSettings, now: number): void {
   for (const name of state.bridges.keys()) {
     const answer = admitAt(state, s, `holder-${name}`, now);
-    expect(answer).toEqual({ kind: "bridge", bridge: name });
-    applyTry(state, { bridge: name, subject: `holder-${name}`, outcome: "served" }, now);
+    expect(answer).toEqual({ ...anOffer, bridge: name });
+    reportTry(state, name, "served", now);
   }
 }
 
@@ -71,29 +106,32 @@ describe("admission through the coordinator", () => {
     const state = fleet();
     guardSays(state, "a", true, 1);
     guardSays(state, "a", false, 2);
-    expect(admitAt(state, settings(), "alice", 3)).toEqual({ kind: "bridge", bridge: "b" });
+    expect(admitAt(state, settings(), "alice", 3)).toEqual({ ...anOffer, bridge: "b" });
     expect(state.bridges.get("b")!.state).toEqual({
       kind: "held",
       admitted: true,
       subject: "alice",
       since: 3,
-      pendingUntil: 2_003,
+      pendingUntil: 4_003,
+      offer: expect.any(String),
+      unreachableSince: null,
     });
   });
 
   it("offers the next bridge after a busy or down try, each bridge at most once, and corrects itself", () => {
     const state = fleet();
     const s = settings();
-    expect(admitAt(state, s, "alice", 0)).toEqual({ kind: "bridge", bridge: "a" });
+    expect(admitAt(state, s, "alice", 0)).toEqual({ ...anOffer, bridge: "a" });
+    const offerA = offerOf(state, "a");
     expect(admitAt(state, s, "alice", 1, [{ bridge: "a", outcome: "busy" }])).toEqual({
-      kind: "bridge",
+      ...anOffer,
       bridge: "b",
     });
     const third = admitAt(state, s, "alice", 2, [
-      { bridge: "a", outcome: "busy" },
+      { bridge: "a", outcome: "busy", offer: offerA },
       { bridge: "b", outcome: "down" },
     ]);
-    expect(third).toEqual({ kind: "bridge", bridge: "c" });
+    expect(third).toEqual({ ...anOffer, bridge: "c" });
     expect(state.bridges.get("a")!.state).toMatchObject({
       kind: "held",
       admitted: false,
@@ -120,12 +158,13 @@ describe("admission through the coordinator", () => {
   it("refuses a subject already holding a session, a turn or a place (maxSessionsPerSubject)", () => {
     const s = settings();
     const state = fleet(["a"]);
-    expect(admitAt(state, s, "alice", 0)).toEqual({ kind: "bridge", bridge: "a" });
-    applyTry(state, { bridge: "a", subject: "alice", outcome: "served" }, 0);
+    expect(admitAt(state, s, "alice", 0)).toEqual({ ...anOffer, bridge: "a" });
+    reportTry(state, "a", "served", 0);
     expect(admitAt(state, s, "alice", 1)).toEqual({ kind: "session_limit", limit: 1 });
     expect(joinAt(state, s, "alice", 1).answer).toEqual({ kind: "session_limit", limit: 1 });
     expect(joinAt(state, s, "bob", 1).answer).toMatchObject({ kind: "place" });
     expect(admitAt(state, s, "bob", 2)).toEqual({ kind: "session_limit", limit: 1 });
+    // A second place while the first one's socket is open: refused, as a second session is.
     expect(joinAt(state, s, "bob", 2).answer).toEqual({ kind: "session_limit", limit: 1 });
     expect(holdingsOf(state, "bob")).toBe(1);
     expect(admitAt(state, settings({ maxSessionsPerSubject: 2 }), "alice", 3)).toMatchObject({
@@ -136,8 +175,8 @@ describe("admission through the coordinator", () => {
   it("never counts anyone against a bound with auth off (no subject)", () => {
     const s = settings();
     const state = fleet(["a", "b"]);
-    expect(admitAt(state, s, null, 0)).toEqual({ kind: "bridge", bridge: "a" });
-    expect(admitAt(state, s, null, 0)).toEqual({ kind: "bridge", bridge: "b" });
+    expect(admitAt(state, s, null, 0)).toEqual({ ...anOffer, bridge: "a" });
+    expect(admitAt(state, s, null, 0)).toEqual({ ...anOffer, bridge: "b" });
   });
 });
 
@@ -156,11 +195,11 @@ describe("the guards are the final word", () => {
     const s = settings();
     const state = fleet(["a"]);
     admitAt(state, s, "alice", 1_000);
-    applyTry(state, { bridge: "a", subject: "alice", outcome: "served" }, 1_050);
+    reportTry(state, "a", "served", 1_050);
     guardSays(state, "a", true, 2_000);
     guardSays(state, "a", false, 61_000);
     expect(state.lengths).toEqual([60_000]);
-    expect(isActive(state)).toBe(false);
+    expect(pollIntervalOf(state)).toBeNull();
   });
 
   it("believes no 'free' while the edge's try is under way, nor from a probe sent before the last change", () => {
@@ -169,7 +208,7 @@ describe("the guards are the final word", () => {
     admitAt(state, s, "alice", 100);
     guardSays(state, "a", false, 500, 600);
     expect(state.bridges.get("a")!.state).toMatchObject({ kind: "held", subject: "alice" });
-    applyTry(state, { bridge: "a", subject: "alice", outcome: "served" }, 700);
+    reportTry(state, "a", "served", 700);
     guardSays(state, "a", false, 650, 800);
     expect(state.bridges.get("a")!.state).toMatchObject({ kind: "held", subject: "alice" });
   });
@@ -186,8 +225,8 @@ describe("the guards are the final word", () => {
     const s = settings();
     const state = fleet(["a"]);
     admitAt(state, s, "alice", 0);
-    tick(state, s, 2_000, noEffects());
-    guardSays(state, "a", false, 2_100);
+    tick(state, s, 4_000, noEffects());
+    guardSays(state, "a", false, 4_100);
     expect(state.bridges.get("a")!.state).toEqual({ kind: "free" });
   });
 });
@@ -246,6 +285,7 @@ describe("the line and its turns", () => {
       expect(redeem(state, { ticket, subject: "p1", tryBoundMs: 2_000 }, 30_100, effects)).toEqual({
         kind: "bridge",
         bridge: "a",
+        offer: ticket,
       });
       expect(effects.closes).toEqual([{ placeId: placeIds[0], code: 1000, reason: "turn taken" }]);
       expect(state.bridges.get("a")!.state).toMatchObject({ kind: "held", subject: "p1" });
@@ -294,7 +334,7 @@ describe("the line and its turns", () => {
     it("keeps its visitor's place when the bridge did not take the redeemed session", () => {
       const { s, state, ticket } = withTurn();
       redeemAt(state, ticket, "p1", 30_100);
-      applyTry(state, { bridge: "a", subject: "p1", outcome: "busy", ticket }, 30_200);
+      reportTry(state, "a", "busy", 30_200, ticket);
       const rejoined = joinAt(state, s, "p1", 30_300).answer;
       expect(rejoined).toMatchObject({ kind: "place", reconnected: true });
       expect(
@@ -337,7 +377,15 @@ describe("the wait estimate", () => {
       record.state =
         since === "down"
           ? { kind: "down" }
-          : { kind: "held", admitted: true, subject: `s${i}`, since, pendingUntil: null };
+          : {
+              kind: "held",
+              admitted: true,
+              subject: `s${i}`,
+              since,
+              pendingUntil: null,
+              offer: null,
+              unreachableSince: null,
+            };
     });
     state.lengths = [typical];
     return state;
@@ -368,5 +416,179 @@ describe("the wait estimate", () => {
     [{ position: 3, etaS: 20 }, { position: 3, etaS: 17 }, false],
   ])("tells %j → %j: %s", (last, next, news) => {
     expect(positionIsNews(last, next)).toBe(news);
+  });
+});
+
+describe("a try's outcome applies once, to its own offer", () => {
+  /** `names` all held by served sessions but `free`; `h` waits in line (connected). */
+  function headWaiting(names: string[], s: LineSettings) {
+    const state = fleet(names);
+    fillAll(state, s, 0);
+    const h = joinAt(state, s, "h", 10).answer;
+    return { state, placeId: h.kind === "place" ? h.placeId : -1 };
+  }
+  const turnOf = (state: FleetState, placeId: number) => state.places.get(placeId)?.turn ?? null;
+  const redeemable = (state: FleetState, ticket: string, now: number) =>
+    redeem(state, { ticket, subject: "h", tryBoundMs: 2_000 }, now, noEffects());
+
+  it("ignores a try listed again in a later round over the head's reserved turn", () => {
+    const s = settings();
+    const state = fleet(["a", "b", "c"]);
+    expect(admitAt(state, s, "s1", 0)).toMatchObject({ bridge: "a" });
+    reportTry(state, "a", "served", 0);
+    expect(admitAt(state, s, "w", 1)).toMatchObject({ bridge: "b" });
+    const offerB = offerOf(state, "b");
+    expect(admitAt(state, s, "w", 100, [{ bridge: "b", outcome: "busy" }])).toMatchObject({
+      bridge: "c",
+    });
+    const offerC = offerOf(state, "c");
+    joinAt(state, s, "h", 200);
+    guardSays(state, "b", false, 1_000);
+    assignTurns(state, s, 1_000, newTicket, noEffects());
+    expect(state.bridges.get("b")!.state).toMatchObject({ kind: "reserved", subject: "h" });
+    // w's try of c failed; its next admit lists b again, with b's old offer.
+    admitAt(state, s, "w", 2_100, [
+      { bridge: "b", outcome: "busy", offer: offerB },
+      { bridge: "c", outcome: "down", offer: offerC },
+    ]);
+    expect(state.bridges.get("b")!.state).toMatchObject({ kind: "reserved", subject: "h" });
+    const place = [...state.places.values()].find((p) => p.subject === "h")!;
+    expect(redeemable(state, place.turn!, 2_200)).toMatchObject({ kind: "bridge", bridge: "b" });
+  });
+
+  it("ignores a 'served' that arrives after the hold lapsed and the bridge became the head's turn", () => {
+    const s = settings();
+    const state = fleet(["a"]);
+    expect(admitAt(state, s, "s", 0)).toMatchObject({ bridge: "a" });
+    const late = offerOf(state, "a");
+    joinAt(state, s, "h", 20);
+    tick(state, s, 4_500, noEffects());
+    guardSays(state, "a", false, 4_500, 4_600);
+    assignTurns(state, s, 4_600, newTicket, noEffects());
+    const ticket = [...state.places.values()][0].turn!;
+    applyTry(state, { bridge: "a", offer: late, outcome: "served" }, 4_700);
+    expect(state.bridges.get("a")!.state).toMatchObject({ kind: "reserved", ticket });
+    expect(redeemable(state, ticket, 4_800)).toMatchObject({ kind: "bridge", bridge: "a" });
+  });
+
+  it("ignores a stale 'busy' about a bridge that another subject now holds", () => {
+    const s = settings();
+    const state = fleet(["a", "b"]);
+    expect(admitAt(state, s, "alice", 1)).toMatchObject({ bridge: "a" });
+    const stale = offerOf(state, "a");
+    admitAt(state, s, "alice", 2, [{ bridge: "a", outcome: "busy" }]);
+    guardSays(state, "a", false, 3, 4);
+    expect(admitAt(state, s, "bob", 5)).toMatchObject({ bridge: "a" });
+    reportTry(state, "a", "served", 6);
+    applyTry(state, { bridge: "a", offer: stale, outcome: "busy" }, 7);
+    expect(holdingsOf(state, "bob")).toBe(1);
+  });
+
+  it("waits for a try's report past the edge's bound on the try", () => {
+    const s = settings();
+    const state = fleet(["a"]);
+    admitAt(state, s, "alice", 0);
+    guardSays(state, "a", false, 2_500);
+    reportTry(state, "a", "served", 2_900);
+    expect(state.bridges.get("a")!.state).toMatchObject({ kind: "held", subject: "alice" });
+    expect(holdingsOf(state, "alice")).toBe(1);
+  });
+
+  it("puts a turn whose bridge left the bindings back in line, first", () => {
+    const s = settings();
+    const { state, placeId } = headWaiting(["a", "b"], s);
+    guardSays(state, "a", false, 20);
+    assignTurns(state, s, 20, newTicket, noEffects());
+    expect(turnOf(state, placeId)).not.toBeNull();
+    syncBridges(state, ["b"], 30);
+    expect(turnOf(state, placeId)).toBeNull();
+    expect(positionsOf(state, s, 30).get(placeId)!.position).toBe(1);
+  });
+
+  it("frees a bridge the edge had no time to try, recording no session", () => {
+    const s = settings();
+    const state = fleet(["a", "b"]);
+    admitAt(state, s, "alice", 0);
+    reportTry(state, "a", "untried", 100);
+    expect(state.bridges.get("a")!.state).toEqual({ kind: "free" });
+    // A hold nobody reported, that lapses while the guard says free, was no session either.
+    expect(admitAt(state, s, "bob", 200)).toMatchObject({ bridge: "b" });
+    tick(state, s, 5_000, noEffects());
+    guardSays(state, "b", false, 5_000);
+    expect(state.bridges.get("b")!.state).toEqual({ kind: "free" });
+    expect(state.lengths).toEqual([]);
+  });
+});
+
+describe("an unreachable guard", () => {
+  it("keeps the admitted holder through missed answers, and forgets it after HOLDER_FORGET_MS", () => {
+    const s = settings();
+    const state = fleet(["a", "b"]);
+    admitAt(state, s, "alice", 1);
+    reportTry(state, "a", "served", 2);
+    const unreachable = (now: number) =>
+      observe(state, { bridge: "a", sentAt: now, up: false, busy: false }, now);
+    unreachable(10_000);
+    guardSays(state, "a", true, 11_000);
+    expect(holdingsOf(state, "alice")).toBe(1);
+    expect(admitAt(state, s, "alice", 11_100)).toMatchObject({ kind: "session_limit" });
+    expect(state.bridges.get("a")!.state).toMatchObject({ subject: "alice", since: 1 });
+    unreachable(20_000);
+    unreachable(20_000 + HOLDER_FORGET_MS - 1);
+    expect(holdingsOf(state, "alice")).toBe(1);
+    unreachable(20_000 + HOLDER_FORGET_MS);
+    expect(state.bridges.get("a")!.state).toEqual({ kind: "down" });
+  });
+
+  it("leaves its bridge offered as a last resort, after the free ones, once per upgrade, never ahead of the line", () => {
+    const s = settings();
+    const state = fleet(["a", "b", "c"]);
+    for (const name of ["a", "b"])
+      observe(state, { bridge: name, sentAt: 10, up: false, busy: false }, 10);
+    expect(admitAt(state, s, "v", 20)).toMatchObject({ bridge: "c" });
+    expect(admitAt(state, s, "w", 30)).toMatchObject({ bridge: "a" });
+    expect(admitAt(state, s, "w", 40, [{ bridge: "a", outcome: "down" }])).toMatchObject({
+      bridge: "b",
+    });
+    expect(
+      admitAt(state, s, "w", 50, [
+        { bridge: "a", outcome: "down", offer: "gone" },
+        { bridge: "b", outcome: "down" },
+      ]),
+    ).toMatchObject({ kind: "busy" });
+    joinAt(state, s, "x", 60);
+    expect(admitAt(state, s, "y", 70)).toMatchObject({ kind: "busy" });
+  });
+});
+
+describe("the alarm's pace", () => {
+  it("polls often only while someone waits or a try or turn is pending; slowly for a bridge not known free; never when idle", () => {
+    const s = settings();
+    const state = fleet(["a", "b"]);
+    expect(pollIntervalOf(state)).toBeNull();
+    admitAt(state, s, "alice", 0);
+    expect(pollIntervalOf(state)).toBe(POLL_INTERVAL_MS);
+    reportTry(state, "a", "served", 100);
+    observe(state, { bridge: "b", sentAt: 200, up: false, busy: false }, 200);
+    expect(pollIntervalOf(state)).toBe(IDLE_POLL_INTERVAL_MS);
+    joinAt(state, s, "bob", 300);
+    expect(pollIntervalOf(state)).toBe(POLL_INTERVAL_MS);
+  });
+});
+
+describe("a rejoin", () => {
+  it("takes up a place whose socket closed, with the turn that came meanwhile: one place", () => {
+    const s = settings();
+    const state = fleet(["a"]);
+    fillAll(state, s, 0);
+    const first = joinAt(state, s, "h", 10).answer;
+    expect(first).toMatchObject({ kind: "place" });
+    leave(state, s, (first as { placeId: number }).placeId, 15);
+    guardSays(state, "a", false, 20);
+    assignTurns(state, s, 20, newTicket, noEffects());
+    const again = joinAt(state, s, "h", 30);
+    expect(again.answer).toEqual({ ...first, reconnected: true });
+    expect(again.effects.turns).toMatchObject([{ message: { type: "turn" } }]);
+    expect(holdingsOf(state, "h")).toBe(1);
   });
 });

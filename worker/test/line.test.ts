@@ -269,6 +269,66 @@ describe("leaving and coming back", () => {
   });
 });
 
+describe("a session's end with nobody in line", () => {
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** An upgrade's outcome: the session when the bridge's 0x00 came, else the close code. */
+  async function servedOrCode(subject: string): Promise<OpenSession | number> {
+    const session = await expectOpen(voiceUrl(), await voiceOptions(subject));
+    const first = await Promise.race([
+      session.closed.then((close) => ({ close })),
+      session.next(15_000).then((frame) => ({ frame })),
+    ]);
+    return "close" in first ? first.close.code : session;
+  }
+
+  it("is looked for at the line's pace once an upgrade hears busy (the slow pace otherwise)", async () => {
+    const visitors = await fill("q");
+    // Past the last 750 ms alarm the tries set: from here the coordinator polls once a minute.
+    await pause(3_000);
+    await leave(visitors[0].session);
+    const freed = fleet.find((b) => b.name === visitors[0].line.bridge)!;
+    await expect.poll(() => guardSessions(freed)).toBe(0);
+    let session: OpenSession | undefined;
+    for (let attempt = 0; attempt < 5 && !session; attempt++) {
+      const outcome = await servedOrCode("n");
+      if (typeof outcome !== "number") session = outcome;
+      else {
+        expect(outcome).toBe(1013);
+        await pause(1_000);
+      }
+    }
+    expect(session).toBeDefined();
+    await Promise.all([session!, ...visitors.slice(1).map((v) => v.session)].map(leave));
+  });
+});
+
+describe("a turn withdrawn", () => {
+  it("tells its visitor the position again, even one it was told before the turn", async () => {
+    const visitors = await fill("s");
+    // One session ends with someone waiting: its length makes the estimates small from here on.
+    const [w0] = await lineUp(["w0"]);
+    await leave(visitors[0].session);
+    const head = await served("w0", { ticket: ticketOf(await w0.next(isTurn)) });
+    const [w] = await lineUp(["w"]);
+    await leave(visitors[1].session);
+    await w.next(isTurn);
+    // Someone reaches the reserved bridge outside the line: its guard says busy, the turn is withdrawn.
+    const freed = fleet.find((b) => b.name === visitors[1].line.bridge)!;
+    const outside = standinClient(
+      `${freed.guard.origin.replace(/^http/, "ws")}/api/chat?${PERSONAPLEX_QUERY}`,
+    );
+    await outside.next();
+    await w.next(isPosition(1));
+    expect(w.messages.filter((m) => m.type === "position").map((m) => m.position)).toEqual([1, 1]);
+
+    w.ws.close();
+    outside.ws.close();
+    await outside.closed;
+    await Promise.all([head, visitors[2]].map(({ session }) => leave(session)));
+  });
+});
+
 describe("a restart of the runtime (a deploy)", () => {
   it("finds the fleet and the line in storage: held bridges stay held, and the places come back in order", async () => {
     // Sessions straight to the guards, which a restart of the edge's runtime does not end.
@@ -378,7 +438,7 @@ describe("tickets", () => {
 });
 
 describe("maxSessionsPerSubject", () => {
-  it("refuses a subject holding a session a second one, or a place; one holding a place a second place or a session", async () => {
+  it("refuses a subject holding a session a second one, or a place; one holding a place a session or a second place", async () => {
     const holder = await served("x1");
     const second = await refused("x1");
     expect([second.code, second.reason]).toEqual([4409, { error: "session_limit", limit: 1 }]);
@@ -387,18 +447,52 @@ describe("maxSessionsPerSubject", () => {
 
     const others = [await served("x2"), await served("x3")];
     const [y1] = await lineUp(["y1"]);
-    const secondPlace = lineClient(`${edge.wsOrigin}/voice/line`, await voiceOptions("y1"));
-    const closed = await secondPlace.closed;
-    expect([closed.code, JSON.parse(closed.reason)]).toEqual([
-      4409,
-      { error: "session_limit", limit: 1 },
-    ]);
     expect((await refused("y1")).code).toBe(4409);
-    // The first place is untouched.
-    expect(y1.ws.readyState).toBe(WebSocket.OPEN);
+    const secondPlace = lineClient(`${edge.wsOrigin}/voice/line`, await voiceOptions("y1"));
+    expect(await secondPlace.closed).toMatchObject({ code: 4409 });
 
-    y1.ws.close();
+    // The coordinator answers the page's close (no auto-reply at this compatibility date).
+    y1.ws.close(1000);
+    expect(await y1.closed).toEqual({ code: 1000, reason: "closed" });
     await Promise.all([holder, ...others].map(({ session }) => leave(session)));
+  });
+});
+
+describe("the edge's word on an offer", () => {
+  it("gives back, untried, a bridge offered when the upgrade's time has run out", async () => {
+    // A coordinator that names a bridge after the upgrade's whole bound (but within its own).
+    const lateLine = `
+      import { DurableObject } from "cloudflare:workers";
+      export class FleetLine extends DurableObject {
+        async admit() {
+          await new Promise((resolve) => setTimeout(resolve, 700));
+          return { kind: "bridge", bridge: "gpu-1", offer: "offer-1" };
+        }
+        async report(report) { console.log(JSON.stringify({ event: "report_seen", ...report })); }
+      }
+      export default { fetch: () => new Response(null, { status: 404 }) };
+    `;
+    const hurried = await startLineEdge({
+      edgeBindings: {
+        BRIDGES: bridgesBinding,
+        EDGE_CONFIG: jwtEdgeConfig({ bridgeConnectTimeoutMs: 500, admissionTimeoutMs: 600 }),
+        JWT_SECRET: TEST_SECRET,
+      },
+      lineBindings: { BRIDGES: bridgesBinding, LINE_CONFIG: lineConfig },
+      lineCode: lateLine,
+    });
+    try {
+      const busy = await expectRefusedSession(voiceUrl(hurried), await voiceOptions("late"));
+      expect(busy.code).toBe(1013);
+      await expect.poll(() => logLines(hurried, 0, "report_seen").length).toBe(1);
+      expect(logLines(hurried, 0, "report_seen")[0]).toMatchObject({
+        bridge: "gpu-1",
+        offer: "offer-1",
+        outcome: "untried",
+      });
+    } finally {
+      await hurried.dispose();
+    }
   });
 });
 

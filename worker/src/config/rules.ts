@@ -4,6 +4,7 @@
 import * as z from "zod/mini";
 import { isHmacAlgorithm } from "./algorithms";
 import { foldHeaderName } from "../headers";
+import { TICKET_QUERY_PARAMETER } from "../line/contract";
 
 /** One broken rule: the key at fault, as a path in the caller's keys, and why. Never a secret's value. */
 export interface Problem {
@@ -28,6 +29,7 @@ export interface EdgeRuleInput {
         audience?: string;
         jwksUrl?: string;
         cookieName?: string;
+        queryParameter?: string | null;
         previousSecretAcceptedUntil?: string;
       };
   allowedOrigins: readonly string[];
@@ -200,6 +202,17 @@ export function validateTokenCookieNotForwarded(edge: EdgeRuleInput): Problem[] 
   ];
 }
 
+/** The token's query parameter is not the one a turn's ticket arrives in (the waiting line's). */
+export function validateTokenQueryParameter(edge: EdgeRuleInput): Problem[] {
+  if (edge.auth.mode !== "jwt" || edge.auth.queryParameter !== TICKET_QUERY_PARAMETER) return [];
+  return [
+    {
+      path: ["auth", "queryParameter"],
+      message: `is "${TICKET_QUERY_PARAMETER}", the query parameter a waiting-line turn's ticket arrives in: choose another name (default "access_token")`,
+    },
+  ];
+}
+
 /** The edge-settings rules both the stack and the Worker apply, with paths relative to the edge settings. */
 export function validateEdgeSettings(edge: EdgeRuleInput, now = Date.now()): Problem[] {
   return [
@@ -208,6 +221,7 @@ export function validateEdgeSettings(edge: EdgeRuleInput, now = Date.now()): Pro
     ...validateJwksUrlScheme(edge),
     ...validateRotationWindowLength(edge, now),
     ...validateTokenCookieNotForwarded(edge),
+    ...validateTokenQueryParameter(edge),
     ...validateClientAddressNotForwarded(edge),
     ...validateAdmissionTimeout(edge),
   ];

@@ -11,20 +11,17 @@ import { SessionRefusal } from "../errors";
 import { RETRY_AFTER_DEFAULT_S } from "../guardAnswers";
 import type { BridgeRequest, BridgeSession } from "../passThrough";
 import { LINE_BINDINGS, LINE_OBJECT_NAME } from "./contract";
-import type { AdmitRequest, LineCoordinator, TryOutcome } from "./rpc";
+import type { AdmitRequest, LineCoordinator, TryReport } from "./rpc";
 
 /** One call to the coordinator is awaited this long at most; then the edge falls back. */
 export const COORDINATOR_TIMEOUT_MS = 1_500;
 
-/** The coordinator's stub, typed by what the edge calls on it (FleetLine implements it). */
-export type Coordinator = LineCoordinator;
-
 /** The coordinator's stub when the edge has the `LINE` binding; undefined without it (today's path). */
-export function coordinatorOf(env: object): Coordinator | undefined {
+export function coordinatorOf(env: object): LineCoordinator | undefined {
   const namespace = (env as Record<string, unknown>)[LINE_BINDINGS.coordinator] as
     DurableObjectNamespace | undefined;
   if (!namespace || typeof namespace.idFromName !== "function") return undefined;
-  return namespace.get(namespace.idFromName(LINE_OBJECT_NAME)) as unknown as Coordinator;
+  return namespace.get(namespace.idFromName(LINE_OBJECT_NAME)) as unknown as LineCoordinator;
 }
 
 /** Why the edge did not use the coordinator: its call timed out, or threw (named by the error). */
@@ -65,9 +62,6 @@ type LineOutcome = { tries: BridgeTry[] } & (
 /** `coordinatorMs`: the time spent waiting for the coordinator's answers (the log's `lineMs`). */
 export type LineAdmission = LineOutcome & { coordinatorMs: number };
 
-const outcomeOf = (tried: BridgeTry): TryOutcome =>
-  tried.outcome === "options_refused" ? "options_refused" : tried.outcome;
-
 /**
  * Admits one authenticated upgrade through the coordinator: it names a bridge (held for this
  * subject while the edge tries it), the edge tries it, and a busy or down answer goes back with
@@ -75,7 +69,7 @@ const outcomeOf = (tried: BridgeTry): TryOutcome =>
  * it is the only one tried. How the last try went is reported after the response (`waitUntil`).
  */
 export async function admitThroughLine(
-  coordinator: Coordinator,
+  coordinator: LineCoordinator,
   input: { subject: string | null; ticket?: string },
   request: BridgeRequest,
   bindings: Bindings,
@@ -95,7 +89,7 @@ export async function admitThroughLine(
 }
 
 async function admitThrough(
-  coordinator: Coordinator,
+  coordinator: LineCoordinator,
   input: { subject: string | null; ticket?: string },
   request: BridgeRequest,
   bindings: Bindings,
@@ -108,10 +102,10 @@ async function admitThrough(
   const bridges = new Map(bindings.bridges.map((bridge) => [bridge.name, bridge]));
   const { subject, ticket } = input;
   const tries: BridgeTry[] = [];
-  const report = (bridge: string, outcome: TryOutcome) =>
+  const report = (bridge: string, offer: string, outcome: TryReport["outcome"]) =>
     waitUntil(
       coordinator
-        .report({ bridge, subject, outcome, ...(ticket !== undefined ? { ticket } : {}) })
+        .report({ bridge, offer, outcome, ...(ticket !== undefined ? { ticket } : {}) })
         .catch(() => undefined),
     );
   const fallback = (error: unknown): LineOutcome => {
@@ -135,9 +129,12 @@ async function admitThrough(
     const bridge = bridges.get(answer.bridge);
     if (!bridge) return { kind: "fallback", why: "unknown_bridge", tries };
     const result = await tryBridge(bridge, request, tryBoundMs, deadline);
-    if (!result) return { kind: "fallback", why: "no_time", tries };
+    if (!result) {
+      report(bridge.name, answer.offer, "untried");
+      return { kind: "fallback", why: "no_time", tries };
+    }
     tries.push(result.tried);
-    report(bridge.name, outcomeOf(result.tried));
+    report(bridge.name, answer.offer, result.tried.outcome);
     if (result.served)
       return { kind: "served", session: result.session, bridge: bridge.name, tries };
     if (result.refusal.reason.error === "session_options_invalid")
@@ -176,23 +173,28 @@ async function admitThrough(
     if (!bridge || tried.some((t) => t.bridge === answer.bridge))
       return { kind: "fallback", why: bridge ? "bridge_offered_twice" : "unknown_bridge", tries };
     const result = await tryBridge(bridge, request, tryBoundMs, deadline);
-    // Too little time left: the hold lapses at its bound, and the guard's next answer decides.
-    if (!result) break;
+    // Too little time left: the bridge offered goes back untried (every earlier try went with this
+    // round's admit).
+    if (!result) {
+      report(bridge.name, answer.offer, "untried");
+      break;
+    }
     tries.push(result.tried);
     if (result.served) {
-      report(bridge.name, "served");
+      report(bridge.name, answer.offer, "served");
       return { kind: "served", session: result.session, bridge: bridge.name, tries };
     }
     if (result.refusal.reason.error === "session_options_invalid") {
-      report(bridge.name, "options_refused");
+      report(bridge.name, answer.offer, "options_refused");
       return { kind: "refused", refusal: result.refusal, tries };
     }
-    tried.push({ bridge: bridge.name, outcome: result.tried.outcome === "busy" ? "busy" : "down" });
+    tried.push({
+      bridge: bridge.name,
+      offer: answer.offer,
+      outcome: result.tried.outcome === "busy" ? "busy" : "down",
+    });
     refusals.push(result.refusal);
   }
-  // The total bound ran out between tries: what the tries said, the last one reported.
-  const last = tried.at(-1);
-  if (last) report(last.bridge, last.outcome);
   const refusal =
     refusals.length > 0
       ? refusalOfTries(refusals)

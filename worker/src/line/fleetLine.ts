@@ -2,8 +2,9 @@
  * The coordinator: one SQLite-backed Durable Object per fleet (`idFromName(LINE_OBJECT_NAME)`) in
  * the line's own script. It holds the fleet's state in SQLite (fleetState.ts decides, this class
  * stores and talks), the line's sockets through the hibernation API (a socket's tag is its place),
- * and, while anyone holds a bridge or waits, an alarm that reads every guard's `/health` about once
- * a second: the guard's answer always wins over what the coordinator believed.
+ * and an alarm that reads every guard's `/health` (pollIntervalOf: every 750 ms while anyone waits,
+ * every minute while only some bridge is not known free, none when idle): the guard's answer always
+ * wins over what the coordinator believed.
  */
 import { DurableObject } from "cloudflare:workers";
 import { probeEach, probeHealthUrl } from "../bridgeProbe";
@@ -16,13 +17,14 @@ import {
   applyTry,
   assignTurns,
   emptyState,
-  isActive,
   join,
   leave,
   noEffects,
   observe,
   placeTag,
   positionIsNews,
+  POLL_INTERVAL_MS,
+  pollIntervalOf,
   positionsOf,
   redeem,
   syncBridges,
@@ -43,19 +45,14 @@ import {
   type TryReport,
 } from "./rpc";
 
-/**
- * How often the alarm reads the guards while anyone holds a bridge or waits. A session's end
- * reaches the head of the line after half this on average, all of it at worst, plus a probe's
- * round trip: 750 ms keeps the worst case under the issue's 1 s (measured 1 s polling: 1,010 ms).
- */
-export const POLL_INTERVAL_MS = 750;
 /** One guard's `/health` answer is awaited this long at most (the edge's `healthTimeoutMs` default). */
 export const PROBE_TIMEOUT_MS = 2_000;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS bridges (
     name TEXT PRIMARY KEY, kind TEXT NOT NULL, admitted INTEGER NOT NULL DEFAULT 0, subject TEXT,
-    since INTEGER, pending_until INTEGER, ticket TEXT, until INTEGER, changed_at INTEGER NOT NULL)`,
+    since INTEGER, pending_until INTEGER, ticket TEXT, until INTEGER, changed_at INTEGER NOT NULL,
+    offer TEXT, unreachable_since INTEGER)`,
   `CREATE TABLE IF NOT EXISTS line (
     id INTEGER PRIMARY KEY, subject TEXT, joined_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,
     connected INTEGER NOT NULL, turn TEXT)`,
@@ -64,6 +61,12 @@ const SCHEMA = [
     joined_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, status TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS session_lengths (id INTEGER PRIMARY KEY, length_ms INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)`,
+];
+
+/** Columns added after a table's first version: added to a table created without them. */
+const ADDED_COLUMNS = [
+  { table: "bridges", column: "offer", type: "TEXT" },
+  { table: "bridges", column: "unreachable_since", type: "INTEGER" },
 ];
 
 type Row = Record<string, SqlStorageValue>;
@@ -79,6 +82,9 @@ function bridgeStateOf(row: Row): BridgeState {
         subject: text(row.subject),
         since: num(row.since),
         pendingUntil: row.pending_until === null ? null : num(row.pending_until),
+        offer: text(row.offer ?? null),
+        unreachableSince:
+          (row.unreachable_since ?? null) === null ? null : num(row.unreachable_since),
       };
     case "reserved":
       return {
@@ -137,9 +143,12 @@ export class FleetLine extends DurableObject implements LineCoordinator {
   }
 
   async admit(request: AdmitRequest): Promise<AdmitAnswer> {
-    return this.run((now, effects) =>
+    const answer = await this.run((now, effects) =>
       admit(this.state, this.bindings.settings, request, now, newTicket, effects),
     );
+    // Someone asked and heard busy: a session's end the slow pace has not seen yet matters now.
+    if (answer.kind === "busy") await this.scheduleAlarm(Date.now(), POLL_INTERVAL_MS);
+    return answer;
   }
 
   async redeem(request: RedeemRequest): Promise<RedeemAnswer> {
@@ -173,10 +182,13 @@ export class FleetLine extends DurableObject implements LineCoordinator {
   }
 
   async webSocketClose(ws: WebSocket): Promise<void> {
+    // The compatibility date predates web_socket_auto_reply_to_close: the close is answered here.
+    closeQuietly(ws, 1000, "closed");
     await this.socketGone(ws);
   }
 
   async webSocketError(ws: WebSocket): Promise<void> {
+    closeQuietly(ws, 1011, "error");
     await this.socketGone(ws);
   }
 
@@ -237,10 +249,16 @@ export class FleetLine extends DurableObject implements LineCoordinator {
     return result;
   }
 
-  private async scheduleAlarm(now: number): Promise<void> {
-    if (this.alarmAt !== null || !isActive(this.state)) return;
-    this.alarmAt = now + POLL_INTERVAL_MS;
-    await this.ctx.storage.setAlarm(this.alarmAt);
+  /** Sets the alarm for `interval` (the state's poll interval), earlier than one already set if need be. */
+  private async scheduleAlarm(
+    now: number,
+    interval: number | null = pollIntervalOf(this.state),
+  ): Promise<void> {
+    if (interval === null) return;
+    const at = now + interval;
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   private socketsOf(placeId: number): WebSocket[] {
@@ -249,15 +267,11 @@ export class FleetLine extends DurableObject implements LineCoordinator {
 
   private carryOut(effects: Effects): void {
     for (const { placeId, message } of effects.turns)
-      for (const ws of this.socketsOf(placeId)) send(ws, message);
+      for (const ws of this.socketsOf(placeId))
+        // Told a turn, the socket has no position: if the turn is withdrawn, its position is news.
+        if (send(ws, message)) ws.serializeAttachment({ placeId } satisfies SocketAttachment);
     for (const { placeId, code, reason } of effects.closes)
-      for (const ws of this.socketsOf(placeId)) {
-        try {
-          ws.close(code, reason);
-        } catch {
-          // Already closing: nothing to tell it.
-        }
-      }
+      for (const ws of this.socketsOf(placeId)) closeQuietly(ws, code, reason);
   }
 
   /** Each waiting socket hears its position and estimate when either is news to it. */
@@ -277,6 +291,11 @@ export class FleetLine extends DurableObject implements LineCoordinator {
 
   private load(): void {
     for (const statement of SCHEMA) this.sql.exec(statement);
+    for (const { table, column, type } of ADDED_COLUMNS) {
+      const columns = this.sql.exec(`PRAGMA table_info(${table})`).toArray();
+      if (!columns.some((row) => row.name === column))
+        this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
     const state = emptyState();
     for (const row of this.sql.exec("SELECT * FROM bridges")) {
       const name = String(row.name);
@@ -339,8 +358,8 @@ export class FleetLine extends DurableObject implements LineCoordinator {
       }
       const s = record.state;
       this.sql.exec(
-        `INSERT OR REPLACE INTO bridges (name, kind, admitted, subject, since, pending_until, ticket, until, changed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO bridges (name, kind, admitted, subject, since, pending_until, ticket, until, changed_at, offer, unreachable_since)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         name,
         s.kind,
         s.kind === "held" && s.admitted ? 1 : 0,
@@ -350,6 +369,8 @@ export class FleetLine extends DurableObject implements LineCoordinator {
         s.kind === "reserved" ? s.ticket : null,
         s.kind === "reserved" ? s.until : null,
         record.changedAt,
+        s.kind === "held" ? s.offer : null,
+        s.kind === "held" ? s.unreachableSince : null,
       );
     }
     for (const id of dirty.places) {
@@ -398,6 +419,14 @@ export class FleetLine extends DurableObject implements LineCoordinator {
     dirty.lengths = false;
     dirty.nextPlaceId = false;
     return changed;
+  }
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closing: nothing to tell it.
   }
 }
 

@@ -11,7 +11,7 @@ import {
   type LineSettings,
   type TicketRefusalReason,
 } from "./contract";
-import type { AdmitAnswer, AdmitRequest, RedeemAnswer, TryOutcome } from "./rpc";
+import type { AdmitAnswer, AdmitRequest, RedeemAnswer, TryReport } from "./rpc";
 
 /** What the coordinator believes of one bridge; a guard's answer always overrides it. */
 export type BridgeState =
@@ -21,6 +21,10 @@ export type BridgeState =
    * are known); else the guard says busy and nobody knows who (today's admission while the
    * coordinator was away, a client of the tunnel itself), `since` when it was first seen.
    * `pendingUntil`: the edge is trying it now; until then a guard that says free is not believed.
+   * `offer`: the id of the offer the edge has not yet said how it went (null once it has, and for
+   * a holder nobody admitted); only that offer's try outcome is applied, once.
+   * `unreachableSince`: its guard stopped answering during an admitted session; the holder is
+   * kept until HOLDER_FORGET_MS of silence.
    */
   | {
       kind: "held";
@@ -28,6 +32,8 @@ export type BridgeState =
       subject: string | null;
       since: number;
       pendingUntil: number | null;
+      offer: string | null;
+      unreachableSince: number | null;
     }
   /** Kept for the head of the line's ticket until `until`. */
   | { kind: "reserved"; subject: string | null; ticket: string; until: number }
@@ -82,6 +88,27 @@ export interface FleetState {
   };
 }
 
+/**
+ * How often the alarm reads the guards while anyone is in line or a turn or a try is pending. A
+ * session's end reaches the head of the line after half this on average, all of it at worst, plus a
+ * probe's round trip: 750 ms keeps the worst case under the issue's 1 s (measured 1 s polling: 1,010 ms).
+ */
+export const POLL_INTERVAL_MS = 750;
+/**
+ * With nobody waiting and nothing pending, a bridge not known free is read this often: a held
+ * session's end only matters once someone waits (joining brings the alarm back to
+ * POLL_INTERVAL_MS), and a down bridge is offered as a last resort anyway. At most 1,440 alarms a
+ * day, against 115,200 at 750 ms (the Free plan allows 100,000 Durable Object requests a day).
+ */
+export const IDLE_POLL_INTERVAL_MS = 60_000;
+/** An admitted session's holder is kept this long while its guard does not answer, then the bridge is down. */
+export const HOLDER_FORGET_MS = 120_000;
+/**
+ * A try's hold lasts the edge's bound on the try plus this: the edge's report of how it went
+ * travels after the try (an RPC from the upgrade's `waitUntil`).
+ */
+export const REPORT_MARGIN_MS = 2_000;
+
 /** Sessions whose lengths the estimate averages. */
 export const RECENT_SESSIONS = 20;
 /** A used or expired ticket is remembered this long, to say why it is refused. */
@@ -109,8 +136,10 @@ export function emptyState(): FleetState {
 /** Makes the state's bridges those of the bindings: new ones free, gone ones forgotten. */
 export function syncBridges(state: FleetState, names: readonly string[], now: number): void {
   const wanted = new Set(names);
-  for (const name of state.bridges.keys())
+  for (const [name, record] of state.bridges)
     if (!wanted.has(name)) {
+      // A turn on a bridge that is gone: its visitor stands again where they stood.
+      if (record.state.kind === "reserved") cancelReservation(state, record.state.ticket, now);
       state.bridges.delete(name);
       state.dirty.bridges.add(name);
     }
@@ -141,6 +170,8 @@ const UNKNOWN_HOLDER = (now: number): BridgeState => ({
   subject: null,
   since: now,
   pendingUntil: null,
+  offer: null,
+  unreachableSince: null,
 });
 
 function setBridge(state: FleetState, name: string, next: BridgeState, now: number): void {
@@ -187,11 +218,20 @@ export function holdingsOf(state: FleetState, subject: string): number {
   return count;
 }
 
-/** Whether the coordinator has anything to watch: a bridge not known free, or anyone in line. */
-export function isActive(state: FleetState): boolean {
-  if (state.places.size > 0) return true;
-  for (const { state: bridge } of state.bridges.values()) if (bridge.kind !== "free") return true;
-  return false;
+/**
+ * How soon the alarm should read the guards: POLL_INTERVAL_MS while anyone is in line or a turn or
+ * a try is pending, IDLE_POLL_INTERVAL_MS while only some bridge is not known free, null (no alarm)
+ * when the fleet is idle.
+ */
+export function pollIntervalOf(state: FleetState): number | null {
+  if (state.places.size > 0) return POLL_INTERVAL_MS;
+  let watch = false;
+  for (const { state: bridge } of state.bridges.values()) {
+    if (bridge.kind === "reserved" || (bridge.kind === "held" && bridge.pendingUntil !== null))
+      return POLL_INTERVAL_MS;
+    if (bridge.kind !== "free") watch = true;
+  }
+  return watch ? IDLE_POLL_INTERVAL_MS : null;
 }
 
 /**
@@ -275,12 +315,14 @@ export function positionIsNews(
   return moved >= 5 && moved >= last.etaS / 10;
 }
 
-/** Free bridges that have been free the longest first: wear spreads over the fleet. */
-function freeBridges(state: FleetState): BridgeRecord[] {
+/** Bridges of one kind, the longest in it first: wear spreads over the fleet. */
+function bridgesOfKind(state: FleetState, kind: "free" | "down"): BridgeRecord[] {
   return [...state.bridges.values()]
-    .filter((record) => record.state.kind === "free")
+    .filter((record) => record.state.kind === kind)
     .sort((a, b) => a.changedAt - b.changedAt);
 }
+
+const freeBridges = (state: FleetState) => bridgesOfKind(state, "free");
 
 /** Gives each free bridge to the head of the line (a connected place), as a reserved turn. */
 export function assignTurns(
@@ -340,32 +382,23 @@ function cancelTurn(state: FleetState, ticket: Ticket, now: number): void {
     });
 }
 
-/** What one try of a bridge taught the edge. */
-export function applyTry(
-  state: FleetState,
-  report: { bridge: string; subject: string | null; outcome: TryOutcome; ticket?: string },
-  now: number,
-): void {
+/**
+ * What one try of a bridge taught the edge: applied only while the bridge is still held for that
+ * very offer, so a late, repeated or stale report changes nothing the guard or another offer set.
+ */
+export function applyTry(state: FleetState, report: TryReport, now: number): void {
   const record = state.bridges.get(report.bridge);
   if (!record) return;
+  const current = record.state;
+  if (current.kind !== "held" || current.offer !== report.offer) return;
   switch (report.outcome) {
     case "served":
-      setBridge(
-        state,
-        report.bridge,
-        {
-          kind: "held",
-          admitted: true,
-          subject: report.subject,
-          since: record.state.kind === "held" && record.state.admitted ? record.state.since : now,
-          pendingUntil: null,
-        },
-        now,
-      );
+      setBridge(state, report.bridge, { ...current, pendingUntil: null, offer: null }, now);
       return;
     case "options_refused":
-      // The guard refused before any session: the bridge is as free as it was.
-      if (record.state.kind === "held") setBridge(state, report.bridge, { kind: "free" }, now);
+    case "untried":
+      // No session started: the bridge is as free as it was.
+      setBridge(state, report.bridge, { kind: "free" }, now);
       break;
     case "busy":
       setBridge(state, report.bridge, UNKNOWN_HOLDER(now), now);
@@ -399,6 +432,14 @@ export function observe(state: FleetState, observation: Observation, now: number
     if (current.kind === "down") return;
     if (current.kind === "held" && current.pendingUntil !== null && now < current.pendingUntil)
       return;
+    if (current.kind === "held" && current.admitted) {
+      // One missed answer (a tunnel blip) must not forget who holds it: that is the subject's bound.
+      if (current.unreachableSince === null)
+        setBridge(state, record.name, { ...current, unreachableSince: now }, record.changedAt);
+      else if (now - current.unreachableSince >= HOLDER_FORGET_MS)
+        setBridge(state, record.name, { kind: "down" }, now);
+      return;
+    }
     if (current.kind === "reserved") cancelReservation(state, current.ticket, now);
     setBridge(state, record.name, { kind: "down" }, now);
     return;
@@ -406,6 +447,8 @@ export function observe(state: FleetState, observation: Observation, now: number
   if (observation.busy) {
     if (current.kind === "free" || current.kind === "down")
       setBridge(state, record.name, UNKNOWN_HOLDER(now), now);
+    else if (current.kind === "held" && current.unreachableSince !== null)
+      setBridge(state, record.name, { ...current, unreachableSince: null }, record.changedAt);
     else if (current.kind === "reserved") {
       // Someone reached it outside the line: the turn cannot be served there.
       cancelReservation(state, current.ticket, now);
@@ -416,8 +459,11 @@ export function observe(state: FleetState, observation: Observation, now: number
   if (current.kind === "down") setBridge(state, record.name, { kind: "free" }, now);
   else if (current.kind === "held") {
     if (current.pendingUntil !== null && now < current.pendingUntil) return;
-    // Only a session the line admitted has a known start: an unknown one's length is not recorded.
-    if (current.admitted) recordLength(state, now - current.since);
+    // Only a session the line admitted and the edge saw served has a known start and end: an
+    // unknown one's, an unconfirmed try's (it may never have started) and one that ended while
+    // the guard was silent are not recorded.
+    if (current.admitted && current.offer === null && current.unreachableSince === null)
+      recordLength(state, now - current.since);
     setBridge(state, record.name, { kind: "free" }, now);
   }
 }
@@ -500,12 +546,7 @@ export function admit(
   newTicket: () => string,
   effects: Effects,
 ): AdmitAnswer {
-  for (const tried of request.tried)
-    applyTry(
-      state,
-      { bridge: tried.bridge, subject: request.subject, outcome: tried.outcome },
-      now,
-    );
+  for (const tried of request.tried) applyTry(state, tried, now);
   if (
     request.subject !== null &&
     holdingsOf(state, request.subject) >= settings.maxSessionsPerSubject
@@ -513,21 +554,17 @@ export function admit(
     return { kind: "session_limit", limit: settings.maxSessionsPerSubject };
   assignTurns(state, settings, now, newTicket, effects);
   const triedNames = new Set(request.tried.map((tried) => tried.bridge));
-  const bridge = freeBridges(state).find((record) => !triedNames.has(record.name));
+  const untried = (record: BridgeRecord) => !triedNames.has(record.name);
+  // A bridge believed down is tried as a last resort (a /health that never answers must not keep
+  // every GPU idle), but never ahead of anyone waiting in line.
+  const lineWaits = waitingPlaces(state).some((place) => place.connected);
+  const bridge =
+    freeBridges(state).find(untried) ??
+    (lineWaits ? undefined : bridgesOfKind(state, "down").find(untried));
   if (bridge) {
-    setBridge(
-      state,
-      bridge.name,
-      {
-        kind: "held",
-        admitted: true,
-        subject: request.subject,
-        since: now,
-        pendingUntil: now + request.tryBoundMs,
-      },
-      now,
-    );
-    return { kind: "bridge", bridge: bridge.name };
+    const offer = newTicket();
+    setBridge(state, bridge.name, tryHold(request.subject, offer, request.tryBoundMs, now), now);
+    return { kind: "bridge", bridge: bridge.name, offer };
   }
   return {
     kind: "busy",
@@ -536,7 +573,26 @@ export function admit(
   };
 }
 
-/** A turn's ticket presented on the voice socket: single-use, bound to its subject and bridge, short-lived. */
+/** A bridge held for one offer while the edge tries it (and reports how it went). */
+const tryHold = (
+  subject: string | null,
+  offer: string,
+  tryBoundMs: number,
+  now: number,
+): BridgeState => ({
+  kind: "held",
+  admitted: true,
+  subject,
+  since: now,
+  pendingUntil: now + tryBoundMs + REPORT_MARGIN_MS,
+  offer,
+  unreachableSince: null,
+});
+
+/**
+ * A turn's ticket presented on the voice socket: single-use, bound to its subject and bridge,
+ * short-lived. The offer is the ticket itself (unique, and carried by the report).
+ */
 export function redeem(
   state: FleetState,
   request: { ticket: string; subject: string | null; tryBoundMs: number },
@@ -559,18 +615,12 @@ export function redeem(
   setBridge(
     state,
     ticket.bridge,
-    {
-      kind: "held",
-      admitted: true,
-      subject: ticket.subject,
-      since: now,
-      pendingUntil: now + request.tryBoundMs,
-    },
+    tryHold(ticket.subject, ticket.ticket, request.tryBoundMs, now),
     now,
   );
   dropPlace(state, ticket.placeId);
   effects.closes.push({ placeId: ticket.placeId, code: 1000, reason: "turn taken" });
-  return { kind: "bridge", bridge: ticket.bridge };
+  return { kind: "bridge", bridge: ticket.bridge, offer: ticket.ticket };
 }
 
 export type JoinAnswer =
@@ -580,8 +630,9 @@ export type JoinAnswer =
 
 /**
  * A line socket opened: the subject's place kept through the grace period is taken up again (with
- * its turn, if one came meanwhile); else a new place at the back, within the subject's bound and
- * the line's size.
+ * its turn, if one came meanwhile); else a new place at the back, within the subject's bound (a
+ * second place while the first one's socket is open is refused, as a second session is) and the
+ * line's size.
  */
 export function join(
   state: FleetState,
@@ -590,10 +641,10 @@ export function join(
   now: number,
   effects: Effects,
 ): JoinAnswer {
-  const kept =
-    subject === null
-      ? undefined
-      : [...state.places.values()].find((place) => place.subject === subject && !place.connected);
+  const mine =
+    subject === null ? [] : [...state.places.values()].filter((place) => place.subject === subject);
+  const atBound = subject !== null && holdingsOf(state, subject) >= settings.maxSessionsPerSubject;
+  const kept = mine.find((place) => !place.connected);
   if (kept) {
     setPlace(state, { ...kept, connected: true, lastSeen: now });
     if (kept.turn !== null) {
@@ -609,8 +660,7 @@ export function join(
     }
     return { kind: "place", placeId: kept.id, reconnected: true };
   }
-  if (subject !== null && holdingsOf(state, subject) >= settings.maxSessionsPerSubject)
-    return { kind: "session_limit", limit: settings.maxSessionsPerSubject };
+  if (atBound) return { kind: "session_limit", limit: settings.maxSessionsPerSubject };
   if (waitingPlaces(state).length >= settings.maxWaiting) return { kind: "full" };
   const placeId = state.nextPlaceId++;
   state.dirty.nextPlaceId = true;

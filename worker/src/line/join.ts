@@ -1,6 +1,6 @@
 /** The edge's half of a line socket: the coordinator's answer to a join, read into a typed result. */
-import { bounded, CoordinatorUnavailable, type Coordinator } from "./edge";
-import { LINE_JOIN_URL, LINE_SUBJECT_HEADER } from "./rpc";
+import { bounded, CoordinatorUnavailable } from "./edge";
+import { LINE_JOIN_URL, LINE_SUBJECT_HEADER, type LineCoordinator } from "./rpc";
 
 export type Joined =
   | { kind: "joined"; socket: WebSocket }
@@ -9,7 +9,10 @@ export type Joined =
   | { kind: "unavailable"; why: string };
 
 /** Asks the coordinator (bounded, as every call to it) for this subject's place and socket. */
-export async function joinLine(coordinator: Coordinator, subject: string | null): Promise<Joined> {
+export async function joinLine(
+  coordinator: LineCoordinator,
+  subject: string | null,
+): Promise<Joined> {
   const headers: Record<string, string> = { Upgrade: "websocket" };
   if (subject !== null) headers[LINE_SUBJECT_HEADER] = subject;
   let answer: Response;

@@ -11,14 +11,18 @@ export type TryOutcome = "served" | "busy" | "down" | "options_refused";
 export interface AdmitRequest {
   /** The token's subject; null with auth off. */
   subject: string | null;
-  /** The bridges this upgrade already tried, in order: none of them is offered again. */
-  tried: { bridge: string; outcome: Exclude<TryOutcome, "served"> }[];
+  /**
+   * The bridges this upgrade already tried, in order, each with the offer it came with: none of
+   * them is offered again, and each outcome is applied once, only to its own offer.
+   */
+  tried: { bridge: string; offer: string; outcome: Exclude<TryOutcome, "served"> }[];
   /** The edge's bound on one try: the bridge is held for the upgrade this long at most. */
   tryBoundMs: number;
 }
 
+/** `offer`: this offer's id, carried back with how its try went. */
 export type AdmitAnswer =
-  | { kind: "bridge"; bridge: string }
+  | { kind: "bridge"; bridge: string; offer: string }
   /** No bridge for this visitor now; `line`: a place in line is offered (the line is not full). */
   | { kind: "busy"; retryAfterS: number; line: boolean }
   | ({ kind: "session_limit" } & Omit<SessionLimitReason, "error">);
@@ -30,12 +34,15 @@ export interface RedeemRequest {
 }
 
 export type RedeemAnswer =
-  { kind: "bridge"; bridge: string } | { kind: "refused"; reason: TicketRefusalReason };
+  | { kind: "bridge"; bridge: string; offer: string }
+  | { kind: "refused"; reason: TicketRefusalReason };
 
 export interface TryReport {
   bridge: string;
-  subject: string | null;
-  outcome: TryOutcome;
+  /** The offer's id from the answer that named the bridge. */
+  offer: string;
+  /** `untried`: the upgrade's time ran out before it tried the bridge offered. */
+  outcome: TryOutcome | "untried";
   /** The ticket the upgrade redeemed: a turn whose bridge did not take it keeps its place. */
   ticket?: string;
 }
