@@ -576,6 +576,32 @@ describe("the alarm's pace", () => {
   });
 });
 
+describe("a page that left its place", () => {
+  it("opens its voice socket without 4409: busy keeps the place for a rejoin", () => {
+    const s = settings();
+    const state = fleet(["a"]);
+    fillAll(state, s, 0);
+    const left = joinAt(state, s, "h", 10).answer as { placeId: number };
+    leave(state, s, left.placeId, 15);
+    expect(admitAt(state, s, "h", 16)).toMatchObject({ kind: "busy", line: true });
+    expect(state.places.has(left.placeId)).toBe(true);
+    expect(holdingsOf(state, "h")).toBe(1);
+  });
+
+  it("is offered a bridge (here one believed down, tried last) and gives its place up: one holding", () => {
+    const s = settings();
+    const state = fleet(["a", "b"]);
+    fillAll(state, s, 0);
+    const left = joinAt(state, s, "h", 10).answer as { placeId: number };
+    leave(state, s, left.placeId, 15);
+    guardSays(state, "b", false, 20);
+    observe(state, { bridge: "b", sentAt: 21, up: false }, 21);
+    expect(admitAt(state, s, "h", 22)).toEqual({ ...anOffer, bridge: "b" });
+    expect(state.places.has(left.placeId)).toBe(false);
+    expect(holdingsOf(state, "h")).toBe(1);
+  });
+});
+
 describe("a rejoin", () => {
   it("takes up a place whose socket closed, with the turn that came meanwhile: one place", () => {
     const s = settings();

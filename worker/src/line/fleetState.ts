@@ -547,9 +547,17 @@ export function admit(
   effects: Effects,
 ): AdmitAnswer {
   for (const tried of request.tried) applyTry(state, tried, now);
+  // A place its page left (kept for a rejoin, no turn yet) does not bar that page's own voice
+  // socket: it is given up when a bridge is offered, and kept when the answer is busy.
+  const leftPlaces =
+    request.subject === null
+      ? []
+      : [...state.places.values()].filter(
+          (place) => place.subject === request.subject && !place.connected && place.turn === null,
+        );
   if (
     request.subject !== null &&
-    holdingsOf(state, request.subject) >= settings.maxSessionsPerSubject
+    holdingsOf(state, request.subject) - leftPlaces.length >= settings.maxSessionsPerSubject
   )
     return { kind: "session_limit", limit: settings.maxSessionsPerSubject };
   assignTurns(state, settings, now, newTicket, effects);
@@ -563,6 +571,7 @@ export function admit(
     (lineWaits ? undefined : bridgesOfKind(state, "down").find(untried));
   if (bridge) {
     const offer = newTicket();
+    for (const place of leftPlaces) dropPlace(state, place.id);
     setBridge(state, bridge.name, tryHold(request.subject, offer, request.tryBoundMs, now), now);
     return { kind: "bridge", bridge: bridge.name, offer };
   }
