@@ -595,7 +595,7 @@ describe("a page that left its place", () => {
     const left = joinAt(state, s, "h", 10).answer as { placeId: number };
     leave(state, s, left.placeId, 15);
     guardSays(state, "b", false, 20);
-    observe(state, { bridge: "b", sentAt: 21, up: false }, 21);
+    observe(state, { bridge: "b", sentAt: 21, up: false, busy: false }, 21);
     expect(admitAt(state, s, "h", 22)).toEqual({ ...anOffer, bridge: "b" });
     expect(state.places.has(left.placeId)).toBe(false);
     expect(holdingsOf(state, "h")).toBe(1);
