@@ -3,13 +3,12 @@
  * the line script whose SQLite-backed Durable Object class it binds by service name, as deployed;
  * or many copies of one edge, each its own isolate on its own socket.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import workerd from "workerd";
 import { freePort } from "../test/support/freePort";
-import { capnpBindings } from "./workerdProcess";
+import { capnpBindings, serveWorkerd } from "./workerdProcess";
 
 export interface WorkerSpec {
   /** The service's name; other Workers bind its Durable Object classes by it. */
@@ -108,61 +107,8 @@ ${options.workers
   .replaceAll("%DATE%", options.compatibilityDate)}
 `,
   );
-  // CommonJS interop: tsx hands over the exports object, vitest its `default` (the binary's path).
-  const binary = typeof workerd === "string" ? workerd : workerd.default;
-  let stderr = "";
-  let child: ChildProcess;
-  try {
-    child = spawn(binary, ["serve", join(dir, "config.capnp")], {
-      stdio: ["ignore", options.onStdoutLine ? "pipe" : "ignore", "pipe"],
-    });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
-  const onLine = options.onStdoutLine;
-  if (onLine) {
-    let pending = "";
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      pending += chunk;
-      let newline: number;
-      while ((newline = pending.indexOf("\n")) !== -1) {
-        onLine(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-      }
-    });
-  }
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        rmSync(dir, { recursive: true, force: true });
-        resolve();
-      };
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      child.once("exit", done);
-      child.kill("SIGTERM");
-    });
-  const deadline = Date.now() + 30_000;
-  for (const [name, port] of ports)
-    for (;;) {
-      if (child.exitCode !== null) {
-        await stop();
-        throw new Error(`workerd exited with ${child.exitCode}: ${stderr.trim()}`);
-      }
-      try {
-        await fetch(`http://127.0.0.1:${port}/voice/health`, {
-          signal: AbortSignal.timeout(1_000),
-        });
-        break;
-      } catch {
-        if (Date.now() > deadline) {
-          await stop();
-          throw new Error(`workerd's ${name} did not listen on ${port} within 30 s: ${stderr}`);
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+  const served = serveWorkerd(dir, [], options.onStdoutLine);
+  await served.untilAnswering(ports.values(), 30_000);
+  const { child, stop } = served;
   return { ports, process: child, stop };
 }

@@ -27,6 +27,82 @@ export function capnpBindings(bindings: Record<string, unknown>): string {
     .join(",\n    ");
 }
 
+export interface ServedWorkerd {
+  child: ChildProcess;
+  /** SIGTERM, then the folder removed once workerd has exited. */
+  stop(): Promise<void>;
+  /** Resolves once `/voice/health` answers on every port; stops workerd and throws if it never does. */
+  untilAnswering(ports: Iterable<number>, withinMs: number, pollMs?: number): Promise<void>;
+}
+
+/** `workerd serve <dir>/config.capnp`: its stdout a line at a time to `onStdoutLine` (else dropped). */
+export function serveWorkerd(
+  dir: string,
+  extraArgs: string[] = [],
+  onStdoutLine?: (line: string) => void,
+): ServedWorkerd {
+  // CommonJS interop: tsx hands over the exports object, vitest its `default` (the binary's path).
+  const binary = typeof workerd === "string" ? workerd : workerd.default;
+  let stderr = "";
+  let child: ChildProcess;
+  try {
+    child = spawn(binary, ["serve", join(dir, "config.capnp"), ...extraArgs], {
+      stdio: ["ignore", onStdoutLine ? "pipe" : "ignore", "pipe"],
+    });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  if (onStdoutLine) {
+    let pending = "";
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) !== -1) {
+        onStdoutLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+    });
+  }
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        rmSync(dir, { recursive: true, force: true });
+        resolve();
+      };
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once("exit", done);
+      child.kill("SIGTERM");
+    });
+  async function untilAnswering(ports: Iterable<number>, withinMs: number, pollMs = 100) {
+    const deadline = Date.now() + withinMs;
+    for (const port of ports)
+      for (;;) {
+        if (child.exitCode !== null) {
+          await stop();
+          throw new Error(`workerd exited with ${child.exitCode}: ${stderr.trim()}`);
+        }
+        try {
+          await fetch(`http://127.0.0.1:${port}/voice/health`, {
+            signal: AbortSignal.timeout(1_000),
+          });
+          break;
+        } catch {
+          if (Date.now() > deadline) {
+            await stop();
+            throw new Error(
+              `workerd did not listen on ${port} within ${withinMs / 1000} s: ${stderr.trim()}`,
+            );
+          }
+          await new Promise((r) => setTimeout(r, pollMs));
+        }
+      }
+  }
+  return { child, stop, untilAnswering };
+}
+
 export async function startWorkerd(options: {
   code: string;
   compatibilityDate: string;
@@ -59,61 +135,11 @@ const edge :Workerd.Worker = (
 );
 `,
   );
-  // CommonJS interop: tsx hands over the exports object, vitest its `default` (the binary's path).
-  const binary = typeof workerd === "string" ? workerd : workerd.default;
-  let stderr = "";
   const inspector = options.inspectorPort
     ? [`--inspector-addr=127.0.0.1:${options.inspectorPort}`]
     : [];
-  let child: ChildProcess;
-  try {
-    child = spawn(binary, ["serve", join(dir, "config.capnp"), ...inspector], {
-      stdio: ["ignore", options.onStdoutLine ? "pipe" : "ignore", "pipe"],
-    });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  child.stderr!.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
-  const onLine = options.onStdoutLine;
-  if (onLine) {
-    let pending = "";
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      pending += chunk;
-      let newline: number;
-      while ((newline = pending.indexOf("\n")) !== -1) {
-        onLine(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-      }
-    });
-  }
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        rmSync(dir, { recursive: true, force: true });
-        resolve();
-      };
-      if (child.exitCode !== null) return done();
-      child.once("exit", done);
-      child.kill("SIGTERM");
-    });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`workerd exited with ${child.exitCode}: ${stderr.trim()}`);
-    }
-    try {
-      await fetch(`http://127.0.0.1:${port}/voice/health`, { signal: AbortSignal.timeout(1_000) });
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`workerd did not listen on ${port} within 15 s: ${stderr.trim()}`);
-      }
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
-    }
-  }
+  const served = serveWorkerd(dir, inspector, options.onStdoutLine);
+  await served.untilAnswering([port], 15_000, options.pollMs);
+  const { child, stop } = served;
   return { port, process: child, stop };
 }
