@@ -9,24 +9,10 @@ import {
 } from "../../worker/build";
 import { LINE_BINDINGS, LINE_CLASS_NAME, lineScriptName } from "../../worker/src/line/contract";
 import { loadStackSettings } from "../../infra/config/stackFiles";
+import { lineSplitter } from "../../tools/lib/localEdge";
 import type { TestEdge } from "./edge";
 
 const EDGE_NAME = "voice-edge";
-
-function lineSplitter(onLine: (line: string) => void) {
-  return (stream: Readable) => {
-    let pending = "";
-    stream.setEncoding("utf8");
-    stream.on("data", (chunk: string) => {
-      pending += chunk;
-      let newline: number;
-      while ((newline = pending.indexOf("\n")) !== -1) {
-        onLine(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-      }
-    });
-  };
-}
 
 /**
  * The edge bundle and the line bundle in one workerd (Miniflare), as deployed: the edge's `LINE`

@@ -35,7 +35,8 @@ export interface LocalEdge {
   dispose(): Promise<void>;
 }
 
-function lineSplitter(onLine: (line: string) => void) {
+/** Hands `onLine` each whole line a stream writes (workerd's log output). */
+export function lineSplitter(onLine: (line: string) => void) {
   return (stream: Readable) => {
     let pending = "";
     stream.setEncoding("utf8");
