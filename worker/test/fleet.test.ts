@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run as guardCommand } from "../../tools/guard";
-import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import { startGuardProcess, type GuardProcess } from "../../tools/lib/guardProcess";
 import { pageUpgrade } from "../../test/support/bridge";
+import {
+  startGuardedFleet,
+  type FleetBridge,
+  type GuardedFleet,
+} from "../../test/support/guardedFleet";
 import {
   expectOpen,
   expectRefusedSession,
@@ -23,36 +23,21 @@ import {
 
 const VOICES = ["NATF2.pt"];
 const NAMES = ["gpu-1", "gpu-2", "gpu-3"];
-const workDir = mkdtempSync(join(tmpdir(), "voice-edge-fleet-"));
-const voicesFile = join(workDir, "voices.txt");
-
-interface FleetBridge {
-  name: string;
-  server: StandinBridge;
-  guard: GuardProcess;
-}
 
 let fleet: FleetBridge[];
 let edge: TestEdge;
 
+let guarded: GuardedFleet;
+
 beforeAll(async () => {
-  writeFileSync(voicesFile, `${VOICES.join("\n")}\n`);
-  fleet = await Promise.all(
-    NAMES.map(async (name, i) => {
-      const server = await startStandinBridge({ mode: "personaplex", voices: VOICES });
-      const guard = await startGuardProcess([
-        "--upstream",
-        server.origin,
-        "--retry-after",
-        String(3 + i),
-        "--voices",
-        voicesFile,
-      ]);
-      return { name, server, guard };
-    }),
-  );
+  guarded = await startGuardedFleet({
+    names: NAMES,
+    voices: VOICES,
+    guardArgs: (i) => ["--retry-after", String(3 + i)],
+  });
+  fleet = guarded.bridges;
   edge = await startTestEdge({
-    BRIDGES: fleet.map(({ name, guard }) => ({ name, url: `${guard.origin}/api/chat` })),
+    BRIDGES: guarded.binding,
     EDGE_CONFIG: jwtEdgeConfig({ bridgeConnectTimeoutMs: 2_000 }),
     JWT_SECRET: TEST_SECRET,
   });
@@ -60,8 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await edge?.dispose();
-  await Promise.all((fleet ?? []).flatMap(({ server, guard }) => [guard.stop(), server.stop()]));
-  rmSync(workDir, { recursive: true, force: true });
+  await guarded?.stop();
 });
 
 const page = (query?: string) => pageUpgrade(edge, query);

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { startStandinBridge, type StandinBridge } from "../../tools/lib/bridgeProcess";
-import { startGuardProcess, type GuardProcess } from "../../tools/lib/guardProcess";
 import { PERSONAPLEX_QUERY, standinClient } from "../../test/support/bridge";
 import {
   APP_ORIGIN,
@@ -15,6 +13,11 @@ import {
   type OpenSession,
   type TestEdge,
 } from "../../test/support/edge";
+import {
+  startGuardedFleet,
+  type FleetBridge,
+  type GuardedFleet,
+} from "../../test/support/guardedFleet";
 import { startLineEdge } from "../../test/support/lineEdge";
 import { lineClient, type LineClient } from "../../test/support/lineClient";
 import { hs256 } from "../../test/support/tokens";
@@ -32,14 +35,8 @@ const HOLD_SECONDS = 5;
 const GRACE_SECONDS = 3;
 const MAX_SESSION_MINUTES = 10;
 const workDir = mkdtempSync(join(tmpdir(), "voice-edge-line-"));
-const voicesFile = join(workDir, "voices.txt");
 
-interface FleetBridge {
-  name: string;
-  server: StandinBridge;
-  guard: GuardProcess;
-}
-
+let guarded: GuardedFleet;
 let fleet: FleetBridge[];
 let edge: TestEdge;
 let bridgesBinding: { name: string; url: string }[];
@@ -53,19 +50,9 @@ const lineConfig = {
 };
 
 beforeAll(async () => {
-  writeFileSync(voicesFile, `${VOICES.join("\n")}\n`);
-  fleet = await Promise.all(
-    NAMES.map(async (name) => {
-      const server = await startStandinBridge({
-        mode: "personaplex",
-        voices: VOICES,
-        promptDelayMs: 50,
-      });
-      const guard = await startGuardProcess(["--upstream", server.origin, "--voices", voicesFile]);
-      return { name, server, guard };
-    }),
-  );
-  bridgesBinding = fleet.map(({ name, guard }) => ({ name, url: `${guard.origin}/api/chat` }));
+  guarded = await startGuardedFleet({ names: NAMES, voices: VOICES, promptDelayMs: 50 });
+  fleet = guarded.bridges;
+  bridgesBinding = guarded.binding;
 }, 90_000);
 
 /** The edge and the line script, `lineCode` replacing the coordinator's bundle. */
@@ -88,7 +75,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all((fleet ?? []).flatMap(({ server, guard }) => [guard.stop(), server.stop()]));
+  await guarded?.stop();
   rmSync(workDir, { recursive: true, force: true });
 });
 
