@@ -12,6 +12,7 @@ export default defineConfig({
   test: {
     include: [
       "worker/test/**/*.test.ts",
+      "kit/**/*.test.ts",
       "tools/**/*.test.ts",
       "bench/**/*.test.ts",
       "soak/**/*.test.ts",

@@ -1,0 +1,659 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { SESSION_CLOSE_CODES } from "../worker/src/errors";
+import { BEARER_PROTOCOL_PREFIX as EDGE_BEARER_PREFIX } from "../worker/src/headers";
+import {
+  LINE_PATH,
+  TICKET_PROTOCOL_PREFIX as EDGE_TICKET_PREFIX,
+} from "../worker/src/line/contract";
+import { HEALTH_PATH as EDGE_HEALTH_PATH, WS_PATH } from "../worker/src/routes";
+import { authSettingsSchema } from "../worker/src/bindings";
+import {
+  BEARER_PROTOCOL_PREFIX,
+  CLOSE_CODES,
+  DEFAULT_QUERY_PARAMETER,
+  HEALTH_PATH,
+  LINE_PATH_SEGMENT,
+  TICKET_PROTOCOL_PREFIX,
+  closeAction,
+  connectVoice,
+  type AttemptReport,
+  type ConnectVoiceOptions,
+  type VoiceState,
+} from "./voice";
+
+/** A WebSocket the test drives: it records what the kit asked for and sent. */
+class FakeSocket {
+  readyState = 0;
+  binaryType = "blob";
+  sent: unknown[] = [];
+  closedByKit: number | undefined;
+  onopen: ((event: object) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+
+  constructor(
+    readonly url: string,
+    readonly protocols: string[],
+    all: FakeSocket[],
+  ) {
+    all.push(this);
+  }
+  send(data: unknown): void {
+    if (this.readyState !== 1) throw new Error("send on a socket that is not open");
+    this.sent.push(data);
+  }
+  close(code = 1000): void {
+    if (this.readyState >= 2) return;
+    this.closedByKit = code;
+    this.readyState = 2;
+    queueMicrotask(() => this.ended(code, ""));
+  }
+  // What the edge and the bridge do:
+  accept(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  frame(...bytes: number[]): void {
+    this.onmessage?.({ data: new Uint8Array(bytes).buffer });
+  }
+  text(data: string): void {
+    this.onmessage?.({ data });
+  }
+  serverClose(code: number, reason: object | string = ""): void {
+    this.ended(code, typeof reason === "string" ? reason : JSON.stringify(reason));
+  }
+  /** A refused upgrade as a page sees it: error, then 1006, no open. */
+  refuse(): void {
+    this.ended(1006, "");
+  }
+  private ended(code: number, reason: string): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  get path(): string {
+    return new URL(this.url).pathname;
+  }
+  get search(): URLSearchParams {
+    return new URL(this.url).searchParams;
+  }
+}
+
+const URL_WS = "wss://voice.example" + WS_PATH;
+const QUERY = { text_prompt: "You enjoy having a good conversation.", voice_prompt: "NATF2.pt" };
+
+interface Harness {
+  sockets: FakeSocket[];
+  states: VoiceState[];
+  attempts: AttemptReport[];
+  frames: Uint8Array[];
+  tokens: string[];
+  health: string[];
+  connection: ReturnType<typeof connectVoice>;
+  last(): FakeSocket;
+  state(): VoiceState;
+}
+
+function start(
+  overrides: Partial<ConnectVoiceOptions> = {},
+  healthAnswer: () => Promise<Response> = () =>
+    Promise.resolve(new Response(JSON.stringify({ status: "ok" }), { status: 200 })),
+): Harness {
+  const sockets: FakeSocket[] = [];
+  const harness = {
+    sockets,
+    states: [] as VoiceState[],
+    attempts: [] as AttemptReport[],
+    frames: [] as Uint8Array[],
+    tokens: [] as string[],
+    health: [] as string[],
+  } as Harness;
+  const Socket = function (this: unknown, url: string, protocols: string[]) {
+    return new FakeSocket(url, protocols, sockets);
+  } as unknown as typeof WebSocket;
+  harness.connection = connectVoice({
+    url: URL_WS,
+    query: QUERY,
+    getToken: async () => {
+      const token = `jwt-${harness.tokens.length + 1}`;
+      harness.tokens.push(token);
+      return token;
+    },
+    onState: (state) => harness.states.push(state),
+    onAttempt: (report) => harness.attempts.push(report),
+    onFrame: (frame) => harness.frames.push(frame),
+    WebSocket: Socket,
+    fetch: ((url: string) => {
+      harness.health.push(url);
+      return healthAnswer();
+    }) as typeof fetch,
+    ...overrides,
+  });
+  harness.last = () => sockets[sockets.length - 1];
+  harness.state = () => harness.connection.state;
+  return harness;
+}
+
+/** Lets the kit's promises (getToken, fetch) run without moving the clock. */
+const settle = () => vi.advanceTimersByTimeAsync(0);
+const seconds = (s: number) => vi.advanceTimersByTimeAsync(s * 1000);
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("the kit's names are the edge's", () => {
+  it("spells each subprotocol prefix, path, parameter and close code as the edge does", () => {
+    expect(BEARER_PROTOCOL_PREFIX).toBe(EDGE_BEARER_PREFIX);
+    expect(TICKET_PROTOCOL_PREFIX).toBe(EDGE_TICKET_PREFIX);
+    expect(HEALTH_PATH).toBe(EDGE_HEALTH_PATH);
+    expect(authSettingsSchema.parse({ mode: "jwt", algorithms: ["HS256"] })).toMatchObject({
+      queryParameter: DEFAULT_QUERY_PARAMETER,
+    });
+    expect(WS_PATH.replace(/[^/]*$/, LINE_PATH_SEGMENT)).toBe(LINE_PATH);
+    expect(CLOSE_CODES).toEqual(SESSION_CLOSE_CODES);
+  });
+});
+
+/** [socket, phase, code, reason, what the kit does]: every row of the table. */
+export const CLOSE_TABLE_CASES: [
+  Parameters<typeof closeAction>[3],
+  Parameters<typeof closeAction>[2],
+  number,
+  object | string,
+  ReturnType<typeof closeAction>,
+][] = [
+  ["voice", "before_open", 1006, "", { kind: "check_health" }],
+  ["voice", "before_ready", 1000, "", { kind: "closed" }],
+  [
+    "voice",
+    "before_ready",
+    1013,
+    { error: "bridge_busy", retryAfterS: 7 },
+    { kind: "busy", retryAfterS: 7, line: false },
+  ],
+  [
+    "voice",
+    "before_ready",
+    1013,
+    { error: "bridge_busy", retryAfterS: 40, line: true },
+    { kind: "busy", retryAfterS: 40, line: true },
+  ],
+  [
+    "voice",
+    "before_ready",
+    1013,
+    { error: "bridge_busy", retryAfterS: 5, line: false },
+    { kind: "busy", retryAfterS: 5, line: false },
+  ],
+  [
+    "voice",
+    "before_ready",
+    4400,
+    { error: "session_options_invalid", parameter: "voice_prompt" },
+    { kind: "fail", reason: "session_options_invalid", detail: { parameter: "voice_prompt" } },
+  ],
+  [
+    "voice",
+    "before_ready",
+    4409,
+    { error: "session_limit", limit: 1 },
+    { kind: "fail", reason: "session_limit", detail: { limit: 1 } },
+  ],
+  [
+    "voice",
+    "before_ready",
+    4410,
+    { error: "ticket_refused", ticket: "expired" },
+    { kind: "ticket_refused", detail: { ticket: "expired" } },
+  ],
+  ["voice", "before_ready", 1014, { error: "bridge_unavailable" }, { kind: "unavailable" }],
+  ["voice", "before_ready", 1006, "", { kind: "unavailable" }],
+  ["voice", "after_ready", 1000, "", { kind: "closed" }],
+  ["voice", "after_ready", 1006, "", { kind: "reconnect" }],
+  ["voice", "after_ready", 1001, "", { kind: "reconnect" }],
+  ["voice", "after_ready", 1011, "", { kind: "reconnect" }],
+  ["voice", "after_ready", 1014, "", { kind: "reconnect" }],
+  ["line", "before_open", 1006, "", { kind: "check_health" }],
+  [
+    "line",
+    "before_ready",
+    4409,
+    { error: "session_limit", limit: 1 },
+    { kind: "fail", reason: "session_limit", detail: { limit: 1 } },
+  ],
+  [
+    "line",
+    "before_ready",
+    1013,
+    { error: "bridge_busy", retryAfterS: 5, line: false },
+    { kind: "busy", retryAfterS: 5, line: false },
+  ],
+  [
+    "line",
+    "before_ready",
+    4410,
+    { error: "ticket_refused", ticket: "expired" },
+    { kind: "rejoin_line" },
+  ],
+  ["line", "before_ready", 1006, "", { kind: "rejoin_line" }],
+  ["line", "before_ready", 1001, "", { kind: "rejoin_line" }],
+];
+
+describe("closeAction, the close-code table", () => {
+  it.each(CLOSE_TABLE_CASES)(
+    "%s socket, %s, close %i %j",
+    (socket, phase, code, reason, action) => {
+      const text = typeof reason === "string" ? reason : JSON.stringify(reason);
+      expect(closeAction(code, text, phase, socket)).toEqual(action);
+    },
+  );
+
+  it("reads a reason that is not JSON, or none, without throwing", () => {
+    expect(closeAction(1013, "busy", "before_ready")).toEqual({
+      kind: "busy",
+      retryAfterS: 5,
+      line: false,
+    });
+    expect(closeAction(4400, "", "before_ready")).toEqual({
+      kind: "fail",
+      reason: "session_options_invalid",
+      detail: { parameter: null },
+    });
+  });
+});
+
+describe("connectVoice", () => {
+  it("offers a fresh token as bearer.<jwt> beside voice.v1, never in the URL, and the session options in the query", async () => {
+    const kit = start();
+    await settle();
+    expect(kit.sockets).toHaveLength(1);
+    const socket = kit.last();
+    expect(socket.protocols).toEqual(["voice.v1", "bearer.jwt-1"]);
+    expect(socket.path).toBe("/voice/ws");
+    expect(Object.fromEntries(socket.search)).toEqual(QUERY);
+    expect(socket.url).not.toContain("jwt-1");
+    expect(socket.binaryType).toBe("arraybuffer");
+    expect(kit.state()).toEqual({ state: "connecting", attempt: 1 });
+  });
+
+  it("puts the token in the URL only with the query transport", async () => {
+    const kit = start({ tokenTransport: "query", queryParameter: "t" });
+    await settle();
+    expect(kit.last().protocols).toEqual(["voice.v1"]);
+    expect(kit.last().search.get("t")).toBe("jwt-1");
+  });
+
+  it("offers only voice.v1 with the cookie transport and asks for no token", async () => {
+    const kit = start({ cookie: true });
+    await settle();
+    expect(kit.last().protocols).toEqual(["voice.v1"]);
+    expect(kit.tokens).toEqual([]);
+  });
+
+  it("holds frames until the bridge's 0x00, then sends them in order and the next ones at once", async () => {
+    const kit = start();
+    await settle();
+    const socket = kit.last();
+    kit.connection.send(new Uint8Array([1, 10]));
+    socket.accept();
+    kit.connection.send(new Uint8Array([1, 11]));
+    expect(socket.sent).toEqual([]);
+    expect(kit.state()).toEqual({ state: "connecting", attempt: 1 });
+    socket.frame(0x00);
+    expect(socket.sent.map((frame) => [...(frame as Uint8Array)])).toEqual([
+      [1, 10],
+      [1, 11],
+    ]);
+    expect(kit.state()).toEqual({ state: "ready", attempt: 1 });
+    kit.connection.send(new Uint8Array([1, 12]));
+    expect(socket.sent).toHaveLength(3);
+    socket.frame(0x01, 0xaa);
+    expect(kit.state()).toEqual({ state: "live", attempt: 1 });
+    socket.frame(0x02, 0x41);
+    expect(kit.frames.map((frame) => [...frame])).toEqual([
+      [0x01, 0xaa],
+      [0x02, 0x41],
+    ]);
+  });
+
+  it("fails handshake_timeout when the 0x00 does not come within the bound, and does not retry", async () => {
+    const kit = start({ handshakeTimeoutMs: 5_000 });
+    await settle();
+    kit.last().accept();
+    await seconds(4.9);
+    expect(kit.state().state).toBe("connecting");
+    await seconds(0.2);
+    expect(kit.state()).toMatchObject({ state: "failed", reason: "handshake_timeout" });
+    expect(kit.last().closedByKit).toBe(1000);
+    await seconds(600);
+    expect(kit.sockets).toHaveLength(1);
+    await expect(kit.connection.done).resolves.toMatchObject({ reason: "handshake_timeout" });
+  });
+
+  it("after 1013 without a line waits retryAfterS (jittered, capped by maxBusyWaitS), with a fresh token", async () => {
+    const kit = start({ line: false, maxBusyWaitS: 10 });
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 300, line: true });
+    const waiting = kit.state();
+    expect(waiting).toMatchObject({ state: "waiting", position: null, etaS: null });
+    const retryInS = (waiting as { retryInS: number }).retryInS;
+    expect(retryInS).toBeGreaterThan(0);
+    expect(retryInS).toBeLessThanOrEqual(10);
+    await seconds(retryInS - 0.1);
+    expect(kit.sockets).toHaveLength(1);
+    await seconds(0.2);
+    expect(kit.sockets).toHaveLength(2);
+    expect(kit.last().path).toBe("/voice/ws");
+    expect(kit.last().protocols).toEqual(["voice.v1", "bearer.jwt-2"]);
+  });
+
+  it("jitters a short retryAfterS to 75–125 %", async () => {
+    const kit = start();
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 8 });
+    const { retryInS } = kit.state() as { retryInS: number };
+    expect(retryInS).toBeGreaterThanOrEqual(6);
+    expect(retryInS).toBeLessThanOrEqual(10);
+  });
+
+  it("joins the line on 1013 line:true: position reaches onState, the turn opens the voice socket with ticket.<t>", async () => {
+    const kit = start();
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 40, line: true });
+    await settle();
+    expect(kit.sockets).toHaveLength(2);
+    const line = kit.last();
+    expect(line.url).toBe("wss://voice.example/voice/line");
+    expect(line.protocols).toEqual(["voice.v1", "bearer.jwt-2"]);
+    expect(kit.state()).toEqual({
+      state: "waiting",
+      attempt: 2,
+      position: null,
+      etaS: null,
+      retryInS: null,
+    });
+    line.accept();
+    line.text(JSON.stringify({ type: "position", position: 3, etaS: null }));
+    expect(kit.state()).toEqual({
+      state: "waiting",
+      attempt: 2,
+      position: 3,
+      etaS: null,
+      retryInS: null,
+    });
+    line.text(JSON.stringify({ type: "position", position: 1, etaS: 42 }));
+    expect(kit.state()).toMatchObject({ position: 1, etaS: 42 });
+    await seconds(25);
+    expect(line.sent).toEqual(["ping"]);
+    line.text("pong");
+    await seconds(25);
+    expect(line.sent).toEqual(["ping", "ping"]);
+    line.text(JSON.stringify({ type: "turn", ticket: "T1ck3t", expiresInS: 15 }));
+    await settle();
+    expect(kit.sockets).toHaveLength(3);
+    const voice = kit.last();
+    expect(voice.path).toBe("/voice/ws");
+    expect(voice.protocols).toEqual(["voice.v1", "bearer.jwt-3", "ticket.T1ck3t"]);
+    expect(kit.state()).toEqual({ state: "connecting", attempt: 3 });
+    voice.accept();
+    line.serverClose(1000);
+    voice.frame(0x00);
+    expect(kit.state()).toEqual({ state: "ready", attempt: 3 });
+    expect(kit.tokens).toEqual(["jwt-1", "jwt-2", "jwt-3"]);
+    expect(kit.attempts.map(({ socket, closeCode }) => [socket, closeCode])).toEqual([
+      ["voice", 1013],
+      ["line", 1000],
+    ]);
+  });
+
+  it("with line: false never joins the line", async () => {
+    const kit = start({ line: false });
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 2, line: true });
+    await seconds(3);
+    expect(kit.sockets.map((socket) => socket.path)).toEqual(["/voice/ws", "/voice/ws"]);
+  });
+
+  async function inLine(overrides: Partial<ConnectVoiceOptions> = {}) {
+    const kit = start(overrides);
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 5, line: true });
+    await settle();
+    kit.last().accept();
+    kit.last().text(JSON.stringify({ type: "position", position: 2, etaS: 60 }));
+    return kit;
+  }
+
+  it("fails session_limit when the line closes 4409", async () => {
+    const kit = await inLine();
+    kit.last().serverClose(4409, { error: "session_limit", limit: 1 });
+    expect(kit.state()).toEqual({
+      state: "failed",
+      reason: "session_limit",
+      closeCode: 4409,
+      detail: { limit: 1 },
+    });
+  });
+
+  it("backs off and retries the voice socket when the line closes 1013 line:false", async () => {
+    const kit = await inLine();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 5, line: false });
+    expect(kit.state()).toMatchObject({ state: "waiting", position: null });
+    await seconds(7);
+    expect(kit.sockets.map((socket) => socket.path)).toEqual([
+      "/voice/ws",
+      "/voice/line",
+      "/voice/ws",
+    ]);
+  });
+
+  it("rejoins the line when its socket drops before the turn", async () => {
+    const kit = await inLine();
+    kit.last().serverClose(1006);
+    await seconds(1);
+    expect(kit.sockets.map((socket) => socket.path)).toEqual([
+      "/voice/ws",
+      "/voice/line",
+      "/voice/line",
+    ]);
+    expect(kit.last().protocols).toEqual(["voice.v1", "bearer.jwt-3"]);
+  });
+
+  it("after 4410 ticket_refused on the voice socket rejoins the line once, then fails", async () => {
+    const kit = await inLine();
+    kit.last().text(JSON.stringify({ type: "turn", ticket: "a", expiresInS: 15 }));
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(4410, { error: "ticket_refused", ticket: "expired" });
+    await settle();
+    expect(kit.last().path).toBe("/voice/line");
+    expect(kit.state().state).toBe("waiting");
+    kit.last().accept();
+    kit.last().text(JSON.stringify({ type: "turn", ticket: "b", expiresInS: 15 }));
+    await settle();
+    expect(kit.last().protocols).toContain("ticket.b");
+    kit.last().accept();
+    kit.last().serverClose(4410, { error: "ticket_refused", ticket: "used" });
+    await seconds(60);
+    expect(kit.state()).toEqual({
+      state: "failed",
+      reason: "ticket_refused",
+      closeCode: 4410,
+      detail: { ticket: "used" },
+    });
+  });
+
+  it("fails session_options_invalid with the parameter on 4400 and never retries", async () => {
+    const kit = start();
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(4400, { error: "session_options_invalid", parameter: "voice_prompt" });
+    expect(kit.state()).toEqual({
+      state: "failed",
+      reason: "session_options_invalid",
+      closeCode: 4400,
+      detail: { parameter: "voice_prompt" },
+    });
+    await seconds(600);
+    expect(kit.sockets).toHaveLength(1);
+    expect(kit.tokens).toHaveLength(1);
+  });
+
+  it("fails session_limit with the limit on 4409", async () => {
+    const kit = start();
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(4409, { error: "session_limit", limit: 2 });
+    expect(kit.state()).toMatchObject({ reason: "session_limit", detail: { limit: 2 } });
+  });
+
+  it("retries 1014 with exponential backoff, then fails bridge_unavailable", async () => {
+    const kit = start({ unavailableRetries: 3 });
+    await settle();
+    for (let i = 0; i < 4; i++) {
+      expect(kit.sockets).toHaveLength(i + 1);
+      kit.last().accept();
+      kit.last().serverClose(1014, { error: "bridge_unavailable" });
+      // The nth retry waits at most 2^(n-1) s.
+      await seconds(2 ** i + 0.1);
+    }
+    expect(kit.sockets).toHaveLength(4);
+    expect(kit.state()).toMatchObject({
+      state: "failed",
+      reason: "bridge_unavailable",
+      closeCode: 1014,
+    });
+    expect(kit.tokens).toEqual(["jwt-1", "jwt-2", "jwt-3", "jwt-4"]);
+  });
+
+  it.each([
+    [200, { status: "ok" }, "refused", { health: "ok" }],
+    [200, { status: "busy" }, "refused", { health: "busy" }],
+    [
+      503,
+      { status: "bridge_down", error: "bridge_unavailable" },
+      "bridge_unavailable",
+      { health: "bridge_down" },
+    ],
+    [503, { status: "misconfigured" }, "misconfigured", { health: "misconfigured" }],
+    [404, { error: "not_found" }, "edge_unreachable", { health: null, httpStatus: 404 }],
+  ])(
+    "a close before the 101 asks /voice/health once: %i %j → %s",
+    async (status, body, reason, detail) => {
+      const kit = start({}, () => Promise.resolve(new Response(JSON.stringify(body), { status })));
+      await settle();
+      kit.last().refuse();
+      await settle();
+      expect(kit.health).toEqual(["https://voice.example/voice/health"]);
+      expect(kit.state()).toEqual({ state: "failed", reason, closeCode: 1006, detail });
+      expect(kit.attempts).toEqual([
+        { attempt: 1, socket: "voice", closeCode: 1006, reason: null, opened: false, msOpen: null },
+      ]);
+      await seconds(600);
+      expect(kit.sockets).toHaveLength(1);
+    },
+  );
+
+  it("fails edge_unreachable when /voice/health cannot be fetched", async () => {
+    const kit = start({}, () => Promise.reject(new TypeError("Failed to fetch")));
+    await settle();
+    kit.last().refuse();
+    await settle();
+    expect(kit.state()).toMatchObject({
+      state: "failed",
+      reason: "edge_unreachable",
+      detail: { error: "TypeError: Failed to fetch" },
+    });
+  });
+
+  it("reconnects after a drop with newConversation: true and a fresh token, up to `reconnects` in a row", async () => {
+    const kit = start({ reconnects: 2 });
+    await settle();
+    for (let i = 0; i < 3; i++) {
+      const socket = kit.last();
+      socket.accept();
+      socket.frame(0x00);
+      expect(kit.state().state).toBe("ready");
+      socket.serverClose(1006);
+      if (i === 2) break;
+      const reconnecting = kit.state();
+      expect(reconnecting).toMatchObject({
+        state: "reconnecting",
+        attempt: i + 1,
+        newConversation: true,
+        closeCode: 1006,
+      });
+      await seconds((reconnecting as { retryInS: number }).retryInS + 0.1);
+      expect(kit.sockets).toHaveLength(i + 2);
+      expect(kit.last().protocols).toEqual(["voice.v1", `bearer.jwt-${i + 2}`]);
+    }
+    expect(kit.state()).toMatchObject({ state: "failed", reason: "bridge_unavailable" });
+  });
+
+  it("ends closed on a clean 1000 from the bridge", async () => {
+    const kit = start();
+    await settle();
+    kit.last().accept();
+    kit.last().frame(0x00);
+    kit.last().serverClose(1000);
+    await expect(kit.connection.done).resolves.toEqual({ state: "closed", closeCode: 1000 });
+    await seconds(600);
+    expect(kit.sockets).toHaveLength(1);
+  });
+
+  it("close() ends everything: the socket closes, no retry follows", async () => {
+    const kit = await inLine();
+    kit.connection.close();
+    expect(kit.state()).toEqual({ state: "closed", closeCode: 1000 });
+    expect(kit.last().closedByKit).toBe(1000);
+    await seconds(600);
+    expect(kit.sockets).toHaveLength(2);
+    expect(kit.attempts.map((report) => report.socket)).toEqual(["voice", "line"]);
+  });
+
+  it("reports every socket's close code and reason to onAttempt", async () => {
+    const kit = start({ line: false });
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 1 });
+    await seconds(2);
+    kit.last().accept();
+    kit.last().serverClose(4400, { error: "session_options_invalid", parameter: "text_prompt" });
+    expect(kit.attempts).toEqual([
+      {
+        attempt: 1,
+        socket: "voice",
+        closeCode: 1013,
+        reason: { error: "bridge_busy", retryAfterS: 1 },
+        opened: true,
+        msOpen: 0,
+      },
+      {
+        attempt: 2,
+        socket: "voice",
+        closeCode: 4400,
+        reason: { error: "session_options_invalid", parameter: "text_prompt" },
+        opened: true,
+        msOpen: 0,
+      },
+    ]);
+  });
+
+  it("gives up bridge_busy after giveUpAfterS of waiting", async () => {
+    const kit = await inLine({ giveUpAfterS: 120 });
+    await seconds(119);
+    expect(kit.state().state).toBe("waiting");
+    await seconds(2);
+    expect(kit.state()).toMatchObject({ state: "failed", reason: "bridge_busy", closeCode: 1013 });
+    expect(kit.last().closedByKit).toBe(1000);
+  });
+});
