@@ -20,6 +20,8 @@ import { RETRY_AFTER_DEFAULT_S } from "./guardAnswers";
 import { admitThroughLine, coordinatorOf } from "./line/edge";
 import type { LineCoordinator } from "./line/rpc";
 import { joinLine } from "./line/join";
+import { KIT_PATH, kitResponse } from "./kit";
+import * as servedKit from "voice-kit:module";
 
 interface UpgradeOutcome {
   response: Response;
@@ -308,6 +310,7 @@ export default {
         return errorResponse(new EdgeError("method_not_allowed"), { Allow: "GET, HEAD" });
       return healthResponse(bindingsFor(env));
     }
+    if (url.pathname === KIT_PATH) return kitResponse(request, servedKit);
     return errorResponse(new EdgeError("not_found"));
   },
 
