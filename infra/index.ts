@@ -30,6 +30,7 @@ const edge = new VoiceEdge(
 
 export const publicWsUrl = edge.publicWsUrl;
 export const healthUrl = edge.healthUrl;
+export const clientKitUrl = edge.clientKitUrl;
 export const websiteOrigin = edge.websiteOrigin;
 export const workerName = edge.workerName;
 export const bundleSha256 = edge.bundleSha256;

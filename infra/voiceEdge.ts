@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_PATH, WS_PATH } from "../worker/src/routes";
+import { KIT_PATH } from "../worker/src/kit";
 import { alerts } from "./alerts";
 import { bridgeWatchDatabase, bridgeWatchSchedule } from "./bridgeWatch";
 import { lineScript } from "./line";
@@ -48,6 +49,8 @@ export class VoiceEdge extends pulumi.ComponentResource {
   /** The website's NEXT_PUBLIC_PERSONAPLEX_WS_URL. */
   readonly publicWsUrl: string;
   readonly healthUrl: string;
+  /** The client kit a page imports without a build step (docs/client-kit.md). */
+  readonly clientKitUrl: string;
   /** The first allowed page origin: what a browser on the website sends, and what the smoke test sends. */
   readonly websiteOrigin: string | null;
   readonly workerName: pulumi.Output<string>;
@@ -95,6 +98,7 @@ export class VoiceEdge extends pulumi.ComponentResource {
 
     this.publicWsUrl = `wss://${settings.publicHostname}${WS_PATH}`;
     this.healthUrl = `https://${settings.publicHostname}${HEALTH_PATH}`;
+    this.clientKitUrl = `https://${settings.publicHostname}${KIT_PATH}`;
     this.websiteOrigin = settings.edge.allowedOrigins[0] ?? null;
     this.workerName = worker.script.scriptName;
     this.bundleSha256 = bundle.sha256;
@@ -121,6 +125,7 @@ export class VoiceEdge extends pulumi.ComponentResource {
     this.registerOutputs({
       publicWsUrl: this.publicWsUrl,
       healthUrl: this.healthUrl,
+      clientKitUrl: this.clientKitUrl,
       websiteOrigin: this.websiteOrigin,
       workerName: this.workerName,
       bundleSha256: this.bundleSha256,

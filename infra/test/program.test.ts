@@ -211,6 +211,7 @@ describe("prod stack (owns the mycosoft.com zone)", () => {
     expect(run.outputs).toMatchObject({
       publicWsUrl: "wss://mycosoft.com/voice/ws",
       healthUrl: "https://mycosoft.com/voice/health",
+      clientKitUrl: "https://mycosoft.com/voice/kit/v1/voice.mjs",
       workerName: "voice-edge-prod",
       tunnelId: "voice-edge-tunnel-id",
       originHostname: "voice-origin.mycosoft.com",
@@ -252,6 +253,9 @@ describe("staging stack (shares the zone, owns nothing zone-wide)", () => {
     });
     expect(one(run, T.script, "voice-edge-worker").inputs.scriptName).toBe("voice-edge-staging");
     expect(run.outputs.publicWsUrl).toBe("wss://voice-staging.mycosoft.com/voice/ws");
+    expect(run.outputs.clientKitUrl).toBe(
+      "https://voice-staging.mycosoft.com/voice/kit/v1/voice.mjs",
+    );
   });
 
   it("lets the provider read CLOUDFLARE_API_TOKEN itself when no apiToken is configured", async () => {
@@ -393,6 +397,7 @@ describe("the VoiceEdge component's outputs", () => {
         "bridges",
         "bundleSha256",
         "bundleSizeBytes",
+        "clientKitUrl",
         "connectorToken",
         "healthUrl",
         "originHostname",
