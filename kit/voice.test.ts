@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { PROJECT_ROOT } from "../infra/config/stackFiles";
 import { SESSION_CLOSE_CODES } from "../worker/src/errors";
 import { BEARER_PROTOCOL_PREFIX as EDGE_BEARER_PREFIX } from "../worker/src/headers";
 import {
@@ -17,6 +20,8 @@ import {
   closeAction,
   connectVoice,
   type AttemptReport,
+  type ClosePhase,
+  type SocketKind,
   type ConnectVoiceOptions,
   type VoiceState,
 } from "./voice";
@@ -160,8 +165,8 @@ describe("the kit's names are the edge's", () => {
 
 /** [socket, phase, code, reason, what the kit does]: every row of the table. */
 export const CLOSE_TABLE_CASES: [
-  Parameters<typeof closeAction>[3],
-  Parameters<typeof closeAction>[2],
+  SocketKind,
+  ClosePhase,
   number,
   object | string,
   ReturnType<typeof closeAction>,
@@ -655,5 +660,72 @@ describe("connectVoice", () => {
     await seconds(2);
     expect(kit.state()).toMatchObject({ state: "failed", reason: "bridge_busy", closeCode: 1013 });
     expect(kit.last().closedByKit).toBe(1000);
+  });
+});
+
+const PHASES = {
+  voice: {
+    before_open: "before the 101",
+    before_ready: "after the 101, before the 0x00",
+    after_ready: "after the 0x00",
+  },
+  line: { before_open: "before the 101", before_ready: "in line", after_ready: "in line" },
+} as const;
+
+/** What the kit does for one action, in the doc's words; the action itself comes from closeAction. */
+function describeAction(action: ReturnType<typeof closeAction>, socket: string): string {
+  switch (action.kind) {
+    case "closed":
+      return "`closed`";
+    case "fail":
+      return `\`failed\` \`${action.reason}\`, \`detail\` \`${JSON.stringify(action.detail)}\`; no retry`;
+    case "check_health":
+      return "asks `/voice/health` once, then `failed`: `edge_unreachable` (no answer), `misconfigured`, `bridge_unavailable` (`bridge_down`) or `refused` (`ok`/`busy`: the page's origin or token was refused; `detail.health`)";
+    case "busy":
+      return action.line
+        ? "joins the line at `/voice/line` (unless the option `line` is false): `waiting` with `position` and `etaS`; its turn opens the voice socket with `ticket.<ticket>`"
+        : `\`waiting\` with \`retryInS\`: \`retryAfterS\` (${action.retryAfterS}) jittered to 75–125 %, at most \`maxBusyWaitS\`; then a new ${socket === "line" ? "voice socket (not the line)" : "voice socket"}`;
+    case "unavailable":
+      return "a new voice socket after an exponential backoff (1, 2, 4 s…, jittered), up to `unavailableRetries` in a row; then `failed` `bridge_unavailable`";
+    case "reconnect":
+      return "`reconnecting` with `newConversation: true` and `retryInS` (exponential backoff); a new voice socket, a new conversation; up to `reconnects` in a row, then `failed` `bridge_unavailable`";
+    case "ticket_refused":
+      return `back to the line once; refused again: \`failed\` \`ticket_refused\`, \`detail\` \`${JSON.stringify(action.detail)}\``;
+    case "rejoin_line":
+      return "rejoins the line after a backoff (the place is kept for the line's grace period); after `reconnects` drops in a row, backs off and tries the voice socket";
+  }
+}
+
+/** The close-code table as docs/client-kit.md shows it, formatted as Prettier formats markdown. */
+async function closeTableMarkdown(): Promise<string> {
+  const { format, resolveConfig } = await import("prettier");
+  const doc = join(PROJECT_ROOT, "docs", "client-kit.md");
+  const rows = CLOSE_TABLE_CASES.map(([socket, phase, code, reason]) => {
+    const text = typeof reason === "string" ? reason : JSON.stringify(reason);
+    const action = closeAction(code, text, phase, socket);
+    return `| ${socket} | ${PHASES[socket][phase]} | \`${code}\` | ${text === "" ? "—" : `\`${text}\``} | ${describeAction(action, socket)} |`;
+  });
+  const table = [
+    "| socket | closed | code | reason | the kit |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
+  return format(table, { ...(await resolveConfig(doc)), parser: "markdown" });
+}
+
+const TABLE_START = "<!-- close-code table: kit/voice.test.ts writes it -->";
+const TABLE_END = "<!-- end of the close-code table -->";
+
+describe("docs/client-kit.md", () => {
+  it("holds the close-code table closeAction answers, so the doc cannot drift from the code", async () => {
+    const doc = readFileSync(join(PROJECT_ROOT, "docs", "client-kit.md"), "utf8");
+    const start = doc.indexOf(TABLE_START);
+    const end = doc.indexOf(TABLE_END);
+    expect(start).toBeGreaterThan(-1);
+    expect(end).toBeGreaterThan(start);
+    const expected = (await closeTableMarkdown()).trim();
+    expect(doc.slice(start + TABLE_START.length, end).trim(), "paste closeTableMarkdown()").toBe(
+      expected,
+    );
   });
 });
