@@ -1,4 +1,4 @@
-import { LINE_PATH, WS_PATH } from "../worker/src/routes";
+import { LINE_PATH, WEB_CLIENT_PATH, WS_PATH } from "../worker/src/routes";
 
 /**
  * Rule expressions for rate limiting, written only with what the zone's plan allows:
@@ -14,13 +14,16 @@ export interface RateLimitMatch {
 const quote = (value: string) => `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 
 /**
- * The paths a rule counts: the voice socket's path brings the waiting line's with it (a page that
- * waits opens both, and the line socket must not be an unlimited way in).
+ * The paths a rule counts: the voice socket's path brings the other ways into a session with it —
+ * the waiting line's (a page that waits opens both, and the line socket must not be an unlimited way
+ * in) and the PersonaPlex web client's own path (the same session under another name).
  */
 export function countedPaths(paths: readonly string[]): string[] {
   const counted = [...paths];
   const voice = counted.indexOf(WS_PATH);
-  if (voice !== -1 && !counted.includes(LINE_PATH)) counted.splice(voice + 1, 0, LINE_PATH);
+  if (voice === -1) return counted;
+  const companions = [LINE_PATH, WEB_CLIENT_PATH].filter((path) => !counted.includes(path));
+  counted.splice(voice + 1, 0, ...companions);
   return counted;
 }
 

@@ -120,13 +120,13 @@ describe("routes covered by rate limits", () => {
     expression: rateLimitExpression({ paths: ["/voice/ws"], hosts: ["mycosoft.com"] }),
   };
 
-  it("reads back the expressions the program writes (a rule counting /voice/ws counts /voice/line too)", () => {
+  it("reads back the expressions the program writes (a rule counting /voice/ws counts /voice/line and /voice/api/chat too)", () => {
     expect(parseRateLimitExpression(pathOnly.expression)).toEqual({
-      paths: ["/voice/ws", "/voice/line"],
+      paths: ["/voice/ws", "/voice/line", "/voice/api/chat"],
       hosts: null,
     });
     expect(parseRateLimitExpression(prodOnly.expression)).toEqual({
-      paths: ["/voice/ws", "/voice/line"],
+      paths: ["/voice/ws", "/voice/line", "/voice/api/chat"],
       hosts: ["mycosoft.com"],
     });
     expect(parseRoutePattern("mycosoft.com/voice/*")).toEqual({

@@ -238,8 +238,9 @@ function personaplexHandlers(options: {
     if (url.pathname !== "/api/chat") return plainAnswer(socket, "404 Not Found");
     if (req.method !== "GET") return plainAnswer(socket, "405 Method Not Allowed");
     wss.handleUpgrade(req, socket, head, (ws) => {
-      // What the real server logs as "Incoming connection": tests count the sessions that reached it.
-      process.send?.({ event: "upgrade" });
+      // What the real server logs as "Incoming connection": tests count the sessions that reached it
+      // and read what each carried (its request target and headers).
+      process.send?.({ event: "upgrade", target: req.url, headers: req.headers });
       ws.on("error", () => ws.terminate());
       // The real handler raises here, after the 101: the transport closes without a close frame.
       if (sessionOptionsProblem(serverQuery(req.url ?? ""), options.voices)) return socket.end();

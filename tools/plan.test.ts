@@ -126,7 +126,7 @@ describe("npm run plan", () => {
       const owner = await planIn(dir, "--stack", "owner");
       expect(owner.code, owner.stderr).toBe(0);
       expect(owner.stdout).toContain(
-        "\nwarning: Pulumi.owner.yaml owns zone mycosoft.com but sets no voice-edge:rateLimit: nothing limits how often one client may open /voice/ws or /voice/line",
+        "\nwarning: Pulumi.owner.yaml owns zone mycosoft.com but sets no voice-edge:rateLimit: nothing limits how often one client may open /voice/ws, /voice/line or /voice/api/chat",
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -38,7 +38,7 @@ describe("stackGaps: what a valid stack leaves undeclared without a word", () =>
     expect(rest).toEqual([]);
     expect(gap.key).toBe("voice-edge:rateLimit");
     expect(gap.message).toBe(
-      `Pulumi.prod.yaml owns zone ${owner.zone.name} but sets no voice-edge:rateLimit: nothing limits how often one client may open /voice/ws or /voice/line`,
+      `Pulumi.prod.yaml owns zone ${owner.zone.name} but sets no voice-edge:rateLimit: nothing limits how often one client may open /voice/ws, /voice/line or /voice/api/chat`,
     );
     expect(gap.action).toContain("add voice-edge:rateLimit with rules");
   });

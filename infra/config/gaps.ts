@@ -1,4 +1,4 @@
-import { LINE_PATH, WS_PATH } from "../../worker/src/routes";
+import { LINE_PATH, WEB_CLIENT_PATH, WS_PATH } from "../../worker/src/routes";
 import { keyName } from "./errors";
 import type { StackSettings } from "./schema";
 import { otherZoneOwner, stackDirectory, stackFileName } from "./stackFiles";
@@ -29,7 +29,7 @@ export function stackGaps(
     return [
       {
         key: keyName(["rateLimit"]),
-        message: `${file} owns zone ${zone.name} but sets no ${keyName(["rateLimit"])}: nothing limits how often one client may open ${WS_PATH} or ${LINE_PATH}`,
+        message: `${file} owns zone ${zone.name} but sets no ${keyName(["rateLimit"])}: nothing limits how often one client may open ${WS_PATH}, ${LINE_PATH} or ${WEB_CLIENT_PATH}`,
         action: `add ${keyName(["rateLimit"])} with rules (docs/configuration.md)`,
       },
     ];

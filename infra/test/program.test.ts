@@ -287,7 +287,7 @@ describe("plan-dependent resources", () => {
       (one(run, T.ruleset, "voice-edge-rate-limit").inputs.rules as { expression: string }[])[0],
     ).toMatchObject({
       expression:
-        '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com" "voice-staging.mycosoft.com"})',
+        '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/api/chat" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com" "voice-staging.mycosoft.com"})',
       ratelimit: expect.objectContaining({
         period: 60,
         mitigationTimeout: 3600,

@@ -12,7 +12,7 @@ export const DEFAULT_VOICE_RULE = {
   action: "block",
   enabled: true,
   expression:
-    '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/health")',
+    '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/api/chat" or http.request.uri.path eq "/voice/health")',
   ratelimit: {
     characteristics: ["ip.src", "cf.colo.id"],
     period: 10,

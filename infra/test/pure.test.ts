@@ -16,18 +16,22 @@ describe("rateLimitExpression", () => {
       '(http.request.uri.path eq "/voice/health" and http.host in {"mycosoft.com"})',
     ],
     [{ paths: ['/a"b\\c'], hosts: [] }, '(http.request.uri.path eq "/a\\"b\\\\c")'],
-    // The voice socket's path brings the line socket's with it, once.
+    // The voice socket's path brings the line socket's and the web client's with it, once each.
     [
       { paths: ["/voice/ws"], hosts: [] },
-      '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line")',
+      '(http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/api/chat")',
     ],
     [
       { paths: ["/voice/line", "/voice/ws"], hosts: [] },
-      '(http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/ws")',
+      '(http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/api/chat")',
+    ],
+    [
+      { paths: ["/voice/api/chat", "/voice/ws"], hosts: [] },
+      '(http.request.uri.path eq "/voice/api/chat" or http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line")',
     ],
     [
       { paths: ["/voice/ws", "/voice/health"], hosts: ["mycosoft.com"] },
-      '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com"})',
+      '((http.request.uri.path eq "/voice/ws" or http.request.uri.path eq "/voice/line" or http.request.uri.path eq "/voice/api/chat" or http.request.uri.path eq "/voice/health") and http.host in {"mycosoft.com"})',
     ],
   ])("writes %j as %s", (match, expression) => {
     expect(rateLimitExpression(match)).toBe(expression);

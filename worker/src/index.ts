@@ -15,7 +15,7 @@ import { admitToBridge, type BridgeTry } from "./admission";
 import { bridgeRequestOf } from "./passThrough";
 import { refusedSessionResponse } from "./refusedSession";
 import { canonicalSearch, sessionOptionsProblem } from "./sessionQuery";
-import { HEALTH_PATH, LINE_PATH, WS_PATH } from "./routes";
+import { HEALTH_PATH, isVoicePath, LINE_PATH } from "./routes";
 import { RETRY_AFTER_DEFAULT_S } from "./guardAnswers";
 import { admitThroughLine, coordinatorOf } from "./line/edge";
 import type { LineCoordinator } from "./line/rpc";
@@ -294,6 +294,7 @@ async function handleWebSocketPath(
   logEvent(url.pathname === LINE_PATH ? "line_join" : "upgrade", {
     outcome: response.status === 101 && !refused ? "connected" : "refused",
     status: response.status,
+    path: url.pathname,
     ...fields,
   });
   return response;
@@ -302,7 +303,7 @@ async function handleWebSocketPath(
 export default {
   async fetch(request, env, ctx): Promise<Response> {
     const url = new URL(request.url);
-    if (url.pathname === WS_PATH) return handleWebSocketPath(request, url, env, ctx);
+    if (isVoicePath(url.pathname)) return handleWebSocketPath(request, url, env, ctx);
     if (url.pathname === LINE_PATH && coordinatorOf(env))
       return handleWebSocketPath(request, url, env, ctx);
     if (url.pathname === HEALTH_PATH) {

@@ -345,14 +345,18 @@ describe("routes", () => {
     },
   );
 
-  it.each(["/voice/", "/voice/wss", "/voice/ws/", "/voice/api/chat", "/voice/%77s"])(
-    "answers %s with 404 JSON",
-    async (path) => {
-      const response = await fetch(`${edge.httpOrigin}${path}`);
-      expect(response.status).toBe(404);
-      expect(await response.json()).toMatchObject({ error: "not_found" });
-    },
-  );
+  it.each([
+    "/voice/",
+    "/voice/wss",
+    "/voice/ws/",
+    "/voice/api/chat/",
+    "/voice/api/",
+    "/voice/%77s",
+  ])("answers %s with 404 JSON", async (path) => {
+    const response = await fetch(`${edge.httpOrigin}${path}`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: "not_found" });
+  });
 
   it("reports a healthy bridge with 200, in counts, with no names, addresses, statuses or secrets", async () => {
     const response = await fetch(`${edge.httpOrigin}/voice/health`);
