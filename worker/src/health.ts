@@ -40,7 +40,12 @@ function logProbes(bindings: Bindings, probes: BridgeProbe[]): BridgeProbe[] {
 function json(body: object, status: number): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
+    headers: {
+      "Content-Type": "application/json; charset=utf-8",
+      "Cache-Control": "no-store",
+      // Counts only, no credentials: a page on another origin (the client kit) reads it after a refused upgrade.
+      "Access-Control-Allow-Origin": "*",
+    },
   });
 }
 

@@ -359,8 +359,13 @@ describe("routes", () => {
   });
 
   it("reports a healthy bridge with 200, in counts, with no names, addresses, statuses or secrets", async () => {
-    const response = await fetch(`${edge.httpOrigin}/voice/health`);
+    const response = await fetch(`${edge.httpOrigin}/voice/health`, {
+      headers: { Origin: "https://www.other-site.example" },
+    });
     expect(response.status).toBe(200);
+    // Readable from a page on another origin: the client kit asks it after a refused upgrade.
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(response.headers.get("Access-Control-Allow-Credentials")).toBeNull();
     const text = await response.text();
     const body = JSON.parse(text);
     expect(body).toEqual({
