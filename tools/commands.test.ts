@@ -187,6 +187,25 @@ describe.concurrent("a command as a process", () => {
       server.close();
     }
   });
+
+  it("is the only line from npm run dev when the demo page's port is busy (exit 1)", async () => {
+    const { port, server } = await holdPort();
+    try {
+      const run = await npmRun("dev", [
+        "--port",
+        String(await freePort()),
+        "--demo-port",
+        String(port),
+      ]);
+      expect(run.stderr).toBe(
+        `dev: port ${port} (the demo page) is in use: stop what holds it or pass --demo-port\n`,
+      );
+      expect(run.stdout).toBe("");
+      expect(run.code).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
 });
 
 describe("npm run token --ttl", () => {

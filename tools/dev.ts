@@ -2,16 +2,20 @@
  * `npm run dev`: the edge in workerd, with the bundle Pulumi uploads, configured from a stack
  * file, in front of the PersonaPlex stand-in bridge (or BRIDGE_URL), a fleet of stand-ins each
  * behind a guard (`--bridges N`), or bridges already running (`--bridge-url`, repeatable). With the
- * stack's line on, the line script (its bundle as Pulumi uploads it) runs beside the edge.
+ * stack's line on, the line script (its bundle as Pulumi uploads it) runs beside the edge. Beside
+ * them, on the next port, the demo page: the client kit the edge serves, driven from a form.
  */
 import { createServer } from "node:net";
 import { buildLineBundle, buildWorkerBundle, describeBundle } from "../worker/build";
 import { LINE_PATH, TICKET_PROTOCOL_PREFIX } from "../worker/src/line/contract";
+import { KIT_PATH } from "../worker/src/kit";
 import { bridgeUrlProblem, MAX_BRIDGES, originProblem } from "../worker/src/bindings";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
 import { haproxyBinary, HAPROXY_MISSING, type GuardProcess } from "./lib/guardProcess";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
+import { signDevToken } from "./lib/devToken";
+import { DEMO_SESSION_OPTIONS, startDemoServer, type DemoServer } from "./lib/demoServer";
 import {
   localEdgeBindings,
   localLineBindings,
@@ -47,6 +51,12 @@ const command = defineCommand({
       defaultText: "$PORT or 8787",
       description: "loopback port of the local edge",
     },
+    "demo-port": {
+      type: "string",
+      value: "<port>",
+      defaultText: "the edge's port + 1",
+      description: "loopback port of the demo page (the client kit in a page, with dev tokens)",
+    },
     "allow-origin": {
       type: "string",
       value: "<origin>",
@@ -74,9 +84,8 @@ const command = defineCommand({
 });
 /** The personaplex stand-in's system prompts: long enough to see the wait for 0x00, short enough not to. */
 const STANDIN_PROMPT_DELAY_MS = 200;
-/** Session options the real PersonaPlex server accepts (it drops the connection without them). */
-const SESSION_QUERY =
-  "text_prompt=You%20enjoy%20having%20a%20good%20conversation.&voice_prompt=NATF2.pt";
+/** The demo page's tokens: a few minutes, as a website's backend would mint them (never above the stack's cap). */
+const DEMO_TOKEN_LIFETIME_SECONDS = 300;
 /** workerd's own report of a failure (a kj::Exception and its stack): the one line dev prints says it better. */
 const RUNTIME_DUMP = /kj::Exception|^stack: .*workerd@/;
 
@@ -110,6 +119,13 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError(
       `port "${args.port}" (from ${process.env.PORT === args.port ? "PORT" : "--port"}) is not a TCP port`,
     );
+  const demoPort = Number(args["demo-port"] ?? port + 1);
+  if (!Number.isInteger(demoPort) || demoPort < 1 || demoPort > 65535 || demoPort === port)
+    throw new UsageError(
+      args["demo-port"] === undefined
+        ? `the demo page's port would be ${demoPort}: pass --demo-port`
+        : `--demo-port "${args["demo-port"]}" is not a TCP port other than the edge's`,
+    );
   if (!knownStacks().includes(args.stack))
     throw new UsageError(
       `unknown stack "${args.stack}": the stacks here are ${knownStacks().join(", ")}`,
@@ -135,9 +151,11 @@ export async function run(argv: string[]): Promise<void> {
   let bridge: StandinBridge | undefined;
   let fleet: StandinFleet | undefined;
   let edge: LocalEdge | undefined;
+  let demo: DemoServer | undefined;
   let stopping: Promise<void> | undefined;
   const dispose = () =>
     (stopping ??= (async () => {
+      await demo?.close();
       await edge?.dispose().catch(() => undefined);
       await fleet?.stop();
       await bridge?.stop();
@@ -231,6 +249,10 @@ export async function run(argv: string[]): Promise<void> {
   const busyPort = `port ${port} is in use: stop what holds it or pass --port`;
   try {
     if (!(await portIsFree(port))) throw new CommandFailure(busyPort);
+    if (!(await portIsFree(demoPort)))
+      throw new CommandFailure(
+        `port ${demoPort} (the demo page) is in use: stop what holds it or pass --demo-port`,
+      );
     const [bundle, lineBundle] = await Promise.all([
       buildWorkerBundle(),
       config.line.enabled ? buildLineBundle() : undefined,
@@ -239,11 +261,13 @@ export async function run(argv: string[]): Promise<void> {
     if (lineBundle) console.log(describeBundle(lineBundle, "line"));
     const bridges = await startBridges();
 
+    const devSecret = localDevSecret();
     const local = localEdgeBindings(config, {
       bridges: bridges.bridges,
       port,
-      devSecret: localDevSecret(),
+      devSecret,
       allowOrigins: args["allow-origin"],
+      demoOrigins: [`http://127.0.0.1:${demoPort}`, `http://localhost:${demoPort}`],
     });
     // The coordinator learns that a bridge freed from its guard's /health: a bare stand-in has none.
     if (lineBundle && bridges.guarded === false)
@@ -271,23 +295,48 @@ export async function run(argv: string[]): Promise<void> {
       throw error;
     });
     started = true;
+    const auth = config.edge.auth;
+    demo = await startDemoServer({
+      port: demoPort,
+      edgeOrigin: `http://127.0.0.1:${port}`,
+      kitPath: KIT_PATH,
+      mintToken:
+        auth.mode === "jwt"
+          ? (subject) =>
+              signDevToken(
+                {
+                  subject,
+                  lifetimeSeconds: Math.min(
+                    DEMO_TOKEN_LIFETIME_SECONDS,
+                    auth.maxTokenLifetimeSeconds ?? DEMO_TOKEN_LIFETIME_SECONDS,
+                  ),
+                  issuer: auth.issuer,
+                  audience: auth.audience,
+                },
+                devSecret,
+              )
+          : undefined,
+    });
 
     const wsUrl = `ws://127.0.0.1:${port}/voice/ws`;
     const lineUrl = `ws://127.0.0.1:${port}${LINE_PATH}`;
+    const kitUrl = `http://127.0.0.1:${port}${KIT_PATH}`;
     const stackArgs = args.stack === "staging" ? "" : ` -- --stack ${args.stack}`;
     const smoke = `npm run --silent smoke -- --url ${wsUrl} --token "$(npm run --silent token${stackArgs})"`;
     console.log(`
 voice edge running in workerd (stack ${args.stack}, compatibility date ${config.compatibilityDate})
   WebSocket  ${wsUrl}
   health     http://127.0.0.1:${port}/voice/health
+  kit        ${kitUrl}
+  demo page  ${demo.origin}/ (the kit in a page, a dev token per attempt from this server; open it in a browser)
 ${line ? `  line       on (voice-edge:line): the coordinator, script ${line.scriptName}, beside the edge; with no bridge free a visitor gets 1013 {"line":true} and waits at ${lineUrl}\n` : ""}${bridges.lines.map((line) => `  ${line}`).join("\n")}
   local overrides of Pulumi.${args.stack}.yaml:
 ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
 next, in another terminal:
   ${smoke}${line ? "   # every bridge busy: add --wait to wait in line" : ""}
-  in a page:  new WebSocket("${wsUrl}?${SESSION_QUERY}", ["voice.v1", "bearer." + token]), then wait for the 0x00 frame${line ? `\n  in line:    after close 1013 with "line":true, new WebSocket("${lineUrl}", ["voice.v1", "bearer." + token]) hears {"type":"position",…} until {"type":"turn","ticket":…}, then opens the voice socket with "${TICKET_PROTOCOL_PREFIX}" + ticket added` : ""}${args["allow-origin"].length === 0 ? `\n  a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000` : ""}
-Ctrl-C stops ${bridges.stops}.
+  in a page:  const { connectVoice } = await import("${kitUrl}"); connectVoice({ url: "${wsUrl}", getToken, query: ${JSON.stringify(DEMO_SESSION_OPTIONS)}, onState, onFrame })${line ? `\n  in line:    after close 1013 with "line":true, new WebSocket("${lineUrl}", ["voice.v1", "bearer." + token]) hears {"type":"position",…} until {"type":"turn","ticket":…}, then opens the voice socket with "${TICKET_PROTOCOL_PREFIX}" + ticket added` : ""}${args["allow-origin"].length === 0 ? `\n  a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000` : ""}
+Ctrl-C stops the demo page, ${bridges.stops}.
 `);
   } catch (error) {
     await dispose();

@@ -76,7 +76,9 @@ describe("npm run dev -- --bridges 2", () => {
     expect(dev.output).toContain(
       "a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000",
     );
-    expect(dev.output).toContain("Ctrl-C stops the edge, the 2 guards and the 2 stand-in bridges.");
+    expect(dev.output).toContain(
+      "Ctrl-C stops the demo page, the edge, the 2 guards and the 2 stand-in bridges.",
+    );
   });
 
   it("counts both bridges up and free on /voice/health", async () => {
@@ -129,7 +131,7 @@ describe("npm run dev -- --bridge-url <guard 1> --bridge-url <guard 2>", () => {
       { name: "bridge-2", url: `${guards[1].origin}/api/chat` },
     ]);
     expect(dev.output).toContain("bridges    2 from --bridge-url, bound as BRIDGES");
-    expect(dev.output).toContain("Ctrl-C stops the edge; the bridges keep running.");
+    expect(dev.output).toContain("Ctrl-C stops the demo page, the edge; the bridges keep running.");
   });
 
   it("admits two sessions to different guards and gives a third 1013", async () => {
@@ -156,7 +158,7 @@ describe("npm run dev without HAProxy", () => {
       `guard: ${HAPROXY_MISSING}; the edge reaches the stand-in directly`,
     );
     expect(dev.output).not.toContain("  guard      HAProxy");
-    expect(dev.output).toContain("Ctrl-C stops the edge and the stand-in bridge.");
+    expect(dev.output).toContain("Ctrl-C stops the demo page, the edge and the stand-in bridge.");
     const session = await expectOpen(`ws://127.0.0.1:${dev.port}/voice/ws?${PERSONAPLEX_QUERY}`, {
       protocols: ["voice.v1", `bearer.${await devToken()}`],
     });

@@ -48,15 +48,15 @@ describe("npm run dev and npm run token", () => {
     expect(local.output).toMatch(
       /bridge {5}PersonaPlex stand-in at http:\/\/127\.0\.0\.1:\d+\/api\/chat/,
     );
-    // The page's example (the by-hand wscat line is gone: wscat is no dependency of this project).
-    const examples = local.output.match(/\/voice\/ws\?[^"]*/g) ?? [];
-    expect(examples.length).toBeGreaterThanOrEqual(1);
-    for (const example of examples) {
-      const query = new URL(example, "ws://x").searchParams;
-      expect(query.get("voice_prompt")).toBe("NATF2.pt");
-      expect(query.get("text_prompt")).toBeTruthy();
-      expect(query.has("seed")).toBe(false);
-    }
+    // The page's example: the client kit the edge serves, with session options the server accepts.
+    const example = /^ {2}in a page: {2}.*import\("([^"]+)"\).*query: (\{[^}]*\})/m.exec(
+      local.output,
+    );
+    expect(example?.[1]).toBe(`http://127.0.0.1:${local.port}/voice/kit/v1/voice.mjs`);
+    const query = JSON.parse(example![2]) as Record<string, string>;
+    expect(query.voice_prompt).toBe("NATF2.pt");
+    expect(query.text_prompt).toBeTruthy();
+    expect(query).not.toHaveProperty("seed");
   });
 
   it("prints nothing but a JWT from npm run --silent token", () => {

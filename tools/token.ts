@@ -3,9 +3,9 @@
  * development secret), and nothing else. With `--secret-env NAME` it signs with the HS256 secret
  * in that environment variable instead, e.g. for the smoke test against a deployed stack.
  */
-import { SignJWT } from "jose";
 import { defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { localDevSecret } from "./lib/devSecret";
+import { signDevToken } from "./lib/devToken";
 import { knownStacks, loadStackSettings } from "../infra/config/stackFiles";
 import { jwtSecretSchema } from "../worker/src/config/rules";
 
@@ -81,16 +81,6 @@ export async function run(argv: string[]): Promise<number> {
       `--ttl ${args.ttl} is longer than stack "${args.stack}"'s edge.auth.maxTokenLifetimeSeconds (${cap} s): the edge would refuse the token`,
     );
 
-  const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT({})
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(args.sub)
-    .setIssuedAt(now)
-    .setExpirationTime(now + lifetime);
-  const issuer = args.iss ?? auth.issuer;
-  const audience = args.aud ?? auth.audience;
-  if (issuer) jwt.setIssuer(issuer);
-  if (audience) jwt.setAudience(audience);
   const secretEnv = args["secret-env"];
   const secret = secretEnv ? process.env[secretEnv] : localDevSecret();
   if (!secret) fail(`--secret-env ${secretEnv}: that environment variable is empty or unset`);
@@ -100,7 +90,17 @@ export async function run(argv: string[]): Promise<number> {
     fail(
       `--secret-env ${secretEnv}: the secret there ${checked.error.issues[0].message}, as the edge's JWT_SECRET must be`,
     );
-  console.log(await jwt.sign(new TextEncoder().encode(secret)));
+  console.log(
+    await signDevToken(
+      {
+        subject: args.sub,
+        lifetimeSeconds: lifetime,
+        issuer: args.iss ?? auth.issuer,
+        audience: args.aud ?? auth.audience,
+      },
+      secret,
+    ),
+  );
   return 0;
 }
 

@@ -21,12 +21,19 @@ export interface LocalBindings {
 /**
  * The stack's edge settings with what only makes sense locally: tokens signed with the local
  * development secret (HS256, no JWKS), the local page origins plus those of local websites
- * (`npm run dev -- --allow-origin http://localhost:3000`), and clients without an Origin. A
+ * (`npm run dev -- --allow-origin http://localhost:3000`) and of the demo page, and clients without an Origin. A
  * fleet's health URLs are each guard's `/health`, so the stack's one `bridgeHealthUrl` is dropped.
  */
 export function localEdgeBindings(
   config: StackSettings,
-  options: { bridges: LocalBridges; port: number; devSecret: string; allowOrigins?: string[] },
+  options: {
+    bridges: LocalBridges;
+    port: number;
+    devSecret: string;
+    allowOrigins?: string[];
+    /** The local demo page's origins (`npm run dev` serves it beside the edge). */
+    demoOrigins?: string[];
+  },
 ): LocalBindings {
   const overrides: string[] = [];
   const localOrigins = [
@@ -45,12 +52,17 @@ export function localEdgeBindings(
     auth = { ...auth, algorithms: ["HS256"], jwksUrl: undefined };
   }
   overrides.push(`allowedOrigins += ${localOrigins.join(", ")}`);
+  const demoOrigins = (options.demoOrigins ?? []).filter(
+    (origin) => !localOrigins.includes(origin),
+  );
+  if (demoOrigins.length > 0)
+    overrides.push(`allowedOrigins += ${demoOrigins.join(", ")} (the demo page)`);
   if (!config.edge.allowMissingOrigin)
     overrides.push("allowMissingOrigin false → true (command-line clients send no Origin)");
   const edge: EdgeSettings = {
     ...config.edge,
     auth,
-    allowedOrigins: [...config.edge.allowedOrigins, ...localOrigins],
+    allowedOrigins: [...config.edge.allowedOrigins, ...localOrigins, ...demoOrigins],
     allowMissingOrigin: true,
   };
   if ("fleet" in options.bridges && edge.bridgeHealthUrl !== undefined) {
