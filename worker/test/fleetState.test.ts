@@ -12,6 +12,7 @@ import {
   observe,
   positionIsNews,
   HOLDER_FORGET_MS,
+  bridgesHeldBy,
   IDLE_POLL_INTERVAL_MS,
   POLL_INTERVAL_MS,
   pollIntervalOf,
@@ -538,6 +539,22 @@ describe("an unreachable guard", () => {
     expect(holdingsOf(state, "alice")).toBe(1);
     unreachable(20_000 + HOLDER_FORGET_MS);
     expect(state.bridges.get("a")!.state).toEqual({ kind: "down" });
+  });
+
+  it("forgets the holder at once when the guard answers that its server is down (no session survives it)", () => {
+    const s = settings();
+    const state = fleet(["a", "b"]);
+    admitAt(state, s, "alice", 1);
+    reportTry(state, "a", "served", 2);
+    expect(bridgesHeldBy(state, "alice")).toEqual(["a"]);
+    observe(
+      state,
+      { bridge: "a", sentAt: 10_000, up: false, busy: false, serverDown: true },
+      10_000,
+    );
+    expect(state.bridges.get("a")!.state).toEqual({ kind: "down" });
+    expect(bridgesHeldBy(state, "alice")).toEqual([]);
+    expect(admitAt(state, s, "alice", 10_100)).toMatchObject({ kind: "bridge", bridge: "b" });
   });
 
   it("leaves its bridge offered as a last resort, after the free ones, once per upgrade, never ahead of the line", () => {

@@ -16,6 +16,7 @@ import {
   admit,
   applyTry,
   assignTurns,
+  bridgesHeldBy,
   emptyState,
   join,
   leave,
@@ -143,9 +144,26 @@ export class FleetLine extends DurableObject implements LineCoordinator {
   }
 
   async admit(request: AdmitRequest): Promise<AdmitAnswer> {
-    const answer = await this.run((now, effects) =>
+    let answer = await this.run((now, effects) =>
       admit(this.state, this.bindings.settings, request, now, newTicket, effects),
     );
+    // The bound counts sessions believed live since the last poll: a page reconnecting at once
+    // after its bridge crashed must not be refused for the session that just died. Its bridges'
+    // guards are read before a refusal stands (only on this path: it costs a probe each).
+    const held = request.subject === null ? [] : bridgesHeldBy(this.state, request.subject);
+    if (answer.kind === "session_limit" && held.length > 0) {
+      await this.observeGuards(held);
+      answer = await this.run((now, effects) =>
+        admit(
+          this.state,
+          this.bindings.settings,
+          { ...request, tried: [] },
+          now,
+          newTicket,
+          effects,
+        ),
+      );
+    }
     // Someone asked and heard busy: a session's end the slow pace has not seen yet matters now.
     if (answer.kind === "busy") await this.scheduleAlarm(Date.now(), POLL_INTERVAL_MS);
     return answer;
@@ -195,9 +213,17 @@ export class FleetLine extends DurableObject implements LineCoordinator {
   /** Reads every guard, then lets time pass: expired turns pass on, left places go. */
   async alarm(): Promise<void> {
     this.alarmAt = null;
+    await this.observeGuards();
+  }
+
+  /** Reads the guards of `names` (every bridge by default) and corrects the belief about each. */
+  private async observeGuards(names?: readonly string[]): Promise<void> {
     const sentAt = Date.now();
     const headers = originCredentialHeaders(this.bindings);
-    const probes = await probeEach(this.bindings.bridges, (bridge) =>
+    const bridges = names
+      ? this.bindings.bridges.filter((bridge) => names.includes(bridge.name))
+      : this.bindings.bridges;
+    const probes = await probeEach(bridges, (bridge) =>
       probeHealthUrl(bridge.healthUrl, headers, PROBE_TIMEOUT_MS),
     );
     await this.run((now) => {
@@ -205,10 +231,11 @@ export class FleetLine extends DurableObject implements LineCoordinator {
         observe(
           this.state,
           {
-            bridge: this.bindings.bridges[i].name,
+            bridge: bridges[i].name,
             sentAt,
             up: probe.reachable,
             busy: probe.busy === true,
+            serverDown: probe.serverDown === true,
           },
           now,
         ),

@@ -420,6 +420,18 @@ export interface Observation {
   /** Reachable and up; `busy`: admitting no new session. */
   up: boolean;
   busy: boolean;
+  /** The guard answered and says its server is down: no session survives on it. */
+  serverDown?: boolean;
+}
+
+/** The bridges `subject` is believed to hold a session on (the ones its bound counts). */
+export function bridgesHeldBy(state: FleetState, subject: string): string[] {
+  return [...state.bridges.values()]
+    .filter(
+      ({ state: bridge }) =>
+        bridge.kind === "held" && bridge.admitted && bridge.subject === subject,
+    )
+    .map(({ name }) => name);
 }
 
 /** Corrects the belief about one bridge from its guard's `/health`; a session that ended is measured. */
@@ -432,7 +444,7 @@ export function observe(state: FleetState, observation: Observation, now: number
     if (current.kind === "down") return;
     if (current.kind === "held" && current.pendingUntil !== null && now < current.pendingUntil)
       return;
-    if (current.kind === "held" && current.admitted) {
+    if (current.kind === "held" && current.admitted && !observation.serverDown) {
       // One missed answer (a tunnel blip) must not forget who holds it: that is the subject's bound.
       if (current.unreachableSince === null)
         setBridge(state, record.name, { ...current, unreachableSince: now }, record.changedAt);
