@@ -70,6 +70,8 @@ export function startDev(args: string[], env: NodeJS.ProcessEnv = {}): Promise<D
 
 export interface DevUnderTest {
   port: number;
+  /** The demo page's port: free too (the default, the edge's port + 1, may be another's). */
+  demoPort: number;
   process: ChildProcess;
   /** What it printed until it was ready. */
   output: string;
@@ -82,11 +84,12 @@ export interface DevUnderTest {
 export function devForTheseTests(
   start: (port: number) => { args: string[]; env?: NodeJS.ProcessEnv },
 ): DevUnderTest {
-  const dev = { port: 0, output: "" } as DevUnderTest;
+  const dev = { port: 0, demoPort: 0, output: "" } as DevUnderTest;
   beforeAll(async () => {
     dev.port = await freePort();
+    dev.demoPort = await freePort();
     const { args, env } = start(dev.port);
-    const run = await startDev(args, env);
+    const run = await startDev([...args, "--demo-port", String(dev.demoPort)], env);
     dev.process = run.process;
     dev.output = run.output();
   }, 60_000);
