@@ -541,6 +541,22 @@ describe("an unreachable guard", () => {
     expect(state.bridges.get("a")!.state).toEqual({ kind: "down" });
   });
 
+  it("answers unavailable, not busy with a line, when every bridge is down (the ones this upgrade tried included)", () => {
+    const s = settings();
+    const state = fleet(["a", "b"]);
+    observe(state, { bridge: "a", sentAt: 10, up: false, busy: false }, 10);
+    expect(admitAt(state, s, "v", 20)).toMatchObject({ kind: "bridge", bridge: "b" });
+    expect(
+      admitAt(state, s, "w", 30, [{ bridge: "b", outcome: "down", offer: "gone" }]),
+    ).toMatchObject({ kind: "bridge", bridge: "a" });
+    expect(
+      admitAt(state, s, "w", 40, [
+        { bridge: "b", outcome: "down" },
+        { bridge: "a", outcome: "down" },
+      ]),
+    ).toEqual({ kind: "unavailable" });
+  });
+
   it("forgets the holder at once when the guard answers that its server is down (no session survives it)", () => {
     const s = settings();
     const state = fleet(["a", "b"]);

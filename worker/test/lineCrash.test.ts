@@ -3,6 +3,7 @@ import { PERSONAPLEX_QUERY } from "../../test/support/bridge";
 import {
   APP_ORIGIN,
   expectOpen,
+  expectRefusedSession,
   jwtEdgeConfig,
   TEST_SECRET,
   type TestEdge,
@@ -72,4 +73,21 @@ it("serves a page whose bridge crashed mid-session again at once, on the other b
   expect(servedBy(from)[1]).toBe(guarded.bridges.find(({ name }) => name !== bridgeName)!.name);
   again.ws.close(1000);
   await again.closed;
+});
+
+it("tells a page 1014 bridge_unavailable, not busy with a place in line, once every bridge is down", async () => {
+  for (const { server } of guarded.bridges) server.process.kill("SIGKILL");
+  const answers: number[] = [];
+  // A bridge it believes held counts as busy until its guard says otherwise (the next poll).
+  for (let attempt = 0; attempt < 20 && answers.at(-1) !== 1014; attempt++) {
+    const refusal = await expectRefusedSession(`${edge.wsOrigin}/voice/ws?${PERSONAPLEX_QUERY}`, {
+      protocols: ["voice.v1", `bearer.${await hs256({ sub: "after-the-outage" })}`],
+      headers: { Origin: APP_ORIGIN },
+    });
+    answers.push(refusal.code);
+    if (refusal.code === 1014) expect(refusal.reason).toEqual({ error: "bridge_unavailable" });
+    else await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  expect(answers.at(-1)).toBe(1014);
+  expect(answers.every((code) => code === 1013 || code === 1014)).toBe(true);
 });

@@ -161,6 +161,15 @@ async function admitThrough(
         ),
         tries,
       };
+    if (answer.kind === "unavailable")
+      return {
+        kind: "refused",
+        refusal:
+          refusals.length > 0
+            ? refusalOfTries(refusals)
+            : new SessionRefusal({ error: "bridge_unavailable" }, "bridge_unavailable"),
+        tries,
+      };
     if (answer.kind === "busy") {
       const reason = {
         error: "bridge_busy" as const,

@@ -587,6 +587,9 @@ export function admit(
     setBridge(state, bridge.name, tryHold(request.subject, offer, request.tryBoundMs, now), now);
     return { kind: "bridge", bridge: bridge.name, offer };
   }
+  // A line in front of a fleet that is all down would keep its pages waiting for nothing.
+  if ([...state.bridges.values()].every(({ state: bridge }) => bridge.kind === "down"))
+    return { kind: "unavailable" };
   return {
     kind: "busy",
     retryAfterS: retryAfterOf(state, settings, now),

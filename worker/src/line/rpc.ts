@@ -25,6 +25,8 @@ export type AdmitAnswer =
   | { kind: "bridge"; bridge: string; offer: string }
   /** No bridge for this visitor now; `line`: a place in line is offered (the line is not full). */
   | { kind: "busy"; retryAfterS: number; line: boolean }
+  /** Every bridge is down (and any this upgrade tried answered so): no line to offer, 1014. */
+  | { kind: "unavailable" }
   | ({ kind: "session_limit" } & Omit<SessionLimitReason, "error">);
 
 export interface RedeemRequest {
