@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../test/support/chromium";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devForTheseTests } from "../test/support/devProcess";
 import { copyOfFixtureStacks, stackDirEnv } from "../test/support/fixtureStacks";
@@ -17,7 +18,6 @@ import { KIT_PATH } from "../worker/src/kit";
  * on: two PersonaPlex stand-ins behind real guards, the line script beside the edge. One dev
  * process, one browser, a page per visitor; each page is a visitor of its own (its token's subject).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Where the screenshots go, one per state reached: a picture a person can look at. */
 const SCREENSHOTS = join(PROJECT_ROOT, "test-output", "demo");
 
@@ -74,10 +74,7 @@ describe("the demo page (npm run dev -- --bridges 2, the line on) in Chromium", 
     rmSync(SCREENSHOTS, { recursive: true, force: true });
     mkdirSync(SCREENSHOTS, { recursive: true });
     demoOrigin = /^ {2}demo page {2}(http:\/\/127\.0\.0\.1:\d+)\//m.exec(dev.output)![1];
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -133,10 +130,10 @@ describe("the demo page (npm run dev -- --bridges 2, the line on) in Chromium", 
   let first: DemoPage;
   let second: DemoPage;
 
-  it("says where the demo page is: the edge's port + 1", () => {
-    expect(dev.output).toContain(`  demo page  http://127.0.0.1:${dev.port + 1}/`);
+  it("says where the demo page is (--demo-port) and lets its origin through the edge's Origin check", () => {
+    expect(dev.output).toContain(`  demo page  http://127.0.0.1:${dev.demoPort}/`);
     expect(dev.output).toContain(
-      `allowedOrigins += http://127.0.0.1:${dev.port + 1}, http://localhost:${dev.port + 1} (the demo page)`,
+      `allowedOrigins += http://127.0.0.1:${dev.demoPort}, http://localhost:${dev.demoPort} (the demo page)`,
     );
     expect(listedFleet(dev.output)).toHaveLength(2);
   });

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../test/support/chromium";
 import { describe, expect, it } from "vitest";
 import { PERSONAPLEX_QUERY } from "../test/support/bridge";
 import { expectOpen, expectRefused } from "../test/support/edge";
@@ -8,8 +8,6 @@ import { devForTheseTests, processGroupAlive } from "../test/support/devProcess"
 import { freePort } from "../test/support/freePort";
 import { runInProcess } from "../test/support/runInProcess";
 import { PROJECT_ROOT } from "../infra/config/stackFiles";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** `npm run --silent token` as a process: what a user's shell gets from it, npm's part included. */
 function tokenProcess(): string {
@@ -90,19 +88,7 @@ describe("npm run dev and npm run token", () => {
   });
 
   it("connects headless Chromium like the PersonaPlex web client: 0x00, then audio answered with audio", async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run npm run setup:test`).toBe(true);
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser: Browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${local.port}/voice/health`);

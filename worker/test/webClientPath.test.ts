@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { ChildProcess } from "node:child_process";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../../test/support/chromium";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEB_CLIENT_PATH, WS_PATH } from "../../worker/src/routes";
 import { PERSONAPLEX_QUERY } from "../../test/support/bridge";
@@ -28,7 +28,6 @@ import { hs256 } from "../../test/support/tokens";
  * http://localhost, and cookies ignore the port, so the edge on another port receives it).
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TOKEN_COOKIE = "__Host-voice_token";
 /** A site cookie the stack lets through to the bridge (`forwardCookies`): the token cookie must not go with it. */
 const SITE_COOKIE = "theme=dark";
@@ -140,13 +139,9 @@ function upgradeLines(from: number, on: TestEdge = edge): Record<string, unknown
 
 describe("the stock PersonaPlex web client's connection logic, in Chromium, through /voice/api/chat", () => {
   it("gets 0x00 and exchanges audio; the bridge gets its own path, the client's options only, and no token cookie", async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run npm run setup:test`).toBe(true);
     await expect.poll(guardSessions).toBe(0);
     pageToken = await hs256({ sub: "web-client" });
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
-    });
+    const browser: Browser = await launchChromium();
     const upgradesBefore = upgrades.length;
     const logsBefore = edge.logs.length;
     try {
