@@ -66,7 +66,7 @@ form.addEventListener("submit", (event) => {
   $("#disconnect").disabled = false;
   connection = kit.connectVoice({
     url: config.wsUrl,
-    ...(config.tokens ? { getToken } : {}),
+    ...(config.tokens ? { getToken } : { noToken: true }),
     query: { text_prompt: form.text_prompt.value, voice_prompt: form.voice_prompt.value },
     onState: showState,
     onFrame: (frame) => {
