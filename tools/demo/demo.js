@@ -103,7 +103,9 @@ function describe(state) {
     case "failed":
       return `${state.reason}${state.closeCode !== null ? ` (close ${state.closeCode})` : ""} ${JSON.stringify(state.detail)}`;
     case "closed":
-      return state.closeCode !== null ? `close ${state.closeCode}` : "";
+      return [state.closeCode !== null ? `close ${state.closeCode}` : "", state.reason ?? ""]
+        .filter(Boolean)
+        .join(" · ");
     default:
       return "";
   }
