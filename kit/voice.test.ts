@@ -16,6 +16,10 @@ import {
   DEFAULT_QUERY_PARAMETER,
   HEALTH_PATH,
   LINE_PATH_SEGMENT,
+  LINE_REJOIN_LIMIT_RETRIES,
+  LINE_REJOIN_LIMIT_WAIT_S,
+  SESSION_CAP_SLACK_S,
+  STABLE_LINE_S,
   TICKET_PROTOCOL_PREFIX,
   closeAction,
   connectVoice,
@@ -23,6 +27,7 @@ import {
   type ClosePhase,
   type SocketKind,
   type ConnectVoiceOptions,
+  type ConnectVoiceSettings,
   type VoiceState,
 } from "./voice";
 
@@ -48,6 +53,12 @@ class FakeSocket {
     this.sent.push(data);
   }
   close(code = 1000): void {
+    // As a browser does: only 1000 and 3000–4999 are a page's to send.
+    if (code !== 1000 && (code < 3000 || code > 4999))
+      throw new DOMException(
+        `The close code must be 1000 or 3000-4999: ${code}`,
+        "InvalidAccessError",
+      );
     if (this.readyState >= 2) return;
     this.closedByKit = code;
     this.readyState = 2;
@@ -85,6 +96,8 @@ class FakeSocket {
 }
 
 const URL_WS = "wss://voice.example" + WS_PATH;
+/** The harness's nth token: shaped as a JWT (three base64url parts), as the kit checks. */
+const jwt = (n: number) => `eyJhbGciOiJIUzI1NiJ9.jwt-${n}.c2ln`;
 const QUERY = { text_prompt: "You enjoy having a good conversation.", voice_prompt: "NATF2.pt" };
 
 interface Harness {
@@ -99,8 +112,15 @@ interface Harness {
   state(): VoiceState;
 }
 
+/** Options over the harness's own; `getToken: undefined` beside `cookie`/`noToken` takes the harness's out. */
+type Overrides = Partial<ConnectVoiceSettings> & {
+  getToken?: ConnectVoiceOptions["getToken"];
+  cookie?: boolean;
+  noToken?: boolean;
+};
+
 function start(
-  overrides: Partial<ConnectVoiceOptions> = {},
+  overrides: Overrides = {},
   healthAnswer: () => Promise<Response> = () =>
     Promise.resolve(new Response(JSON.stringify({ status: "ok" }), { status: 200 })),
 ): Harness {
@@ -120,7 +140,7 @@ function start(
     url: URL_WS,
     query: QUERY,
     getToken: async () => {
-      const token = `jwt-${harness.tokens.length + 1}`;
+      const token = jwt(harness.tokens.length + 1);
       harness.tokens.push(token);
       return token;
     },
@@ -133,7 +153,7 @@ function start(
       return healthAnswer();
     }) as typeof fetch,
     ...overrides,
-  });
+  } as ConnectVoiceOptions);
   harness.last = () => sockets[sockets.length - 1];
   harness.state = () => harness.connection.state;
   return harness;
@@ -271,16 +291,28 @@ describe("closeAction, the close-code table", () => {
   });
 });
 
+/** A page in line at position 2 (its first join). */
+async function inLine(overrides: Overrides = {}) {
+  const kit = start(overrides);
+  await settle();
+  kit.last().accept();
+  kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 5, line: true });
+  await settle();
+  kit.last().accept();
+  kit.last().text(JSON.stringify({ type: "position", position: 2, etaS: 60 }));
+  return kit;
+}
+
 describe("connectVoice", () => {
   it("offers a fresh token as bearer.<jwt> beside voice.v1, never in the URL, and the session options in the query", async () => {
     const kit = start();
     await settle();
     expect(kit.sockets).toHaveLength(1);
     const socket = kit.last();
-    expect(socket.protocols).toEqual(["voice.v1", "bearer.jwt-1"]);
+    expect(socket.protocols).toEqual(["voice.v1", `bearer.${jwt(1)}`]);
     expect(socket.path).toBe("/voice/ws");
     expect(Object.fromEntries(socket.search)).toEqual(QUERY);
-    expect(socket.url).not.toContain("jwt-1");
+    expect(socket.url).not.toContain(jwt(1));
     expect(socket.binaryType).toBe("arraybuffer");
     expect(kit.state()).toEqual({ state: "connecting", attempt: 1 });
   });
@@ -289,11 +321,11 @@ describe("connectVoice", () => {
     const kit = start({ tokenTransport: "query", queryParameter: "t" });
     await settle();
     expect(kit.last().protocols).toEqual(["voice.v1"]);
-    expect(kit.last().search.get("t")).toBe("jwt-1");
+    expect(kit.last().search.get("t")).toBe(jwt(1));
   });
 
   it("offers only voice.v1 with the cookie transport and asks for no token", async () => {
-    const kit = start({ cookie: true });
+    const kit = start({ cookie: true, getToken: undefined });
     await settle();
     expect(kit.last().protocols).toEqual(["voice.v1"]);
     expect(kit.tokens).toEqual([]);
@@ -354,7 +386,7 @@ describe("connectVoice", () => {
     await seconds(0.2);
     expect(kit.sockets).toHaveLength(2);
     expect(kit.last().path).toBe("/voice/ws");
-    expect(kit.last().protocols).toEqual(["voice.v1", "bearer.jwt-2"]);
+    expect(kit.last().protocols).toEqual(["voice.v1", `bearer.${jwt(2)}`]);
   });
 
   it("jitters a short retryAfterS to 75–125 %", async () => {
@@ -376,7 +408,7 @@ describe("connectVoice", () => {
     expect(kit.sockets).toHaveLength(2);
     const line = kit.last();
     expect(line.url).toBe("wss://voice.example/voice/line");
-    expect(line.protocols).toEqual(["voice.v1", "bearer.jwt-2"]);
+    expect(line.protocols).toEqual(["voice.v1", `bearer.${jwt(2)}`]);
     expect(kit.state()).toEqual({
       state: "waiting",
       attempt: 2,
@@ -405,13 +437,13 @@ describe("connectVoice", () => {
     expect(kit.sockets).toHaveLength(3);
     const voice = kit.last();
     expect(voice.path).toBe("/voice/ws");
-    expect(voice.protocols).toEqual(["voice.v1", "bearer.jwt-3", "ticket.T1ck3t"]);
+    expect(voice.protocols).toEqual(["voice.v1", `bearer.${jwt(3)}`, "ticket.T1ck3t"]);
     expect(kit.state()).toEqual({ state: "connecting", attempt: 3 });
     voice.accept();
     line.serverClose(1000);
     voice.frame(0x00);
     expect(kit.state()).toEqual({ state: "ready", attempt: 3 });
-    expect(kit.tokens).toEqual(["jwt-1", "jwt-2", "jwt-3"]);
+    expect(kit.tokens).toEqual([jwt(1), jwt(2), jwt(3)]);
     expect(kit.attempts.map(({ socket, closeCode }) => [socket, closeCode])).toEqual([
       ["voice", 1013],
       ["line", 1000],
@@ -426,17 +458,6 @@ describe("connectVoice", () => {
     await seconds(3);
     expect(kit.sockets.map((socket) => socket.path)).toEqual(["/voice/ws", "/voice/ws"]);
   });
-
-  async function inLine(overrides: Partial<ConnectVoiceOptions> = {}) {
-    const kit = start(overrides);
-    await settle();
-    kit.last().accept();
-    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 5, line: true });
-    await settle();
-    kit.last().accept();
-    kit.last().text(JSON.stringify({ type: "position", position: 2, etaS: 60 }));
-    return kit;
-  }
 
   it("fails session_limit when the line closes 4409", async () => {
     const kit = await inLine();
@@ -470,7 +491,7 @@ describe("connectVoice", () => {
       "/voice/line",
       "/voice/line",
     ]);
-    expect(kit.last().protocols).toEqual(["voice.v1", "bearer.jwt-3"]);
+    expect(kit.last().protocols).toEqual(["voice.v1", `bearer.${jwt(3)}`]);
   });
 
   it("after 4410 ticket_refused on the voice socket rejoins the line once, then fails", async () => {
@@ -537,7 +558,7 @@ describe("connectVoice", () => {
       reason: "bridge_unavailable",
       closeCode: 1014,
     });
-    expect(kit.tokens).toEqual(["jwt-1", "jwt-2", "jwt-3", "jwt-4"]);
+    expect(kit.tokens).toEqual([jwt(1), jwt(2), jwt(3), jwt(4)]);
   });
 
   it.each([
@@ -599,7 +620,7 @@ describe("connectVoice", () => {
       });
       await seconds((reconnecting as { retryInS: number }).retryInS + 0.1);
       expect(kit.sockets).toHaveLength(i + 2);
-      expect(kit.last().protocols).toEqual(["voice.v1", `bearer.jwt-${i + 2}`]);
+      expect(kit.last().protocols).toEqual(["voice.v1", `bearer.${jwt(i + 2)}`]);
     }
     expect(kit.state()).toMatchObject({ state: "failed", reason: "bridge_unavailable" });
   });
@@ -663,6 +684,318 @@ describe("connectVoice", () => {
   });
 });
 
+/** Frames a socket was sent, as byte lists. */
+const sentBytes = (socket: FakeSocket) =>
+  socket.sent.map((frame) => [...new Uint8Array(frame as ArrayBuffer)]);
+
+/** Answers the kit's voice sockets 1013 line:true and drops each line socket after `openS` seconds (a position first); at most `rounds` sockets. */
+async function dropEveryLineSocket(kit: Harness, openS: number, rounds: number): Promise<void> {
+  for (let i = 0; i < rounds && !["failed", "closed"].includes(kit.state().state); i++) {
+    const socket = kit.last();
+    if (socket.readyState === 3) {
+      await seconds(1);
+      continue;
+    }
+    socket.accept();
+    if (socket.path === "/voice/ws") {
+      socket.serverClose(1013, { error: "bridge_busy", retryAfterS: 5, line: true });
+      await settle();
+      continue;
+    }
+    socket.text(JSON.stringify({ type: "position", position: 1, etaS: null }));
+    await seconds(openS);
+    socket.serverClose(1006);
+    // Past the longest backoff the kit may take (30 s).
+    await seconds(31);
+  }
+}
+
+describe("what the review found", () => {
+  it("close(1001) (a code browsers refuse) does not throw: the socket closes 1000 and the kit ends closed", async () => {
+    const kit = start();
+    await settle();
+    const socket = kit.last();
+    socket.accept();
+    socket.frame(0x00);
+    expect(() => kit.connection.close(1001)).not.toThrow();
+    expect(socket.closedByKit).toBe(1000);
+    await expect(kit.connection.done).resolves.toEqual({ state: "closed", closeCode: 1000 });
+    expect(kit.states.at(-1)).toEqual({ state: "closed", closeCode: 1000 });
+  });
+
+  it("close(4000) keeps a page's own code; close(1.5), close(5000) send 1000", async () => {
+    for (const [code, sent] of [
+      [4000, 4000],
+      [1.5, 1000],
+      [5000, 1000],
+      [2999, 1000],
+    ]) {
+      const kit = await inLine();
+      const line = kit.last();
+      kit.connection.close(code);
+      expect(line.closedByKit).toBe(1000);
+      expect(kit.state()).toEqual({ state: "closed", closeCode: sent });
+    }
+  });
+
+  it("drops frames held for a handshake when the kit goes waiting, and holds none while in line", async () => {
+    const kit = start();
+    await settle();
+    kit.connection.send(new Uint8Array([1, 1]));
+    kit.last().accept();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 5, line: true });
+    await settle();
+    kit.last().accept();
+    kit.last().text(JSON.stringify({ type: "position", position: 1, etaS: 10 }));
+    for (let i = 0; i < 400; i++) kit.connection.send(new Uint8Array([1, 2]));
+    kit.last().text(JSON.stringify({ type: "turn", ticket: "t", expiresInS: 15 }));
+    await settle();
+    const voice = kit.last();
+    kit.connection.send(new Uint8Array([1, 3]));
+    voice.accept();
+    voice.frame(0x00);
+    expect(kit.state().state).toBe("ready");
+    expect(sentBytes(voice)).toEqual([[1, 3]]);
+  });
+
+  it("drops frames sent while reconnecting: the new conversation hears none of the old one", async () => {
+    const kit = start();
+    await settle();
+    kit.last().accept();
+    kit.last().frame(0x00);
+    kit.last().serverClose(1006);
+    expect(kit.state().state).toBe("reconnecting");
+    for (let i = 0; i < 50; i++) kit.connection.send(new Uint8Array([1, 9]));
+    await seconds(1.1);
+    const next = kit.last();
+    expect(kit.sockets).toHaveLength(2);
+    next.accept();
+    next.frame(0x00);
+    expect(next.sent).toEqual([]);
+  });
+
+  it("a page callback that throws does not stop the kit: its errors go to reportError", async () => {
+    const reported: unknown[] = [];
+    vi.stubGlobal("reportError", (error: unknown) => reported.push(error));
+    try {
+      const thrower = () => {
+        throw new Error("page bug");
+      };
+      const kit = start({ onState: thrower, onFrame: thrower, onAttempt: thrower });
+      await settle();
+      expect(kit.sockets).toHaveLength(1);
+      kit.last().accept();
+      kit.last().frame(0x00);
+      expect(kit.state().state).toBe("ready");
+      kit.last().frame(0x01, 0xaa);
+      expect(kit.state().state).toBe("live");
+      kit.last().serverClose(1000);
+      await expect(kit.connection.done).resolves.toEqual({ state: "closed", closeCode: 1000 });
+      // connecting, ready, live, closed; one frame; one attempt.
+      expect(reported).toHaveLength(6);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it(`a rejoin after a drop that gets 4409 is retried ${LINE_REJOIN_LIMIT_RETRIES} times, a few seconds apart, then fails session_limit`, async () => {
+    const kit = await inLine();
+    kit.last().serverClose(1006);
+    await seconds(1);
+    for (let retry = 0; retry <= LINE_REJOIN_LIMIT_RETRIES; retry++) {
+      expect(kit.last().path).toBe("/voice/line");
+      kit.last().accept();
+      kit.last().serverClose(4409, { error: "session_limit", limit: 1 });
+      if (retry === LINE_REJOIN_LIMIT_RETRIES) break;
+      const { retryInS } = kit.state() as { retryInS: number };
+      expect(kit.state()).toMatchObject({ state: "waiting", position: null });
+      expect(retryInS).toBeGreaterThanOrEqual(LINE_REJOIN_LIMIT_WAIT_S * 0.75);
+      expect(retryInS).toBeLessThanOrEqual(LINE_REJOIN_LIMIT_WAIT_S * 1.25);
+      await seconds(retryInS + 0.1);
+    }
+    expect(kit.state()).toEqual({
+      state: "failed",
+      reason: "session_limit",
+      closeCode: 4409,
+      detail: { limit: 1 },
+    });
+    expect(kit.sockets.map((socket) => socket.path)).toEqual([
+      "/voice/ws",
+      "/voice/line",
+      ...Array(LINE_REJOIN_LIMIT_RETRIES + 1).fill("/voice/line"),
+    ]);
+  });
+
+  it("a line socket that says its position and drops is rejoined a bounded number of times, with backoff, then failed line_unavailable", async () => {
+    const kit = await inLine({ reconnects: 3 });
+    kit.last().serverClose(1006);
+    await seconds(0.4);
+    // The first rejoin waits 0.5–1 s; the next ones longer.
+    expect(kit.sockets).toHaveLength(2);
+    await seconds(1);
+    await dropEveryLineSocket(kit, 1, 20);
+    expect(kit.state()).toMatchObject({
+      state: "failed",
+      reason: "line_unavailable",
+      detail: { drops: 5 },
+    });
+    // The first join, 3 rejoins, the voice socket once, its line: 5 drops.
+    expect(kit.sockets.map((socket) => socket.path)).toEqual([
+      "/voice/ws",
+      "/voice/line",
+      "/voice/line",
+      "/voice/line",
+      "/voice/line",
+      "/voice/ws",
+      "/voice/line",
+    ]);
+    expect(new Set(kit.tokens).size).toBe(kit.tokens.length);
+  });
+
+  it(`a line socket that stayed open ${STABLE_LINE_S} s before it dropped starts the count afresh`, async () => {
+    const kit = await inLine({ reconnects: 1 });
+    await seconds(STABLE_LINE_S);
+    kit.last().serverClose(1006);
+    await seconds(1);
+    await dropEveryLineSocket(kit, STABLE_LINE_S, 8);
+    expect(kit.state().state).toBe("waiting");
+    expect(kit.sockets.map((socket) => socket.path)).toEqual([
+      "/voice/ws",
+      ...Array(10).fill("/voice/line"),
+    ]);
+  });
+
+  it.each([
+    ["an HTML page", "<!doctype html><html>nope</html>", "not_a_jwt"],
+    ["a blank answer", " \n", "empty"],
+    ["no string", { token: jwt(1) }, "not_a_string"],
+  ])(
+    "fails token_unavailable when getToken gives %s, without the value in detail",
+    async (_, value, problem) => {
+      const kit = start({ getToken: () => value as string });
+      await settle();
+      expect(kit.sockets).toHaveLength(0);
+      expect(kit.state()).toEqual({
+        state: "failed",
+        reason: "token_unavailable",
+        closeCode: null,
+        detail: { problem },
+      });
+    },
+  );
+
+  it("trims the token getToken gives (a trailing newline)", async () => {
+    const kit = start({ getToken: () => jwt(7) + "\n" });
+    await settle();
+    expect(kit.last().protocols).toEqual(["voice.v1", `bearer.${jwt(7)}`]);
+  });
+
+  it("never puts the browser's message (it names the subprotocols, the token too) in socket_not_created's detail", async () => {
+    const Throwing = function (_url: string, protocols: string[]) {
+      throw new DOMException(`The subprotocol '${protocols[1]}' is invalid.`, "SyntaxError");
+    } as unknown as typeof WebSocket;
+    const kit = start({ WebSocket: Throwing });
+    await settle();
+    expect(kit.state()).toEqual({
+      state: "failed",
+      reason: "socket_not_created",
+      closeCode: null,
+      detail: { error: "SyntaxError" },
+    });
+    expect(JSON.stringify(kit.states)).not.toContain("jwt-1");
+  });
+
+  it("throws a TypeError at once naming getToken when no token source is given", () => {
+    expect(() =>
+      connectVoice({ url: URL_WS, query: QUERY } as unknown as ConnectVoiceOptions),
+    ).toThrow(TypeError);
+    expect(() =>
+      connectVoice({ url: URL_WS, query: QUERY } as unknown as ConnectVoiceOptions),
+    ).toThrow(/`getToken`.*`cookie: true`.*`noToken: true`/);
+  });
+
+  it("offers only voice.v1 with noToken (the edge's auth off)", async () => {
+    const kit = start({ noToken: true, getToken: undefined });
+    await settle();
+    expect(kit.last().protocols).toEqual(["voice.v1"]);
+    expect(kit.tokens).toEqual([]);
+  });
+
+  it("throws a TypeError naming url for a relative url outside a page, and resolves it against the page in one", async () => {
+    expect(() => start({ url: "/voice/ws" })).toThrow(TypeError);
+    expect(() => start({ url: "/voice/ws" })).toThrow(/`url`/);
+    vi.stubGlobal("document", {});
+    vi.stubGlobal("location", { href: "https://voice.example/talk/index.html" });
+    try {
+      const kit = start({ url: "/voice/ws" });
+      await settle();
+      expect(kit.last().url).toBe(
+        `wss://voice.example/voice/ws?${new URLSearchParams(QUERY).toString()}`,
+      );
+      kit.last().accept();
+      kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 5, line: true });
+      await settle();
+      expect(kit.last().url).toBe("wss://voice.example/voice/line");
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it("counts handshakeTimeoutMs from the attempt's start: a getToken that never answers times out", async () => {
+    const kit = start({ handshakeTimeoutMs: 5_000, getToken: () => new Promise<string>(() => {}) });
+    await seconds(5.1);
+    expect(kit.state()).toEqual({
+      state: "failed",
+      reason: "handshake_timeout",
+      closeCode: null,
+      detail: { timeoutMs: 5_000, opened: false },
+    });
+    expect(kit.sockets).toHaveLength(0);
+  });
+
+  async function servedByTurn(maxSessionMinutes: number) {
+    const kit = await inLine();
+    kit
+      .last()
+      .text(JSON.stringify({ type: "turn", ticket: "t", expiresInS: 15, maxSessionMinutes }));
+    await settle();
+    kit.last().accept();
+    kit.last().frame(0x00);
+    return kit;
+  }
+
+  it("ends closed with reason session_cap when the guard ends the session at the turn's maxSessionMinutes (1006), no reconnect", async () => {
+    const kit = await servedByTurn(2);
+    await seconds(2 * 60 - SESSION_CAP_SLACK_S + 1);
+    expect(kit.state().state).toBe("ready");
+    kit.last().serverClose(1006);
+    expect(kit.state()).toEqual({ state: "closed", closeCode: 1006, reason: "session_cap" });
+    await seconds(600);
+    expect(kit.sockets).toHaveLength(3);
+  });
+
+  it("still reconnects a drop well before the cap", async () => {
+    const kit = await servedByTurn(2);
+    await seconds(60);
+    kit.last().serverClose(1006);
+    expect(kit.state()).toMatchObject({ state: "reconnecting", newConversation: true });
+  });
+
+  it("takes the cap from the maxSessionMinutes option without the line", async () => {
+    const kit = start({ maxSessionMinutes: 1, line: false });
+    await settle();
+    kit.last().accept();
+    kit.last().frame(0x00);
+    await seconds(61);
+    kit.last().serverClose(1006);
+    await expect(kit.connection.done).resolves.toEqual({
+      state: "closed",
+      closeCode: 1006,
+      reason: "session_cap",
+    });
+  });
+});
+
 const PHASES = {
   voice: {
     before_open: "before the 101",
@@ -678,7 +1011,12 @@ function describeAction(action: ReturnType<typeof closeAction>, socket: string):
     case "closed":
       return "`closed`";
     case "fail":
-      return `\`failed\` \`${action.reason}\`, \`detail\` \`${JSON.stringify(action.detail)}\`; no retry`;
+      return (
+        `\`failed\` \`${action.reason}\`, \`detail\` \`${JSON.stringify(action.detail)}\`; no retry` +
+        (socket === "line" && action.reason === "session_limit"
+          ? ` (but a rejoin after a drop retries it ${LINE_REJOIN_LIMIT_RETRIES} times, ${LINE_REJOIN_LIMIT_WAIT_S} s × 0.75–1.25 apart: the old socket may still look open)`
+          : "")
+      );
     case "check_health":
       return "asks `/voice/health` once, then `failed`: `edge_unreachable` (no answer), `misconfigured`, `bridge_unavailable` (`bridge_down`) or `refused` (`ok`/`busy`: the page's origin or token was refused; `detail.health`)";
     case "busy":
@@ -688,11 +1026,11 @@ function describeAction(action: ReturnType<typeof closeAction>, socket: string):
     case "unavailable":
       return "a new voice socket after an exponential backoff (1, 2, 4 s…, jittered), up to `unavailableRetries` in a row; then `failed` `bridge_unavailable`";
     case "reconnect":
-      return "`reconnecting` with `newConversation: true` and `retryInS` (exponential backoff); a new voice socket, a new conversation; up to `reconnects` in a row, then `failed` `bridge_unavailable`";
+      return '`reconnecting` with `newConversation: true` and `retryInS` (exponential backoff); a new voice socket, a new conversation; up to `reconnects` in a row, then `failed` `bridge_unavailable`. A drop at the session cap (`maxSessionMinutes`) instead: `closed` with `reason: "session_cap"`';
     case "ticket_refused":
       return `back to the line once; refused again: \`failed\` \`ticket_refused\`, \`detail\` \`${JSON.stringify(action.detail)}\``;
     case "rejoin_line":
-      return "rejoins the line after a backoff (the place is kept for the line's grace period); after `reconnects` drops in a row, backs off and tries the voice socket";
+      return `rejoins the line after a backoff (1, 2, 4 s…, jittered; the place is kept for the line's grace period); after \`reconnects\` drops in a row (a line socket open ${STABLE_LINE_S} s, or a \`0x00\`, starts the count afresh) backs off and tries the voice socket once; one drop more: \`failed\` \`line_unavailable\``;
   }
 }
 

@@ -36,6 +36,14 @@ export const BACKOFF_BASE_S = 1;
 export const BACKOFF_MAX_S = 30;
 /** A session that stayed up this long after its 0x00 starts the reconnect count afresh. */
 export const STABLE_SESSION_S = 60;
+/** A line socket that stayed open this long starts the line's drop count afresh. */
+export const STABLE_LINE_S = 30;
+/** A rejoin of the line after a drop that gets 4409 (the old socket may still look open) is retried this often… */
+export const LINE_REJOIN_LIMIT_RETRIES = 3;
+/** …this many seconds apart, jittered to 75–125 %. */
+export const LINE_REJOIN_LIMIT_WAIT_S = 3;
+/** A drop this close to the session cap (or past it) is the cap ending the session, not a fault. */
+export const SESSION_CAP_SLACK_S = 5;
 
 export type VoiceState =
   | { state: "connecting"; attempt: number }
@@ -61,7 +69,12 @@ export type VoiceState =
       closeCode: number | null;
       detail: Record<string, unknown>;
     }
-  | { state: "closed"; closeCode: number | null };
+  | {
+      state: "closed";
+      closeCode: number | null;
+      /** `session_cap`: the guard ended the session at `maxSessionMinutes` (close 1006); the kit does not reconnect. */
+      reason?: "session_cap";
+    };
 
 export type VoiceStateName = VoiceState["state"];
 
@@ -74,13 +87,32 @@ export interface AttemptReport {
   msOpen: number | null;
 }
 
-export interface ConnectVoiceOptions {
-  /** `wss://<site>/voice/ws` */
+/** Where each socket's token comes from: exactly one of these. */
+export type TokenSource =
+  | {
+      /** Called once per socket the kit opens (voice and line): a JWT for that socket alone. */
+      getToken: () => string | Promise<string>;
+      cookie?: false;
+      noToken?: false;
+    }
+  | {
+      /** The token rides in a cookie the site's backend set: only `voice.v1` is offered. */
+      cookie: true;
+      getToken?: undefined;
+      noToken?: false;
+    }
+  | {
+      /** The edge's auth is off (`edge.auth.mode: off`): only `voice.v1` is offered. */
+      noToken: true;
+      getToken?: undefined;
+      cookie?: false;
+    };
+
+export type ConnectVoiceOptions = ConnectVoiceSettings & TokenSource;
+
+export interface ConnectVoiceSettings {
+  /** `wss://<site>/voice/ws`; in a page also a URL relative to the page (`/voice/ws`), `https:` read as `wss:`. */
   url: string;
-  /** Called once per socket the kit opens (voice and line): a token for that socket alone. */
-  getToken?: () => string | Promise<string>;
-  /** The token rides in a cookie the site's backend set: only `voice.v1` is offered. */
-  cookie?: boolean;
   /** Default `subprotocol` (`["voice.v1", "bearer.<jwt>"]`); `query` puts the token in the URL. */
   tokenTransport?: "subprotocol" | "query";
   /** For the query transport; default `access_token`. */
@@ -92,8 +124,10 @@ export interface ConnectVoiceOptions {
   onFrame?: (frame: Uint8Array) => void;
   /** One report per socket the kit opened, when it closes. */
   onAttempt?: (report: AttemptReport) => void;
-  /** Default 30 000: the 101 and the 0x00 must both arrive within it. */
+  /** Default 30 000: from the attempt's start (`connecting`, before `getToken`), the token, the 101 and the 0x00 must all arrive within it. */
   handshakeTimeoutMs?: number;
+  /** The stack's session cap in minutes, when the page knows it (the line's `turn` message says it too). */
+  maxSessionMinutes?: number;
   /** Cap on one wait after a 1013, in seconds (default 30). */
   maxBusyWaitS?: number;
   /** Total seconds busy (backing off or in line) before failing `bridge_busy`; default never. */
@@ -117,7 +151,7 @@ export interface ConnectVoiceOptions {
 export interface VoiceConnection {
   /** Held until the bridge's 0x00, then sent. */
   send(frame: Uint8Array | ArrayBuffer): void;
-  /** Ends everything: state `closed`. */
+  /** Ends everything: state `closed`. `code`: 1000 (default) or 3000–4999; any other is sent as 1000 (browsers refuse it). Never throws. */
   close(code?: number): void;
   readonly state: VoiceState;
   /** Resolves with the final `failed` or `closed` state. */
@@ -274,15 +308,92 @@ function bytesOf(data: unknown): Uint8Array | null {
   return null;
 }
 
+/** A close code a browser's `WebSocket.close` accepts: 1000 or 3000–4999; anything else is 1000. */
+function pageCloseCode(code: number | undefined): number {
+  return typeof code === "number" && Number.isInteger(code) && code >= 3000 && code <= 4999
+    ? code
+    : 1000;
+}
+
+/** A JWS in compact form: three base64url parts. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** What `getToken` gave, trimmed, or why it is not a token (never the value itself). */
+function checkToken(value: unknown): { token: string } | { problem: string } {
+  if (typeof value !== "string") return { problem: "not_a_string" };
+  const token = value.trim();
+  if (token === "") return { problem: "empty" };
+  if (!JWT_SHAPE.test(token)) return { problem: "not_a_jwt" };
+  return { token };
+}
+
+/** A socket URL from the `url`/`lineUrl` option: absolute, or relative to the page; `http(s):` read as `ws(s):`. */
+function socketUrl(value: unknown, option: string): string {
+  if (typeof value !== "string" || value === "")
+    throw new TypeError(`connectVoice: \`${option}\` must be a wss:// URL`);
+  let url: URL;
+  try {
+    url =
+      typeof document !== "undefined" && typeof location !== "undefined"
+        ? new URL(value, location.href)
+        : new URL(value);
+  } catch {
+    throw new TypeError(
+      `connectVoice: \`${option}\` must be an absolute wss:// URL (or, in a page, one relative to it)`,
+    );
+  }
+  if (url.protocol === "https:") url.protocol = "wss:";
+  else if (url.protocol === "http:") url.protocol = "ws:";
+  if (url.protocol !== "wss:" && url.protocol !== "ws:")
+    throw new TypeError(`connectVoice: \`${option}\` must be a wss:// URL, not ${url.protocol}`);
+  return url.href;
+}
+
+/** The options' mistakes a page would otherwise find only at the first socket. */
+function checkOptions(options: ConnectVoiceOptions): void {
+  if (typeof options !== "object" || options === null)
+    throw new TypeError("connectVoice: pass an options object");
+  const sources = [
+    options.getToken !== undefined,
+    options.cookie === true,
+    options.noToken === true,
+  ].filter(Boolean).length;
+  if (sources !== 1)
+    throw new TypeError(
+      "connectVoice: pass exactly one of `getToken` (a token per socket), `cookie: true` (the site's cookie carries it) or `noToken: true` (the edge's auth is off)",
+    );
+  if (options.getToken !== undefined && typeof options.getToken !== "function")
+    throw new TypeError("connectVoice: `getToken` must be a function");
+  if (typeof options.query !== "object" || options.query === null)
+    throw new TypeError("connectVoice: `query` must be a record or URLSearchParams");
+}
+
+/** A page callback that throws must not stop the kit: its error goes to the page's error reporting. */
+function callPage<T>(callback: ((value: T) => void) | undefined, value: T): void {
+  if (!callback) return;
+  try {
+    callback(value);
+  } catch (error) {
+    const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
+    if (typeof report === "function") report(error);
+    else console.error(error);
+  }
+}
+
 /** Opens the voice session and keeps it going by the close-code table until it fails or is closed. */
 export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
+  checkOptions(options);
+  const url = socketUrl(options.url, "url");
   const Socket = options.WebSocket ?? WebSocket;
   const fetchHealth = options.fetch ?? ((input, init) => fetch(input, init));
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 30_000;
   const maxBusyWaitS = options.maxBusyWaitS ?? 30;
   const useLine = options.line !== false;
-  const lineUrl = options.lineUrl ?? siblingUrl(options.url, LINE_PATH_SEGMENT).href;
-  const healthUrl = options.healthUrl ?? defaultHealthUrl(options.url);
+  const lineUrl =
+    options.lineUrl !== undefined
+      ? socketUrl(options.lineUrl, "lineUrl")
+      : siblingUrl(url, LINE_PATH_SEGMENT).href;
+  const healthUrl = options.healthUrl ?? defaultHealthUrl(url);
   const unavailableRetries = options.unavailableRetries ?? 3;
   const reconnects = options.reconnects ?? 3;
 
@@ -303,10 +414,15 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   let reconnectsInRow = 0;
   let ticketRejoined = false;
   let lineDropsInRow = 0;
+  let lineLimitRetries = 0;
+  /** From the line's last `turn`; else the page's option. */
+  let turnSessionMinutes: number | undefined;
 
   function emit(next: VoiceState): void {
     state = next;
-    options.onState?.(next);
+    // Held frames belong to one attempt's handshake: a wait or a new conversation drops them.
+    if (next.state !== "connecting") held.length = 0;
+    callPage(options.onState, next);
     if (next.state === "failed" || next.state === "closed") resolveDone(next);
   }
 
@@ -326,7 +442,12 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   }
 
   function closeSocket(socket: WebSocket | null, code = 1000): void {
-    if (socket && socket.readyState <= 1) socket.close(code);
+    if (!socket || socket.readyState > 1) return;
+    try {
+      socket.close(pageCloseCode(code));
+    } catch {
+      socket.close();
+    }
   }
 
   function fail(reason: string, closeCode: number | null, detail: Record<string, unknown>): void {
@@ -337,11 +458,11 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     emit({ state: "failed", reason, closeCode, detail });
   }
 
-  function finishClosed(closeCode: number | null): void {
+  function finishClosed(closeCode: number | null, reason?: "session_cap"): void {
     if (finished) return;
     stopAll();
     closeSocket(line);
-    emit({ state: "closed", closeCode });
+    emit(reason ? { state: "closed", closeCode, reason } : { state: "closed", closeCode });
   }
 
   /** Busy time starts counting at the first 1013 and stops at the next 0x00. */
@@ -351,11 +472,6 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
       () => fail("bridge_busy", closeCode, { gaveUpAfterS: options.giveUpAfterS }),
       options.giveUpAfterS * 1000,
     );
-  }
-
-  async function tokenFor(): Promise<string | null> {
-    if (options.cookie || !options.getToken) return null;
-    return options.getToken();
   }
 
   function protocolsAndUrl(
@@ -372,10 +488,10 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   }
 
   function voiceUrl(): URL {
-    const url = new URL(options.url);
+    const target = new URL(url);
     const query = new URLSearchParams(options.query);
-    for (const [name, value] of query) url.searchParams.append(name, value);
-    return url;
+    for (const [name, value] of query) target.searchParams.append(name, value);
+    return target;
   }
 
   /** Opens one socket after fetching its token; null when the kit finished meanwhile or failed. */
@@ -384,12 +500,23 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     ticket: string | undefined,
   ): Promise<{ socket: WebSocket; number: number } | null> {
     const number = ++attempt;
-    let token: string | null;
-    try {
-      token = await tokenFor();
-    } catch (error) {
-      fail("token_unavailable", null, { message: String(error) });
-      return null;
+    let token: string | null = null;
+    if (options.getToken) {
+      let given: unknown;
+      try {
+        given = await options.getToken();
+      } catch (error) {
+        // The page's own error (its fetch, its parse), not a value the kit was given.
+        if (!finished) fail("token_unavailable", null, { message: String(error) });
+        return null;
+      }
+      if (finished) return null;
+      const checked = checkToken(given);
+      if ("problem" in checked) {
+        fail("token_unavailable", null, { problem: checked.problem });
+        return null;
+      }
+      token = checked.token;
     }
     if (finished) return null;
     const { href, protocols } = protocolsAndUrl(base, token, ticket);
@@ -398,7 +525,10 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
       socket.binaryType = "arraybuffer";
       return { socket, number };
     } catch (error) {
-      fail("socket_not_created", null, { message: String(error) });
+      // The browser's message names the subprotocols, the token among them: only its name goes on.
+      fail("socket_not_created", null, {
+        error: error instanceof Error ? error.name : typeof error,
+      });
       return null;
     }
   }
@@ -409,7 +539,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     event: CloseEvent | null,
     openedAt: number | null,
   ): void {
-    options.onAttempt?.({
+    callPage(options.onAttempt, {
       attempt: number,
       socket,
       closeCode: event ? event.code : null,
@@ -421,21 +551,22 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
 
   async function connect(ticket?: string): Promise<void> {
     emit({ state: "connecting", attempt: attempt + 1 });
-    const opened = await open(voiceUrl(), ticket);
-    if (!opened) return;
-    const { socket, number } = opened;
-    voice = socket;
-    voiceReady = false;
     let openedAt: number | null = null;
     let readyAt: number | null = null;
     let live = false;
     let timedOut = false;
+    // From the attempt's start: a getToken that never answers times out too.
     const handshake = setTimeout(() => {
       timers.delete(handshake);
       timedOut = true;
       fail("handshake_timeout", null, { timeoutMs: handshakeTimeoutMs, opened: openedAt !== null });
     }, handshakeTimeoutMs);
     timers.add(handshake);
+    const opened = await open(voiceUrl(), ticket);
+    if (!opened) return;
+    const { socket, number } = opened;
+    voice = socket;
+    voiceReady = false;
 
     socket.onopen = () => {
       openedAt = Date.now();
@@ -452,6 +583,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
         voiceReady = true;
         unavailableInRow = 0;
         lineDropsInRow = 0;
+        lineLimitRetries = 0;
         ticketRejoined = false;
         if (giveUpTimer !== undefined) clearTimeout(giveUpTimer);
         giveUpTimer = undefined;
@@ -465,7 +597,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
         live = true;
         emit({ state: "live", attempt: number });
       }
-      options.onFrame?.(frame);
+      callPage(options.onFrame, frame);
     };
     socket.onclose = (event: CloseEvent) => {
       report(number, "voice", event, openedAt);
@@ -479,11 +611,22 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
       const phase: ClosePhase =
         openedAt === null ? "before_open" : readyAt === null ? "before_ready" : "after_ready";
       if (readyAt !== null && Date.now() - readyAt >= STABLE_SESSION_S * 1000) reconnectsInRow = 0;
-      act(closeAction(event.code, event.reason, phase, "voice"), event.code, number);
+      const action = closeAction(event.code, event.reason, phase, "voice");
+      if (action.kind === "reconnect" && reachedSessionCap(openedAt))
+        return finishClosed(event.code, "session_cap");
+      act(action, event.code, number);
     };
   }
 
-  async function joinLine(): Promise<void> {
+  /** The guard's cap ends a session with 1006 at `maxSessionMinutes` after its 101 (and about 2 s more). */
+  function reachedSessionCap(openedAt: number | null): boolean {
+    const minutes = turnSessionMinutes ?? options.maxSessionMinutes;
+    if (openedAt === null || typeof minutes !== "number" || !(minutes > 0)) return false;
+    return Date.now() - openedAt >= (minutes * 60 - SESSION_CAP_SLACK_S) * 1000;
+  }
+
+  /** `rejoin`: after the line socket dropped (its old socket may still look open to the line). */
+  async function joinLine(rejoin = false): Promise<void> {
     const opened = await open(new URL(lineUrl), undefined);
     if (!opened) return;
     const { socket, number } = opened;
@@ -508,7 +651,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
       if (event.data === "ping") return socket.send("pong");
       const message = parseReason(event.data);
       if (message?.type === "position" && typeof message.position === "number") {
-        lineDropsInRow = 0;
+        lineLimitRetries = 0;
         emit({
           state: "waiting",
           attempt: number,
@@ -519,6 +662,8 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
       } else if (message?.type === "turn" && typeof message.ticket === "string") {
         // The coordinator closes this socket (1000) once the ticket is redeemed.
         turned = true;
+        if (typeof message.maxSessionMinutes === "number")
+          turnSessionMinutes = message.maxSessionMinutes;
         void connect(message.ticket);
       }
     };
@@ -527,6 +672,22 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
       if (line === socket) line = null;
       if (finished || turned) return;
       const phase: ClosePhase = openedAt === null ? "before_open" : "before_ready";
+      if (
+        rejoin &&
+        event.code === CLOSE_CODES.session_limit &&
+        lineLimitRetries < LINE_REJOIN_LIMIT_RETRIES
+      ) {
+        lineLimitRetries += 1;
+        const waitS = busyWaitS(LINE_REJOIN_LIMIT_WAIT_S, LINE_REJOIN_LIMIT_WAIT_S * 2);
+        return retryAfter(waitS, () => void joinLine(true), {
+          state: "waiting",
+          attempt: number,
+          position: null,
+          etaS: null,
+          retryInS: waitS,
+        });
+      }
+      if (openedAt !== null && Date.now() - openedAt >= STABLE_LINE_S * 1000) lineDropsInRow = 0;
       act(closeAction(event.code, event.reason, phase, "line"), event.code, number);
     };
   }
@@ -601,11 +762,13 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
         void joinLine();
         return;
       case "rejoin_line": {
-        // Too many drops in a row: back off and try the voice socket instead.
+        // Counted until a line socket stays open STABLE_LINE_S or a 0x00 comes: `reconnects`
+        // rejoins, then the voice socket once, then no more.
         lineDropsInRow += 1;
+        if (lineDropsInRow > reconnects + 1)
+          return fail("line_unavailable", closeCode, { drops: lineDropsInRow });
         const waitS = backoffS(lineDropsInRow);
         if (lineDropsInRow > reconnects) {
-          lineDropsInRow = 0;
           return retryAfter(waitS, () => void connect(), {
             state: "waiting",
             attempt: number,
@@ -614,7 +777,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
             retryInS: waitS,
           });
         }
-        later(waitS, () => void joinLine());
+        later(waitS, () => void joinLine(true));
         return;
       }
     }
@@ -625,15 +788,18 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     send(frame) {
       if (finished) return;
       if (voice && voiceReady) return voice.send(frame as BufferSource);
+      // Only a handshake in flight holds frames; waiting or reconnecting, they belong to no conversation.
+      if (state.state !== "connecting") return;
       held.push(frame);
       if (held.length > MAX_HELD_FRAMES) held.shift();
     },
     close(code) {
       if (finished) return;
+      const closeCode = pageCloseCode(code);
       stopAll();
-      closeSocket(voice, code ?? 1000);
+      closeSocket(voice, closeCode);
       closeSocket(line);
-      emit({ state: "closed", closeCode: code ?? 1000 });
+      emit({ state: "closed", closeCode });
     },
     get state() {
       return state;

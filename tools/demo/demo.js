@@ -66,7 +66,7 @@ form.addEventListener("submit", (event) => {
   $("#disconnect").disabled = false;
   connection = kit.connectVoice({
     url: config.wsUrl,
-    ...(config.tokens ? { getToken } : {}),
+    ...(config.tokens ? { getToken } : { noToken: true }),
     query: { text_prompt: form.text_prompt.value, voice_prompt: form.voice_prompt.value },
     onState: showState,
     onFrame: (frame) => {
@@ -103,7 +103,9 @@ function describe(state) {
     case "failed":
       return `${state.reason}${state.closeCode !== null ? ` (close ${state.closeCode})` : ""} ${JSON.stringify(state.detail)}`;
     case "closed":
-      return state.closeCode !== null ? `close ${state.closeCode}` : "";
+      return [state.closeCode !== null ? `close ${state.closeCode}` : "", state.reason ?? ""]
+        .filter(Boolean)
+        .join(" · ");
     default:
       return "";
   }
