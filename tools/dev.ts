@@ -7,7 +7,7 @@
  */
 import { createServer } from "node:net";
 import { buildLineBundle, buildWorkerBundle, describeBundle } from "../worker/build";
-import { LINE_PATH, TICKET_PROTOCOL_PREFIX } from "../worker/src/line/contract";
+import { LINE_PATH } from "../worker/src/line/contract";
 import { KIT_PATH } from "../worker/src/kit";
 import { bridgeUrlProblem, MAX_BRIDGES, originProblem } from "../worker/src/bindings";
 import { startStandinBridge, type StandinBridge } from "./lib/bridgeProcess";
@@ -335,7 +335,7 @@ ${local.overrides.map((line) => `    - ${line}`).join("\n")}
 
 next, in another terminal:
   ${smoke}${line ? "   # every bridge busy: add --wait to wait in line" : ""}
-  in a page:  const { connectVoice } = await import("${kitUrl}"); connectVoice({ url: "${wsUrl}", getToken, query: ${JSON.stringify(DEMO_SESSION_OPTIONS)}, onState, onFrame })${line ? `\n  in line:    after close 1013 with "line":true, new WebSocket("${lineUrl}", ["voice.v1", "bearer." + token]) hears {"type":"position",…} until {"type":"turn","ticket":…}, then opens the voice socket with "${TICKET_PROTOCOL_PREFIX}" + ticket added` : ""}${args["allow-origin"].length === 0 ? `\n  a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000` : ""}
+  in a page:  const { connectVoice } = await import("${kitUrl}"); connectVoice({ url: "${wsUrl}", getToken, query: ${JSON.stringify(DEMO_SESSION_OPTIONS)}, onState, onFrame })${line ? " (waits in line when every bridge is busy)" : ""}${args["allow-origin"].length === 0 ? `\n  a page on its own origin (e.g. http://localhost:3000) is refused 403 origin_not_allowed, which it sees as 1006:\n              run dev with --allow-origin http://localhost:3000` : ""}
 Ctrl-C stops the demo page, ${bridges.stops}.
 `);
   } catch (error) {
