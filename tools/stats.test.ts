@@ -10,7 +10,7 @@ import {
 import { launchChromium } from "../test/support/chromium";
 import { copyOfFixtureStacks, stackDirEnv } from "../test/support/fixtureStacks";
 import { runInProcess } from "../test/support/runInProcess";
-import { STACK_DIR_ENV } from "../infra/config/stackFiles";
+import { PROJECT_ROOT, STACK_DIR_ENV } from "../infra/config/stackFiles";
 import { STATS_QUERIES, statsQueries } from "../worker/src/analytics/queries";
 import { ANALYTICS_TOKEN_ENV, type StatsReport } from "./stats";
 
@@ -403,5 +403,16 @@ describe("npm run stats against the SQL API stand-in", () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe("docs/operators-numbers.md", () => {
+  it("prints the SQL stats sends, as queries.ts builds it", () => {
+    const text = readFileSync(join(PROJECT_ROOT, "docs", "operators-numbers.md"), "utf8");
+    const start = text.indexOf("## `npm run stats`");
+    const doc = text.slice(start, text.indexOf("\n## ", start + 1));
+    const queries = statsQueries("voice_edge_prod", { amount: 24, unit: "HOUR" });
+    for (const name of STATS_QUERIES) expect(doc).toContain(`\`\`\`sql\n${queries[name]}\n\`\`\``);
+    expect(doc.match(/```sql\n/g)).toHaveLength(STATS_QUERIES.length);
   });
 });
