@@ -54,6 +54,7 @@ const COMMANDS: [string, string[]][] = [
   ],
   ["policy-config", ["--stack"]],
   ["preflight", ["--stack", "--json", "--tunnel-id", "--carry-rules", "--timeout-ms"]],
+  ["stats", ["--stack", "--since", "--json", "--svg", "--target-wait", "--target-turned-away"]],
   ["bench", ["--quick"]],
   ["format", ["--check"]],
   [
