@@ -38,6 +38,7 @@ import {
   type GuardConfigInput,
   type UpstreamTls,
 } from "../infra/guard/haproxyConfig";
+import { sessionRecordsLua } from "../infra/guard/sessionRecords";
 import { isVoiceFileName, STOCK_VOICES, VOICE_FILE_NAME_EXAMPLE } from "../worker/src/voices";
 import { CommandFailure, defineCommand, isEntryPoint, main, UsageError } from "./lib/cli";
 import { haproxyBinary, HAPROXY_MISSING } from "./lib/guardProcess";
@@ -136,7 +137,7 @@ const command = defineCommand({
   },
   notes: [
     "HAPROXY_PATH: the haproxy binary (default: haproxy on PATH; Debian/Ubuntu package haproxy)",
-    "answers: 503 bridge_busy + Retry-After when full or draining, 400 session_options_invalid, 404 beyond /api/chat and /health, 503 bridge_unavailable",
+    "answers: 503 bridge_busy + Retry-After when full or draining, 400 session_options_invalid, 404 beyond /api/chat, /health and /sessions (the last ended sessions), 503 bridge_unavailable",
   ],
 });
 
@@ -472,6 +473,10 @@ async function serve(args: Args): Promise<void> {
       capMinutes === undefined
         ? undefined
         : { seconds: capMinutes * 60, luaFile: join(dir, "session-cap.lua") },
+    sessionRecords: {
+      luaFile: join(dir, "session-records.lua"),
+      socket: join(dir, "session-log.sock"),
+    },
   };
   let config: string;
   try {
@@ -528,6 +533,7 @@ async function serve(args: Args): Promise<void> {
   const configPath = join(dir, "haproxy.cfg");
   writeFileSync(configPath, config);
   if (input.sessionCap) writeFileSync(input.sessionCap.luaFile, sessionCapLua(input));
+  writeFileSync(input.sessionRecords!.luaFile, sessionRecordsLua());
 
   const haproxyChild = spawn(haproxy, ["-db", "-f", configPath], {
     stdio: ["ignore", "inherit", "pipe"],
@@ -564,7 +570,7 @@ async function serve(args: Args): Promise<void> {
   }
   if (stderr) process.stderr.write(stderr);
   console.log(
-    `guard: http://127.0.0.1:${port}/api/chat → ${args.upstream} (capacity ${capacity}${capMinutes === undefined ? "" : `, sessions end after ${capMinutes} min`}${tls ? `, TLS ${tls.verify === "none" ? "unverified" : `verified against ${tls.caFile}`}` : ""}, ${voices.source}); /health; npm run guard -- --drain --port ${port} drains it`,
+    `guard: http://127.0.0.1:${port}/api/chat → ${args.upstream} (capacity ${capacity}${capMinutes === undefined ? "" : `, sessions end after ${capMinutes} min`}${tls ? `, TLS ${tls.verify === "none" ? "unverified" : `verified against ${tls.caFile}`}` : ""}, ${voices.source}); /health; /sessions; npm run guard -- --drain --port ${port} drains it`,
   );
 }
 

@@ -7,6 +7,7 @@ import { selfSignedCertificate } from "../../tools/lib/selfSignedCertificate";
 import { guardOfBridge, guardSchema } from "../config/guard";
 import { knownStacks, loadStackSettings } from "../config/stackFiles";
 import { isVoiceFileName, STOCK_VOICES, VOICE_FILE_NAME } from "../../worker/src/voices";
+import { sessionRecordsLua } from "./sessionRecords";
 import {
   drainedMap,
   haproxyConfig,
@@ -131,8 +132,10 @@ describe("the VM's files from the stack", () => {
     const { cert } = selfSignedCertificate(dir, "ca", 1);
     writeFileSync(join(dir, "voices.txt"), "NATF0.pt\n");
     writeFileSync(join(dir, "drained.map"), drainedMap());
+    writeFileSync(join(dir, "records.lua"), sessionRecordsLua());
     const local = config
       .replace(caFile, cert)
+      .replace(VM_PATHS.sessionRecordsLua, join(dir, "records.lua"))
       .replace(VM_PATHS.voices, join(dir, "voices.txt"))
       .replace(VM_PATHS.drained, join(dir, "drained.map"))
       .replace(VM_PATHS.socket, join(dir, "admin.sock"))
@@ -155,6 +158,7 @@ describe("the VM's files from the stack", () => {
       VM_PATHS.voices,
       VM_PATHS.drained,
       VM_PATHS.dropIn,
+      VM_PATHS.sessionRecordsLua,
     ]);
     expect(files[1].content).toBe(voicesFile(STOCK_VOICES));
     expect(files[2].content).toBe(drainedMap());
@@ -281,6 +285,7 @@ describe("the VM's voices list from the server's voice directory (guard.voicesDi
       VM_PATHS.voicesScript,
       VM_PATHS.drained,
       VM_PATHS.dropIn,
+      VM_PATHS.sessionRecordsLua,
     ]);
     expect(files[1].content).toContain("dir='/opt/personaplex/voices'");
     const service = files[3].content.split("\n").filter((line) => line.startsWith("ExecStartPre="));
@@ -382,7 +387,7 @@ describe("the session cap (guard.maxSessionMinutes)", () => {
       { upstream: "http://127.0.0.1:8998", voicesDir: "/opt/personaplex/voices", capacity: 2 },
     ],
   ])(
-    "without the key, the VM's files are byte for byte the ones before the cap (%s)",
+    "without the key, the VM's files are byte for byte the golden ones: no cap, no task (%s)",
     (file, guard) => {
       expect(printed(vmFiles(guardSchema.parse(guard)))).toBe(
         readFileSync(join(import.meta.dirname, "testdata", file), "utf8"),
@@ -400,6 +405,7 @@ describe("the session cap (guard.maxSessionMinutes)", () => {
       VM_PATHS.voices,
       VM_PATHS.drained,
       VM_PATHS.dropIn,
+      VM_PATHS.sessionRecordsLua,
     ]);
     const [config, lua] = files;
     expect(config.content).toContain(`  lua-load ${VM_PATHS.sessionCapLua}\n`);
@@ -413,8 +419,10 @@ describe("the session cap (guard.maxSessionMinutes)", () => {
     writeFileSync(luaFile, lua.content);
     writeFileSync(join(dir, "voices.txt"), "NATF0.pt\n");
     writeFileSync(join(dir, "drained.map"), drainedMap());
+    writeFileSync(join(dir, "records.lua"), sessionRecordsLua());
     const local = config.content
       .replace(VM_PATHS.sessionCapLua, luaFile)
+      .replace(VM_PATHS.sessionRecordsLua, join(dir, "records.lua"))
       .replace(VM_PATHS.voices, join(dir, "voices.txt"))
       .replace(VM_PATHS.drained, join(dir, "drained.map"))
       .replace(VM_PATHS.socket, join(dir, "admin.sock"))

@@ -6,7 +6,15 @@
 import { isIP } from "node:net";
 import type { SessionOptionParameter, SessionRefusalReason } from "../../worker/src/guardAnswers";
 import { VOICE_FILE_NAME, VOICE_FILE_NAME_MAX_LENGTH } from "../../worker/src/voices";
+import { SESSIONS_PATH } from "../../worker/src/bridgeWatch/sessionRecords";
 import type { GuardSettings } from "../config/guard";
+import {
+  SESSION_LOG_RING,
+  SESSION_LOG_SERVICE,
+  SESSIONS_SERVICE,
+  type SessionRecordsInput,
+  sessionRecordsLua,
+} from "./sessionRecords";
 
 export const BACKEND = "bridge";
 export const SERVER = "personaplex";
@@ -38,6 +46,12 @@ export interface GuardConfigInput {
    * ends a session.
    */
   sessionCap?: { seconds: number; luaFile: string };
+  /**
+   * The last ended sessions kept in memory and answered at `/sessions` (`sessionRecordsLua`): the Lua
+   * file and the unix socket its log ring reaches it on (inside the chroot on the VM). Absent: no
+   * records, `/sessions` is a 404.
+   */
+  sessionRecords?: SessionRecordsInput;
 }
 
 /** A setting the builder cannot turn into a configuration; `argument` names it. */
@@ -288,6 +302,51 @@ export function sessionCapLua(input: GuardConfigInput): string {
   ].join("\n");
 }
 
+/** The ring, its log line and its listener: HAProxy's session lines to the records' Lua. */
+function sessionRecordsLines(input: GuardConfigInput) {
+  const records = input.sessionRecords;
+  if (!records) return undefined;
+  if (!records.luaFile)
+    throw new GuardConfigError("sessionRecords.luaFile", "is required: the records' Lua file");
+  // The ring connects after the chroot: there the socket's path is inside it.
+  let connect = records.socket;
+  if (input.system) {
+    const chroot = `${input.system.chroot.replace(/\/$/, "")}/`;
+    if (!records.socket.startsWith(chroot))
+      throw new GuardConfigError(
+        "sessionRecords.socket",
+        `must be inside the chroot ${chroot} (got ${records.socket})`,
+      );
+    connect = `/${records.socket.slice(chroot.length)}`;
+  }
+  const owner = input.system ? ` user ${input.system.user}` : "";
+  return {
+    global: [`  lua-load ${records.luaFile}`],
+    ring: [
+      "# Each request's log line, also forwarded to the records' Lua (the ring holds lines while it is away).",
+      `ring ${SESSION_LOG_RING}`,
+      "  format raw",
+      "  maxlen 1024",
+      "  size 65536",
+      "  timeout connect 1s",
+      "  timeout server 1h",
+      `  server records unix@${connect}`,
+    ],
+    frontendLog: [`  log ring@${SESSION_LOG_RING} local0 info`],
+    frontendAcl: [`  acl sessions path ${SESSIONS_PATH}`],
+    frontendService: [`  http-request use-service lua.${SESSIONS_SERVICE} if sessions`],
+    listener: [
+      "",
+      "listen session_log",
+      "  mode tcp",
+      "  no log",
+      "  timeout client 1h",
+      `  bind unix@${records.socket} mode 600${owner}`,
+      `  tcp-request content use-service lua.${SESSION_LOG_SERVICE}`,
+    ],
+  };
+}
+
 export function haproxyConfig(input: GuardConfigInput): string {
   const { capacity, retryAfterS } = input;
   if (!Number.isInteger(capacity) || capacity < 1)
@@ -301,6 +360,7 @@ export function haproxyConfig(input: GuardConfigInput): string {
       `must be a whole number of seconds from 1 (got ${retryAfterS})`,
     );
   checkSessionCap(input.sessionCap);
+  const records = sessionRecordsLines(input);
   const server = serverLine(input);
   const health = (up: boolean) =>
     `'{"up":${up},"sessions":%[srv_conn(${SERVER_REF})],"capacity":${capacity},"draining":%[var(txn.draining,false)]}'`;
@@ -338,6 +398,7 @@ export function haproxyConfig(input: GuardConfigInput): string {
           ...[sessionCapSocket(input).statsLine ?? []].flat(),
         ]
       : []),
+    ...(records?.global ?? []),
     "",
     "defaults",
     "  mode http",
@@ -358,9 +419,11 @@ export function haproxyConfig(input: GuardConfigInput): string {
     "frontend guard",
     `  bind ${input.listen.host}:${input.listen.port}`,
     `  log-format "${LOG_FORMAT}"`,
+    ...(records?.frontendLog ?? []),
     "  http-request set-var(txn.start) date,utime(%Y-%m-%dT%H:%M:%SZ)",
     "  acl health path /health",
     "  acl chat path /api/chat",
+    ...(records?.frontendAcl ?? []),
     `  acl up srv_is_up(${SERVER_REF})`,
     // A server set to drain alone (no mark) shows as no usable server while it is up.
     `  acl draining nbsrv(${BACKEND}) eq 0`,
@@ -386,10 +449,11 @@ export function haproxyConfig(input: GuardConfigInput): string {
     "  acl text_repeated query,url_dec -m reg (?s)(^|&)text_prompt(=[^&]*)?&(.*&)?text_prompt(=|&|$)",
     "  acl voice_repeated query,url_dec -m reg (?s)(^|&)voice_prompt(=[^&]*)?&(.*&)?voice_prompt(=|&|$)",
     "  acl seed_encoded query,url_dec -m reg (^|&)seed(=|&|$)",
-    "  http-request set-log-level silent if health",
+    `  http-request set-log-level silent if health${records ? " || sessions" : ""}`,
     "  http-request set-var(txn.draining) str(true) if health drained || health up draining",
     `  http-request return status 200 content-type application/json lf-string ${health(true)} hdr Cache-Control no-store if health up`,
     `  http-request return status 503 content-type application/json lf-string ${health(false)} hdr Cache-Control no-store if health`,
+    ...(records?.frontendService ?? []),
     ...refuse(404, "not_found", `string ${json(GUARD_ANSWERS.notFound)}`, "unless chat"),
     ...refuse(
       400,
@@ -432,7 +496,8 @@ export function haproxyConfig(input: GuardConfigInput): string {
         `  http-error status ${status} content-type application/json string ${json(GUARD_ANSWERS.unavailable)}`,
     ),
     `  ${server}`,
-    "",
+    ...(records?.listener ?? []),
+    ...(records ? ["", ...records.ring, ""] : [""]),
   ].join("\n");
 }
 
@@ -454,6 +519,9 @@ export const VM_PATHS = {
   socket: "/run/haproxy/admin.sock",
   dropIn: "/etc/systemd/system/haproxy.service.d/voice-edge-guard.conf",
   sessionCapLua: "/etc/haproxy/voice-edge-session-cap.lua",
+  sessionRecordsLua: "/etc/haproxy/voice-edge-session-records.lua",
+  /** Inside the chroot: the ring reaches the records' Lua there after HAProxy drops to its account. */
+  sessionLogSocket: "/var/lib/haproxy/voice-edge-session-log.sock",
 } as const;
 
 /** `VOICE_FILE_NAME` for `grep -E` (POSIX ERE: no `(?:`, a bracketed dot instead of an escaped one). */
@@ -535,6 +603,7 @@ export function vmFiles(settings: GuardSettings): VmFile[] {
       settings.maxSessionMinutes === undefined
         ? undefined
         : { seconds: settings.maxSessionMinutes * 60, luaFile: VM_PATHS.sessionCapLua },
+    sessionRecords: { luaFile: VM_PATHS.sessionRecordsLua, socket: VM_PATHS.sessionLogSocket },
   };
   return [
     { path: VM_PATHS.config, content: haproxyConfig(input) },
@@ -544,5 +613,6 @@ export function vmFiles(settings: GuardSettings): VmFile[] {
       : { path: VM_PATHS.voices, content: voicesFile(settings.voices) },
     { path: VM_PATHS.drained, content: drainedMap() },
     { path: VM_PATHS.dropIn, content: systemdDropIn(settings.voicesDir) },
+    { path: VM_PATHS.sessionRecordsLua, content: sessionRecordsLua() },
   ];
 }

@@ -4,6 +4,7 @@ import {
   type CapacityState,
   type WatchState,
 } from "./state";
+import type { SessionCursor } from "./sessionRecords";
 
 // A row per bridge, by name, and one capacity row (id 1). `changed_at` is the scheduled time of
 // the tick that last wrote the row. The single-row `bridge_watch` table of the one-bridge watch is
@@ -76,4 +77,44 @@ export async function writeWatchState(
         .bind(writes.capacity.busyMinutes, writes.capacity.alerted ? 1 : 0, at),
     );
   if (statements.length > 0) await db.batch(statements);
+}
+
+// The watch's cursor in each guard's session records (only with an analytics dataset): the guard's
+// process (`boot`) and the last sequence written as a point.
+const CREATE_SESSIONS =
+  "CREATE TABLE IF NOT EXISTS bridge_watch_sessions (name TEXT PRIMARY KEY, boot TEXT NOT NULL, seq INTEGER NOT NULL, changed_at TEXT NOT NULL)";
+const SELECT_SESSIONS = "SELECT name, boot, seq FROM bridge_watch_sessions";
+const UPSERT_SESSIONS =
+  "INSERT INTO bridge_watch_sessions (name, boot, seq, changed_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET boot = excluded.boot, seq = excluded.seq, changed_at = excluded.changed_at";
+
+/** Each named bridge's cursor, absent for a bridge never collected; one round trip. */
+export async function readSessionCursors(
+  db: D1Database,
+  names: readonly string[],
+): Promise<Map<string, SessionCursor>> {
+  const [, rows] = await db.batch<{ name: string; boot: string; seq: number }>([
+    db.prepare(CREATE_SESSIONS),
+    db.prepare(SELECT_SESSIONS),
+  ]);
+  const wanted = new Set(names);
+  return new Map(
+    rows.results
+      .filter((row) => wanted.has(row.name))
+      .map((row) => [row.name, { boot: row.boot, seq: row.seq }]),
+  );
+}
+
+/** The cursors that moved, in one round trip (none: no call). */
+export async function writeSessionCursors(
+  db: D1Database,
+  cursors: readonly { name: string; cursor: SessionCursor }[],
+  changedAt: Date,
+): Promise<void> {
+  if (cursors.length === 0) return;
+  const at = changedAt.toISOString();
+  await db.batch(
+    cursors.map(({ name, cursor }) =>
+      db.prepare(UPSERT_SESSIONS).bind(name, cursor.boot, cursor.seq, at),
+    ),
+  );
 }

@@ -1,7 +1,10 @@
+import { pointWriterOf } from "../analytics/binding";
 import { bindingsFor } from "../bindings";
 import { probeFleet, type BridgeProbe } from "../bridgeProbe";
 import { logEvent, type LogFields } from "../log";
+import { originCredentialHeaders } from "../passThrough";
 import { parseWatchBindings } from "./config";
+import { recordGpuTime } from "./gpuTime";
 import { probeSummary, sendNotice, type Webhook, type WatchNotice } from "./notify";
 import {
   capacityStep,
@@ -19,7 +22,7 @@ import { readWatchState, writeWatchState, type WatchWrites } from "./store";
  * One Cron tick: probe every bridge as an upgrade would reach it, step each bridge's state and
  * the fleet's capacity, and notify. A transition whose notification fails is not stored, so the
  * next tick sends it again. Logs a line only when something happened; a healthy tick logs and
- * writes nothing.
+ * writes nothing (but its GPU time points, with an analytics dataset bound).
  */
 export async function bridgeWatchTick(env: object, scheduledTime: number): Promise<void> {
   const main = bindingsFor(env);
@@ -38,6 +41,19 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
     readWatchState(db, names),
     probeFleet(main.bindings, bridges),
   ]);
+  const writer = pointWriterOf(env);
+  if (writer) {
+    const lines = await recordGpuTime({
+      writer,
+      db,
+      bridges,
+      probes,
+      headers: originCredentialHeaders(main.bindings),
+      timeoutMs: main.bindings.EDGE_CONFIG.healthTimeoutMs,
+      at: new Date(scheduledTime),
+    });
+    for (const line of lines) logEvent("bridge_watch_sessions", line);
+  }
   const changedBridges = bridges.flatMap((bridge, i) => {
     const step = watchStep(stored.bridges.get(bridge.name)!, probeVerdict(probes[i]), settings);
     return step.changed ? [{ bridge: bridge.name, probe: probes[i], step }] : [];
