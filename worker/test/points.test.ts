@@ -233,3 +233,16 @@ describe("recordPoint", () => {
     expect(() => recordPoint(env, "upgrade", fields, null, () => {})).not.toThrow();
   });
 });
+
+describe("docs/operators-numbers.md", () => {
+  it("lays out the points exactly as schema.ts does, column by column", async () => {
+    const { readFileSync } = await import("node:fs");
+    const text = readFileSync(new URL("../../docs/operators-numbers.md", import.meta.url), "utf8");
+    const documented = [...text.matchAll(/^\| `((?:blob|double)\d+)` +\| `(\w+)` +\|/gm)].map(
+      ([, column, name]) => [column, name],
+    );
+    expect(documented).toEqual(
+      [...POINT_BLOBS, ...POINT_DOUBLES].map((name) => [columnOf(name), name]),
+    );
+  });
+});
