@@ -29,7 +29,7 @@ export interface LocalEdgeOptions {
    * The stack's Analytics Engine dataset (`voice-edge:analytics.dataset`): bound to the edge (and
    * the line script) as `VOICE_POINTS`, each point printed as a `point` line on the log.
    */
-  points?: { dataset: string };
+  points?: { dataset: string; quiet?: boolean };
 }
 
 /** The edge's script name when there is no line (which names it). */
@@ -98,7 +98,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     ...(options.d1Databases ? { d1Databases: options.d1Databases } : {}),
     unsafeDirectSockets: [{ host, port: options.port ?? 0 }],
   };
-  const points = options.points && pointsWrappedBinding(options.points.dataset);
+  const points =
+    options.points && pointsWrappedBinding(options.points.dataset, options.points.quiet);
   const recorder = points ? [pointsRecorderWorker()] : [];
   const line = options.line;
   const miniflare = line

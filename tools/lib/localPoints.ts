@@ -12,6 +12,7 @@ export const POINT_LOG_EVENT = "point";
 const RECORDER_MODULE = `export default function (env) {
   return {
     writeDataPoint(point) {
+      if (env.quiet) return;
       console.log(JSON.stringify({ event: ${JSON.stringify(POINT_LOG_EVENT)}, dataset: env.dataset, point }));
     },
   };
@@ -26,9 +27,11 @@ export function pointsRecorderWorker() {
   };
 }
 
-/** The `wrappedBindings` entry that binds the dataset to a Worker, as `VOICE_POINTS`. */
-export function pointsWrappedBinding(dataset: string) {
-  return { [POINTS_BINDING]: { scriptName: POINTS_RECORDER_SCRIPT, bindings: { dataset } } };
+/** The `wrappedBindings` entry that binds the dataset to a Worker, as `VOICE_POINTS`; `quiet` takes each point and prints nothing (the bench). */
+export function pointsWrappedBinding(dataset: string, quiet = false) {
+  return {
+    [POINTS_BINDING]: { scriptName: POINTS_RECORDER_SCRIPT, bindings: { dataset, quiet } },
+  };
 }
 
 export interface LoggedPoint {
