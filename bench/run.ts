@@ -60,6 +60,7 @@ import { FLEET_PLANS, fleetSection, measureFleet, type FleetRun } from "./fleet"
 import { fleetTable, withSection } from "./fleetReport";
 import { LINE_PLANS, lineSection, measureLine, type LineRun } from "./line";
 import { admissionTable, lineTable } from "./lineReport";
+import { measurePoints, pointsSection, pointsTable, POINTS_PLANS } from "./points";
 
 const args = defineCommand({
   name: "bench",
@@ -77,6 +78,11 @@ const args = defineCommand({
       type: "boolean",
       description:
         "only the waiting line: k of 4 busy through the coordinator against today's admission, a turn, 1,000 pages waiting, the fallback (updates its section of bench/results.md)",
+    },
+    points: {
+      type: "boolean",
+      description:
+        "only the points: the edge's CPU per upgrade with the Analytics Engine dataset bound against without, same run (updates its section of bench/results.md)",
     },
     baseline: {
       type: "string",
@@ -268,11 +274,15 @@ async function measureFleetWith(code: string): Promise<FleetRun> {
 const runMeta = () => ({
   date: new Date().toISOString().slice(0, 10),
   machine: `machine: ${machineDescription().join("; ")}`,
-  command: ["npm run bench", ...(args.quick || args.fleet || args.line ? ["--"] : [])]
+  command: [
+    "npm run bench",
+    ...(args.quick || args.fleet || args.line || args.points ? ["--"] : []),
+  ]
     .concat(
       args.quick ? ["--quick"] : [],
       args.fleet ? ["--fleet"] : [],
       args.line ? ["--line"] : [],
+      args.points ? ["--points"] : [],
     )
     .join(" "),
 });
@@ -310,7 +320,40 @@ async function measureLineWith(code: { edge: string; line: string }): Promise<Li
   return run;
 }
 
+/** The points on their own (`-- --points`): printed, and their section of results.md replaced. */
+async function pointsOnly() {
+  const bundle = await buildWorkerBundle();
+  log(describeBundle(bundle));
+  const bridge = await startStandinBridge({ protocols: ["voice.v1"] });
+  cleanup.add(() => bridge.stop());
+  const run = await measurePoints({
+    code: bundle.code,
+    compatibilityDate: loadStackSettings("prod").compatibilityDate,
+    token: await hs256BenchToken(),
+    bridge,
+    plan: args.quick ? POINTS_PLANS.quick : POINTS_PLANS.full,
+    cleanup,
+    log,
+  });
+  console.log(
+    `\nThe edge with its dataset bound vs without, same run:\n\n${pointsTable(run.rows)}\n`,
+  );
+  console.log(`load average (1 min): ${run.load.map((l) => l.toFixed(2)).join(" before, ")} after`);
+  const resultsPath = join(PROJECT_ROOT, "bench", "results.md");
+  const markdown = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8") : "";
+  writeFileSync(
+    resultsPath,
+    withSection(
+      markdown,
+      "## Points: the edge with its Analytics Engine dataset bound (same run)",
+      pointsSection(run, runMeta()),
+    ),
+  );
+  log("wrote the points section of bench/results.md");
+}
+
 async function main() {
+  if (args.points) return pointsOnly();
   if (args.fleet) return fleetOnly();
   if (args.line) return lineOnly();
   log(
