@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_MODULE_NAME, BUNDLE_PATH } from "../build";
-import { ANALYTICS_BINDING, type DataPoint } from "../src/analytics/binding";
+import type { DataPoint } from "../src/analytics/binding";
+import { POINTS_BINDING } from "../src/analytics/points";
 import { POINT_BLOBS, POINT_DOUBLES } from "../src/analytics/schema";
 import { BRIDGE_WATCH_BINDINGS } from "../src/bridgeWatch/bindings";
 import { SESSIONS_PATH, type SessionRecordsAnswer } from "../src/bridgeWatch/sessionRecords";
@@ -31,7 +32,7 @@ export default {
     return edge.fetch(request, env, ctx);
   },
   scheduled(controller, env, ctx) {
-    return edge.scheduled(controller, { ...env, ${ANALYTICS_BINDING}: recorder }, ctx);
+    return edge.scheduled(controller, { ...env, ${POINTS_BINDING}: recorder }, ctx);
   },
 };`;
 

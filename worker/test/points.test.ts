@@ -149,6 +149,16 @@ describe("buildPoint: an allow-list, value by value", () => {
       expect(field(buildPoint("upgrade", { msTo101 }), "msTo101")).toBe(0);
   });
 
+  it("gives the code the page read after the 101, not the log's finer cause", () => {
+    const fields = {
+      outcome: "refused",
+      error: "bridge_timeout",
+      closeCode: 1014,
+      closeReason: { error: "bridge_unavailable" },
+    };
+    expect(field(buildPoint("upgrade", fields), "reason")).toBe("bridge_unavailable");
+  });
+
   it("gives no reason for a connected upgrade", () => {
     expect(field(buildPoint("upgrade", { outcome: "connected", error: "x" }), "reason")).toBe("");
   });

@@ -59,11 +59,20 @@ function amount(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0;
 }
 
+/** The error code the page read: a close reason's `error` after the 101, else the refusal's own. */
+function pageErrorOf(fields: PointFields): unknown {
+  const closeReason = fields.closeReason;
+  return typeof closeReason === "object" && closeReason !== null && "error" in closeReason
+    ? closeReason.error
+    : fields.error;
+}
+
 /** Each blob's value from the fields, by the allow-list of its position. */
 const BLOB_VALUES: Record<PointBlob, (fields: PointFields, event: PointEvent) => string> = {
   event: (_fields, event) => event,
   outcome: (fields) => oneOf(OUTCOMES, fields.outcome),
-  reason: (fields) => (fields.outcome === "connected" ? "" : word(fields.error)),
+  // The code the page saw (`bridge_unavailable`, not the log's finer `bridge_timeout`): what stats groups by.
+  reason: (fields) => (fields.outcome === "connected" ? "" : word(pageErrorOf(fields))),
   bridge: (fields) => word(fields.bridge),
   colo: (fields) => word(fields.colo),
   transport: (fields) => oneOf(TRANSPORTS, fields.transport),
