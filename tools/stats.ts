@@ -7,22 +7,10 @@
  */
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import {
-  PROJECT,
-  StackConfigError,
-  parseStackSettings,
-  type StackSettings,
-} from "../infra/config/schema";
+import { PROJECT, type StackSettings } from "../infra/config/schema";
 import { bridgesOf } from "../infra/config/bridges";
+import { knownStacks, loadStackSettings, stackFileName } from "../infra/config/stackFiles";
 import {
-  knownStacks,
-  loadStackSettings,
-  projectValues,
-  readStackFile,
-  stackFileName,
-} from "../infra/config/stackFiles";
-import {
-  DATASET_NAME,
   STATS_QUERIES,
   STATS_QUERY_TITLES,
   statsQueries,
@@ -124,30 +112,10 @@ function positiveNumber(option: string, text: string, max = Infinity): number {
   return value;
 }
 
-/**
- * The stack's settings and its dataset. Until infra/config/analytics.ts adds `analytics` to the
- * stack schema, a stack file that sets it fails validation with "unknown key": the key is then read
- * from the file as written and the rest validated without it.
- */
+/** The stack's settings and its dataset (`voice-edge:analytics.dataset`, validated with the rest). */
 export function statsSettings(stack: string): { settings: StackSettings; dataset?: string } {
-  try {
-    const settings = loadStackSettings(stack);
-    const analytics = (settings as { analytics?: { dataset?: string } }).analytics;
-    return { settings, dataset: analytics?.dataset };
-  } catch (error) {
-    const onlyAnalytics =
-      error instanceof StackConfigError &&
-      error.problems.every((problem) => problem.startsWith(`${PROJECT}:analytics`));
-    if (!onlyAnalytics) throw error;
-    const { analytics, ...rest } = projectValues(readStackFile(stack));
-    const settings = parseStackSettings(stack, stackFileName(stack), rest);
-    const dataset = (analytics as { dataset?: unknown } | undefined)?.dataset;
-    if (dataset !== undefined && (typeof dataset !== "string" || !DATASET_NAME.test(dataset)))
-      throw new StackConfigError(stack, stackFileName(stack), [
-        `${PROJECT}:analytics → dataset: must be a dataset name (letters, digits and _, not starting with a digit)`,
-      ]);
-    return { settings, dataset };
-  }
+  const settings = loadStackSettings(stack);
+  return { settings, dataset: settings.analytics?.dataset };
 }
 
 // ---- the numbers ----

@@ -1,11 +1,8 @@
 import { z } from "zod";
 import type { Problem } from "./errors";
 
-/**
- * A dataset name: Analytics Engine's docs name no character set, so this takes names that are
- * also bare SQL identifiers (`SELECT … FROM <dataset>` in the SQL API and in `npm run stats`).
- */
-export const DATASET_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+import { DATASET_NAME } from "../../worker/src/analytics/queries";
+
 export const DATASET_NAME_RULE =
   "must be 1 to 64 letters, digits and underscores, starting with a letter (e.g. voice_edge_prod): a name the SQL API can query bare";
 

@@ -35,8 +35,11 @@ export const STATS_QUERY_TITLES: Record<StatsQueryName, string> = {
   sessionEnds: "sessions the guards saw end, per hour and bridge, and their total length",
 };
 
-/** A dataset name as a plain SQL identifier: it goes into the SQL as it is. */
-export const DATASET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/**
+ * A dataset name: Analytics Engine's docs name no character set, so this takes names that are also
+ * bare SQL identifiers (they go into the SQL as they are); the stack key is checked against it too.
+ */
+export const DATASET_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 const HOUR = "toStartOfInterval(timestamp, INTERVAL '1' HOUR)";
 
@@ -46,7 +49,7 @@ const event = (name: PointEvent) => `'${name}'`;
 export function statsQueries(dataset: string, window: StatsWindow): Record<StatsQueryName, string> {
   if (!DATASET_NAME.test(dataset))
     throw new Error(
-      `dataset "${dataset}" is not a plain SQL name (letters, digits and _, not starting with a digit)`,
+      `dataset "${dataset}" is not a plain SQL name (letters, digits and _, starting with a letter)`,
     );
   if (!Number.isInteger(window.amount) || window.amount < 1)
     throw new Error(`window ${window.amount} ${window.unit} must be a whole number ≥ 1`);
