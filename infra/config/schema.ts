@@ -28,6 +28,8 @@ import {
   validateAlertMechanism,
   validateAlertTypesForPlan,
   validateBridgeProbeWebhook,
+  validateUserAlerts,
+  validateUserAlertToken,
 } from "./alerts";
 import {
   addProblems,
@@ -130,6 +132,7 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
     ...validateServiceTokenRotation(settings),
     ...validateRateLimitRulesForPlan(settings),
     ...validateAlertTypesForPlan(settings),
+    ...validateUserAlerts(settings),
     ...validateGuardBehindTunnel(settings),
     ...validateGuardCapacityWithBridges(settings),
     ...validateLineNeedsSubject(settings),
@@ -159,6 +162,7 @@ export function validateStackSecrets(
     ...validateWebhookSecretHasUrl(secrets, naming),
     ...validateBridgeProbeWebhook(settings, secrets, naming),
     ...validateAlertMechanism(settings, secrets, naming),
+    ...validateUserAlertToken(settings, secrets, naming),
   ];
 }
 

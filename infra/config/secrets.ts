@@ -24,6 +24,8 @@ export const SECRET_KEYS = {
   alertWebhookUrl:
     "where alerts go besides email: an https:// webhook (a Slack incoming-webhook URL works); required for bridge_probe, the Free plan's 5XX alert",
   alertWebhookSecret: "optional: sent with each webhook notification as cf-webhook-auth",
+  analyticsReadToken:
+    "only with alerts.turnedAwayShare or alerts.waitedShare: an API token with Account Analytics: Read, for the bridge watch's SQL API queries",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
@@ -74,6 +76,7 @@ export const stackSecretsSchema = z.strictObject({
   tunnelSecret: base64Secret,
   alertWebhookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
   alertWebhookSecret: z.string().min(1).optional(),
+  analyticsReadToken: z.string().min(1).optional(),
 });
 export type StackSecrets = z.infer<typeof stackSecretsSchema>;
 
