@@ -9,6 +9,7 @@ import type { StackSettings } from "./config/schema";
 import { LINE_BUNDLE_MODULE_NAME } from "./lineInputs";
 import type { OriginLock } from "./originLock";
 import { fleetOf } from "./worker";
+import { pointsBindings } from "./workerBindings";
 
 /** What the line script is uploaded with: its bundle and the migrations still pending on the account. */
 export interface LineDeployment {
@@ -52,6 +53,8 @@ export function lineScript(
       text: pulumi.secret(lock.serviceToken.clientSecret),
     },
   ];
+  // The coordinator's points (turns, leaves) carry no visitor hash: it gets no key.
+  bindings.push(...pointsBindings(settings.analytics?.dataset, undefined));
   return new cloudflare.WorkersScript(
     childName(scope.name, "line"),
     {

@@ -7,7 +7,12 @@ import { child, type Scope } from "./childNames";
 import { bridgesOf, type Bridge, type StackSecrets, type StackSettings } from "./config/schema";
 import { bridgeWatchSettings } from "./bridgeWatch";
 import type { OriginLock } from "./originLock";
-import { bridgeWatchBindings, workerBindings, type BindingValues } from "./workerBindings";
+import {
+  bridgeWatchBindings,
+  pointsBindings,
+  workerBindings,
+  type BindingValues,
+} from "./workerBindings";
 
 export interface EdgeWorker {
   script: cloudflare.WorkersScript;
@@ -116,6 +121,14 @@ export function edgeWorker(
     );
   }
   if (line) bindings.push(coordinatorBinding(settings));
+  bindings.push(
+    ...pointsBindings(
+      settings.analytics?.dataset,
+      secrets.analyticsVisitorKey === undefined
+        ? undefined
+        : pulumi.secret(secrets.analyticsVisitorKey),
+    ),
+  );
   const scriptChild = child(scope, "worker", "edge-worker", line ? { dependsOn: [line] } : {});
   const script = new cloudflare.WorkersScript(
     scriptChild.name,

@@ -1,12 +1,16 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type * as cloudflare from "@pulumi/cloudflare";
 import { SECRET_BINDINGS, type BindingName, type EdgeSettings } from "../worker/src/bindings";
+import { POINTS_BINDING, VISITOR_KEY_BINDING } from "../worker/src/analytics/points";
 import {
   BRIDGE_WATCH_BINDINGS,
   type BridgeWatchSettings,
 } from "../worker/src/bridgeWatch/bindings";
 
-/** A value for every binding the Worker reads: a renamed binding fails to compile here. */
+/** The points' bindings: added by `pointsBindings` only when the stack sets a dataset. */
+type PointsBindingName = typeof POINTS_BINDING | typeof VISITOR_KEY_BINDING;
+
+/** A value for every binding the Worker reads (but the points'): a renamed binding fails to compile here. */
 export type BindingValues = {
   BRIDGE_URL: pulumi.Input<string> | undefined;
   BRIDGES: { name: string; url: string; healthUrl?: string }[] | undefined;
@@ -15,7 +19,7 @@ export type BindingValues = {
   JWT_SECRET_PREVIOUS: pulumi.Input<string> | undefined;
   BRIDGE_ACCESS_CLIENT_ID: pulumi.Input<string>;
   BRIDGE_ACCESS_CLIENT_SECRET: pulumi.Input<string>;
-} & Record<BindingName, unknown>;
+} & Record<Exclude<BindingName, PointsBindingName>, unknown>;
 
 /** The Worker's binding list: json for the settings and the bridge list, `secret_text` for secrets, plain text otherwise. */
 export function workerBindings(
@@ -31,6 +35,23 @@ export function workerBindings(
     else bindings.push({ name, type: "plain_text", text: value as pulumi.Input<string> });
   }
   return bindings;
+}
+
+/**
+ * The stack's Analytics Engine dataset (`voice-edge:analytics.dataset`) and, with it, the
+ * visitor hash's key as a secret; none without a dataset, so such a stack's inputs are unchanged.
+ */
+export function pointsBindings(
+  dataset: string | undefined,
+  visitorKey: pulumi.Input<string> | undefined,
+): cloudflare.types.input.WorkersScriptBinding[] {
+  if (dataset === undefined) return [];
+  return [
+    { name: POINTS_BINDING, type: "analytics_engine", dataset },
+    ...(visitorKey === undefined
+      ? []
+      : [{ name: VISITOR_KEY_BINDING, type: "secret_text", text: visitorKey }]),
+  ];
 }
 
 export interface BridgeWatchBindingValues {

@@ -47,6 +47,7 @@ import {
   validateGuardSessionCap,
 } from "./guard";
 import { lineSchema, validateLineNeedsSubject } from "./line";
+import { analyticsSchema, validateVisitorKeyHasDataset } from "./analytics";
 import {
   rateLimitSchema,
   validateKeptRuleRefs,
@@ -110,6 +111,8 @@ const stackSettingsObject = z.strictObject({
   guard: guardSchema.prefault({}),
   /** The waiting line: off unless `enabled`. */
   line: lineSchema.prefault({}),
+  /** The edge's Analytics Engine dataset: no points unless set. */
+  analytics: analyticsSchema.optional(),
 });
 
 export type StackSettings = z.infer<typeof stackSettingsObject>;
@@ -162,6 +165,7 @@ export function validateStackSecrets(
     ...validateWebhookSecretHasUrl(secrets, naming),
     ...validateBridgeProbeWebhook(settings, secrets, naming),
     ...validateAlertMechanism(settings, secrets, naming),
+    ...validateVisitorKeyHasDataset(settings, secrets, naming.name("analyticsVisitorKey")),
     ...validateUserAlertToken(settings, secrets, naming),
   ];
 }

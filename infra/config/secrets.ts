@@ -24,6 +24,8 @@ export const SECRET_KEYS = {
   alertWebhookUrl:
     "where alerts go besides email: an https:// webhook (a Slack incoming-webhook URL works); required for bridge_probe, the Free plan's 5XX alert",
   alertWebhookSecret: "optional: sent with each webhook notification as cf-webhook-auth",
+  analyticsVisitorKey:
+    "optional, with voice-edge:analytics: the key of the points' visitor hash (at least 32 characters, e.g. openssl rand -base64 32)",
   analyticsReadToken:
     "only with alerts.turnedAwayShare or alerts.waitedShare: an API token with Account Analytics: Read, for the bridge watch's SQL API queries",
 } as const;
@@ -76,6 +78,10 @@ export const stackSecretsSchema = z.strictObject({
   tunnelSecret: base64Secret,
   alertWebhookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
   alertWebhookSecret: z.string().min(1).optional(),
+  analyticsVisitorKey: z
+    .string()
+    .min(32, "must be at least 32 characters (openssl rand -base64 32)")
+    .optional(),
   analyticsReadToken: z.string().min(1).optional(),
 });
 export type StackSecrets = z.infer<typeof stackSecretsSchema>;

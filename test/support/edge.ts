@@ -22,7 +22,7 @@ export interface TestEdge {
 /** The built bundle, run in workerd with the staging stack's pinned compatibility date. */
 export async function startTestEdge(
   bindings: Record<string, unknown>,
-  options: { d1Databases?: string[] } = {},
+  options: { d1Databases?: string[]; points?: { dataset: string } } = {},
 ): Promise<TestEdge> {
   const logs: string[] = [];
   const edge = await startLocalEdge({
@@ -30,6 +30,7 @@ export async function startTestEdge(
     compatibilityDate: loadStackSettings("staging").compatibilityDate,
     bindings,
     d1Databases: options.d1Databases,
+    points: options.points,
     onLogLine: (line) => logs.push(line),
   });
   const httpOrigin = edge.url.origin;

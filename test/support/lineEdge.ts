@@ -10,6 +10,7 @@ import {
 import { LINE_BINDINGS, LINE_CLASS_NAME, lineScriptName } from "../../worker/src/line/contract";
 import { loadStackSettings } from "../../infra/config/stackFiles";
 import { lineSplitter } from "../../tools/lib/localEdge";
+import { pointsRecorderWorker, pointsWrappedBinding } from "../../tools/lib/localPoints";
 import type { TestEdge } from "./edge";
 
 const EDGE_NAME = "voice-edge";
@@ -26,7 +27,10 @@ export async function startLineEdge(options: {
   lineBindings: Record<string, unknown>;
   lineCode?: string;
   persistDir?: string;
+  /** The stack's dataset, bound to both scripts as the local edge binds it (each point a `point` log line). */
+  points?: { dataset: string };
 }): Promise<TestEdge> {
+  const points = options.points && pointsWrappedBinding(options.points.dataset);
   const logs: string[] = [];
   const host = "127.0.0.1";
   const compatibilityDate = loadStackSettings("staging").compatibilityDate;
@@ -53,6 +57,7 @@ export async function startLineEdge(options: {
         ],
         compatibilityDate,
         bindings: options.edgeBindings as Record<string, never>,
+        ...(points ? { wrappedBindings: points } : {}),
         durableObjects: {
           [LINE_BINDINGS.coordinator]: {
             className: LINE_CLASS_NAME,
@@ -73,8 +78,10 @@ export async function startLineEdge(options: {
         ],
         compatibilityDate,
         bindings: options.lineBindings as Record<string, never>,
+        ...(points ? { wrappedBindings: points } : {}),
         additionalUnboundDurableObjects: [{ className: LINE_CLASS_NAME, useSQLite: true }],
       },
+      ...(points ? [pointsRecorderWorker()] : []),
     ],
   });
   await miniflare.ready;

@@ -3,6 +3,7 @@ import { Log, LogLevel, Miniflare } from "miniflare";
 import { BUNDLE_MODULE_NAME, LINE_BUNDLE_MODULE_NAME } from "../../worker/build";
 import { BRIDGE_WATCH_CRON } from "../../worker/src/bridgeWatch/bindings";
 import type { LocalLine } from "./localBindings";
+import { pointsRecorderWorker, pointsWrappedBinding } from "./localPoints";
 
 export interface LocalEdgeOptions {
   /** The built bundle's code: the same bytes Pulumi uploads. */
@@ -24,7 +25,15 @@ export interface LocalEdgeOptions {
    * edge Worker's script name.
    */
   line?: { code: string; local: LocalLine; edgeName: string };
+  /**
+   * The stack's Analytics Engine dataset (`voice-edge:analytics.dataset`): bound to the edge (and
+   * the line script) as `VOICE_POINTS`, each point printed as a `point` line on the log.
+   */
+  points?: { dataset: string };
 }
+
+/** The edge's script name when there is no line (which names it). */
+const EDGE_SCRIPT = "voice-edge";
 
 export interface LocalEdge {
   /** Where clients reach the Worker: a socket of its own, without Miniflare's entry worker in front. */
@@ -89,6 +98,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     ...(options.d1Databases ? { d1Databases: options.d1Databases } : {}),
     unsafeDirectSockets: [{ host, port: options.port ?? 0 }],
   };
+  const points = options.points && pointsWrappedBinding(options.points.dataset);
+  const recorder = points ? [pointsRecorderWorker()] : [];
   const line = options.line;
   const miniflare = line
     ? new Miniflare({
@@ -96,6 +107,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
         workers: [
           {
             ...edgeWorker,
+            ...(points ? { wrappedBindings: points } : {}),
             name: line.edgeName,
             durableObjects: {
               [line.local.coordinator.name]: {
@@ -112,6 +124,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
             ],
             compatibilityDate: options.compatibilityDate,
             bindings: line.local.bindings as Record<string, never>,
+            ...(points ? { wrappedBindings: points } : {}),
             additionalUnboundDurableObjects: [
               {
                 className: line.local.coordinator.className,
@@ -119,9 +132,15 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
               },
             ],
           },
+          ...recorder,
         ],
       })
-    : new Miniflare({ ...shared, ...edgeWorker });
+    : points
+      ? new Miniflare({
+          ...shared,
+          workers: [{ ...edgeWorker, name: EDGE_SCRIPT, wrappedBindings: points }, ...recorder],
+        })
+      : new Miniflare({ ...shared, ...edgeWorker });
   await miniflare.ready;
   const url = await miniflare.unsafeGetDirectURL(line?.edgeName);
   const fireCron = async (scheduledTime = new Date()) =>

@@ -13,6 +13,7 @@ import {
   type Problem,
 } from "./config/rules";
 import { isForwardableHeader } from "./headers";
+import { POINTS_BINDING, VISITOR_KEY_BINDING, type PointsDataset } from "./analytics/points";
 
 // zod/mini ships without messages; English alone adds ~4 KiB and names what was expected.
 z.config(en());
@@ -246,6 +247,18 @@ const bindingFields = z.object({
   JWT_SECRET_PREVIOUS: z.optional(jwtSecretSchema),
   BRIDGE_ACCESS_CLIENT_ID: fleetBindingFields.BRIDGE_ACCESS_CLIENT_ID,
   BRIDGE_ACCESS_CLIENT_SECRET: fleetBindingFields.BRIDGE_ACCESS_CLIENT_SECRET,
+  /** The stack's Analytics Engine dataset (`voice-edge:analytics.dataset`): a point per request; none without it. */
+  [POINTS_BINDING]: z.optional(
+    z.custom<PointsDataset>(
+      (value) =>
+        typeof value === "object" &&
+        value !== null &&
+        typeof (value as PointsDataset).writeDataPoint === "function",
+      "must be an Analytics Engine dataset binding",
+    ),
+  ),
+  /** The key of the points' `visitor` hash (a Worker secret); no visitor blob without it. */
+  [VISITOR_KEY_BINDING]: z.optional(nonEmpty),
 });
 
 /** The rules across bindings, once each binding has parsed on its own. */
@@ -340,6 +353,7 @@ export const SECRET_BINDINGS = [
   "JWT_SECRET_PREVIOUS",
   "BRIDGE_ACCESS_CLIENT_ID",
   "BRIDGE_ACCESS_CLIENT_SECRET",
+  VISITOR_KEY_BINDING,
 ] as const satisfies readonly BindingName[];
 
 export interface BindingProblem {

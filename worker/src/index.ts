@@ -22,6 +22,12 @@ import type { LineCoordinator } from "./line/rpc";
 import { joinLine } from "./line/join";
 import { KIT_PATH, kitResponse } from "./kit";
 import * as servedKit from "voice-kit:module";
+import { recordPoint } from "./analytics/points";
+
+/** Who the token named, once authentication passed: only for the point's keyed `visitor` hash, never logged. */
+interface Caller {
+  subject?: string | null;
+}
 
 interface UpgradeOutcome {
   response: Response;
@@ -116,9 +122,11 @@ async function upgrade(
   url: URL,
   bindings: Bindings,
   line: LineUse | undefined,
+  caller: Caller,
 ): Promise<UpgradeOutcome> {
   const started = Date.now();
   const { credentials, subject } = await authenticateUpgrade(client, url, bindings, !!line);
+  caller.subject = subject;
   // Refused before any bridge is tried: the guard and the server would each read the raw query their own way.
   const optionsProblem = sessionOptionsProblem(credentials.query);
   if (optionsProblem) {
@@ -208,10 +216,12 @@ async function lineUpgrade(
   url: URL,
   bindings: Bindings,
   line: LineUse | undefined,
+  caller: Caller,
 ): Promise<UpgradeOutcome> {
   const started = Date.now();
   if (!line) throw new EdgeError("not_found");
   const { credentials, subject } = await authenticateUpgrade(client, url, bindings, true);
+  caller.subject = subject;
   const joined = await joinLine(line.coordinator, subject);
   if (joined.kind === "joined") {
     const protocol = selectProtocol(credentials.applicationProtocols, null);
@@ -260,9 +270,11 @@ async function handleWebSocketPath(
   env: object,
   ctx: ExecutionContext,
 ): Promise<Response> {
+  const started = Date.now();
   const fields: Record<string, unknown> = {
     colo: (request.cf?.colo as string | undefined) ?? null,
   };
+  const caller: Caller = {};
   let response: Response;
   let refused = false;
   try {
@@ -275,8 +287,8 @@ async function handleWebSocketPath(
     }
     const outcome =
       url.pathname === LINE_PATH
-        ? await lineUpgrade(request, url, parsed.bindings, lineUseOf(env, ctx))
-        : await upgrade(request, url, parsed.bindings, lineUseOf(env, ctx));
+        ? await lineUpgrade(request, url, parsed.bindings, lineUseOf(env, ctx), caller)
+        : await upgrade(request, url, parsed.bindings, lineUseOf(env, ctx), caller);
     Object.assign(fields, outcome.fields);
     response = outcome.response;
     refused = outcome.refused === true;
@@ -290,13 +302,23 @@ async function handleWebSocketPath(
       edgeError.code === "method_not_allowed" ? { Allow: "GET" } : {},
     );
   }
-  // Written in line: deferring it (waitUntil + a timer) cost more CPU per upgrade than the line itself.
-  logEvent(url.pathname === LINE_PATH ? "line_join" : "upgrade", {
+  const event = url.pathname === LINE_PATH ? "line_join" : "upgrade";
+  const logged = {
     outcome: response.status === 101 && !refused ? "connected" : "refused",
     status: response.status,
     path: url.pathname,
     ...fields,
-  });
+  };
+  // Written in line: deferring it (waitUntil + a timer) cost more CPU per upgrade than the line itself.
+  logEvent(event, logged);
+  recordPoint(
+    env,
+    event,
+    // A refusal before the upgrade logs no msTo101; its point still says how long the answer took.
+    fields.msTo101 === undefined ? { ...logged, msTo101: Date.now() - started } : logged,
+    caller.subject,
+    (promise) => ctx.waitUntil(promise),
+  );
   return response;
 }
 

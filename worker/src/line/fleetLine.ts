@@ -7,11 +7,12 @@
  * wins over what the coordinator believed.
  */
 import { DurableObject } from "cloudflare:workers";
+import { buildPoint, pointsOf, writePoint, type PointsDataset } from "../analytics/points";
 import { probeEach, probeHealthUrl } from "../bridgeProbe";
 import { logEvent } from "../log";
 import { originCredentialHeaders } from "../passThrough";
 import { parseLineBindings, type LineBindings } from "./bindings";
-import type { LineMessage } from "./contract";
+import { LINE_PATH, type LineMessage } from "./contract";
 import {
   admit,
   applyTry,
@@ -122,6 +123,8 @@ export class FleetLine extends DurableObject implements LineCoordinator {
   private state: FleetState = emptyState();
   /** When the alarm is set for, as read on wake and kept since; null when none is set. */
   private alarmAt: number | null = null;
+  /** The stack's Analytics Engine dataset, when it set one: a point per turn and per place left. */
+  private readonly points: PointsDataset | undefined;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as Cloudflare.Env);
@@ -134,6 +137,7 @@ export class FleetLine extends DurableObject implements LineCoordinator {
       );
     }
     this.bindings = parsed.bindings;
+    this.points = pointsOf(env as object);
     this.sql = ctx.storage.sql;
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     void ctx.blockConcurrencyWhile(async () => {
@@ -265,15 +269,53 @@ export class FleetLine extends DurableObject implements LineCoordinator {
     const now = Date.now();
     const effects = noEffects();
     const settings = this.bindings.settings;
+    const placesBefore = this.points && new Map(this.state.places);
     tick(this.state, settings, now, effects);
     const result = change(now, effects);
+    const turnsBefore = effects.turns.length;
     assignTurns(this.state, settings, now, newTicket, effects);
+    if (this.points && placesBefore)
+      this.recordLine(this.points, placesBefore, effects.turns.slice(turnsBefore), now);
     const changed = this.flush();
     accepted?.(result);
     this.carryOut(effects);
     if (changed) this.tellPositions(now);
     void this.scheduleAlarm(now);
     return result;
+  }
+
+  /**
+   * A `line_turn` point per turn given now (a reconnecting page told its turn again is not a new
+   * turn) and a `line_leave` point per place that went without one, each with how long it waited.
+   */
+  private recordLine(
+    points: PointsDataset,
+    placesBefore: ReadonlyMap<number, Place>,
+    turns: Effects["turns"],
+    now: number,
+  ): void {
+    for (const { placeId, message } of turns) {
+      const place = this.state.places.get(placeId);
+      writePoint(
+        points,
+        buildPoint("line_turn", {
+          outcome: "turn",
+          path: LINE_PATH,
+          bridge: this.state.tickets.get(message.ticket)?.bridge,
+          waitMs: place ? now - place.joinedAt : 0,
+        }),
+      );
+    }
+    for (const [id, place] of placesBefore)
+      if (place.turn === null && !this.state.places.has(id))
+        writePoint(
+          points,
+          buildPoint("line_leave", {
+            outcome: "left",
+            path: LINE_PATH,
+            waitMs: now - place.joinedAt,
+          }),
+        );
   }
 
   /** Sets the alarm for `interval` (the state's poll interval), earlier than one already set if need be. */
