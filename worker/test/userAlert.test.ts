@@ -187,15 +187,23 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
     expect(receiver.to(watched.hook)).toEqual([]);
     expect(await watched.rows()).toEqual([]);
 
-    // Minute 3: 3 more busy, one standing for 2 (sampled), and one bridge unreachable: 6 of 15.
+    // Minute 3: 2 more busy, one standing for 2 (sampled); a bridge that timed out (1014); a join
+    // the full line refused; and a busy answer that offered a place in line (a wait, not a loss).
     watched.points.push(
-      ...busy(2, 3),
+      ...busy(1, 3),
       ...busy(1, 3, 2),
       ...points(1, 3, {
         outcome: "refused",
-        reason: "bridge_unavailable",
+        reason: "bridge_timeout",
         status: 101,
         closeCode: 1014,
+      }),
+      ...points(1, 3, { event: "line_join", outcome: "refused", reason: "bridge_busy" }),
+      ...points(1, 3, {
+        outcome: "refused",
+        reason: "bridge_busy",
+        line: "coordinator",
+        closeCode: 1013,
       }),
     );
     await watched.tick(4);
@@ -209,7 +217,7 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
         windowMinutes: 15,
         turnedAway: 6,
         visitors: 15,
-        reasons: { bridge_busy: 5, bridge_unavailable: 1 },
+        reasons: { bridge_busy: 5, bridge_timeout: 1 },
         at: tickTime(4).toISOString(),
       },
     ]);

@@ -10,28 +10,38 @@ import {
   textOf,
   type SqlAnswer,
 } from "../analytics/sqlApi";
-import type { ErrorCode, RefusalReason } from "../errors";
+import type { ErrorCode } from "../errors";
+import type { SessionRefusalCause } from "../guardAnswers";
 import { logEvent, type LogFields } from "../log";
 import type { BridgeWatchSettings, UserAlertSettings } from "./bindings";
 import type { WatchBindings } from "./config";
 import { postNoticeBody, type Delivery } from "./notify";
 
 /**
- * Refusals that are the service's doing, not the visitor's: no free bridge, no bridge reachable,
- * the token keys or the edge itself failing. A bad token, bad options or a visitor over its own
- * session bound is the visitor's, and counts neither way.
+ * Refusals that are the service's doing, not the visitor's: no free bridge, no bridge reachable
+ * (with the finer causes the log line and the point name), the token keys or the edge itself
+ * failing. A bad token, bad options or a visitor over its own session bound is the visitor's, and
+ * counts neither way.
  */
 export const TURNED_AWAY_REASONS = [
   "bridge_busy",
   "bridge_unavailable",
+  "bridge_timeout",
+  "bridge_rejected",
   "auth_unavailable",
   "misconfigured",
   "internal_error",
-] as const satisfies readonly (RefusalReason["error"] | ErrorCode)[];
+] as const satisfies readonly (SessionRefusalCause | ErrorCode)[];
 
 /** The point outcomes the query reads (worker/src/analytics/schema.ts, blob `outcome`). */
 const CONNECTED = "connected";
 const REFUSED = "refused";
+
+/**
+ * A busy answer the line's coordinator gave (blob `line`): it offers the page a place, so the
+ * visitor waits rather than leaves — the long-wait alert's concern. A full line refuses the join.
+ */
+const LINE_OFFERS_A_PLACE = ["coordinator", "ticket"];
 
 /** The two alerts, by the name their state row and their notices carry. */
 export type UserAlertKind = "turned_away" | "long_waits";
@@ -56,14 +66,14 @@ export interface FeltWindow {
 const inList = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
 
 /**
- * The one statement a check runs: the last `turnedAwayMinutes` of the upgrade points (with
- * `turnedAwayShare`) and of the line's end-of-wait points (with `waitedShare`), summed per event,
- * outcome, reason and — with the long-wait rule — whether the wait was longer: a few dozen rows at
- * most. Plain columns, comparisons and SUM only, so any engine of the SQL reference runs it.
+ * The one statement a check runs: the last `turnedAwayMinutes` of the upgrade and line-join points
+ * (with `turnedAwayShare`) and of the line's end-of-wait points (with `waitedShare`), summed per
+ * event, outcome, reason, use of the line and — with the long-wait rule — whether the wait was
+ * longer: a few dozen rows at most. Plain columns, a comparison and SUM only.
  */
 export function userAlertQuery(settings: UserAlertSettings): string {
   const events = [
-    ...(settings.turnedAwayShare !== undefined ? ["upgrade"] : []),
+    ...(settings.turnedAwayShare !== undefined ? ["upgrade", "line_join"] : []),
     ...(settings.waitedShare !== undefined ? ["line_turn", "line_leave"] : []),
   ];
   const longWait =
@@ -72,12 +82,13 @@ export function userAlertQuery(settings: UserAlertSettings): string {
       : undefined;
   return [
     `SELECT index1 AS event, ${columnOf("outcome")} AS outcome, ${columnOf("reason")} AS reason,`,
+    `${columnOf("line")} AS line,`,
     ...(longWait ? [`${longWait} AS long_wait,`] : []),
     "SUM(_sample_interval) AS points",
     `FROM ${settings.dataset}`,
     `WHERE timestamp > NOW() - INTERVAL '${settings.turnedAwayMinutes}' MINUTE`,
     `AND index1 IN (${inList(events)})`,
-    `GROUP BY event, outcome, reason${longWait ? ", long_wait" : ""}`,
+    `GROUP BY event, outcome, reason, line${longWait ? ", long_wait" : ""}`,
   ].join(" ");
 }
 
@@ -98,13 +109,18 @@ export function feltWindow(answer: SqlAnswer): FeltWindow {
     const event = textOf(row.event);
     const outcome = textOf(row.outcome);
     const reason = textOf(row.reason);
-    if (event === "upgrade") {
-      if (outcome === CONNECTED) window.visitors += points;
-      else if (outcome === REFUSED && isTurnedAway(reason)) {
-        window.visitors += points;
-        window.turnedAway += points;
-        window.reasons[reason] = (window.reasons[reason] ?? 0) + points;
-      }
+    const offeredAPlace =
+      reason === "bridge_busy" && LINE_OFFERS_A_PLACE.includes(textOf(row.line));
+    if (event === "upgrade" && outcome === CONNECTED) window.visitors += points;
+    else if (
+      (event === "upgrade" || event === "line_join") &&
+      outcome === REFUSED &&
+      isTurnedAway(reason) &&
+      !(event === "upgrade" && offeredAPlace)
+    ) {
+      window.visitors += points;
+      window.turnedAway += points;
+      window.reasons[reason] = (window.reasons[reason] ?? 0) + points;
     } else if (event === "line_turn" || event === "line_leave") {
       window.waited += points;
       if (numberOf(row.long_wait) === 1) window.waitedLonger += points;
