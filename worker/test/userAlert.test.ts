@@ -22,19 +22,24 @@ interface Post {
   body: Record<string, unknown>;
 }
 
-/** Records every POST to the webhook by path. */
+/** Records every POST the webhook took (a 2xx), by path; `failNext` answers the next ones to a path 500. */
 function startReceiver() {
   const posts: Post[] = [];
+  const failures = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     let text = "";
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => (text += chunk));
     req.on("end", () => {
-      posts.push({ path: req.url ?? "/", body: JSON.parse(text) });
-      res.writeHead(200).end();
+      const path = req.url ?? "/";
+      const failing = failures.get(path) ?? 0;
+      failures.set(path, Math.max(0, failing - 1));
+      if (failing === 0) posts.push({ path, body: JSON.parse(text) });
+      res.writeHead(failing > 0 ? 500 : 200).end();
     });
   });
   return {
+    failNext: (path: string, count: number) => failures.set(path, count),
     to: (path: string) => posts.filter((post) => post.path === path).map((post) => post.body),
     listening: new Promise<number>((resolve) =>
       server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
@@ -282,6 +287,29 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
     expect(receiver.to(watched.hook)).toHaveLength(1);
     expect(await watched.rows()).toEqual([
       { name: "turned_away", alerted: 0, changed_at: tickTime(21).toISOString() },
+    ]);
+  });
+});
+
+describe("a notice the webhook refused", () => {
+  it("is not stored, and is sent on the next tick, once", async () => {
+    const watched = await watchedEdge("webhook-refused", { turnedAwayShare: 0.5, minVisitors: 2 });
+    watched.points.push(...busy(3, 1));
+    receiver.failNext(watched.hook, 1);
+    await watched.tick(2);
+    expect(receiver.to(watched.hook)).toEqual([]);
+    expect(await watched.rows()).toEqual([]);
+    await watched.tick(3);
+    await watched.tick(4);
+    expect(receiver.to(watched.hook).map((body) => [body.status, body.at])).toEqual([
+      ["turned_away", tickTime(3).toISOString()],
+    ]);
+    const logs = await watched.settledLogs();
+    expect(
+      logs.map((line) => [line.event, line.notification ?? line.notified, line.webhookStatus]),
+    ).toEqual([
+      ["user_alert_notify_failed", "turned_away", 500],
+      ["user_alert", "turned_away", 200],
     ]);
   });
 });
