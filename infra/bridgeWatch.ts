@@ -1,6 +1,11 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import { child, type Scope } from "./childNames";
-import { BRIDGE_WATCH_CRON, type BridgeWatchSettings } from "../worker/src/bridgeWatch/bindings";
+import {
+  BRIDGE_WATCH_CRON,
+  type BridgeWatchSettings,
+  type UserAlertSettings,
+} from "../worker/src/bridgeWatch/bindings";
+import { analyticsDatasetOf, userAlertShares } from "./config/alerts";
 import { alertTypesOf, type StackSettings } from "./config/schema";
 import { ALERT_TYPES } from "./config/planLimits";
 
@@ -15,11 +20,32 @@ export function bridgeProbeEnabled(settings: StackSettings): boolean {
 }
 
 export function bridgeWatchSettings(settings: StackSettings): BridgeWatchSettings {
+  const users = userAlertSettings(settings);
   return {
     service: `${settings.workerName} (${settings.publicHostname})`,
     failuresBeforeAlert: settings.alerts.failuresBeforeAlert,
     notifyRecovery: settings.alerts.notifyRecovery,
     busyMinutesBeforeAlert: settings.alerts.busyMinutesBeforeAlert,
+    ...(users ? { users } : {}),
+  };
+}
+
+/**
+ * The alerts on what users feel, when the stack sets a share: which account's dataset to ask and
+ * the rules. The read token travels apart, as a secret binding.
+ */
+export function userAlertSettings(settings: StackSettings): UserAlertSettings | undefined {
+  const dataset = analyticsDatasetOf(settings);
+  if (userAlertShares(settings).length === 0 || !dataset) return undefined;
+  const { turnedAwayShare, turnedAwayMinutes, minVisitors, waitedLongerThanS, waitedShare } =
+    settings.alerts;
+  return {
+    accountId: settings.accountId,
+    dataset,
+    ...(turnedAwayShare !== undefined ? { turnedAwayShare } : {}),
+    turnedAwayMinutes,
+    minVisitors,
+    ...(waitedShare !== undefined ? { waitedLongerThanS, waitedShare } : {}),
   };
 }
 

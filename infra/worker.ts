@@ -99,15 +99,24 @@ export function edgeWorker(
   if (watchState) {
     if (!secrets.alertWebhookUrl)
       throw new Error("bridge_probe needs alertWebhookUrl (the config schema checks this first)");
+    const watchSettings = bridgeWatchSettings(settings);
+    if (watchSettings.users && !secrets.analyticsReadToken)
+      throw new Error(
+        "the alerts on what users feel need analyticsReadToken (the config schema checks this first)",
+      );
     bindings.push(
       ...bridgeWatchBindings({
         databaseId: watchState.uuid,
-        settings: bridgeWatchSettings(settings),
+        settings: watchSettings,
         webhookUrl: pulumi.secret(secrets.alertWebhookUrl),
         webhookSecret:
           secrets.alertWebhookSecret === undefined
             ? undefined
             : pulumi.secret(secrets.alertWebhookSecret),
+        analyticsReadToken:
+          watchSettings.users && secrets.analyticsReadToken
+            ? pulumi.secret(secrets.analyticsReadToken)
+            : undefined,
       }),
     );
   }

@@ -59,9 +59,11 @@ export interface BridgeWatchBindingValues {
   settings: BridgeWatchSettings;
   webhookUrl: pulumi.Input<string>;
   webhookSecret?: pulumi.Input<string>;
+  /** Only with the alerts on what users feel (`settings.users`). */
+  analyticsReadToken?: pulumi.Input<string>;
 }
 
-/** The bridge watch's bindings (read only by the Worker's scheduled handler): D1 state, settings, webhook secrets. */
+/** The bridge watch's bindings (read only by the Worker's scheduled handler): D1 state, settings, webhook secrets, the SQL API's read token. */
 export function bridgeWatchBindings(
   values: BridgeWatchBindingValues,
 ): cloudflare.types.input.WorkersScriptBinding[] {
@@ -73,5 +75,8 @@ export function bridgeWatchBindings(
     ...(values.webhookSecret === undefined
       ? []
       : [{ name: names.webhookSecret, type: "secret_text", text: values.webhookSecret }]),
+    ...(values.analyticsReadToken === undefined
+      ? []
+      : [{ name: names.analyticsReadToken, type: "secret_text", text: values.analyticsReadToken }]),
   ];
 }

@@ -110,6 +110,39 @@ describe("npm run plan", () => {
     );
   });
 
+  it("shows the alerts on what users feel when a share is set, and nothing of them otherwise", async () => {
+    const LINE_CODE = "export class FleetLine {}\nexport default {};\n";
+    const { resources } = await runProgramOffline("prod", {
+      secrets: {
+        jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
+        tunnelSecret: Buffer.alloc(32, 2).toString("base64"),
+        alertWebhookUrl: "https://hooks.slack.com/services/T000/B000/test",
+        analyticsReadToken: "analytics-read-token",
+      },
+      override: {
+        "voice-edge:analytics": { dataset: "voice_edge_prod" },
+        "voice-edge:line": { enabled: true },
+        "voice-edge:alerts": {
+          emails: ["ops@mycosoft.com"],
+          turnedAwayShare: 0.2,
+          waitedLongerThanS: 120,
+          waitedShare: 0.25,
+        },
+      },
+      lineBundle: {
+        code: LINE_CODE,
+        sizeBytes: LINE_CODE.length,
+        sha256: "0".repeat(64),
+        path: "line.mjs",
+      },
+    });
+    expect(alertSummary(resources)).toContain(
+      "what users feel: every minute the edge Worker asks dataset voice_edge_prod (SQL API, the secret ANALYTICS_READ_TOKEN) and POSTs the webhook once when 20 % or more of visitors were turned away, or when 25 % or more of ended waits in line were longer than 120 s over the last 15 minutes (with at least 10) → webhook",
+    );
+    const off = await runProgramOffline("prod");
+    expect(alertSummary(off.resources).join("\n")).not.toContain("what users feel");
+  });
+
   it("warns of a zone no stack file owns, and of a zone owner without a rate limit", async () => {
     const dir = mkdtempSync(join(tmpdir(), "voice-edge-plan-gaps-"));
     try {

@@ -73,6 +73,23 @@ export function alertSummary(resources: DeclaredResource[]): string[] {
     lines.push(
       `bridge_probe: the edge Worker probes every bridge every minute through its tunnel and POSTs the webhook after ${watch.failuresBeforeAlert} consecutive failures of one${watch.notifyRecovery ? ", and when it recovers" : ""}, and after ${watch.busyMinutesBeforeAlert} minutes with no bridge free → webhook`,
     );
+    const users = watch.users;
+    if (users) {
+      const percent = (share: number) => `${Math.round(share * 100)} %`;
+      const shares = [
+        ...(users.turnedAwayShare !== undefined
+          ? [`${percent(users.turnedAwayShare)} or more of visitors were turned away`]
+          : []),
+        ...(users.waitedShare !== undefined
+          ? [
+              `${percent(users.waitedShare)} or more of ended waits in line were longer than ${users.waitedLongerThanS} s`,
+            ]
+          : []),
+      ];
+      lines.push(
+        `what users feel: every minute the edge Worker asks dataset ${users.dataset} (SQL API, the secret ANALYTICS_READ_TOKEN) and POSTs the webhook once when ${shares.join(", or when ")} over the last ${users.turnedAwayMinutes} minutes (with at least ${users.minVisitors}) → webhook`,
+      );
+    }
   }
   return lines;
 }

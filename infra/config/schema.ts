@@ -28,6 +28,8 @@ import {
   validateAlertMechanism,
   validateAlertTypesForPlan,
   validateBridgeProbeWebhook,
+  validateUserAlerts,
+  validateUserAlertToken,
 } from "./alerts";
 import {
   addProblems,
@@ -133,6 +135,7 @@ export function validateStackSettings(settings: StackSettings): Problem[] {
     ...validateServiceTokenRotation(settings),
     ...validateRateLimitRulesForPlan(settings),
     ...validateAlertTypesForPlan(settings),
+    ...validateUserAlerts(settings),
     ...validateGuardBehindTunnel(settings),
     ...validateGuardCapacityWithBridges(settings),
     ...validateLineNeedsSubject(settings),
@@ -163,6 +166,7 @@ export function validateStackSecrets(
     ...validateBridgeProbeWebhook(settings, secrets, naming),
     ...validateAlertMechanism(settings, secrets, naming),
     ...validateVisitorKeyHasDataset(settings, secrets, naming.name("analyticsVisitorKey")),
+    ...validateUserAlertToken(settings, secrets, naming),
   ];
 }
 

@@ -26,6 +26,8 @@ export const SECRET_KEYS = {
   alertWebhookSecret: "optional: sent with each webhook notification as cf-webhook-auth",
   analyticsVisitorKey:
     "optional, with voice-edge:analytics: the key of the points' visitor hash (at least 32 characters, e.g. openssl rand -base64 32)",
+  analyticsReadToken:
+    "only with alerts.turnedAwayShare or alerts.waitedShare: an API token with Account Analytics: Read, for the bridge watch's SQL API queries",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
@@ -80,6 +82,7 @@ export const stackSecretsSchema = z.strictObject({
     .string()
     .min(32, "must be at least 32 characters (openssl rand -base64 32)")
     .optional(),
+  analyticsReadToken: z.string().min(1).optional(),
 });
 export type StackSecrets = z.infer<typeof stackSecretsSchema>;
 

@@ -3,17 +3,15 @@ import { bindingProblems, type Parsed } from "../bindings";
 import {
   BRIDGE_WATCH_BINDINGS,
   bridgeWatchSettingsSchema,
+  loopbackUrl,
   type BridgeWatchSettings,
 } from "./bindings";
 import type { Webhook } from "./notify";
 
-const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost"]);
-
 /** https only; plain http only to loopback, so the same bundle can be tested against a local receiver. */
 export function webhookUrlAllowed(value: string): boolean {
   try {
-    const url = new URL(value);
-    return url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
+    return new URL(value).protocol === "https:" || loopbackUrl(value);
   } catch {
     return false;
   }
@@ -22,22 +20,40 @@ export function webhookUrlAllowed(value: string): boolean {
 const nonEmpty = z.string().check(z.minLength(1));
 
 // Messages never echo the value: the webhook URL is a secret.
-const watchBindingsSchema = z.object({
-  [BRIDGE_WATCH_BINDINGS.state]: z.custom<D1Database>(
-    (value) => typeof (value as D1Database | undefined)?.batch === "function",
-    "must be a D1 database binding",
-  ),
-  [BRIDGE_WATCH_BINDINGS.settings]: bridgeWatchSettingsSchema,
-  [BRIDGE_WATCH_BINDINGS.webhookUrl]: nonEmpty.check(
-    z.refine(webhookUrlAllowed, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)"),
-  ),
-  [BRIDGE_WATCH_BINDINGS.webhookSecret]: z.optional(nonEmpty),
-});
+const watchBindingsSchema = z
+  .object({
+    [BRIDGE_WATCH_BINDINGS.state]: z.custom<D1Database>(
+      (value) => typeof (value as D1Database | undefined)?.batch === "function",
+      "must be a D1 database binding",
+    ),
+    [BRIDGE_WATCH_BINDINGS.settings]: bridgeWatchSettingsSchema,
+    [BRIDGE_WATCH_BINDINGS.webhookUrl]: nonEmpty.check(
+      z.refine(
+        webhookUrlAllowed,
+        "must be an https:// URL (http:// only to 127.0.0.1 or localhost)",
+      ),
+    ),
+    [BRIDGE_WATCH_BINDINGS.webhookSecret]: z.optional(nonEmpty),
+    [BRIDGE_WATCH_BINDINGS.analyticsReadToken]: z.optional(nonEmpty),
+  })
+  .check(
+    z.refine(
+      (env) =>
+        !env[BRIDGE_WATCH_BINDINGS.settings].users ||
+        env[BRIDGE_WATCH_BINDINGS.analyticsReadToken] !== undefined,
+      {
+        message: `is required when ${BRIDGE_WATCH_BINDINGS.settings}.users is set (the SQL API's read token)`,
+        path: [BRIDGE_WATCH_BINDINGS.analyticsReadToken],
+      },
+    ),
+  );
 
 export interface WatchBindings {
   db: D1Database;
   settings: BridgeWatchSettings;
   webhook: Webhook;
+  /** The SQL API's read token: present when `settings.users` is. */
+  analyticsReadToken?: string;
 }
 
 export type ParsedWatchBindings = Parsed<{ watch: WatchBindings }>;
@@ -56,6 +72,7 @@ export function parseWatchBindings(env: unknown): ParsedWatchBindings {
         url: parsed[BRIDGE_WATCH_BINDINGS.webhookUrl],
         secret: parsed[BRIDGE_WATCH_BINDINGS.webhookSecret],
       },
+      analyticsReadToken: parsed[BRIDGE_WATCH_BINDINGS.analyticsReadToken],
     },
   };
 }

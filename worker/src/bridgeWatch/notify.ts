@@ -118,7 +118,15 @@ export function noticeBody(notice: WatchNotice): Record<string, unknown> {
 }
 
 /** POSTs the notice; redirects are not followed (a moved webhook is a failure to see, not to chase). */
-export async function sendNotice(webhook: Webhook, notice: WatchNotice): Promise<Delivery> {
+export function sendNotice(webhook: Webhook, notice: WatchNotice): Promise<Delivery> {
+  return postNoticeBody(webhook, noticeBody(notice));
+}
+
+/** POSTs a notice's body (`text` and its facts as fields) as `sendNotice` does. */
+export async function postNoticeBody(
+  webhook: Webhook,
+  body: Record<string, unknown>,
+): Promise<Delivery> {
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (webhook.secret) headers["cf-webhook-auth"] = webhook.secret;
   const signal = AbortSignal.timeout(WEBHOOK_TIMEOUT_MS);
@@ -126,7 +134,7 @@ export async function sendNotice(webhook: Webhook, notice: WatchNotice): Promise
     const response = await fetch(webhook.url, {
       method: "POST",
       headers,
-      body: JSON.stringify(noticeBody(notice)),
+      body: JSON.stringify(body),
       redirect: "manual",
       signal,
     });

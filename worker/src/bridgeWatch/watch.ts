@@ -17,6 +17,7 @@ import {
   type WatchStep,
 } from "./state";
 import { readWatchState, writeWatchState, type WatchWrites } from "./store";
+import { watchWhatUsersFeel } from "./userAlert";
 
 /**
  * One Cron tick: probe every bridge as an upgrade would reach it, step each bridge's state and
@@ -35,6 +36,7 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
     return;
   }
   const { db, settings, webhook } = parsed.watch;
+  const usersChecked = watchWhatUsersFeel(parsed.watch, scheduledTime);
   const { bridges } = main.bindings;
   const names = bridges.map((bridge) => bridge.name);
   const [stored, probes] = await Promise.all([
@@ -60,7 +62,7 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
   });
   const fleet = fleetCounts(probes);
   const capacity = capacityStep(stored.capacity, fleet, settings);
-  if (changedBridges.length === 0 && !capacity.changed) return;
+  if (changedBridges.length === 0 && !capacity.changed) return usersChecked;
 
   const context = {
     service: settings.service,
@@ -85,6 +87,7 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
   await writeWatchState(db, writes, context.at);
   for (const line of bridgeLines) if (line) logEvent("bridge_watch", line);
   if (capacityLine) logEvent("bridge_watch_capacity", capacityLine);
+  await usersChecked;
 }
 
 /** The log line of one bridge's stored transition, or undefined when its notice failed (not stored). */
