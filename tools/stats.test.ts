@@ -61,8 +61,17 @@ const POINTS: StandInPoint[] = [
   { event: "line_turn", at: at(h1, 40), outcome: "turn", waitMs: 30_000 },
   { event: "line_turn", at: at(h1, 41), outcome: "turn", waitMs: 90_000 },
   { event: "line_leave", at: at(h1, 42), outcome: "left", waitMs: 45_000 },
-  // h2, gpu-b: one session, one session_limit refusal, busy 1 minute of 2.
+  // h2, gpu-b: one session, one bridge_unavailable refusal (a 1014), busy 1 minute of 2.
   { event: "upgrade", at: at(h2, 1), outcome: "connected", bridge: "gpu-b", msTo101: 50 },
+  {
+    event: "upgrade",
+    at: at(h2, 2),
+    outcome: "refused",
+    reason: "bridge_unavailable",
+    bridge: "gpu-b",
+    closeCode: 1014,
+  },
+  // A visitor at its own bound: a refusal by reason, never turned away.
   {
     event: "upgrade",
     at: at(h2, 2),
@@ -167,7 +176,7 @@ describe("npm run stats against the SQL API stand-in", () => {
     expect(gpuB).toMatchObject({
       sessions: 1,
       turnedAway: 1,
-      refusals: { session_limit: 1 },
+      refusals: { bridge_unavailable: 1, session_limit: 1 },
       msTo101: { p50: 50, p95: 50 },
       busyShare: 0.5,
       meanSessionMs: null,
@@ -177,7 +186,7 @@ describe("npm run stats against the SQL API stand-in", () => {
       turnedAway: 2,
       waited: 2,
       leftLine: 1,
-      refusals: { bridge_busy: 3, token_expired: 1, session_limit: 1 },
+      refusals: { bridge_busy: 3, token_expired: 1, bridge_unavailable: 1, session_limit: 1 },
       msTo101: { p50: 200, p95: 400 },
       meanWaitMs: 60_000,
       busyShare: 4 / 6,
@@ -225,7 +234,7 @@ describe("npm run stats against the SQL API stand-in", () => {
       "over the window: 5 sessions, 2 turned away, 2 waited in line (mean 1 min), 1 left the line; time to the 101 p50 200 ms, p95 400 ms; GPU busy 67 %; sessions of 6 min on average",
     );
     expect(result.stdout).toContain(
-      "refusals by reason: bridge_busy 3, token_expired 1, session_limit 1",
+      "refusals by reason: bridge_busy 3, token_expired 1, bridge_unavailable 1, session_limit 1",
     );
     expect(result.stdout).toContain(
       "  with the line (Erlang C): 1 GPU: 9 min mean wait; 2: 0.59 → 2 GPUs for a mean wait ≤ 1 min",

@@ -25,6 +25,7 @@ import {
   textOf,
   type SqlAnswer,
 } from "../worker/src/analytics/sqlApi";
+import { TURNED_AWAY_REASONS } from "../worker/src/analytics/schema";
 import { erlangB, gpusForMeanWait, gpusForTurnedAway, meanWait, offeredLoad } from "./lib/erlang";
 import { CommandFailure, UsageError, defineCommand, isEntryPoint, main } from "./lib/cli";
 
@@ -34,8 +35,6 @@ export const ANALYTICS_TOKEN_ENV = "CLOUDFLARE_ANALYTICS_TOKEN";
 export const DATASET_KEY = `${PROJECT}:analytics.dataset`;
 /** Analytics Engine keeps points 3 months: a longer window would read less than it says. */
 export const MAX_SINCE_DAYS = 90;
-/** Refusals that leave a visitor without a GPU (the others are the page's or the token's fault). */
-export const CAPACITY_REASONS = ["bridge_busy", "bridge_unavailable", "session_limit"] as const;
 
 const command = defineCommand({
   name: "stats",
@@ -240,7 +239,7 @@ export function buildReport(
     else {
       const reason = textOf(record.reason) || "(none)";
       row.refusals[reason] = (row.refusals[reason] ?? 0) + requests;
-      if ((CAPACITY_REASONS as readonly string[]).includes(reason))
+      if ((TURNED_AWAY_REASONS as readonly string[]).includes(reason))
         capacityRefusals.set(row, (capacityRefusals.get(row) ?? 0) + requests);
     }
   }

@@ -199,7 +199,7 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
       ...busy(1, 3, 2),
       ...points(1, 3, {
         outcome: "refused",
-        reason: "bridge_timeout",
+        reason: "bridge_unavailable",
         status: 101,
         closeCode: 1014,
       }),
@@ -222,7 +222,7 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
         windowMinutes: 15,
         turnedAway: 6,
         visitors: 15,
-        reasons: { bridge_busy: 5, bridge_timeout: 1 },
+        reasons: { bridge_busy: 5, bridge_unavailable: 1 },
         at: tickTime(4).toISOString(),
       },
     ]);

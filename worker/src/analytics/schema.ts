@@ -5,6 +5,9 @@
  * order here is the dataset's schema: append, never reorder or reuse a position.
  */
 
+import type { ErrorCode } from "../errors";
+import type { SessionRefusalReason } from "../guardAnswers";
+
 /** What a point records; also its index (Analytics Engine samples per index value). */
 export const POINT_EVENTS = [
   /** One `/voice/ws` or `/voice/api/chat` request: connected or refused, and why. */
@@ -77,6 +80,24 @@ export const POINT_DOUBLES = [
   "busyMinutes",
 ] as const;
 export type PointDouble = (typeof POINT_DOUBLES)[number];
+
+/** Every `reason` the edge writes: the page-visible error codes of errors.ts and the guard's answers. */
+type ReasonCode = ErrorCode | SessionRefusalReason["error"];
+
+/**
+ * Refusals that are the service's doing, not the visitor's: no free bridge, no bridge reachable
+ * (the point's reason is the code the page read), the token keys or the edge itself
+ * failing. A bad token, bad options or a visitor over its own session bound is the visitor's, and
+ * counts neither way.
+ */
+export const TURNED_AWAY_REASONS = [
+  "bridge_busy",
+  "bridge_unavailable",
+  "auth_unavailable",
+  "misconfigured",
+  "internal_error",
+] as const satisfies readonly ReasonCode[];
+export type TurnedAwayReason = (typeof TURNED_AWAY_REASONS)[number];
 
 /** Analytics Engine's limits per point (docs: 20 blobs, 20 doubles, one index of at most 96 bytes). */
 export const MAX_BLOBS = 20;

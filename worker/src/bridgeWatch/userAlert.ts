@@ -2,7 +2,7 @@
 // code, which no 5XX alert sees. When the stack sets a share, each watch tick asks the edge's own
 // points (Analytics Engine, through the SQL API) what share of visitors the last minutes turned
 // away, or kept waiting in line too long, and tells the webhook once per episode.
-import { columnOf } from "../analytics/schema";
+import { columnOf, TURNED_AWAY_REASONS } from "../analytics/schema";
 import {
   describeSqlFailure,
   numberOf,
@@ -10,28 +10,10 @@ import {
   textOf,
   type SqlAnswer,
 } from "../analytics/sqlApi";
-import type { ErrorCode } from "../errors";
-import type { SessionRefusalCause } from "../guardAnswers";
 import { logEvent, type LogFields } from "../log";
 import type { BridgeWatchSettings, UserAlertSettings } from "./bindings";
 import type { WatchBindings } from "./config";
 import { postNoticeBody, type Delivery } from "./notify";
-
-/**
- * Refusals that are the service's doing, not the visitor's: no free bridge, no bridge reachable
- * (with the finer causes the log line and the point name), the token keys or the edge itself
- * failing. A bad token, bad options or a visitor over its own session bound is the visitor's, and
- * counts neither way.
- */
-export const TURNED_AWAY_REASONS = [
-  "bridge_busy",
-  "bridge_unavailable",
-  "bridge_timeout",
-  "bridge_rejected",
-  "auth_unavailable",
-  "misconfigured",
-  "internal_error",
-] as const satisfies readonly (SessionRefusalCause | ErrorCode)[];
 
 /** The point outcomes the query reads (worker/src/analytics/schema.ts, blob `outcome`). */
 const CONNECTED = "connected";
