@@ -14,6 +14,7 @@ import {
 } from "../test/support/cloudflareApiStandIn";
 import { copyOfFixtureStacks, FIXTURE_STACK_DIR, stackDirEnv } from "../test/support/fixtureStacks";
 import { REQUIRED_TOKEN_PERMISSIONS } from "../infra/preflight/permissions";
+import { SHOW_TABLES } from "../infra/preflight/analytics";
 import { PROJECT_ROOT, loadStackSettings, stackFileName } from "../infra/config/stackFiles";
 import type { CommandRun } from "../test/support/runCommand";
 import { runInProcess } from "../test/support/runInProcess";
@@ -44,10 +45,14 @@ let stackDir: string;
 let proStacks: string;
 /** A stack directory holding the prod stack (real-looking IDs) with the waiting line on. */
 let lineStacks: string;
+/** A stack directory holding the prod stack (real-looking IDs) with an Analytics Engine dataset. */
+let analyticsStacks: string;
+const DATASET = "voice_edge_prod";
 beforeAll(() => {
   stackDir = copyOfFixtureStacks("voice-edge-preflight-");
   proStacks = mkdtempSync(join(tmpdir(), "voice-edge-preflight-pro-"));
   lineStacks = mkdtempSync(join(tmpdir(), "voice-edge-preflight-line-"));
+  analyticsStacks = mkdtempSync(join(tmpdir(), "voice-edge-preflight-analytics-"));
   for (const stack of ["prod", "staging"]) {
     const text = readFileSync(join(stackDir, stackFileName(stack)), "utf8");
     const withRealIds = text
@@ -65,6 +70,10 @@ beforeAll(() => {
         join(lineStacks, stackFileName("prod")),
         `${withRealIds.trimEnd()}\n  voice-edge:line:\n    enabled: true\n`,
       );
+      writeFileSync(
+        join(analyticsStacks, stackFileName("prod")),
+        `${withRealIds.trimEnd()}\n  voice-edge:analytics:\n    dataset: ${DATASET}\n`,
+      );
     }
   }
 });
@@ -72,6 +81,7 @@ afterAll(() => {
   rmSync(stackDir, { recursive: true, force: true });
   rmSync(proStacks, { recursive: true, force: true });
   rmSync(lineStacks, { recursive: true, force: true });
+  rmSync(analyticsStacks, { recursive: true, force: true });
 });
 
 /** Everything as a stack that already deployed once would find it: every check answers ok. */
@@ -189,7 +199,7 @@ async function against(
   args: string[],
   token = TOKEN,
   stacks = stackDir,
-): Promise<CommandRun & { requests: string[] }> {
+): Promise<CommandRun & { requests: string[]; sqlQueries: string[] }> {
   const standIn = await startCloudflareApiStandIn(scenario);
   try {
     const run = await preflight(
@@ -198,7 +208,7 @@ async function against(
       stacks,
     );
     expect(standIn.writes).toEqual([]);
-    return { ...run, requests: standIn.requests };
+    return { ...run, requests: standIn.requests, sqlQueries: standIn.sqlQueries };
   } finally {
     await standIn.close();
   }
@@ -706,6 +716,90 @@ describe.sequential(
         );
         expect(run.code).toBe(1);
       });
+    });
+
+    describe("with an Analytics Engine dataset", () => {
+      const withDataset = (scenario: Partial<StandInScenario>) =>
+        against(
+          { ...prodScenario(), ...scenario },
+          ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+          TOKEN,
+          analyticsStacks,
+        );
+
+      it("says Analytics Engine is enabled and the dataset is not there yet, which the first point fixes", async () => {
+        const run = await withDataset({ analyticsEngine: { enabled: true, datasets: ["other"] } });
+        expect(run.sqlQueries).toEqual([SHOW_TABLES]);
+        expect(lines(run).at(-1)).toBe(
+          `ok       analytics: Analytics Engine is enabled; dataset ${DATASET} does not exist yet: the edge's first point creates it (nothing to do)`,
+        );
+        expect(run.code).toBe(0);
+      });
+
+      it("says the dataset exists once points were written", async () => {
+        const run = await withDataset({ analyticsEngine: { enabled: true, datasets: [DATASET] } });
+        expect(line(run, "ok       analytics:")).toBe(
+          `ok       analytics: Analytics Engine is enabled; dataset ${DATASET} exists`,
+        );
+      });
+
+      it("reports an account that has not enabled Analytics Engine, with the dashboard step", async () => {
+        const run = await withDataset({ analyticsEngine: { enabled: false, datasets: [] } });
+        expect(line(run, "problem  analytics:")).toBe(
+          `problem  analytics: the account has not enabled Workers Analytics Engine (the SQL API answered 403: workers.api.error.no_access_to_analytics_engine (code 10089): Workers Analytics Engine is not enabled on this account (enable it once, in the Cloudflare dashboard)): \`pulumi up\` fails with workers.api.error.no_access_to_analytics_engine [code: 10089] while the stack binds dataset ${DATASET} → enable it once in the dashboard (Workers & Pages → Analytics Engine, https://dash.cloudflare.com/${ACCOUNT_ID}/workers/analytics-engine; the API cannot), then run preflight again; or remove voice-edge:analytics from Pulumi.prod.yaml`,
+        );
+        expect(run.code).toBe(1);
+      });
+
+      it("takes a 403 that says Analytics Engine is not enabled, without code 10089, for the same problem", async () => {
+        const run = await withDataset({
+          failures: {
+            analyticsSql: {
+              status: 403,
+              code: 10000,
+              message:
+                "You need to enable Analytics Engine. Head to the Cloudflare Dashboard to enable",
+            },
+          },
+        });
+        expect(line(run, "problem  analytics:")).toContain(
+          "the account has not enabled Workers Analytics Engine",
+        );
+        expect(run.code).toBe(1);
+      });
+
+      it("warns that it cannot tell when the token may not query the SQL API (403 without not-enabled)", async () => {
+        const run = await withDataset({
+          failures: {
+            analyticsSql: { status: 403, code: 10000, message: "Authentication error" },
+          },
+        });
+        expect(run.sqlQueries).toEqual([SHOW_TABLES]);
+        expect(line(run, "warning  analytics:")).toBe(
+          `warning  analytics: cannot tell whether Analytics Engine is enabled: the SQL API answered 403 (10000 Authentication error), so the token likely lacks "Account Analytics Read" (Account → Account Analytics → Read) (an account without Analytics Engine may answer 403 too) → add Account Analytics Read to the token, or check in the dashboard that Analytics Engine is enabled (https://dash.cloudflare.com/${ACCOUNT_ID}/workers/analytics-engine): \`pulumi up\` fails with workers.api.error.no_access_to_analytics_engine [code: 10089] until it is`,
+        );
+        expect(run.code).toBe(0);
+      });
+
+      it("warns, without failing, when the SQL API answers something else", async () => {
+        const run = await withDataset({
+          failures: { analyticsSql: { status: 500, code: 10002, message: "internal error" } },
+        });
+        expect(line(run, "warning  analytics:")).toMatch(
+          /^warning {2}analytics: cannot tell whether Analytics Engine is enabled: the SQL API answered 500: internal error \(code 10002\) → run preflight again, or check in the dashboard/,
+        );
+        expect(run.code).toBe(0);
+      });
+    });
+
+    it("sends no SQL query and prints no analytics line when the stack sets no dataset", async () => {
+      const run = await against(
+        { ...prodScenario(), analyticsEngine: { enabled: false, datasets: [] } },
+        ["--stack", "prod", "--tunnel-id", TUNNEL_ID],
+      );
+      expect(run.requests.filter((r) => r.includes("/analytics_engine/"))).toEqual([]);
+      expect(lines(run).some((l) => l.includes("analytics:"))).toBe(false);
+      expect(run.code).toBe(0);
     });
 
     it("warns, without failing, when the zone's ssl is not strict", async () => {

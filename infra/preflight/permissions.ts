@@ -3,7 +3,8 @@ import { ALERT_TYPES } from "../config/planLimits";
 import { alertTypesOf, type StackSettings } from "../config/schema";
 import { RESOURCE_TYPES } from "../resourceTypes";
 
-export interface RequiredPermission {
+/** A permission group as the lines and the README name it. */
+export interface TokenPermission {
   /** The permission group's name in the API (`… Write` is "Edit" in the dashboard). */
   group: string;
   scope: "zone" | "account";
@@ -11,6 +12,9 @@ export interface RequiredPermission {
   dashboard: string;
   /** What the stack does with it. */
   why: string;
+}
+
+export interface RequiredPermission extends TokenPermission {
   /** The resource types (`RESOURCE_TYPES`) whose creation and updates need it. */
   writes: readonly string[];
   /** A read in that area: a 403 here means the token lacks the group. */
@@ -138,7 +142,19 @@ export function requiredPermission(group: string): RequiredPermission {
   return permission;
 }
 
+/**
+ * Account Analytics Read: not required (`pulumi up` never needs it, so the token check does not
+ * ask for it), but with it preflight can tell, for a stack with `voice-edge:analytics.dataset`,
+ * whether the account has enabled Analytics Engine (the `analytics` check; without it, a warning).
+ */
+export const ANALYTICS_READ_PERMISSION: TokenPermission = {
+  group: "Account Analytics Read",
+  scope: "account",
+  dashboard: "Account → Account Analytics → Read",
+  why: "preflight's analytics check: whether the account has enabled Analytics Engine (SHOW TABLES through the SQL API)",
+};
+
 /** `"DNS Write" (Zone → DNS → Edit)`, as the lines and the README name a permission. */
-export function describePermission(permission: RequiredPermission): string {
+export function describePermission(permission: TokenPermission): string {
   return `"${permission.group}" (${permission.dashboard})`;
 }

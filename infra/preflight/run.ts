@@ -1,5 +1,6 @@
 import Cloudflare from "cloudflare";
 import { zeroTrustCheck, sslCheck, zoneCheck } from "./account";
+import { analyticsCheck } from "./analytics";
 import type { Check, PreflightContext } from "./check";
 import { dnsCheck } from "./dns";
 import { lineCheck } from "./line";
@@ -25,6 +26,7 @@ export const CHECKS: readonly Check[] = [
   tunnelCheck,
   sslCheck,
   lineCheck,
+  analyticsCheck,
 ];
 
 export interface ClientOptions {

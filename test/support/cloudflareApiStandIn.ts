@@ -3,7 +3,8 @@
  * uses, with the envelopes, error bodies, status codes and page-number pagination of Cloudflare's
  * API reference, driven by a scenario object, and one write: a Worker script's upload with its
  * Durable Object migrations, checked against the script's live migration tag as the API does.
- * The real SDK talks to it through its base URL.
+ * The real SDK talks to it through its base URL. One POST is a read: a query to Analytics Engine's
+ * SQL API (`SHOW TABLES` only), which preflight sends to tell whether the account enabled it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -40,7 +41,8 @@ export type StandInArea =
   | "serviceTokens"
   | "notifications"
   | "healthchecks"
-  | "d1";
+  | "d1"
+  | "analyticsSql";
 
 /**
  * A Worker script as the account holds it: its Durable Object migration tag and the classes its
@@ -76,6 +78,12 @@ export interface StandInScenario {
   /** Page size of list endpoints when the client names none (Cloudflare's default is 100). */
   pageSize?: number;
   failures?: Partial<Record<StandInArea, StandInError>>;
+  /**
+   * Workers Analytics Engine as its SQL API answers `SHOW TABLES`: the datasets that exist (each
+   * is created by its first point), or, with `enabled: false`, the account's not-enabled answer.
+   * Unset: enabled, no dataset yet.
+   */
+  analyticsEngine?: { enabled: boolean; datasets: string[] };
   /** Every request answers 429. */
   rateLimited?: boolean;
   /** No request is ever answered. */
@@ -86,10 +94,23 @@ export interface StandIn {
   url: string;
   /** `GET /path?query` of every request, in order. */
   requests: string[];
-  /** Every request that is not a GET (refused with 7003 but a script upload when `scripts` is set): preflight must send none. */
+  /** Every request that is not a GET (refused with 7003 but a script upload when `scripts` is set), SQL queries aside: preflight must send none. */
   writes: string[];
+  /** The SQL of every query to the SQL API (`POST …/analytics_engine/sql`), in order. */
+  sqlQueries: string[];
   close(): Promise<void>;
 }
+
+/**
+ * The SQL API's answer on an account without Analytics Engine. Undocumented: a 403
+ * (cloudflare/workers-sdk#9312, cloudflare/cloudflare-docs#21972) with the code and words deploys
+ * fail with (`workers.api.error.no_access_to_analytics_engine [code: 10089]`, workers-sdk#5940).
+ */
+export const ANALYTICS_ENGINE_NOT_ENABLED: StandInError = {
+  status: 403,
+  code: 10089,
+  message: "workers.api.error.no_access_to_analytics_engine",
+};
 
 /** As Access answers on an account without a Zero Trust organization (quoted in cloudflare/workers-sdk#3573). */
 const ZERO_TRUST_NOT_ENABLED: StandInError = {
@@ -247,6 +268,12 @@ function applyUpload(
   }
   if (migrations.new_tag !== undefined) script.migrationTag = migrations.new_tag;
   return script;
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** `PUT /accounts/<id>/workers/scripts/<name>`: multipart, a `metadata` JSON part and the modules. */
@@ -514,10 +541,38 @@ function route(
   return undefined;
 }
 
+const isSqlQuery = (scenario: StandInScenario, request: IncomingMessage) =>
+  request.method === "POST" &&
+  new URL(request.url ?? "/", "http://stand-in").pathname ===
+    `/client/v4/accounts/${scenario.accountId}/analytics_engine/sql`;
+
+/**
+ * `POST …/analytics_engine/sql`: `SHOW TABLES` in the SQL reference's JSON format, one row per
+ * dataset; any other SQL is refused as the engine refuses SQL it cannot run (422, its own text).
+ */
+function answerSql(scenario: StandInScenario, sql: string, response: ServerResponse): void {
+  const engine = scenario.analyticsEngine ?? { enabled: true, datasets: [] };
+  if (!engine.enabled) {
+    send(response, ANALYTICS_ENGINE_NOT_ENABLED.status, failure(ANALYTICS_ENGINE_NOT_ENABLED));
+    return;
+  }
+  if (!/^\s*SHOW\s+TABLES(\s+FORMAT\s+JSON)?\s*;?\s*$/i.test(sql)) {
+    response.writeHead(422, { "content-type": "text/plain; charset=utf-8" });
+    response.end("Input was invalid: this stand-in answers SHOW TABLES only");
+    return;
+  }
+  send(response, 200, {
+    meta: [{ name: "dataset", type: "String" }],
+    data: engine.datasets.map((dataset) => ({ dataset })),
+    rows: engine.datasets.length,
+  });
+}
+
 function handle(
   scenario: StandInScenario,
   request: IncomingMessage,
   response: ServerResponse,
+  sqlQueries: string[],
 ): void {
   if (scenario.hang) return;
   const url = new URL(request.url ?? "/", "http://stand-in");
@@ -557,6 +612,15 @@ function handle(
     else void upload(scenario, uploadPath[1], request, response);
     return;
   }
+  if (isSqlQuery(scenario, request)) {
+    void readBody(request).then((sql) => {
+      sqlQueries.push(sql);
+      const injected = scenario.failures?.analyticsSql;
+      if (injected) send(response, injected.status, failure(injected));
+      else answerSql(scenario, sql, response);
+    });
+    return;
+  }
   const matched = request.method === "GET" ? route(scenario, url) : undefined;
   if (!matched) {
     notRouted(response, url.pathname);
@@ -571,10 +635,12 @@ function handle(
 export async function startCloudflareApiStandIn(scenario: StandInScenario): Promise<StandIn> {
   const requests: string[] = [];
   const writes: string[] = [];
+  const sqlQueries: string[] = [];
   const server = createServer((request, response) => {
     requests.push(`${request.method} ${request.url}`);
-    if (request.method !== "GET") writes.push(`${request.method} ${request.url}`);
-    handle(scenario, request, response);
+    if (request.method !== "GET" && !isSqlQuery(scenario, request))
+      writes.push(`${request.method} ${request.url}`);
+    handle(scenario, request, response, sqlQueries);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -582,6 +648,7 @@ export async function startCloudflareApiStandIn(scenario: StandInScenario): Prom
     url: `http://127.0.0.1:${port}/client/v4`,
     requests,
     writes,
+    sqlQueries,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
