@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { startWebhookReceiver } from "../../test/support/webhookReceiver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BRIDGE_WATCH_BINDINGS } from "../src/bridgeWatch/bindings";
 import { jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
@@ -12,49 +12,9 @@ const HOOK_TOKEN = "T000-B000-hooktoken";
 const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 0, 1);
 
-interface Post {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Record<string, unknown> & { probe?: Record<string, unknown> };
-  answered: number;
-}
-
-/** Records every POST; `failNext` makes the next POSTs to a path get a 500. */
-function startReceiver() {
-  const posts: Post[] = [];
-  const failures = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    let text = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => (text += chunk));
-    req.on("end", () => {
-      const path = req.url ?? "/";
-      const failing = failures.get(path) ?? 0;
-      failures.set(path, Math.max(0, failing - 1));
-      const answered = failing > 0 ? 500 : 200;
-      posts.push({ path, headers: req.headers, body: JSON.parse(text), answered });
-      res.writeHead(answered).end();
-    });
-  });
-  return {
-    posts,
-    server,
-    failNext: (path: string, count: number) => failures.set(path, count),
-    to: (path: string) => posts.filter((post) => post.path === path),
-    listening: new Promise<number>((resolve) =>
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
-    ),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 /** The guard's /health stands for the bridge: the watch probes nothing else. */
 let guard: GuardAnswers;
-const receiver = startReceiver();
+const receiver = startWebhookReceiver();
 let receiverOrigin: string;
 const edges: TestEdge[] = [];
 

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { startWebhookReceiver } from "../../test/support/webhookReceiver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BRIDGE_WATCH_BINDINGS } from "../src/bridgeWatch/bindings";
 import { jwtEdgeConfig, startTestEdge, TEST_SECRET, type TestEdge } from "../../test/support/edge";
@@ -17,39 +17,12 @@ const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 0, 1);
 const tickTime = (tick: number) => new Date(T0 + tick * MINUTE);
 
-interface Post {
-  path: string;
-  body: Record<string, unknown>;
-}
-
-/** Records every POST the webhook took (a 2xx), by path; `failNext` answers the next ones to a path 500. */
-function startReceiver() {
-  const posts: Post[] = [];
-  const failures = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    let text = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => (text += chunk));
-    req.on("end", () => {
-      const path = req.url ?? "/";
-      const failing = failures.get(path) ?? 0;
-      failures.set(path, Math.max(0, failing - 1));
-      if (failing === 0) posts.push({ path, body: JSON.parse(text) });
-      res.writeHead(failing > 0 ? 500 : 200).end();
-    });
-  });
-  return {
-    failNext: (path: string, count: number) => failures.set(path, count),
-    to: (path: string) => posts.filter((post) => post.path === path).map((post) => post.body),
-    listening: new Promise<number>((resolve) =>
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
-    ),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+/** The bodies the webhook took (a 2xx) at `path`: a refused one is not a notice sent. */
+function noticesTo(path: string) {
+  return receiver
+    .to(path)
+    .filter((post) => post.answered === 200)
+    .map((post) => post.body);
 }
 
 const scenario: AnalyticsSqlScenario = {
@@ -60,7 +33,7 @@ const scenario: AnalyticsSqlScenario = {
 };
 let sql: AnalyticsSqlStandIn;
 let guard: GuardAnswers;
-const receiver = startReceiver();
+const receiver = startWebhookReceiver();
 let receiverOrigin: string;
 const edges: TestEdge[] = [];
 
@@ -189,7 +162,7 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
       ...points(5, 1, { outcome: "refused", reason: "token_expired", status: 401 }),
     );
     await watched.tick(2);
-    expect(receiver.to(watched.hook)).toEqual([]);
+    expect(noticesTo(watched.hook)).toEqual([]);
     expect(await watched.rows()).toEqual([]);
 
     // Minute 3: 2 more busy, one standing for 2 (sampled); a bridge that timed out (1014); a join
@@ -212,7 +185,7 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
       }),
     );
     await watched.tick(4);
-    expect(receiver.to(watched.hook)).toEqual([
+    expect(noticesTo(watched.hook)).toEqual([
       {
         text: "voice-edge-test (turned-away): 6 of 15 visitors (40%) were turned away (busy or unavailable) in the last 15 minutes (alert at 20%)",
         service: "voice-edge-test (turned-away)",
@@ -233,12 +206,12 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
     // Still above on the next ticks: nothing new, nothing written.
     await watched.tick(5);
     await watched.tick(6);
-    expect(receiver.to(watched.hook)).toHaveLength(1);
+    expect(noticesTo(watched.hook)).toHaveLength(1);
 
     // Minute 19: the busy minutes have left the 15-minute window; 12 connected since.
     watched.points.push(...connected(12, 17));
     await watched.tick(19);
-    const [, recovered] = receiver.to(watched.hook);
+    const [, recovered] = noticesTo(watched.hook);
     expect(recovered).toEqual({
       text: "voice-edge-test (turned-away): 0 of 12 visitors (0%) were turned away (busy or unavailable) in the last 15 minutes (below the alert's 20% again)",
       service: "voice-edge-test (turned-away)",
@@ -252,7 +225,7 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
       at: tickTime(19).toISOString(),
     });
     await watched.tick(20);
-    expect(receiver.to(watched.hook)).toHaveLength(2);
+    expect(noticesTo(watched.hook)).toHaveLength(2);
     expect(await watched.rows()).toEqual([
       { name: "turned_away", alerted: 0, changed_at: tickTime(19).toISOString() },
     ]);
@@ -266,7 +239,7 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
       ["user_alert", "turned_away", "alerted", "turned_away"],
       ["user_alert", "turned_away", "clear", "turned_away_recovered"],
     ]);
-    expect(JSON.stringify(logs) + JSON.stringify(receiver.to(watched.hook))).not.toContain(
+    expect(JSON.stringify(logs) + JSON.stringify(noticesTo(watched.hook))).not.toContain(
       READ_TOKEN,
     );
   });
@@ -278,13 +251,13 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
     });
     watched.points.push(...connected(1, 1), ...busy(2, 1));
     await watched.tick(2);
-    expect(receiver.to(watched.hook)).toEqual([]);
+    expect(noticesTo(watched.hook)).toEqual([]);
     watched.points.push(...busy(1, 2));
     await watched.tick(3);
-    expect(receiver.to(watched.hook).map((body) => body.status)).toEqual(["turned_away"]);
+    expect(noticesTo(watched.hook).map((body) => body.status)).toEqual(["turned_away"]);
     watched.points.push(...connected(10, 20));
     await watched.tick(21);
-    expect(receiver.to(watched.hook)).toHaveLength(1);
+    expect(noticesTo(watched.hook)).toHaveLength(1);
     expect(await watched.rows()).toEqual([
       { name: "turned_away", alerted: 0, changed_at: tickTime(21).toISOString() },
     ]);
@@ -297,11 +270,11 @@ describe("a notice the webhook refused", () => {
     watched.points.push(...busy(3, 1));
     receiver.failNext(watched.hook, 1);
     await watched.tick(2);
-    expect(receiver.to(watched.hook)).toEqual([]);
+    expect(noticesTo(watched.hook)).toEqual([]);
     expect(await watched.rows()).toEqual([]);
     await watched.tick(3);
     await watched.tick(4);
-    expect(receiver.to(watched.hook).map((body) => [body.status, body.at])).toEqual([
+    expect(noticesTo(watched.hook).map((body) => [body.status, body.at])).toEqual([
       ["turned_away", tickTime(3).toISOString()],
     ]);
     const logs = await watched.settledLogs();
@@ -325,10 +298,10 @@ describe("the alert on long waits in the line", () => {
       points(count, 1, { event, outcome: event === "line_turn" ? "turn" : "left", waitMs });
     watched.points.push(...waits(4, 30_000, "line_turn"), ...waits(1, 60_000, "line_turn"));
     await watched.tick(2);
-    expect(receiver.to(watched.hook)).toEqual([]);
+    expect(noticesTo(watched.hook)).toEqual([]);
     watched.points.push(...waits(1, 90_000, "line_turn"), ...waits(1, 240_000, "line_leave"));
     await watched.tick(3);
-    expect(receiver.to(watched.hook)).toEqual([
+    expect(noticesTo(watched.hook)).toEqual([
       {
         text: "voice-edge-test (long-waits): 2 of 7 visitors whose wait in line ended (29%) waited longer than 60 s in the last 15 minutes (alert at 25%)",
         service: "voice-edge-test (long-waits)",
@@ -343,7 +316,7 @@ describe("the alert on long waits in the line", () => {
       },
     ]);
     await watched.tick(4);
-    expect(receiver.to(watched.hook)).toHaveLength(1);
+    expect(noticesTo(watched.hook)).toHaveLength(1);
     expect(await watched.rows()).toEqual([
       { name: "long_waits", alerted: 1, changed_at: tickTime(3).toISOString() },
     ]);
@@ -377,7 +350,7 @@ describe("the alerts on what users feel when the SQL API fails or they are off",
       } finally {
         Object.assign(scenario, { failure: saved.failure, token: saved.token });
       }
-      expect(receiver.to(watched.hook)).toEqual([]);
+      expect(noticesTo(watched.hook)).toEqual([]);
       expect(await watched.rows()).toEqual([]);
       const logs = await watched.settledLogs();
       expect(logs).toEqual([
@@ -387,7 +360,7 @@ describe("the alerts on what users feel when the SQL API fails or they are off",
       expect(watched.edge.logs.join("\n")).not.toContain(READ_TOKEN);
       // The same edge alerts once the API answers again.
       await watched.tick(4);
-      expect(receiver.to(watched.hook).map((body) => body.status)).toEqual(["turned_away"]);
+      expect(noticesTo(watched.hook).map((body) => body.status)).toEqual(["turned_away"]);
     },
   );
 
