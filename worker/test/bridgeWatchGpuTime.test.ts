@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_MODULE_NAME, BUNDLE_PATH } from "../build";
-import type { DataPoint } from "../src/analytics/binding";
-import { POINTS_BINDING } from "../src/analytics/points";
+import { POINTS_BINDING, type DataPoint } from "../src/analytics/points";
 import { POINT_BLOBS, POINT_DOUBLES } from "../src/analytics/schema";
 import { BRIDGE_WATCH_BINDINGS } from "../src/bridgeWatch/bindings";
 import { SESSIONS_PATH, type SessionRecordsAnswer } from "../src/bridgeWatch/sessionRecords";

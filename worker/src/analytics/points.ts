@@ -12,6 +12,7 @@ import {
   MAX_INDEX_BYTES,
   POINT_BLOBS,
   POINT_DOUBLES,
+  POINT_OUTCOMES,
   type PointBlob,
   type PointDouble,
   type PointEvent,
@@ -39,7 +40,7 @@ export interface PointsDataset {
 /** What a point is built from: the log line's fields (any of them may be absent or of another type). */
 export type PointFields = Readonly<Record<string, unknown>>;
 
-const OUTCOMES = new Set(["connected", "refused", "turn", "left"]);
+const OUTCOMES = new Set<string>(POINT_OUTCOMES);
 const TRANSPORTS = new Set(["authorization", "subprotocol", "cookie", "query"]);
 const PATHS = new Set([...VOICE_PATHS, LINE_PATH]);
 const LINE_USES = new Set(["coordinator", "ticket", "fallback"]);

@@ -81,6 +81,24 @@ export const POINT_DOUBLES = [
 ] as const;
 export type PointDouble = (typeof POINT_DOUBLES)[number];
 
+/**
+ * A point's `outcome`, by event: an upgrade or a place in line `connected` or `refused`; a turn
+ * given (`turn`) or a place left (`left`); a bridge's minute `up`, `down` or `maintenance` (its
+ * server down while its operator drains it); a session the guard saw end, `ended` (the
+ * termination blob says how).
+ */
+export const POINT_OUTCOMES = [
+  "connected",
+  "refused",
+  "turn",
+  "left",
+  "up",
+  "down",
+  "maintenance",
+  "ended",
+] as const;
+export type PointOutcome = (typeof POINT_OUTCOMES)[number];
+
 /** Every `reason` the edge writes: the page-visible error codes of errors.ts and the guard's answers. */
 type ReasonCode = ErrorCode | SessionRefusalReason["error"];
 

@@ -3,7 +3,7 @@
  * probe saw it) and a `session_end` point per session its guard recorded ending. Written only when
  * the stack binds an Analytics Engine dataset.
  */
-import type { PointWriter } from "../analytics/binding";
+import type { PointsDataset } from "../analytics/points";
 import type { BridgeProbe } from "../bridgeProbe";
 import { readBodyPrefix } from "../guardAnswers";
 import type { LogFields } from "../log";
@@ -46,7 +46,7 @@ export async function fetchSessionRecords(
 }
 
 export interface GpuTimeTick {
-  writer: PointWriter;
+  writer: PointsDataset;
   db: D1Database;
   bridges: readonly { name: string; healthUrl: string }[];
   /** Each bridge's probe of this tick, in the bridges' order. */

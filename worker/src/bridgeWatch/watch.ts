@@ -1,4 +1,4 @@
-import { pointWriterOf } from "../analytics/binding";
+import { pointsOf } from "../analytics/points";
 import { bindingsFor } from "../bindings";
 import { probeFleet, type BridgeProbe } from "../bridgeProbe";
 import { logEvent, type LogFields } from "../log";
@@ -43,7 +43,7 @@ export async function bridgeWatchTick(env: object, scheduledTime: number): Promi
     readWatchState(db, names),
     probeFleet(main.bindings, bridges),
   ]);
-  const writer = pointWriterOf(env);
+  const writer = pointsOf(env);
   if (writer) {
     const lines = await recordGpuTime({
       writer,
