@@ -54,6 +54,8 @@ const POINTS: StandInPoint[] = [
     outcome: "refused",
     reason: "bridge_busy",
     closeCode: 1013,
+    // The first two were offered a place (1013 with line: true), the third met a full line.
+    lineOffered: minute < 6 ? 1 : 0,
   })),
   { event: "upgrade", at: at(h1, 7), outcome: "refused", reason: "token_expired", status: 401 },
   { event: "line_join", at: at(h1, 8), outcome: "connected", position: 1 },
@@ -158,7 +160,7 @@ describe("npm run stats against the SQL API stand-in", () => {
       waited: 2,
       turns: 2,
       leftLine: 1,
-      // 3 busy refusals, 2 of them took a place in line.
+      // 3 busy refusals, 2 of them offered a place in line (and they took it).
       turnedAway: 1,
       waitMs: { mean: 60_000, p95: 90_000 },
       busyShare: null,
@@ -239,6 +241,44 @@ describe("npm run stats against the SQL API stand-in", () => {
     expect(result.stdout).toContain(
       "  with the line (Erlang C): 1 GPU: 9 min mean wait; 2: 0.59 → 2 GPUs for a mean wait ≤ 1 min",
     );
+  });
+
+  it("counts a visitor once: a busy refusal that offered a place is not turned away, the join the full line then refused is", async () => {
+    const hour = thisHour - HOUR_MS;
+    reset([
+      {
+        event: "upgrade",
+        at: at(hour, 1),
+        outcome: "refused",
+        reason: "bridge_busy",
+        closeCode: 1013,
+        lineOffered: 1,
+      },
+      { event: "line_join", at: at(hour, 2), outcome: "refused", reason: "bridge_busy" },
+      // Told busy with no place (the line full at the upgrade): turned away there.
+      {
+        event: "upgrade",
+        at: at(hour, 3),
+        outcome: "refused",
+        reason: "bridge_busy",
+        closeCode: 1013,
+        lineOffered: 0,
+      },
+      // Offered a place and took it: waiting, not turned away.
+      {
+        event: "upgrade",
+        at: at(hour, 4),
+        outcome: "refused",
+        reason: "bridge_busy",
+        closeCode: 1013,
+        lineOffered: 1,
+      },
+      { event: "line_join", at: at(hour, 5), outcome: "connected" },
+    ]);
+    const result = await stats(["--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.totals).toMatchObject({ turnedAway: 2, waited: 1 });
   });
 
   it("answers the issue's peak hour (41 sessions of 6.2 min) with Erlang C and B, saying when the line is unbounded", async () => {

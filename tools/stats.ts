@@ -25,7 +25,7 @@ import {
   textOf,
   type SqlAnswer,
 } from "../worker/src/analytics/sqlApi";
-import { TURNED_AWAY_REASONS } from "../worker/src/analytics/schema";
+import { isTurnedAway } from "../worker/src/analytics/schema";
 import { erlangB, gpusForMeanWait, gpusForTurnedAway, meanWait, offeredLoad } from "./lib/erlang";
 import { CommandFailure, UsageError, defineCommand, isEntryPoint, main } from "./lib/cli";
 
@@ -231,16 +231,17 @@ export function buildReport(
     }
     return row;
   };
-  const capacityRefusals = new Map<HourRow, number>();
   for (const record of answers.upgrades.data) {
     const row = rowOf(record);
     const requests = count(record.requests);
-    if (textOf(record.outcome) === "connected") row.sessions += requests;
+    const outcome = textOf(record.outcome);
+    if (outcome === "connected") row.sessions += requests;
     else {
       const reason = textOf(record.reason) || "(none)";
       row.refusals[reason] = (row.refusals[reason] ?? 0) + requests;
-      if ((TURNED_AWAY_REASONS as readonly string[]).includes(reason))
-        capacityRefusals.set(row, (capacityRefusals.get(row) ?? 0) + requests);
+      const lineOffered = numberOf(record.line_offered) ?? 0;
+      if (isTurnedAway({ event: "upgrade", outcome, reason, lineOffered }))
+        row.turnedAway += requests;
     }
   }
   for (const record of answers.timeTo101.data) {
@@ -253,8 +254,10 @@ export function buildReport(
     const event = textOf(record.event);
     const refused = textOf(record.outcome) === "refused";
     if (event === "line_join") {
-      if (refused) row.turnedAway += visitors;
-      else row.waited += visitors;
+      const reason = textOf(record.reason);
+      if (!refused) row.waited += visitors;
+      else if (isTurnedAway({ event, outcome: "refused", reason, lineOffered: 0 }))
+        row.turnedAway += visitors;
     } else if (event === "line_turn") {
       row.turns += visitors;
       row.waitTotalMs += count(record.wait_ms_total);
@@ -271,9 +274,6 @@ export function buildReport(
     row.sessionEnds += count(record.sessions);
     row.sessionTotalMs += count(record.session_ms_total);
   }
-  // A page sent to the line after a busy refusal took a place in it: it was not turned away.
-  for (const [row, refused] of capacityRefusals)
-    row.turnedAway += Math.max(0, refused - row.waited);
 
   const hours = [...rows.values()]
     .sort((a, b) => a.hour.localeCompare(b.hour) || a.bridge.localeCompare(b.bridge))

@@ -159,6 +159,23 @@ describe("buildPoint: an allow-list, value by value", () => {
     expect(field(buildPoint("upgrade", fields), "reason")).toBe("bridge_unavailable");
   });
 
+  it.each([
+    [{ error: "bridge_busy", retryAfterS: 5, line: true }, 1],
+    [{ error: "bridge_busy", retryAfterS: 5, line: false }, 0],
+    [{ error: "bridge_busy", retryAfterS: 5 }, 0],
+    [{ error: "bridge_unavailable" }, 0],
+  ])(
+    "marks a busy refusal that offered a place in line: %j → lineOffered %d",
+    (closeReason, offered) => {
+      const point = buildPoint("upgrade", {
+        outcome: "refused",
+        error: closeReason.error,
+        closeReason,
+      });
+      expect(field(point, "lineOffered")).toBe(offered);
+    },
+  );
+
   it("gives no reason for a connected upgrade", () => {
     expect(field(buildPoint("upgrade", { outcome: "connected", error: "x" }), "reason")).toBe("");
   });

@@ -309,7 +309,8 @@ describe("the line's points: join (the edge), turn and leave (the coordinator) w
     from = lineEdge.logs.length;
     const busy = await expectRefusedSession(voiceUrl(lineEdge), await voiceOptions("b"));
     expect(busy.reason).toMatchObject({ error: "bridge_busy", line: true });
-    await pointsFrom(lineEdge, from);
+    const [offered] = await pointsFrom(lineEdge, from);
+    expect(offered).toMatchObject({ reason: "bridge_busy", closeCode: 1013, lineOffered: 1 });
 
     from = lineEdge.logs.length;
     const waiting = await joinLine("b");

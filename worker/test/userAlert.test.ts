@@ -180,8 +180,9 @@ describe("the alert on visitors turned away (the watch asks the edge's points th
       ...points(1, 3, {
         outcome: "refused",
         reason: "bridge_busy",
-        line: "coordinator",
         closeCode: 1013,
+        // Offered a place in line: the visitor waits, not turned away.
+        lineOffered: 1,
       }),
     );
     await watched.tick(4);

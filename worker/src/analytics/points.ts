@@ -68,6 +68,16 @@ function pageErrorOf(fields: PointFields): unknown {
     : fields.error;
 }
 
+/** 1 when the close reason offered a place in line (`1013` with `line: true`), else 0. */
+function lineOfferedOf(fields: PointFields): number {
+  const closeReason = fields.closeReason;
+  return typeof closeReason === "object" && closeReason !== null && "line" in closeReason
+    ? closeReason.line === true
+      ? 1
+      : 0
+    : 0;
+}
+
 /** Each blob's value from the fields, by the allow-list of its position. */
 const BLOB_VALUES: Record<PointBlob, (fields: PointFields, event: PointEvent) => string> = {
   event: (_fields, event) => event,
@@ -117,7 +127,7 @@ export function buildPoint(event: PointEvent, fields: PointFields): DataPoint {
     POINT_BLOBS.slice(0, MAX_BLOBS).map((name) => BLOB_VALUES[name](fields, event)),
   );
   const doubles = POINT_DOUBLES.slice(0, MAX_DOUBLES).map((name: PointDouble) =>
-    amount(fields[name]),
+    name === "lineOffered" ? lineOfferedOf(fields) : amount(fields[name]),
   );
   const index = textBytes.encode(event).length <= MAX_INDEX_BYTES ? event : "";
   return { indexes: [index], blobs, doubles };

@@ -78,6 +78,8 @@ export const POINT_DOUBLES = [
   "bytesDown",
   /** bridge_minute: 1 when the bridge was busy at the watch's look, else 0. */
   "busyMinutes",
+  /** upgrade: 1 when a busy refusal offered a place in line (close 1013 with `line: true`), else 0. */
+  "lineOffered",
 ] as const;
 export type PointDouble = (typeof POINT_DOUBLES)[number];
 
@@ -116,6 +118,28 @@ export const TURNED_AWAY_REASONS = [
   "internal_error",
 ] as const satisfies readonly ReasonCode[];
 export type TurnedAwayReason = (typeof TURNED_AWAY_REASONS)[number];
+
+/** What decides whether a point (or a row of summed points) is a visitor turned away. */
+export interface TurnedAwayFields {
+  event: string;
+  outcome: string;
+  reason: string;
+  /** The `lineOffered` double: a busy refusal that offered a place sent the visitor to the line. */
+  lineOffered: number;
+}
+
+/**
+ * A visitor turned away: an upgrade refused for the service's doing and not sent to the line, or a
+ * place in line refused (a full line, an unreachable coordinator). A busy refusal that offered a
+ * place is neither: the visitor's `line_join` says what became of them. One rule for `npm run
+ * stats` and the alert.
+ */
+export function isTurnedAway(point: TurnedAwayFields): boolean {
+  if (point.outcome !== "refused") return false;
+  if (!(TURNED_AWAY_REASONS as readonly string[]).includes(point.reason)) return false;
+  if (point.event === "line_join") return true;
+  return point.event === "upgrade" && point.lineOffered !== 1;
+}
 
 /** Analytics Engine's limits per point (docs: 20 blobs, 20 doubles, one index of at most 96 bytes). */
 export const MAX_BLOBS = 20;

@@ -2,7 +2,7 @@
 // code, which no 5XX alert sees. When the stack sets a share, each watch tick asks the edge's own
 // points (Analytics Engine, through the SQL API) what share of visitors the last minutes turned
 // away, or kept waiting in line too long, and tells the webhook once per episode.
-import { columnOf, TURNED_AWAY_REASONS } from "../analytics/schema";
+import { columnOf, isTurnedAway } from "../analytics/schema";
 import {
   describeSqlFailure,
   numberOf,
@@ -15,15 +15,6 @@ import type { BridgeWatchSettings, UserAlertSettings } from "./bindings";
 import type { WatchBindings } from "./config";
 import { postNoticeBody, type Delivery } from "./notify";
 
-/** The point outcomes the query reads (worker/src/analytics/schema.ts, blob `outcome`). */
-const CONNECTED = "connected";
-const REFUSED = "refused";
-
-/**
- * A busy answer the line's coordinator gave (blob `line`): it offers the page a place, so the
- * visitor waits rather than leaves — the long-wait alert's concern. A full line refuses the join.
- */
-const LINE_OFFERS_A_PLACE = ["coordinator", "ticket"];
 
 /** The two alerts, by the name their state row and their notices carry. */
 export type UserAlertKind = "turned_away" | "long_waits";
@@ -64,18 +55,15 @@ export function userAlertQuery(settings: UserAlertSettings): string {
       : undefined;
   return [
     `SELECT index1 AS event, ${columnOf("outcome")} AS outcome, ${columnOf("reason")} AS reason,`,
-    `${columnOf("line")} AS line,`,
+    `${columnOf("lineOffered")} AS line_offered,`,
     ...(longWait ? [`${longWait} AS long_wait,`] : []),
     "SUM(_sample_interval) AS points",
     `FROM ${settings.dataset}`,
     `WHERE timestamp > NOW() - INTERVAL '${settings.turnedAwayMinutes}' MINUTE`,
     `AND index1 IN (${inList(events)})`,
-    `GROUP BY event, outcome, reason, line${longWait ? ", long_wait" : ""}`,
+    `GROUP BY event, outcome, reason, line_offered${longWait ? ", long_wait" : ""}`,
   ].join(" ");
 }
-
-const isTurnedAway = (reason: string) =>
-  (TURNED_AWAY_REASONS as readonly string[]).includes(reason);
 
 /** The counts of an answer to `userAlertQuery`. */
 export function feltWindow(answer: SqlAnswer): FeltWindow {
@@ -91,15 +79,9 @@ export function feltWindow(answer: SqlAnswer): FeltWindow {
     const event = textOf(row.event);
     const outcome = textOf(row.outcome);
     const reason = textOf(row.reason);
-    const offeredAPlace =
-      reason === "bridge_busy" && LINE_OFFERS_A_PLACE.includes(textOf(row.line));
-    if (event === "upgrade" && outcome === CONNECTED) window.visitors += points;
-    else if (
-      (event === "upgrade" || event === "line_join") &&
-      outcome === REFUSED &&
-      isTurnedAway(reason) &&
-      !(event === "upgrade" && offeredAPlace)
-    ) {
+    const lineOffered = numberOf(row.line_offered) ?? 0;
+    if (event === "upgrade" && outcome === "connected") window.visitors += points;
+    else if (isTurnedAway({ event, outcome, reason, lineOffered })) {
       window.visitors += points;
       window.turnedAway += points;
       window.reasons[reason] = (window.reasons[reason] ?? 0) + points;
