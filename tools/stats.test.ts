@@ -313,6 +313,11 @@ describe("npm run stats against the SQL API stand-in", () => {
     const report = JSON.parse(tighter.stdout) as StatsReport;
     expect(report.sizing?.withLine.gpus).toBe(9);
     expect(report.sizing?.withoutLine.gpus).toBe(10);
+    // A loose target needs fewer GPUs than the load (4.2 Erlang): the rows still end at the answer.
+    const loose = await stats(["--target-turned-away", "0.6"]);
+    expect(loose.stdout).toContain(
+      "  without a line (Erlang B): 3 GPUs: 47 % turned away → 3 GPUs for ≤ 60 % turned away",
+    );
   });
 
   it("says there are no points in the window (exit 0)", async () => {
@@ -329,6 +334,21 @@ describe("npm run stats against the SQL API stand-in", () => {
     // Two days back, the point is in.
     const wider = JSON.parse((await stats(["--json", "--since", "3d"])).stdout) as StatsReport;
     expect(wider.totals.sessions).toBe(1);
+  });
+
+  it("reads a dataset no point has created yet as empty, saying so (exit 0)", async () => {
+    reset();
+    delete datasets[DATASET];
+    const result = await stats([]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(
+      `stats: dataset ${DATASET} does not exist yet: the edge's first point creates it`,
+    );
+    expect(result.stdout).toMatch(
+      new RegExp(`^stats: no points in dataset ${DATASET} in the last 24h`),
+    );
+    const json = JSON.parse((await stats(["--json"])).stdout) as StatsReport;
+    expect(json.hours).toEqual([]);
   });
 
   it.each([

@@ -24,6 +24,7 @@ import {
   querySql,
   textOf,
   type SqlAnswer,
+  type SqlFailure,
 } from "../worker/src/analytics/sqlApi";
 import { isTurnedAway } from "../worker/src/analytics/schema";
 import { erlangB, gpusForMeanWait, gpusForTurnedAway, meanWait, offeredLoad } from "./lib/erlang";
@@ -360,7 +361,8 @@ function sizingOf(
   const withLineGpus = gpusForMeanWait(load, h, context.targetMeanWaitMinutes);
   const withoutLineGpus = gpusForTurnedAway(load, context.targetTurnedAway);
   const span = (needed: number) => {
-    const from = Math.max(1, Math.floor(load), needed - SIZING_ROWS + 1);
+    // Ends at the answer, which may be below the load (Erlang B with a loose target).
+    const from = Math.max(1, Math.min(needed, Math.floor(load)), needed - SIZING_ROWS + 1);
     return Array.from({ length: needed - from + 1 }, (_, i) => from + i);
   };
   return {
@@ -599,6 +601,13 @@ export async function run(argv: string[]): Promise<number> {
       `stats: querying ${i + 1} of ${STATS_QUERIES.length}: ${STATS_QUERY_TITLES[name]}…`,
     );
     const result = await querySql(target, sql[name]);
+    if (!result.ok && datasetNotCreated(result.failure)) {
+      console.error(
+        `stats: dataset ${dataset} does not exist yet: the edge's first point creates it (is ${DATASET_KEY} deployed with pulumi up?)`,
+      );
+      for (const rest of STATS_QUERIES) answers[rest] ??= { meta: [], data: [], rows: 0 };
+      break;
+    }
     if (!result.ok) throw new CommandFailure(describeSqlFailure(result.failure), 1);
     answers[name] = result.answer;
   }
@@ -627,6 +636,11 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   return 0;
+}
+
+/** The engine's answer for a dataset no point has created yet (a 422 naming an unknown table). */
+function datasetNotCreated(failure: SqlFailure): boolean {
+  return failure.kind === "status" && /unknown table/i.test(failure.message);
 }
 
 if (isEntryPoint(import.meta.url)) void main(command, run);
