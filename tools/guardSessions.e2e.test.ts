@@ -62,6 +62,17 @@ describe("the guard's session records (GET /sessions)", () => {
     expect(answer).toEqual({ boot: expect.any(String), last: 0, first: 1, records: [] });
   });
 
+  it("answers GET and HEAD only (/sessions and /health): another method gets the 404 of a path that is not the chat's", async () => {
+    for (const path of [SESSIONS_PATH, "/health"]) {
+      expect((await fetch(`http://127.0.0.1:${port}${path}`, { method: "HEAD" })).status).toBe(200);
+      for (const method of ["POST", "PUT", "DELETE", "OPTIONS"]) {
+        const response = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+        expect([method, path, response.status]).toEqual([method, path, 404]);
+        expect(await response.json()).toEqual({ error: "not_found" });
+      }
+    }
+  });
+
   it("records each ended session once: its length, its frames' bytes exactly, its termination; never the query, never a refusal", async () => {
     const shapes = [
       { frames: 3, frameBytes: 640, holdMs: HOLD_MS },

@@ -334,7 +334,7 @@ function sessionRecordsLines(input: GuardConfigInput) {
     ],
     frontendLog: [`  log ring@${SESSION_LOG_RING} local0 info`],
     frontendAcl: [`  acl sessions path ${SESSIONS_PATH}`],
-    frontendService: [`  http-request use-service lua.${SESSIONS_SERVICE} if sessions`],
+    frontendService: [`  http-request use-service lua.${SESSIONS_SERVICE} if sessions read_method`],
     listener: [
       "",
       "listen session_log",
@@ -422,6 +422,8 @@ export function haproxyConfig(input: GuardConfigInput): string {
     ...(records?.frontendLog ?? []),
     "  http-request set-var(txn.start) date,utime(%Y-%m-%dT%H:%M:%SZ)",
     "  acl health path /health",
+    // Both read-only: another method falls through to the 404 of a path that is not the chat's.
+    "  acl read_method method GET HEAD",
     "  acl chat path /api/chat",
     ...(records?.frontendAcl ?? []),
     `  acl up srv_is_up(${SERVER_REF})`,
@@ -451,8 +453,8 @@ export function haproxyConfig(input: GuardConfigInput): string {
     "  acl seed_encoded query,url_dec -m reg (^|&)seed(=|&|$)",
     `  http-request set-log-level silent if health${records ? " || sessions" : ""}`,
     "  http-request set-var(txn.draining) str(true) if health drained || health up draining",
-    `  http-request return status 200 content-type application/json lf-string ${health(true)} hdr Cache-Control no-store if health up`,
-    `  http-request return status 503 content-type application/json lf-string ${health(false)} hdr Cache-Control no-store if health`,
+    `  http-request return status 200 content-type application/json lf-string ${health(true)} hdr Cache-Control no-store if health read_method up`,
+    `  http-request return status 503 content-type application/json lf-string ${health(false)} hdr Cache-Control no-store if health read_method`,
     ...(records?.frontendService ?? []),
     ...refuse(404, "not_found", `string ${json(GUARD_ANSWERS.notFound)}`, "unless chat"),
     ...refuse(
