@@ -15,7 +15,6 @@ import type { BridgeWatchSettings, UserAlertSettings } from "./bindings";
 import type { WatchBindings } from "./config";
 import { postNoticeBody, type Delivery } from "./notify";
 
-
 /** The two alerts, by the name their state row and their notices carry. */
 export type UserAlertKind = "turned_away" | "long_waits";
 export type UserAlertNotification = UserAlertKind | `${UserAlertKind}_recovered`;
