@@ -256,6 +256,43 @@ describe("leaving and coming back", () => {
   });
 });
 
+describe("leaving for good (the page closes its line socket with 1000)", () => {
+  it("gives up the place at once: the page joining again is put at the back, not back at its place", async () => {
+    const visitors = await fill("g");
+    const [first, second] = await lineUp(["gone1", "gone2"]);
+    first.ws.close(1000);
+    await first.closed;
+    // At once, well within the grace period a dropped socket's place is kept for.
+    const back = await joinLine("gone1");
+    await back.next(isPosition(2));
+    await second.next(isPosition(1));
+
+    for (const client of [back, second]) client.ws.close();
+    await Promise.all(visitors.map(({ session }) => leave(session)));
+  });
+
+  it("passes a turn it was given on at once: its ticket is refused, the next in line gets the bridge", async () => {
+    const [held, ...others] = await fill("h");
+    const [first, second] = await lineUp(["turn1", "turn2"]);
+    await leave(held.session);
+    const turn = await first.next(isTurn);
+    first.ws.close(1000);
+    await first.closed;
+    // At once, well within the turn's hold: the ticket is no longer honoured.
+    const stale = await refused("turn1", ticketOf(turn));
+    expect([stale.code, stale.reason]).toEqual([
+      4410,
+      { error: "ticket_refused", ticket: "expired" },
+    ]);
+    const next = await second.next(isTurn);
+    expect(ticketOf(next)).not.toBe(ticketOf(turn));
+    const head = await served("turn2", { ticket: ticketOf(next) });
+    expect(head.line).toMatchObject({ line: "ticket", bridge: held.line.bridge });
+
+    await Promise.all([head, ...others].map(({ session }) => leave(session)));
+  });
+});
+
 describe("a session's end with nobody in line", () => {
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -56,6 +56,12 @@ export type SessionLimitReason = { error: "session_limit"; limit: number };
 
 /** After authentication: a turn's ticket the coordinator does not honour, on the voice socket. */
 export const TICKET_REFUSED_CLOSE_CODE = 4410;
+/**
+ * A page closing its line socket with this code leaves the line for good: its place, and a turn it
+ * was given, go at once. Any other end (a drop, 1001 from a tab going away) keeps the place for
+ * `rejoinGraceSeconds`.
+ */
+export const LEFT_FOR_GOOD_CLOSE_CODE = 1000;
 export type TicketRefusalReason = {
   error: "ticket_refused";
   ticket: "unknown" | "used" | "expired" | "other_subject";

@@ -12,7 +12,7 @@ import { probeEach, probeHealthUrl } from "../bridgeProbe";
 import { logEvent } from "../log";
 import { originCredentialHeaders } from "../passThrough";
 import { parseLineBindings, type LineBindings } from "./bindings";
-import { LINE_PATH, type LineMessage } from "./contract";
+import { LEFT_FOR_GOOD_CLOSE_CODE, LINE_PATH, type LineMessage } from "./contract";
 import {
   admit,
   applyTry,
@@ -203,10 +203,11 @@ export class FleetLine extends DurableObject implements LineCoordinator {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  async webSocketClose(ws: WebSocket): Promise<void> {
+  async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     // The compatibility date predates web_socket_auto_reply_to_close: the close is answered here.
     closeQuietly(ws, 1000, "closed");
-    await this.socketGone(ws);
+    // 1000 is the page leaving the line; a drop reaches here as 1006, a tab going away as 1001.
+    await this.socketGone(ws, code === LEFT_FOR_GOOD_CLOSE_CODE);
   }
 
   async webSocketError(ws: WebSocket): Promise<void> {
@@ -247,14 +248,16 @@ export class FleetLine extends DurableObject implements LineCoordinator {
     });
   }
 
-  private async socketGone(ws: WebSocket): Promise<void> {
+  private async socketGone(ws: WebSocket, forGood = false): Promise<void> {
     const attachment = ws.deserializeAttachment() as SocketAttachment | null;
     if (!attachment) return;
     // A close and an error of one socket, or an old socket's after its page rejoined: the place
     // is left only when no other socket holds it.
     const held = (other: WebSocket) => other !== ws && other.readyState === WebSocket.OPEN;
     if (this.socketsOf(attachment.placeId).some(held)) return;
-    await this.run((now) => leave(this.state, this.bindings.settings, attachment.placeId, now));
+    await this.run((now) =>
+      leave(this.state, this.bindings.settings, attachment.placeId, now, forGood),
+    );
   }
 
   /**

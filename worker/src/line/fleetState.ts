@@ -699,15 +699,31 @@ export function join(
   return { kind: "place", placeId, reconnected: false };
 }
 
-/** A line socket closed: its place is kept for the grace period (a place with a turn, until the turn expires). */
+/**
+ * A line socket closed. Dropped (a network change, a tab gone): its place is kept for the grace
+ * period (a place with a turn, until the turn expires). Closed by its page with 1000
+ * (`forGood`): the place goes at once, and a turn it was given passes on now, its bridge freed.
+ */
 export function leave(
   state: FleetState,
   settings: LineSettings,
   placeId: number,
   now: number,
+  forGood = false,
 ): void {
   const place = state.places.get(placeId);
   if (!place) return;
+  if (forGood) {
+    const ticket = place.turn === null ? undefined : state.tickets.get(place.turn);
+    if (ticket?.status === "reserved") {
+      setTicket(state, { ...ticket, status: "expired" });
+      const bridge = state.bridges.get(ticket.bridge);
+      if (bridge?.state.kind === "reserved" && bridge.state.ticket === ticket.ticket)
+        setBridge(state, ticket.bridge, { kind: "free" }, now);
+    }
+    dropPlace(state, placeId);
+    return;
+  }
   if (place.turn === null && settings.rejoinGraceSeconds === 0) dropPlace(state, placeId);
   else setPlace(state, { ...place, connected: false, lastSeen: now });
 }
