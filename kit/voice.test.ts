@@ -21,6 +21,7 @@ import {
   SESSION_CAP_SLACK_S,
   STABLE_LINE_S,
   TICKET_PROTOCOL_PREFIX,
+  TOKEN_PREFETCH_MAX_AGE_S,
   closeAction,
   connectVoice,
   type AttemptReport,
@@ -437,13 +438,16 @@ describe("connectVoice", () => {
     expect(kit.sockets).toHaveLength(3);
     const voice = kit.last();
     expect(voice.path).toBe("/voice/ws");
-    expect(voice.protocols).toEqual(["voice.v1", `bearer.${jwt(3)}`, "ticket.T1ck3t"]);
+    // At position 1 the kit fetched the turn's token ahead, and fresh ones since: the turn takes the latest.
+    const turnToken = kit.tokens[kit.tokens.length - 1];
+    expect(voice.protocols).toEqual(["voice.v1", `bearer.${turnToken}`, "ticket.T1ck3t"]);
     expect(kit.state()).toEqual({ state: "connecting", attempt: 3 });
     voice.accept();
     line.serverClose(1000);
     voice.frame(0x00);
     expect(kit.state()).toEqual({ state: "ready", attempt: 3 });
-    expect(kit.tokens).toEqual([jwt(1), jwt(2), jwt(3)]);
+    expect(kit.tokens.slice(0, 3)).toEqual([jwt(1), jwt(2), jwt(3)]);
+    expect(new Set(kit.tokens).size).toBe(kit.tokens.length);
     expect(kit.attempts.map(({ socket, closeCode }) => [socket, closeCode])).toEqual([
       ["voice", 1013],
       ["line", 1000],
@@ -996,6 +1000,179 @@ describe("what the review found", () => {
   });
 });
 
+/** Waits out one backoff the kit announced (`retryInS` of its state), else the longest one. */
+async function waitOutRetry(kit: Harness): Promise<void> {
+  const retryInS = (kit.state() as { retryInS?: number | null }).retryInS;
+  await seconds((typeof retryInS === "number" ? retryInS : 30) + 0.1);
+}
+
+describe("what the second review found", () => {
+  it("after a live conversation drops, a reconnect closed before its 101 counts against `reconnects`; the spent budget asks /voice/health once", async () => {
+    const kit = start({ reconnects: 2 });
+    await settle();
+    kit.last().accept();
+    kit.last().frame(0x00);
+    kit.last().frame(0x01, 7);
+    expect(kit.state().state).toBe("live");
+    kit.last().serverClose(1006);
+    expect(kit.state()).toMatchObject({ state: "reconnecting", closeCode: 1006 });
+    await waitOutRetry(kit);
+    // The edge restarting: no 101.
+    kit.last().refuse();
+    await settle();
+    expect(kit.state()).toMatchObject({ state: "reconnecting", newConversation: true });
+    expect(kit.health).toEqual([]);
+    await waitOutRetry(kit);
+    expect(kit.sockets).toHaveLength(3);
+    kit.last().refuse();
+    await settle();
+    expect(kit.state()).toMatchObject({ state: "failed", reason: "refused", closeCode: 1006 });
+    expect(kit.health).toHaveLength(1);
+    await seconds(600);
+    expect(kit.sockets).toHaveLength(3);
+  });
+
+  it("a line rejoin closed before its 101 counts against the line's drops (waiting, backoff); the spent budget asks /voice/health once; the kit never closes a line socket it means to come back to", async () => {
+    const kit = await inLine({ reconnects: 2 });
+    kit.last().serverClose(1006);
+    await seconds(1.1);
+    expect(kit.last().path).toBe("/voice/line");
+    kit.last().refuse();
+    await settle();
+    expect(kit.state()).toMatchObject({ state: "waiting", position: null });
+    expect(kit.health).toEqual([]);
+    for (let i = 0; i < 3 && kit.state().state === "waiting"; i++) {
+      await seconds(31);
+      kit.last().refuse();
+      await settle();
+    }
+    // Two rejoins, the voice socket once, then /voice/health.
+    expect(kit.sockets.map((socket) => socket.path)).toEqual([
+      "/voice/ws",
+      "/voice/line",
+      "/voice/line",
+      "/voice/line",
+      "/voice/ws",
+    ]);
+    expect(kit.state()).toMatchObject({ state: "failed", reason: "refused", closeCode: 1006 });
+    expect(kit.health).toHaveLength(1);
+    expect(kit.sockets.map((socket) => socket.closedByKit)).toEqual(
+      Array(kit.sockets.length).fill(undefined),
+    );
+  });
+
+  it("a first connect closed before its 101 still asks /voice/health at once", async () => {
+    const kit = start({ reconnects: 3 });
+    await settle();
+    kit.last().refuse();
+    await settle();
+    expect(kit.state()).toMatchObject({ state: "failed", reason: "refused" });
+    expect(kit.sockets).toHaveLength(1);
+  });
+
+  it("a getToken slower than the turn's expiresInS still takes its turn: at position 1 the kit fetched its token ahead", async () => {
+    const TOKEN_S = 20;
+    const EXPIRES_IN_S = 15;
+    let minted = 0;
+    const kit = start({
+      getToken: () =>
+        new Promise<string>((resolve) => setTimeout(() => resolve(jwt(++minted)), TOKEN_S * 1000)),
+      handshakeTimeoutMs: 60_000,
+    });
+    await seconds(TOKEN_S);
+    kit.last().accept();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 5, line: true });
+    await seconds(TOKEN_S);
+    const line = kit.last();
+    expect(line.path).toBe("/voice/line");
+    line.accept();
+    line.text(JSON.stringify({ type: "position", position: 1, etaS: 30 }));
+    await seconds(45);
+    line.text(JSON.stringify({ type: "turn", ticket: "T", expiresInS: EXPIRES_IN_S }));
+    await settle();
+    // The edge's side: a ticket redeemed within expiresInS is honoured.
+    const voice = kit.last();
+    expect(voice.protocols).toContain("ticket.T");
+    voice.accept();
+    voice.frame(0x00);
+    expect(kit.state().state).toBe("ready");
+    const token = voice.protocols.find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
+    expect(token).toBe(`${BEARER_PROTOCOL_PREFIX}${jwt(minted)}`);
+  });
+
+  it(`a token fetched ahead more than ${TOKEN_PREFETCH_MAX_AGE_S} s before the turn is not used: the turn fetches a fresh one`, async () => {
+    const kit = await inLine();
+    kit.last().text(JSON.stringify({ type: "position", position: 1, etaS: null }));
+    await settle();
+    const ahead = kit.tokens[kit.tokens.length - 1];
+    // The line socket closes (its place kept): no refresh while the kit is out of line.
+    kit.last().serverClose(1006);
+    await seconds(TOKEN_PREFETCH_MAX_AGE_S + 1);
+    kit.last().accept();
+    kit.last().text(JSON.stringify({ type: "turn", ticket: "T", expiresInS: 15 }));
+    await settle();
+    expect(kit.last().protocols).toContain("ticket.T");
+    expect(kit.last().protocols).not.toContain(`${BEARER_PROTOCOL_PREFIX}${ahead}`);
+    expect(new Set(kit.tokens).size).toBe(kit.tokens.length);
+  });
+
+  it("says waiting at once when it decides to join the line, before the line's token arrives", async () => {
+    let release: ((token: string) => void) | null = null;
+    let calls = 0;
+    const kit = start({
+      getToken: () =>
+        ++calls === 1 ? jwt(1) : new Promise<string>((resolve) => (release = resolve)),
+    });
+    await settle();
+    kit.last().accept();
+    kit.last().serverClose(1013, { error: "bridge_busy", retryAfterS: 5, line: true });
+    await settle();
+    expect(kit.sockets).toHaveLength(1);
+    expect(kit.state()).toEqual({
+      state: "waiting",
+      attempt: 2,
+      position: null,
+      etaS: null,
+      retryInS: null,
+    });
+    release!(jwt(2));
+    await settle();
+    expect(kit.last().path).toBe("/voice/line");
+  });
+
+  it.each([
+    ["unavailableRetries", "x"],
+    ["unavailableRetries", 1.5],
+    ["reconnects", NaN],
+    ["reconnects", -1],
+    ["handshakeTimeoutMs", -5],
+    ["handshakeTimeoutMs", Infinity],
+    ["maxBusyWaitS", 0],
+    ["giveUpAfterS", "60"],
+    ["maxSessionMinutes", NaN],
+    ["healthUrl", "::::"],
+    ["healthUrl", "wss://voice.example/voice/health"],
+  ])("throws a TypeError naming %s for %j", (name, value) => {
+    expect(() => start({ [name]: value } as Overrides)).toThrow(TypeError);
+    expect(() => start({ [name]: value } as Overrides)).toThrow(`\`${name}\``);
+  });
+
+  it("takes a relative healthUrl against the page, and 0 retries", async () => {
+    expect(() => start({ healthUrl: "/health" })).toThrow(/`healthUrl`/);
+    vi.stubGlobal("document", {});
+    vi.stubGlobal("location", { href: "https://voice.example/talk/index.html" });
+    try {
+      const kit = start({ healthUrl: "/health", reconnects: 0, unavailableRetries: 0 });
+      await settle();
+      kit.last().refuse();
+      await settle();
+      expect(kit.health).toEqual(["https://voice.example/health"]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
 const PHASES = {
   voice: {
     before_open: "before the 101",
@@ -1018,7 +1195,7 @@ function describeAction(action: ReturnType<typeof closeAction>, socket: string):
           : "")
       );
     case "check_health":
-      return "asks `/voice/health` once, then `failed`: `edge_unreachable` (no answer), `misconfigured`, `bridge_unavailable` (`bridge_down`) or `refused` (`ok`/`busy`: the page's origin or token was refused; `detail.health`)";
+      return "a first connect: asks `/voice/health` once, then `failed`: `edge_unreachable` (no answer), `misconfigured`, `bridge_unavailable` (`bridge_down`) or `refused` (`ok`/`busy`: the page's origin or token was refused; `detail.health`). After a conversation or a place in line: a drop (below)";
     case "busy":
       return action.line
         ? "joins the line at `/voice/line` (unless the option `line` is false): `waiting` with `position` and `etaS`; its turn opens the voice socket with `ticket.<ticket>`"
@@ -1065,5 +1242,16 @@ describe("docs/client-kit.md", () => {
     expect(doc.slice(start + TABLE_START.length, end).trim(), "paste closeTableMarkdown()").toBe(
       expected,
     );
+  });
+
+  it("lists every export in its Exports section, stable or helper, and nothing else", async () => {
+    const doc = readFileSync(join(PROJECT_ROOT, "docs", "client-kit.md"), "utf8");
+    const section = doc.slice(doc.indexOf("\n## Exports\n")).split(/\n## /)[1];
+    const listed = [...section.matchAll(/^\| `(\w+)`/gm)].map((match) => match[1]);
+    const source = readFileSync(join(PROJECT_ROOT, "kit", "voice.ts"), "utf8");
+    const typeNames = [...source.matchAll(/^export (?:type|interface) (\w+)/gm)].map((m) => m[1]);
+    const runtimeNames = Object.keys(await import("./voice"));
+    expect([...listed].sort()).toEqual([...runtimeNames, ...typeNames].sort());
+    expect(new Set(listed).size).toBe(listed.length);
   });
 });

@@ -42,6 +42,10 @@ export const STABLE_LINE_S = 30;
 export const LINE_REJOIN_LIMIT_RETRIES = 3;
 /** …this many seconds apart, jittered to 75–125 %. */
 export const LINE_REJOIN_LIMIT_WAIT_S = 3;
+/** At position 1 in line the kit fetches the turn's token ahead; one older than this (from its arrival) is not used… */
+export const TOKEN_PREFETCH_MAX_AGE_S = 30;
+/** …and this long after one arrives, while still at position 1, the next is fetched. */
+export const TOKEN_PREFETCH_REFRESH_S = 20;
 /** A drop this close to the session cap (or past it) is the cap ending the session, not a fault. */
 export const SESSION_CAP_SLACK_S = 5;
 
@@ -366,6 +370,46 @@ function checkOptions(options: ConnectVoiceOptions): void {
     throw new TypeError("connectVoice: `getToken` must be a function");
   if (typeof options.query !== "object" || options.query === null)
     throw new TypeError("connectVoice: `query` must be a record or URLSearchParams");
+  for (const name of COUNT_OPTIONS) {
+    const value = options[name];
+    if (
+      value !== undefined &&
+      !(typeof value === "number" && Number.isInteger(value) && value >= 0)
+    )
+      throw new TypeError(`connectVoice: \`${name}\` must be a whole number ≥ 0`);
+  }
+  for (const name of TIME_OPTIONS) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value > 0))
+      throw new TypeError(`connectVoice: \`${name}\` must be a finite number > 0`);
+  }
+}
+
+const COUNT_OPTIONS = ["unavailableRetries", "reconnects"] as const;
+const TIME_OPTIONS = [
+  "handshakeTimeoutMs",
+  "maxSessionMinutes",
+  "maxBusyWaitS",
+  "giveUpAfterS",
+] as const;
+
+/** The `healthUrl` option: absolute, or relative to the page; http(s) only. */
+function checkedHealthUrl(value: unknown): string {
+  let url: URL | null = null;
+  try {
+    if (typeof value === "string" && value !== "")
+      url =
+        typeof document !== "undefined" && typeof location !== "undefined"
+          ? new URL(value, location.href)
+          : new URL(value);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== "https:" && url.protocol !== "http:"))
+    throw new TypeError(
+      "connectVoice: `healthUrl` must be an https:// URL (or, in a page, one relative to it)",
+    );
+  return url.href;
 }
 
 /** A page callback that throws must not stop the kit: its error goes to the page's error reporting. */
@@ -393,7 +437,8 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     options.lineUrl !== undefined
       ? socketUrl(options.lineUrl, "lineUrl")
       : siblingUrl(url, LINE_PATH_SEGMENT).href;
-  const healthUrl = options.healthUrl ?? defaultHealthUrl(url);
+  const healthUrl =
+    options.healthUrl !== undefined ? checkedHealthUrl(options.healthUrl) : defaultHealthUrl(url);
   const unavailableRetries = options.unavailableRetries ?? 3;
   const reconnects = options.reconnects ?? 3;
 
@@ -415,6 +460,13 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   let ticketRejoined = false;
   let lineDropsInRow = 0;
   let lineLimitRetries = 0;
+  /** A conversation reached its 0x00 or a line socket opened: a socket closed before its 101 is then a drop, not a refusal. */
+  let wasConnected = false;
+  /** Between a join of the line and the next 0x00: a drop goes back to the line. */
+  let inLine = false;
+  /** The turn's token, fetched ahead at position 1: the latest that arrived, and one in flight. */
+  let spareToken: { value: unknown; at: number } | null = null;
+  let tokenInFlight: Promise<void> | null = null;
   /** From the line's last `turn`; else the page's option. */
   let turnSessionMinutes: number | undefined;
 
@@ -494,6 +546,35 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     return target;
   }
 
+  function spareIsFresh(): boolean {
+    return spareToken !== null && Date.now() - spareToken.at <= TOKEN_PREFETCH_MAX_AGE_S * 1000;
+  }
+
+  /** Fetches the next token ahead (at position 1), and again every TOKEN_PREFETCH_REFRESH_S while `stillFirst`. */
+  function prefetchToken(stillFirst: () => boolean): void {
+    const getToken = options.getToken;
+    if (!getToken || tokenInFlight) return;
+    tokenInFlight = (async () => {
+      try {
+        spareToken = { value: await getToken(), at: Date.now() };
+      } catch {
+        // The turn fetches its own token, and says what went wrong then.
+      }
+      tokenInFlight = null;
+      later(TOKEN_PREFETCH_REFRESH_S, () => {
+        if (stillFirst()) prefetchToken(stillFirst);
+      });
+    })();
+  }
+
+  /** A turn's token: the one fetched ahead when it is fresh (used once), else a new one. */
+  async function turnToken(): Promise<unknown> {
+    if (!spareIsFresh() && tokenInFlight) await tokenInFlight;
+    const spare = spareIsFresh() ? spareToken : null;
+    spareToken = null;
+    return spare ? spare.value : options.getToken!();
+  }
+
   /** Opens one socket after fetching its token; null when the kit finished meanwhile or failed. */
   async function open(
     base: URL,
@@ -504,7 +585,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     if (options.getToken) {
       let given: unknown;
       try {
-        given = await options.getToken();
+        given = await (ticket !== undefined ? turnToken() : options.getToken());
       } catch (error) {
         // The page's own error (its fetch, its parse), not a value the kit was given.
         if (!finished) fail("token_unavailable", null, { message: String(error) });
@@ -581,6 +662,8 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
         clearTimeout(handshake);
         timers.delete(handshake);
         voiceReady = true;
+        wasConnected = true;
+        inLine = false;
         unavailableInRow = 0;
         lineDropsInRow = 0;
         lineLimitRetries = 0;
@@ -611,10 +694,13 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
       const phase: ClosePhase =
         openedAt === null ? "before_open" : readyAt === null ? "before_ready" : "after_ready";
       if (readyAt !== null && Date.now() - readyAt >= STABLE_SESSION_S * 1000) reconnectsInRow = 0;
-      const action = closeAction(event.code, event.reason, phase, "voice");
+      let action = closeAction(event.code, event.reason, phase, "voice");
+      // After a conversation or a place in line, no 101 is the edge restarting or the network changing.
+      if (phase === "before_open" && wasConnected)
+        action = inLine ? { kind: "rejoin_line" } : { kind: "reconnect" };
       if (action.kind === "reconnect" && reachedSessionCap(openedAt))
         return finishClosed(event.code, "session_cap");
-      act(action, event.code, number);
+      act(action, event.code, number, phase === "before_open");
     };
   }
 
@@ -627,11 +713,13 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
 
   /** `rejoin`: after the line socket dropped (its old socket may still look open to the line). */
   async function joinLine(rejoin = false): Promise<void> {
+    inLine = true;
+    // At once: the token may take a while, and the page is in line from now on.
+    emit({ state: "waiting", attempt: attempt + 1, position: null, etaS: null, retryInS: null });
     const opened = await open(new URL(lineUrl), undefined);
     if (!opened) return;
     const { socket, number } = opened;
     line = socket;
-    emit({ state: "waiting", attempt: number, position: null, etaS: null, retryInS: null });
     let openedAt: number | null = null;
     let turned = false;
     const keepalive = () =>
@@ -643,6 +731,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
 
     socket.onopen = () => {
       openedAt = Date.now();
+      wasConnected = true;
       keepalive();
     };
     socket.onmessage = (event: MessageEvent) => {
@@ -659,6 +748,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
           etaS: typeof message.etaS === "number" ? message.etaS : null,
           retryInS: null,
         });
+        if (message.position <= 1) prefetchToken(() => !turned && !finished && line === socket);
       } else if (message?.type === "turn" && typeof message.ticket === "string") {
         // The coordinator closes this socket (1000) once the ticket is redeemed.
         turned = true;
@@ -688,7 +778,11 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
         });
       }
       if (openedAt !== null && Date.now() - openedAt >= STABLE_LINE_S * 1000) lineDropsInRow = 0;
-      act(closeAction(event.code, event.reason, phase, "line"), event.code, number);
+      const action: CloseAction =
+        phase === "before_open" && wasConnected
+          ? { kind: "rejoin_line" }
+          : closeAction(event.code, event.reason, phase, "line");
+      act(action, event.code, number, phase === "before_open");
     };
   }
 
@@ -709,7 +803,8 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     later(seconds, step);
   }
 
-  function act(action: CloseAction, closeCode: number, number: number): void {
+  /** `beforeOpen`: the socket closed before its 101; a spent budget then asks /voice/health why. */
+  function act(action: CloseAction, closeCode: number, number: number, beforeOpen = false): void {
     switch (action.kind) {
       case "closed":
         return finishClosed(closeCode);
@@ -724,6 +819,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
           void joinLine();
           return;
         }
+        inLine = false;
         const waitS = busyWaitS(action.retryAfterS, maxBusyWaitS);
         const waiting: VoiceState = {
           state: "waiting",
@@ -743,7 +839,9 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
       }
       case "reconnect": {
         if (reconnectsInRow >= reconnects)
-          return fail("bridge_unavailable", closeCode, { reconnects: reconnectsInRow });
+          return beforeOpen
+            ? void checkHealth(closeCode)
+            : fail("bridge_unavailable", closeCode, { reconnects: reconnectsInRow });
         reconnectsInRow += 1;
         const waitS = backoffS(reconnectsInRow);
         emit({
@@ -766,7 +864,9 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
         // rejoins, then the voice socket once, then no more.
         lineDropsInRow += 1;
         if (lineDropsInRow > reconnects + 1)
-          return fail("line_unavailable", closeCode, { drops: lineDropsInRow });
+          return beforeOpen
+            ? void checkHealth(closeCode)
+            : fail("line_unavailable", closeCode, { drops: lineDropsInRow });
         const waitS = backoffS(lineDropsInRow);
         if (lineDropsInRow > reconnects) {
           return retryAfter(waitS, () => void connect(), {
