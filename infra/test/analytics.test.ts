@@ -1,10 +1,9 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { POINTS_BINDING, VISITOR_KEY_BINDING } from "../../worker/src/analytics/points";
 import { runProgramOffline, Secret, type ProgramRun } from "../offlineRun";
 import { oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
 import { EDGE_BINDING_KINDS } from "./expectedBindings";
-import { bindingsOf, refusal, type WorkerBinding } from "./programRun";
+import { bindingsOf, expectUrnsOfBefore, refusal, type WorkerBinding } from "./programRun";
 
 const SECRETS = {
   jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
@@ -35,18 +34,7 @@ describe("voice-edge:analytics not set (every stack file as shipped)", () => {
   it.each(["prod", "staging"])(
     "%s claims each URN of the stack from before the points exactly once, and no other",
     async (stack) => {
-      const before = (
-        JSON.parse(
-          readFileSync(new URL("./fixtures/urnsBeforeChildNames.json", import.meta.url), "utf8"),
-        ) as Record<string, string[]>
-      )[stack];
-      const run = await runProgramOffline(stack, { secrets: SECRETS });
-      for (const urn of before)
-        expect(
-          run.resources.filter((r) => r.urn === urn || r.aliases.includes(urn)),
-          urn,
-        ).toHaveLength(1);
-      expect(run.resources).toHaveLength(before.length);
+      expectUrnsOfBefore(stack, await runProgramOffline(stack, { secrets: SECRETS }));
     },
   );
 });

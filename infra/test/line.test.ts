@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { WorkerBundle } from "../../worker/build";
 import { LINE_BINDINGS, LINE_CLASS_NAME, lineScriptName } from "../../worker/src/line/contract";
@@ -9,7 +8,7 @@ import { runProgramOffline, Secret, type ProgramRun, type RunOptions } from "../
 import { inventory, oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
 import { validateLine } from "../voiceEdgeArgs";
 import { EDGE_BINDING_KINDS } from "./expectedBindings";
-import { bindingsOf, refusal, type WorkerBinding } from "./programRun";
+import { bindingsOf, expectUrnsOfBefore, refusal, type WorkerBinding } from "./programRun";
 
 const SECRETS = {
   jwtSecret: "jwt-secret-0123456789-abcdefghijklmnop",
@@ -76,21 +75,11 @@ describe("the line off (every stack without voice-edge:line, and enabled: false)
   it.each(["prod", "staging"])(
     "%s with enabled: false claims each URN of the stack from before the line exactly once, and no other",
     async (stack) => {
-      const before = (
-        JSON.parse(
-          readFileSync(new URL("./fixtures/urnsBeforeChildNames.json", import.meta.url), "utf8"),
-        ) as Record<string, string[]>
-      )[stack];
       const run = await runProgramOffline(stack, {
         secrets: SECRETS,
         override: { "voice-edge:line": { enabled: false } },
       });
-      for (const urn of before)
-        expect(
-          run.resources.filter((r) => r.urn === urn || r.aliases.includes(urn)),
-          urn,
-        ).toHaveLength(1);
-      expect(run.resources).toHaveLength(before.length);
+      expectUrnsOfBefore(stack, run);
     },
   );
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { expect } from "vitest";
 import { runProgramOffline, Secret, type DeclaredResource, type ProgramRun } from "../offlineRun";
 import { oneResource as one, RESOURCE_TYPES as T } from "../resourceTypes";
@@ -66,4 +67,23 @@ export async function refusal(
   options: Parameters<typeof runProgramOffline>[1],
 ): Promise<string> {
   return (await refusalError(stack, options)).message;
+}
+
+/** Each stack's resource URNs from before the children were named from the component's name. */
+const URNS_BEFORE = JSON.parse(
+  readFileSync(new URL("./fixtures/urnsBeforeChildNames.json", import.meta.url), "utf8"),
+) as Record<string, string[]>;
+
+/**
+ * Every URN `stack` had before is claimed by exactly one resource of `run`, as its URN or an
+ * alias, and no other resource is declared: `pulumi up` updates in place, adds nothing.
+ */
+export function expectUrnsOfBefore(stack: string, run: ProgramRun): void {
+  const before = URNS_BEFORE[stack];
+  const claims = (urn: string) =>
+    run.resources.filter((r) => r.urn === urn || r.aliases.includes(urn)).length;
+  expect(Object.fromEntries(before.map((urn) => [urn, claims(urn)]))).toEqual(
+    Object.fromEntries(before.map((urn) => [urn, 1])),
+  );
+  expect(run.resources).toHaveLength(before.length);
 }
